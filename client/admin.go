@@ -1,0 +1,111 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tandem-kv/tandem/proto/tandempb"
+)
+
+// CreateTable creates a table of the given partition and replica counts;
+// zero means the server's default (8 partitions, min(3, nodes) replicas).
+func (c *Client) CreateTable(ctx context.Context, name string, partitions, replicas int) (*tandempb.TableInfo, error) {
+	if partitions < 0 || replicas < 0 {
+		return nil, fmt.Errorf("%w: negative partitions %d or replicas %d", ErrInvalidArgument, partitions, replicas)
+	}
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	req := &tandempb.CreateTableRequest{Name: name, Partitions: uint32(partitions), Replicas: uint32(replicas)}
+	resp, err := c.admin.CreateTable(ctx, req)
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrTableNotFound)
+	}
+	return resp.GetTable(), nil
+}
+
+// DropTable drops the table name; ErrTableNotFound when there is none.
+func (c *Client) DropTable(ctx context.Context, name string) error {
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	if _, err := c.admin.DropTable(ctx, &tandempb.DropTableRequest{Name: name}); err != nil {
+		return c.adminError(ctx, err, ErrTableNotFound)
+	}
+	c.mu.Lock()
+	delete(c.routes, name)
+	c.mu.Unlock()
+	return nil
+}
+
+// ListTables returns every table of the cluster.
+func (c *Client) ListTables(ctx context.Context) ([]*tandempb.TableInfo, error) {
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := c.admin.ListTables(ctx, &tandempb.ListTablesRequest{})
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrTableNotFound)
+	}
+	return resp.GetTables(), nil
+}
+
+// Nodes returns the cluster's name and its nodes as the answering node sees
+// them.
+func (c *Client) Nodes(ctx context.Context) (*tandempb.NodesResponse, error) {
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := c.admin.Nodes(ctx, &tandempb.NodesRequest{})
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrNotFound)
+	}
+	return resp, nil
+}
+
+// Partitions returns the table's metadata and, per partition, its leader,
+// replicas, applied decree and size.
+func (c *Client) Partitions(ctx context.Context, table string) (*tandempb.PartitionsResponse, error) {
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := c.admin.Partitions(ctx, &tandempb.PartitionsRequest{Table: table})
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrTableNotFound)
+	}
+	return resp, nil
+}
+
+// GetConfig returns the runtime config entry key, or every entry when key
+// is empty. An unknown key is ErrNotFound (or ErrInvalidArgument, as the
+// server chooses).
+func (c *Client) GetConfig(ctx context.Context, key string) ([]*tandempb.ConfigEntry, error) {
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := c.admin.GetConfig(ctx, &tandempb.GetConfigRequest{Key: key})
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrNotFound)
+	}
+	return resp.GetEntries(), nil
+}
+
+// SetConfig sets the runtime config entry key to value and returns the
+// entry as stored.
+func (c *Client) SetConfig(ctx context.Context, key, value string) (*tandempb.ConfigEntry, error) {
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := c.admin.SetConfig(ctx, &tandempb.SetConfigRequest{Key: key, Value: value})
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrNotFound)
+	}
+	return resp.GetEntry(), nil
+}
+
+// adminError maps the error of an Admin call: a retryable error that
+// outlived ctx becomes ErrUnavailable, the rest map as KV errors do, with
+// codes.NotFound standing for notFound.
+func (c *Client) adminError(ctx context.Context, err error, notFound error) error {
+	if errors.Is(err, ErrClosed) {
+		return err
+	}
+	if kind, _ := classify(err); kind != kindFatal && expired(ctx) {
+		return giveUp(ctx, err, notFound)
+	}
+	return mapError(err, notFound)
+}

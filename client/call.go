@@ -1,0 +1,111 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tandem-kv/tandem/proto/tandempb"
+)
+
+// maxImmediateRedirects bounds the NotLeader redirects followed without a
+// pause, so two nodes that name each other during an election cannot spin.
+const maxImmediateRedirects = 3
+
+// kvFunc is one attempt of a KV call against the given node.
+type kvFunc func(ctx context.Context, kv tandempb.KVClient) error
+
+// call runs fn against partition p's leader. It follows NotLeader
+// redirects at once; when no leader is known or a node is unavailable it
+// backs off, refreshes the route and tries again (another replica when the
+// node failed) until ctx ends, then returns ErrUnavailable wrapping the last
+// error. Other errors are mapped and returned without a retry.
+func (t *Table) call(ctx context.Context, p int, fn kvFunc) error {
+	ctx, cancel := withDefaultTimeout(ctx, t.c.cfg.RequestTimeout)
+	defer cancel()
+	var (
+		last, retryable   error // the latest error, the latest retryable one
+		avoid             string
+		redirects, pauses int
+	)
+	for attempt := 1; ; attempt++ {
+		addr, ok := t.route.target(p, attempt, avoid)
+		if !ok {
+			last = errNoRoute(t.name, p)
+		} else if last = fn(ctx, t.c.kvAt(addr)); last == nil {
+			return nil
+		}
+		kind, leader := classify(last)
+		if !ok {
+			kind = kindNoLeader
+		}
+		switch kind {
+		case kindFatal:
+			if retryable != nil && (expired(ctx) || status.Code(last) == codes.DeadlineExceeded) {
+				return giveUp(ctx, retryable, ErrTableNotFound)
+			}
+			return mapError(last, ErrTableNotFound)
+		case kindRedirect:
+			t.route.setLeader(p, leader)
+			if redirects++; redirects <= maxImmediateRedirects && leader != addr {
+				continue
+			}
+		case kindNoLeader:
+			t.route.forgetLeader(p, addr)
+		case kindUnavailable:
+			t.route.forgetLeader(p, addr)
+			avoid = addr
+		}
+		retryable = last
+		t.c.lg.Debug("kv call failed, retrying", zap.String("table", t.name),
+			zap.Int("partition", p), zapAddr(addr), zap.Int("attempt", attempt), zapErr(last))
+		redirects = 0
+		if sleepCtx(ctx, backoff(t.c.cfg.InitialBackoff, t.c.cfg.MaxBackoff, pauses)) != nil {
+			return giveUp(ctx, last, ErrTableNotFound)
+		}
+		pauses++
+		if err := t.refreshRoute(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// errNoRoute is the error of an attempt that found no node to send to; it
+// is retried like an unavailable node.
+func errNoRoute(table string, p int) error {
+	return status.Errorf(codes.Unavailable, "no known node for table %q partition %d", table, p)
+}
+
+// refreshRoute asks the known nodes, one after the other, for the table's
+// route and updates the cache from the first answer. Any node answers
+// Route, so the configured addresses and every replica address are tried.
+// It fails only when retrying is pointless: the table is gone or the
+// client is closed; other failures leave the cache as it was.
+func (t *Table) refreshRoute(ctx context.Context) error {
+	addrs := append(slices.Clone(t.c.cfg.Addrs), t.route.addrs()...)
+	seen := make(map[string]bool, len(addrs))
+	for _, addr := range addrs {
+		if seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		resp, err := t.c.adminAt(addr).Route(ctx, &tandempb.RouteRequest{Table: t.name})
+		switch {
+		case err == nil:
+			t.route.update(resp)
+			return nil
+		case errors.Is(err, ErrClosed):
+			return err
+		case status.Code(err) == codes.NotFound:
+			return mapError(err, ErrTableNotFound)
+		case ctx.Err() != nil:
+			return nil
+		}
+		t.c.lg.Debug("route refresh failed", zap.String("table", t.name), zapAddr(addr), zapErr(err))
+	}
+	return nil
+}

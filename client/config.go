@@ -1,0 +1,77 @@
+package client
+
+import (
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Config configures a Client. Start from DefaultConfig and set Addrs.
+type Config struct {
+	// Addrs are the RPC addresses (host:port) of one or more nodes of the
+	// cluster. Any node answers admin and routing calls; the client learns
+	// the other nodes from the routes.
+	Addrs []string
+	// DialTimeout bounds how long Dial waits for the first node to become
+	// reachable. Zero makes Dial lazy: nothing is contacted until the first
+	// call.
+	DialTimeout time.Duration
+	// RequestTimeout bounds a call, retries included, when its context has
+	// no deadline of its own.
+	RequestTimeout time.Duration
+	// InitialBackoff is the first pause between retries; it doubles on
+	// every retry up to MaxBackoff, with jitter.
+	InitialBackoff time.Duration
+	// MaxBackoff caps the pause between retries.
+	MaxBackoff time.Duration
+	// Logger receives debug logs about retries and route refreshes. Nil
+	// means no logging.
+	Logger *zap.Logger
+}
+
+// DefaultConfig returns the defaults: a 5s dial timeout, a 10s request
+// timeout, backoff from 10ms to 500ms, and no logging. Addrs is empty.
+func DefaultConfig() Config {
+	return Config{
+		DialTimeout:    5 * time.Second,
+		RequestTimeout: 10 * time.Second,
+		InitialBackoff: 10 * time.Millisecond,
+		MaxBackoff:     500 * time.Millisecond,
+		Logger:         zap.NewNop(),
+	}
+}
+
+// Validate reports the first problem with c, wrapping ErrInvalidArgument.
+func (c Config) Validate() error {
+	var problem string
+	switch {
+	case len(c.Addrs) == 0:
+		problem = "no addresses"
+	case c.DialTimeout < 0:
+		problem = fmt.Sprintf("dial timeout %v is negative", c.DialTimeout)
+	case c.RequestTimeout <= 0:
+		problem = fmt.Sprintf("request timeout %v must be positive", c.RequestTimeout)
+	case c.InitialBackoff <= 0:
+		problem = fmt.Sprintf("initial backoff %v must be positive", c.InitialBackoff)
+	case c.MaxBackoff < c.InitialBackoff:
+		problem = fmt.Sprintf("max backoff %v is below initial backoff %v", c.MaxBackoff, c.InitialBackoff)
+	}
+	if problem == "" {
+		problem = addrsProblem(c.Addrs)
+	}
+	if problem != "" {
+		return fmt.Errorf("%w: config: %s", ErrInvalidArgument, problem)
+	}
+	return nil
+}
+
+// addrsProblem describes the first empty address in addrs, or returns "".
+func addrsProblem(addrs []string) string {
+	for i, a := range addrs {
+		if a == "" {
+			return fmt.Sprintf("address %d is empty", i)
+		}
+	}
+	return ""
+}

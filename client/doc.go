@@ -1,0 +1,33 @@
+// Package client is the Go SDK of Tandem, a partitioned, replicated
+// key-value store.
+//
+// A record is (hash key, sort key) -> value with an optional TTL. The hash
+// key picks the table's partition; records of one hash key live together,
+// ordered by sort key, so MultiGet and MultiSet on one hash key are atomic
+// and ScanHashKey returns records in sort-key order.
+//
+// Dial a Client once and share it; it is safe for concurrent use. A Table
+// handle routes each call to its partition's leader from a routing cache it
+// refreshes on its own: a NotLeader answer that names the leader is
+// followed at once; no leader, a node down or a node shutting down is
+// retried with exponential backoff and jitter, against other replicas and a
+// refreshed route, until the context's deadline (or Config.RequestTimeout
+// when the context has none), and then fails with ErrUnavailable.
+//
+// Writes are retried like reads, so a write whose outcome was unknown may be
+// applied twice. Set, Del and MultiSet are idempotent, so that is harmless.
+//
+// Errors wrap one of the package's sentinels and keep the server's message:
+//
+//	v, err := tbl.Get(ctx, []byte("user1"), []byte("name"))
+//	switch {
+//	case errors.Is(err, client.ErrNotFound):
+//		// absent or expired
+//	case errors.Is(err, client.ErrUnavailable):
+//		// no leader before the deadline; retry later
+//	}
+//
+// The Admin helpers (CreateTable, DropTable, ListTables, Nodes, Partitions,
+// GetConfig, SetConfig) and the raw Admin service client go to any
+// configured node that answers.
+package client

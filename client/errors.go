@@ -1,0 +1,129 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tandem-kv/tandem/proto/tandempb"
+)
+
+// The client's sentinel errors. Every error a Client or Table method returns
+// for one of these conditions wraps the sentinel and keeps the server's
+// message, so callers test with errors.Is.
+var (
+	// ErrNotFound is returned when a record, or a config key, is absent.
+	ErrNotFound = errors.New("client: not found")
+	// ErrTableNotFound is returned when the named table does not exist.
+	ErrTableNotFound = errors.New("client: table not found")
+	// ErrInvalidArgument is returned when the client or the server rejects
+	// the input: an empty hash key, a key or value over the limits, an
+	// empty MultiGet, a non-positive TTL.
+	ErrInvalidArgument = errors.New("client: invalid argument")
+	// ErrUnavailable is returned when no replica served the request before
+	// the deadline: no leader, nodes down or unreachable. It wraps the last
+	// error seen and, when the deadline passed, context.DeadlineExceeded.
+	ErrUnavailable = errors.New("client: unavailable")
+	// ErrReadOnly is returned when a write reaches a read-only table (for
+	// example the follower side of a duplication).
+	ErrReadOnly = errors.New("client: table is read-only")
+	// ErrClosed is returned by every method once Close has been called.
+	ErrClosed = errors.New("client: closed")
+)
+
+// errorKind says what the retry loop does with an RPC error.
+type errorKind int
+
+const (
+	// kindFatal errors are returned to the caller at once.
+	kindFatal errorKind = iota
+	// kindRedirect is a NotLeader that names the leader: retry there now.
+	kindRedirect
+	// kindNoLeader is a NotLeader without a leader: back off, refresh.
+	kindNoLeader
+	// kindUnavailable is a node that is down, unreachable or stopping:
+	// try another replica, back off.
+	kindUnavailable
+)
+
+// classify tells the retry loop what to do with err, and for a redirect the
+// leader's address.
+func classify(err error) (errorKind, string) {
+	st, ok := status.FromError(err)
+	if !ok {
+		return kindFatal, ""
+	}
+	if st.Code() != codes.Unavailable {
+		return kindFatal, ""
+	}
+	if nl := notLeaderDetail(st); nl != nil {
+		if nl.GetLeaderAddr() != "" {
+			return kindRedirect, nl.GetLeaderAddr()
+		}
+		return kindNoLeader, ""
+	}
+	return kindUnavailable, ""
+}
+
+// notLeaderDetail returns the NotLeader detail of st, or nil.
+func notLeaderDetail(st *status.Status) *tandempb.NotLeader {
+	for _, d := range st.Details() {
+		if nl, ok := d.(*tandempb.NotLeader); ok {
+			return nl
+		}
+	}
+	return nil
+}
+
+// mapError translates a gRPC error into the client's sentinels, keeping the
+// server's message. notFound is the sentinel codes.NotFound stands for: the
+// table for KV and table admin calls, the key for config calls.
+func mapError(err error, notFound error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	var sentinel error
+	switch st.Code() {
+	case codes.NotFound:
+		sentinel = notFound
+	case codes.InvalidArgument:
+		sentinel = ErrInvalidArgument
+	case codes.FailedPrecondition:
+		sentinel = ErrReadOnly
+	case codes.Unavailable:
+		sentinel = ErrUnavailable
+	case codes.DeadlineExceeded:
+		return fmt.Errorf("%w: %w: %s", ErrUnavailable, context.DeadlineExceeded, st.Message())
+	case codes.Canceled:
+		return fmt.Errorf("client: %w: %s", context.Canceled, st.Message())
+	default:
+		return fmt.Errorf("client: %s: %s", st.Code(), st.Message())
+	}
+	return fmt.Errorf("%w: %s", sentinel, st.Message())
+}
+
+// giveUp builds the error returned when ctx ended while retrying: the
+// deadline becomes ErrUnavailable, a cancellation stays context.Canceled;
+// both wrap the last error seen, mapped.
+func giveUp(ctx context.Context, last error, notFound error) error {
+	cause := context.Cause(ctx)
+	if cause == nil { // gRPC's deadline timer can fire just before ctx's
+		cause = context.DeadlineExceeded
+	}
+	if last == nil || errors.Is(last, cause) {
+		last = cause
+	} else {
+		last = mapError(last, notFound)
+	}
+	if errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("client: %w: %w", cause, last)
+	}
+	return fmt.Errorf("%w: %w: last error: %w", ErrUnavailable, cause, last)
+}

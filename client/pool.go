@@ -1,0 +1,80 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// maxRecvMsgSize lets a full scan page of large values through; gRPC's
+// default of 4 MiB is too small for 1,000 records of a few KiB each.
+const maxRecvMsgSize = 64 << 20
+
+// dialOptions are the options of every connection the client opens. They
+// live in one place so that TLS, when it comes, changes one function.
+func dialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
+	}
+}
+
+// connPool holds one *grpc.ClientConn per node address. gRPC connections
+// multiplex concurrent calls and reconnect on their own, so one per address
+// is enough; the pool is safe for concurrent use.
+type connPool struct {
+	mu     sync.Mutex
+	conns  map[string]*grpc.ClientConn
+	closed bool
+}
+
+func newConnPool() *connPool {
+	return &connPool{conns: make(map[string]*grpc.ClientConn)}
+}
+
+// get returns the connection to addr, creating it (without blocking) on
+// first use.
+func (p *connPool) get(addr string) (*grpc.ClientConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	if cc, ok := p.conns[addr]; ok {
+		return cc, nil
+	}
+	cc, err := grpc.NewClient(addr, dialOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: address %q: %w", ErrInvalidArgument, addr, err)
+	}
+	p.conns[addr] = cc
+	return cc, nil
+}
+
+// isClosed reports whether close has been called.
+func (p *connPool) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// close closes every connection; later gets fail with ErrClosed.
+func (p *connPool) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	var errs []error
+	for addr, cc := range p.conns {
+		if err := cc.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", addr, err))
+		}
+	}
+	p.conns = nil
+	return errors.Join(errs...)
+}

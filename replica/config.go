@@ -1,0 +1,107 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+
+	"github.com/tandem-kv/tandem/rocksdb"
+)
+
+// RaftTiming holds a group's raft timeouts and snapshot policy. Production
+// uses DefaultRaftTiming; tests shrink it to tens of milliseconds.
+type RaftTiming struct {
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	SnapshotInterval   time.Duration
+	SnapshotThreshold  uint64
+	TrailingLogs       uint64
+}
+
+// DefaultRaftTiming suits groups on one LAN: leaders are detected dead in
+// about a second.
+func DefaultRaftTiming() RaftTiming {
+	return RaftTiming{
+		HeartbeatTimeout:   1000 * time.Millisecond,
+		ElectionTimeout:    1000 * time.Millisecond,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
+		CommitTimeout:      20 * time.Millisecond,
+		SnapshotInterval:   2 * time.Minute,
+		SnapshotThreshold:  8192,
+		TrailingLogs:       10240,
+	}
+}
+
+// FastRaftTiming is for tests on loopback.
+func FastRaftTiming() RaftTiming {
+	t := DefaultRaftTiming()
+	t.HeartbeatTimeout = 100 * time.Millisecond
+	t.ElectionTimeout = 100 * time.Millisecond
+	t.LeaderLeaseTimeout = 50 * time.Millisecond
+	t.CommitTimeout = 5 * time.Millisecond
+	return t
+}
+
+// Config is everything one replica needs from its node.
+type Config struct {
+	NodeID    string
+	Group     uint64
+	Table     string
+	Partition uint32
+	// Dir is the replica's own directory (data, raft snapshots).
+	Dir string
+	// Servers is the group's initial membership; used only to bootstrap a
+	// group that has no state yet.
+	Servers []raft.Server
+	Raft    RaftTiming
+	// ApplyTimeout bounds how long a proposal may wait for raft when the
+	// caller's context has no deadline.
+	ApplyTimeout time.Duration
+	Shared       *rocksdb.Shared
+	LogDB        *LogDB
+	Mux          *Mux
+	Now          func() time.Time
+	Logger       *zap.Logger
+}
+
+// Validate reports a missing or inconsistent field.
+func (c Config) Validate() error {
+	switch {
+	case c.NodeID == "":
+		return errors.New("replica config: NodeID is empty")
+	case c.Dir == "":
+		return errors.New("replica config: Dir is empty")
+	case c.Shared == nil || c.LogDB == nil || c.Mux == nil:
+		return errors.New("replica config: Shared, LogDB and Mux are required")
+	case c.Logger == nil:
+		return errors.New("replica config: Logger is required")
+	case c.Raft.HeartbeatTimeout <= 0 || c.Raft.ElectionTimeout <= 0:
+		return fmt.Errorf("replica config: raft timeouts must be positive")
+	}
+	return nil
+}
+
+// RaftConfig builds a hashicorp/raft configuration from the timing, for the
+// node nodeID, logging through lg.
+func (t RaftTiming) RaftConfig(nodeID string, lg hclog.Logger) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(nodeID)
+	rc.HeartbeatTimeout = t.HeartbeatTimeout
+	rc.ElectionTimeout = t.ElectionTimeout
+	rc.LeaderLeaseTimeout = t.LeaderLeaseTimeout
+	rc.CommitTimeout = t.CommitTimeout
+	rc.SnapshotInterval = t.SnapshotInterval
+	rc.SnapshotThreshold = t.SnapshotThreshold
+	rc.TrailingLogs = t.TrailingLogs
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 512
+	rc.NoLegacyTelemetry = true
+	rc.Logger = lg
+	return rc
+}

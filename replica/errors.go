@@ -1,0 +1,22 @@
+package replica
+
+import "errors"
+
+var (
+	// ErrNotLeader is returned when a write or a linearizable read reaches a
+	// replica that is not its partition's leader.
+	ErrNotLeader = errors.New("replica: not leader")
+	// ErrClosed is returned by a replica, log store or transport after Close.
+	ErrClosed = errors.New("replica: closed")
+	// ErrUnknownGroup is returned when a raft connection names a group the
+	// remote node does not host (yet, or any more).
+	ErrUnknownGroup = errors.New("replica: unknown raft group")
+	// ErrGroupExists is returned when a raft group is registered twice on a node.
+	ErrGroupExists = errors.New("replica: raft group already registered")
+	// ErrMalformedCommand is returned when a raft command cannot be decoded.
+	ErrMalformedCommand = errors.New("replica: malformed command")
+	// ErrMalformedLog is returned when a stored raft log entry cannot be decoded.
+	ErrMalformedLog = errors.New("replica: malformed log entry")
+	// ErrTimeout is returned when raft does not commit or confirm in time.
+	ErrTimeout = errors.New("replica: timed out")
+)

@@ -1,0 +1,150 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+)
+
+// readBarrier implements linearizable reads with the read-index protocol:
+// a read captures the commit index, the leader confirms it still holds a
+// quorum (one VerifyLeader round shared by every read waiting at that
+// moment), and the read proceeds once that index is applied. A new leader
+// serves reads only after a barrier in its own term has applied, so its
+// commit index covers everything committed before it was elected.
+type readBarrier struct {
+	raft *raft.Raft
+	// waitApplied blocks until the FSM has applied a decree.
+	waitApplied func(context.Context, uint64) error
+	lg          *zap.Logger
+
+	mu        sync.Mutex
+	readyTerm uint64
+	ready     bool
+	readyCh   chan struct{}
+	pending   []chan error
+	verifying bool
+}
+
+func newReadBarrier(r *raft.Raft, waitApplied func(context.Context, uint64) error, lg *zap.Logger, done <-chan struct{}) *readBarrier {
+	rb := &readBarrier{raft: r, waitApplied: waitApplied, lg: lg, readyCh: make(chan struct{})}
+	go rb.watchLeadership(done)
+	return rb
+}
+
+func (rb *readBarrier) term() uint64 {
+	var t uint64
+	fmt.Sscan(rb.raft.Stats()["term"], &t)
+	return t
+}
+
+func (rb *readBarrier) watchLeadership(done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case isLeader := <-rb.raft.LeaderCh():
+			rb.setReady(false, 0)
+			if !isLeader {
+				continue
+			}
+			term := rb.term()
+			if err := rb.raft.Barrier(0).Error(); err != nil {
+				rb.lg.Debug("leader barrier failed", zap.Error(err))
+				continue
+			}
+			rb.setReady(true, term)
+		}
+	}
+}
+
+func (rb *readBarrier) setReady(ready bool, term uint64) {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if ready == rb.ready && term == rb.readyTerm {
+		return
+	}
+	rb.ready, rb.readyTerm = ready, term
+	if ready {
+		close(rb.readyCh)
+	} else {
+		rb.readyCh = make(chan struct{})
+	}
+}
+
+// wait returns once a read may observe every write acknowledged before it
+// was called.
+func (rb *readBarrier) wait(ctx context.Context) error {
+	if err := rb.waitReady(ctx); err != nil {
+		return err
+	}
+	readIndex := rb.raft.CommitIndex()
+	if err := rb.verify(ctx); err != nil {
+		return err
+	}
+	return rb.waitApplied(ctx, readIndex)
+}
+
+func (rb *readBarrier) waitReady(ctx context.Context) error {
+	if rb.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	rb.mu.Lock()
+	ch := rb.readyCh
+	rb.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: new leader not ready for reads: %v", ErrNotLeader, ctx.Err())
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("%w: new leader not ready for reads", ErrNotLeader)
+	}
+}
+
+// verify joins the next VerifyLeader round; rounds never overlap, and a
+// round serves only reads that arrived before it started.
+func (rb *readBarrier) verify(ctx context.Context) error {
+	ch := make(chan error, 1)
+	rb.mu.Lock()
+	rb.pending = append(rb.pending, ch)
+	if !rb.verifying {
+		rb.verifying = true
+		go rb.verifyLoop()
+	}
+	rb.mu.Unlock()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: verify leadership: %v", ErrTimeout, ctx.Err())
+	}
+}
+
+func (rb *readBarrier) verifyLoop() {
+	for {
+		rb.mu.Lock()
+		batch := rb.pending
+		rb.pending = nil
+		if len(batch) == 0 {
+			rb.verifying = false
+			rb.mu.Unlock()
+			return
+		}
+		readyTerm, ready := rb.readyTerm, rb.ready
+		rb.mu.Unlock()
+		err := rb.raft.VerifyLeader().Error()
+		if err != nil {
+			err = fmt.Errorf("%w: %v", ErrNotLeader, err)
+		} else if !ready || rb.term() != readyTerm {
+			err = fmt.Errorf("%w: leadership changed", ErrNotLeader)
+		}
+		for _, ch := range batch {
+			ch <- err
+		}
+	}
+}

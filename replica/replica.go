@@ -1,0 +1,266 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+
+	"github.com/tandem-kv/tandem/rocksdb"
+)
+
+// Replica is one partition replica: a raft group member whose FSM writes to
+// the replica's own RocksDB instance.
+type Replica struct {
+	cfg   Config
+	lg    *zap.Logger
+	store *dataStore
+	fsm   *fsm
+	glog  *GroupLog
+	trans *raft.NetworkTransport
+	raft  *raft.Raft
+	reads *readBarrier
+
+	closeOnce sync.Once
+	closeErr  error
+	done      chan struct{}
+}
+
+// Open starts the replica, bootstrapping its group from cfg.Servers when it
+// has no raft state yet.
+func Open(cfg Config) (*Replica, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lg := cfg.Logger.With(zap.String("table", cfg.Table), zap.Uint32("partition", cfg.Partition))
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	store, err := openDataStore(cfg.Dir, cfg.Shared, rocksdb.Options{Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	r := &Replica{cfg: cfg, lg: lg, store: store, done: make(chan struct{})}
+	if err := r.start(); err != nil {
+		store.close()
+		return nil, fmt.Errorf("start replica %s/%d: %w", cfg.Table, cfg.Partition, err)
+	}
+	r.reads = newReadBarrier(r.raft, func(ctx context.Context, d uint64) error {
+		return r.fsm.waitApplied(ctx, d, r.glog.internalOnly)
+	}, lg, r.done)
+	return r, nil
+}
+
+func (r *Replica) start() error {
+	ap, err := newApplier(r.store, r.lg)
+	if err != nil {
+		return err
+	}
+	r.fsm = &fsm{applier: ap, snaps: &snapshotter{store: r.store, tmpDir: filepath.Join(r.cfg.Dir, "snap-tmp"), lg: r.lg}}
+	os.RemoveAll(r.fsm.snaps.tmpDir)
+	if r.glog, err = r.cfg.LogDB.Group(r.cfg.Group); err != nil {
+		return err
+	}
+	hl := NewRaftLogger(r.lg)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(r.cfg.Dir, "raft-snapshots"), 1, hl)
+	if err != nil {
+		return err
+	}
+	sl, err := r.cfg.Mux.StreamLayer(r.cfg.Group)
+	if err != nil {
+		return err
+	}
+	r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl})
+	rc := r.cfg.Raft.RaftConfig(r.cfg.NodeID, hl)
+	// The FSM's data is durable with its decree, so raft need not restore the
+	// latest snapshot on start unless the data is behind it.
+	rc.NoSnapshotRestoreOnStart = ap.Applied() >= latestSnapshotIndex(snaps)
+	if err := r.bootstrapIfNew(rc, snaps); err != nil {
+		r.trans.Close()
+		return err
+	}
+	if r.raft, err = raft.NewRaft(rc, r.fsm, r.glog, r.glog, snaps, r.trans); err != nil {
+		r.trans.Close()
+		return err
+	}
+	return nil
+}
+
+func (r *Replica) bootstrapIfNew(rc *raft.Config, snaps raft.SnapshotStore) error {
+	has, err := raft.HasExistingState(r.glog, r.glog, snaps)
+	if err != nil || has || len(r.cfg.Servers) == 0 {
+		return err
+	}
+	// Every member bootstraps with the identical configuration, which raft
+	// documents as safe; no member has to be special.
+	return raft.BootstrapCluster(rc, r.glog, r.glog, snaps, r.trans, raft.Configuration{Servers: r.cfg.Servers})
+}
+
+func latestSnapshotIndex(s raft.SnapshotStore) uint64 {
+	list, err := s.List()
+	if err != nil || len(list) == 0 {
+		return 0
+	}
+	return list[0].Index
+}
+
+// Propose replicates a command and returns its decree once applied locally.
+func (r *Replica) Propose(ctx context.Context, cmd []byte) (uint64, error) {
+	if r.raft.State() != raft.Leader {
+		return 0, ErrNotLeader
+	}
+	f := r.raft.Apply(cmd, r.timeout(ctx))
+	if err := f.Error(); err != nil {
+		return 0, mapRaftError(err)
+	}
+	if err, ok := f.Response().(error); ok {
+		return 0, err
+	}
+	return f.Index(), nil
+}
+
+func (r *Replica) timeout(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl); d > 0 {
+			return d
+		}
+		return time.Millisecond
+	}
+	if r.cfg.ApplyTimeout > 0 {
+		return r.cfg.ApplyTimeout
+	}
+	return 10 * time.Second
+}
+
+func mapRaftError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrLeadershipLost):
+		// The entry may or may not commit; the caller must treat the outcome
+		// as unknown (writes are idempotent, so a retry is safe).
+		return fmt.Errorf("%w: leadership lost, outcome unknown", ErrNotLeader)
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return fmt.Errorf("%w: %v", ErrTimeout, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrClosed
+	}
+	return err
+}
+
+// Read runs fn against the replica's data after a linearizable read barrier:
+// the replica is the leader, still confirmed by a quorum, and has applied
+// everything committed before the call.
+func (r *Replica) Read(ctx context.Context, fn func(db *rocksdb.DB) error) error {
+	if err := r.reads.wait(ctx); err != nil {
+		return err
+	}
+	return r.store.with(fn)
+}
+
+// ReadLocal runs fn against the local data without a barrier (for status
+// and sizes).
+func (r *Replica) ReadLocal(fn func(db *rocksdb.DB) error) error { return r.store.with(fn) }
+
+// Applied is the replica's last applied decree.
+func (r *Replica) Applied() uint64 { return r.fsm.Applied() }
+
+// WaitApplied blocks until decree d is applied locally.
+func (r *Replica) WaitApplied(ctx context.Context, d uint64) error {
+	return r.fsm.waitApplied(ctx, d, r.glog.internalOnly)
+}
+
+// Leader returns the current leader's node id and address, empty if unknown.
+func (r *Replica) Leader() (id, addr string) {
+	a, i := r.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// IsLeader reports whether this replica is the group's leader.
+func (r *Replica) IsLeader() bool { return r.raft.State() == raft.Leader }
+
+// Raft exposes the underlying raft group (membership changes, stats).
+func (r *Replica) Raft() *raft.Raft { return r.raft }
+
+// Status is a snapshot of the replica's state for operators.
+type Status struct {
+	State    string
+	LeaderID string
+	Applied  uint64
+	Term     uint64
+	Size     uint64
+}
+
+// Status reports the replica's raft state, applied decree and data size.
+func (r *Replica) Status() Status {
+	st := Status{State: stateName(r.raft.State()), Applied: r.Applied()}
+	st.LeaderID, _ = r.Leader()
+	st.Term = r.currentTerm()
+	_ = r.store.with(func(db *rocksdb.DB) error {
+		st.Size = db.ApproximateSize()
+		return nil
+	})
+	return st
+}
+
+func (r *Replica) currentTerm() uint64 {
+	t, _ := r.glog.GetUint64([]byte("CurrentTerm"))
+	return t
+}
+
+func stateName(s raft.RaftState) string {
+	switch s {
+	case raft.Leader:
+		return "leader"
+	case raft.Follower:
+		return "follower"
+	case raft.Candidate:
+		return "candidate"
+	}
+	return "shutdown"
+}
+
+// Close stops the raft group and closes the data; it is idempotent.
+func (r *Replica) Close() error {
+	r.closeOnce.Do(func() {
+		close(r.done)
+		err := r.raft.Shutdown().Error()
+		if terr := r.trans.Close(); err == nil {
+			err = terr
+		}
+		if serr := r.store.close(); err == nil {
+			err = serr
+		}
+		r.closeErr = err
+	})
+	return r.closeErr
+}
+
+// Destroy closes the replica and removes its data and raft log.
+func (r *Replica) Destroy() error {
+	if err := r.Close(); err != nil {
+		r.lg.Warn("close before destroy", zap.Error(err))
+	}
+	if err := r.cfg.LogDB.DeleteGroup(r.cfg.Group); err != nil {
+		return err
+	}
+	return os.RemoveAll(r.cfg.Dir)
+}
+
+// Info names what a replica holds.
+type Info struct {
+	Table     string
+	Partition uint32
+	Group     uint64
+}
+
+// Info names the replica's table, partition and raft group.
+func (r *Replica) Info() Info {
+	return Info{Table: r.cfg.Table, Partition: r.cfg.Partition, Group: r.cfg.Group}
+}

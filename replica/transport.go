@@ -1,0 +1,301 @@
+package replica
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+)
+
+// The node's one port carries gRPC (HTTP/2) and raft. A raft connection
+// starts with raftMagic and the 8-byte group id; the mux answers one status
+// byte (and, on refusal, a length-prefixed reason) before handing the
+// connection to that group's raft transport. Anything else is gRPC.
+var raftMagic = []byte("TNDR")
+
+const (
+	handshakeOK      byte = 0
+	handshakeRefused byte = 1
+	sniffTimeout          = 10 * time.Second
+	maxRefusalLen         = 1024
+)
+
+// Mux splits one listener into a gRPC listener and per-group raft stream
+// layers, so many raft groups share the node's single address.
+type Mux struct {
+	ln     net.Listener
+	lg     *zap.Logger
+	grpcCh chan net.Conn
+
+	mu     sync.Mutex
+	groups map[uint64]*streamLayer
+	closed bool
+	done   chan struct{}
+}
+
+// NewMux wraps ln; call Serve to start accepting.
+func NewMux(ln net.Listener, lg *zap.Logger) *Mux {
+	return &Mux{
+		ln:     ln,
+		lg:     lg,
+		grpcCh: make(chan net.Conn, 64),
+		groups: make(map[uint64]*streamLayer),
+		done:   make(chan struct{}),
+	}
+}
+
+// Addr is the address the node listens on.
+func (m *Mux) Addr() net.Addr { return m.ln.Addr() }
+
+// Serve accepts connections until Close; it returns the accept error.
+func (m *Mux) Serve() error {
+	for {
+		conn, err := m.ln.Accept()
+		if err != nil {
+			select {
+			case <-m.done:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		go m.route(conn)
+	}
+}
+
+// route sniffs the first bytes of conn and dispatches it.
+func (m *Mux) route(conn net.Conn) {
+	_ = conn.SetReadDeadline(time.Now().Add(sniffTimeout))
+	head := make([]byte, len(raftMagic))
+	n, err := io.ReadFull(conn, head)
+	if err != nil && n == 0 {
+		conn.Close()
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	if n == len(raftMagic) && bytes.Equal(head, raftMagic) {
+		m.routeRaft(conn)
+		return
+	}
+	pc := &prefixConn{Conn: conn, prefix: head[:n]}
+	select {
+	case m.grpcCh <- pc:
+	case <-m.done:
+		conn.Close()
+	}
+}
+
+func (m *Mux) routeRaft(conn net.Conn) {
+	var idBuf [8]byte
+	_ = conn.SetReadDeadline(time.Now().Add(sniffTimeout))
+	if _, err := io.ReadFull(conn, idBuf[:]); err != nil {
+		conn.Close()
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	group := binary.BigEndian.Uint64(idBuf[:])
+	m.mu.Lock()
+	sl := m.groups[group]
+	m.mu.Unlock()
+	if sl == nil {
+		refuse(conn, fmt.Sprintf("unknown raft group %d", group))
+		return
+	}
+	if _, err := conn.Write([]byte{handshakeOK}); err != nil {
+		conn.Close()
+		return
+	}
+	if !sl.deliver(conn) {
+		conn.Close()
+	}
+}
+
+func refuse(conn net.Conn, reason string) {
+	if len(reason) > maxRefusalLen {
+		reason = reason[:maxRefusalLen]
+	}
+	msg := make([]byte, 3+len(reason))
+	msg[0] = handshakeRefused
+	binary.BigEndian.PutUint16(msg[1:3], uint16(len(reason)))
+	copy(msg[3:], reason)
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = conn.Write(msg)
+	conn.Close()
+}
+
+// GRPCListener returns the listener gRPC serves on: every connection that
+// is not raft.
+func (m *Mux) GRPCListener() net.Listener {
+	return &grpcListener{m: m, closed: make(chan struct{})}
+}
+
+// StreamLayer registers raft group id on the mux and returns its stream
+// layer. Closing the stream layer unregisters the group.
+func (m *Mux) StreamLayer(group uint64) (raft.StreamLayer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if _, ok := m.groups[group]; ok {
+		return nil, fmt.Errorf("raft group %d: %w", group, ErrGroupExists)
+	}
+	sl := &streamLayer{mux: m, group: group, ch: make(chan net.Conn, 16), done: make(chan struct{})}
+	m.groups[group] = sl
+	return sl, nil
+}
+
+func (m *Mux) unregister(sl *streamLayer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.groups[sl.group] == sl {
+		delete(m.groups, sl.group)
+	}
+}
+
+// Close stops accepting and closes the underlying listener.
+func (m *Mux) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	close(m.done)
+	m.mu.Unlock()
+	return m.ln.Close()
+}
+
+// DialRaft connects to group at addr and completes the handshake, so an
+// unknown group is an immediate error rather than a hang.
+func DialRaft(addr string, group uint64, timeout time.Duration) (net.Conn, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	hello := make([]byte, len(raftMagic)+8)
+	copy(hello, raftMagic)
+	binary.BigEndian.PutUint64(hello[len(raftMagic):], group)
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	if _, err := conn.Write(hello); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if err := readHandshake(conn, group); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return conn, nil
+}
+
+func readHandshake(conn net.Conn, group uint64) error {
+	r := bufio.NewReaderSize(conn, 16)
+	status, err := r.ReadByte()
+	if err != nil {
+		return fmt.Errorf("raft handshake with group %d: %w", group, err)
+	}
+	if status == handshakeOK {
+		return nil
+	}
+	var lenBuf [2]byte
+	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
+		return fmt.Errorf("raft group %d: %w", group, ErrUnknownGroup)
+	}
+	reason := make([]byte, binary.BigEndian.Uint16(lenBuf[:]))
+	_, _ = io.ReadFull(r, reason)
+	return fmt.Errorf("%w: %s", ErrUnknownGroup, reason)
+}
+
+// streamLayer is one raft group's view of the mux.
+type streamLayer struct {
+	mux   *Mux
+	group uint64
+	ch    chan net.Conn
+	once  sync.Once
+	done  chan struct{}
+}
+
+func (s *streamLayer) deliver(conn net.Conn) bool {
+	select {
+	case s.ch <- conn:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *streamLayer) Accept() (net.Conn, error) {
+	select {
+	case c := <-s.ch:
+		return c, nil
+	case <-s.done:
+		return nil, ErrClosed
+	}
+}
+
+func (s *streamLayer) Close() error {
+	s.once.Do(func() {
+		close(s.done)
+		s.mux.unregister(s)
+	})
+	return nil
+}
+
+func (s *streamLayer) Addr() net.Addr { return s.mux.Addr() }
+
+func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return DialRaft(string(addr), s.group, timeout)
+}
+
+// grpcListener hands gRPC the connections the mux did not claim for raft.
+// Closing it stops gRPC's accept loop but leaves the mux (and raft) running.
+type grpcListener struct {
+	m      *Mux
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *grpcListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.m.grpcCh:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	case <-l.m.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *grpcListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+func (l *grpcListener) Addr() net.Addr { return l.m.Addr() }
+
+// prefixConn replays the sniffed bytes before reading from the socket.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}

@@ -1,0 +1,259 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.uber.org/zap"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+)
+
+const (
+	maxPartitions     = 4096
+	tableReadyTimeout = 10 * time.Second
+)
+
+// adminService serves operators. Metadata changes go to the meta leader
+// (forwarded when this node is not it); views are assembled from every node.
+type adminService struct {
+	tpb.UnimplementedAdminServer
+	n *Node
+}
+
+func tableInfo(t *TableMeta) *tpb.TableInfo {
+	ti := &tpb.TableInfo{Name: t.Name, Id: t.ID, Partitions: t.Partitions, Replicas: t.Replicas, CreatedAtUnixMs: t.CreatedAtMs}
+	for i, nodes := range t.Placement {
+		ti.Placement = append(ti.Placement, &tpb.PartitionPlacement{Index: uint32(i), NodeIds: nodes})
+	}
+	return ti
+}
+
+func (a *adminService) Nodes(ctx context.Context, _ *tpb.NodesRequest) (*tpb.NodesResponse, error) {
+	resp := &tpb.NodesResponse{Cluster: a.n.cfg.Cluster}
+	for _, nr := range a.n.gatherReplicas(ctx, "") {
+		state := "alive"
+		if nr.err != nil {
+			state = "unreachable"
+		}
+		resp.Nodes = append(resp.Nodes, &tpb.NodeInfo{
+			Id: nr.peer.ID, Addr: nr.peer.Addr, State: state,
+			MetaRole: a.n.meta.role(nr.peer.ID), Replicas: uint32(len(nr.replicas)),
+		})
+	}
+	return resp, nil
+}
+
+func (a *adminService) CreateTable(ctx context.Context, req *tpb.CreateTableRequest) (*tpb.CreateTableResponse, error) {
+	t, index, err := a.n.createTable(ctx, req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	// Return once this node can route the table and every partition leads,
+	// so the caller's next command works without retries.
+	wctx, cancel := context.WithTimeout(ctx, tableReadyTimeout)
+	defer cancel()
+	if err := a.n.meta.waitApplied(wctx, index); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := a.n.waitTableLeaders(wctx, t.Name); err != nil {
+		a.n.lg.Warn("table created but not every partition has a leader yet", zap.String("table", t.Name), zap.Error(err))
+	}
+	return &tpb.CreateTableResponse{Table: t}, nil
+}
+
+// createTable validates, then applies on (or forwards to) the meta leader.
+// It returns the table and the meta log index that created it.
+func (n *Node) createTable(ctx context.Context, req *tpb.CreateTableRequest) (*tpb.TableInfo, uint64, error) {
+	if !validName(req.Name) {
+		return nil, 0, fmt.Errorf("table name %q must match [A-Za-z0-9_.-]{1,128}: %w", req.Name, ErrInvalidName)
+	}
+	parts, reps := req.Partitions, req.Replicas
+	if parts == 0 {
+		parts = n.cfg.DefaultPartitions
+	}
+	if reps == 0 {
+		reps = uint32(min(3, len(n.peers)))
+	}
+	if parts > maxPartitions {
+		return nil, 0, fmt.Errorf("%w: %d partitions; limit is %d", ErrInvalidArgument, parts, maxPartitions)
+	}
+	if int(reps) > len(n.peers) {
+		return nil, 0, fmt.Errorf("%w: %d replicas but the cluster has %d nodes", ErrInvalidArgument, reps, len(n.peers))
+	}
+	leader, fctx, err := n.metaLeaderAdmin(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if leader != nil {
+		resp, err := leader.CreateTable(fctx, &tpb.CreateTableRequest{Name: req.Name, Partitions: parts, Replicas: reps})
+		if err != nil {
+			return nil, 0, err
+		}
+		return resp.Table, 0, nil
+	}
+	tm := &TableMeta{Name: req.Name, Partitions: parts, Replicas: reps, CreatedAtMs: n.cfg.Now().UnixMilli(),
+		Placement: place(n.peerIDs(), n.replicaLoad(), parts, reps)}
+	res, index, err := n.meta.apply(ctx, metaCommand{Op: opCreateTable, Table: tm})
+	if err != nil {
+		return nil, 0, err
+	}
+	n.lg.Info("table created", zap.String("table", tm.Name), zap.Uint64("id", res.Table.ID), zap.Uint32("partitions", parts), zap.Uint32("replicas", reps))
+	return tableInfo(res.Table), index, nil
+}
+
+func (n *Node) peerIDs() []string {
+	ids := make([]string, len(n.peers))
+	for i, p := range n.peers {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+// replicaLoad counts the replicas each node hosts, from the metadata.
+func (n *Node) replicaLoad() map[string]int {
+	load := map[string]int{}
+	n.meta.fsm.view(func(s *MetaState) {
+		for _, t := range s.Tables {
+			for _, nodes := range t.Placement {
+				for _, id := range nodes {
+					load[id]++
+				}
+			}
+		}
+	})
+	return load
+}
+
+func (a *adminService) DropTable(ctx context.Context, req *tpb.DropTableRequest) (*tpb.DropTableResponse, error) {
+	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if leader != nil {
+		return leader.DropTable(fctx, req)
+	}
+	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDropTable, Name: req.Name}); err != nil {
+		return nil, toStatus(err)
+	}
+	a.n.lg.Info("table dropped", zap.String("table", req.Name))
+	return &tpb.DropTableResponse{}, nil
+}
+
+func (a *adminService) ListTables(ctx context.Context, _ *tpb.ListTablesRequest) (*tpb.ListTablesResponse, error) {
+	resp := &tpb.ListTablesResponse{}
+	a.n.meta.fsm.view(func(s *MetaState) {
+		for _, t := range s.sortedTables() {
+			resp.Tables = append(resp.Tables, tableInfo(t))
+		}
+	})
+	return resp, nil
+}
+
+// tableOrForward finds a table locally, asking the meta leader when this
+// node's metadata may lag behind a just-created table.
+func (a *adminService) lookupTable(ctx context.Context, name string) (*TableMeta, error) {
+	if t, ok := a.n.table(name); ok {
+		return t, nil
+	}
+	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
+	if err != nil || leader == nil {
+		return nil, fmt.Errorf("table %q: %w", name, ErrTableNotFound)
+	}
+	if _, err := leader.Route(fctx, &tpb.RouteRequest{Table: name}); err != nil {
+		return nil, err
+	}
+	// The leader has it: wait for this node to catch up with the meta log.
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.n.meta.waitApplied(wctx, a.n.meta.raft.CommitIndex()); err != nil {
+		return nil, err
+	}
+	if t, ok := a.n.table(name); ok {
+		return t, nil
+	}
+	return nil, fmt.Errorf("table %q: %w", name, ErrTableNotFound)
+}
+
+func (a *adminService) Partitions(ctx context.Context, req *tpb.PartitionsRequest) (*tpb.PartitionsResponse, error) {
+	t, err := a.lookupTable(ctx, req.Table)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &tpb.PartitionsResponse{Table: tableInfo(t), Partitions: a.n.partitionsInfo(ctx, t)}, nil
+}
+
+func (a *adminService) Route(ctx context.Context, req *tpb.RouteRequest) (*tpb.RouteResponse, error) {
+	t, err := a.lookupTable(ctx, req.Table)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	routes, err := a.n.routes(ctx, t.Name)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &tpb.RouteResponse{Table: tableInfo(t), Partitions: routes}, nil
+}
+
+func (a *adminService) GetConfig(ctx context.Context, req *tpb.GetConfigRequest) (*tpb.GetConfigResponse, error) {
+	if req.Key != "" {
+		if _, ok := configKeys[req.Key]; !ok {
+			return nil, toStatus(fmt.Errorf("%q (known keys: %v): %w", req.Key, configKeyNames(), ErrUnknownConfigKey))
+		}
+	}
+	var overrides map[string]string
+	a.n.meta.fsm.view(func(s *MetaState) { overrides = s.Config })
+	resp := &tpb.GetConfigResponse{}
+	for _, name := range configKeyNames() {
+		if req.Key != "" && req.Key != name {
+			continue
+		}
+		k := configKeys[name]
+		v, ok := overrides[name]
+		if !ok {
+			v = k.def
+		}
+		resp.Entries = append(resp.Entries, &tpb.ConfigEntry{Key: name, Value: v, Help: k.help})
+	}
+	return resp, nil
+}
+
+func (a *adminService) SetConfig(ctx context.Context, req *tpb.SetConfigRequest) (*tpb.SetConfigResponse, error) {
+	v, err := normalizeConfig(req.Key, req.Value)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if leader != nil {
+		return leader.SetConfig(fctx, req)
+	}
+	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetConfig, Key: req.Key, Value: v}); err != nil {
+		return nil, toStatus(err)
+	}
+	a.n.lg.Info("config set", zap.String("key", req.Key), zap.String("value", v))
+	return &tpb.SetConfigResponse{Entry: &tpb.ConfigEntry{Key: req.Key, Value: v, Help: configKeys[req.Key].help}}, nil
+}
+
+func (a *adminService) LocalReplicas(ctx context.Context, req *tpb.LocalReplicasRequest) (*tpb.LocalReplicasResponse, error) {
+	rs := a.n.localStatus(req.Table)
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Table < rs[j].Table })
+	return &tpb.LocalReplicasResponse{Replicas: rs}, nil
+}
+
+// CreateTable creates a table through this node, as the Admin service
+// would, and waits until its partitions have leaders.
+func (n *Node) CreateTable(ctx context.Context, req *tpb.CreateTableRequest) (*tpb.TableInfo, error) {
+	if _, ok := n.table(req.Name); ok {
+		return nil, fmt.Errorf("table %q: %w", req.Name, ErrTableExists)
+	}
+	resp, err := (&adminService{n: n}).CreateTable(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Table, nil
+}

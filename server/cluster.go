@@ -1,0 +1,226 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+)
+
+// fanoutTimeout bounds how long a cluster-wide view waits for one node.
+const fanoutTimeout = 2 * time.Second
+
+// forwardedKey marks an admin call forwarded to the meta leader, so a
+// forwarded call is never forwarded again.
+const forwardedKey = "x-tandem-forwarded"
+
+// connPool keeps one client connection per peer address.
+type connPool struct {
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+}
+
+func newConnPool() *connPool { return &connPool{conns: map[string]*grpc.ClientConn{}} }
+
+func (p *connPool) get(addr string) (*grpc.ClientConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.conns[addr]; ok {
+		return c, nil
+	}
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)))
+	if err != nil {
+		return nil, err
+	}
+	p.conns[addr] = c
+	return c, nil
+}
+
+func (p *connPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = map[string]*grpc.ClientConn{}
+}
+
+// admin returns an Admin client for the node at addr.
+func (n *Node) admin(addr string) (tpb.AdminClient, error) {
+	c, err := n.conns.get(addr)
+	if err != nil {
+		return nil, err
+	}
+	return tpb.NewAdminClient(c), nil
+}
+
+// nodeReplicas is one node's answer to LocalReplicas.
+type nodeReplicas struct {
+	peer     Peer
+	replicas []*tpb.ReplicaStatus
+	err      error
+}
+
+// gatherReplicas asks every node (itself directly) for its replicas of table.
+func (n *Node) gatherReplicas(ctx context.Context, table string) []nodeReplicas {
+	out := make([]nodeReplicas, len(n.peers))
+	var wg sync.WaitGroup
+	for i, p := range n.peers {
+		out[i].peer = p
+		if p.ID == n.cfg.NodeID {
+			out[i].replicas = n.localStatus(table)
+			continue
+		}
+		wg.Add(1)
+		go func(i int, p Peer) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, fanoutTimeout)
+			defer cancel()
+			c, err := n.admin(p.Addr)
+			if err == nil {
+				var resp *tpb.LocalReplicasResponse
+				if resp, err = c.LocalReplicas(cctx, &tpb.LocalReplicasRequest{Table: table}); err == nil {
+					out[i].replicas = resp.Replicas
+				}
+			}
+			out[i].err = err
+		}(i, p)
+	}
+	wg.Wait()
+	return out
+}
+
+// localStatus reports this node's replicas of table ("" for all).
+func (n *Node) localStatus(table string) []*tpb.ReplicaStatus {
+	var out []*tpb.ReplicaStatus
+	for _, r := range n.localReplicas() {
+		info := r.Info()
+		if table != "" && info.Table != table {
+			continue
+		}
+		st := r.Status()
+		out = append(out, &tpb.ReplicaStatus{
+			Table: info.Table, Partition: info.Partition, NodeId: n.cfg.NodeID, Addr: n.Addr(),
+			State: st.State, LeaderId: st.LeaderID, AppliedDecree: st.Applied, SizeBytes: st.Size, Term: st.Term,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Table != out[j].Table {
+			return out[i].Table < out[j].Table
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out
+}
+
+// table returns a table's metadata from the local meta state.
+func (n *Node) table(name string) (*TableMeta, bool) {
+	var t *TableMeta
+	n.meta.fsm.view(func(s *MetaState) {
+		if tm, ok := s.Tables[name]; ok {
+			c := *tm
+			t = &c
+		}
+	})
+	return t, t != nil
+}
+
+// partitionsInfo assembles the cluster-wide view of a table's partitions.
+func (n *Node) partitionsInfo(ctx context.Context, t *TableMeta) []*tpb.PartitionInfo {
+	parts := make([]*tpb.PartitionInfo, t.Partitions)
+	for i := range parts {
+		parts[i] = &tpb.PartitionInfo{Index: uint32(i)}
+	}
+	for _, nr := range n.gatherReplicas(ctx, t.Name) {
+		for _, rs := range nr.replicas {
+			if rs.Partition >= t.Partitions {
+				continue
+			}
+			p := parts[rs.Partition]
+			p.Replicas = append(p.Replicas, rs)
+			if rs.State == "leader" {
+				p.LeaderId, p.LeaderAddr = rs.NodeId, rs.Addr
+				p.AppliedDecree, p.SizeBytes = rs.AppliedDecree, rs.SizeBytes
+			}
+		}
+	}
+	for _, p := range parts {
+		if p.LeaderId == "" {
+			// No reachable leader: show the most recent follower's view.
+			for _, rs := range p.Replicas {
+				if rs.AppliedDecree >= p.AppliedDecree {
+					p.AppliedDecree, p.SizeBytes = rs.AppliedDecree, rs.SizeBytes
+				}
+			}
+		}
+		for _, id := range t.Placement[p.Index] {
+			if !hasReplica(p.Replicas, id) {
+				p.Replicas = append(p.Replicas, &tpb.ReplicaStatus{Table: t.Name, Partition: p.Index, NodeId: id, Addr: n.peerAddr(id), State: "unreachable"})
+			}
+		}
+	}
+	return parts
+}
+
+func hasReplica(rs []*tpb.ReplicaStatus, id string) bool {
+	for _, r := range rs {
+		if r.NodeId == id {
+			return true
+		}
+	}
+	return false
+}
+
+// routes builds the client routing table of a table.
+func (n *Node) routes(ctx context.Context, table string) ([]*tpb.PartitionRoute, error) {
+	t, ok := n.table(table)
+	if !ok {
+		return nil, fmt.Errorf("table %q: %w", table, ErrTableNotFound)
+	}
+	var out []*tpb.PartitionRoute
+	for _, p := range n.partitionsInfo(ctx, t) {
+		r := &tpb.PartitionRoute{Index: p.Index, LeaderAddr: p.LeaderAddr}
+		for _, id := range t.Placement[p.Index] {
+			r.ReplicaAddrs = append(r.ReplicaAddrs, n.peerAddr(id))
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func allLed(routes []*tpb.PartitionRoute) bool {
+	for _, r := range routes {
+		if r.LeaderAddr == "" {
+			return false
+		}
+	}
+	return len(routes) > 0
+}
+
+// metaLeaderAdmin returns a client for the meta leader, or nil when this
+// node is the leader.
+func (n *Node) metaLeaderAdmin(ctx context.Context) (tpb.AdminClient, context.Context, error) {
+	if n.meta.isLeader() {
+		return nil, ctx, nil
+	}
+	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get(forwardedKey)) > 0 {
+		return nil, ctx, fmt.Errorf("%w: this node is not the leader either", ErrNoMetaLeader)
+	}
+	_, addr := n.meta.leader()
+	if addr == "" {
+		return nil, ctx, ErrNoMetaLeader
+	}
+	c, err := n.admin(addr)
+	if err != nil {
+		return nil, ctx, err
+	}
+	return c, metadata.AppendToOutgoingContext(ctx, forwardedKey, n.cfg.NodeID), nil
+}

@@ -1,0 +1,107 @@
+// Command tandem-server runs one Tandem node. See ../shared/INTERFACE.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/server"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "tandem-server:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg := server.DefaultConfig()
+	var peers, logLevel, createTable string
+	var cacheMiB uint64
+	flag.StringVar(&cfg.NodeID, "id", cfg.NodeID, "node id, unique in the cluster")
+	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "RPC address: client, admin, raft and duplication traffic")
+	flag.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP address for /healthz, /metrics and /status (empty: off)")
+	flag.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
+	flag.StringVar(&cfg.Cluster, "cluster", cfg.Cluster, "cluster name")
+	flag.StringVar(&peers, "peers", "", "every node of the cluster: n1=HOST:PORT,n2=HOST:PORT,... (empty: single node)")
+	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.Uint64Var(&cacheMiB, "block-cache-mib", cfg.RocksDB.BlockCacheBytes>>20, "block cache shared by every replica, MiB")
+	flag.StringVar(&createTable, "create-table", "", "NAME[:PARTITIONS]: create this table once the node serves, if it does not exist")
+	flag.Parse()
+
+	var err error
+	if cfg.Peers, err = server.ParsePeers(peers); err != nil {
+		return err
+	}
+	cfg.RocksDB.BlockCacheBytes = cacheMiB << 20
+	if cfg.Logger, err = newLogger(logLevel); err != nil {
+		return err
+	}
+	defer cfg.Logger.Sync()
+	cfg.RocksDB.Logger = cfg.Logger
+	node, err := server.NewNode(cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Logger.Info("tandem-server started", zap.String("id", cfg.NodeID), zap.String("addr", node.Addr()),
+		zap.String("http", node.HTTPAddr()), zap.String("cluster", cfg.Cluster), zap.String("data", cfg.DataDir))
+	if createTable != "" {
+		go ensureTable(node, createTable, cfg.Logger)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	s := <-sig
+	cfg.Logger.Info("stopping", zap.String("signal", s.String()))
+	return node.Close()
+}
+
+func newLogger(level string) (*zap.Logger, error) {
+	var l zapcore.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(l)
+	zc.Sampling = nil
+	return zc.Build()
+}
+
+// ensureTable creates NAME[:PARTITIONS] once the node serves, unless it exists.
+func ensureTable(node *server.Node, spec string, lg *zap.Logger) {
+	name, ps, _ := strings.Cut(spec, ":")
+	parts := 0
+	if ps != "" {
+		var err error
+		if parts, err = strconv.Atoi(ps); err != nil || parts <= 0 {
+			lg.Error("bad --create-table", zap.String("spec", spec))
+			return
+		}
+	}
+	for !node.Ready() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := node.CreateTable(ctx, &tpb.CreateTableRequest{Name: name, Partitions: uint32(parts)})
+	switch {
+	case err == nil:
+		lg.Info("created table", zap.String("table", name))
+	case errors.Is(err, server.ErrTableExists):
+		lg.Info("table exists", zap.String("table", name))
+	default:
+		lg.Error("create table", zap.String("table", name), zap.Error(err))
+	}
+}

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"regexp"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/replica"
+)
+
+var (
+	// ErrTableNotFound is returned for a table the cluster does not have.
+	ErrTableNotFound = errors.New("server: table not found")
+	// ErrTableExists is returned when creating a table whose name is taken.
+	ErrTableExists = errors.New("server: table already exists")
+	// ErrInvalidArgument is returned for malformed or oversized requests.
+	ErrInvalidArgument = errors.New("server: invalid argument")
+	// ErrInvalidName is returned for a table or cluster name outside
+	// [A-Za-z0-9_.-]{1,128}.
+	ErrInvalidName = errors.New("server: invalid name")
+	// ErrNoMetaLeader is returned when the meta group has no leader to take
+	// a metadata change.
+	ErrNoMetaLeader = errors.New("server: meta group has no leader")
+	// ErrUnknownConfigKey is returned by config get/set for a key that does
+	// not exist.
+	ErrUnknownConfigKey = errors.New("server: unknown config key")
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+
+func validName(s string) bool { return nameRE.MatchString(s) }
+
+// notLeaderError says which node leads a partition, so the edge can attach
+// a NotLeader detail the client follows.
+type notLeaderError struct {
+	table      string
+	partition  uint32
+	leaderID   string
+	leaderAddr string
+	cause      error
+}
+
+func (e *notLeaderError) Error() string {
+	msg := "not leader of " + e.table + " partition"
+	if e.leaderAddr != "" {
+		msg += "; leader is " + e.leaderID + " at " + e.leaderAddr
+	}
+	if e.cause != nil {
+		msg += ": " + e.cause.Error()
+	}
+	return msg
+}
+
+func (e *notLeaderError) Unwrap() error { return replica.ErrNotLeader }
+
+// toStatus translates an error to a gRPC status at the edge; clients map
+// the codes back to their own sentinels.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	var nl *notLeaderError
+	switch {
+	case errors.As(err, &nl):
+		st := status.New(codes.Unavailable, err.Error())
+		if d, derr := st.WithDetails(&tpb.NotLeader{Table: nl.table, Partition: nl.partition, LeaderId: nl.leaderID, LeaderAddr: nl.leaderAddr}); derr == nil {
+			st = d
+		}
+		return st.Err()
+	case errors.Is(err, ErrTableNotFound), errors.Is(err, ErrUnknownConfigKey):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, ErrTableExists):
+		return status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, ErrInvalidArgument), errors.Is(err, ErrInvalidName):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, replica.ErrNotLeader), errors.Is(err, replica.ErrTimeout),
+		errors.Is(err, replica.ErrClosed), errors.Is(err, ErrNoMetaLeader):
+		return status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	}
+	return status.Error(codes.Internal, err.Error())
+}

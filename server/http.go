@@ -1,0 +1,85 @@
+package server
+
+import (
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+)
+
+// startHTTP serves /healthz, /metrics and /status on the HTTP address.
+func (n *Node) startHTTP() error {
+	if n.cfg.HTTPAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen http on %s: %w", n.cfg.HTTPAddr, err)
+	}
+	n.httpLn = ln
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", n.handleHealth)
+	mux.Handle("/metrics", promhttp.HandlerFor(n.met.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/status", n.handleStatus)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		http.Redirect(w, r, "/status", http.StatusFound)
+	})
+	n.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.http.Serve(ln); err != nil && err != http.ErrServerClosed {
+			n.lg.Error("http server stopped", zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+func (n *Node) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	if !n.Ready() {
+		http.Error(w, "starting: waiting for the meta group", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>tandem {{.Node}}</title>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#eee}</style></head>
+<body><h1>tandem node {{.Node}}</h1>
+<p>cluster <b>{{.Cluster}}</b> &middot; address {{.Addr}} &middot; meta role <b>{{.MetaRole}}</b>
+&middot; meta leader {{.MetaLeader}} &middot; {{if .Ready}}serving{{else}}starting{{end}}</p>
+<h2>Tables</h2><table><tr><th>name</th><th>id</th><th>partitions</th><th>replicas</th></tr>
+{{range .Tables}}<tr><td>{{.Name}}</td><td>{{.ID}}</td><td>{{.Partitions}}</td><td>{{.Replicas}}</td></tr>{{end}}</table>
+<h2>Replicas on this node</h2><table><tr><th>table</th><th>partition</th><th>state</th><th>leader</th><th>applied decree</th><th>size (bytes)</th></tr>
+{{range .Replicas}}<tr><td>{{.Table}}</td><td>{{.Partition}}</td><td>{{.State}}</td><td>{{.LeaderId}}</td><td>{{.AppliedDecree}}</td><td>{{.SizeBytes}}</td></tr>{{end}}</table>
+<p><a href="/metrics">metrics</a></p></body></html>`))
+
+func (n *Node) handleStatus(w http.ResponseWriter, _ *http.Request) {
+	_, leaderAddr := n.meta.leader()
+	data := struct {
+		Node, Cluster, Addr, MetaRole, MetaLeader string
+		Ready                                     bool
+		Tables                                    []*TableMeta
+		Replicas                                  []*tpb.ReplicaStatus
+	}{
+		Node: n.cfg.NodeID, Cluster: n.cfg.Cluster, Addr: n.Addr(), MetaRole: n.meta.role(n.cfg.NodeID),
+		MetaLeader: leaderAddr, Ready: n.Ready(), Tables: n.meta.fsm.snapshotState().sortedTables(),
+		Replicas: n.localStatus(""),
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := statusPage.Execute(w, data); err != nil {
+		n.lg.Warn("render status page", zap.Error(err))
+	}
+}

@@ -1,0 +1,272 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/replica"
+	"github.com/tandem-kv/tandem/rocksdb"
+)
+
+const (
+	maxScanLimit     = 1000
+	maxBatchKeys     = 10000
+	maxTTLSeconds    = 10 * 365 * 24 * 3600
+	maxHashKeyLength = rocksdb.MaxHashKeyLen
+	// maxCursorBytes bounds a scan cursor: an encoded key plus one byte.
+	maxCursorBytes = 2 + (1 << 20) + 1
+)
+
+// kvService serves the KV API on the partition leaders this node hosts.
+type kvService struct {
+	tpb.UnimplementedKVServer
+	n *Node
+}
+
+// leaderFor resolves table and hash key to the local leader replica, or a
+// NotLeader error naming the leader (or a replica to ask).
+func (n *Node) leaderFor(table string, partition uint32, hasPartition bool, hashKey []byte) (*replica.Replica, *TableMeta, uint32, error) {
+	t, ok := n.table(table)
+	if !ok {
+		return nil, nil, 0, fmt.Errorf("table %q: %w", table, ErrTableNotFound)
+	}
+	if !hasPartition {
+		partition = tpb.PartitionOf(hashKey, t.Partitions)
+	} else if partition >= t.Partitions {
+		return nil, nil, 0, fmt.Errorf("%w: partition %d out of range: table %q has %d partitions", ErrInvalidArgument, partition, table, t.Partitions)
+	}
+	r := n.replica(groupID(t.ID, partition))
+	if r == nil {
+		hint := t.Placement[partition][0]
+		return nil, nil, 0, &notLeaderError{table: table, partition: partition, leaderID: hint, leaderAddr: n.peerAddr(hint), cause: errors.New("no replica on this node")}
+	}
+	if !r.IsLeader() {
+		id, addr := r.Leader()
+		return nil, nil, 0, &notLeaderError{table: table, partition: partition, leaderID: id, leaderAddr: addr}
+	}
+	return r, t, partition, nil
+}
+
+// notLeaderFrom wraps a replica's ErrNotLeader with its current leader.
+func notLeaderFrom(r *replica.Replica, err error) error {
+	if !errors.Is(err, replica.ErrNotLeader) {
+		return err
+	}
+	id, addr := r.Leader()
+	info := r.Info()
+	return &notLeaderError{table: info.Table, partition: info.Partition, leaderID: id, leaderAddr: addr, cause: err}
+}
+
+func (n *Node) checkKey(hashKey, sortKey []byte) error {
+	lim := n.limits()
+	switch {
+	case len(hashKey) == 0:
+		return fmt.Errorf("%w: hash key is empty", ErrInvalidArgument)
+	case len(hashKey) > maxHashKeyLength:
+		return fmt.Errorf("%w: hash key is %d bytes; limit is %d bytes", ErrInvalidArgument, len(hashKey), maxHashKeyLength)
+	case len(hashKey)+len(sortKey) > lim.MaxKeyBytes:
+		return fmt.Errorf("%w: key is %d bytes; limit is %d bytes (kv.max_key_bytes)", ErrInvalidArgument, len(hashKey)+len(sortKey), lim.MaxKeyBytes)
+	}
+	return nil
+}
+
+func (n *Node) checkValue(v []byte) error {
+	if lim := n.limits(); len(v) > lim.MaxValueBytes {
+		return fmt.Errorf("%w: value is %d bytes; limit is %d bytes (kv.max_value_bytes)", ErrInvalidArgument, len(v), lim.MaxValueBytes)
+	}
+	return nil
+}
+
+func (n *Node) expireTS(ttlSeconds uint32) (uint32, error) {
+	if ttlSeconds == 0 {
+		return 0, nil
+	}
+	if ttlSeconds > maxTTLSeconds {
+		return 0, fmt.Errorf("%w: ttl %ds exceeds %ds", ErrInvalidArgument, ttlSeconds, maxTTLSeconds)
+	}
+	return uint32(n.cfg.Now().Unix()) + ttlSeconds, nil
+}
+
+// propose validates nothing: callers have; it replicates muts atomically.
+func (n *Node) propose(ctx context.Context, table string, hashKey []byte, muts []replica.Mutation) (uint64, error) {
+	r, _, _, err := n.leaderFor(table, 0, false, hashKey)
+	if err != nil {
+		return 0, err
+	}
+	d, err := r.Propose(ctx, replica.EncodeCommand(muts))
+	return d, notLeaderFrom(r, err)
+}
+
+func (s *kvService) Set(ctx context.Context, req *tpb.SetRequest) (*tpb.SetResponse, error) {
+	if err := s.n.checkKey(req.HashKey, req.SortKey); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := s.n.checkValue(req.Value); err != nil {
+		return nil, toStatus(err)
+	}
+	ts, err := s.n.expireTS(req.TtlSeconds)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	m := replica.Mutation{Op: replica.OpPut, HashKey: req.HashKey, SortKey: req.SortKey, Value: req.Value, ExpireTS: ts}
+	d, err := s.n.propose(ctx, req.Table, req.HashKey, []replica.Mutation{m})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &tpb.SetResponse{Decree: d}, nil
+}
+
+func (s *kvService) Del(ctx context.Context, req *tpb.DelRequest) (*tpb.DelResponse, error) {
+	if err := s.n.checkKey(req.HashKey, req.SortKey); err != nil {
+		return nil, toStatus(err)
+	}
+	m := replica.Mutation{Op: replica.OpDelete, HashKey: req.HashKey, SortKey: req.SortKey}
+	d, err := s.n.propose(ctx, req.Table, req.HashKey, []replica.Mutation{m})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &tpb.DelResponse{Decree: d}, nil
+}
+
+func (s *kvService) MultiSet(ctx context.Context, req *tpb.MultiSetRequest) (*tpb.MultiSetResponse, error) {
+	if len(req.Kvs) == 0 || len(req.Kvs) > maxBatchKeys {
+		return nil, toStatus(fmt.Errorf("%w: multi-set needs 1 to %d records, got %d", ErrInvalidArgument, maxBatchKeys, len(req.Kvs)))
+	}
+	ts, err := s.n.expireTS(req.TtlSeconds)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	muts := make([]replica.Mutation, 0, len(req.Kvs))
+	for i, kv := range req.Kvs {
+		if err := s.n.checkKey(req.HashKey, kv.SortKey); err != nil {
+			return nil, toStatus(fmt.Errorf("record %d: %w", i, err))
+		}
+		if err := s.n.checkValue(kv.Value); err != nil {
+			return nil, toStatus(fmt.Errorf("record %d: %w", i, err))
+		}
+		muts = append(muts, replica.Mutation{Op: replica.OpPut, HashKey: req.HashKey, SortKey: kv.SortKey, Value: kv.Value, ExpireTS: ts})
+	}
+	d, err := s.n.propose(ctx, req.Table, req.HashKey, muts)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &tpb.MultiSetResponse{Decree: d}, nil
+}
+
+// read runs fn on the partition leader after the linearizable read barrier.
+func (n *Node) read(ctx context.Context, table string, partition uint32, hasPartition bool, hashKey []byte, fn func(db *rocksdb.DB) error) error {
+	r, _, _, err := n.leaderFor(table, partition, hasPartition, hashKey)
+	if err != nil {
+		return err
+	}
+	return notLeaderFrom(r, r.Read(ctx, fn))
+}
+
+func (s *kvService) Get(ctx context.Context, req *tpb.GetRequest) (*tpb.GetResponse, error) {
+	if err := s.n.checkKey(req.HashKey, req.SortKey); err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &tpb.GetResponse{}
+	err := s.n.read(ctx, req.Table, 0, false, req.HashKey, func(db *rocksdb.DB) error {
+		v, ts, found, err := db.Get(req.HashKey, req.SortKey)
+		resp.Found, resp.Value, resp.ExpireTs = found, v, ts
+		return err
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return resp, nil
+}
+
+func (s *kvService) MultiGet(ctx context.Context, req *tpb.MultiGetRequest) (*tpb.MultiGetResponse, error) {
+	if len(req.SortKeys) == 0 || len(req.SortKeys) > maxBatchKeys {
+		return nil, toStatus(fmt.Errorf("%w: multi-get needs 1 to %d sort keys, got %d (use scan for a whole hash key)", ErrInvalidArgument, maxBatchKeys, len(req.SortKeys)))
+	}
+	for _, sk := range req.SortKeys {
+		if err := s.n.checkKey(req.HashKey, sk); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	resp := &tpb.MultiGetResponse{}
+	err := s.n.read(ctx, req.Table, 0, false, req.HashKey, func(db *rocksdb.DB) error {
+		for _, sk := range req.SortKeys {
+			v, ts, found, err := db.Get(req.HashKey, sk)
+			if err != nil {
+				return err
+			}
+			if found {
+				resp.Records = append(resp.Records, &tpb.Record{HashKey: req.HashKey, SortKey: sk, Value: v, ExpireTs: ts})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return resp, nil
+}
+
+func (s *kvService) Scan(ctx context.Context, req *tpb.ScanRequest) (*tpb.ScanResponse, error) {
+	rng, err := scanRange(req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &tpb.ScanResponse{}
+	hasPartition := len(req.HashKey) == 0
+	err = s.n.read(ctx, req.Table, req.Partition, hasPartition, req.HashKey, func(db *rocksdb.DB) error {
+		recs, next, err := db.Scan(rng)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			resp.Records = append(resp.Records, &tpb.Record{HashKey: r.HashKey, SortKey: r.SortKey, Value: r.Value, ExpireTs: r.ExpireTS})
+		}
+		resp.Cursor, resp.Done = next, next == nil
+		return nil
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return resp, nil
+}
+
+// scanRange turns a request into a key range; a cursor must lie inside it.
+func scanRange(req *tpb.ScanRequest) (rocksdb.ScanRange, error) {
+	limit := int(req.Limit)
+	if limit <= 0 || limit > maxScanLimit {
+		limit = maxScanLimit
+	}
+	rng := rocksdb.ScanRange{Start: req.Cursor, Limit: limit}
+	if len(req.HashKey) > maxHashKeyLength {
+		return rng, fmt.Errorf("%w: hash key is %d bytes; limit is %d bytes", ErrInvalidArgument, len(req.HashKey), maxHashKeyLength)
+	}
+	if len(req.HashKey) > 0 {
+		prefix := rocksdb.HashKeyPrefix(req.HashKey)
+		rng.End = rocksdb.PrefixEnd(prefix)
+		if len(req.Cursor) == 0 {
+			rng.Start = prefix
+		} else if !bytes.HasPrefix(req.Cursor, prefix) {
+			return rng, fmt.Errorf("%w: cursor does not belong to this hash key", ErrInvalidArgument)
+		}
+	}
+	if len(req.Cursor) > maxCursorBytes {
+		return rng, fmt.Errorf("%w: scan cursor is %d bytes; a cursor is at most %d", ErrInvalidArgument, len(req.Cursor), maxCursorBytes)
+	}
+	return rng, nil
+}
+
+func (s *kvService) Count(ctx context.Context, req *tpb.CountRequest) (*tpb.CountResponse, error) {
+	resp := &tpb.CountResponse{}
+	err := s.n.read(ctx, req.Table, req.Partition, true, nil, func(db *rocksdb.DB) error {
+		c, err := db.Count()
+		resp.Count = c
+		return err
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return resp, nil
+}

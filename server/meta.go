@@ -1,0 +1,222 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+)
+
+// TableMeta is a table as the meta group records it.
+type TableMeta struct {
+	Name        string     `json:"name"`
+	ID          uint64     `json:"id"`
+	Partitions  uint32     `json:"partitions"`
+	Replicas    uint32     `json:"replicas"`
+	CreatedAtMs int64      `json:"created_at_ms"`
+	Placement   [][]string `json:"placement"`
+}
+
+// MetaState is the cluster metadata: tables and runtime config overrides.
+type MetaState struct {
+	Tables map[string]*TableMeta `json:"tables"`
+	// NextTableID is the id the next table gets. A table id below it that
+	// no table has was dropped: nodes may delete its replicas. A node whose
+	// meta state lags never sees such an id, so it never deletes too early.
+	NextTableID uint64            `json:"next_table_id"`
+	Config      map[string]string `json:"config"`
+}
+
+func newMetaState() *MetaState {
+	return &MetaState{Tables: map[string]*TableMeta{}, NextTableID: 1, Config: map[string]string{}}
+}
+
+func (s *MetaState) clone() *MetaState {
+	b, _ := json.Marshal(s)
+	c := newMetaState()
+	_ = json.Unmarshal(b, c)
+	return c
+}
+
+// isDropped reports whether table id existed and has been dropped.
+func (s *MetaState) isDropped(id uint64) bool {
+	if id >= s.NextTableID {
+		return false
+	}
+	for _, t := range s.Tables {
+		if t.ID == id {
+			return false
+		}
+	}
+	return true
+}
+
+// sortedTables lists tables by name.
+func (s *MetaState) sortedTables() []*TableMeta {
+	ts := make([]*TableMeta, 0, len(s.Tables))
+	for _, t := range s.Tables {
+		ts = append(ts, t)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
+	return ts
+}
+
+// metaCommand is one change to MetaState, JSON-encoded in the meta log.
+type metaCommand struct {
+	Op    string     `json:"op"`
+	Table *TableMeta `json:"table,omitempty"`
+	Name  string     `json:"name,omitempty"`
+	Key   string     `json:"key,omitempty"`
+	Value string     `json:"value,omitempty"`
+}
+
+const (
+	opCreateTable = "create_table"
+	opDropTable   = "drop_table"
+	opSetConfig   = "set_config"
+)
+
+// metaResult is what applying a metaCommand returns to the proposer.
+type metaResult struct {
+	Table *TableMeta
+	Err   error
+}
+
+// metaFSM applies metaCommands to an in-memory MetaState; the meta log and
+// its JSON snapshots make it durable.
+type metaFSM struct {
+	lg *zap.Logger
+
+	mu      sync.RWMutex
+	state   *MetaState
+	applied uint64
+	waitCh  chan struct{}
+	// onChange is signalled (without blocking) after every apply or restore.
+	onChange chan struct{}
+}
+
+func newMetaFSM(lg *zap.Logger) *metaFSM {
+	return &metaFSM{lg: lg, state: newMetaState(), waitCh: make(chan struct{}), onChange: make(chan struct{}, 1)}
+}
+
+func (f *metaFSM) Apply(l *raft.Log) interface{} {
+	f.mu.Lock()
+	var res metaResult
+	if l.Type == raft.LogCommand {
+		res = f.applyCommand(l.Data)
+	}
+	f.applied = l.Index
+	close(f.waitCh)
+	f.waitCh = make(chan struct{})
+	f.mu.Unlock()
+	f.notify()
+	return res
+}
+
+func (f *metaFSM) applyCommand(data []byte) metaResult {
+	var cmd metaCommand
+	if err := json.Unmarshal(data, &cmd); err != nil {
+		f.lg.Fatal("undecodable meta command", zap.Error(err))
+	}
+	s := f.state
+	switch cmd.Op {
+	case opCreateTable:
+		if _, ok := s.Tables[cmd.Table.Name]; ok {
+			return metaResult{Err: fmt.Errorf("table %q: %w", cmd.Table.Name, ErrTableExists)}
+		}
+		t := *cmd.Table
+		t.ID = s.NextTableID
+		s.NextTableID++
+		s.Tables[t.Name] = &t
+		return metaResult{Table: &t}
+	case opDropTable:
+		t, ok := s.Tables[cmd.Name]
+		if !ok {
+			return metaResult{Err: fmt.Errorf("table %q: %w", cmd.Name, ErrTableNotFound)}
+		}
+		delete(s.Tables, cmd.Name)
+		return metaResult{Table: t}
+	case opSetConfig:
+		s.Config[cmd.Key] = cmd.Value
+		return metaResult{}
+	}
+	return metaResult{Err: fmt.Errorf("unknown meta op %q", cmd.Op)}
+}
+
+func (f *metaFSM) notify() {
+	select {
+	case f.onChange <- struct{}{}:
+	default:
+	}
+}
+
+// view runs fn with the current state under a read lock; fn must not keep it.
+func (f *metaFSM) view(fn func(s *MetaState)) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fn(f.state)
+}
+
+// snapshotState returns a deep copy of the state.
+func (f *metaFSM) snapshotState() *MetaState {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.clone()
+}
+
+// waitApplied blocks until the meta log is applied up to index.
+func (f *metaFSM) waitApplied(ctx context.Context, index uint64) error {
+	for {
+		f.mu.RLock()
+		applied, ch := f.applied, f.waitCh
+		f.mu.RUnlock()
+		if applied >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (f *metaFSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	b, err := json.Marshal(f.state)
+	if err != nil {
+		return nil, err
+	}
+	return jsonSnapshot(b), nil
+}
+
+func (f *metaFSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	s := newMetaState()
+	if err := json.NewDecoder(rc).Decode(s); err != nil {
+		return fmt.Errorf("restore meta snapshot: %w", err)
+	}
+	f.mu.Lock()
+	f.state = s
+	f.mu.Unlock()
+	f.notify()
+	return nil
+}
+
+type jsonSnapshot []byte
+
+func (j jsonSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(j); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (j jsonSnapshot) Release() {}

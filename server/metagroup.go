@@ -1,0 +1,157 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+
+	"github.com/tandem-kv/tandem/replica"
+)
+
+// metaGroupID is the raft group id of the meta group; partition groups
+// have ids of at least 1<<20.
+const (
+	metaGroupID   uint64 = 0
+	maxMetaVoters        = 3
+)
+
+// metaGroup is the meta raft group: the first three nodes (by id) vote,
+// every other node follows as a non-voter, so each node has the whole
+// metadata locally.
+type metaGroup struct {
+	fsm   *metaFSM
+	raft  *raft.Raft
+	trans *raft.NetworkTransport
+	lg    *zap.Logger
+}
+
+func openMetaGroup(cfg Config, peers []Peer, mux *replica.Mux, logDB *replica.LogDB, lg *zap.Logger) (*metaGroup, error) {
+	dir := filepath.Join(cfg.DataDir, "meta")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	glog, err := logDB.Group(metaGroupID)
+	if err != nil {
+		return nil, err
+	}
+	hl := replica.NewRaftLogger(lg.With(zap.String("group", "meta")))
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hl)
+	if err != nil {
+		return nil, err
+	}
+	sl, err := mux.StreamLayer(metaGroupID)
+	if err != nil {
+		return nil, err
+	}
+	m := &metaGroup{fsm: newMetaFSM(lg), lg: lg}
+	m.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl})
+	rc := cfg.Raft.RaftConfig(cfg.NodeID, hl)
+	rc.SnapshotThreshold = 1024
+	rc.TrailingLogs = 1024
+	if err := bootstrapMeta(rc, glog, snaps, m.trans, peers); err != nil {
+		m.trans.Close()
+		return nil, err
+	}
+	if m.raft, err = raft.NewRaft(rc, m.fsm, glog, glog, snaps, m.trans); err != nil {
+		m.trans.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func bootstrapMeta(rc *raft.Config, glog *replica.GroupLog, snaps raft.SnapshotStore, trans raft.Transport, peers []Peer) error {
+	has, err := raft.HasExistingState(glog, glog, snaps)
+	if err != nil || has {
+		return err
+	}
+	var conf raft.Configuration
+	for i, p := range peers {
+		suffrage := raft.Voter
+		if i >= maxMetaVoters {
+			suffrage = raft.Nonvoter
+		}
+		conf.Servers = append(conf.Servers, raft.Server{Suffrage: suffrage, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+	}
+	return raft.BootstrapCluster(rc, glog, glog, snaps, trans, conf)
+}
+
+// isLeader reports whether this node leads the meta group.
+func (m *metaGroup) isLeader() bool { return m.raft.State() == raft.Leader }
+
+// leader returns the meta leader's id and address.
+func (m *metaGroup) leader() (id, addr string) {
+	a, i := m.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// role is "leader", "voter" or "nonvoter" for node id.
+func (m *metaGroup) role(id string) string {
+	if lid, _ := m.leader(); lid == id {
+		return "leader"
+	}
+	f := m.raft.GetConfiguration()
+	if f.Error() != nil {
+		return "unknown"
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == id {
+			if s.Suffrage == raft.Voter {
+				return "voter"
+			}
+			return "nonvoter"
+		}
+	}
+	return "none"
+}
+
+// apply proposes cmd on the leader and returns its result and log index.
+func (m *metaGroup) apply(ctx context.Context, cmd metaCommand) (metaResult, uint64, error) {
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return metaResult{}, 0, err
+	}
+	timeout := 10 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	f := m.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return metaResult{}, 0, fmt.Errorf("%w: %v", ErrNoMetaLeader, err)
+		}
+		return metaResult{}, 0, err
+	}
+	res := f.Response().(metaResult)
+	return res, f.Index(), res.Err
+}
+
+// waitApplied blocks until this node's meta state includes log index.
+func (m *metaGroup) waitApplied(ctx context.Context, index uint64) error {
+	for m.raft.AppliedIndex() < index {
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		err := m.fsm.waitApplied(wctx, index)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("wait for meta index %d: %w", index, ctx.Err())
+		}
+	}
+	return nil
+}
+
+func (m *metaGroup) close() error {
+	err := m.raft.Shutdown().Error()
+	if terr := m.trans.Close(); err == nil {
+		err = terr
+	}
+	return err
+}

@@ -1,0 +1,221 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/replica"
+	"github.com/tandem-kv/tandem/rocksdb"
+)
+
+// maxMessageBytes caps one gRPC message; it sits above the value limit so an
+// oversized value gets our InvalidArgument naming the limit, not a transport
+// error.
+const maxMessageBytes = 80 << 20
+
+// Node is one tandem-server process: the shared RocksDB resources and raft
+// log, the mux on the node's one port, the meta group, the partition
+// replicas placed on this node, and the gRPC and HTTP services.
+type Node struct {
+	cfg   Config
+	lg    *zap.Logger
+	peers []Peer
+
+	shared *rocksdb.Shared
+	logDB  *replica.LogDB
+	mux    *replica.Mux
+	grpc   *grpc.Server
+	http   *http.Server
+	httpLn net.Listener
+	meta   *metaGroup
+	conns  *connPool
+	met    *metrics
+
+	mu       sync.RWMutex
+	replicas map[uint64]*replica.Replica
+	runtime  atomic.Pointer[runtimeConfig]
+
+	ready   atomic.Bool
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	closeMu sync.Once
+}
+
+// NewNode opens the node's storage, joins its raft groups and starts
+// serving. It returns once the node listens; Ready reports when it serves.
+func NewNode(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, lg: cfg.Logger.With(zap.String("node", cfg.NodeID)), replicas: map[uint64]*replica.Replica{}, stop: make(chan struct{})}
+	rc := effectiveConfig(nil)
+	n.runtime.Store(&rc)
+	if err := n.open(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) open() error {
+	if err := os.MkdirAll(filepath.Join(n.cfg.DataDir, "replicas"), 0o755); err != nil {
+		return err
+	}
+	ln := n.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", n.cfg.Addr); err != nil {
+			return fmt.Errorf("listen on %s: %w", n.cfg.Addr, err)
+		}
+	}
+	n.mux = replica.NewMux(ln, n.lg)
+	n.peers = n.cfg.peers(ln.Addr().String())
+	var err error
+	if n.shared, err = rocksdb.NewShared(n.cfg.RocksDB); err != nil {
+		return err
+	}
+	if n.logDB, err = replica.OpenLogDB(filepath.Join(n.cfg.DataDir, "raftlog"), n.shared); err != nil {
+		return err
+	}
+	n.met = newMetrics(n)
+	n.conns = newConnPool()
+	n.startGRPC()
+	if n.meta, err = openMetaGroup(n.cfg, n.peers, n.mux, n.logDB, n.lg); err != nil {
+		return fmt.Errorf("open meta group: %w", err)
+	}
+	if err := n.startHTTP(); err != nil {
+		return err
+	}
+	n.wg.Add(1)
+	go n.reconcileLoop()
+	return nil
+}
+
+func (n *Node) startGRPC() {
+	n.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(maxMessageBytes),
+		grpc.MaxSendMsgSize(maxMessageBytes),
+		grpc.ChainUnaryInterceptor(n.met.unaryInterceptor),
+	)
+	tpb.RegisterKVServer(n.grpc, &kvService{n: n})
+	tpb.RegisterAdminServer(n.grpc, &adminService{n: n})
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		if err := n.mux.Serve(); err != nil {
+			n.lg.Error("mux stopped", zap.Error(err))
+		}
+	}()
+	go func() {
+		defer n.wg.Done()
+		_ = n.grpc.Serve(n.mux.GRPCListener())
+	}()
+}
+
+// Addr is the node's RPC address.
+func (n *Node) Addr() string { return n.mux.Addr().String() }
+
+// HTTPAddr is the node's HTTP address, empty when HTTP is off.
+func (n *Node) HTTPAddr() string {
+	if n.httpLn == nil {
+		return ""
+	}
+	return n.httpLn.Addr().String()
+}
+
+// ID is the node's id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// Ready reports whether the node serves: the meta group has a leader and
+// this node has applied its metadata.
+func (n *Node) Ready() bool { return n.ready.Load() }
+
+// peerAddr returns the address of node id.
+func (n *Node) peerAddr(id string) string {
+	for _, p := range n.peers {
+		if p.ID == id {
+			return p.Addr
+		}
+	}
+	return ""
+}
+
+// limits returns the runtime configuration in force.
+func (n *Node) limits() *runtimeConfig { return n.runtime.Load() }
+
+// replica returns the local replica of a group, nil if not hosted here.
+func (n *Node) replica(group uint64) *replica.Replica {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.replicas[group]
+}
+
+// localReplicas lists hosted replicas with their group ids.
+func (n *Node) localReplicas() map[uint64]*replica.Replica {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make(map[uint64]*replica.Replica, len(n.replicas))
+	for g, r := range n.replicas {
+		out[g] = r
+	}
+	return out
+}
+
+// Close stops serving and closes every replica, the meta group and storage.
+func (n *Node) Close() error {
+	var errs []error
+	n.closeMu.Do(func() {
+		close(n.stop)
+		if n.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = n.http.Shutdown(ctx)
+			cancel()
+		}
+		if n.grpc != nil {
+			stopGRPC(n.grpc, 2*time.Second)
+		}
+		for _, r := range n.localReplicas() {
+			errs = append(errs, r.Close())
+		}
+		if n.meta != nil {
+			errs = append(errs, n.meta.close())
+		}
+		if n.mux != nil {
+			errs = append(errs, n.mux.Close())
+		}
+		n.wg.Wait()
+		if n.conns != nil {
+			n.conns.close()
+		}
+		if n.logDB != nil {
+			errs = append(errs, n.logDB.Close())
+		}
+		if n.shared != nil {
+			n.shared.Close()
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// stopGRPC drains in-flight calls, then forces the rest closed.
+func stopGRPC(s *grpc.Server, grace time.Duration) {
+	done := make(chan struct{})
+	go func() { s.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		s.Stop()
+	}
+}

@@ -1,0 +1,189 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+
+	"github.com/tandem-kv/tandem/replica"
+)
+
+// groupID numbers a partition's raft group: table id in the high bits,
+// partition index in the low 20 bits. Table ids start at 1, so no partition
+// group collides with the meta group (0).
+func groupID(tableID uint64, partition uint32) uint64 { return tableID<<20 | uint64(partition) }
+
+func tableOfGroup(g uint64) uint64 { return g >> 20 }
+
+// reconcileLoop makes the node's replicas match the metadata: it opens the
+// replicas placed here, destroys those of dropped tables, and pushes runtime
+// config, whenever the meta state changes (and every second, to retry).
+func (n *Node) reconcileLoop() {
+	defer n.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		n.reconcile()
+		select {
+		case <-n.stop:
+			return
+		case <-n.meta.fsm.onChange:
+		case <-tick.C:
+		}
+	}
+}
+
+func (n *Node) reconcile() {
+	if !n.ready.Load() && !n.checkReady() {
+		return
+	}
+	state := n.meta.fsm.snapshotState()
+	rc := effectiveConfig(state.Config)
+	if old := n.runtime.Swap(&rc); *old != rc {
+		n.lg.Info("runtime config changed", zap.Any("config", rc))
+	}
+	wanted := map[uint64]bool{}
+	for _, t := range state.sortedTables() {
+		for p, nodes := range t.Placement {
+			if !contains(nodes, n.cfg.NodeID) {
+				continue
+			}
+			g := groupID(t.ID, uint32(p))
+			wanted[g] = true
+			if err := n.ensureReplica(t, uint32(p), nodes, rc); err != nil {
+				n.lg.Warn("open replica", zap.String("table", t.Name), zap.Int("partition", p), zap.Error(err))
+			}
+		}
+	}
+	n.dropReplicas(state, wanted)
+}
+
+// checkReady marks the node ready once the meta group has a leader and this
+// node has applied the meta log as far as it knows it is committed.
+func (n *Node) checkReady() bool {
+	if id, _ := n.meta.leader(); id == "" {
+		return false
+	}
+	if n.meta.raft.AppliedIndex() < n.meta.raft.CommitIndex() {
+		return false
+	}
+	if n.meta.raft.State() == raft.Leader {
+		if err := n.meta.raft.Barrier(5 * time.Second).Error(); err != nil {
+			return false
+		}
+	}
+	n.ready.Store(true)
+	n.lg.Info("node ready", zap.String("addr", n.Addr()))
+	return true
+}
+
+func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeConfig) error {
+	g := groupID(t.ID, p)
+	if r := n.replica(g); r != nil {
+		n.applyRuntime(r, rc)
+		return nil
+	}
+	var servers []raft.Server
+	for _, id := range nodes {
+		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(n.peerAddr(id))})
+	}
+	timing := n.cfg.Raft
+	timing.SnapshotInterval, timing.SnapshotThreshold = rc.SnapshotInterval, rc.SnapshotThreshold
+	r, err := replica.Open(replica.Config{
+		NodeID: n.cfg.NodeID, Group: g, Table: t.Name, Partition: p,
+		Dir:     n.replicaDir(g),
+		Servers: servers, Raft: timing,
+		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Now: n.cfg.Now, Logger: n.lg,
+	})
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.replicas[g] = r
+	n.mu.Unlock()
+	return nil
+}
+
+// applyRuntime pushes raft snapshot settings to a replica when they differ.
+func (n *Node) applyRuntime(r *replica.Replica, rc runtimeConfig) {
+	cur := r.Raft().ReloadableConfig()
+	if cur.SnapshotInterval == rc.SnapshotInterval && cur.SnapshotThreshold == rc.SnapshotThreshold {
+		return
+	}
+	cur.SnapshotInterval, cur.SnapshotThreshold = rc.SnapshotInterval, rc.SnapshotThreshold
+	if err := r.Raft().ReloadConfig(cur); err != nil {
+		n.lg.Warn("reload raft config", zap.Error(err))
+	}
+}
+
+func (n *Node) replicaDir(g uint64) string {
+	return filepath.Join(n.cfg.DataDir, "replicas", fmt.Sprintf("g%d", g))
+}
+
+// dropReplicas destroys hosted replicas and leftover directories of tables
+// the metadata says were dropped.
+func (n *Node) dropReplicas(state *MetaState, wanted map[uint64]bool) {
+	for g, r := range n.localReplicas() {
+		if wanted[g] || !state.isDropped(tableOfGroup(g)) {
+			continue
+		}
+		n.mu.Lock()
+		delete(n.replicas, g)
+		n.mu.Unlock()
+		if err := r.Destroy(); err != nil {
+			n.lg.Warn("destroy replica", zap.Uint64("group", g), zap.Error(err))
+		}
+		n.lg.Info("replica of dropped table destroyed", zap.Uint64("group", g))
+	}
+	n.sweepDroppedDirs(state, wanted)
+}
+
+// sweepDroppedDirs removes replica directories of tables dropped while this
+// node was down.
+func (n *Node) sweepDroppedDirs(state *MetaState, wanted map[uint64]bool) {
+	entries, err := os.ReadDir(filepath.Join(n.cfg.DataDir, "replicas"))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		g, err := strconv.ParseUint(strings.TrimPrefix(e.Name(), "g"), 10, 64)
+		if err != nil || wanted[g] || n.replica(g) != nil || !state.isDropped(tableOfGroup(g)) {
+			continue
+		}
+		if err := n.logDB.DeleteGroup(g); err == nil {
+			os.RemoveAll(filepath.Join(n.cfg.DataDir, "replicas", e.Name()))
+			n.lg.Info("swept replica of dropped table", zap.Uint64("group", g))
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// waitTableLeaders polls until every partition of table has a leader.
+func (n *Node) waitTableLeaders(ctx context.Context, table string) error {
+	for {
+		routes, err := n.routes(ctx, table)
+		if err == nil && allLed(routes) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for leaders of %s: %w", table, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// configKey is one cluster runtime setting: stored in the meta group,
+// validated before it is proposed, pushed to every node when it changes.
+type configKey struct {
+	name  string
+	def   string
+	help  string
+	check func(string) (string, error)
+}
+
+var configKeys = map[string]configKey{
+	"kv.max_key_bytes": {
+		name: "kv.max_key_bytes", def: "65536", check: intRange(1, 1<<20),
+		help: "largest hash key + sort key accepted, in bytes",
+	},
+	"kv.max_value_bytes": {
+		name: "kv.max_value_bytes", def: "4194304", check: intRange(1, 64<<20),
+		help: "largest value accepted, in bytes",
+	},
+	"raft.snapshot_interval": {
+		name: "raft.snapshot_interval", def: "2m0s", check: durationRange(time.Second, 24*time.Hour),
+		help: "how often each partition's raft considers taking a snapshot",
+	},
+	"raft.snapshot_threshold": {
+		name: "raft.snapshot_threshold", def: "8192", check: intRange(16, 1<<30),
+		help: "raft log entries since the last snapshot that trigger a new one",
+	},
+}
+
+func intRange(lo, hi int64) func(string) (string, error) {
+	return func(v string) (string, error) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("%q is not an integer", v)
+		}
+		if n < lo || n > hi {
+			return "", fmt.Errorf("%d is outside [%d, %d]", n, lo, hi)
+		}
+		return strconv.FormatInt(n, 10), nil
+	}
+}
+
+func durationRange(lo, hi time.Duration) func(string) (string, error) {
+	return func(v string) (string, error) {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return "", fmt.Errorf("%q is not a duration (e.g. 30s, 5m)", v)
+		}
+		if d < lo || d > hi {
+			return "", fmt.Errorf("%s is outside [%s, %s]", d, lo, hi)
+		}
+		return d.String(), nil
+	}
+}
+
+// normalizeConfig validates key=value and returns the canonical value.
+func normalizeConfig(key, value string) (string, error) {
+	k, ok := configKeys[key]
+	if !ok {
+		return "", fmt.Errorf("%q (known keys: %v): %w", key, configKeyNames(), ErrUnknownConfigKey)
+	}
+	v, err := k.check(value)
+	if err != nil {
+		return "", fmt.Errorf("%w: config %s: %v", ErrInvalidArgument, key, err)
+	}
+	return v, nil
+}
+
+func configKeyNames() []string {
+	names := make([]string, 0, len(configKeys))
+	for n := range configKeys {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// runtimeConfig is the parsed, effective runtime configuration.
+type runtimeConfig struct {
+	MaxKeyBytes       int
+	MaxValueBytes     int
+	SnapshotInterval  time.Duration
+	SnapshotThreshold uint64
+}
+
+// effectiveConfig merges overrides over defaults; values were validated
+// before they entered the meta log.
+func effectiveConfig(overrides map[string]string) runtimeConfig {
+	get := func(k string) string {
+		if v, ok := overrides[k]; ok {
+			return v
+		}
+		return configKeys[k].def
+	}
+	atoi := func(k string) int64 { n, _ := strconv.ParseInt(get(k), 10, 64); return n }
+	dur := func(k string) time.Duration { d, _ := time.ParseDuration(get(k)); return d }
+	return runtimeConfig{
+		MaxKeyBytes:       int(atoi("kv.max_key_bytes")),
+		MaxValueBytes:     int(atoi("kv.max_value_bytes")),
+		SnapshotInterval:  dur("raft.snapshot_interval"),
+		SnapshotThreshold: uint64(atoi("raft.snapshot_threshold")),
+	}
+}
