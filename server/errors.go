@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -78,7 +79,10 @@ func toStatus(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, ErrTableExists):
 		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, ErrInvalidArgument), errors.Is(err, ErrInvalidName):
+	case errors.Is(err, ErrInvalidArgument):
+		// The code already says "invalid argument"; keep the message to the point.
+		return status.Error(codes.InvalidArgument, strings.Replace(err.Error(), ErrInvalidArgument.Error()+": ", "", 1))
+	case errors.Is(err, ErrInvalidName):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, replica.ErrNotLeader), errors.Is(err, replica.ErrTimeout),
 		errors.Is(err, replica.ErrClosed), errors.Is(err, ErrNoMetaLeader):

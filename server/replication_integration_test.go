@@ -1,0 +1,174 @@
+package server_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tandem-kv/tandem/client"
+	"github.com/tandem-kv/tandem/rocksdb"
+	"github.com/tandem-kv/tandem/server"
+)
+
+// writeN writes keys k<from>..k<to-1> under hash keys spread over partitions
+// and returns them.
+func writeN(t *testing.T, tbl *client.Table, from, to int) {
+	t.Helper()
+	c := ctx(t)
+	for i := from; i < to; i++ {
+		if err := tbl.Set(c, []byte(fmt.Sprintf("h%d", i%16)), []byte(fmt.Sprintf("k%05d", i)), []byte(fmt.Sprintf("v%d", i))); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+}
+
+func checkN(t *testing.T, tbl *client.Table, from, to int) {
+	t.Helper()
+	c := ctx(t)
+	for i := from; i < to; i++ {
+		v, err := tbl.Get(c, []byte(fmt.Sprintf("h%d", i%16)), []byte(fmt.Sprintf("k%05d", i)))
+		if err != nil || string(v) != fmt.Sprintf("v%d", i) {
+			t.Fatalf("read %d: %q, %v", i, v, err)
+		}
+	}
+}
+
+// localValue reads a record straight from node i's replica, bypassing raft.
+func localValue(cl *server.TestCluster, i int, table, hk, sk string, partition uint32) (string, bool) {
+	r := cl.Replica(i, table, partition)
+	if r == nil {
+		return "", false
+	}
+	var v []byte
+	var found bool
+	_ = r.ReadLocal(func(db *rocksdb.DB) error {
+		var err error
+		v, _, found, err = db.Get([]byte(hk), []byte(sk))
+		return err
+	})
+	return string(v), found
+}
+
+func TestLeaderFailoverKeepsAcknowledgedWrites(t *testing.T) {
+	cl := server.MakeCluster(t, 3)
+	cl.CreateTable("t", 4, 3)
+	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
+	writeN(t, tbl, 0, 200)
+
+	victim := cl.LeaderOf("t", 0)
+	if victim < 0 {
+		t.Fatal("partition 0 has no leader")
+	}
+	cl.Stop(victim)
+	server.WaitFor(t, 10*time.Second, "new leader of partition 0", func() bool {
+		l := cl.LeaderOf("t", 0)
+		return l >= 0 && l != victim
+	})
+	checkN(t, tbl, 0, 200)
+	writeN(t, tbl, 200, 300)
+
+	// The stopped node rejoins and catches up from the log.
+	cl.Restart(victim)
+	cl.WaitReady()
+	checkN(t, tbl, 0, 300)
+	for p := uint32(0); p < 4; p++ {
+		leader := cl.LeaderOf("t", p)
+		server.WaitFor(t, 10*time.Second, "restarted replica caught up", func() bool {
+			lr, vr := cl.Replica(leader, "t", p), cl.Replica(victim, "t", p)
+			return lr != nil && vr != nil && vr.Applied() >= lr.Applied()
+		})
+	}
+}
+
+func TestFollowerCatchesUpBySnapshot(t *testing.T) {
+	cl := server.MakeCluster(t, 3, func(c *server.Config) {
+		c.Raft.TrailingLogs = 5
+		c.Raft.SnapshotThreshold = 20
+	})
+	cl.CreateTable("t", 1, 3)
+	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
+	writeN(t, tbl, 0, 10)
+
+	follower := (cl.LeaderOf("t", 0) + 1) % 3
+	cl.Stop(follower)
+	writeN(t, tbl, 10, 300)
+	leader := cl.LeaderOf("t", 0)
+	if err := cl.Replica(leader, "t", 0).Raft().Snapshot().Error(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	// The log the follower misses is compacted away; only a snapshot can
+	// bring it back.
+	cl.Restart(follower)
+	server.WaitFor(t, 15*time.Second, "follower restored from snapshot", func() bool {
+		v, ok := localValue(cl, follower, "t", "h3", "k00291", 0)
+		return ok && v == "v291"
+	})
+	writeN(t, tbl, 300, 310)
+	server.WaitFor(t, 10*time.Second, "follower follows after snapshot", func() bool {
+		v, ok := localValue(cl, follower, "t", "h5", "k00309", 0)
+		return ok && v == "v309"
+	})
+}
+
+func TestClusterRestartFromDisk(t *testing.T) {
+	cl := server.MakeCluster(t, 3)
+	cl.CreateTable("t", 3, 3)
+	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
+	writeN(t, tbl, 0, 100)
+	for i := range cl.Nodes {
+		cl.Stop(i)
+	}
+	for i := range cl.Nodes {
+		cl.Restart(i)
+	}
+	cl.WaitReady()
+	tbl = mustTable(t, mustDial(t, cl.Addrs()...), "t")
+	checkN(t, tbl, 0, 100)
+	writeN(t, tbl, 100, 120)
+}
+
+func TestDropTableRemovesReplicasEverywhere(t *testing.T) {
+	cl := server.MakeCluster(t, 3)
+	info := cl.CreateTable("gone", 2, 3)
+	cli := mustDial(t, cl.Addrs()...)
+	writeN(t, mustTable(t, cli, "gone"), 0, 20)
+
+	// A node that is down during the drop sweeps the leftovers when it returns.
+	cl.Stop(2)
+	if err := cli.DropTable(ctx(t), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	cl.Restart(2)
+	cl.WaitReady()
+	for i := range cl.Nodes {
+		dir := filepath.Join(cl.Config(i).DataDir, "replicas")
+		server.WaitFor(t, 10*time.Second, "replica dirs removed", func() bool {
+			entries, _ := os.ReadDir(dir)
+			return len(entries) == 0
+		})
+	}
+	if _, err := cli.Table(ctx(t), "gone"); err == nil {
+		t.Fatal("dropped table still routable")
+	}
+	// The name can be reused; the new table starts empty.
+	again := cl.CreateTable("gone", 2, 3)
+	if again.Id == info.Id {
+		t.Fatalf("recreated table reused id %d", info.Id)
+	}
+	if n, err := mustTable(t, cli, "gone").Count(ctx(t)); err != nil || n != 0 {
+		t.Fatalf("recreated table count = %d, %v", n, err)
+	}
+}
+
+func TestNonLeaderAnswersWithLeaderAddress(t *testing.T) {
+	cl := server.MakeCluster(t, 3)
+	cl.CreateTable("t", 1, 3)
+	leader := cl.LeaderOf("t", 0)
+	other := (leader + 1) % 3
+	// A client that only knows a follower still reaches the leader.
+	tbl := mustTable(t, mustDial(t, cl.Config(other).Addr), "t")
+	writeN(t, tbl, 0, 5)
+	checkN(t, tbl, 0, 5)
+}

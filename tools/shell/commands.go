@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// The shell's sentinel errors.
+var (
+	// errExit is returned by exit and quit to end the session.
+	errExit = errors.New("shell: exit")
+	// errNotAvailable is returned by commands this version cannot run yet.
+	errNotAvailable = errors.New("not available yet")
+	// errUnknownCommand is returned for a command name not in the table.
+	errUnknownCommand = errors.New("unknown command")
+	// errStopScan stops a table scan once its limit is reached.
+	errStopScan = errors.New("shell: scan limit reached")
+)
+
+// command is one entry of the command table: its name, usage, the
+// positionals and flags it takes, and either subcommands or the function
+// that runs it. Adding a command is adding an entry.
+type command struct {
+	name      string
+	usage     string // arguments after the name, for help and errors
+	help      string
+	minArgs   int
+	maxArgs   int
+	flags     []string
+	tableArgs bool // the first positional is a table name (completion)
+	pending   bool // listed, but answers errNotAvailable for now
+	subs      []*command
+	run       func(ctx context.Context, s *session, a args) (result, error)
+}
+
+// allowsFlag reports whether c takes the flag --name.
+func (c *command) allowsFlag(name string) bool { return slices.Contains(c.flags, name) }
+
+// commandTable returns the shell's commands, in the order help lists them.
+func commandTable() []*command {
+	return []*command{
+		{name: "nodes", help: "list the nodes with id, address and state", run: runNodes},
+		{name: "create", usage: "TABLE [--partitions N] [--replicas R]", help: "create a table (defaults: 8 partitions, min(3, nodes) replicas)",
+			minArgs: 1, maxArgs: 1, flags: []string{"partitions", "replicas"}, run: runCreate},
+		{name: "drop", usage: "TABLE", help: "drop a table", minArgs: 1, maxArgs: 1, tableArgs: true, run: runDrop},
+		{name: "tables", help: "list the tables", run: runTables},
+		{name: "partitions", usage: "TABLE", help: "per partition: leader, replicas, applied decree, size",
+			minArgs: 1, maxArgs: 1, tableArgs: true, run: runPartitions},
+		{name: "set", usage: "TABLE HASHKEY SORTKEY VALUE [--ttl DUR]", help: "write a record",
+			minArgs: 4, maxArgs: 4, flags: []string{"ttl"}, tableArgs: true, run: runSet},
+		{name: "get", usage: "TABLE HASHKEY SORTKEY", help: "print a record's value; absent: (not found), exit status 1",
+			minArgs: 3, maxArgs: 3, tableArgs: true, run: runGet},
+		{name: "del", usage: "TABLE HASHKEY SORTKEY", help: "delete a record", minArgs: 3, maxArgs: 3, tableArgs: true, run: runDel},
+		{name: "scan", usage: "TABLE [HASHKEY] [--limit N]", help: "list records, by sort key within a hash key",
+			minArgs: 1, maxArgs: 2, flags: []string{"limit"}, tableArgs: true, run: runScan},
+		{name: "count", usage: "TABLE", help: "count the live records of a table", minArgs: 1, maxArgs: 1, tableArgs: true, run: runCount},
+		{name: "checkpoint", help: "partition checkpoints", subs: []*command{
+			{name: "ls", usage: "TABLE", help: "per partition: checkpoints", minArgs: 1, maxArgs: 1, tableArgs: true, pending: true},
+			{name: "create", usage: "TABLE [--partition P]", help: "checkpoint now and wait", minArgs: 1, maxArgs: 1,
+				flags: []string{"partition"}, tableArgs: true, pending: true},
+		}},
+		{name: "config", help: "cluster runtime config", subs: []*command{
+			{name: "get", usage: "[KEY]", help: "show one or every config entry", maxArgs: 1, run: runConfigGet},
+			{name: "set", usage: "KEY VALUE", help: "set a config entry", minArgs: 2, maxArgs: 2, run: runConfigSet},
+		}},
+		{name: "dup", help: "cross-cluster duplication", subs: dupCommands()},
+		{name: "help", usage: "[COMMAND]", help: "show this help, or one command's", maxArgs: 2, run: runHelp},
+		{name: "exit", help: "leave the shell", run: runExit},
+		{name: "quit", help: "leave the shell", run: runExit},
+	}
+}
+
+// dupCommands are the duplication subcommands, to come.
+func dupCommands() []*command {
+	return []*command{
+		{name: "add", usage: "TABLE REMOTE_ADDR", help: "start duplicating TABLE to another cluster", minArgs: 2, maxArgs: 2, tableArgs: true, pending: true},
+		{name: "ls", usage: "[TABLE]", help: "list duplications", maxArgs: 1, tableArgs: true, pending: true},
+		{name: "show", usage: "TABLE DUPID", help: "per partition duplication progress", minArgs: 2, maxArgs: 2, tableArgs: true, pending: true},
+		{name: "pause", usage: "TABLE DUPID", help: "pause a duplication", minArgs: 2, maxArgs: 2, tableArgs: true, pending: true},
+		{name: "start", usage: "TABLE DUPID", help: "resume a duplication", minArgs: 2, maxArgs: 2, tableArgs: true, pending: true},
+		{name: "rm", usage: "TABLE DUPID", help: "remove a duplication", minArgs: 2, maxArgs: 2, tableArgs: true, pending: true},
+	}
+}
+
+// lookup finds the command words name and returns it with its own words.
+// The returned path is the full command name ("config get").
+func lookup(cmds []*command, words []string) (cmd *command, path string, rest []string, err error) {
+	i := slices.IndexFunc(cmds, func(c *command) bool { return c.name == words[0] })
+	if i < 0 {
+		return nil, "", nil, fmt.Errorf("%w %q (try help)", errUnknownCommand, words[0])
+	}
+	cmd, path, rest = cmds[i], words[0], words[1:]
+	if cmd.subs == nil {
+		return cmd, path, rest, nil
+	}
+	if len(rest) == 0 {
+		return nil, "", nil, fmt.Errorf("%w: %s needs one of: %s", errUsage, path, subNames(cmd))
+	}
+	j := slices.IndexFunc(cmd.subs, func(c *command) bool { return c.name == rest[0] })
+	if j < 0 {
+		return nil, "", nil, fmt.Errorf("%w: %s %s: want one of: %s", errUnknownCommand, path, rest[0], subNames(cmd))
+	}
+	return cmd.subs[j], path + " " + rest[0], rest[1:], nil
+}
+
+// subNames lists cmd's subcommands.
+func subNames(cmd *command) string {
+	names := make([]string, len(cmd.subs))
+	for i, s := range cmd.subs {
+		names[i] = s.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// execute runs one tokenized command.
+func (s *session) execute(ctx context.Context, words []string) (result, error) {
+	cmd, path, rest, err := lookup(s.cmds, words)
+	if err != nil {
+		return nil, err
+	}
+	if cmd.pending {
+		return nil, fmt.Errorf("%s: %w", path, errNotAvailable)
+	}
+	a, err := parseArgs(cmd, rest)
+	if err == nil {
+		var res result
+		res, err = cmd.run(ctx, s, a)
+		if !errors.Is(err, errUsage) {
+			return res, err
+		}
+	}
+	return nil, fmt.Errorf("%w (usage: %s %s)", err, path, cmd.usage)
+}
+
+func runExit(context.Context, *session, args) (result, error) { return nil, errExit }
+
+func runHelp(_ context.Context, s *session, a args) (result, error) {
+	if len(a.pos) == 0 {
+		return helpResult{cmds: s.cmds}, nil
+	}
+	i := slices.IndexFunc(s.cmds, func(c *command) bool { return c.name == a.pos[0] })
+	if i < 0 {
+		return nil, fmt.Errorf("%w %q (try help)", errUnknownCommand, a.pos[0])
+	}
+	cmd := s.cmds[i]
+	if cmd.subs == nil {
+		return helpResult{cmds: []*command{cmd}}, nil
+	}
+	subs := cmd.subs
+	if len(a.pos) == 2 {
+		j := slices.IndexFunc(subs, func(c *command) bool { return c.name == a.pos[1] })
+		if j < 0 {
+			return nil, fmt.Errorf("%w: %s %s: want one of: %s", errUnknownCommand, cmd.name, a.pos[1], subNames(cmd))
+		}
+		subs = subs[j : j+1]
+	}
+	return helpResult{cmds: subs, prefix: cmd.name + " "}, nil
+}
+
+func runNodes(ctx context.Context, s *session, _ args) (result, error) {
+	c, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return nodesResult{resp}, nil
+}
+
+func runCreate(ctx context.Context, s *session, a args) (result, error) {
+	partitions, err := a.intFlag("partitions", 0)
+	if err != nil {
+		return nil, err
+	}
+	replicas, err := a.intFlag("replicas", 0)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.CreateTable(ctx, a.arg(0), partitions, replicas)
+	if err != nil {
+		return nil, err
+	}
+	s.forgetTables()
+	return createdResult{info}, nil
+}
+
+func runDrop(ctx context.Context, s *session, a args) (result, error) {
+	c, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.DropTable(ctx, a.arg(0)); err != nil {
+		return nil, err
+	}
+	s.forgetTables()
+	return messageResult{text: "dropped table " + a.arg(0)}, nil
+}
+
+func runTables(ctx context.Context, s *session, _ args) (result, error) {
+	c, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tables, err := c.ListTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.rememberTableNames(tables)
+	return tablesResult{tables}, nil
+}
+
+func runPartitions(ctx context.Context, s *session, a args) (result, error) {
+	c, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Partitions(ctx, a.arg(0))
+	if err != nil {
+		return nil, err
+	}
+	return partitionsResult{resp}, nil
+}

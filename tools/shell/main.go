@@ -1,0 +1,174 @@
+// Command tandem-shell is the operator's shell of a Tandem cluster: tables,
+// nodes, partitions, records and runtime config, interactively or from
+// `-e 'CMD; CMD'`.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/tandem-kv/tandem/client"
+)
+
+// Exit statuses of tandem-shell.
+const (
+	exitOK       = 0
+	exitNotFound = 1 // a record or key was absent
+	exitError    = 2 // any other error
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the command-line flags.
+type options struct {
+	addrs   []string
+	json    bool
+	script  string
+	hasE    bool
+	timeout time.Duration
+}
+
+// parseOptions parses the command line.
+func parseOptions(argv []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("tandem-shell", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:7100", "RPC address of any node, or a comma-separated list")
+	var o options
+	fs.BoolVar(&o.json, "json", false, "print one JSON document per command")
+	fs.StringVar(&o.script, "e", "", "run these `commands` (separated by ';') and exit")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit of each request, retries included")
+	if err := fs.Parse(argv); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q (quote commands with -e)", fs.Args())
+	}
+	fs.Visit(func(f *flag.Flag) { o.hasE = o.hasE || f.Name == "e" })
+	o.addrs = splitAddrs(*addr)
+	if len(o.addrs) == 0 {
+		return o, errors.New("--addr is empty")
+	}
+	if o.timeout <= 0 {
+		return o, errors.New("--timeout must be positive")
+	}
+	return o, nil
+}
+
+// splitAddrs splits a comma-separated address list, dropping blanks.
+func splitAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// run is main without the process: it returns the exit status.
+func run(argv []string, stdout, stderr io.Writer) int {
+	o, err := parseOptions(argv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "tandem-shell:", err)
+		return exitError
+	}
+	cfg := client.DefaultConfig()
+	cfg.Addrs = o.addrs
+	cfg.RequestTimeout = o.timeout
+	cfg.DialTimeout = min(cfg.DialTimeout, o.timeout)
+	s := newSession(cfg)
+	defer s.close()
+	p := &printer{out: stdout, errOut: stderr, json: o.json}
+	if o.hasE {
+		return runScript(s, p, o.script)
+	}
+	return runInteractive(s, p)
+}
+
+// runScript runs the commands of script in order and stops at the first
+// error.
+func runScript(s *session, p *printer, script string) int {
+	cmds, err := tokenize(script)
+	if err != nil {
+		p.fail(err)
+		return exitError
+	}
+	for _, words := range cmds {
+		code, exit := runOne(s, p, words)
+		if exit || code != exitOK {
+			return code
+		}
+	}
+	return exitOK
+}
+
+// runOne runs one command, prints its result or error, and returns the
+// exit status it calls for and whether the session should end. Ctrl-C
+// cancels the command, not the shell.
+func runOne(s *session, p *printer, words []string) (code int, exit bool) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := s.execute(ctx, words)
+	if errors.Is(err, errExit) {
+		return exitOK, true
+	}
+	if res != nil {
+		if perr := p.print(res); perr != nil {
+			p.fail(perr)
+			return exitError, false
+		}
+	}
+	if err == nil {
+		return exitOK, false
+	}
+	if res == nil || !errors.Is(err, client.ErrNotFound) {
+		p.fail(err) // an absent record was shown as such already
+	}
+	return exitCode(err), false
+}
+
+// exitCode is the exit status err calls for.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, client.ErrNotFound):
+		return exitNotFound
+	default:
+		return exitError
+	}
+}
+
+// printer writes results for people or as JSON, and errors to stderr.
+type printer struct {
+	out, errOut io.Writer
+	json        bool
+}
+
+// print writes one command's result.
+func (p *printer) print(res result) error {
+	if !p.json {
+		return res.human(p.out)
+	}
+	enc := json.NewEncoder(p.out)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(res.json())
+}
+
+// fail reports an error on stderr.
+func (p *printer) fail(err error) {
+	fmt.Fprintln(p.errOut, "error:", err)
+}

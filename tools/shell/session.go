@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/tandem-kv/tandem/client"
+	"github.com/tandem-kv/tandem/proto/tandempb"
+)
+
+// session is the state the commands share: the client, dialled on first
+// use so that help and bad input need no cluster, the table handles, and
+// the table names for completion.
+type session struct {
+	cfg  client.Config
+	cmds []*command
+
+	mu         sync.Mutex
+	c          *client.Client
+	tables     map[string]*client.Table
+	tableNames []string
+	namesKnown bool
+}
+
+// newSession returns a session that will connect as cfg says.
+func newSession(cfg client.Config) *session {
+	return &session{cfg: cfg, cmds: commandTable(), tables: map[string]*client.Table{}}
+}
+
+// client returns the session's client, dialling it on first use.
+func (s *session) client(ctx context.Context) (*client.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c != nil {
+		return s.c, nil
+	}
+	c, err := client.DialConfig(ctx, s.cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.c = c
+	return c, nil
+}
+
+// table returns a handle on table name, fetching its route once.
+func (s *session) table(ctx context.Context, name string) (*client.Table, error) {
+	s.mu.Lock()
+	tbl, ok := s.tables[name]
+	s.mu.Unlock()
+	if ok {
+		return tbl, nil
+	}
+	c, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if tbl, err = c.Table(ctx, name); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.tables[name] = tbl
+	s.mu.Unlock()
+	return tbl, nil
+}
+
+// forgetTables drops the cached handles and names after a create or drop.
+func (s *session) forgetTables() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tables = map[string]*client.Table{}
+	s.namesKnown = false
+}
+
+// rememberTableNames keeps the names of tables for completion.
+func (s *session) rememberTableNames(tables []*tandempb.TableInfo) []string {
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = t.GetName()
+	}
+	sort.Strings(names)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tableNames, s.namesKnown = names, true
+	return names
+}
+
+// knownTableNames returns the table names for completion, listing them
+// from the cluster when unknown; errors leave the list empty.
+func (s *session) knownTableNames(ctx context.Context) []string {
+	s.mu.Lock()
+	names, known := s.tableNames, s.namesKnown
+	s.mu.Unlock()
+	if known {
+		return names
+	}
+	c, err := s.client(ctx)
+	if err != nil {
+		return nil
+	}
+	tables, err := c.ListTables(ctx)
+	if err != nil {
+		return nil
+	}
+	return s.rememberTableNames(tables)
+}
+
+// close closes the client, if one was dialled.
+func (s *session) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c != nil {
+		_ = s.c.Close()
+	}
+}
