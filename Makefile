@@ -1,0 +1,55 @@
+# Tandem: `make run` starts a single-node cluster with a demo table;
+# `make test` runs unit, integration and end-to-end tests.
+GO        ?= go
+BIN       := bin
+BINARIES  := tandem-server tandem-shell
+DATA      ?= ./data
+# Packages whose code runs concurrently get the race detector.
+RACE_PKGS := ./replica/... ./server/... ./client/... ./rocksdb/...
+PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+export CGO_ENABLED=1
+
+.PHONY: all deps build run test test-unit test-e2e lint proto bench clean
+
+all: build
+
+# deps installs what the build needs and a fresh machine lacks.
+deps:
+	@if ! dpkg -s librocksdb-dev >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then \
+		echo "installing librocksdb-dev and g++ (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librocksdb-dev g++ >/dev/null; \
+	fi
+
+build: deps
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/tandem-server ./server/cmd/tandem-server
+	$(GO) build -o $(BIN)/tandem-shell ./tools/shell
+
+run: build
+	@echo "starting a single-node cluster (data in $(DATA)/n1) with table demo (8 partitions)"
+	@echo "reach it with:  $(BIN)/tandem-shell --addr 127.0.0.1:7100"
+	@echo "status page:    http://127.0.0.1:7180/status   (Ctrl-C stops the node)"
+	exec $(BIN)/tandem-server --id n1 --addr 127.0.0.1:7100 --http 127.0.0.1:7180 \
+		--data $(DATA)/n1 --cluster local --create-table demo:8
+
+test: deps lint
+	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /replica -e /server -e /client -e /rocksdb)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+proto:
+	@command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler >/dev/null)
+	GOBIN=$(CURDIR)/$(BIN) $(GO) install $(PROTOC_GEN_GO)
+	GOBIN=$(CURDIR)/$(BIN) $(GO) install $(PROTOC_GEN_GO_GRPC)
+	PATH=$(CURDIR)/$(BIN):$$PATH protoc -I proto \
+		--go_out=proto/tandempb --go_opt=paths=source_relative \
+		--go-grpc_out=proto/tandempb --go-grpc_opt=paths=source_relative \
+		proto/tandem.proto
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,236 @@
+// Package e2e starts real tandem-server processes on loopback for
+// end-to-end tests: build the binaries once, start a cluster with the
+// INTERFACE.md flags, kill -9 and restart nodes, drive tandem-shell.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// Binaries builds tandem-server and tandem-shell once per test binary and
+// returns the directory holding them.
+func Binaries(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "tandem-e2e-bin")
+		if buildErr != nil {
+			return
+		}
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		for pkg, name := range map[string]string{"./server/cmd/tandem-server": "tandem-server", "./tools/shell": "tandem-shell"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg)
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
+}
+
+// Node is one tandem-server process.
+type Node struct {
+	ID, Addr, HTTP, Data string
+	args                 []string
+	t                    testing.TB
+	bin                  string
+	cmd                  *exec.Cmd
+	log                  *os.File
+	exited               chan struct{}
+}
+
+// Cluster is a set of nodes started with the same --peers.
+type Cluster struct {
+	Name  string
+	Nodes []*Node
+	t     testing.TB
+	bin   string
+}
+
+// StartCluster starts n nodes named n1..nN forming one cluster and waits
+// for /healthz on each.
+func StartCluster(t testing.TB, name string, n int) *Cluster {
+	t.Helper()
+	bin := Binaries(t)
+	c := &Cluster{Name: name, t: t, bin: bin}
+	base := t.TempDir()
+	var peers []string
+	for i := 0; i < n; i++ {
+		nd := &Node{ID: fmt.Sprintf("n%d", i+1), Addr: freeAddr(t), HTTP: freeAddr(t), t: t, bin: bin}
+		nd.Data = filepath.Join(base, nd.ID)
+		c.Nodes = append(c.Nodes, nd)
+		peers = append(peers, nd.ID+"="+nd.Addr)
+	}
+	for _, nd := range c.Nodes {
+		nd.args = []string{"--id", nd.ID, "--addr", nd.Addr, "--http", nd.HTTP, "--data", nd.Data, "--cluster", name}
+		if n > 1 {
+			nd.args = append(nd.args, "--peers", strings.Join(peers, ","))
+		}
+		nd.Start()
+	}
+	t.Cleanup(c.Stop)
+	for _, nd := range c.Nodes {
+		nd.WaitHealthy(30 * time.Second)
+	}
+	return c
+}
+
+// Addrs lists every node's RPC address.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, nd := range c.Nodes {
+		out = append(out, nd.Addr)
+	}
+	return out
+}
+
+// Node returns the node with id, or nil.
+func (c *Cluster) Node(id string) *Node {
+	for _, nd := range c.Nodes {
+		if nd.ID == id {
+			return nd
+		}
+	}
+	return nil
+}
+
+// Stop terminates every node (SIGTERM, then SIGKILL).
+func (c *Cluster) Stop() {
+	for _, nd := range c.Nodes {
+		nd.Terminate()
+	}
+}
+
+// Shell runs tandem-shell -e script against the cluster's first node.
+func (c *Cluster) Shell(script string, extra ...string) (string, error) {
+	args := append([]string{"--addr", c.Nodes[0].Addr}, extra...)
+	args = append(args, "-e", script)
+	cmd := exec.Command(filepath.Join(c.bin, "tandem-shell"), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("tandem-shell -e %q: %v: %s", script, err, errb.String())
+	}
+	return out.String(), nil
+}
+
+// Start launches the node's process with its flags.
+func (nd *Node) Start() {
+	nd.t.Helper()
+	if err := os.MkdirAll(nd.Data, 0o755); err != nil {
+		nd.t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(filepath.Dir(nd.Data), nd.ID+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		nd.t.Fatal(err)
+	}
+	nd.log = f
+	nd.cmd = exec.Command(filepath.Join(nd.bin, "tandem-server"), nd.args...)
+	nd.cmd.Stdout, nd.cmd.Stderr = f, f
+	if err := nd.cmd.Start(); err != nil {
+		nd.t.Fatal(err)
+	}
+	nd.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(nd.cmd, nd.exited)
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (nd *Node) Kill() { nd.signal(syscall.SIGKILL, 10*time.Second) }
+
+// Terminate sends SIGTERM, falling back to SIGKILL after 10s.
+func (nd *Node) Terminate() {
+	if nd.cmd == nil {
+		return
+	}
+	if !nd.signal(syscall.SIGTERM, 10*time.Second) {
+		nd.Kill()
+	}
+}
+
+func (nd *Node) signal(sig syscall.Signal, wait time.Duration) bool {
+	if nd.cmd == nil || nd.cmd.Process == nil {
+		return true
+	}
+	select {
+	case <-nd.exited:
+		return true
+	default:
+	}
+	_ = nd.cmd.Process.Signal(sig)
+	select {
+	case <-nd.exited:
+		nd.log.Close()
+		return true
+	case <-time.After(wait):
+		return false
+	}
+}
+
+// WaitHealthy polls /healthz until it answers 200.
+func (nd *Node) WaitHealthy(timeout time.Duration) {
+	nd.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+nd.HTTP+"/healthz", nil)
+		resp, err := http.DefaultClient.Do(req)
+		cancel()
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-nd.exited:
+			nd.t.Fatalf("node %s exited while starting; see %s.log", nd.ID, filepath.Join(filepath.Dir(nd.Data), nd.ID))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	nd.t.Fatalf("node %s not healthy after %s", nd.ID, timeout)
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
