@@ -66,8 +66,11 @@ type Config struct {
 	Shared       *rocksdb.Shared
 	LogDB        *LogDB
 	Mux          *Mux
-	Now          func() time.Time
-	Logger       *zap.Logger
+	// Scheduler, when set, makes checkpoints (raft snapshots included) go
+	// through the node's prioritized queue.
+	Scheduler *Scheduler
+	Now       func() time.Time
+	Logger    *zap.Logger
 }
 
 // Validate reports a missing or inconsistent field.

@@ -20,3 +20,12 @@ var (
 	// ErrTimeout is returned when raft does not commit or confirm in time.
 	ErrTimeout = errors.New("replica: timed out")
 )
+
+var (
+	// ErrBadCheckpoint is returned when a checkpoint's manifest or files are
+	// malformed or do not match their checksums.
+	ErrBadCheckpoint = errors.New("replica: bad checkpoint")
+	// ErrCheckpointNotFound is returned for a checkpoint id the catalog
+	// does not list.
+	ErrCheckpointNotFound = errors.New("replica: checkpoint not found")
+)

@@ -20,6 +20,9 @@ import (
 type applier struct {
 	store *dataStore
 	lg    *zap.Logger
+	// applyMu is held for a whole apply batch; a checkpoint holds it to
+	// capture the data exactly at one decree.
+	applyMu sync.Mutex
 
 	mu      sync.Mutex
 	applied uint64
@@ -82,6 +85,8 @@ func (a *applier) advance(d uint64) {
 // applied twice. Failing to persist stops the process: diverging silently is
 // worse.
 func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
 	results := make([]interface{}, len(logs))
 	from := a.Applied()
 	last := from
@@ -141,10 +146,12 @@ func (f *fsm) Apply(l *raft.Log) interface{} { return f.applyBatch([]*raft.Log{l
 
 func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} { return f.applyBatch(logs) }
 
-// Snapshot takes a RocksDB checkpoint (hard links) at the applied decree;
-// raft calls it on the FSM goroutine, so nothing is applied meanwhile.
+// Snapshot returns at once; Persist, which raft runs off the FSM
+// goroutine, gets a checkpoint at this decree or newer from the catalog
+// (through the scheduler, at raft-snapshot priority) and streams it. A
+// newer decree is harmless: replayed entries at or below it are skipped.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return f.snaps.take(f.Applied())
+	return &checkpointSnapshot{s: f.snaps, min: f.Applied()}, nil
 }
 
 // Restore replaces the replica's data with a streamed checkpoint.

@@ -2,9 +2,11 @@ package replica
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap/zaptest"
@@ -87,17 +89,30 @@ func (s *bufSink) ID() string    { return "test" }
 func (s *bufSink) Cancel() error { s.cancelled = true; return nil }
 func (s *bufSink) Close() error  { return nil }
 
-func TestSnapshotStreamInstallsOnAnotherReplica(t *testing.T) {
-	sh := mustNewShared(t)
-	srcAp, srcSt := mustNewApplier(t, filepath.Join(t.TempDir(), "src"), sh)
-	defer srcSt.close()
-	var logs []*raft.Log
-	for i := uint64(1); i <= 100; i++ {
-		logs = append(logs, putLog(i, "h", string(rune('a'+i%26))+string(rune('0'+i%10)), "v"))
+// mustNewFSM builds an FSM with its catalog and checkpointer, no raft.
+func mustNewFSM(t *testing.T, dir string, sh *rocksdb.Shared) (*fsm, *dataStore, *Catalog) {
+	t.Helper()
+	ap, st := mustNewApplier(t, filepath.Join(dir, "data"), sh)
+	cat, err := OpenCatalog(filepath.Join(dir, "checkpoints"), zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
 	}
-	srcAp.applyBatch(logs)
-	src := &fsm{applier: srcAp, snaps: &snapshotter{store: srcSt, tmpDir: filepath.Join(t.TempDir(), "tmp"), lg: zaptest.NewLogger(t)}}
-	snap, err := src.Snapshot()
+	ck := &checkpointer{table: "t", partition: 0, store: st, ap: ap, catalog: cat, now: time.Now, lg: zaptest.NewLogger(t)}
+	f := &fsm{applier: ap}
+	f.snaps = &snapshotter{store: st, lg: zaptest.NewLogger(t), checkpoint: func(min uint64) (*Manifest, string, func(), error) {
+		m, err := ck.create(PurposeRaftSnapshot)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		rel, err := cat.Acquire(m.ID)
+		return m, cat.Dir(m.ID), rel, err
+	}}
+	return f, st, cat
+}
+
+func persist(t *testing.T, f *fsm) *bufSink {
+	t.Helper()
+	snap, err := f.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +121,23 @@ func TestSnapshotStreamInstallsOnAnotherReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap.Release()
+	return sink
+}
 
-	dstAp, dstSt := mustNewApplier(t, filepath.Join(t.TempDir(), "dst"), sh)
+func TestSnapshotStreamInstallsOnAnotherReplica(t *testing.T) {
+	sh := mustNewShared(t)
+	src, srcSt, _ := mustNewFSM(t, t.TempDir(), sh)
+	defer srcSt.close()
+	var logs []*raft.Log
+	for i := uint64(1); i <= 100; i++ {
+		logs = append(logs, putLog(i, "h", string(rune('a'+i%26))+string(rune('0'+i%10)), "v"))
+	}
+	src.applyBatch(logs)
+	sink := persist(t, src)
+
+	dst, dstSt, _ := mustNewFSM(t, t.TempDir(), sh)
 	defer dstSt.close()
-	dstAp.applyBatch([]*raft.Log{putLog(1, "old", "x", "gone")})
-	dst := &fsm{applier: dstAp, snaps: &snapshotter{store: dstSt, tmpDir: filepath.Join(t.TempDir(), "tmp2"), lg: zaptest.NewLogger(t)}}
+	dst.applyBatch([]*raft.Log{putLog(1, "old", "x", "gone")})
 	if err := dst.Restore(io.NopCloser(&sink.Buffer)); err != nil {
 		t.Fatal(err)
 	}
@@ -125,12 +152,54 @@ func TestSnapshotStreamInstallsOnAnotherReplica(t *testing.T) {
 	}
 }
 
+func TestEmptySnapshotInstallsAnEmptyReplicaAtItsDecree(t *testing.T) {
+	sh := mustNewShared(t)
+	src, srcSt, cat := mustNewFSM(t, t.TempDir(), sh)
+	defer srcSt.close()
+	src.applyBatch([]*raft.Log{{Index: 1, Type: raft.LogConfiguration}, {Index: 2, Type: raft.LogConfiguration}})
+	sink := persist(t, src)
+	if l := cat.List(); len(l) != 1 || !l[0].Empty || len(l[0].Files) != 0 {
+		t.Fatalf("empty partition checkpoint: %+v", l)
+	}
+	dst, dstSt, _ := mustNewFSM(t, t.TempDir(), sh)
+	defer dstSt.close()
+	dst.applyBatch([]*raft.Log{putLog(1, "old", "x", "gone")})
+	if err := dst.Restore(io.NopCloser(&sink.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	if dst.Applied() != 2 {
+		t.Fatalf("applied %d, want 2", dst.Applied())
+	}
+	if _, found := get(t, dstSt, "old", "x"); found {
+		t.Fatal("empty restore kept old data")
+	}
+}
+
+func TestRestoreRejectsCorruptFileAndKeepsData(t *testing.T) {
+	sh := mustNewShared(t)
+	src, srcSt, _ := mustNewFSM(t, t.TempDir(), sh)
+	defer srcSt.close()
+	src.applyBatch([]*raft.Log{putLog(1, "h", "s", "snap")})
+	sink := persist(t, src)
+	raw := corruptFirstDataFile(t, sink.Bytes())
+
+	dst, dstSt, _ := mustNewFSM(t, t.TempDir(), sh)
+	defer dstSt.close()
+	dst.applyBatch([]*raft.Log{putLog(1, "h", "s", "kept")})
+	err := dst.Restore(io.NopCloser(bytes.NewReader(raw)))
+	if !errors.Is(err, ErrBadCheckpoint) && !errors.Is(err, ErrMalformedSnapshot) {
+		t.Fatalf("corrupt snapshot: %v, want a checksum error", err)
+	}
+	if v, found := get(t, dstSt, "h", "s"); !found || v != "kept" {
+		t.Fatalf("data damaged by a refused restore: %q %v", v, found)
+	}
+}
+
 func TestRestoreRejectsPathTraversal(t *testing.T) {
 	sh := mustNewShared(t)
-	ap, st := mustNewApplier(t, t.TempDir(), sh)
+	f, st, _ := mustNewFSM(t, t.TempDir(), sh)
 	defer st.close()
-	ap.applyBatch([]*raft.Log{putLog(1, "h", "s", "kept")})
-	f := &fsm{applier: ap, snaps: &snapshotter{store: st, tmpDir: t.TempDir(), lg: zaptest.NewLogger(t)}}
+	f.applyBatch([]*raft.Log{putLog(1, "h", "s", "kept")})
 	var buf bytes.Buffer
 	writeTar(t, &buf, "../evil", "x")
 	if err := f.Restore(io.NopCloser(&buf)); err == nil {

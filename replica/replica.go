@@ -18,14 +18,16 @@ import (
 // Replica is one partition replica: a raft group member whose FSM writes to
 // the replica's own RocksDB instance.
 type Replica struct {
-	cfg   Config
-	lg    *zap.Logger
-	store *dataStore
-	fsm   *fsm
-	glog  *GroupLog
-	trans *raft.NetworkTransport
-	raft  *raft.Raft
-	reads *readBarrier
+	cfg     Config
+	lg      *zap.Logger
+	store   *dataStore
+	fsm     *fsm
+	catalog *Catalog
+	ckpt    *checkpointer
+	glog    *GroupLog
+	trans   *raft.NetworkTransport
+	raft    *raft.Raft
+	reads   *readBarrier
 
 	closeOnce sync.Once
 	closeErr  error
@@ -51,6 +53,9 @@ func Open(cfg Config) (*Replica, error) {
 		store.close()
 		return nil, fmt.Errorf("start replica %s/%d: %w", cfg.Table, cfg.Partition, err)
 	}
+	if cfg.Scheduler != nil {
+		cfg.Scheduler.Register(r)
+	}
 	r.reads = newReadBarrier(r.raft, func(ctx context.Context, d uint64) error {
 		return r.fsm.waitApplied(ctx, d, r.glog.internalOnly)
 	}, lg, r.done)
@@ -62,8 +67,15 @@ func (r *Replica) start() error {
 	if err != nil {
 		return err
 	}
-	r.fsm = &fsm{applier: ap, snaps: &snapshotter{store: r.store, tmpDir: filepath.Join(r.cfg.Dir, "snap-tmp"), lg: r.lg}}
-	os.RemoveAll(r.fsm.snaps.tmpDir)
+	if r.catalog, err = OpenCatalog(filepath.Join(r.cfg.Dir, "checkpoints"), r.lg); err != nil {
+		return err
+	}
+	now := r.cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	r.ckpt = &checkpointer{table: r.cfg.Table, partition: r.cfg.Partition, store: r.store, ap: ap, catalog: r.catalog, now: now, lg: r.lg}
+	r.fsm = &fsm{applier: ap, snaps: &snapshotter{store: r.store, lg: r.lg, checkpoint: r.snapshotCheckpoint}}
 	if r.glog, err = r.cfg.LogDB.Group(r.cfg.Group); err != nil {
 		return err
 	}
@@ -229,6 +241,9 @@ func stateName(s raft.RaftState) string {
 // Close stops the raft group and closes the data; it is idempotent.
 func (r *Replica) Close() error {
 	r.closeOnce.Do(func() {
+		if r.cfg.Scheduler != nil {
+			r.cfg.Scheduler.Unregister(r)
+		}
 		close(r.done)
 		err := r.raft.Shutdown().Error()
 		if terr := r.trans.Close(); err == nil {
@@ -263,4 +278,50 @@ type Info struct {
 // Info names the replica's table, partition and raft group.
 func (r *Replica) Info() Info {
 	return Info{Table: r.cfg.Table, Partition: r.cfg.Partition, Group: r.cfg.Group}
+}
+
+// CheckpointKey identifies the replica to the checkpoint scheduler.
+func (r *Replica) CheckpointKey() string {
+	return fmt.Sprintf("%s/%d", r.cfg.Table, r.cfg.Partition)
+}
+
+// Catalog is the replica's checkpoint catalog.
+func (r *Replica) Catalog() *Catalog { return r.catalog }
+
+// DataSize is the replica's approximate data size in bytes.
+func (r *Replica) DataSize() uint64 { return r.ckpt.size() }
+
+// CreateCheckpoint takes and publishes a checkpoint now (the scheduler
+// calls it; others go through Checkpoint).
+func (r *Replica) CreateCheckpoint(p Purpose) (*Manifest, error) { return r.ckpt.create(p) }
+
+// Checkpoint returns a checkpoint at least as new as everything applied
+// now, from the catalog, at once for a small partition, or through the
+// node's scheduler at the purpose's priority.
+func (r *Replica) Checkpoint(ctx context.Context, p Purpose) (*Manifest, error) {
+	if r.cfg.Scheduler == nil {
+		return r.CreateCheckpoint(p)
+	}
+	return r.cfg.Scheduler.Request(ctx, r, p, r.Applied())
+}
+
+// snapshotCheckpoint serves raft snapshots from the catalog.
+func (r *Replica) snapshotCheckpoint(min uint64) (*Manifest, string, func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var m *Manifest
+	var err error
+	if r.cfg.Scheduler != nil {
+		m, err = r.cfg.Scheduler.Request(ctx, r, PurposeRaftSnapshot, min)
+	} else if m, err = r.CreateCheckpoint(PurposeRaftSnapshot); err == nil && m.Decree < min {
+		err = fmt.Errorf("checkpoint at %d is older than %d", m.Decree, min)
+	}
+	if err != nil {
+		return nil, "", nil, err
+	}
+	release, err := r.catalog.Acquire(m.ID)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return m, r.catalog.Dir(m.ID), release, nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
@@ -17,84 +16,51 @@ import (
 )
 
 // ErrMalformedSnapshot is returned when a streamed snapshot is not a flat
-// archive of regular files.
+// archive of regular files with a manifest.
 var ErrMalformedSnapshot = errors.New("replica: malformed snapshot stream")
 
-// snapshotter turns the replica's RocksDB into raft snapshots: a checkpoint
-// (hard links, so taking one costs a memtable flush, not a copy) streamed
-// as a tar archive, and unpacks such a stream into a new instance.
+// snapshotter turns catalog checkpoints into raft snapshot streams (a tar
+// of the checkpoint's files and manifest) and installs such streams.
 type snapshotter struct {
-	store  *dataStore
-	tmpDir string
-	lg     *zap.Logger
-}
-
-func (s *snapshotter) take(decree uint64) (raft.FSMSnapshot, error) {
-	if err := os.MkdirAll(s.tmpDir, 0o755); err != nil {
-		return nil, err
-	}
-	dir := filepath.Join(s.tmpDir, fmt.Sprintf("raft-%d-%d", decree, time.Now().UnixNano()))
-	start := time.Now()
-	if err := s.store.with(func(db *rocksdb.DB) error { return db.Checkpoint(dir) }); err != nil {
-		return nil, fmt.Errorf("checkpoint for raft snapshot at decree %d: %w", decree, err)
-	}
-	s.lg.Info("raft snapshot checkpoint taken", zap.Uint64("decree", decree), zap.Duration("took", time.Since(start)))
-	return &checkpointSnapshot{dir: dir, lg: s.lg}, nil
-}
-
-// install unpacks the archive into the restore dir, then swaps it in.
-func (s *snapshotter) install(r io.Reader) error {
-	dst := s.store.restore()
-	if err := os.RemoveAll(dst); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	n, err := untarFlat(r, dst)
-	if err != nil {
-		os.RemoveAll(dst)
-		return fmt.Errorf("unpack snapshot: %w", err)
-	}
-	if err := syncDir(dst); err != nil {
-		return err
-	}
-	s.lg.Info("snapshot unpacked", zap.Int64("bytes", n))
-	return s.store.swapIn()
+	store *dataStore
+	lg    *zap.Logger
+	// checkpoint returns a published checkpoint at decree >= min, acquired
+	// for the transfer, and its directory.
+	checkpoint func(min uint64) (*Manifest, string, func(), error)
 }
 
 type checkpointSnapshot struct {
-	dir string
-	lg  *zap.Logger
+	s   *snapshotter
+	min uint64
 }
 
-// Persist streams the checkpoint's files into the sink.
+// Persist streams a checkpoint at or above the snapshot's decree.
 func (c *checkpointSnapshot) Persist(sink raft.SnapshotSink) error {
-	if err := tarDir(c.dir, sink); err != nil {
+	m, dir, release, err := c.s.checkpoint(c.min)
+	if err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("checkpoint for raft snapshot at decree %d: %w", c.min, err)
+	}
+	defer release()
+	if err := tarCheckpoint(dir, m, sink); err != nil {
 		_ = sink.Cancel()
 		return fmt.Errorf("persist snapshot: %w", err)
 	}
+	c.s.lg.Info("raft snapshot persisted", zap.String("checkpoint", m.ID), zap.Uint64("decree", m.Decree), zap.Int64("bytes", m.TotalBytes))
 	return sink.Close()
 }
 
-// Release removes the checkpoint; raft's snapshot store holds the stream.
-func (c *checkpointSnapshot) Release() {
-	if err := os.RemoveAll(c.dir); err != nil {
-		c.lg.Warn("remove snapshot checkpoint", zap.String("dir", c.dir), zap.Error(err))
-	}
-}
+func (c *checkpointSnapshot) Release() {}
 
-func tarDir(dir string, w io.Writer) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
+// tarCheckpoint writes the manifest first, then the files it lists.
+func tarCheckpoint(dir string, m *Manifest, w io.Writer) error {
 	tw := tar.NewWriter(w)
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		if err := tarFile(tw, filepath.Join(dir, e.Name())); err != nil {
+	names := []string{ManifestFile}
+	for _, f := range m.Files {
+		names = append(names, f.Name)
+	}
+	for _, name := range names {
+		if err := tarFile(tw, filepath.Join(dir, name)); err != nil {
 			return err
 		}
 	}
@@ -117,6 +83,60 @@ func tarFile(tw *tar.Writer, path string) error {
 	}
 	_, err = io.Copy(tw, f)
 	return err
+}
+
+// install unpacks the stream into the restore dir, verifies it against its
+// manifest, then swaps it in. A bad stream leaves the live data untouched.
+func (s *snapshotter) install(r io.Reader) error {
+	dst := s.store.restore()
+	if err := os.RemoveAll(dst); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	m, err := s.unpackVerified(r, dst)
+	if err != nil {
+		os.RemoveAll(dst)
+		return fmt.Errorf("install snapshot: %w", err)
+	}
+	s.lg.Info("snapshot unpacked and verified", zap.String("checkpoint", m.ID), zap.Uint64("decree", m.Decree), zap.Int64("bytes", m.TotalBytes))
+	return s.store.swapIn()
+}
+
+func (s *snapshotter) unpackVerified(r io.Reader, dst string) (*Manifest, error) {
+	if _, err := untarFlat(r, dst); err != nil {
+		return nil, err
+	}
+	m, err := ReadManifest(dst)
+	if err != nil {
+		return nil, fmt.Errorf("%w: no valid manifest: %v", ErrMalformedSnapshot, err)
+	}
+	if err := VerifyCheckpoint(dst, m); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(filepath.Join(dst, ManifestFile)); err != nil {
+		return nil, err
+	}
+	if m.Empty {
+		if err := initEmpty(dst, s.store, m.Decree); err != nil {
+			return nil, err
+		}
+	}
+	return m, syncDir(dst)
+}
+
+// initEmpty creates an empty instance at dir that records decree.
+func initEmpty(dir string, like *dataStore, decree uint64) error {
+	db, err := rocksdb.Open(dir, like.shared, like.opts)
+	if err != nil {
+		return err
+	}
+	if err := writeMutations(db, nil, decree); err != nil {
+		db.Close()
+		return err
+	}
+	return db.Close()
 }
 
 // untarFlat unpacks regular files into dst, refusing anything that is not a

@@ -3,6 +3,8 @@ package replica
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
+	"io"
 	"testing"
 )
 
@@ -14,4 +16,35 @@ func writeTar(t *testing.T, buf *bytes.Buffer, name, content string) {
 	}
 	tw.Write([]byte(content))
 	tw.Close()
+}
+
+// corruptFirstDataFile rewrites a snapshot stream with one byte flipped in
+// the first file after the manifest.
+func corruptFirstDataFile(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(raw))
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	flipped := false
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(tr)
+		if hdr.Name != ManifestFile && !flipped && len(body) > 0 {
+			body[len(body)/2] ^= 0xff
+			flipped = true
+		}
+		tw.WriteHeader(hdr)
+		tw.Write(body)
+	}
+	tw.Close()
+	if !flipped {
+		t.Fatal("no data file to corrupt")
+	}
+	return out.Bytes()
 }

@@ -1,0 +1,194 @@
+package replica
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Purpose says why a checkpoint was made; it orders the scheduler's queue.
+type Purpose string
+
+const (
+	// PurposeManual is an operator's `checkpoint create`: someone waits.
+	PurposeManual Purpose = "manual"
+	// PurposeDuplication is a duplication's base: a remote cluster waits.
+	PurposeDuplication Purpose = "duplication"
+	// PurposeRaftSnapshot feeds a raft snapshot.
+	PurposeRaftSnapshot Purpose = "raft-snapshot"
+	// PurposePeriodic is the background checkpoint taken every interval.
+	PurposePeriodic Purpose = "periodic"
+)
+
+// ParsePurpose validates a purpose name.
+func ParsePurpose(s string) (Purpose, error) {
+	switch p := Purpose(s); p {
+	case PurposeManual, PurposeDuplication, PurposeRaftSnapshot, PurposePeriodic:
+		return p, nil
+	}
+	return "", fmt.Errorf("%w: unknown checkpoint purpose %q", ErrBadCheckpoint, s)
+}
+
+// ManifestFile is the name of the manifest inside a checkpoint directory.
+// A directory is a published checkpoint exactly when its manifest exists.
+const ManifestFile = "TANDEM-MANIFEST.json"
+
+const manifestVersion = 1
+
+// FileInfo describes one file of a checkpoint.
+type FileInfo struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	CRC32C uint32 `json:"crc32c"`
+}
+
+// Manifest describes a published checkpoint.
+type Manifest struct {
+	Version    int        `json:"version"`
+	ID         string     `json:"id"`
+	Table      string     `json:"table"`
+	Partition  uint32     `json:"partition"`
+	Decree     uint64     `json:"decree"`
+	CreatedAt  time.Time  `json:"created_at"`
+	Purpose    Purpose    `json:"purpose"`
+	Files      []FileInfo `json:"files"`
+	TotalBytes int64      `json:"total_bytes"`
+	// Empty marks a metadata-only checkpoint of a partition with no
+	// records: it has no files, and restoring it means an empty instance
+	// at Decree.
+	Empty bool `json:"empty"`
+}
+
+// checkpointID names a checkpoint so that ids sort by decree, then time.
+func checkpointID(decree uint64, at time.Time) string {
+	return fmt.Sprintf("ckpt-%020d-%019d", decree, at.UnixNano())
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// fileCRC returns the CRC32C of a file.
+func fileCRC(path string) (uint32, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	h := crc32.New(castagnoli)
+	n, err := io.Copy(h, f)
+	return h.Sum32(), n, err
+}
+
+// describeFiles lists the regular files of dir with sizes and checksums.
+func describeFiles(dir string) ([]FileInfo, int64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	var files []FileInfo
+	var total int64
+	for _, e := range entries {
+		if !e.Type().IsRegular() || e.Name() == ManifestFile {
+			continue
+		}
+		crc, size, err := fileCRC(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, 0, err
+		}
+		files = append(files, FileInfo{Name: e.Name(), Size: size, CRC32C: crc})
+		total += size
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	return files, total, nil
+}
+
+// writeManifest writes m into dir durably (temp file, fsync, rename).
+func writeManifest(dir string, m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, ManifestFile+".tmp")
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, ManifestFile)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// ReadManifest reads and validates the manifest of a checkpoint directory.
+func ReadManifest(dir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return nil, err
+	}
+	return DecodeManifest(b)
+}
+
+// DecodeManifest parses and validates a manifest (it may come from disk or
+// from another cluster).
+func DecodeManifest(b []byte) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: manifest: %v", ErrBadCheckpoint, err)
+	}
+	if m.Version != manifestVersion || m.ID == "" {
+		return nil, fmt.Errorf("%w: manifest version %d id %q", ErrBadCheckpoint, m.Version, m.ID)
+	}
+	var total int64
+	for _, f := range m.Files {
+		if f.Name == "" || f.Name != filepath.Base(f.Name) || strings.HasPrefix(f.Name, ".") || f.Name == ManifestFile || f.Size < 0 {
+			return nil, fmt.Errorf("%w: manifest lists file %q", ErrBadCheckpoint, f.Name)
+		}
+		total += f.Size
+	}
+	if total != m.TotalBytes || (m.Empty && len(m.Files) > 0) {
+		return nil, fmt.Errorf("%w: manifest sizes do not add up", ErrBadCheckpoint)
+	}
+	return &m, nil
+}
+
+// VerifyCheckpoint checks every file of dir against the manifest.
+func VerifyCheckpoint(dir string, m *Manifest) error {
+	for _, f := range m.Files {
+		crc, size, err := fileCRC(filepath.Join(dir, f.Name))
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, f.Name, err)
+		}
+		if size != f.Size || crc != f.CRC32C {
+			return fmt.Errorf("%w: %s: size %d crc %08x, manifest says %d %08x", ErrBadCheckpoint, f.Name, size, crc, f.Size, f.CRC32C)
+		}
+	}
+	return nil
+}
+
+// removeCheckpointDir deletes a checkpoint crash-safely: the manifest goes
+// first (so a crash leaves an unpublished directory the start-up sweep
+// removes, never a listed checkpoint with files missing), then the rest.
+func removeCheckpointDir(dir string) error {
+	if err := os.Remove(filepath.Join(dir, ManifestFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := syncDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
