@@ -92,8 +92,8 @@ type Scheduler struct {
 	lastRun  map[string]time.Time
 	// active counts queued and running jobs per target key.
 	active map[string]int
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	stop   chan struct{}
+	wg     sync.WaitGroup
 }
 
 // NewScheduler starts a scheduler; Close stops it.
