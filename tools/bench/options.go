@@ -1,0 +1,133 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// The benchmark's operations.
+const (
+	opSet   = "set"
+	opGet   = "get"
+	opMixed = "mixed"
+)
+
+// The key distributions.
+const (
+	distUniform = "uniform"
+	distZipfian = "zipfian"
+)
+
+// options are the command-line flags.
+type options struct {
+	addrs          []string
+	table          string
+	op             string
+	clients        int
+	duration       time.Duration
+	ops            int64
+	valueSize      int
+	keys           int
+	dist           string
+	zipfS          float64
+	readRatio      float64
+	preload        bool
+	preloadTimeout time.Duration
+	create         bool
+	partitions     int
+	replicas       int
+	timeout        time.Duration
+	json           bool
+}
+
+// parseOptions parses and validates the command line.
+func parseOptions(argv []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("tandem-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:7100", "RPC address of any node, or a comma-separated list")
+	fs.StringVar(&o.table, "table", "", "table to load (required)")
+	fs.StringVar(&o.op, "op", "", "operation: set, get or mixed (required)")
+	fs.IntVar(&o.clients, "clients", 64, "concurrent closed-loop clients, one op in flight each")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure; the run always stops then")
+	fs.Int64Var(&o.ops, "ops", 0, "stop after this many ops, or at --duration if sooner (0 = no limit)")
+	fs.IntVar(&o.valueSize, "value-size", 256, "bytes per written value")
+	fs.IntVar(&o.keys, "keys", 100000, "number of distinct keys (hash keys k0..kN-1, sort key s)")
+	fs.StringVar(&o.dist, "dist", distUniform, "key distribution: uniform or zipfian")
+	fs.Float64Var(&o.zipfS, "zipf-s", 1.1, "zipfian exponent s (> 1); larger is more skewed")
+	fs.Float64Var(&o.readRatio, "read-ratio", 0.5, "fraction of gets for --op mixed")
+	fs.BoolVar(&o.preload, "preload", false, "write every key once before measuring (needed for get)")
+	fs.DurationVar(&o.preloadTimeout, "preload-timeout", 5*time.Minute, "time limit of --preload")
+	fs.BoolVar(&o.create, "create", false, "create the table if it does not exist")
+	fs.IntVar(&o.partitions, "partitions", 8, "partitions of a table made by --create")
+	fs.IntVar(&o.replicas, "replicas", 0, "replicas of a table made by --create (0 = server default, min(3, nodes))")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit of one op, retries included")
+	fs.BoolVar(&o.json, "json", false, "also print the results as one JSON object on the last line")
+	if err := fs.Parse(argv); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	o.addrs = splitAddrs(*addr)
+	return o, o.validate()
+}
+
+// validate reports the first problem with o.
+func (o options) validate() error {
+	switch {
+	case len(o.addrs) == 0:
+		return errors.New("--addr is empty")
+	case o.table == "":
+		return errors.New("--table is required")
+	case o.op != opSet && o.op != opGet && o.op != opMixed:
+		return fmt.Errorf("--op must be set, get or mixed, not %q", o.op)
+	case o.clients <= 0:
+		return fmt.Errorf("--clients must be positive, not %d", o.clients)
+	case o.duration <= 0:
+		return fmt.Errorf("--duration must be positive, not %s", o.duration)
+	case o.ops < 0:
+		return fmt.Errorf("--ops must be 0 (no limit) or positive, not %d", o.ops)
+	case o.valueSize < 0:
+		return fmt.Errorf("--value-size must not be negative, not %d", o.valueSize)
+	case o.keys <= 0:
+		return fmt.Errorf("--keys must be positive, not %d", o.keys)
+	}
+	return o.validateMore()
+}
+
+// validateMore is validate for the less common flags.
+func (o options) validateMore() error {
+	switch {
+	case o.dist != distUniform && o.dist != distZipfian:
+		return fmt.Errorf("--dist must be uniform or zipfian, not %q", o.dist)
+	case o.dist == distZipfian && !(o.zipfS > 1):
+		return fmt.Errorf("--zipf-s must be greater than 1, not %g", o.zipfS)
+	case !(o.readRatio >= 0 && o.readRatio <= 1):
+		return fmt.Errorf("--read-ratio must be between 0 and 1, not %g", o.readRatio)
+	case o.preloadTimeout <= 0:
+		return fmt.Errorf("--preload-timeout must be positive, not %s", o.preloadTimeout)
+	case o.partitions <= 0:
+		return fmt.Errorf("--partitions must be positive, not %d", o.partitions)
+	case o.replicas < 0:
+		return fmt.Errorf("--replicas must be 0 (server default) or positive, not %d", o.replicas)
+	case o.timeout <= 0:
+		return fmt.Errorf("--timeout must be positive, not %s", o.timeout)
+	}
+	return nil
+}
+
+// splitAddrs splits a comma-separated address list, dropping blanks.
+func splitAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
