@@ -109,3 +109,27 @@ func (c *Client) adminError(ctx context.Context, err error, notFound error) erro
 	}
 	return mapError(err, notFound)
 }
+
+// ListCheckpoints returns each partition leader's checkpoints of table.
+func (c *Client) ListCheckpoints(ctx context.Context, table string) ([]*tandempb.CheckpointInfo, error) {
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := c.admin.ListCheckpoints(ctx, &tandempb.ListCheckpointsRequest{Table: table})
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrTableNotFound)
+	}
+	return resp.GetCheckpoints(), nil
+}
+
+// CreateCheckpoint asks every listed partition's leader (all when
+// partitions is empty) for a checkpoint at its current decree and waits.
+// Per-partition failures are reported in the results' Error fields.
+func (c *Client) CreateCheckpoint(ctx context.Context, table string, partitions ...uint32) ([]*tandempb.CheckpointResult, error) {
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := c.admin.CreateCheckpoint(ctx, &tandempb.CreateCheckpointRequest{Table: table, Partitions: partitions})
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrTableNotFound)
+	}
+	return resp.GetResults(), nil
+}

@@ -31,6 +31,7 @@ func newMetrics(n *Node) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 		}, []string{"method"}),
 	}
+	m.reg.MustRegister(n.sched.Metrics().Collectors()...)
 	m.reg.MustRegister(m.requests, m.latency, &replicaCollector{n: n},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -51,6 +52,8 @@ var (
 	descLeader   = prometheus.NewDesc("tandem_replica_is_leader", "1 when this replica leads its partition.", []string{"table", "partition"}, nil)
 	descSize     = prometheus.NewDesc("tandem_replica_size_bytes", "Approximate data size of a replica.", []string{"table", "partition"}, nil)
 	descMeta     = prometheus.NewDesc("tandem_meta_is_leader", "1 when this node leads the meta group.", nil, nil)
+	descCkpts    = prometheus.NewDesc("tandem_checkpoint_count", "Published checkpoints of a replica.", []string{"table", "partition"}, nil)
+	descCkptSize = prometheus.NewDesc("tandem_checkpoint_bytes", "Bytes of a replica's published checkpoints (hard links share data with the live instance).", []string{"table", "partition"}, nil)
 )
 
 // replicaCollector reads replica gauges at scrape time, so nothing has to
@@ -58,7 +61,7 @@ var (
 type replicaCollector struct{ n *Node }
 
 func (c *replicaCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReplicas, descApplied, descLeader, descSize, descMeta} {
+	for _, d := range []*prometheus.Desc{descReplicas, descApplied, descLeader, descSize, descMeta, descCkpts, descCkptSize} {
 		ch <- d
 	}
 }
@@ -75,6 +78,13 @@ func (c *replicaCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descApplied, prometheus.GaugeValue, float64(st.Applied), info.Table, p)
 		ch <- prometheus.MustNewConstMetric(descLeader, prometheus.GaugeValue, boolGauge(st.State == "leader"), info.Table, p)
 		ch <- prometheus.MustNewConstMetric(descSize, prometheus.GaugeValue, float64(st.Size), info.Table, p)
+		var bytes int64
+		list := r.Catalog().List()
+		for _, c := range list {
+			bytes += c.TotalBytes
+		}
+		ch <- prometheus.MustNewConstMetric(descCkpts, prometheus.GaugeValue, float64(len(list)), info.Table, p)
+		ch <- prometheus.MustNewConstMetric(descCkptSize, prometheus.GaugeValue, float64(bytes), info.Table, p)
 	}
 }
 

@@ -42,6 +42,7 @@ type Node struct {
 	meta   *metaGroup
 	conns  *connPool
 	met    *metrics
+	sched  *replica.Scheduler
 
 	mu       sync.RWMutex
 	replicas map[uint64]*replica.Replica
@@ -89,6 +90,7 @@ func (n *Node) open() error {
 	if n.logDB, err = replica.OpenLogDB(filepath.Join(n.cfg.DataDir, "raftlog"), n.shared); err != nil {
 		return err
 	}
+	n.sched = replica.NewScheduler(replica.SchedulerConfig{Settings: n.limits().Checkpoint, Now: n.cfg.Now, Logger: n.lg})
 	n.met = newMetrics(n)
 	n.conns = newConnPool()
 	n.startGRPC()
@@ -188,6 +190,9 @@ func (n *Node) Close() error {
 		}
 		for _, r := range n.localReplicas() {
 			errs = append(errs, r.Close())
+		}
+		if n.sched != nil {
+			n.sched.Close()
 		}
 		if n.meta != nil {
 			errs = append(errs, n.meta.close())

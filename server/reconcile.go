@@ -49,6 +49,7 @@ func (n *Node) reconcile() {
 	if old := n.runtime.Swap(&rc); *old != rc {
 		n.lg.Info("runtime config changed", zap.Any("config", rc))
 	}
+	n.sched.Update(rc.Checkpoint)
 	wanted := map[uint64]bool{}
 	for _, t := range state.sortedTables() {
 		for p, nodes := range t.Placement {
@@ -95,12 +96,12 @@ func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeC
 		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(n.peerAddr(id))})
 	}
 	timing := n.cfg.Raft
-	timing.SnapshotInterval, timing.SnapshotThreshold = rc.SnapshotInterval, rc.SnapshotThreshold
+	timing.SnapshotInterval, timing.SnapshotThreshold = rc.Checkpoint.Interval, rc.SnapshotThreshold
 	r, err := replica.Open(replica.Config{
 		NodeID: n.cfg.NodeID, Group: g, Table: t.Name, Partition: p,
 		Dir:     n.replicaDir(g),
 		Servers: servers, Raft: timing,
-		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Now: n.cfg.Now, Logger: n.lg,
+		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Scheduler: n.sched, Now: n.cfg.Now, Logger: n.lg,
 	})
 	if err != nil {
 		return err
@@ -114,10 +115,10 @@ func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeC
 // applyRuntime pushes raft snapshot settings to a replica when they differ.
 func (n *Node) applyRuntime(r *replica.Replica, rc runtimeConfig) {
 	cur := r.Raft().ReloadableConfig()
-	if cur.SnapshotInterval == rc.SnapshotInterval && cur.SnapshotThreshold == rc.SnapshotThreshold {
+	if cur.SnapshotInterval == rc.Checkpoint.Interval && cur.SnapshotThreshold == rc.SnapshotThreshold {
 		return
 	}
-	cur.SnapshotInterval, cur.SnapshotThreshold = rc.SnapshotInterval, rc.SnapshotThreshold
+	cur.SnapshotInterval, cur.SnapshotThreshold = rc.Checkpoint.Interval, rc.SnapshotThreshold
 	if err := r.Raft().ReloadConfig(cur); err != nil {
 		n.lg.Warn("reload raft config", zap.Error(err))
 	}

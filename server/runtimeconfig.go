@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+
+	"github.com/tandem-kv/tandem/replica"
 	"sort"
 	"strconv"
 	"time"
@@ -25,9 +27,21 @@ var configKeys = map[string]configKey{
 		name: "kv.max_value_bytes", def: "4194304", check: intRange(1, 64<<20),
 		help: "largest value accepted, in bytes",
 	},
-	"raft.snapshot_interval": {
-		name: "raft.snapshot_interval", def: "2m0s", check: durationRange(time.Second, 24*time.Hour),
-		help: "how often each partition's raft considers taking a snapshot",
+	"checkpoint.interval": {
+		name: "checkpoint.interval", def: "10m0s", check: durationRange(time.Second, 7*24*time.Hour),
+		help: "periodic checkpoint interval of a changed partition; raft's snapshot interval follows it",
+	},
+	"checkpoint.retain": {
+		name: "checkpoint.retain", def: "2", check: intRange(1, 1000),
+		help: "newest checkpoints kept per partition replica, besides pinned ones",
+	},
+	"checkpoint.tiny_bytes": {
+		name: "checkpoint.tiny_bytes", def: "4194304", check: intRange(0, 1<<40),
+		help: "partitions smaller than this are checkpointed at once, without queueing",
+	},
+	"checkpoint.concurrency": {
+		name: "checkpoint.concurrency", def: "2", check: intRange(1, 64),
+		help: "queued checkpoints created at once per node",
 	},
 	"raft.snapshot_threshold": {
 		name: "raft.snapshot_threshold", def: "8192", check: intRange(16, 1<<30),
@@ -87,8 +101,8 @@ func configKeyNames() []string {
 type runtimeConfig struct {
 	MaxKeyBytes       int
 	MaxValueBytes     int
-	SnapshotInterval  time.Duration
 	SnapshotThreshold uint64
+	Checkpoint        replica.Settings
 }
 
 // effectiveConfig merges overrides over defaults; values were validated
@@ -105,7 +119,12 @@ func effectiveConfig(overrides map[string]string) runtimeConfig {
 	return runtimeConfig{
 		MaxKeyBytes:       int(atoi("kv.max_key_bytes")),
 		MaxValueBytes:     int(atoi("kv.max_value_bytes")),
-		SnapshotInterval:  dur("raft.snapshot_interval"),
 		SnapshotThreshold: uint64(atoi("raft.snapshot_threshold")),
+		Checkpoint: replica.Settings{
+			Interval:    dur("checkpoint.interval"),
+			Retain:      int(atoi("checkpoint.retain")),
+			TinyBytes:   uint64(atoi("checkpoint.tiny_bytes")),
+			Concurrency: int(atoi("checkpoint.concurrency")),
+		},
 	}
 }

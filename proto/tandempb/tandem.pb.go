@@ -2366,6 +2366,553 @@ func (x *LocalReplicasResponse) GetReplicas() []*ReplicaStatus {
 	return nil
 }
 
+type CheckpointInfo struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Table     string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	Partition uint32                 `protobuf:"varint,3,opt,name=partition,proto3" json:"partition,omitempty"`
+	// node_id is the node holding this checkpoint (the partition's leader
+	// when listed through ListCheckpoints).
+	NodeId          string `protobuf:"bytes,4,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Decree          uint64 `protobuf:"varint,5,opt,name=decree,proto3" json:"decree,omitempty"`
+	SizeBytes       uint64 `protobuf:"varint,6,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	CreatedAtUnixMs int64  `protobuf:"varint,7,opt,name=created_at_unix_ms,json=createdAtUnixMs,proto3" json:"created_at_unix_ms,omitempty"`
+	Purpose         string `protobuf:"bytes,8,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// pinned_by lists durable pins (duplications, recovery); in_flight counts
+	// transfers reading it now.
+	PinnedBy      []string `protobuf:"bytes,9,rep,name=pinned_by,json=pinnedBy,proto3" json:"pinned_by,omitempty"`
+	InFlight      uint32   `protobuf:"varint,10,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
+	Empty         bool     `protobuf:"varint,11,opt,name=empty,proto3" json:"empty,omitempty"`
+	Files         uint32   `protobuf:"varint,12,opt,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointInfo) Reset() {
+	*x = CheckpointInfo{}
+	mi := &file_tandem_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointInfo) ProtoMessage() {}
+
+func (x *CheckpointInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointInfo.ProtoReflect.Descriptor instead.
+func (*CheckpointInfo) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *CheckpointInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CheckpointInfo) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *CheckpointInfo) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *CheckpointInfo) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *CheckpointInfo) GetDecree() uint64 {
+	if x != nil {
+		return x.Decree
+	}
+	return 0
+}
+
+func (x *CheckpointInfo) GetSizeBytes() uint64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *CheckpointInfo) GetCreatedAtUnixMs() int64 {
+	if x != nil {
+		return x.CreatedAtUnixMs
+	}
+	return 0
+}
+
+func (x *CheckpointInfo) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *CheckpointInfo) GetPinnedBy() []string {
+	if x != nil {
+		return x.PinnedBy
+	}
+	return nil
+}
+
+func (x *CheckpointInfo) GetInFlight() uint32 {
+	if x != nil {
+		return x.InFlight
+	}
+	return 0
+}
+
+func (x *CheckpointInfo) GetEmpty() bool {
+	if x != nil {
+		return x.Empty
+	}
+	return false
+}
+
+func (x *CheckpointInfo) GetFiles() uint32 {
+	if x != nil {
+		return x.Files
+	}
+	return 0
+}
+
+type ListCheckpointsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCheckpointsRequest) Reset() {
+	*x = ListCheckpointsRequest{}
+	mi := &file_tandem_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCheckpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCheckpointsRequest) ProtoMessage() {}
+
+func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCheckpointsRequest.ProtoReflect.Descriptor instead.
+func (*ListCheckpointsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ListCheckpointsRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+type ListCheckpointsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Checkpoints   []*CheckpointInfo      `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCheckpointsResponse) Reset() {
+	*x = ListCheckpointsResponse{}
+	mi := &file_tandem_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCheckpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCheckpointsResponse) ProtoMessage() {}
+
+func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCheckpointsResponse.ProtoReflect.Descriptor instead.
+func (*ListCheckpointsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListCheckpointsResponse) GetCheckpoints() []*CheckpointInfo {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
+type CreateCheckpointRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	// partitions empty means every partition.
+	Partitions []uint32 `protobuf:"varint,2,rep,packed,name=partitions,proto3" json:"partitions,omitempty"`
+	// purpose defaults to "manual" (highest priority).
+	Purpose       string `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCheckpointRequest) Reset() {
+	*x = CreateCheckpointRequest{}
+	mi := &file_tandem_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCheckpointRequest) ProtoMessage() {}
+
+func (x *CreateCheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCheckpointRequest.ProtoReflect.Descriptor instead.
+func (*CreateCheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *CreateCheckpointRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *CreateCheckpointRequest) GetPartitions() []uint32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *CreateCheckpointRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+type CheckpointResult struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Partition  uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Checkpoint *CheckpointInfo        `protobuf:"bytes,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// seconds is the time the partition's leader took to answer.
+	Seconds       float64 `protobuf:"fixed64,3,opt,name=seconds,proto3" json:"seconds,omitempty"`
+	Error         string  `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointResult) Reset() {
+	*x = CheckpointResult{}
+	mi := &file_tandem_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointResult) ProtoMessage() {}
+
+func (x *CheckpointResult) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointResult.ProtoReflect.Descriptor instead.
+func (*CheckpointResult) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *CheckpointResult) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *CheckpointResult) GetCheckpoint() *CheckpointInfo {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *CheckpointResult) GetSeconds() float64 {
+	if x != nil {
+		return x.Seconds
+	}
+	return 0
+}
+
+func (x *CheckpointResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type CreateCheckpointResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*CheckpointResult    `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCheckpointResponse) Reset() {
+	*x = CreateCheckpointResponse{}
+	mi := &file_tandem_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCheckpointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCheckpointResponse) ProtoMessage() {}
+
+func (x *CreateCheckpointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCheckpointResponse.ProtoReflect.Descriptor instead.
+func (*CreateCheckpointResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *CreateCheckpointResponse) GetResults() []*CheckpointResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+type LocalCheckpointsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalCheckpointsRequest) Reset() {
+	*x = LocalCheckpointsRequest{}
+	mi := &file_tandem_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalCheckpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalCheckpointsRequest) ProtoMessage() {}
+
+func (x *LocalCheckpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalCheckpointsRequest.ProtoReflect.Descriptor instead.
+func (*LocalCheckpointsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *LocalCheckpointsRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+type LocalCreateCheckpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partition     uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Purpose       string                 `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalCreateCheckpointRequest) Reset() {
+	*x = LocalCreateCheckpointRequest{}
+	mi := &file_tandem_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalCreateCheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalCreateCheckpointRequest) ProtoMessage() {}
+
+func (x *LocalCreateCheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalCreateCheckpointRequest.ProtoReflect.Descriptor instead.
+func (*LocalCreateCheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *LocalCreateCheckpointRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *LocalCreateCheckpointRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *LocalCreateCheckpointRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+type LocalCreateCheckpointResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Checkpoint    *CheckpointInfo        `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalCreateCheckpointResponse) Reset() {
+	*x = LocalCreateCheckpointResponse{}
+	mi := &file_tandem_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalCreateCheckpointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalCreateCheckpointResponse) ProtoMessage() {}
+
+func (x *LocalCreateCheckpointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalCreateCheckpointResponse.ProtoReflect.Descriptor instead.
+func (*LocalCreateCheckpointResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *LocalCreateCheckpointResponse) GetCheckpoint() *CheckpointInfo {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
 var File_tandem_proto protoreflect.FileDescriptor
 
 const file_tandem_proto_rawDesc = "" +
@@ -2531,7 +3078,51 @@ const file_tandem_proto_rawDesc = "" +
 	"\x14LocalReplicasRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\"M\n" +
 	"\x15LocalReplicasResponse\x124\n" +
-	"\breplicas\x18\x01 \x03(\v2\x18.tandem.v1.ReplicaStatusR\breplicas2\xa5\x03\n" +
+	"\breplicas\x18\x01 \x03(\v2\x18.tandem.v1.ReplicaStatusR\breplicas\"\xd1\x02\n" +
+	"\x0eCheckpointInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1c\n" +
+	"\tpartition\x18\x03 \x01(\rR\tpartition\x12\x17\n" +
+	"\anode_id\x18\x04 \x01(\tR\x06nodeId\x12\x16\n" +
+	"\x06decree\x18\x05 \x01(\x04R\x06decree\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x06 \x01(\x04R\tsizeBytes\x12+\n" +
+	"\x12created_at_unix_ms\x18\a \x01(\x03R\x0fcreatedAtUnixMs\x12\x18\n" +
+	"\apurpose\x18\b \x01(\tR\apurpose\x12\x1b\n" +
+	"\tpinned_by\x18\t \x03(\tR\bpinnedBy\x12\x1b\n" +
+	"\tin_flight\x18\n" +
+	" \x01(\rR\binFlight\x12\x14\n" +
+	"\x05empty\x18\v \x01(\bR\x05empty\x12\x14\n" +
+	"\x05files\x18\f \x01(\rR\x05files\".\n" +
+	"\x16ListCheckpointsRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\"V\n" +
+	"\x17ListCheckpointsResponse\x12;\n" +
+	"\vcheckpoints\x18\x01 \x03(\v2\x19.tandem.v1.CheckpointInfoR\vcheckpoints\"i\n" +
+	"\x17CreateCheckpointRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\rR\n" +
+	"partitions\x12\x18\n" +
+	"\apurpose\x18\x03 \x01(\tR\apurpose\"\x9b\x01\n" +
+	"\x10CheckpointResult\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x129\n" +
+	"\n" +
+	"checkpoint\x18\x02 \x01(\v2\x19.tandem.v1.CheckpointInfoR\n" +
+	"checkpoint\x12\x18\n" +
+	"\aseconds\x18\x03 \x01(\x01R\aseconds\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"Q\n" +
+	"\x18CreateCheckpointResponse\x125\n" +
+	"\aresults\x18\x01 \x03(\v2\x1b.tandem.v1.CheckpointResultR\aresults\"/\n" +
+	"\x17LocalCheckpointsRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\"l\n" +
+	"\x1cLocalCreateCheckpointRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x18\n" +
+	"\apurpose\x18\x03 \x01(\tR\apurpose\"Z\n" +
+	"\x1dLocalCreateCheckpointResponse\x129\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\v2\x19.tandem.v1.CheckpointInfoR\n" +
+	"checkpoint2\xa5\x03\n" +
 	"\x02KV\x124\n" +
 	"\x03Get\x12\x15.tandem.v1.GetRequest\x1a\x16.tandem.v1.GetResponse\x124\n" +
 	"\x03Set\x12\x15.tandem.v1.SetRequest\x1a\x16.tandem.v1.SetResponse\x124\n" +
@@ -2539,7 +3130,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\bMultiGet\x12\x1a.tandem.v1.MultiGetRequest\x1a\x1b.tandem.v1.MultiGetResponse\x12C\n" +
 	"\bMultiSet\x12\x1a.tandem.v1.MultiSetRequest\x1a\x1b.tandem.v1.MultiSetResponse\x127\n" +
 	"\x04Scan\x12\x16.tandem.v1.ScanRequest\x1a\x17.tandem.v1.ScanResponse\x12:\n" +
-	"\x05Count\x12\x17.tandem.v1.CountRequest\x1a\x18.tandem.v1.CountResponse2\x8f\x05\n" +
+	"\x05Count\x12\x17.tandem.v1.CountRequest\x1a\x18.tandem.v1.CountResponse2\x8e\b\n" +
 	"\x05Admin\x12:\n" +
 	"\x05Nodes\x12\x17.tandem.v1.NodesRequest\x1a\x18.tandem.v1.NodesResponse\x12L\n" +
 	"\vCreateTable\x12\x1d.tandem.v1.CreateTableRequest\x1a\x1e.tandem.v1.CreateTableResponse\x12F\n" +
@@ -2551,7 +3142,11 @@ const file_tandem_proto_rawDesc = "" +
 	"\x05Route\x12\x17.tandem.v1.RouteRequest\x1a\x18.tandem.v1.RouteResponse\x12F\n" +
 	"\tGetConfig\x12\x1b.tandem.v1.GetConfigRequest\x1a\x1c.tandem.v1.GetConfigResponse\x12F\n" +
 	"\tSetConfig\x12\x1b.tandem.v1.SetConfigRequest\x1a\x1c.tandem.v1.SetConfigResponse\x12R\n" +
-	"\rLocalReplicas\x12\x1f.tandem.v1.LocalReplicasRequest\x1a .tandem.v1.LocalReplicasResponseB,Z*github.com/tandem-kv/tandem/proto/tandempbb\x06proto3"
+	"\rLocalReplicas\x12\x1f.tandem.v1.LocalReplicasRequest\x1a .tandem.v1.LocalReplicasResponse\x12X\n" +
+	"\x0fListCheckpoints\x12!.tandem.v1.ListCheckpointsRequest\x1a\".tandem.v1.ListCheckpointsResponse\x12[\n" +
+	"\x10CreateCheckpoint\x12\".tandem.v1.CreateCheckpointRequest\x1a#.tandem.v1.CreateCheckpointResponse\x12Z\n" +
+	"\x10LocalCheckpoints\x12\".tandem.v1.LocalCheckpointsRequest\x1a\".tandem.v1.ListCheckpointsResponse\x12j\n" +
+	"\x15LocalCreateCheckpoint\x12'.tandem.v1.LocalCreateCheckpointRequest\x1a(.tandem.v1.LocalCreateCheckpointResponseB,Z*github.com/tandem-kv/tandem/proto/tandempbb\x06proto3"
 
 var (
 	file_tandem_proto_rawDescOnce sync.Once
@@ -2565,50 +3160,59 @@ func file_tandem_proto_rawDescGZIP() []byte {
 	return file_tandem_proto_rawDescData
 }
 
-var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_tandem_proto_goTypes = []any{
-	(*Record)(nil),                // 0: tandem.v1.Record
-	(*SortKeyValue)(nil),          // 1: tandem.v1.SortKeyValue
-	(*NotLeader)(nil),             // 2: tandem.v1.NotLeader
-	(*GetRequest)(nil),            // 3: tandem.v1.GetRequest
-	(*GetResponse)(nil),           // 4: tandem.v1.GetResponse
-	(*SetRequest)(nil),            // 5: tandem.v1.SetRequest
-	(*SetResponse)(nil),           // 6: tandem.v1.SetResponse
-	(*DelRequest)(nil),            // 7: tandem.v1.DelRequest
-	(*DelResponse)(nil),           // 8: tandem.v1.DelResponse
-	(*MultiGetRequest)(nil),       // 9: tandem.v1.MultiGetRequest
-	(*MultiGetResponse)(nil),      // 10: tandem.v1.MultiGetResponse
-	(*MultiSetRequest)(nil),       // 11: tandem.v1.MultiSetRequest
-	(*MultiSetResponse)(nil),      // 12: tandem.v1.MultiSetResponse
-	(*ScanRequest)(nil),           // 13: tandem.v1.ScanRequest
-	(*ScanResponse)(nil),          // 14: tandem.v1.ScanResponse
-	(*CountRequest)(nil),          // 15: tandem.v1.CountRequest
-	(*CountResponse)(nil),         // 16: tandem.v1.CountResponse
-	(*NodeInfo)(nil),              // 17: tandem.v1.NodeInfo
-	(*NodesRequest)(nil),          // 18: tandem.v1.NodesRequest
-	(*NodesResponse)(nil),         // 19: tandem.v1.NodesResponse
-	(*PartitionPlacement)(nil),    // 20: tandem.v1.PartitionPlacement
-	(*TableInfo)(nil),             // 21: tandem.v1.TableInfo
-	(*CreateTableRequest)(nil),    // 22: tandem.v1.CreateTableRequest
-	(*CreateTableResponse)(nil),   // 23: tandem.v1.CreateTableResponse
-	(*DropTableRequest)(nil),      // 24: tandem.v1.DropTableRequest
-	(*DropTableResponse)(nil),     // 25: tandem.v1.DropTableResponse
-	(*ListTablesRequest)(nil),     // 26: tandem.v1.ListTablesRequest
-	(*ListTablesResponse)(nil),    // 27: tandem.v1.ListTablesResponse
-	(*ReplicaStatus)(nil),         // 28: tandem.v1.ReplicaStatus
-	(*PartitionInfo)(nil),         // 29: tandem.v1.PartitionInfo
-	(*PartitionsRequest)(nil),     // 30: tandem.v1.PartitionsRequest
-	(*PartitionsResponse)(nil),    // 31: tandem.v1.PartitionsResponse
-	(*PartitionRoute)(nil),        // 32: tandem.v1.PartitionRoute
-	(*RouteRequest)(nil),          // 33: tandem.v1.RouteRequest
-	(*RouteResponse)(nil),         // 34: tandem.v1.RouteResponse
-	(*ConfigEntry)(nil),           // 35: tandem.v1.ConfigEntry
-	(*GetConfigRequest)(nil),      // 36: tandem.v1.GetConfigRequest
-	(*GetConfigResponse)(nil),     // 37: tandem.v1.GetConfigResponse
-	(*SetConfigRequest)(nil),      // 38: tandem.v1.SetConfigRequest
-	(*SetConfigResponse)(nil),     // 39: tandem.v1.SetConfigResponse
-	(*LocalReplicasRequest)(nil),  // 40: tandem.v1.LocalReplicasRequest
-	(*LocalReplicasResponse)(nil), // 41: tandem.v1.LocalReplicasResponse
+	(*Record)(nil),                        // 0: tandem.v1.Record
+	(*SortKeyValue)(nil),                  // 1: tandem.v1.SortKeyValue
+	(*NotLeader)(nil),                     // 2: tandem.v1.NotLeader
+	(*GetRequest)(nil),                    // 3: tandem.v1.GetRequest
+	(*GetResponse)(nil),                   // 4: tandem.v1.GetResponse
+	(*SetRequest)(nil),                    // 5: tandem.v1.SetRequest
+	(*SetResponse)(nil),                   // 6: tandem.v1.SetResponse
+	(*DelRequest)(nil),                    // 7: tandem.v1.DelRequest
+	(*DelResponse)(nil),                   // 8: tandem.v1.DelResponse
+	(*MultiGetRequest)(nil),               // 9: tandem.v1.MultiGetRequest
+	(*MultiGetResponse)(nil),              // 10: tandem.v1.MultiGetResponse
+	(*MultiSetRequest)(nil),               // 11: tandem.v1.MultiSetRequest
+	(*MultiSetResponse)(nil),              // 12: tandem.v1.MultiSetResponse
+	(*ScanRequest)(nil),                   // 13: tandem.v1.ScanRequest
+	(*ScanResponse)(nil),                  // 14: tandem.v1.ScanResponse
+	(*CountRequest)(nil),                  // 15: tandem.v1.CountRequest
+	(*CountResponse)(nil),                 // 16: tandem.v1.CountResponse
+	(*NodeInfo)(nil),                      // 17: tandem.v1.NodeInfo
+	(*NodesRequest)(nil),                  // 18: tandem.v1.NodesRequest
+	(*NodesResponse)(nil),                 // 19: tandem.v1.NodesResponse
+	(*PartitionPlacement)(nil),            // 20: tandem.v1.PartitionPlacement
+	(*TableInfo)(nil),                     // 21: tandem.v1.TableInfo
+	(*CreateTableRequest)(nil),            // 22: tandem.v1.CreateTableRequest
+	(*CreateTableResponse)(nil),           // 23: tandem.v1.CreateTableResponse
+	(*DropTableRequest)(nil),              // 24: tandem.v1.DropTableRequest
+	(*DropTableResponse)(nil),             // 25: tandem.v1.DropTableResponse
+	(*ListTablesRequest)(nil),             // 26: tandem.v1.ListTablesRequest
+	(*ListTablesResponse)(nil),            // 27: tandem.v1.ListTablesResponse
+	(*ReplicaStatus)(nil),                 // 28: tandem.v1.ReplicaStatus
+	(*PartitionInfo)(nil),                 // 29: tandem.v1.PartitionInfo
+	(*PartitionsRequest)(nil),             // 30: tandem.v1.PartitionsRequest
+	(*PartitionsResponse)(nil),            // 31: tandem.v1.PartitionsResponse
+	(*PartitionRoute)(nil),                // 32: tandem.v1.PartitionRoute
+	(*RouteRequest)(nil),                  // 33: tandem.v1.RouteRequest
+	(*RouteResponse)(nil),                 // 34: tandem.v1.RouteResponse
+	(*ConfigEntry)(nil),                   // 35: tandem.v1.ConfigEntry
+	(*GetConfigRequest)(nil),              // 36: tandem.v1.GetConfigRequest
+	(*GetConfigResponse)(nil),             // 37: tandem.v1.GetConfigResponse
+	(*SetConfigRequest)(nil),              // 38: tandem.v1.SetConfigRequest
+	(*SetConfigResponse)(nil),             // 39: tandem.v1.SetConfigResponse
+	(*LocalReplicasRequest)(nil),          // 40: tandem.v1.LocalReplicasRequest
+	(*LocalReplicasResponse)(nil),         // 41: tandem.v1.LocalReplicasResponse
+	(*CheckpointInfo)(nil),                // 42: tandem.v1.CheckpointInfo
+	(*ListCheckpointsRequest)(nil),        // 43: tandem.v1.ListCheckpointsRequest
+	(*ListCheckpointsResponse)(nil),       // 44: tandem.v1.ListCheckpointsResponse
+	(*CreateCheckpointRequest)(nil),       // 45: tandem.v1.CreateCheckpointRequest
+	(*CheckpointResult)(nil),              // 46: tandem.v1.CheckpointResult
+	(*CreateCheckpointResponse)(nil),      // 47: tandem.v1.CreateCheckpointResponse
+	(*LocalCheckpointsRequest)(nil),       // 48: tandem.v1.LocalCheckpointsRequest
+	(*LocalCreateCheckpointRequest)(nil),  // 49: tandem.v1.LocalCreateCheckpointRequest
+	(*LocalCreateCheckpointResponse)(nil), // 50: tandem.v1.LocalCreateCheckpointResponse
 }
 var file_tandem_proto_depIdxs = []int32{
 	0,  // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
@@ -2626,43 +3230,55 @@ var file_tandem_proto_depIdxs = []int32{
 	35, // 12: tandem.v1.GetConfigResponse.entries:type_name -> tandem.v1.ConfigEntry
 	35, // 13: tandem.v1.SetConfigResponse.entry:type_name -> tandem.v1.ConfigEntry
 	28, // 14: tandem.v1.LocalReplicasResponse.replicas:type_name -> tandem.v1.ReplicaStatus
-	3,  // 15: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
-	5,  // 16: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
-	7,  // 17: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
-	9,  // 18: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
-	11, // 19: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
-	13, // 20: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
-	15, // 21: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
-	18, // 22: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
-	22, // 23: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
-	24, // 24: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
-	26, // 25: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
-	30, // 26: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
-	33, // 27: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
-	36, // 28: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
-	38, // 29: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
-	40, // 30: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
-	4,  // 31: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	6,  // 32: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	8,  // 33: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	10, // 34: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	12, // 35: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	14, // 36: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	16, // 37: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	19, // 38: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	23, // 39: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	25, // 40: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	27, // 41: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	31, // 42: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	34, // 43: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	37, // 44: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	39, // 45: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	41, // 46: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	31, // [31:47] is the sub-list for method output_type
-	15, // [15:31] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	42, // 15: tandem.v1.ListCheckpointsResponse.checkpoints:type_name -> tandem.v1.CheckpointInfo
+	42, // 16: tandem.v1.CheckpointResult.checkpoint:type_name -> tandem.v1.CheckpointInfo
+	46, // 17: tandem.v1.CreateCheckpointResponse.results:type_name -> tandem.v1.CheckpointResult
+	42, // 18: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
+	3,  // 19: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
+	5,  // 20: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
+	7,  // 21: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
+	9,  // 22: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
+	11, // 23: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
+	13, // 24: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
+	15, // 25: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
+	18, // 26: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
+	22, // 27: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
+	24, // 28: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
+	26, // 29: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
+	30, // 30: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
+	33, // 31: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
+	36, // 32: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
+	38, // 33: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
+	40, // 34: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
+	43, // 35: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
+	45, // 36: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
+	48, // 37: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
+	49, // 38: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
+	4,  // 39: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	6,  // 40: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	8,  // 41: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	10, // 42: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	12, // 43: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	14, // 44: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	16, // 45: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	19, // 46: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	23, // 47: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	25, // 48: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	27, // 49: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	31, // 50: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	34, // 51: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	37, // 52: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	39, // 53: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	41, // 54: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	44, // 55: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	47, // 56: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	44, // 57: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	50, // 58: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	39, // [39:59] is the sub-list for method output_type
+	19, // [19:39] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_tandem_proto_init() }
@@ -2676,7 +3292,7 @@ func file_tandem_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -359,15 +359,19 @@ var KV_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Admin_Nodes_FullMethodName         = "/tandem.v1.Admin/Nodes"
-	Admin_CreateTable_FullMethodName   = "/tandem.v1.Admin/CreateTable"
-	Admin_DropTable_FullMethodName     = "/tandem.v1.Admin/DropTable"
-	Admin_ListTables_FullMethodName    = "/tandem.v1.Admin/ListTables"
-	Admin_Partitions_FullMethodName    = "/tandem.v1.Admin/Partitions"
-	Admin_Route_FullMethodName         = "/tandem.v1.Admin/Route"
-	Admin_GetConfig_FullMethodName     = "/tandem.v1.Admin/GetConfig"
-	Admin_SetConfig_FullMethodName     = "/tandem.v1.Admin/SetConfig"
-	Admin_LocalReplicas_FullMethodName = "/tandem.v1.Admin/LocalReplicas"
+	Admin_Nodes_FullMethodName                 = "/tandem.v1.Admin/Nodes"
+	Admin_CreateTable_FullMethodName           = "/tandem.v1.Admin/CreateTable"
+	Admin_DropTable_FullMethodName             = "/tandem.v1.Admin/DropTable"
+	Admin_ListTables_FullMethodName            = "/tandem.v1.Admin/ListTables"
+	Admin_Partitions_FullMethodName            = "/tandem.v1.Admin/Partitions"
+	Admin_Route_FullMethodName                 = "/tandem.v1.Admin/Route"
+	Admin_GetConfig_FullMethodName             = "/tandem.v1.Admin/GetConfig"
+	Admin_SetConfig_FullMethodName             = "/tandem.v1.Admin/SetConfig"
+	Admin_LocalReplicas_FullMethodName         = "/tandem.v1.Admin/LocalReplicas"
+	Admin_ListCheckpoints_FullMethodName       = "/tandem.v1.Admin/ListCheckpoints"
+	Admin_CreateCheckpoint_FullMethodName      = "/tandem.v1.Admin/CreateCheckpoint"
+	Admin_LocalCheckpoints_FullMethodName      = "/tandem.v1.Admin/LocalCheckpoints"
+	Admin_LocalCreateCheckpoint_FullMethodName = "/tandem.v1.Admin/LocalCreateCheckpoint"
 )
 
 // AdminClient is the client API for Admin service.
@@ -388,6 +392,16 @@ type AdminClient interface {
 	// LocalReplicas reports the replicas hosted by the answering node only;
 	// nodes call it on each other to assemble cluster-wide views.
 	LocalReplicas(ctx context.Context, in *LocalReplicasRequest, opts ...grpc.CallOption) (*LocalReplicasResponse, error)
+	// ListCheckpoints lists each partition leader's checkpoints.
+	ListCheckpoints(ctx context.Context, in *ListCheckpointsRequest, opts ...grpc.CallOption) (*ListCheckpointsResponse, error)
+	// CreateCheckpoint asks each partition's leader for a checkpoint at its
+	// current decree and waits for all of them.
+	CreateCheckpoint(ctx context.Context, in *CreateCheckpointRequest, opts ...grpc.CallOption) (*CreateCheckpointResponse, error)
+	// LocalCheckpoints lists this node's checkpoints of a table (every replica).
+	LocalCheckpoints(ctx context.Context, in *LocalCheckpointsRequest, opts ...grpc.CallOption) (*ListCheckpointsResponse, error)
+	// LocalCreateCheckpoint checkpoints one partition on this node, which must
+	// lead it.
+	LocalCreateCheckpoint(ctx context.Context, in *LocalCreateCheckpointRequest, opts ...grpc.CallOption) (*LocalCreateCheckpointResponse, error)
 }
 
 type adminClient struct {
@@ -488,6 +502,46 @@ func (c *adminClient) LocalReplicas(ctx context.Context, in *LocalReplicasReques
 	return out, nil
 }
 
+func (c *adminClient) ListCheckpoints(ctx context.Context, in *ListCheckpointsRequest, opts ...grpc.CallOption) (*ListCheckpointsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCheckpointsResponse)
+	err := c.cc.Invoke(ctx, Admin_ListCheckpoints_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) CreateCheckpoint(ctx context.Context, in *CreateCheckpointRequest, opts ...grpc.CallOption) (*CreateCheckpointResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCheckpointResponse)
+	err := c.cc.Invoke(ctx, Admin_CreateCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) LocalCheckpoints(ctx context.Context, in *LocalCheckpointsRequest, opts ...grpc.CallOption) (*ListCheckpointsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCheckpointsResponse)
+	err := c.cc.Invoke(ctx, Admin_LocalCheckpoints_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) LocalCreateCheckpoint(ctx context.Context, in *LocalCreateCheckpointRequest, opts ...grpc.CallOption) (*LocalCreateCheckpointResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LocalCreateCheckpointResponse)
+	err := c.cc.Invoke(ctx, Admin_LocalCreateCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -506,6 +560,16 @@ type AdminServer interface {
 	// LocalReplicas reports the replicas hosted by the answering node only;
 	// nodes call it on each other to assemble cluster-wide views.
 	LocalReplicas(context.Context, *LocalReplicasRequest) (*LocalReplicasResponse, error)
+	// ListCheckpoints lists each partition leader's checkpoints.
+	ListCheckpoints(context.Context, *ListCheckpointsRequest) (*ListCheckpointsResponse, error)
+	// CreateCheckpoint asks each partition's leader for a checkpoint at its
+	// current decree and waits for all of them.
+	CreateCheckpoint(context.Context, *CreateCheckpointRequest) (*CreateCheckpointResponse, error)
+	// LocalCheckpoints lists this node's checkpoints of a table (every replica).
+	LocalCheckpoints(context.Context, *LocalCheckpointsRequest) (*ListCheckpointsResponse, error)
+	// LocalCreateCheckpoint checkpoints one partition on this node, which must
+	// lead it.
+	LocalCreateCheckpoint(context.Context, *LocalCreateCheckpointRequest) (*LocalCreateCheckpointResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -542,6 +606,18 @@ func (UnimplementedAdminServer) SetConfig(context.Context, *SetConfigRequest) (*
 }
 func (UnimplementedAdminServer) LocalReplicas(context.Context, *LocalReplicasRequest) (*LocalReplicasResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method LocalReplicas not implemented")
+}
+func (UnimplementedAdminServer) ListCheckpoints(context.Context, *ListCheckpointsRequest) (*ListCheckpointsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListCheckpoints not implemented")
+}
+func (UnimplementedAdminServer) CreateCheckpoint(context.Context, *CreateCheckpointRequest) (*CreateCheckpointResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateCheckpoint not implemented")
+}
+func (UnimplementedAdminServer) LocalCheckpoints(context.Context, *LocalCheckpointsRequest) (*ListCheckpointsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LocalCheckpoints not implemented")
+}
+func (UnimplementedAdminServer) LocalCreateCheckpoint(context.Context, *LocalCreateCheckpointRequest) (*LocalCreateCheckpointResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LocalCreateCheckpoint not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -726,6 +802,78 @@ func _Admin_LocalReplicas_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_ListCheckpoints_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCheckpointsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ListCheckpoints(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ListCheckpoints_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ListCheckpoints(ctx, req.(*ListCheckpointsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_CreateCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCheckpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).CreateCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_CreateCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).CreateCheckpoint(ctx, req.(*CreateCheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_LocalCheckpoints_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LocalCheckpointsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).LocalCheckpoints(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_LocalCheckpoints_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).LocalCheckpoints(ctx, req.(*LocalCheckpointsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_LocalCreateCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LocalCreateCheckpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).LocalCreateCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_LocalCreateCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).LocalCreateCheckpoint(ctx, req.(*LocalCreateCheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -768,6 +916,22 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LocalReplicas",
 			Handler:    _Admin_LocalReplicas_Handler,
+		},
+		{
+			MethodName: "ListCheckpoints",
+			Handler:    _Admin_ListCheckpoints_Handler,
+		},
+		{
+			MethodName: "CreateCheckpoint",
+			Handler:    _Admin_CreateCheckpoint_Handler,
+		},
+		{
+			MethodName: "LocalCheckpoints",
+			Handler:    _Admin_LocalCheckpoints_Handler,
+		},
+		{
+			MethodName: "LocalCreateCheckpoint",
+			Handler:    _Admin_LocalCreateCheckpoint_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

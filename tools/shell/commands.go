@@ -58,9 +58,10 @@ func commandTable() []*command {
 			minArgs: 1, maxArgs: 2, flags: []string{"limit"}, tableArgs: true, run: runScan},
 		{name: "count", usage: "TABLE", help: "count the live records of a table", minArgs: 1, maxArgs: 1, tableArgs: true, run: runCount},
 		{name: "checkpoint", help: "partition checkpoints", subs: []*command{
-			{name: "ls", usage: "TABLE", help: "per partition: checkpoints", minArgs: 1, maxArgs: 1, tableArgs: true, pending: true},
-			{name: "create", usage: "TABLE [--partition P]", help: "checkpoint now and wait", minArgs: 1, maxArgs: 1,
-				flags: []string{"partition"}, tableArgs: true, pending: true},
+			{name: "ls", usage: "TABLE", help: "per partition: checkpoints with decree, size, age, purpose, pinned",
+				minArgs: 1, maxArgs: 1, tableArgs: true, run: runCheckpointLs},
+			{name: "create", usage: "TABLE [--partition P]", help: "checkpoint now and wait; prints decree, size and time per partition",
+				minArgs: 1, maxArgs: 1, flags: []string{"partition"}, tableArgs: true, run: runCheckpointCreate},
 		}},
 		{name: "config", help: "cluster runtime config", subs: []*command{
 			{name: "get", usage: "[KEY]", help: "show one or every config entry", maxArgs: 1, run: runConfigGet},

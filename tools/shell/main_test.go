@@ -146,7 +146,7 @@ func TestScriptWithoutCluster(t *testing.T) {
 		{"help", []string{"-e", "help"}, 0, "checkpoint create TABLE [--partition P]", ""},
 		{"help of a group", []string{"-e", "help dup"}, 0, "dup add TABLE REMOTE_ADDR", ""},
 		{"help of one command", []string{"-e", "help scan"}, 0, "scan TABLE [HASHKEY] [--limit N]", ""},
-		{"pending command", []string{"-e", "checkpoint ls demo"}, 2, "", "checkpoint ls: not available yet"},
+		{"pending command", []string{"-e", "dup ls demo"}, 2, "", "dup ls: not available yet"},
 		{"pending dup", []string{"-e", "dup add demo 10.0.0.1:7100"}, 2, "", "not available yet"},
 		{"unknown command", []string{"-e", "frob"}, 2, "", `unknown command "frob"`},
 		{"usage", []string{"-e", "get t h"}, 2, "", "usage: get TABLE HASHKEY SORTKEY"},

@@ -1,0 +1,201 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/replica"
+)
+
+func checkpointInfo(nodeID string, v replica.CheckpointView) *tpb.CheckpointInfo {
+	return &tpb.CheckpointInfo{
+		Id: v.ID, Table: v.Table, Partition: v.Partition, NodeId: nodeID, Decree: v.Decree,
+		SizeBytes: uint64(v.TotalBytes), CreatedAtUnixMs: v.CreatedAt.UnixMilli(), Purpose: string(v.Purpose),
+		PinnedBy: v.PinnedBy, InFlight: uint32(v.InFlight), Empty: v.Empty, Files: uint32(len(v.Files)),
+	}
+}
+
+// localCheckpoints lists this node's checkpoints of a table.
+func (n *Node) localCheckpoints(table string) []*tpb.CheckpointInfo {
+	var out []*tpb.CheckpointInfo
+	for _, r := range n.localReplicas() {
+		if r.Info().Table != table {
+			continue
+		}
+		for _, v := range r.Catalog().List() {
+			out = append(out, checkpointInfo(n.cfg.NodeID, v))
+		}
+	}
+	return out
+}
+
+func (a *adminService) LocalCheckpoints(ctx context.Context, req *tpb.LocalCheckpointsRequest) (*tpb.ListCheckpointsResponse, error) {
+	return &tpb.ListCheckpointsResponse{Checkpoints: a.n.localCheckpoints(req.Table)}, nil
+}
+
+func (a *adminService) LocalCreateCheckpoint(ctx context.Context, req *tpb.LocalCreateCheckpointRequest) (*tpb.LocalCreateCheckpointResponse, error) {
+	purpose, err := replica.ParsePurpose(req.Purpose)
+	if err != nil {
+		return nil, toStatus(fmt.Errorf("%w: %v", ErrInvalidArgument, err))
+	}
+	r, _, _, err := a.n.leaderFor(req.Table, req.Partition, true, nil)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	m, err := r.Checkpoint(ctx, purpose)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	var view replica.CheckpointView
+	for _, v := range r.Catalog().List() {
+		if v.ID == m.ID {
+			view = v
+		}
+	}
+	if view.ID == "" {
+		view = replica.CheckpointView{Manifest: *m}
+	}
+	return &tpb.LocalCreateCheckpointResponse{Checkpoint: checkpointInfo(a.n.cfg.NodeID, view)}, nil
+}
+
+func (a *adminService) ListCheckpoints(ctx context.Context, req *tpb.ListCheckpointsRequest) (*tpb.ListCheckpointsResponse, error) {
+	t, err := a.lookupTable(ctx, req.Table)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	leaders := map[uint32]string{}
+	for _, p := range a.n.partitionsInfo(ctx, t) {
+		leaders[p.Index] = p.LeaderId
+	}
+	resp := &tpb.ListCheckpointsResponse{}
+	for _, nr := range a.n.gatherCheckpoints(ctx, t.Name) {
+		for _, c := range nr {
+			if leaders[c.Partition] == c.NodeId {
+				resp.Checkpoints = append(resp.Checkpoints, c)
+			}
+		}
+	}
+	sort.Slice(resp.Checkpoints, func(i, j int) bool {
+		ci, cj := resp.Checkpoints[i], resp.Checkpoints[j]
+		if ci.Partition != cj.Partition {
+			return ci.Partition < cj.Partition
+		}
+		return ci.Id < cj.Id
+	})
+	return resp, nil
+}
+
+// gatherCheckpoints asks every node for its checkpoints of table.
+func (n *Node) gatherCheckpoints(ctx context.Context, table string) [][]*tpb.CheckpointInfo {
+	out := make([][]*tpb.CheckpointInfo, len(n.peers))
+	var wg sync.WaitGroup
+	for i, p := range n.peers {
+		if p.ID == n.cfg.NodeID {
+			out[i] = n.localCheckpoints(table)
+			continue
+		}
+		wg.Add(1)
+		go func(i int, p Peer) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, fanoutTimeout)
+			defer cancel()
+			if c, err := n.admin(p.Addr); err == nil {
+				if resp, err := c.LocalCheckpoints(cctx, &tpb.LocalCheckpointsRequest{Table: table}); err == nil {
+					out[i] = resp.Checkpoints
+				}
+			}
+		}(i, p)
+	}
+	wg.Wait()
+	return out
+}
+
+func (a *adminService) CreateCheckpoint(ctx context.Context, req *tpb.CreateCheckpointRequest) (*tpb.CreateCheckpointResponse, error) {
+	t, err := a.lookupTable(ctx, req.Table)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	purpose := req.Purpose
+	if purpose == "" {
+		purpose = string(replica.PurposeManual)
+	}
+	if _, err := replica.ParsePurpose(purpose); err != nil {
+		return nil, toStatus(fmt.Errorf("%w: %v", ErrInvalidArgument, err))
+	}
+	parts := req.Partitions
+	if len(parts) == 0 {
+		for p := uint32(0); p < t.Partitions; p++ {
+			parts = append(parts, p)
+		}
+	}
+	for _, p := range parts {
+		if p >= t.Partitions {
+			return nil, toStatus(fmt.Errorf("%w: partition %d out of range: table %q has %d partitions", ErrInvalidArgument, p, t.Name, t.Partitions))
+		}
+	}
+	resp := &tpb.CreateCheckpointResponse{Results: make([]*tpb.CheckpointResult, len(parts))}
+	var wg sync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		go func(i int, p uint32) {
+			defer wg.Done()
+			resp.Results[i] = a.n.checkpointPartition(ctx, t, p, purpose)
+		}(i, p)
+	}
+	wg.Wait()
+	return resp, nil
+}
+
+// checkpointPartition asks the partition's leader for a checkpoint,
+// following a leader change once or twice.
+func (n *Node) checkpointPartition(ctx context.Context, t *TableMeta, p uint32, purpose string) *tpb.CheckpointResult {
+	res := &tpb.CheckpointResult{Partition: p}
+	start := time.Now()
+	defer func() { res.Seconds = time.Since(start).Seconds() }()
+	req := &tpb.LocalCreateCheckpointRequest{Table: t.Name, Partition: p, Purpose: purpose}
+	var lastErr error
+	for attempt := 0; attempt < 20; attempt++ {
+		addr := n.partitionLeaderAddr(ctx, t, p)
+		if addr != "" {
+			c, err := n.admin(addr)
+			if err == nil {
+				var out *tpb.LocalCreateCheckpointResponse
+				if out, err = c.LocalCreateCheckpoint(ctx, req); err == nil {
+					res.Checkpoint = out.Checkpoint
+					return res
+				}
+			}
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			res.Error = ctx.Err().Error()
+			return res
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	res.Error = fmt.Sprintf("no leader answered: %v", lastErr)
+	return res
+}
+
+// partitionLeaderAddr finds a partition's leader, locally if this node
+// hosts a replica, else by asking the cluster.
+func (n *Node) partitionLeaderAddr(ctx context.Context, t *TableMeta, p uint32) string {
+	if r := n.replica(groupID(t.ID, p)); r != nil {
+		if _, addr := r.Leader(); addr != "" {
+			return addr
+		}
+	}
+	routes, err := n.routes(ctx, t.Name)
+	if err != nil || int(p) >= len(routes) {
+		return ""
+	}
+	return routes[p].LeaderAddr
+}
+
+// CheckpointSettings returns the checkpoint settings in force on this node.
+func (n *Node) CheckpointSettings() replica.Settings { return n.sched.CurrentSettings() }
