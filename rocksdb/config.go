@@ -26,6 +26,13 @@ type Config struct {
 	// MaxOpenFiles caps the table files each instance keeps open; -1 means
 	// unlimited.
 	MaxOpenFiles int
+	// MemoryBudgetBytes, when non-zero, bounds the memory of all instances
+	// together: the block cache gets the whole budget (BlockCacheBytes is
+	// ignored), and one write buffer manager shared by every instance caps
+	// their memtables at half of it and charges them to the cache, so cached
+	// blocks and memtables together stay within the budget. It also lowers
+	// WriteBufferBytes and MaxOpenFiles; see budget.go. Zero means no budget.
+	MemoryBudgetBytes uint64
 	// Logger receives this package's logs; nil means zap.NewNop().
 	Logger *zap.Logger
 }
@@ -44,9 +51,11 @@ func DefaultConfig() Config {
 // Validate reports the first out-of-range field, wrapping ErrInvalidConfig.
 func (c Config) Validate() error {
 	switch {
-	case c.BlockCacheBytes == 0:
+	case c.MemoryBudgetBytes != 0 && c.MemoryBudgetBytes < minMemoryBudget:
+		return fmt.Errorf("MemoryBudgetBytes %d is below %d MiB: %w", c.MemoryBudgetBytes, minMemoryBudget>>20, ErrInvalidConfig)
+	case c.BlockCacheBytes == 0 && c.MemoryBudgetBytes == 0:
 		return fmt.Errorf("BlockCacheBytes must be positive: %w", ErrInvalidConfig)
-	case c.WriteBufferBytes < 64<<10:
+	case c.WriteBufferBytes < minWriteBuffer:
 		return fmt.Errorf("WriteBufferBytes %d is below 64 KiB: %w", c.WriteBufferBytes, ErrInvalidConfig)
 	case c.MaxWriteBuffers < 1:
 		return fmt.Errorf("MaxWriteBuffers %d must be at least 1: %w", c.MaxWriteBuffers, ErrInvalidConfig)
@@ -72,6 +81,8 @@ type Shared struct {
 	closed bool
 	cache  *grocksdb.Cache
 	env    *grocksdb.Env
+	// wbm caps all instances' memtables; nil without a memory budget.
+	wbm *writeBufferManager
 	// bloomTable is used for the records column family, plainTable for
 	// metadata and KV stores, which are read by iteration or rarely.
 	bloomTable *grocksdb.BlockBasedTableOptions
@@ -83,6 +94,7 @@ func NewShared(cfg Config) (*Shared, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.effective()
 	lg := cfg.Logger
 	if lg == nil {
 		lg = zap.NewNop()
@@ -98,6 +110,9 @@ func NewShared(cfg Config) (*Shared, error) {
 		env:        env,
 		bloomTable: newTableOptions(cache, true),
 		plainTable: newTableOptions(cache, false),
+	}
+	if cfg.MemoryBudgetBytes != 0 {
+		s.wbm = newWriteBufferManager(cfg.memtableLimit(), cache)
 	}
 	return s, nil
 }
@@ -137,6 +152,9 @@ func (s *Shared) Close() {
 		return
 	}
 	s.closed = true
+	if s.wbm != nil {
+		s.wbm.destroy()
+	}
 	s.bloomTable.Destroy()
 	s.plainTable.Destroy()
 	s.cache.Destroy()
@@ -163,5 +181,10 @@ func (s *Shared) newOptions(table *grocksdb.BlockBasedTableOptions) *grocksdb.Op
 	o.SetStatsDumpPeriodSec(0)
 	o.SetStatsPersistPeriodSec(0)
 	o.SetManifestPreallocationSize(64 << 10)
+	if s.wbm != nil {
+		o.SetTableCacheNumshardbits(budgetTableCacheShardBits)
+		o.SetArenaBlockSize(s.cfg.arenaBlockSize())
+		s.wbm.install(o)
+	}
 	return o
 }

@@ -21,6 +21,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no write buffers", func(c *Config) { c.MaxWriteBuffers = 0 }, false},
 		{"no threads", func(c *Config) { c.BackgroundThreads = 0 }, false},
 		{"zero open files", func(c *Config) { c.MaxOpenFiles = 0 }, false},
+		{"budget without block cache", func(c *Config) { c.BlockCacheBytes, c.MemoryBudgetBytes = 0, 16<<20 }, true},
+		{"tiny budget", func(c *Config) { c.MemoryBudgetBytes = 1 << 20 }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -30,8 +32,12 @@ func TestConfigValidate(t *testing.T) {
 			if tt.ok != (err == nil) || (err != nil && !errors.Is(err, ErrInvalidConfig)) {
 				t.Fatalf("Validate() = %v, want ok=%v", err, tt.ok)
 			}
-			if _, err := NewShared(c); tt.ok != (err == nil) {
+			sh, err := NewShared(c)
+			if tt.ok != (err == nil) {
 				t.Fatalf("NewShared() = %v, want ok=%v", err, tt.ok)
+			}
+			if sh != nil {
+				sh.Close()
 			}
 		})
 	}

@@ -30,7 +30,7 @@ func main() {
 func run() error {
 	cfg := server.DefaultConfig()
 	var peers, logLevel, createTable string
-	var cacheMiB uint64
+	var cacheMiB, memoryMiB uint64
 	flag.StringVar(&cfg.NodeID, "id", cfg.NodeID, "node id, unique in the cluster")
 	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "RPC address: client, admin, raft and duplication traffic")
 	flag.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP address for /healthz, /metrics and /status (empty: off)")
@@ -39,6 +39,7 @@ func run() error {
 	flag.StringVar(&peers, "peers", "", "every node of the cluster: n1=HOST:PORT,n2=HOST:PORT,... (empty: single node)")
 	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.Uint64Var(&cacheMiB, "block-cache-mib", cfg.RocksDB.BlockCacheBytes>>20, "block cache shared by every replica, MiB")
+	flag.Uint64Var(&memoryMiB, "memory-mib", 0, "RocksDB memory budget for all replicas, MiB: block cache plus memtables (0: block cache only)")
 	flag.StringVar(&createTable, "create-table", "", "NAME[:PARTITIONS]: create this table once the node serves, if it does not exist")
 	flag.Parse()
 
@@ -47,6 +48,7 @@ func run() error {
 		return err
 	}
 	cfg.RocksDB.BlockCacheBytes = cacheMiB << 20
+	cfg.RocksDB.MemoryBudgetBytes = memoryMiB << 20
 	if cfg.Logger, err = newLogger(logLevel); err != nil {
 		return err
 	}
