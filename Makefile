@@ -25,6 +25,7 @@ build: deps
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/tandem-server ./server/cmd/tandem-server
 	$(GO) build -o $(BIN)/tandem-shell ./tools/shell
+	$(GO) build -o $(BIN)/tandem-bench ./tools/bench
 
 run: build
 	@echo "starting a single-node cluster (data in $(DATA)/n1) with table demo (8 partitions)"
@@ -41,6 +42,14 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# bench prints the figures BENCHMARKS.md records: checkpoint latency (Go
+# benchmarks, with a copy baseline in the same run) and a load run against a
+# 3-node cluster on 127.0.0.1. A few minutes.
+bench: build
+	$(GO) test -run '^$$' -bench BenchmarkCheckpoint -benchtime 20x ./server/
+	$(GO) test -run '^$$' -bench BenchmarkShellCheckpoint -benchtime 10x ./server/e2e/
+	BIN=$(BIN) tools/bench/cluster-bench.sh
 
 proto:
 	@command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler >/dev/null)

@@ -24,6 +24,11 @@ type checkpointer struct {
 	lg        *zap.Logger
 
 	mu sync.Mutex // one creation at a time per replica
+	// sstCRC caches checksums of SST files of the instance generation
+	// sstGen: SST files are immutable and their numbers never reused within
+	// one instance.
+	sstCRC map[string]FileInfo
+	sstGen uint64
 }
 
 // isEmpty reports whether the partition holds no live records.
@@ -63,10 +68,17 @@ func (c *checkpointer) create(purpose Purpose) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, total, err := describeFiles(c.catalog.tmpDir(m.ID))
+	if gen := c.store.gen(); gen != c.sstGen || c.sstCRC == nil {
+		c.sstCRC, c.sstGen = map[string]FileInfo{}, gen
+	}
+	files, total, err := describeFiles(c.catalog.tmpDir(m.ID), c.sstCRC)
 	if err != nil {
 		os.RemoveAll(c.catalog.tmpDir(m.ID))
 		return nil, err
+	}
+	c.sstCRC = map[string]FileInfo{}
+	for _, f := range files {
+		c.sstCRC[f.Name] = f
 	}
 	m.Files, m.TotalBytes = files, total
 	if err := writeManifest(c.catalog.tmpDir(m.ID), m); err != nil {

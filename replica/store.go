@@ -27,6 +27,9 @@ type dataStore struct {
 
 	mu sync.RWMutex
 	db *rocksdb.DB
+	// generation changes whenever a restore replaces the instance, so
+	// caches keyed by RocksDB file names know to start over.
+	generation uint64
 }
 
 func openDataStore(dir string, sh *rocksdb.Shared, opts rocksdb.Options) (*dataStore, error) {
@@ -114,7 +117,14 @@ func (s *dataStore) swapIn() error {
 		return fmt.Errorf("open restored data: %w", err)
 	}
 	s.db = db
+	s.generation++
 	return os.RemoveAll(s.old())
+}
+
+func (s *dataStore) gen() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.generation
 }
 
 func (s *dataStore) close() error {

@@ -138,28 +138,36 @@ func (a *adminService) CreateCheckpoint(ctx context.Context, req *tpb.CreateChec
 		}
 	}
 	resp := &tpb.CreateCheckpointResponse{Results: make([]*tpb.CheckpointResult, len(parts))}
+	routes, _ := a.n.routes(ctx, t.Name)
 	var wg sync.WaitGroup
 	for i, p := range parts {
+		hint := ""
+		if int(p) < len(routes) {
+			hint = routes[p].LeaderAddr
+		}
 		wg.Add(1)
 		go func(i int, p uint32) {
 			defer wg.Done()
-			resp.Results[i] = a.n.checkpointPartition(ctx, t, p, purpose)
+			resp.Results[i] = a.n.checkpointPartition(ctx, t, p, purpose, hint)
 		}(i, p)
 	}
 	wg.Wait()
 	return resp, nil
 }
 
-// checkpointPartition asks the partition's leader for a checkpoint,
-// following a leader change once or twice.
-func (n *Node) checkpointPartition(ctx context.Context, t *TableMeta, p uint32, purpose string) *tpb.CheckpointResult {
+// checkpointPartition asks the partition's leader (first at hint) for a
+// checkpoint, looking the leader up again after a failure.
+func (n *Node) checkpointPartition(ctx context.Context, t *TableMeta, p uint32, purpose, hint string) *tpb.CheckpointResult {
 	res := &tpb.CheckpointResult{Partition: p}
 	start := time.Now()
 	defer func() { res.Seconds = time.Since(start).Seconds() }()
 	req := &tpb.LocalCreateCheckpointRequest{Table: t.Name, Partition: p, Purpose: purpose}
 	var lastErr error
 	for attempt := 0; attempt < 20; attempt++ {
-		addr := n.partitionLeaderAddr(ctx, t, p)
+		addr := hint
+		if attempt > 0 || addr == "" {
+			addr = n.partitionLeaderAddr(ctx, t, p)
+		}
 		if addr != "" {
 			c, err := n.admin(addr)
 			if err == nil {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Starts a 3-node Tandem cluster on 127.0.0.1 (ports 7500-7502), runs
+# tandem-bench set / get / mixed against a 3-replica table, prints the
+# figures and stops the cluster. Bounded: each run lasts DURATION.
+set -euo pipefail
+BIN=${BIN:-bin}
+DURATION=${DURATION:-10s}
+CLIENTS=${CLIENTS:-64}
+DATA=$(mktemp -d /tmp/tandem-bench-XXXXXX)
+PEERS=n1=127.0.0.1:7500,n2=127.0.0.1:7501,n3=127.0.0.1:7502
+ADDRS=127.0.0.1:7500,127.0.0.1:7501,127.0.0.1:7502
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$DATA"
+}
+trap cleanup EXIT
+for i in 1 2 3; do
+	"$BIN/tandem-server" --id "n$i" --addr "127.0.0.1:750$((i-1))" --http "127.0.0.1:758$((i-1))" \
+		--data "$DATA/n$i" --cluster bench --peers "$PEERS" --log-level warn 2>"$DATA/n$i.log" &
+	pids+=($!)
+done
+for i in 0 1 2; do
+	for _ in $(seq 100); do curl -sf "127.0.0.1:758$i/healthz" >/dev/null && break; sleep 0.1; done
+done
+echo "== 3 nodes, table of 8 partitions x 3 replicas, $CLIENTS clients, $DURATION, 256-byte values"
+for op in set get mixed; do
+	extra=()
+	[ "$op" = set ] && extra=(--create --partitions 8 --replicas 3)
+	[ "$op" = get ] && extra=(--preload --keys 20000)
+	"$BIN/tandem-bench" --addr "$ADDRS" --table bench --op "$op" --clients "$CLIENTS" --duration "$DURATION" "${extra[@]}" --json | tail -1
+done
