@@ -64,6 +64,11 @@ type Manifest struct {
 	// records: it has no files, and restoring it means an empty instance
 	// at Decree.
 	Empty bool `json:"empty"`
+	// Foreign marks a duplication base from another cluster: its decrees
+	// are the source's, so restoring it records SourceDecree as the last
+	// source decree applied and starts the local decree over.
+	Foreign      bool   `json:"foreign,omitempty"`
+	SourceDecree uint64 `json:"source_decree,omitempty"`
 }
 
 // checkpointID names a checkpoint so that ids sort by decree, then time.

@@ -19,10 +19,138 @@ const (
 // version and the kind, so later kinds (duplicated batches carrying a source
 // decree) can be added without ambiguity.
 const (
-	commandVersion      byte = 1
+	commandVersion byte = 1
+	// commandKindMutation: client mutations, applied atomically.
 	commandKindMutation byte = 1
-	maxMutations             = 1 << 20
+	// commandKindDuplicated: mutations shipped from a source cluster, each
+	// entry with its source decree; applied only above the stored one.
+	commandKindDuplicated byte = 2
+	// commandKindDupConfirm: a duplication's confirmed decree on the source
+	// (raises the log retention floor).
+	commandKindDupConfirm byte = 3
+	// commandKindDupRelease: a removed duplication releases its floor.
+	commandKindDupRelease byte = 4
+	maxMutations               = 1 << 20
 )
+
+// DupEntry is one source WAL entry shipped by duplication.
+type DupEntry struct {
+	SourceDecree uint64
+	// Command is the source's raft command (kind mutation).
+	Command []byte
+}
+
+// Command is a decoded raft command of any kind.
+type Command struct {
+	Kind      byte
+	Mutations []Mutation
+	// Duplicated entries and UpTo, the source decree the batch reaches
+	// (kind duplicated).
+	Duplicated []DupEntry
+	UpTo       uint64
+	// DupID and Confirmed (kinds dup-confirm, dup-release).
+	DupID     string
+	Confirmed uint64
+}
+
+// IsMutation reports whether a raft command carries client mutations (the
+// entries duplication ships).
+func IsMutation(b []byte) bool {
+	return len(b) >= 2 && b[0] == commandVersion && b[1] == commandKindMutation
+}
+
+// EncodeDuplicated encodes a batch of shipped source entries reaching upTo.
+func EncodeDuplicated(entries []DupEntry, upTo uint64) []byte {
+	buf := []byte{commandVersion, commandKindDuplicated}
+	buf = binary.AppendUvarint(buf, upTo)
+	buf = binary.AppendUvarint(buf, uint64(len(entries)))
+	for _, e := range entries {
+		buf = binary.AppendUvarint(buf, e.SourceDecree)
+		buf = appendBytes(buf, e.Command)
+	}
+	return buf
+}
+
+// EncodeDupConfirm records duplication id's confirmed decree.
+func EncodeDupConfirm(id string, confirmed uint64) []byte {
+	buf := appendBytes([]byte{commandVersion, commandKindDupConfirm}, []byte(id))
+	return binary.AppendUvarint(buf, confirmed)
+}
+
+// EncodeDupRelease drops duplication id's confirmed decree.
+func EncodeDupRelease(id string) []byte {
+	return appendBytes([]byte{commandVersion, commandKindDupRelease}, []byte(id))
+}
+
+// Decode decodes a raft command of any kind.
+func Decode(b []byte) (Command, error) {
+	if len(b) < 2 || b[0] != commandVersion {
+		return Command{}, fmt.Errorf("%w: bad header", ErrMalformedCommand)
+	}
+	c := Command{Kind: b[1]}
+	var err error
+	switch c.Kind {
+	case commandKindMutation:
+		c.Mutations, err = DecodeCommand(b)
+	case commandKindDuplicated:
+		c.Duplicated, c.UpTo, err = decodeDuplicated(b[2:])
+	case commandKindDupConfirm, commandKindDupRelease:
+		c.DupID, c.Confirmed, err = decodeDupMark(b[2:], c.Kind == commandKindDupConfirm)
+	default:
+		err = fmt.Errorf("%w: unknown kind %d", ErrMalformedCommand, c.Kind)
+	}
+	return c, err
+}
+
+func decodeDuplicated(b []byte) ([]DupEntry, uint64, error) {
+	upTo, k := binary.Uvarint(b)
+	if k <= 0 {
+		return nil, 0, ErrMalformedCommand
+	}
+	n, k2 := binary.Uvarint(b[k:])
+	if k2 <= 0 || n > uint64(len(b)) {
+		return nil, 0, ErrMalformedCommand
+	}
+	rest := b[k+k2:]
+	entries := make([]DupEntry, 0, n)
+	for i := uint64(0); i < n; i++ {
+		d, k := binary.Uvarint(rest)
+		if k <= 0 {
+			return nil, 0, ErrMalformedCommand
+		}
+		var cmd []byte
+		var err error
+		if cmd, rest, err = readBytes(rest[k:], ErrMalformedCommand); err != nil {
+			return nil, 0, err
+		}
+		if _, err := DecodeCommand(cmd); err != nil {
+			return nil, 0, err
+		}
+		entries = append(entries, DupEntry{SourceDecree: d, Command: cmd})
+	}
+	if len(rest) != 0 {
+		return nil, 0, fmt.Errorf("%w: trailing bytes", ErrMalformedCommand)
+	}
+	return entries, upTo, nil
+}
+
+func decodeDupMark(b []byte, withDecree bool) (string, uint64, error) {
+	id, rest, err := readBytes(b, ErrMalformedCommand)
+	if err != nil || len(id) == 0 {
+		return "", 0, ErrMalformedCommand
+	}
+	if !withDecree {
+		if len(rest) != 0 {
+			return "", 0, ErrMalformedCommand
+		}
+		return string(id), 0, nil
+	}
+	d, k := binary.Uvarint(rest)
+	if k <= 0 || k != len(rest) {
+		return "", 0, ErrMalformedCommand
+	}
+	return string(id), d, nil
+}
 
 // Mutation is one record change carried by a raft command.
 type Mutation struct {

@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sync"
@@ -29,6 +30,10 @@ type applier struct {
 	// appliedCh is closed and replaced every time applied advances, so
 	// readers can wait for a decree without polling.
 	appliedCh chan struct{}
+	// dup is the duplication state kept with the data (see dupstate.go).
+	dup dupState
+	// onConfirmed is called after a batch changed a confirmed decree.
+	onConfirmed func()
 }
 
 func newApplier(store *dataStore, lg *zap.Logger) (*applier, error) {
@@ -36,7 +41,11 @@ func newApplier(store *dataStore, lg *zap.Logger) (*applier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &applier{store: store, lg: lg, applied: d, appliedCh: make(chan struct{})}, nil
+	ds, err := store.loadDupState()
+	if err != nil {
+		return nil, err
+	}
+	return &applier{store: store, lg: lg, applied: d, appliedCh: make(chan struct{}), dup: ds}, nil
 }
 
 // Applied is the last decree written to RocksDB.
@@ -89,8 +98,9 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 	defer a.applyMu.Unlock()
 	results := make([]interface{}, len(logs))
 	from := a.Applied()
+	st := a.dupState()
+	b := batchState{src: st.source, confirmed: st.confirmed}
 	last := from
-	var muts []Mutation
 	for i, l := range logs {
 		results[i] = l.Index
 		if l.Index <= from {
@@ -100,24 +110,95 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 		if l.Type != raft.LogCommand {
 			continue
 		}
-		m, err := DecodeCommand(l.Data)
+		cmd, err := Decode(l.Data)
 		if err != nil {
 			a.lg.Fatal("undecodable committed command", zap.Uint64("decree", l.Index), zap.Error(err))
 		}
-		muts = append(muts, m...)
+		b.add(cmd, a.lg)
 	}
 	if last == from {
 		return results
 	}
-	err := a.store.with(func(db *rocksdb.DB) error { return writeMutations(db, muts, last) })
+	err := a.store.with(func(db *rocksdb.DB) error { return writeBatch(db, b, st, last) })
 	if err != nil {
 		a.lg.Fatal("apply to rocksdb failed", zap.Uint64("decree", last), zap.Error(err))
 	}
+	a.setDupState(dupState{source: b.src, confirmed: b.confirmed, trustedFrom: st.trustedFrom})
 	a.advance(last)
+	if b.confirmedChanged && a.onConfirmed != nil {
+		a.onConfirmed()
+	}
 	return results
 }
 
-func writeMutations(db *rocksdb.DB, muts []Mutation, decree uint64) error {
+// batchState accumulates what one apply batch writes.
+type batchState struct {
+	muts             []Mutation
+	src              uint64
+	confirmed        map[string]uint64
+	confirmedChanged bool
+}
+
+func (b *batchState) add(cmd Command, lg *zap.Logger) {
+	switch cmd.Kind {
+	case commandKindMutation:
+		b.muts = append(b.muts, cmd.Mutations...)
+	case commandKindDuplicated:
+		for _, e := range cmd.Duplicated {
+			if e.SourceDecree <= b.src {
+				continue // already applied: a re-shipped batch changes nothing
+			}
+			muts, _ := DecodeCommand(e.Command)
+			b.muts = append(b.muts, muts...)
+			b.src = e.SourceDecree
+		}
+		b.src = max(b.src, cmd.UpTo)
+	case commandKindDupConfirm:
+		if cmd.Confirmed > b.confirmed[cmd.DupID] {
+			b.setConfirmed(cmd.DupID, cmd.Confirmed, true)
+		}
+	case commandKindDupRelease:
+		if _, ok := b.confirmed[cmd.DupID]; ok {
+			b.setConfirmed(cmd.DupID, 0, false)
+		}
+	}
+}
+
+// setConfirmed copies the map on first change (the applier's map is shared).
+func (b *batchState) setConfirmed(id string, d uint64, keep bool) {
+	if !b.confirmedChanged {
+		c := make(map[string]uint64, len(b.confirmed)+1)
+		for k, v := range b.confirmed {
+			c[k] = v
+		}
+		b.confirmed, b.confirmedChanged = c, true
+	}
+	if keep {
+		b.confirmed[id] = d
+	} else {
+		delete(b.confirmed, id)
+	}
+}
+
+func writeBatch(db *rocksdb.DB, b batchState, prev dupState, decree uint64) error {
+	meta := map[string][]byte{}
+	if b.src != prev.source {
+		meta[string(sourceDecreeKey)] = u64(b.src)
+	}
+	if b.confirmedChanged {
+		j, _ := json.Marshal(b.confirmed)
+		meta[string(confirmedKey)] = j
+	}
+	return writeMutations(db, b.muts, decree, meta)
+}
+
+func u64(v uint64) []byte {
+	var d [8]byte
+	binary.BigEndian.PutUint64(d[:], v)
+	return d[:]
+}
+
+func writeMutations(db *rocksdb.DB, muts []Mutation, decree uint64, meta map[string][]byte) error {
 	b := db.NewBatch()
 	defer b.Close()
 	for _, m := range muts {
@@ -128,9 +209,10 @@ func writeMutations(db *rocksdb.DB, muts []Mutation, decree uint64) error {
 			b.Delete(m.HashKey, m.SortKey)
 		}
 	}
-	var d [8]byte
-	binary.BigEndian.PutUint64(d[:], decree)
-	b.PutMeta(appliedDecreeKey, d[:])
+	for k, v := range meta {
+		b.PutMeta([]byte(k), v)
+	}
+	b.PutMeta(appliedDecreeKey, u64(decree))
 	return db.Write(b)
 }
 
@@ -164,7 +246,12 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
+	ds, err := f.store.loadDupState()
+	if err != nil {
+		return err
+	}
 	f.mu.Lock()
+	f.dup = ds
 	f.applied = d
 	close(f.appliedCh)
 	f.appliedCh = make(chan struct{})

@@ -43,7 +43,7 @@ func (db *LogDB) Close() error { return db.kv.Close() }
 // Group returns the log and stable store of one raft group, loading its
 // first and last index.
 func (db *LogDB) Group(group uint64) (*GroupLog, error) {
-	g := &GroupLog{db: db, group: group}
+	g := &GroupLog{db: db, group: group, ret: retention{now: time.Now, cap: DefaultRetentionCap()}}
 	lo, hi := groupRange(logKeyPrefix, group)
 	k, _, ok, err := db.kv.First(lo, hi)
 	if err != nil {
@@ -101,6 +101,7 @@ func stableKey(group uint64, name []byte) []byte {
 type GroupLog struct {
 	db    *LogDB
 	group uint64
+	ret   retention
 
 	mu          sync.RWMutex
 	first, last uint64
@@ -168,8 +169,34 @@ func (g *GroupLog) StoreLogs(logs []*raft.Log) error {
 	return nil
 }
 
-// DeleteRange implements raft.LogStore; min and max are inclusive.
+// DeleteRange implements raft.LogStore; min and max are inclusive. A
+// truncation of the log's tail (raft resolving a conflict) is done as asked;
+// a compaction of its head stops at the duplication retention floor.
 func (g *GroupLog) DeleteRange(min, max uint64) error {
+	g.mu.RLock()
+	last := g.last
+	g.mu.RUnlock()
+	if max >= last {
+		return g.deleteRange(min, max)
+	}
+	g.ret.mu.Lock()
+	g.ret.pendingMax = maxU64(g.ret.pendingMax, max)
+	g.ret.mu.Unlock()
+	limit := g.compactLimit(max)
+	if limit < min {
+		return nil
+	}
+	return g.deleteRange(min, limit)
+}
+
+func maxU64(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func (g *GroupLog) deleteRange(min, max uint64) error {
 	b := g.db.kv.NewBatch()
 	defer b.Close()
 	b.DeleteRange(logKey(g.group, min), logKey(g.group, max+1))

@@ -79,6 +79,8 @@ func (r *Replica) start() error {
 	if r.glog, err = r.cfg.LogDB.Group(r.cfg.Group); err != nil {
 		return err
 	}
+	r.glog.ret.floor = r.retentionFloor
+	ap.onConfirmed = func() { go r.glog.CompactPending() }
 	hl := NewRaftLogger(r.lg)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(r.cfg.Dir, "raft-snapshots"), 1, hl)
 	if err != nil {

@@ -118,21 +118,29 @@ func (s *snapshotter) unpackVerified(r io.Reader, dst string) (*Manifest, error)
 	if err := os.Remove(filepath.Join(dst, ManifestFile)); err != nil {
 		return nil, err
 	}
-	if m.Empty {
-		if err := initEmpty(dst, s.store, m.Decree); err != nil {
-			return nil, err
-		}
+	if err := stampRestored(dst, s.store, m); err != nil {
+		return nil, err
 	}
 	return m, syncDir(dst)
 }
 
-// initEmpty creates an empty instance at dir that records decree.
-func initEmpty(dir string, like *dataStore, decree uint64) error {
+// stampRestored writes what a restored instance must record besides its
+// data: for a raft snapshot, that raft log entries at or below its decree on
+// this node are not to be served to duplications (they may predate the
+// snapshot's history); for a foreign base, the source decree, with the local
+// decree starting over and no floors of the source's duplications.
+func stampRestored(dir string, like *dataStore, m *Manifest) error {
 	db, err := rocksdb.Open(dir, like.shared, like.opts)
 	if err != nil {
 		return err
 	}
-	if err := writeMutations(db, nil, decree); err != nil {
+	decree := m.Decree
+	meta := map[string][]byte{string(trustedFromKey): u64(m.Decree + 1)}
+	if m.Foreign {
+		decree = 0
+		meta = map[string][]byte{string(sourceDecreeKey): u64(m.SourceDecree), string(confirmedKey): []byte("{}"), string(trustedFromKey): u64(0)}
+	}
+	if err := writeMutations(db, nil, decree, meta); err != nil {
 		db.Close()
 		return err
 	}

@@ -2913,6 +2913,1540 @@ func (x *LocalCreateCheckpointResponse) GetCheckpoint() *CheckpointInfo {
 	return nil
 }
 
+// DupPartitionStatus is one partition's duplication progress, as the
+// source partition leader sees it (the remote reports with every call).
+type DupPartitionStatus struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// state: INIT, PREPARE, APP, LOG, PAUSED, REMOVED.
+	State             string  `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	SourceLeader      string  `protobuf:"bytes,3,opt,name=source_leader,json=sourceLeader,proto3" json:"source_leader,omitempty"`
+	BaseDecree        uint64  `protobuf:"varint,4,opt,name=base_decree,json=baseDecree,proto3" json:"base_decree,omitempty"`
+	BaseCheckpoint    string  `protobuf:"bytes,5,opt,name=base_checkpoint,json=baseCheckpoint,proto3" json:"base_checkpoint,omitempty"`
+	BaseBytesDone     uint64  `protobuf:"varint,6,opt,name=base_bytes_done,json=baseBytesDone,proto3" json:"base_bytes_done,omitempty"`
+	BaseBytesTotal    uint64  `protobuf:"varint,7,opt,name=base_bytes_total,json=baseBytesTotal,proto3" json:"base_bytes_total,omitempty"`
+	ConfirmedDecree   uint64  `protobuf:"varint,8,opt,name=confirmed_decree,json=confirmedDecree,proto3" json:"confirmed_decree,omitempty"`
+	SourceDecree      uint64  `protobuf:"varint,9,opt,name=source_decree,json=sourceDecree,proto3" json:"source_decree,omitempty"`
+	LagDecrees        uint64  `protobuf:"varint,10,opt,name=lag_decrees,json=lagDecrees,proto3" json:"lag_decrees,omitempty"`
+	LagSeconds        float64 `protobuf:"fixed64,11,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
+	RetainedLogBytes  uint64  `protobuf:"varint,12,opt,name=retained_log_bytes,json=retainedLogBytes,proto3" json:"retained_log_bytes,omitempty"`
+	Rebootstraps      uint32  `protobuf:"varint,13,opt,name=rebootstraps,proto3" json:"rebootstraps,omitempty"`
+	LastError         string  `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastContactUnixMs int64   `protobuf:"varint,15,opt,name=last_contact_unix_ms,json=lastContactUnixMs,proto3" json:"last_contact_unix_ms,omitempty"`
+	ShippedEntries    uint64  `protobuf:"varint,16,opt,name=shipped_entries,json=shippedEntries,proto3" json:"shipped_entries,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *DupPartitionStatus) Reset() {
+	*x = DupPartitionStatus{}
+	mi := &file_tandem_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DupPartitionStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DupPartitionStatus) ProtoMessage() {}
+
+func (x *DupPartitionStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DupPartitionStatus.ProtoReflect.Descriptor instead.
+func (*DupPartitionStatus) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *DupPartitionStatus) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *DupPartitionStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *DupPartitionStatus) GetSourceLeader() string {
+	if x != nil {
+		return x.SourceLeader
+	}
+	return ""
+}
+
+func (x *DupPartitionStatus) GetBaseDecree() uint64 {
+	if x != nil {
+		return x.BaseDecree
+	}
+	return 0
+}
+
+func (x *DupPartitionStatus) GetBaseCheckpoint() string {
+	if x != nil {
+		return x.BaseCheckpoint
+	}
+	return ""
+}
+
+func (x *DupPartitionStatus) GetBaseBytesDone() uint64 {
+	if x != nil {
+		return x.BaseBytesDone
+	}
+	return 0
+}
+
+func (x *DupPartitionStatus) GetBaseBytesTotal() uint64 {
+	if x != nil {
+		return x.BaseBytesTotal
+	}
+	return 0
+}
+
+func (x *DupPartitionStatus) GetConfirmedDecree() uint64 {
+	if x != nil {
+		return x.ConfirmedDecree
+	}
+	return 0
+}
+
+func (x *DupPartitionStatus) GetSourceDecree() uint64 {
+	if x != nil {
+		return x.SourceDecree
+	}
+	return 0
+}
+
+func (x *DupPartitionStatus) GetLagDecrees() uint64 {
+	if x != nil {
+		return x.LagDecrees
+	}
+	return 0
+}
+
+func (x *DupPartitionStatus) GetLagSeconds() float64 {
+	if x != nil {
+		return x.LagSeconds
+	}
+	return 0
+}
+
+func (x *DupPartitionStatus) GetRetainedLogBytes() uint64 {
+	if x != nil {
+		return x.RetainedLogBytes
+	}
+	return 0
+}
+
+func (x *DupPartitionStatus) GetRebootstraps() uint32 {
+	if x != nil {
+		return x.Rebootstraps
+	}
+	return 0
+}
+
+func (x *DupPartitionStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *DupPartitionStatus) GetLastContactUnixMs() int64 {
+	if x != nil {
+		return x.LastContactUnixMs
+	}
+	return 0
+}
+
+func (x *DupPartitionStatus) GetShippedEntries() uint64 {
+	if x != nil {
+		return x.ShippedEntries
+	}
+	return 0
+}
+
+type DuplicationInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Table         string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	RemoteAddr    string                 `protobuf:"bytes,3,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
+	RemoteCluster string                 `protobuf:"bytes,4,opt,name=remote_cluster,json=remoteCluster,proto3" json:"remote_cluster,omitempty"`
+	// state: active, paused.
+	State           string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	CreatedAtUnixMs int64  `protobuf:"varint,6,opt,name=created_at_unix_ms,json=createdAtUnixMs,proto3" json:"created_at_unix_ms,omitempty"`
+	// Summary over partitions (filled by ListDuplications / ShowDuplication).
+	Progress      string  `protobuf:"bytes,7,opt,name=progress,proto3" json:"progress,omitempty"`
+	MaxLagDecrees uint64  `protobuf:"varint,8,opt,name=max_lag_decrees,json=maxLagDecrees,proto3" json:"max_lag_decrees,omitempty"`
+	MaxLagSeconds float64 `protobuf:"fixed64,9,opt,name=max_lag_seconds,json=maxLagSeconds,proto3" json:"max_lag_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DuplicationInfo) Reset() {
+	*x = DuplicationInfo{}
+	mi := &file_tandem_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DuplicationInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DuplicationInfo) ProtoMessage() {}
+
+func (x *DuplicationInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DuplicationInfo.ProtoReflect.Descriptor instead.
+func (*DuplicationInfo) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *DuplicationInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DuplicationInfo) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *DuplicationInfo) GetRemoteAddr() string {
+	if x != nil {
+		return x.RemoteAddr
+	}
+	return ""
+}
+
+func (x *DuplicationInfo) GetRemoteCluster() string {
+	if x != nil {
+		return x.RemoteCluster
+	}
+	return ""
+}
+
+func (x *DuplicationInfo) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *DuplicationInfo) GetCreatedAtUnixMs() int64 {
+	if x != nil {
+		return x.CreatedAtUnixMs
+	}
+	return 0
+}
+
+func (x *DuplicationInfo) GetProgress() string {
+	if x != nil {
+		return x.Progress
+	}
+	return ""
+}
+
+func (x *DuplicationInfo) GetMaxLagDecrees() uint64 {
+	if x != nil {
+		return x.MaxLagDecrees
+	}
+	return 0
+}
+
+func (x *DuplicationInfo) GetMaxLagSeconds() float64 {
+	if x != nil {
+		return x.MaxLagSeconds
+	}
+	return 0
+}
+
+type AddDuplicationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	RemoteAddr    string                 `protobuf:"bytes,2,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddDuplicationRequest) Reset() {
+	*x = AddDuplicationRequest{}
+	mi := &file_tandem_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddDuplicationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddDuplicationRequest) ProtoMessage() {}
+
+func (x *AddDuplicationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddDuplicationRequest.ProtoReflect.Descriptor instead.
+func (*AddDuplicationRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *AddDuplicationRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *AddDuplicationRequest) GetRemoteAddr() string {
+	if x != nil {
+		return x.RemoteAddr
+	}
+	return ""
+}
+
+type AddDuplicationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Duplication   *DuplicationInfo       `protobuf:"bytes,1,opt,name=duplication,proto3" json:"duplication,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddDuplicationResponse) Reset() {
+	*x = AddDuplicationResponse{}
+	mi := &file_tandem_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddDuplicationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddDuplicationResponse) ProtoMessage() {}
+
+func (x *AddDuplicationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddDuplicationResponse.ProtoReflect.Descriptor instead.
+func (*AddDuplicationResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *AddDuplicationResponse) GetDuplication() *DuplicationInfo {
+	if x != nil {
+		return x.Duplication
+	}
+	return nil
+}
+
+type ListDuplicationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDuplicationsRequest) Reset() {
+	*x = ListDuplicationsRequest{}
+	mi := &file_tandem_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDuplicationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDuplicationsRequest) ProtoMessage() {}
+
+func (x *ListDuplicationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDuplicationsRequest.ProtoReflect.Descriptor instead.
+func (*ListDuplicationsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *ListDuplicationsRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+type ListDuplicationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Duplications  []*DuplicationInfo     `protobuf:"bytes,1,rep,name=duplications,proto3" json:"duplications,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDuplicationsResponse) Reset() {
+	*x = ListDuplicationsResponse{}
+	mi := &file_tandem_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDuplicationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDuplicationsResponse) ProtoMessage() {}
+
+func (x *ListDuplicationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDuplicationsResponse.ProtoReflect.Descriptor instead.
+func (*ListDuplicationsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ListDuplicationsResponse) GetDuplications() []*DuplicationInfo {
+	if x != nil {
+		return x.Duplications
+	}
+	return nil
+}
+
+type DuplicationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	DupId         string                 `protobuf:"bytes,2,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DuplicationRequest) Reset() {
+	*x = DuplicationRequest{}
+	mi := &file_tandem_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DuplicationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DuplicationRequest) ProtoMessage() {}
+
+func (x *DuplicationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DuplicationRequest.ProtoReflect.Descriptor instead.
+func (*DuplicationRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *DuplicationRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *DuplicationRequest) GetDupId() string {
+	if x != nil {
+		return x.DupId
+	}
+	return ""
+}
+
+type ShowDuplicationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Duplication   *DuplicationInfo       `protobuf:"bytes,1,opt,name=duplication,proto3" json:"duplication,omitempty"`
+	Partitions    []*DupPartitionStatus  `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShowDuplicationResponse) Reset() {
+	*x = ShowDuplicationResponse{}
+	mi := &file_tandem_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShowDuplicationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShowDuplicationResponse) ProtoMessage() {}
+
+func (x *ShowDuplicationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShowDuplicationResponse.ProtoReflect.Descriptor instead.
+func (*ShowDuplicationResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ShowDuplicationResponse) GetDuplication() *DuplicationInfo {
+	if x != nil {
+		return x.Duplication
+	}
+	return nil
+}
+
+func (x *ShowDuplicationResponse) GetPartitions() []*DupPartitionStatus {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type DuplicationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Duplication   *DuplicationInfo       `protobuf:"bytes,1,opt,name=duplication,proto3" json:"duplication,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DuplicationResponse) Reset() {
+	*x = DuplicationResponse{}
+	mi := &file_tandem_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DuplicationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DuplicationResponse) ProtoMessage() {}
+
+func (x *DuplicationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DuplicationResponse.ProtoReflect.Descriptor instead.
+func (*DuplicationResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *DuplicationResponse) GetDuplication() *DuplicationInfo {
+	if x != nil {
+		return x.Duplication
+	}
+	return nil
+}
+
+// FollowerSpec asks a remote cluster to create (or confirm) the follower
+// table of a duplication.
+type FollowerSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partitions    uint32                 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	DupId         string                 `protobuf:"bytes,3,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	SourceCluster string                 `protobuf:"bytes,4,opt,name=source_cluster,json=sourceCluster,proto3" json:"source_cluster,omitempty"`
+	SourceAddrs   []string               `protobuf:"bytes,5,rep,name=source_addrs,json=sourceAddrs,proto3" json:"source_addrs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowerSpec) Reset() {
+	*x = FollowerSpec{}
+	mi := &file_tandem_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowerSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowerSpec) ProtoMessage() {}
+
+func (x *FollowerSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowerSpec.ProtoReflect.Descriptor instead.
+func (*FollowerSpec) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *FollowerSpec) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *FollowerSpec) GetPartitions() uint32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+func (x *FollowerSpec) GetDupId() string {
+	if x != nil {
+		return x.DupId
+	}
+	return ""
+}
+
+func (x *FollowerSpec) GetSourceCluster() string {
+	if x != nil {
+		return x.SourceCluster
+	}
+	return ""
+}
+
+func (x *FollowerSpec) GetSourceAddrs() []string {
+	if x != nil {
+		return x.SourceAddrs
+	}
+	return nil
+}
+
+type CreateFollowerTableResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         *TableInfo             `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Cluster       string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateFollowerTableResponse) Reset() {
+	*x = CreateFollowerTableResponse{}
+	mi := &file_tandem_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateFollowerTableResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateFollowerTableResponse) ProtoMessage() {}
+
+func (x *CreateFollowerTableResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateFollowerTableResponse.ProtoReflect.Descriptor instead.
+func (*CreateFollowerTableResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *CreateFollowerTableResponse) GetTable() *TableInfo {
+	if x != nil {
+		return x.Table
+	}
+	return nil
+}
+
+func (x *CreateFollowerTableResponse) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+type DetachFollowerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	DupId         string                 `protobuf:"bytes,2,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DetachFollowerRequest) Reset() {
+	*x = DetachFollowerRequest{}
+	mi := &file_tandem_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DetachFollowerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DetachFollowerRequest) ProtoMessage() {}
+
+func (x *DetachFollowerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DetachFollowerRequest.ProtoReflect.Descriptor instead.
+func (*DetachFollowerRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *DetachFollowerRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *DetachFollowerRequest) GetDupId() string {
+	if x != nil {
+		return x.DupId
+	}
+	return ""
+}
+
+type DetachFollowerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DetachFollowerResponse) Reset() {
+	*x = DetachFollowerResponse{}
+	mi := &file_tandem_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DetachFollowerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DetachFollowerResponse) ProtoMessage() {}
+
+func (x *DetachFollowerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DetachFollowerResponse.ProtoReflect.Descriptor instead.
+func (*DetachFollowerResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{63}
+}
+
+type LocalDupStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	DupId         string                 `protobuf:"bytes,2,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalDupStatusRequest) Reset() {
+	*x = LocalDupStatusRequest{}
+	mi := &file_tandem_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalDupStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalDupStatusRequest) ProtoMessage() {}
+
+func (x *LocalDupStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalDupStatusRequest.ProtoReflect.Descriptor instead.
+func (*LocalDupStatusRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *LocalDupStatusRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *LocalDupStatusRequest) GetDupId() string {
+	if x != nil {
+		return x.DupId
+	}
+	return ""
+}
+
+type LocalDupStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partitions    []*DupPartitionStatus  `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalDupStatusResponse) Reset() {
+	*x = LocalDupStatusResponse{}
+	mi := &file_tandem_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalDupStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalDupStatusResponse) ProtoMessage() {}
+
+func (x *LocalDupStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalDupStatusResponse.ProtoReflect.Descriptor instead.
+func (*LocalDupStatusResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *LocalDupStatusResponse) GetPartitions() []*DupPartitionStatus {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+// FollowerReport is what the remote partition leader says of itself with
+// every call, so the source can show progress without asking.
+type FollowerReport struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	State          string                 `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	BaseBytesDone  uint64                 `protobuf:"varint,2,opt,name=base_bytes_done,json=baseBytesDone,proto3" json:"base_bytes_done,omitempty"`
+	BaseBytesTotal uint64                 `protobuf:"varint,3,opt,name=base_bytes_total,json=baseBytesTotal,proto3" json:"base_bytes_total,omitempty"`
+	Rebootstraps   uint32                 `protobuf:"varint,4,opt,name=rebootstraps,proto3" json:"rebootstraps,omitempty"`
+	LastError      string                 `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	FollowerNode   string                 `protobuf:"bytes,6,opt,name=follower_node,json=followerNode,proto3" json:"follower_node,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FollowerReport) Reset() {
+	*x = FollowerReport{}
+	mi := &file_tandem_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowerReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowerReport) ProtoMessage() {}
+
+func (x *FollowerReport) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowerReport.ProtoReflect.Descriptor instead.
+func (*FollowerReport) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *FollowerReport) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *FollowerReport) GetBaseBytesDone() uint64 {
+	if x != nil {
+		return x.BaseBytesDone
+	}
+	return 0
+}
+
+func (x *FollowerReport) GetBaseBytesTotal() uint64 {
+	if x != nil {
+		return x.BaseBytesTotal
+	}
+	return 0
+}
+
+func (x *FollowerReport) GetRebootstraps() uint32 {
+	if x != nil {
+		return x.Rebootstraps
+	}
+	return 0
+}
+
+func (x *FollowerReport) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *FollowerReport) GetFollowerNode() string {
+	if x != nil {
+		return x.FollowerNode
+	}
+	return ""
+}
+
+type PrepareRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DupId         string                 `protobuf:"bytes,1,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	Table         string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	Partition     uint32                 `protobuf:"varint,3,opt,name=partition,proto3" json:"partition,omitempty"`
+	Report        *FollowerReport        `protobuf:"bytes,4,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrepareRequest) Reset() {
+	*x = PrepareRequest{}
+	mi := &file_tandem_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrepareRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrepareRequest) ProtoMessage() {}
+
+func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrepareRequest.ProtoReflect.Descriptor instead.
+func (*PrepareRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *PrepareRequest) GetDupId() string {
+	if x != nil {
+		return x.DupId
+	}
+	return ""
+}
+
+func (x *PrepareRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *PrepareRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PrepareRequest) GetReport() *FollowerReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+type PrepareResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	CheckpointId string                 `protobuf:"bytes,1,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"`
+	Decree       uint64                 `protobuf:"varint,2,opt,name=decree,proto3" json:"decree,omitempty"`
+	// manifest is the checkpoint's manifest (JSON), with file names, sizes
+	// and CRC32C checksums.
+	Manifest      []byte `protobuf:"bytes,3,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	SourceCluster string `protobuf:"bytes,4,opt,name=source_cluster,json=sourceCluster,proto3" json:"source_cluster,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrepareResponse) Reset() {
+	*x = PrepareResponse{}
+	mi := &file_tandem_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrepareResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrepareResponse) ProtoMessage() {}
+
+func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrepareResponse.ProtoReflect.Descriptor instead.
+func (*PrepareResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *PrepareResponse) GetCheckpointId() string {
+	if x != nil {
+		return x.CheckpointId
+	}
+	return ""
+}
+
+func (x *PrepareResponse) GetDecree() uint64 {
+	if x != nil {
+		return x.Decree
+	}
+	return 0
+}
+
+func (x *PrepareResponse) GetManifest() []byte {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
+func (x *PrepareResponse) GetSourceCluster() string {
+	if x != nil {
+		return x.SourceCluster
+	}
+	return ""
+}
+
+type FetchFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DupId         string                 `protobuf:"bytes,1,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	Table         string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	Partition     uint32                 `protobuf:"varint,3,opt,name=partition,proto3" json:"partition,omitempty"`
+	CheckpointId  string                 `protobuf:"bytes,4,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"`
+	Name          string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	Offset        uint64                 `protobuf:"varint,6,opt,name=offset,proto3" json:"offset,omitempty"`
+	Report        *FollowerReport        `protobuf:"bytes,7,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchFileRequest) Reset() {
+	*x = FetchFileRequest{}
+	mi := &file_tandem_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchFileRequest) ProtoMessage() {}
+
+func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchFileRequest.ProtoReflect.Descriptor instead.
+func (*FetchFileRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *FetchFileRequest) GetDupId() string {
+	if x != nil {
+		return x.DupId
+	}
+	return ""
+}
+
+func (x *FetchFileRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *FetchFileRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *FetchFileRequest) GetCheckpointId() string {
+	if x != nil {
+		return x.CheckpointId
+	}
+	return ""
+}
+
+func (x *FetchFileRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FetchFileRequest) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *FetchFileRequest) GetReport() *FollowerReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+type FileChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offset        uint64                 `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`
+	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileChunk) Reset() {
+	*x = FileChunk{}
+	mi := &file_tandem_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileChunk) ProtoMessage() {}
+
+func (x *FileChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
+func (*FileChunk) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *FileChunk) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *FileChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type PullRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	DupId     string                 `protobuf:"bytes,1,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	Table     string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	Partition uint32                 `protobuf:"varint,3,opt,name=partition,proto3" json:"partition,omitempty"`
+	// from is the first source decree wanted (confirmed + 1).
+	From uint64 `protobuf:"varint,4,opt,name=from,proto3" json:"from,omitempty"`
+	// confirmed is the last source decree applied on the remote.
+	Confirmed uint64 `protobuf:"varint,5,opt,name=confirmed,proto3" json:"confirmed,omitempty"`
+	MaxBytes  uint32 `protobuf:"varint,6,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// wait_ms long-polls when nothing is new yet.
+	WaitMs        uint32          `protobuf:"varint,7,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
+	Report        *FollowerReport `protobuf:"bytes,8,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PullRequest) Reset() {
+	*x = PullRequest{}
+	mi := &file_tandem_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PullRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PullRequest) ProtoMessage() {}
+
+func (x *PullRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
+func (*PullRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *PullRequest) GetDupId() string {
+	if x != nil {
+		return x.DupId
+	}
+	return ""
+}
+
+func (x *PullRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *PullRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PullRequest) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *PullRequest) GetConfirmed() uint64 {
+	if x != nil {
+		return x.Confirmed
+	}
+	return 0
+}
+
+func (x *PullRequest) GetMaxBytes() uint32 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *PullRequest) GetWaitMs() uint32 {
+	if x != nil {
+		return x.WaitMs
+	}
+	return 0
+}
+
+func (x *PullRequest) GetReport() *FollowerReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+type WalEntry struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Decree uint64                 `protobuf:"varint,1,opt,name=decree,proto3" json:"decree,omitempty"`
+	// command is the raft command bytes (mutations) as the source applied them.
+	Command          []byte `protobuf:"bytes,2,opt,name=command,proto3" json:"command,omitempty"`
+	AppendedAtUnixMs int64  `protobuf:"varint,3,opt,name=appended_at_unix_ms,json=appendedAtUnixMs,proto3" json:"appended_at_unix_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *WalEntry) Reset() {
+	*x = WalEntry{}
+	mi := &file_tandem_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WalEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WalEntry) ProtoMessage() {}
+
+func (x *WalEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
+func (*WalEntry) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *WalEntry) GetDecree() uint64 {
+	if x != nil {
+		return x.Decree
+	}
+	return 0
+}
+
+func (x *WalEntry) GetCommand() []byte {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *WalEntry) GetAppendedAtUnixMs() int64 {
+	if x != nil {
+		return x.AppendedAtUnixMs
+	}
+	return 0
+}
+
+type PullResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*WalEntry            `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// source_decree is the source partition's applied decree.
+	SourceDecree uint64 `protobuf:"varint,2,opt,name=source_decree,json=sourceDecree,proto3" json:"source_decree,omitempty"`
+	// log_gone is set when entries from `from` were compacted away: the
+	// remote must re-bootstrap from a new base.
+	LogGone       bool   `protobuf:"varint,3,opt,name=log_gone,json=logGone,proto3" json:"log_gone,omitempty"`
+	GoneReason    string `protobuf:"bytes,4,opt,name=gone_reason,json=goneReason,proto3" json:"gone_reason,omitempty"`
+	Paused        bool   `protobuf:"varint,5,opt,name=paused,proto3" json:"paused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PullResponse) Reset() {
+	*x = PullResponse{}
+	mi := &file_tandem_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PullResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PullResponse) ProtoMessage() {}
+
+func (x *PullResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
+func (*PullResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *PullResponse) GetEntries() []*WalEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *PullResponse) GetSourceDecree() uint64 {
+	if x != nil {
+		return x.SourceDecree
+	}
+	return 0
+}
+
+func (x *PullResponse) GetLogGone() bool {
+	if x != nil {
+		return x.LogGone
+	}
+	return false
+}
+
+func (x *PullResponse) GetGoneReason() string {
+	if x != nil {
+		return x.GoneReason
+	}
+	return ""
+}
+
+func (x *PullResponse) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
 var File_tandem_proto protoreflect.FileDescriptor
 
 const file_tandem_proto_rawDesc = "" +
@@ -3122,7 +4656,131 @@ const file_tandem_proto_rawDesc = "" +
 	"\x1dLocalCreateCheckpointResponse\x129\n" +
 	"\n" +
 	"checkpoint\x18\x01 \x01(\v2\x19.tandem.v1.CheckpointInfoR\n" +
-	"checkpoint2\xa5\x03\n" +
+	"checkpoint\"\xe6\x04\n" +
+	"\x12DupPartitionStatus\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12#\n" +
+	"\rsource_leader\x18\x03 \x01(\tR\fsourceLeader\x12\x1f\n" +
+	"\vbase_decree\x18\x04 \x01(\x04R\n" +
+	"baseDecree\x12'\n" +
+	"\x0fbase_checkpoint\x18\x05 \x01(\tR\x0ebaseCheckpoint\x12&\n" +
+	"\x0fbase_bytes_done\x18\x06 \x01(\x04R\rbaseBytesDone\x12(\n" +
+	"\x10base_bytes_total\x18\a \x01(\x04R\x0ebaseBytesTotal\x12)\n" +
+	"\x10confirmed_decree\x18\b \x01(\x04R\x0fconfirmedDecree\x12#\n" +
+	"\rsource_decree\x18\t \x01(\x04R\fsourceDecree\x12\x1f\n" +
+	"\vlag_decrees\x18\n" +
+	" \x01(\x04R\n" +
+	"lagDecrees\x12\x1f\n" +
+	"\vlag_seconds\x18\v \x01(\x01R\n" +
+	"lagSeconds\x12,\n" +
+	"\x12retained_log_bytes\x18\f \x01(\x04R\x10retainedLogBytes\x12\"\n" +
+	"\frebootstraps\x18\r \x01(\rR\frebootstraps\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x0e \x01(\tR\tlastError\x12/\n" +
+	"\x14last_contact_unix_ms\x18\x0f \x01(\x03R\x11lastContactUnixMs\x12'\n" +
+	"\x0fshipped_entries\x18\x10 \x01(\x04R\x0eshippedEntries\"\xae\x02\n" +
+	"\x0fDuplicationInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1f\n" +
+	"\vremote_addr\x18\x03 \x01(\tR\n" +
+	"remoteAddr\x12%\n" +
+	"\x0eremote_cluster\x18\x04 \x01(\tR\rremoteCluster\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x12+\n" +
+	"\x12created_at_unix_ms\x18\x06 \x01(\x03R\x0fcreatedAtUnixMs\x12\x1a\n" +
+	"\bprogress\x18\a \x01(\tR\bprogress\x12&\n" +
+	"\x0fmax_lag_decrees\x18\b \x01(\x04R\rmaxLagDecrees\x12&\n" +
+	"\x0fmax_lag_seconds\x18\t \x01(\x01R\rmaxLagSeconds\"N\n" +
+	"\x15AddDuplicationRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1f\n" +
+	"\vremote_addr\x18\x02 \x01(\tR\n" +
+	"remoteAddr\"V\n" +
+	"\x16AddDuplicationResponse\x12<\n" +
+	"\vduplication\x18\x01 \x01(\v2\x1a.tandem.v1.DuplicationInfoR\vduplication\"/\n" +
+	"\x17ListDuplicationsRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\"Z\n" +
+	"\x18ListDuplicationsResponse\x12>\n" +
+	"\fduplications\x18\x01 \x03(\v2\x1a.tandem.v1.DuplicationInfoR\fduplications\"A\n" +
+	"\x12DuplicationRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x15\n" +
+	"\x06dup_id\x18\x02 \x01(\tR\x05dupId\"\x96\x01\n" +
+	"\x17ShowDuplicationResponse\x12<\n" +
+	"\vduplication\x18\x01 \x01(\v2\x1a.tandem.v1.DuplicationInfoR\vduplication\x12=\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\v2\x1d.tandem.v1.DupPartitionStatusR\n" +
+	"partitions\"S\n" +
+	"\x13DuplicationResponse\x12<\n" +
+	"\vduplication\x18\x01 \x01(\v2\x1a.tandem.v1.DuplicationInfoR\vduplication\"\xa5\x01\n" +
+	"\fFollowerSpec\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x02 \x01(\rR\n" +
+	"partitions\x12\x15\n" +
+	"\x06dup_id\x18\x03 \x01(\tR\x05dupId\x12%\n" +
+	"\x0esource_cluster\x18\x04 \x01(\tR\rsourceCluster\x12!\n" +
+	"\fsource_addrs\x18\x05 \x03(\tR\vsourceAddrs\"c\n" +
+	"\x1bCreateFollowerTableResponse\x12*\n" +
+	"\x05table\x18\x01 \x01(\v2\x14.tandem.v1.TableInfoR\x05table\x12\x18\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\"D\n" +
+	"\x15DetachFollowerRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x15\n" +
+	"\x06dup_id\x18\x02 \x01(\tR\x05dupId\"\x18\n" +
+	"\x16DetachFollowerResponse\"D\n" +
+	"\x15LocalDupStatusRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x15\n" +
+	"\x06dup_id\x18\x02 \x01(\tR\x05dupId\"W\n" +
+	"\x16LocalDupStatusResponse\x12=\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2\x1d.tandem.v1.DupPartitionStatusR\n" +
+	"partitions\"\xe0\x01\n" +
+	"\x0eFollowerReport\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12&\n" +
+	"\x0fbase_bytes_done\x18\x02 \x01(\x04R\rbaseBytesDone\x12(\n" +
+	"\x10base_bytes_total\x18\x03 \x01(\x04R\x0ebaseBytesTotal\x12\"\n" +
+	"\frebootstraps\x18\x04 \x01(\rR\frebootstraps\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x05 \x01(\tR\tlastError\x12#\n" +
+	"\rfollower_node\x18\x06 \x01(\tR\ffollowerNode\"\x8e\x01\n" +
+	"\x0ePrepareRequest\x12\x15\n" +
+	"\x06dup_id\x18\x01 \x01(\tR\x05dupId\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1c\n" +
+	"\tpartition\x18\x03 \x01(\rR\tpartition\x121\n" +
+	"\x06report\x18\x04 \x01(\v2\x19.tandem.v1.FollowerReportR\x06report\"\x91\x01\n" +
+	"\x0fPrepareResponse\x12#\n" +
+	"\rcheckpoint_id\x18\x01 \x01(\tR\fcheckpointId\x12\x16\n" +
+	"\x06decree\x18\x02 \x01(\x04R\x06decree\x12\x1a\n" +
+	"\bmanifest\x18\x03 \x01(\fR\bmanifest\x12%\n" +
+	"\x0esource_cluster\x18\x04 \x01(\tR\rsourceCluster\"\xe1\x01\n" +
+	"\x10FetchFileRequest\x12\x15\n" +
+	"\x06dup_id\x18\x01 \x01(\tR\x05dupId\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1c\n" +
+	"\tpartition\x18\x03 \x01(\rR\tpartition\x12#\n" +
+	"\rcheckpoint_id\x18\x04 \x01(\tR\fcheckpointId\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x16\n" +
+	"\x06offset\x18\x06 \x01(\x04R\x06offset\x121\n" +
+	"\x06report\x18\a \x01(\v2\x19.tandem.v1.FollowerReportR\x06report\"7\n" +
+	"\tFileChunk\x12\x16\n" +
+	"\x06offset\x18\x01 \x01(\x04R\x06offset\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xf3\x01\n" +
+	"\vPullRequest\x12\x15\n" +
+	"\x06dup_id\x18\x01 \x01(\tR\x05dupId\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1c\n" +
+	"\tpartition\x18\x03 \x01(\rR\tpartition\x12\x12\n" +
+	"\x04from\x18\x04 \x01(\x04R\x04from\x12\x1c\n" +
+	"\tconfirmed\x18\x05 \x01(\x04R\tconfirmed\x12\x1b\n" +
+	"\tmax_bytes\x18\x06 \x01(\rR\bmaxBytes\x12\x17\n" +
+	"\await_ms\x18\a \x01(\rR\x06waitMs\x121\n" +
+	"\x06report\x18\b \x01(\v2\x19.tandem.v1.FollowerReportR\x06report\"k\n" +
+	"\bWalEntry\x12\x16\n" +
+	"\x06decree\x18\x01 \x01(\x04R\x06decree\x12\x18\n" +
+	"\acommand\x18\x02 \x01(\fR\acommand\x12-\n" +
+	"\x13appended_at_unix_ms\x18\x03 \x01(\x03R\x10appendedAtUnixMs\"\xb6\x01\n" +
+	"\fPullResponse\x12-\n" +
+	"\aentries\x18\x01 \x03(\v2\x13.tandem.v1.WalEntryR\aentries\x12#\n" +
+	"\rsource_decree\x18\x02 \x01(\x04R\fsourceDecree\x12\x19\n" +
+	"\blog_gone\x18\x03 \x01(\bR\alogGone\x12\x1f\n" +
+	"\vgone_reason\x18\x04 \x01(\tR\n" +
+	"goneReason\x12\x16\n" +
+	"\x06paused\x18\x05 \x01(\bR\x06paused2\xa5\x03\n" +
 	"\x02KV\x124\n" +
 	"\x03Get\x12\x15.tandem.v1.GetRequest\x1a\x16.tandem.v1.GetResponse\x124\n" +
 	"\x03Set\x12\x15.tandem.v1.SetRequest\x1a\x16.tandem.v1.SetResponse\x124\n" +
@@ -3130,7 +4788,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\bMultiGet\x12\x1a.tandem.v1.MultiGetRequest\x1a\x1b.tandem.v1.MultiGetResponse\x12C\n" +
 	"\bMultiSet\x12\x1a.tandem.v1.MultiSetRequest\x1a\x1b.tandem.v1.MultiSetResponse\x127\n" +
 	"\x04Scan\x12\x16.tandem.v1.ScanRequest\x1a\x17.tandem.v1.ScanResponse\x12:\n" +
-	"\x05Count\x12\x17.tandem.v1.CountRequest\x1a\x18.tandem.v1.CountResponse2\x8e\b\n" +
+	"\x05Count\x12\x17.tandem.v1.CountRequest\x1a\x18.tandem.v1.CountResponse2\x98\x0e\n" +
 	"\x05Admin\x12:\n" +
 	"\x05Nodes\x12\x17.tandem.v1.NodesRequest\x1a\x18.tandem.v1.NodesResponse\x12L\n" +
 	"\vCreateTable\x12\x1d.tandem.v1.CreateTableRequest\x1a\x1e.tandem.v1.CreateTableResponse\x12F\n" +
@@ -3146,7 +4804,20 @@ const file_tandem_proto_rawDesc = "" +
 	"\x0fListCheckpoints\x12!.tandem.v1.ListCheckpointsRequest\x1a\".tandem.v1.ListCheckpointsResponse\x12[\n" +
 	"\x10CreateCheckpoint\x12\".tandem.v1.CreateCheckpointRequest\x1a#.tandem.v1.CreateCheckpointResponse\x12Z\n" +
 	"\x10LocalCheckpoints\x12\".tandem.v1.LocalCheckpointsRequest\x1a\".tandem.v1.ListCheckpointsResponse\x12j\n" +
-	"\x15LocalCreateCheckpoint\x12'.tandem.v1.LocalCreateCheckpointRequest\x1a(.tandem.v1.LocalCreateCheckpointResponseB,Z*github.com/tandem-kv/tandem/proto/tandempbb\x06proto3"
+	"\x15LocalCreateCheckpoint\x12'.tandem.v1.LocalCreateCheckpointRequest\x1a(.tandem.v1.LocalCreateCheckpointResponse\x12U\n" +
+	"\x0eAddDuplication\x12 .tandem.v1.AddDuplicationRequest\x1a!.tandem.v1.AddDuplicationResponse\x12[\n" +
+	"\x10ListDuplications\x12\".tandem.v1.ListDuplicationsRequest\x1a#.tandem.v1.ListDuplicationsResponse\x12T\n" +
+	"\x0fShowDuplication\x12\x1d.tandem.v1.DuplicationRequest\x1a\".tandem.v1.ShowDuplicationResponse\x12Q\n" +
+	"\x10PauseDuplication\x12\x1d.tandem.v1.DuplicationRequest\x1a\x1e.tandem.v1.DuplicationResponse\x12Q\n" +
+	"\x10StartDuplication\x12\x1d.tandem.v1.DuplicationRequest\x1a\x1e.tandem.v1.DuplicationResponse\x12R\n" +
+	"\x11RemoveDuplication\x12\x1d.tandem.v1.DuplicationRequest\x1a\x1e.tandem.v1.DuplicationResponse\x12V\n" +
+	"\x13CreateFollowerTable\x12\x17.tandem.v1.FollowerSpec\x1a&.tandem.v1.CreateFollowerTableResponse\x12U\n" +
+	"\x0eDetachFollower\x12 .tandem.v1.DetachFollowerRequest\x1a!.tandem.v1.DetachFollowerResponse\x12U\n" +
+	"\x0eLocalDupStatus\x12 .tandem.v1.LocalDupStatusRequest\x1a!.tandem.v1.LocalDupStatusResponse2\xca\x01\n" +
+	"\vDuplication\x12@\n" +
+	"\aPrepare\x12\x19.tandem.v1.PrepareRequest\x1a\x1a.tandem.v1.PrepareResponse\x12@\n" +
+	"\tFetchFile\x12\x1b.tandem.v1.FetchFileRequest\x1a\x14.tandem.v1.FileChunk0\x01\x127\n" +
+	"\x04Pull\x12\x16.tandem.v1.PullRequest\x1a\x17.tandem.v1.PullResponseB,Z*github.com/tandem-kv/tandem/proto/tandempbb\x06proto3"
 
 var (
 	file_tandem_proto_rawDescOnce sync.Once
@@ -3160,7 +4831,7 @@ func file_tandem_proto_rawDescGZIP() []byte {
 	return file_tandem_proto_rawDescData
 }
 
-var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
 var file_tandem_proto_goTypes = []any{
 	(*Record)(nil),                        // 0: tandem.v1.Record
 	(*SortKeyValue)(nil),                  // 1: tandem.v1.SortKeyValue
@@ -3213,6 +4884,29 @@ var file_tandem_proto_goTypes = []any{
 	(*LocalCheckpointsRequest)(nil),       // 48: tandem.v1.LocalCheckpointsRequest
 	(*LocalCreateCheckpointRequest)(nil),  // 49: tandem.v1.LocalCreateCheckpointRequest
 	(*LocalCreateCheckpointResponse)(nil), // 50: tandem.v1.LocalCreateCheckpointResponse
+	(*DupPartitionStatus)(nil),            // 51: tandem.v1.DupPartitionStatus
+	(*DuplicationInfo)(nil),               // 52: tandem.v1.DuplicationInfo
+	(*AddDuplicationRequest)(nil),         // 53: tandem.v1.AddDuplicationRequest
+	(*AddDuplicationResponse)(nil),        // 54: tandem.v1.AddDuplicationResponse
+	(*ListDuplicationsRequest)(nil),       // 55: tandem.v1.ListDuplicationsRequest
+	(*ListDuplicationsResponse)(nil),      // 56: tandem.v1.ListDuplicationsResponse
+	(*DuplicationRequest)(nil),            // 57: tandem.v1.DuplicationRequest
+	(*ShowDuplicationResponse)(nil),       // 58: tandem.v1.ShowDuplicationResponse
+	(*DuplicationResponse)(nil),           // 59: tandem.v1.DuplicationResponse
+	(*FollowerSpec)(nil),                  // 60: tandem.v1.FollowerSpec
+	(*CreateFollowerTableResponse)(nil),   // 61: tandem.v1.CreateFollowerTableResponse
+	(*DetachFollowerRequest)(nil),         // 62: tandem.v1.DetachFollowerRequest
+	(*DetachFollowerResponse)(nil),        // 63: tandem.v1.DetachFollowerResponse
+	(*LocalDupStatusRequest)(nil),         // 64: tandem.v1.LocalDupStatusRequest
+	(*LocalDupStatusResponse)(nil),        // 65: tandem.v1.LocalDupStatusResponse
+	(*FollowerReport)(nil),                // 66: tandem.v1.FollowerReport
+	(*PrepareRequest)(nil),                // 67: tandem.v1.PrepareRequest
+	(*PrepareResponse)(nil),               // 68: tandem.v1.PrepareResponse
+	(*FetchFileRequest)(nil),              // 69: tandem.v1.FetchFileRequest
+	(*FileChunk)(nil),                     // 70: tandem.v1.FileChunk
+	(*PullRequest)(nil),                   // 71: tandem.v1.PullRequest
+	(*WalEntry)(nil),                      // 72: tandem.v1.WalEntry
+	(*PullResponse)(nil),                  // 73: tandem.v1.PullResponse
 }
 var file_tandem_proto_depIdxs = []int32{
 	0,  // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
@@ -3234,51 +4928,86 @@ var file_tandem_proto_depIdxs = []int32{
 	42, // 16: tandem.v1.CheckpointResult.checkpoint:type_name -> tandem.v1.CheckpointInfo
 	46, // 17: tandem.v1.CreateCheckpointResponse.results:type_name -> tandem.v1.CheckpointResult
 	42, // 18: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
-	3,  // 19: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
-	5,  // 20: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
-	7,  // 21: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
-	9,  // 22: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
-	11, // 23: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
-	13, // 24: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
-	15, // 25: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
-	18, // 26: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
-	22, // 27: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
-	24, // 28: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
-	26, // 29: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
-	30, // 30: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
-	33, // 31: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
-	36, // 32: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
-	38, // 33: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
-	40, // 34: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
-	43, // 35: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
-	45, // 36: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
-	48, // 37: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
-	49, // 38: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
-	4,  // 39: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	6,  // 40: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	8,  // 41: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	10, // 42: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	12, // 43: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	14, // 44: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	16, // 45: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	19, // 46: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	23, // 47: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	25, // 48: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	27, // 49: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	31, // 50: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	34, // 51: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	37, // 52: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	39, // 53: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	41, // 54: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	44, // 55: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	47, // 56: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
-	44, // 57: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	50, // 58: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
-	39, // [39:59] is the sub-list for method output_type
-	19, // [19:39] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	52, // 19: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	52, // 20: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
+	52, // 21: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	51, // 22: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	52, // 23: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	21, // 24: tandem.v1.CreateFollowerTableResponse.table:type_name -> tandem.v1.TableInfo
+	51, // 25: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	66, // 26: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
+	66, // 27: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
+	66, // 28: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
+	72, // 29: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
+	3,  // 30: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
+	5,  // 31: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
+	7,  // 32: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
+	9,  // 33: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
+	11, // 34: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
+	13, // 35: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
+	15, // 36: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
+	18, // 37: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
+	22, // 38: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
+	24, // 39: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
+	26, // 40: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
+	30, // 41: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
+	33, // 42: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
+	36, // 43: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
+	38, // 44: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
+	40, // 45: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
+	43, // 46: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
+	45, // 47: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
+	48, // 48: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
+	49, // 49: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
+	53, // 50: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
+	55, // 51: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
+	57, // 52: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
+	57, // 53: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
+	57, // 54: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
+	57, // 55: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
+	60, // 56: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
+	62, // 57: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
+	64, // 58: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
+	67, // 59: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
+	69, // 60: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
+	71, // 61: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
+	4,  // 62: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	6,  // 63: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	8,  // 64: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	10, // 65: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	12, // 66: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	14, // 67: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	16, // 68: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	19, // 69: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	23, // 70: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	25, // 71: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	27, // 72: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	31, // 73: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	34, // 74: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	37, // 75: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	39, // 76: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	41, // 77: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	44, // 78: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	47, // 79: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	44, // 80: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	50, // 81: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	54, // 82: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
+	56, // 83: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
+	58, // 84: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
+	59, // 85: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
+	59, // 86: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
+	59, // 87: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
+	61, // 88: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
+	63, // 89: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
+	65, // 90: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
+	68, // 91: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
+	70, // 92: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
+	73, // 93: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
+	62, // [62:94] is the sub-list for method output_type
+	30, // [30:62] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_tandem_proto_init() }
@@ -3292,9 +5021,9 @@ func file_tandem_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   51,
+			NumMessages:   74,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_tandem_proto_goTypes,
 		DependencyIndexes: file_tandem_proto_depIdxs,

@@ -372,6 +372,15 @@ const (
 	Admin_CreateCheckpoint_FullMethodName      = "/tandem.v1.Admin/CreateCheckpoint"
 	Admin_LocalCheckpoints_FullMethodName      = "/tandem.v1.Admin/LocalCheckpoints"
 	Admin_LocalCreateCheckpoint_FullMethodName = "/tandem.v1.Admin/LocalCreateCheckpoint"
+	Admin_AddDuplication_FullMethodName        = "/tandem.v1.Admin/AddDuplication"
+	Admin_ListDuplications_FullMethodName      = "/tandem.v1.Admin/ListDuplications"
+	Admin_ShowDuplication_FullMethodName       = "/tandem.v1.Admin/ShowDuplication"
+	Admin_PauseDuplication_FullMethodName      = "/tandem.v1.Admin/PauseDuplication"
+	Admin_StartDuplication_FullMethodName      = "/tandem.v1.Admin/StartDuplication"
+	Admin_RemoveDuplication_FullMethodName     = "/tandem.v1.Admin/RemoveDuplication"
+	Admin_CreateFollowerTable_FullMethodName   = "/tandem.v1.Admin/CreateFollowerTable"
+	Admin_DetachFollower_FullMethodName        = "/tandem.v1.Admin/DetachFollower"
+	Admin_LocalDupStatus_FullMethodName        = "/tandem.v1.Admin/LocalDupStatus"
 )
 
 // AdminClient is the client API for Admin service.
@@ -402,6 +411,19 @@ type AdminClient interface {
 	// LocalCreateCheckpoint checkpoints one partition on this node, which must
 	// lead it.
 	LocalCreateCheckpoint(ctx context.Context, in *LocalCreateCheckpointRequest, opts ...grpc.CallOption) (*LocalCreateCheckpointResponse, error)
+	// Duplications, run on the source cluster.
+	AddDuplication(ctx context.Context, in *AddDuplicationRequest, opts ...grpc.CallOption) (*AddDuplicationResponse, error)
+	ListDuplications(ctx context.Context, in *ListDuplicationsRequest, opts ...grpc.CallOption) (*ListDuplicationsResponse, error)
+	ShowDuplication(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*ShowDuplicationResponse, error)
+	PauseDuplication(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*DuplicationResponse, error)
+	StartDuplication(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*DuplicationResponse, error)
+	RemoveDuplication(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*DuplicationResponse, error)
+	// Called by a source cluster on the remote cluster.
+	CreateFollowerTable(ctx context.Context, in *FollowerSpec, opts ...grpc.CallOption) (*CreateFollowerTableResponse, error)
+	DetachFollower(ctx context.Context, in *DetachFollowerRequest, opts ...grpc.CallOption) (*DetachFollowerResponse, error)
+	// LocalDupStatus reports the duplication progress of the partitions this
+	// node leads.
+	LocalDupStatus(ctx context.Context, in *LocalDupStatusRequest, opts ...grpc.CallOption) (*LocalDupStatusResponse, error)
 }
 
 type adminClient struct {
@@ -542,6 +564,96 @@ func (c *adminClient) LocalCreateCheckpoint(ctx context.Context, in *LocalCreate
 	return out, nil
 }
 
+func (c *adminClient) AddDuplication(ctx context.Context, in *AddDuplicationRequest, opts ...grpc.CallOption) (*AddDuplicationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddDuplicationResponse)
+	err := c.cc.Invoke(ctx, Admin_AddDuplication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) ListDuplications(ctx context.Context, in *ListDuplicationsRequest, opts ...grpc.CallOption) (*ListDuplicationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDuplicationsResponse)
+	err := c.cc.Invoke(ctx, Admin_ListDuplications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) ShowDuplication(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*ShowDuplicationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ShowDuplicationResponse)
+	err := c.cc.Invoke(ctx, Admin_ShowDuplication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) PauseDuplication(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*DuplicationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DuplicationResponse)
+	err := c.cc.Invoke(ctx, Admin_PauseDuplication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) StartDuplication(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*DuplicationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DuplicationResponse)
+	err := c.cc.Invoke(ctx, Admin_StartDuplication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) RemoveDuplication(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*DuplicationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DuplicationResponse)
+	err := c.cc.Invoke(ctx, Admin_RemoveDuplication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) CreateFollowerTable(ctx context.Context, in *FollowerSpec, opts ...grpc.CallOption) (*CreateFollowerTableResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateFollowerTableResponse)
+	err := c.cc.Invoke(ctx, Admin_CreateFollowerTable_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) DetachFollower(ctx context.Context, in *DetachFollowerRequest, opts ...grpc.CallOption) (*DetachFollowerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DetachFollowerResponse)
+	err := c.cc.Invoke(ctx, Admin_DetachFollower_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) LocalDupStatus(ctx context.Context, in *LocalDupStatusRequest, opts ...grpc.CallOption) (*LocalDupStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LocalDupStatusResponse)
+	err := c.cc.Invoke(ctx, Admin_LocalDupStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -570,6 +682,19 @@ type AdminServer interface {
 	// LocalCreateCheckpoint checkpoints one partition on this node, which must
 	// lead it.
 	LocalCreateCheckpoint(context.Context, *LocalCreateCheckpointRequest) (*LocalCreateCheckpointResponse, error)
+	// Duplications, run on the source cluster.
+	AddDuplication(context.Context, *AddDuplicationRequest) (*AddDuplicationResponse, error)
+	ListDuplications(context.Context, *ListDuplicationsRequest) (*ListDuplicationsResponse, error)
+	ShowDuplication(context.Context, *DuplicationRequest) (*ShowDuplicationResponse, error)
+	PauseDuplication(context.Context, *DuplicationRequest) (*DuplicationResponse, error)
+	StartDuplication(context.Context, *DuplicationRequest) (*DuplicationResponse, error)
+	RemoveDuplication(context.Context, *DuplicationRequest) (*DuplicationResponse, error)
+	// Called by a source cluster on the remote cluster.
+	CreateFollowerTable(context.Context, *FollowerSpec) (*CreateFollowerTableResponse, error)
+	DetachFollower(context.Context, *DetachFollowerRequest) (*DetachFollowerResponse, error)
+	// LocalDupStatus reports the duplication progress of the partitions this
+	// node leads.
+	LocalDupStatus(context.Context, *LocalDupStatusRequest) (*LocalDupStatusResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -618,6 +743,33 @@ func (UnimplementedAdminServer) LocalCheckpoints(context.Context, *LocalCheckpoi
 }
 func (UnimplementedAdminServer) LocalCreateCheckpoint(context.Context, *LocalCreateCheckpointRequest) (*LocalCreateCheckpointResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method LocalCreateCheckpoint not implemented")
+}
+func (UnimplementedAdminServer) AddDuplication(context.Context, *AddDuplicationRequest) (*AddDuplicationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AddDuplication not implemented")
+}
+func (UnimplementedAdminServer) ListDuplications(context.Context, *ListDuplicationsRequest) (*ListDuplicationsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListDuplications not implemented")
+}
+func (UnimplementedAdminServer) ShowDuplication(context.Context, *DuplicationRequest) (*ShowDuplicationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ShowDuplication not implemented")
+}
+func (UnimplementedAdminServer) PauseDuplication(context.Context, *DuplicationRequest) (*DuplicationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PauseDuplication not implemented")
+}
+func (UnimplementedAdminServer) StartDuplication(context.Context, *DuplicationRequest) (*DuplicationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method StartDuplication not implemented")
+}
+func (UnimplementedAdminServer) RemoveDuplication(context.Context, *DuplicationRequest) (*DuplicationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RemoveDuplication not implemented")
+}
+func (UnimplementedAdminServer) CreateFollowerTable(context.Context, *FollowerSpec) (*CreateFollowerTableResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateFollowerTable not implemented")
+}
+func (UnimplementedAdminServer) DetachFollower(context.Context, *DetachFollowerRequest) (*DetachFollowerResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DetachFollower not implemented")
+}
+func (UnimplementedAdminServer) LocalDupStatus(context.Context, *LocalDupStatusRequest) (*LocalDupStatusResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LocalDupStatus not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -874,6 +1026,168 @@ func _Admin_LocalCreateCheckpoint_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_AddDuplication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddDuplicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).AddDuplication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_AddDuplication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).AddDuplication(ctx, req.(*AddDuplicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_ListDuplications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDuplicationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ListDuplications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ListDuplications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ListDuplications(ctx, req.(*ListDuplicationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_ShowDuplication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DuplicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ShowDuplication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ShowDuplication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ShowDuplication(ctx, req.(*DuplicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_PauseDuplication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DuplicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).PauseDuplication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_PauseDuplication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).PauseDuplication(ctx, req.(*DuplicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_StartDuplication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DuplicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).StartDuplication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_StartDuplication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).StartDuplication(ctx, req.(*DuplicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_RemoveDuplication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DuplicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).RemoveDuplication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_RemoveDuplication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).RemoveDuplication(ctx, req.(*DuplicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_CreateFollowerTable_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FollowerSpec)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).CreateFollowerTable(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_CreateFollowerTable_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).CreateFollowerTable(ctx, req.(*FollowerSpec))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_DetachFollower_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DetachFollowerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).DetachFollower(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_DetachFollower_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).DetachFollower(ctx, req.(*DetachFollowerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_LocalDupStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LocalDupStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).LocalDupStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_LocalDupStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).LocalDupStatus(ctx, req.(*LocalDupStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -933,7 +1247,229 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "LocalCreateCheckpoint",
 			Handler:    _Admin_LocalCreateCheckpoint_Handler,
 		},
+		{
+			MethodName: "AddDuplication",
+			Handler:    _Admin_AddDuplication_Handler,
+		},
+		{
+			MethodName: "ListDuplications",
+			Handler:    _Admin_ListDuplications_Handler,
+		},
+		{
+			MethodName: "ShowDuplication",
+			Handler:    _Admin_ShowDuplication_Handler,
+		},
+		{
+			MethodName: "PauseDuplication",
+			Handler:    _Admin_PauseDuplication_Handler,
+		},
+		{
+			MethodName: "StartDuplication",
+			Handler:    _Admin_StartDuplication_Handler,
+		},
+		{
+			MethodName: "RemoveDuplication",
+			Handler:    _Admin_RemoveDuplication_Handler,
+		},
+		{
+			MethodName: "CreateFollowerTable",
+			Handler:    _Admin_CreateFollowerTable_Handler,
+		},
+		{
+			MethodName: "DetachFollower",
+			Handler:    _Admin_DetachFollower_Handler,
+		},
+		{
+			MethodName: "LocalDupStatus",
+			Handler:    _Admin_LocalDupStatus_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
+	Metadata: "tandem.proto",
+}
+
+const (
+	Duplication_Prepare_FullMethodName   = "/tandem.v1.Duplication/Prepare"
+	Duplication_FetchFile_FullMethodName = "/tandem.v1.Duplication/FetchFile"
+	Duplication_Pull_FullMethodName      = "/tandem.v1.Duplication/Pull"
+)
+
+// DuplicationClient is the client API for Duplication service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Duplication is served by source partition leaders to remote clusters.
+type DuplicationClient interface {
+	Prepare(ctx context.Context, in *PrepareRequest, opts ...grpc.CallOption) (*PrepareResponse, error)
+	FetchFile(ctx context.Context, in *FetchFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FileChunk], error)
+	Pull(ctx context.Context, in *PullRequest, opts ...grpc.CallOption) (*PullResponse, error)
+}
+
+type duplicationClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewDuplicationClient(cc grpc.ClientConnInterface) DuplicationClient {
+	return &duplicationClient{cc}
+}
+
+func (c *duplicationClient) Prepare(ctx context.Context, in *PrepareRequest, opts ...grpc.CallOption) (*PrepareResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PrepareResponse)
+	err := c.cc.Invoke(ctx, Duplication_Prepare_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *duplicationClient) FetchFile(ctx context.Context, in *FetchFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FileChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Duplication_ServiceDesc.Streams[0], Duplication_FetchFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[FetchFileRequest, FileChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Duplication_FetchFileClient = grpc.ServerStreamingClient[FileChunk]
+
+func (c *duplicationClient) Pull(ctx context.Context, in *PullRequest, opts ...grpc.CallOption) (*PullResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PullResponse)
+	err := c.cc.Invoke(ctx, Duplication_Pull_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DuplicationServer is the server API for Duplication service.
+// All implementations must embed UnimplementedDuplicationServer
+// for forward compatibility.
+//
+// Duplication is served by source partition leaders to remote clusters.
+type DuplicationServer interface {
+	Prepare(context.Context, *PrepareRequest) (*PrepareResponse, error)
+	FetchFile(*FetchFileRequest, grpc.ServerStreamingServer[FileChunk]) error
+	Pull(context.Context, *PullRequest) (*PullResponse, error)
+	mustEmbedUnimplementedDuplicationServer()
+}
+
+// UnimplementedDuplicationServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedDuplicationServer struct{}
+
+func (UnimplementedDuplicationServer) Prepare(context.Context, *PrepareRequest) (*PrepareResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Prepare not implemented")
+}
+func (UnimplementedDuplicationServer) FetchFile(*FetchFileRequest, grpc.ServerStreamingServer[FileChunk]) error {
+	return status.Errorf(codes.Unimplemented, "method FetchFile not implemented")
+}
+func (UnimplementedDuplicationServer) Pull(context.Context, *PullRequest) (*PullResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Pull not implemented")
+}
+func (UnimplementedDuplicationServer) mustEmbedUnimplementedDuplicationServer() {}
+func (UnimplementedDuplicationServer) testEmbeddedByValue()                     {}
+
+// UnsafeDuplicationServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to DuplicationServer will
+// result in compilation errors.
+type UnsafeDuplicationServer interface {
+	mustEmbedUnimplementedDuplicationServer()
+}
+
+func RegisterDuplicationServer(s grpc.ServiceRegistrar, srv DuplicationServer) {
+	// If the following call pancis, it indicates UnimplementedDuplicationServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Duplication_ServiceDesc, srv)
+}
+
+func _Duplication_Prepare_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PrepareRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DuplicationServer).Prepare(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Duplication_Prepare_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DuplicationServer).Prepare(ctx, req.(*PrepareRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Duplication_FetchFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(FetchFileRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DuplicationServer).FetchFile(m, &grpc.GenericServerStream[FetchFileRequest, FileChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Duplication_FetchFileServer = grpc.ServerStreamingServer[FileChunk]
+
+func _Duplication_Pull_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PullRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DuplicationServer).Pull(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Duplication_Pull_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DuplicationServer).Pull(ctx, req.(*PullRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Duplication_ServiceDesc is the grpc.ServiceDesc for Duplication service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Duplication_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "tandem.v1.Duplication",
+	HandlerType: (*DuplicationServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Prepare",
+			Handler:    _Duplication_Prepare_Handler,
+		},
+		{
+			MethodName: "Pull",
+			Handler:    _Duplication_Pull_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "FetchFile",
+			Handler:       _Duplication_FetchFile_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "tandem.proto",
 }

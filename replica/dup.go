@@ -1,0 +1,201 @@
+package replica
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+)
+
+var (
+	// ErrLogGone is returned when the raft log entries a duplication asks
+	// for were compacted away (or predate a snapshot this replica
+	// installed): the remote must re-bootstrap from a new base.
+	ErrLogGone = errors.New("replica: log entries gone")
+)
+
+// WalEntry is one committed, applied mutation entry of the partition's raft
+// log, as duplication ships it.
+type WalEntry struct {
+	Decree     uint64
+	Command    []byte
+	AppendedAt time.Time
+}
+
+// maxReadEntries bounds one ReadLog call.
+const maxReadEntries = 4096
+
+// ReadLog returns the mutation entries with decree >= from that are
+// applied here, up to maxBytes of commands; upTo is the last decree looked
+// at (entries without mutations are skipped but count as shipped).
+func (r *Replica) ReadLog(from uint64, maxBytes int) (entries []WalEntry, upTo uint64, err error) {
+	applied := r.Applied()
+	upTo = from - 1
+	if from > applied {
+		return nil, upTo, nil
+	}
+	first, _ := r.glog.FirstIndex()
+	trusted := r.fsm.dupState().trustedFrom
+	if first == 0 || from < first || from < trusted {
+		return nil, upTo, fmt.Errorf("%w: decree %d wanted, log starts at %d (trusted from %d)", ErrLogGone, from, first, trusted)
+	}
+	size := 0
+	var l raft.Log
+	for i := from; i <= applied && size < maxBytes && len(entries) < maxReadEntries; i++ {
+		if err := r.glog.GetLog(i, &l); err != nil {
+			if errors.Is(err, raft.ErrLogNotFound) {
+				return nil, from - 1, fmt.Errorf("%w: decree %d compacted meanwhile", ErrLogGone, i)
+			}
+			return nil, from - 1, err
+		}
+		upTo = i
+		if l.Type == raft.LogCommand && IsMutation(l.Data) {
+			entries = append(entries, WalEntry{Decree: i, Command: l.Data, AppendedAt: l.AppendedAt})
+			size += len(l.Data)
+		}
+	}
+	return entries, upTo, nil
+}
+
+// WaitDecree waits until decree d is applied or timeout passes; it returns
+// the applied decree.
+func (r *Replica) WaitDecree(ctx context.Context, d uint64, timeout time.Duration) uint64 {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_ = r.fsm.waitApplied(ctx, d, nil)
+	return r.Applied()
+}
+
+// EntryTime returns when the leader appended log entry d, if it is still
+// in the log.
+func (r *Replica) EntryTime(d uint64) (time.Time, bool) {
+	var l raft.Log
+	if r.glog.GetLog(d, &l) != nil || l.AppendedAt.IsZero() {
+		return time.Time{}, false
+	}
+	return l.AppendedAt, true
+}
+
+// Confirmed returns each duplication's persisted confirmed decree.
+func (r *Replica) Confirmed() map[string]uint64 { return r.fsm.Confirmed() }
+
+// SourceDecree is, on a duplication follower, the last source decree
+// applied (replicated with the data).
+func (r *Replica) SourceDecree() uint64 { return r.fsm.SourceDecree() }
+
+// RetainedLogBytes estimates the size of the partition's raft log here.
+func (r *Replica) RetainedLogBytes() uint64 { return r.glog.RetainedBytes() }
+
+// SetRetentionCap bounds how much log duplication floors may hold back.
+func (r *Replica) SetRetentionCap(c RetentionCap) { r.glog.SetRetentionCap(c) }
+
+// retentionFloor is the lowest decree any duplication still needs.
+func (r *Replica) retentionFloor() (uint64, bool) {
+	conf := r.fsm.Confirmed()
+	if len(conf) == 0 {
+		return 0, false
+	}
+	var low uint64
+	first := true
+	for _, c := range conf {
+		if first || c+1 < low {
+			low, first = c+1, false
+		}
+	}
+	return low, true
+}
+
+// ProposeDupConfirm persists duplication id's confirmed decree through
+// raft, raising the retention floor on every replica.
+func (r *Replica) ProposeDupConfirm(ctx context.Context, id string, confirmed uint64) error {
+	_, err := r.Propose(ctx, EncodeDupConfirm(id, confirmed))
+	return err
+}
+
+// ProposeDupRelease drops duplication id's floor.
+func (r *Replica) ProposeDupRelease(ctx context.Context, id string) error {
+	_, err := r.Propose(ctx, EncodeDupRelease(id))
+	return err
+}
+
+// ProposeDuplicated applies shipped source entries through this replica's
+// raft group, recording upTo as the last source decree applied.
+func (r *Replica) ProposeDuplicated(ctx context.Context, entries []DupEntry, upTo uint64) (uint64, error) {
+	return r.Propose(ctx, EncodeDuplicated(entries, upTo))
+}
+
+// InstallBase replaces the partition's data, through raft, with a
+// duplication base whose verified files are in dir, described by m (the
+// source's manifest). Followers of this group receive it as a snapshot.
+func (r *Replica) InstallBase(dir string, m *Manifest) error {
+	if err := VerifyCheckpoint(dir, m); err != nil {
+		return err
+	}
+	local := *m
+	local.Foreign, local.SourceDecree = true, m.Decree
+	mb, err := json.MarshalIndent(&local, "", "  ")
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarBase(dir, &local, mb, pw)) }()
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: 0, Size: tarSize(&local, len(mb))}
+	err = r.raft.Restore(meta, pr, 10*time.Minute)
+	pr.Close()
+	if err != nil {
+		return fmt.Errorf("install base %s at source decree %d: %w", m.ID, m.Decree, err)
+	}
+	r.lg.Info("duplication base installed", zap.String("checkpoint", m.ID), zap.Uint64("source_decree", m.Decree), zap.Int64("bytes", m.TotalBytes))
+	return nil
+}
+
+// tarBase streams the manifest (given as bytes) and the base's files.
+func tarBase(dir string, m *Manifest, manifest []byte, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	hdr := &tar.Header{Name: ManifestFile, Mode: 0o644, Size: int64(len(manifest)), Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if _, err := tw.Write(manifest); err != nil {
+		return err
+	}
+	for _, f := range m.Files {
+		if err := tarFileUSTAR(tw, filepath.Join(dir, f.Name), f.Size); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+func tarFileUSTAR(tw *tar.Writer, path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	hdr := &tar.Header{Name: filepath.Base(path), Mode: 0o644, Size: size, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	_, err = io.CopyN(tw, f, size)
+	return err
+}
+
+// tarSize is the exact length of tarBase's USTAR stream: a 512-byte header
+// and the content padded to 512 bytes per file, then two zero blocks.
+func tarSize(m *Manifest, manifestLen int) int64 {
+	pad := func(n int64) int64 { return (n + 511) / 512 * 512 }
+	total := 512 + pad(int64(manifestLen))
+	for _, f := range m.Files {
+		total += 512 + pad(f.Size)
+	}
+	return total + 1024
+}

@@ -1,0 +1,76 @@
+package replica
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"github.com/tandem-kv/tandem/rocksdb"
+)
+
+// Meta keys of duplication state, written atomically with the data.
+var (
+	// sourceDecreeKey: on a follower (remote) replica, the last source
+	// decree applied.
+	sourceDecreeKey = []byte("dup_source_decree")
+	// confirmedKey: on a source replica, each duplication's confirmed
+	// decree (JSON map), the floor of log retention.
+	confirmedKey = []byte("dup_confirmed")
+	// trustedFromKey: the first raft log index this replica may serve to a
+	// duplication (entries below it predate a snapshot it installed).
+	trustedFromKey = []byte("log_trusted_from")
+)
+
+// dupState is the duplication state an applier keeps in memory; it is
+// replaced, never mutated, so readers may keep a copy.
+type dupState struct {
+	source      uint64
+	confirmed   map[string]uint64
+	trustedFrom uint64
+}
+
+func (s *dataStore) loadDupState() (dupState, error) {
+	var ds dupState
+	err := s.with(func(db *rocksdb.DB) error {
+		v, ok, err := db.GetMeta(sourceDecreeKey)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if len(v) != 8 {
+				return fmt.Errorf("%s: %d bytes: %w", sourceDecreeKey, len(v), ErrMalformedLog)
+			}
+			ds.source = binary.BigEndian.Uint64(v)
+		}
+		if v, ok, err = db.GetMeta(trustedFromKey); err != nil {
+			return err
+		} else if ok && len(v) == 8 {
+			ds.trustedFrom = binary.BigEndian.Uint64(v)
+		}
+		v, ok, err = db.GetMeta(confirmedKey)
+		if err != nil || !ok {
+			return err
+		}
+		return json.Unmarshal(v, &ds.confirmed)
+	})
+	return ds, err
+}
+
+func (a *applier) dupState() dupState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.dup
+}
+
+func (a *applier) setDupState(ds dupState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.dup = ds
+}
+
+// SourceDecree is, on a duplication follower, the last source decree
+// applied here.
+func (a *applier) SourceDecree() uint64 { return a.dupState().source }
+
+// Confirmed returns each duplication's persisted confirmed decree.
+func (a *applier) Confirmed() map[string]uint64 { return a.dupState().confirmed }
