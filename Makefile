@@ -26,6 +26,7 @@ build: deps
 	$(GO) build -o $(BIN)/tandem-server ./server/cmd/tandem-server
 	$(GO) build -o $(BIN)/tandem-shell ./tools/shell
 	$(GO) build -o $(BIN)/tandem-bench ./tools/bench
+	$(GO) build -o $(BIN)/tandem-verify ./tools/verify
 
 run: build
 	@echo "starting a single-node cluster (data in $(DATA)/n1) with table demo (8 partitions)"
