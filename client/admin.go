@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/grpc"
+
 	"github.com/tandem-kv/tandem/proto/tandempb"
 )
 
@@ -132,4 +134,64 @@ func (c *Client) CreateCheckpoint(ctx context.Context, table string, partitions 
 		return nil, c.adminError(ctx, err, ErrTableNotFound)
 	}
 	return resp.GetResults(), nil
+}
+
+// AddDuplication starts duplicating table to the cluster at remoteAddr and
+// returns the duplication.
+func (c *Client) AddDuplication(ctx context.Context, table, remoteAddr string) (*tandempb.DuplicationInfo, error) {
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := c.admin.AddDuplication(ctx, &tandempb.AddDuplicationRequest{Table: table, RemoteAddr: remoteAddr})
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrTableNotFound)
+	}
+	return resp.GetDuplication(), nil
+}
+
+// ListDuplications lists duplications (of table, or all when empty).
+func (c *Client) ListDuplications(ctx context.Context, table string) ([]*tandempb.DuplicationInfo, error) {
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := c.admin.ListDuplications(ctx, &tandempb.ListDuplicationsRequest{Table: table})
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrTableNotFound)
+	}
+	return resp.GetDuplications(), nil
+}
+
+// ShowDuplication returns a duplication with per-partition progress.
+func (c *Client) ShowDuplication(ctx context.Context, table, id string) (*tandempb.ShowDuplicationResponse, error) {
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := c.admin.ShowDuplication(ctx, &tandempb.DuplicationRequest{Table: table, DupId: id})
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrNotFound)
+	}
+	return resp, nil
+}
+
+// PauseDuplication stops shipping (the source keeps the log, within its cap).
+func (c *Client) PauseDuplication(ctx context.Context, table, id string) (*tandempb.DuplicationInfo, error) {
+	return c.dupOp(ctx, table, id, c.admin.PauseDuplication)
+}
+
+// StartDuplication resumes a paused duplication from its confirmed decree.
+func (c *Client) StartDuplication(ctx context.Context, table, id string) (*tandempb.DuplicationInfo, error) {
+	return c.dupOp(ctx, table, id, c.admin.StartDuplication)
+}
+
+// RemoveDuplication removes a duplication; the remote table becomes writable.
+func (c *Client) RemoveDuplication(ctx context.Context, table, id string) (*tandempb.DuplicationInfo, error) {
+	return c.dupOp(ctx, table, id, c.admin.RemoveDuplication)
+}
+
+func (c *Client) dupOp(ctx context.Context, table, id string,
+	op func(context.Context, *tandempb.DuplicationRequest, ...grpc.CallOption) (*tandempb.DuplicationResponse, error)) (*tandempb.DuplicationInfo, error) {
+	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := op(ctx, &tandempb.DuplicationRequest{Table: table, DupId: id})
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrNotFound)
+	}
+	return resp.GetDuplication(), nil
 }

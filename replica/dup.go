@@ -128,7 +128,17 @@ func (r *Replica) ProposeDupRelease(ctx context.Context, id string) error {
 
 // ProposeDuplicated applies shipped source entries through this replica's
 // raft group, recording upTo as the last source decree applied.
+// Commands come from another cluster, so they are checked before they
+// enter the log (a malformed committed command would stop every replica).
 func (r *Replica) ProposeDuplicated(ctx context.Context, entries []DupEntry, upTo uint64) (uint64, error) {
+	for _, e := range entries {
+		if !IsMutation(e.Command) || e.SourceDecree > upTo {
+			return 0, fmt.Errorf("%w: shipped entry at source decree %d", ErrMalformedCommand, e.SourceDecree)
+		}
+		if _, err := DecodeCommand(e.Command); err != nil {
+			return 0, fmt.Errorf("shipped entry at source decree %d: %w", e.SourceDecree, err)
+		}
+	}
 	return r.Propose(ctx, EncodeDuplicated(entries, upTo))
 }
 

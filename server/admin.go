@@ -88,19 +88,32 @@ func (n *Node) createTable(ctx context.Context, req *tpb.CreateTableRequest) (*t
 		return nil, 0, err
 	}
 	if leader != nil {
-		resp, err := leader.CreateTable(fctx, &tpb.CreateTableRequest{Name: req.Name, Partitions: parts, Replicas: reps})
+		resp, err := forward(n, ctx, leader.CreateTable, fctx, &tpb.CreateTableRequest{Name: req.Name, Partitions: parts, Replicas: reps})
 		if err != nil {
 			return nil, 0, err
 		}
 		return resp.Table, 0, nil
 	}
+	return n.createTableMeta(ctx, &tpb.CreateTableRequest{Name: req.Name, Partitions: parts, Replicas: reps}, nil)
+}
+
+// createTableMeta places and records a table; it runs on the meta leader.
+func (n *Node) createTableMeta(ctx context.Context, req *tpb.CreateTableRequest, follower *FollowerMeta) (*tpb.TableInfo, uint64, error) {
+	parts, reps := req.Partitions, req.Replicas
+	if parts == 0 || parts > maxPartitions {
+		return nil, 0, fmt.Errorf("%w: %d partitions; want 1 to %d", ErrInvalidArgument, parts, maxPartitions)
+	}
+	if reps == 0 {
+		reps = uint32(min(3, len(n.peers)))
+	}
 	tm := &TableMeta{Name: req.Name, Partitions: parts, Replicas: reps, CreatedAtMs: n.cfg.Now().UnixMilli(),
-		Placement: place(n.peerIDs(), n.replicaLoad(), parts, reps)}
+		Placement: place(n.peerIDs(), n.replicaLoad(), parts, reps), Follower: follower}
 	res, index, err := n.meta.apply(ctx, metaCommand{Op: opCreateTable, Table: tm})
 	if err != nil {
 		return nil, 0, err
 	}
-	n.lg.Info("table created", zap.String("table", tm.Name), zap.Uint64("id", res.Table.ID), zap.Uint32("partitions", parts), zap.Uint32("replicas", reps))
+	n.lg.Info("table created", zap.String("table", tm.Name), zap.Uint64("id", res.Table.ID), zap.Uint32("partitions", parts),
+		zap.Uint32("replicas", reps), zap.Bool("follower", follower != nil))
 	return tableInfo(res.Table), index, nil
 }
 
@@ -133,7 +146,7 @@ func (a *adminService) DropTable(ctx context.Context, req *tpb.DropTableRequest)
 		return nil, toStatus(err)
 	}
 	if leader != nil {
-		return leader.DropTable(fctx, req)
+		return forward(a.n, ctx, leader.DropTable, fctx, req)
 	}
 	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDropTable, Name: req.Name}); err != nil {
 		return nil, toStatus(err)
@@ -230,7 +243,7 @@ func (a *adminService) SetConfig(ctx context.Context, req *tpb.SetConfigRequest)
 		return nil, toStatus(err)
 	}
 	if leader != nil {
-		return leader.SetConfig(fctx, req)
+		return forward(a.n, ctx, leader.SetConfig, fctx, req)
 	}
 	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetConfig, Key: req.Key, Value: v}); err != nil {
 		return nil, toStatus(err)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -223,4 +225,37 @@ func (n *Node) metaLeaderAdmin(ctx context.Context) (tpb.AdminClient, context.Co
 		return nil, ctx, err
 	}
 	return c, metadata.AppendToOutgoingContext(ctx, forwardedKey, n.cfg.NodeID), nil
+}
+
+// metaIndexKey is the response header in which the meta leader returns the
+// meta log index of the change it applied, so the node that forwarded the
+// call can wait until its own metadata includes it (read-your-writes for
+// the operator's next command, whichever node it reaches through).
+const metaIndexKey = "x-tandem-meta-index"
+
+// announceMetaIndex tells a forwarding node which meta index to wait for.
+func announceMetaIndex(ctx context.Context, index uint64) {
+	_ = grpc.SetHeader(ctx, metadata.Pairs(metaIndexKey, strconv.FormatUint(index, 10)))
+}
+
+// forward calls the meta leader and then waits until this node's metadata
+// has caught up with the change the leader made.
+func forward[Req, Resp any](n *Node, ctx context.Context, call func(context.Context, Req, ...grpc.CallOption) (Resp, error), fctx context.Context, req Req) (Resp, error) {
+	var md metadata.MD
+	resp, err := call(fctx, req, grpc.Header(&md))
+	if err != nil {
+		return resp, err
+	}
+	var index uint64
+	for _, v := range md.Get(metaIndexKey) {
+		if i, perr := strconv.ParseUint(v, 10, 64); perr == nil && i > index {
+			index = i
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if werr := n.meta.waitApplied(wctx, index); werr != nil {
+		n.lg.Warn("metadata did not catch up after a forwarded change", zap.Uint64("index", index), zap.Error(werr))
+	}
+	return resp, nil
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
 )
@@ -75,6 +76,16 @@ func toStatus(err error) error {
 			st = d
 		}
 		return st.Err()
+	case errors.Is(err, duplication.ErrFollowerTable):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, ErrDupExists), errors.Is(err, ErrRemoteConflict):
+		return status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, ErrRemoteUnreachable):
+		return status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, ErrDupNotFound), errors.Is(err, replica.ErrCheckpointNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, replica.ErrBadCheckpoint), errors.Is(err, replica.ErrMalformedCommand):
+		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, ErrTableNotFound), errors.Is(err, ErrUnknownConfigKey):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, ErrTableExists):

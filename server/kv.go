@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
 	"github.com/tandem-kv/tandem/rocksdb"
@@ -92,9 +93,12 @@ func (n *Node) expireTS(ttlSeconds uint32) (uint32, error) {
 
 // propose validates nothing: callers have; it replicates muts atomically.
 func (n *Node) propose(ctx context.Context, table string, hashKey []byte, muts []replica.Mutation) (uint64, error) {
-	r, _, _, err := n.leaderFor(table, 0, false, hashKey)
+	r, t, _, err := n.leaderFor(table, 0, false, hashKey)
 	if err != nil {
 		return 0, err
+	}
+	if f := t.Follower; f != nil {
+		return 0, duplication.FollowerWriteError(t.Name, f.DupID, f.SourceCluster)
 	}
 	d, err := r.Propose(ctx, replica.EncodeCommand(muts))
 	return d, notLeaderFrom(r, err)

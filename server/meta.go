@@ -20,6 +20,27 @@ type TableMeta struct {
 	Replicas    uint32     `json:"replicas"`
 	CreatedAtMs int64      `json:"created_at_ms"`
 	Placement   [][]string `json:"placement"`
+	// Follower is set while the table is a duplication's follower: it is
+	// read-only to clients and fed by the source cluster.
+	Follower *FollowerMeta `json:"follower,omitempty"`
+}
+
+// FollowerMeta names the duplication a follower table belongs to.
+type FollowerMeta struct {
+	DupID         string   `json:"dup_id"`
+	SourceCluster string   `json:"source_cluster"`
+	SourceAddrs   []string `json:"source_addrs"`
+}
+
+// DupMeta is a duplication of a table of this cluster to a remote one.
+type DupMeta struct {
+	ID            string `json:"id"`
+	Table         string `json:"table"`
+	RemoteAddr    string `json:"remote_addr"`
+	RemoteCluster string `json:"remote_cluster"`
+	// State is "active" or "paused".
+	State       string `json:"state"`
+	CreatedAtMs int64  `json:"created_at_ms"`
 }
 
 // MetaState is the cluster metadata: tables and runtime config overrides.
@@ -30,10 +51,15 @@ type MetaState struct {
 	// meta state lags never sees such an id, so it never deletes too early.
 	NextTableID uint64            `json:"next_table_id"`
 	Config      map[string]string `json:"config"`
+	Dups        map[string]*DupMeta `json:"dups"`
+	// RemovedDups lists removed duplication ids (with removal time), so
+	// nodes release their floors and bases only for duplications that are
+	// known to be gone, never for ones their metadata has not caught up with.
+	RemovedDups map[string]int64 `json:"removed_dups"`
 }
 
 func newMetaState() *MetaState {
-	return &MetaState{Tables: map[string]*TableMeta{}, NextTableID: 1, Config: map[string]string{}}
+	return &MetaState{Tables: map[string]*TableMeta{}, NextTableID: 1, Config: map[string]string{}, Dups: map[string]*DupMeta{}, RemovedDups: map[string]int64{}}
 }
 
 func (s *MetaState) clone() *MetaState {
@@ -73,17 +99,25 @@ type metaCommand struct {
 	Name  string     `json:"name,omitempty"`
 	Key   string     `json:"key,omitempty"`
 	Value string     `json:"value,omitempty"`
+	Dup   *DupMeta   `json:"dup,omitempty"`
 }
 
 const (
 	opCreateTable = "create_table"
 	opDropTable   = "drop_table"
 	opSetConfig   = "set_config"
+	// Duplication ops.
+	opAddDup         = "add_dup"
+	opSetDupState    = "set_dup_state"
+	opRemoveDup      = "remove_dup"
+	opDetachFollower = "detach_follower"
+	opSetDupRemote   = "set_dup_remote"
 )
 
 // metaResult is what applying a metaCommand returns to the proposer.
 type metaResult struct {
 	Table *TableMeta
+	Dup   *DupMeta
 	Err   error
 }
 
@@ -131,6 +165,11 @@ func (f *metaFSM) applyCommand(data []byte) metaResult {
 		}
 		t := *cmd.Table
 		t.ID = s.NextTableID
+		// Keep follower specs independent of the command's memory.
+		if cmd.Table.Follower != nil {
+			f := *cmd.Table.Follower
+			t.Follower = &f
+		}
 		s.NextTableID++
 		s.Tables[t.Name] = &t
 		return metaResult{Table: &t}
@@ -144,6 +183,8 @@ func (f *metaFSM) applyCommand(data []byte) metaResult {
 	case opSetConfig:
 		s.Config[cmd.Key] = cmd.Value
 		return metaResult{}
+	case opAddDup, opSetDupState, opRemoveDup, opDetachFollower, opSetDupRemote:
+		return applyDupCommand(s, cmd)
 	}
 	return metaResult{Err: fmt.Errorf("unknown meta op %q", cmd.Op)}
 }
@@ -201,6 +242,12 @@ func (f *metaFSM) Restore(rc io.ReadCloser) error {
 	s := newMetaState()
 	if err := json.NewDecoder(rc).Decode(s); err != nil {
 		return fmt.Errorf("restore meta snapshot: %w", err)
+	}
+	if s.Dups == nil {
+		s.Dups = map[string]*DupMeta{}
+	}
+	if s.RemovedDups == nil {
+		s.RemovedDups = map[string]int64{}
 	}
 	f.mu.Lock()
 	f.state = s

@@ -129,6 +129,9 @@ func (m *metaGroup) apply(ctx context.Context, cmd metaCommand) (metaResult, uin
 		return metaResult{}, 0, err
 	}
 	res := f.Response().(metaResult)
+	if res.Err == nil {
+		announceMetaIndex(ctx, f.Index())
+	}
 	return res, f.Index(), res.Err
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
+	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
 	"github.com/tandem-kv/tandem/rocksdb"
@@ -43,6 +44,11 @@ type Node struct {
 	conns  *connPool
 	met    *metrics
 	sched  *replica.Scheduler
+
+	dupSource  *duplication.Source
+	dupMetrics *duplication.Metrics
+	pullersMu  sync.Mutex
+	pullers    map[uint64]*duplication.Puller
 
 	mu       sync.RWMutex
 	replicas map[uint64]*replica.Replica
@@ -91,6 +97,9 @@ func (n *Node) open() error {
 		return err
 	}
 	n.sched = replica.NewScheduler(replica.SchedulerConfig{Settings: n.limits().Checkpoint, Now: n.cfg.Now, Logger: n.lg})
+	n.dupMetrics = duplication.NewMetrics()
+	n.dupSource = duplication.NewSource(sourceHost{n}, n.dupMetrics, n.lg)
+	n.pullers = map[uint64]*duplication.Puller{}
 	n.met = newMetrics(n)
 	n.conns = newConnPool()
 	n.startGRPC()
@@ -100,8 +109,9 @@ func (n *Node) open() error {
 	if err := n.startHTTP(); err != nil {
 		return err
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.reconcileLoop()
+	go n.dupLoop()
 	return nil
 }
 
@@ -113,6 +123,7 @@ func (n *Node) startGRPC() {
 	)
 	tpb.RegisterKVServer(n.grpc, &kvService{n: n})
 	tpb.RegisterAdminServer(n.grpc, &adminService{n: n})
+	tpb.RegisterDuplicationServer(n.grpc, n.dupSource)
 	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()
@@ -188,6 +199,7 @@ func (n *Node) Close() error {
 		if n.grpc != nil {
 			stopGRPC(n.grpc, 2*time.Second)
 		}
+		n.stopPullers()
 		for _, r := range n.localReplicas() {
 			errs = append(errs, r.Close())
 		}

@@ -27,6 +27,14 @@ var configKeys = map[string]configKey{
 		name: "kv.max_value_bytes", def: "4194304", check: intRange(1, 64<<20),
 		help: "largest value accepted, in bytes",
 	},
+	"dup.log_retain_bytes": {
+		name: "dup.log_retain_bytes", def: "1073741824", check: intRange(0, 1<<50),
+		help: "raft log a lagging duplication may hold back per partition, bytes (past it the remote re-bootstraps)",
+	},
+	"dup.log_retain_age": {
+		name: "dup.log_retain_age", def: "24h0m0s", check: durationRange(time.Second, 30*24*time.Hour),
+		help: "oldest raft log entry a lagging duplication may hold back (past it the remote re-bootstraps)",
+	},
 	"checkpoint.interval": {
 		name: "checkpoint.interval", def: "10m0s", check: durationRange(time.Second, 7*24*time.Hour),
 		help: "periodic checkpoint interval of a changed partition; raft's snapshot interval follows it",
@@ -103,6 +111,7 @@ type runtimeConfig struct {
 	MaxValueBytes     int
 	SnapshotThreshold uint64
 	Checkpoint        replica.Settings
+	Retention         replica.RetentionCap
 }
 
 // effectiveConfig merges overrides over defaults; values were validated
@@ -120,6 +129,7 @@ func effectiveConfig(overrides map[string]string) runtimeConfig {
 		MaxKeyBytes:       int(atoi("kv.max_key_bytes")),
 		MaxValueBytes:     int(atoi("kv.max_value_bytes")),
 		SnapshotThreshold: uint64(atoi("raft.snapshot_threshold")),
+		Retention: replica.RetentionCap{MaxBytes: uint64(atoi("dup.log_retain_bytes")), MaxAge: dur("dup.log_retain_age")},
 		Checkpoint: replica.Settings{
 			Interval:    dur("checkpoint.interval"),
 			Retain:      int(atoi("checkpoint.retain")),

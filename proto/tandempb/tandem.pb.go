@@ -4375,9 +4375,12 @@ type PullResponse struct {
 	SourceDecree uint64 `protobuf:"varint,2,opt,name=source_decree,json=sourceDecree,proto3" json:"source_decree,omitempty"`
 	// log_gone is set when entries from `from` were compacted away: the
 	// remote must re-bootstrap from a new base.
-	LogGone       bool   `protobuf:"varint,3,opt,name=log_gone,json=logGone,proto3" json:"log_gone,omitempty"`
-	GoneReason    string `protobuf:"bytes,4,opt,name=gone_reason,json=goneReason,proto3" json:"gone_reason,omitempty"`
-	Paused        bool   `protobuf:"varint,5,opt,name=paused,proto3" json:"paused,omitempty"`
+	LogGone    bool   `protobuf:"varint,3,opt,name=log_gone,json=logGone,proto3" json:"log_gone,omitempty"`
+	GoneReason string `protobuf:"bytes,4,opt,name=gone_reason,json=goneReason,proto3" json:"gone_reason,omitempty"`
+	Paused     bool   `protobuf:"varint,5,opt,name=paused,proto3" json:"paused,omitempty"`
+	// up_to is the last source decree this answer covers: entries without
+	// mutations up to it were skipped, so the remote may confirm it.
+	UpTo          uint64 `protobuf:"varint,6,opt,name=up_to,json=upTo,proto3" json:"up_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4445,6 +4448,13 @@ func (x *PullResponse) GetPaused() bool {
 		return x.Paused
 	}
 	return false
+}
+
+func (x *PullResponse) GetUpTo() uint64 {
+	if x != nil {
+		return x.UpTo
+	}
+	return 0
 }
 
 var File_tandem_proto protoreflect.FileDescriptor
@@ -4773,14 +4783,15 @@ const file_tandem_proto_rawDesc = "" +
 	"\bWalEntry\x12\x16\n" +
 	"\x06decree\x18\x01 \x01(\x04R\x06decree\x12\x18\n" +
 	"\acommand\x18\x02 \x01(\fR\acommand\x12-\n" +
-	"\x13appended_at_unix_ms\x18\x03 \x01(\x03R\x10appendedAtUnixMs\"\xb6\x01\n" +
+	"\x13appended_at_unix_ms\x18\x03 \x01(\x03R\x10appendedAtUnixMs\"\xcb\x01\n" +
 	"\fPullResponse\x12-\n" +
 	"\aentries\x18\x01 \x03(\v2\x13.tandem.v1.WalEntryR\aentries\x12#\n" +
 	"\rsource_decree\x18\x02 \x01(\x04R\fsourceDecree\x12\x19\n" +
 	"\blog_gone\x18\x03 \x01(\bR\alogGone\x12\x1f\n" +
 	"\vgone_reason\x18\x04 \x01(\tR\n" +
 	"goneReason\x12\x16\n" +
-	"\x06paused\x18\x05 \x01(\bR\x06paused2\xa5\x03\n" +
+	"\x06paused\x18\x05 \x01(\bR\x06paused\x12\x13\n" +
+	"\x05up_to\x18\x06 \x01(\x04R\x04upTo2\xa5\x03\n" +
 	"\x02KV\x124\n" +
 	"\x03Get\x12\x15.tandem.v1.GetRequest\x1a\x16.tandem.v1.GetResponse\x124\n" +
 	"\x03Set\x12\x15.tandem.v1.SetRequest\x1a\x16.tandem.v1.SetResponse\x124\n" +

@@ -1,0 +1,371 @@
+package duplication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/replica"
+)
+
+// Info is what the source side needs to know of a duplication.
+type Info struct {
+	ID            string
+	Table         string
+	RemoteCluster string
+	Paused        bool
+}
+
+// SourceHost is what the source side needs from its node.
+type SourceHost interface {
+	// Duplication returns duplication id, if it exists.
+	Duplication(id string) (Info, bool)
+	// LocalLeader returns this node's replica of a partition if it leads
+	// it, or an error the edge translates (NotLeader with a hint, unknown
+	// table).
+	LocalLeader(table string, partition uint32) (*replica.Replica, error)
+	// LocalReplica returns this node's replica of a partition, leader or not.
+	LocalReplica(table string, partition uint32) (*replica.Replica, bool)
+	// Cluster is this cluster's name.
+	Cluster() string
+	// ToStatus translates errors at the gRPC edge.
+	ToStatus(error) error
+}
+
+// PinOwner is the catalog pin owner of duplication id's base.
+func PinOwner(id string) string { return "dup:" + id }
+
+const (
+	chunkBytes = 1 << 20
+	// persistEvery bounds how often a confirmed decree is written through
+	// raft; persistAfter forces it after that many decrees.
+	persistEvery = time.Second
+	persistAfter = 10000
+	maxPullBytes = 4 << 20
+	maxWait      = 5 * time.Second
+)
+
+// Source serves the pull API on source partition leaders: bases, their
+// files, and the WAL from a decree on. It remembers each remote partition's
+// last report for `dup show`.
+type Source struct {
+	tpb.UnimplementedDuplicationServer
+	host SourceHost
+	lg   *zap.Logger
+	now  func() time.Time
+	met  *Metrics
+
+	mu       sync.Mutex
+	progress map[progressKey]*progress
+}
+
+type progressKey struct {
+	id        string
+	partition uint32
+}
+
+// progress is what the source knows of one remote partition.
+type progress struct {
+	report      *tpb.FollowerReport
+	lastContact time.Time
+	baseID      string
+	baseDecree  uint64
+	confirmed   uint64
+	persisted   uint64
+	persisting  bool
+	lastPersist time.Time
+	shipped     uint64
+}
+
+// NewSource returns the source side of duplication for a node.
+func NewSource(host SourceHost, met *Metrics, lg *zap.Logger) *Source {
+	return &Source{host: host, lg: lg, now: time.Now, met: met, progress: map[progressKey]*progress{}}
+}
+
+func (s *Source) check(id, table string) (Info, error) {
+	info, ok := s.host.Duplication(id)
+	if !ok {
+		return Info{}, status.Errorf(codes.NotFound, "duplication %q does not exist on cluster %s", id, s.host.Cluster())
+	}
+	if info.Table != table {
+		return Info{}, status.Errorf(codes.InvalidArgument, "duplication %q is of table %q, not %q", id, info.Table, table)
+	}
+	return info, nil
+}
+
+// touch records a remote's report and returns the partition's progress.
+func (s *Source) touch(id string, p uint32, report *tpb.FollowerReport) *progress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := progressKey{id, p}
+	pr := s.progress[k]
+	if pr == nil {
+		pr = &progress{}
+		s.progress[k] = pr
+	}
+	if report != nil {
+		pr.report = report
+	}
+	pr.lastContact = s.now()
+	return pr
+}
+
+// Prepare gives the remote a base: a duplication-priority checkpoint (at
+// once for a small partition), pinned for this duplication, and raises the
+// retention floor to its decree so the log after it is kept.
+func (s *Source) Prepare(ctx context.Context, req *tpb.PrepareRequest) (*tpb.PrepareResponse, error) {
+	if _, err := s.check(req.DupId, req.Table); err != nil {
+		return nil, err
+	}
+	r, err := s.host.LocalLeader(req.Table, req.Partition)
+	if err != nil {
+		return nil, s.host.ToStatus(err)
+	}
+	m, err := r.Checkpoint(ctx, replica.PurposeDuplication)
+	if err != nil {
+		return nil, s.host.ToStatus(err)
+	}
+	if err := pinBase(r.Catalog(), m.ID, PinOwner(req.DupId)); err != nil {
+		return nil, s.host.ToStatus(err)
+	}
+	if c, ok := r.Confirmed()[req.DupId]; !ok || c < m.Decree {
+		if err := r.ProposeDupConfirm(ctx, req.DupId, m.Decree); err != nil {
+			return nil, s.host.ToStatus(err)
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(r.Catalog().Dir(m.ID), replica.ManifestFile))
+	if err != nil {
+		return nil, s.host.ToStatus(err)
+	}
+	pr := s.touch(req.DupId, req.Partition, req.Report)
+	s.mu.Lock()
+	pr.baseID, pr.baseDecree, pr.confirmed, pr.persisted = m.ID, m.Decree, m.Decree, m.Decree
+	s.mu.Unlock()
+	s.lg.Info("duplication base prepared", zap.String("dup", req.DupId), zap.String("table", req.Table),
+		zap.Uint32("partition", req.Partition), zap.String("checkpoint", m.ID), zap.Uint64("decree", m.Decree))
+	return &tpb.PrepareResponse{CheckpointId: m.ID, Decree: m.Decree, Manifest: raw, SourceCluster: s.host.Cluster()}, nil
+}
+
+// pinBase pins the new base for owner and unpins the owner's older bases.
+func pinBase(cat *replica.Catalog, id, owner string) error {
+	if err := cat.Pin(id, owner); err != nil {
+		return err
+	}
+	for _, v := range cat.List() {
+		if v.ID == id {
+			continue
+		}
+		for _, o := range v.PinnedBy {
+			if o == owner {
+				if err := cat.Unpin(v.ID, owner); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// FetchFile streams one file of a base from offset on. Any replica on this
+// node holding the checkpoint serves it, so a leader change on the source
+// does not restart a transfer.
+func (s *Source) FetchFile(req *tpb.FetchFileRequest, stream tpb.Duplication_FetchFileServer) error {
+	if _, err := s.check(req.DupId, req.Table); err != nil {
+		return err
+	}
+	r, ok := s.host.LocalReplica(req.Table, req.Partition)
+	if !ok {
+		return status.Errorf(codes.NotFound, "checkpoint %s is not on this node", req.CheckpointId)
+	}
+	m, ok := r.Catalog().Get(req.CheckpointId)
+	if !ok {
+		return status.Errorf(codes.NotFound, "checkpoint %s is not on this node", req.CheckpointId)
+	}
+	var size int64 = -1
+	for _, f := range m.Files {
+		if f.Name == req.Name {
+			size = f.Size
+		}
+	}
+	if size < 0 || int64(req.Offset) > size {
+		return status.Errorf(codes.InvalidArgument, "checkpoint %s has no file %q at offset %d", req.CheckpointId, req.Name, req.Offset)
+	}
+	release, err := r.Catalog().Acquire(req.CheckpointId)
+	if err != nil {
+		return s.host.ToStatus(err)
+	}
+	defer release()
+	s.touch(req.DupId, req.Partition, req.Report)
+	return sendFile(filepath.Join(r.Catalog().Dir(req.CheckpointId), req.Name), int64(req.Offset), size, stream)
+}
+
+func sendFile(path string, offset, size int64, stream tpb.Duplication_FetchFileServer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return status.Errorf(codes.Internal, "open %s: %v", filepath.Base(path), err)
+	}
+	defer f.Close()
+	buf := make([]byte, chunkBytes)
+	for off := offset; off < size; {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if n > 0 {
+			if serr := stream.Send(&tpb.FileChunk{Offset: uint64(off), Data: buf[:n]}); serr != nil {
+				return serr
+			}
+			off += int64(n)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return status.Errorf(codes.Internal, "read %s: %v", filepath.Base(path), err)
+		}
+		if n == 0 {
+			return status.Errorf(codes.Internal, "%s is shorter than its manifest says", filepath.Base(path))
+		}
+	}
+	return nil
+}
+
+// Pull returns applied mutation entries from req.From on, long-polling up
+// to req.WaitMs when there are none yet, and records the remote's
+// confirmed decree (persisted through raft now and then).
+func (s *Source) Pull(ctx context.Context, req *tpb.PullRequest) (*tpb.PullResponse, error) {
+	info, err := s.check(req.DupId, req.Table)
+	if err != nil {
+		return nil, err
+	}
+	if req.From == 0 {
+		return nil, status.Error(codes.InvalidArgument, "pull from decree 0: a remote starts after its base decree")
+	}
+	r, err := s.host.LocalLeader(req.Table, req.Partition)
+	if err != nil {
+		return nil, s.host.ToStatus(err)
+	}
+	if req.Confirmed > r.Applied() {
+		return nil, status.Errorf(codes.InvalidArgument, "confirmed decree %d is in the future (source applied %d)", req.Confirmed, r.Applied())
+	}
+	pr := s.touch(req.DupId, req.Partition, req.Report)
+	s.recordConfirmed(r, req.DupId, pr, req.Confirmed)
+	if info.Paused {
+		return &tpb.PullResponse{Paused: true, SourceDecree: r.Applied(), UpTo: req.From - 1}, nil
+	}
+	wait := min(time.Duration(req.WaitMs)*time.Millisecond, maxWait)
+	r.WaitDecree(ctx, req.From, wait)
+	// A pause that came during the long poll holds this batch back too.
+	if info, ok := s.host.Duplication(req.DupId); !ok || info.Paused {
+		return &tpb.PullResponse{Paused: true, SourceDecree: r.Applied(), UpTo: req.From - 1}, nil
+	}
+	maxBytes := int(req.MaxBytes)
+	if maxBytes <= 0 || maxBytes > maxPullBytes {
+		maxBytes = maxPullBytes
+	}
+	entries, upTo, err := r.ReadLog(req.From, maxBytes)
+	if errors.Is(err, replica.ErrLogGone) {
+		s.lg.Warn("duplication needs log that is gone", zap.String("dup", req.DupId), zap.Uint32("partition", req.Partition), zap.Error(err))
+		return &tpb.PullResponse{LogGone: true, GoneReason: err.Error(), SourceDecree: r.Applied()}, nil
+	}
+	if err != nil {
+		return nil, s.host.ToStatus(err)
+	}
+	resp := &tpb.PullResponse{SourceDecree: r.Applied(), UpTo: upTo}
+	for _, e := range entries {
+		resp.Entries = append(resp.Entries, &tpb.WalEntry{Decree: e.Decree, Command: e.Command, AppendedAtUnixMs: e.AppendedAt.UnixMilli()})
+	}
+	s.mu.Lock()
+	pr.shipped += uint64(len(entries))
+	s.mu.Unlock()
+	s.met.shipped.WithLabelValues(req.DupId, req.Table).Add(float64(len(entries)))
+	return resp, nil
+}
+
+// recordConfirmed remembers the remote's confirmed decree and writes it
+// through raft when it moved on enough, in the background.
+func (s *Source) recordConfirmed(r *replica.Replica, id string, pr *progress, confirmed uint64) {
+	s.mu.Lock()
+	if confirmed > pr.confirmed {
+		pr.confirmed = confirmed
+	}
+	if stored := r.Confirmed()[id]; stored > pr.persisted {
+		pr.persisted = stored
+	}
+	due := !pr.persisting && pr.confirmed > pr.persisted+1 &&
+		(s.now().Sub(pr.lastPersist) >= persistEvery || pr.confirmed-pr.persisted >= persistAfter)
+	if due {
+		pr.persisting, pr.lastPersist = true, s.now()
+	}
+	target := pr.confirmed
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := r.ProposeDupConfirm(ctx, id, target)
+		s.mu.Lock()
+		pr.persisting = false
+		if err == nil {
+			pr.persisted = max(pr.persisted, target)
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.lg.Debug("persist confirmed decree", zap.String("dup", id), zap.Error(err))
+		}
+	}()
+}
+
+// Forget drops what the source remembers of a removed duplication.
+func (s *Source) Forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.progress {
+		if k.id == id {
+			delete(s.progress, k)
+		}
+	}
+}
+
+// Status reports a partition this node leads, for `dup show`.
+func (s *Source) Status(info Info, p uint32, r *replica.Replica) *tpb.DupPartitionStatus {
+	st := &tpb.DupPartitionStatus{Partition: p, State: "INIT", SourceDecree: r.Applied(), RetainedLogBytes: r.RetainedLogBytes()}
+	st.SourceLeader, _ = r.Leader()
+	st.ConfirmedDecree = r.Confirmed()[info.ID]
+	s.mu.Lock()
+	if pr := s.progress[progressKey{info.ID, p}]; pr != nil {
+		st.ConfirmedDecree = max(st.ConfirmedDecree, pr.confirmed)
+		st.BaseDecree, st.BaseCheckpoint, st.ShippedEntries = pr.baseDecree, pr.baseID, pr.shipped
+		st.LastContactUnixMs = pr.lastContact.UnixMilli()
+		if rep := pr.report; rep != nil {
+			st.State, st.Rebootstraps, st.LastError = rep.State, rep.Rebootstraps, rep.LastError
+			st.BaseBytesDone, st.BaseBytesTotal = rep.BaseBytesDone, rep.BaseBytesTotal
+		}
+	}
+	s.mu.Unlock()
+	if info.Paused {
+		st.State = "PAUSED"
+	}
+	if st.ConfirmedDecree < st.SourceDecree {
+		st.LagDecrees = st.SourceDecree - st.ConfirmedDecree
+		if t, ok := r.EntryTime(st.ConfirmedDecree + 1); ok {
+			st.LagSeconds = s.now().Sub(t).Seconds()
+		}
+	}
+	return st
+}
+
+// ErrFollowerTable is returned when a client writes to a follower table.
+var ErrFollowerTable = errors.New("duplication: table is a duplication follower")
+
+// FollowerWriteError explains why a follower table refuses a write.
+func FollowerWriteError(table, dupID, sourceCluster string) error {
+	return fmt.Errorf("%w: table %q is the follower of duplication %s from cluster %s and is read-only until that duplication is removed",
+		ErrFollowerTable, table, dupID, sourceCluster)
+}

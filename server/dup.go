@@ -1,0 +1,382 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tandem-kv/tandem/duplication"
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/replica"
+)
+
+const remoteCallTimeout = 15 * time.Second
+
+// sourceHost adapts the node to duplication.SourceHost.
+type sourceHost struct{ n *Node }
+
+func (h sourceHost) Duplication(id string) (duplication.Info, bool) {
+	var info duplication.Info
+	ok := false
+	h.n.meta.fsm.view(func(s *MetaState) {
+		if d, found := s.Dups[id]; found {
+			info = duplication.Info{ID: d.ID, Table: d.Table, RemoteCluster: d.RemoteCluster, Paused: d.State == "paused"}
+			ok = true
+		}
+	})
+	return info, ok
+}
+
+func (h sourceHost) LocalLeader(table string, p uint32) (*replica.Replica, error) {
+	r, _, _, err := h.n.leaderFor(table, p, true, nil)
+	return r, err
+}
+
+func (h sourceHost) LocalReplica(table string, p uint32) (*replica.Replica, bool) {
+	t, ok := h.n.table(table)
+	if !ok {
+		return nil, false
+	}
+	r := h.n.replica(groupID(t.ID, p))
+	return r, r != nil
+}
+
+func (h sourceHost) Cluster() string        { return h.n.cfg.Cluster }
+func (h sourceHost) ToStatus(err error) error { return toStatus(err) }
+
+func dupInfo(d *DupMeta) *tpb.DuplicationInfo {
+	return &tpb.DuplicationInfo{Id: d.ID, Table: d.Table, RemoteAddr: d.RemoteAddr, RemoteCluster: d.RemoteCluster, State: d.State, CreatedAtUnixMs: d.CreatedAtMs}
+}
+
+func (n *Node) dup(table, id string) (*DupMeta, error) {
+	var d *DupMeta
+	n.meta.fsm.view(func(s *MetaState) {
+		if x, ok := s.Dups[id]; ok && x.Table == table {
+			c := *x
+			d = &c
+		}
+	})
+	if d == nil {
+		return nil, fmt.Errorf("duplication %s of table %q: %w", id, table, ErrDupNotFound)
+	}
+	return d, nil
+}
+
+// AddDuplication records the duplication, then asks the remote cluster to
+// create the follower table; if the remote refuses, the record is undone.
+func (a *adminService) AddDuplication(ctx context.Context, req *tpb.AddDuplicationRequest) (*tpb.AddDuplicationResponse, error) {
+	t, err := a.lookupTable(ctx, req.Table)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if t.Follower != nil {
+		return nil, toStatus(fmt.Errorf("%w: table %q is itself the follower of duplication %s; chained duplication is not supported", ErrInvalidArgument, t.Name, t.Follower.DupID))
+	}
+	if err := checkRemoteAddr(req.RemoteAddr); err != nil {
+		return nil, toStatus(err)
+	}
+	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if leader != nil {
+		return forward(a.n, ctx, leader.AddDuplication, fctx, req)
+	}
+	d := &DupMeta{ID: fmt.Sprintf("%d", a.n.cfg.Now().UnixMilli()), Table: t.Name, RemoteAddr: req.RemoteAddr, State: "active", CreatedAtMs: a.n.cfg.Now().UnixMilli()}
+	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opAddDup, Dup: d}); err != nil {
+		return nil, toStatus(err)
+	}
+	cluster, err := a.n.createFollower(ctx, t, d)
+	if err != nil {
+		_, _, _ = a.n.meta.apply(context.Background(), metaCommand{Op: opRemoveDup, Name: d.ID})
+		return nil, toStatus(err)
+	}
+	d.RemoteCluster = cluster
+	a.n.lg.Info("duplication added", zap.String("dup", d.ID), zap.String("table", t.Name), zap.String("remote", req.RemoteAddr), zap.String("remote_cluster", cluster))
+	return &tpb.AddDuplicationResponse{Duplication: dupInfo(d)}, nil
+}
+
+func checkRemoteAddr(addr string) error {
+	if addr == "" || !strings.Contains(addr, ":") {
+		return fmt.Errorf("%w: remote address %q: want HOST:PORT of a node of the remote cluster", ErrInvalidArgument, addr)
+	}
+	return nil
+}
+
+// createFollower asks the remote cluster for the follower table and
+// returns the remote cluster's name.
+func (n *Node) createFollower(ctx context.Context, t *TableMeta, d *DupMeta) (string, error) {
+	c, err := n.admin(d.RemoteAddr)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrRemoteUnreachable, d.RemoteAddr, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, remoteCallTimeout)
+	defer cancel()
+	spec := &tpb.FollowerSpec{Table: t.Name, Partitions: t.Partitions, DupId: d.ID, SourceCluster: n.cfg.Cluster, SourceAddrs: n.peerAddrs()}
+	resp, err := c.CreateFollowerTable(cctx, spec)
+	if err != nil {
+		st, _ := status.FromError(err)
+		switch st.Code() {
+		case codes.AlreadyExists:
+			return "", fmt.Errorf("%w: %s", ErrRemoteConflict, st.Message())
+		case codes.Unavailable, codes.DeadlineExceeded:
+			return "", fmt.Errorf("%w: %s: %s", ErrRemoteUnreachable, d.RemoteAddr, st.Message())
+		}
+		return "", fmt.Errorf("remote %s: %s", d.RemoteAddr, st.Message())
+	}
+	if resp.Cluster == n.cfg.Cluster {
+		n.lg.Warn("duplicating to a cluster with the same name", zap.String("cluster", resp.Cluster))
+	}
+	_, _, err = n.meta.apply(ctx, metaCommand{Op: opSetDupRemote, Name: d.ID, Value: resp.Cluster})
+	return resp.Cluster, err
+}
+
+func (n *Node) peerAddrs() []string {
+	out := make([]string, len(n.peers))
+	for i, p := range n.peers {
+		out[i] = p.Addr
+	}
+	return out
+}
+
+// CreateFollowerTable runs on the remote cluster: it creates the follower
+// table, or confirms it exists as this duplication's follower.
+func (a *adminService) CreateFollowerTable(ctx context.Context, spec *tpb.FollowerSpec) (*tpb.CreateFollowerTableResponse, error) {
+	if spec.DupId == "" || len(spec.SourceAddrs) == 0 {
+		return nil, toStatus(fmt.Errorf("%w: follower spec needs a duplication id and source addresses", ErrInvalidArgument))
+	}
+	if t, ok := a.n.table(spec.Table); ok {
+		if t.Follower == nil || t.Follower.DupID != spec.DupId {
+			return nil, status.Errorf(codes.AlreadyExists, "cluster %s already has a table %q that is not the follower of duplication %s", a.n.cfg.Cluster, spec.Table, spec.DupId)
+		}
+		return &tpb.CreateFollowerTableResponse{Table: tableInfo(t), Cluster: a.n.cfg.Cluster}, nil
+	}
+	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if leader != nil {
+		return forward(a.n, ctx, leader.CreateFollowerTable, fctx, spec)
+	}
+	follower := &FollowerMeta{DupID: spec.DupId, SourceCluster: spec.SourceCluster, SourceAddrs: spec.SourceAddrs}
+	t, index, err := a.n.createTableMeta(ctx, &tpb.CreateTableRequest{Name: spec.Table, Partitions: spec.Partitions}, follower)
+	if err != nil {
+		if errors.Is(err, ErrTableExists) {
+			return nil, status.Errorf(codes.AlreadyExists, "cluster %s already has a table %q", a.n.cfg.Cluster, spec.Table)
+		}
+		return nil, toStatus(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, tableReadyTimeout)
+	defer cancel()
+	_ = a.n.meta.waitApplied(wctx, index)
+	_ = a.n.waitTableLeaders(wctx, t.Name)
+	return &tpb.CreateFollowerTableResponse{Table: t, Cluster: a.n.cfg.Cluster}, nil
+}
+
+// DetachFollower runs on the remote cluster when the duplication is removed:
+// the table becomes an ordinary, writable table.
+func (a *adminService) DetachFollower(ctx context.Context, req *tpb.DetachFollowerRequest) (*tpb.DetachFollowerResponse, error) {
+	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if leader != nil {
+		return forward(a.n, ctx, leader.DetachFollower, fctx, req)
+	}
+	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDetachFollower, Name: req.Table, Key: req.DupId}); err != nil {
+		return nil, toStatus(err)
+	}
+	return &tpb.DetachFollowerResponse{}, nil
+}
+
+func (a *adminService) setDupState(ctx context.Context, req *tpb.DuplicationRequest, state string, forward func(tpb.AdminClient, context.Context) (*tpb.DuplicationResponse, error)) (*tpb.DuplicationResponse, error) {
+	if _, err := a.n.dup(req.Table, req.DupId); err != nil {
+		return nil, toStatus(err)
+	}
+	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if leader != nil {
+		return forward(leader, fctx)
+	}
+	res, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetDupState, Name: req.DupId, Value: state})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	a.n.lg.Info("duplication state set", zap.String("dup", req.DupId), zap.String("state", state))
+	return &tpb.DuplicationResponse{Duplication: dupInfo(res.Dup)}, nil
+}
+
+func (a *adminService) PauseDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
+	return a.setDupState(ctx, req, "paused", func(c tpb.AdminClient, fctx context.Context) (*tpb.DuplicationResponse, error) {
+		return forward(a.n, ctx, c.PauseDuplication, fctx, req)
+	})
+}
+
+func (a *adminService) StartDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
+	return a.setDupState(ctx, req, "active", func(c tpb.AdminClient, fctx context.Context) (*tpb.DuplicationResponse, error) {
+		return forward(a.n, ctx, c.StartDuplication, fctx, req)
+	})
+}
+
+// RemoveDuplication drops the duplication (partition leaders then release
+// its floor and base) and makes the remote table writable again.
+func (a *adminService) RemoveDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
+	d, err := a.n.dup(req.Table, req.DupId)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if leader != nil {
+		return forward(a.n, ctx, leader.RemoveDuplication, fctx, req)
+	}
+	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opRemoveDup, Name: d.ID}); err != nil {
+		return nil, toStatus(err)
+	}
+	if c, err := a.n.admin(d.RemoteAddr); err == nil {
+		cctx, cancel := context.WithTimeout(ctx, remoteCallTimeout)
+		_, err = c.DetachFollower(cctx, &tpb.DetachFollowerRequest{Table: d.Table, DupId: d.ID})
+		cancel()
+		if err != nil {
+			a.n.lg.Warn("remote did not detach its follower table; it stays read-only until it is told", zap.String("dup", d.ID), zap.Error(err))
+			return nil, status.Errorf(codes.Unavailable, "duplication %s removed here, but the remote %s did not make its table writable: %v (run dup rm again when it is back)", d.ID, d.RemoteAddr, err)
+		}
+	}
+	a.n.lg.Info("duplication removed", zap.String("dup", d.ID))
+	d.State = "removed"
+	return &tpb.DuplicationResponse{Duplication: dupInfo(d)}, nil
+}
+
+func (a *adminService) ListDuplications(ctx context.Context, req *tpb.ListDuplicationsRequest) (*tpb.ListDuplicationsResponse, error) {
+	if req.Table != "" {
+		if _, err := a.lookupTable(ctx, req.Table); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	var dups []*DupMeta
+	a.n.meta.fsm.view(func(s *MetaState) {
+		for _, d := range s.Dups {
+			if req.Table == "" || d.Table == req.Table {
+				c := *d
+				dups = append(dups, &c)
+			}
+		}
+	})
+	sort.Slice(dups, func(i, j int) bool { return dups[i].ID < dups[j].ID })
+	resp := &tpb.ListDuplicationsResponse{}
+	for _, d := range dups {
+		info := dupInfo(d)
+		summarize(info, a.n.dupStatus(ctx, d))
+		resp.Duplications = append(resp.Duplications, info)
+	}
+	return resp, nil
+}
+
+func (a *adminService) ShowDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.ShowDuplicationResponse, error) {
+	d, err := a.n.dup(req.Table, req.DupId)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	parts := a.n.dupStatus(ctx, d)
+	info := dupInfo(d)
+	summarize(info, parts)
+	return &tpb.ShowDuplicationResponse{Duplication: info, Partitions: parts}, nil
+}
+
+// summarize fills the duplication's progress line and its worst lag.
+func summarize(info *tpb.DuplicationInfo, parts []*tpb.DupPartitionStatus) {
+	counts := map[string]int{}
+	for _, p := range parts {
+		counts[p.State]++
+		info.MaxLagDecrees = max(info.MaxLagDecrees, p.LagDecrees)
+		info.MaxLagSeconds = max(info.MaxLagSeconds, p.LagSeconds)
+	}
+	var states []string
+	for s := range counts {
+		states = append(states, s)
+	}
+	sort.Strings(states)
+	var b strings.Builder
+	for i, s := range states {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%s:%d", s, counts[s])
+	}
+	info.Progress = b.String()
+}
+
+// dupStatus gathers every partition's status from the source leaders.
+func (n *Node) dupStatus(ctx context.Context, d *DupMeta) []*tpb.DupPartitionStatus {
+	t, ok := n.table(d.Table)
+	if !ok {
+		return nil
+	}
+	byPart := map[uint32]*tpb.DupPartitionStatus{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, p := range n.peers {
+		wg.Add(1)
+		go func(p Peer) {
+			defer wg.Done()
+			var parts []*tpb.DupPartitionStatus
+			if p.ID == n.cfg.NodeID {
+				parts = n.localDupStatus(d.ID)
+			} else if c, err := n.admin(p.Addr); err == nil {
+				cctx, cancel := context.WithTimeout(ctx, fanoutTimeout)
+				if resp, err := c.LocalDupStatus(cctx, &tpb.LocalDupStatusRequest{Table: d.Table, DupId: d.ID}); err == nil {
+					parts = resp.Partitions
+				}
+				cancel()
+			}
+			mu.Lock()
+			for _, s := range parts {
+				byPart[s.Partition] = s
+			}
+			mu.Unlock()
+		}(p)
+	}
+	wg.Wait()
+	out := make([]*tpb.DupPartitionStatus, t.Partitions)
+	for i := range out {
+		if s, ok := byPart[uint32(i)]; ok {
+			out[i] = s
+		} else {
+			out[i] = &tpb.DupPartitionStatus{Partition: uint32(i), State: "UNKNOWN", LastError: "no source leader answered"}
+		}
+	}
+	return out
+}
+
+// localDupStatus reports the partitions of dup id this node leads.
+func (n *Node) localDupStatus(id string) []*tpb.DupPartitionStatus {
+	info, ok := sourceHost{n}.Duplication(id)
+	if !ok {
+		return nil
+	}
+	var out []*tpb.DupPartitionStatus
+	for _, r := range n.localReplicas() {
+		ri := r.Info()
+		if ri.Table != info.Table || !r.IsLeader() {
+			continue
+		}
+		out = append(out, n.dupSource.Status(info, ri.Partition, r))
+	}
+	return out
+}
+
+func (a *adminService) LocalDupStatus(ctx context.Context, req *tpb.LocalDupStatusRequest) (*tpb.LocalDupStatusResponse, error) {
+	return &tpb.LocalDupStatusResponse{Partitions: a.n.localDupStatus(req.DupId)}, nil
+}

@@ -1,0 +1,176 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-kv/tandem/client"
+	"github.com/tandem-kv/tandem/server"
+)
+
+// tableDump reads a whole table into a map.
+func tableDump(t *testing.T, tbl *client.Table) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := tbl.ScanAll(ctx(t), func(r client.Record) error {
+		out[string(r.HashKey)+"/"+string(r.SortKey)] = string(r.Value)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func waitSame(t *testing.T, src, dst *client.Table, what string) {
+	t.Helper()
+	var a, b map[string]string
+	server.WaitFor(t, 30*time.Second, what, func() bool {
+		a, b = tableDump(t, src), tableDump(t, dst)
+		if len(a) != len(b) {
+			return false
+		}
+		for k, v := range a {
+			if b[k] != v {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func waitAllLog(t *testing.T, cli *client.Client, table, id string) {
+	t.Helper()
+	server.WaitFor(t, 30*time.Second, "every partition in LOG", func() bool {
+		resp, err := cli.ShowDuplication(context.Background(), table, id)
+		if err != nil {
+			return false
+		}
+		for _, p := range resp.Partitions {
+			if p.State != "LOG" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestDuplicationEndToEndInProcess(t *testing.T) {
+	src := server.MakeCluster(t, 3, func(c *server.Config) { c.Cluster = "east" })
+	dst := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
+	src.CreateTable("t", 4, 3)
+	srcCli, dstCli := mustDial(t, src.Addrs()...), mustDial(t, dst.Addrs()...)
+	srcTbl := mustTable(t, srcCli, "t")
+	writeN(t, srcTbl, 0, 100)
+
+	dup, err := srcCli.AddDuplication(ctx(t), "t", dst.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dup.RemoteCluster != "west" || dup.Id == "" {
+		t.Fatalf("dup add = %+v", dup)
+	}
+	if _, err := srcCli.AddDuplication(ctx(t), "t", dst.Addrs()[0]); err == nil {
+		t.Fatal("second dup add of the same table and remote accepted")
+	}
+	waitAllLog(t, srcCli, "t", dup.Id)
+	dstTbl := mustTable(t, dstCli, "t")
+	waitSame(t, srcTbl, dstTbl, "base copied")
+
+	// WAL shipping: new writes, deletes, TTL writes arrive.
+	writeN(t, srcTbl, 100, 200)
+	if err := srcTbl.Del(ctx(t), []byte("h3"), []byte("k00003")); err != nil {
+		t.Fatal(err)
+	}
+	waitSame(t, srcTbl, dstTbl, "WAL shipped")
+
+	// The follower is read-only.
+	err = dstTbl.Set(ctx(t), []byte("x"), []byte("y"), []byte("z"))
+	if !errors.Is(err, client.ErrReadOnly) || !strings.Contains(err.Error(), dup.Id) {
+		t.Fatalf("write to follower: %v, want ErrReadOnly naming the duplication", err)
+	}
+
+	// Pause keeps the remote where it is; start catches up.
+	if _, err := srcCli.PauseDuplication(ctx(t), "t", dup.Id); err != nil {
+		t.Fatal(err)
+	}
+	server.WaitFor(t, 10*time.Second, "paused", func() bool {
+		resp, _ := srcCli.ShowDuplication(ctx(t), "t", dup.Id)
+		if resp == nil {
+			return false
+		}
+		for _, p := range resp.Partitions {
+			if p.State != "PAUSED" {
+				return false
+			}
+		}
+		return true
+	})
+	writeN(t, srcTbl, 200, 250)
+	time.Sleep(300 * time.Millisecond) // a paused duplication must not ship; give it the chance to misbehave
+	if n, _ := dstTbl.Count(ctx(t)); n != 199 {
+		t.Fatalf("paused duplication shipped: remote has %d records, want 199", n)
+	}
+	if _, err := srcCli.StartDuplication(ctx(t), "t", dup.Id); err != nil {
+		t.Fatal(err)
+	}
+	waitSame(t, srcTbl, dstTbl, "caught up after start")
+
+	// Remove: the remote table becomes writable.
+	if _, err := srcCli.RemoveDuplication(ctx(t), "t", dup.Id); err != nil {
+		t.Fatal(err)
+	}
+	server.WaitFor(t, 10*time.Second, "remote writable", func() bool {
+		return dstTbl.Set(ctx(t), []byte("x"), []byte("y"), []byte("z")) == nil
+	})
+	list, err := srcCli.ListDuplications(ctx(t), "t")
+	if err != nil || len(list) != 0 {
+		t.Fatalf("dup ls after rm = %v, %v", list, err)
+	}
+}
+
+func TestDuplicationOfEmptyTableAndBadInput(t *testing.T) {
+	src := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "east" })
+	dst := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
+	src.CreateTable("empty", 8, 1)
+	dst.CreateTable("taken", 2, 1)
+	src.CreateTable("taken", 2, 1)
+	cli := mustDial(t, src.Addrs()...)
+	c := context.Background() // each call below has the client's own timeout
+
+	start := time.Now()
+	dup, err := cli.AddDuplication(c, "empty", dst.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAllLog(t, cli, "empty", dup.Id)
+	t.Logf("empty 8-partition table: dup add to all partitions in LOG in %s", time.Since(start))
+
+	cases := []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"unknown table", func() error { _, err := cli.AddDuplication(c, "nope", dst.Addrs()[0]); return err }, "nope"},
+		{"unreachable remote", func() error { _, err := cli.AddDuplication(c, "taken", "127.0.0.1:1"); return err }, "unreachable"},
+		{"conflicting remote table", func() error { _, err := cli.AddDuplication(c, "taken", dst.Addrs()[0]); return err }, "not the follower"},
+		{"malformed remote", func() error { _, err := cli.AddDuplication(c, "taken", "nocolon"); return err }, "HOST:PORT"},
+		{"unknown dup", func() error { _, err := cli.ShowDuplication(c, "empty", "123"); return err }, "123"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+	// Nothing was recorded for the refused adds.
+	list, err := cli.ListDuplications(c, "")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("dup ls = %d duplications, %v; want only the empty table's", len(list), err)
+	}
+}
