@@ -49,7 +49,7 @@ func (h sourceHost) LocalReplica(table string, p uint32) (*replica.Replica, bool
 	return r, r != nil
 }
 
-func (h sourceHost) Cluster() string        { return h.n.cfg.Cluster }
+func (h sourceHost) Cluster() string          { return h.n.cfg.Cluster }
 func (h sourceHost) ToStatus(err error) error { return toStatus(err) }
 
 func dupInfo(d *DupMeta) *tpb.DuplicationInfo {

@@ -49,8 +49,8 @@ type MetaState struct {
 	// NextTableID is the id the next table gets. A table id below it that
 	// no table has was dropped: nodes may delete its replicas. A node whose
 	// meta state lags never sees such an id, so it never deletes too early.
-	NextTableID uint64            `json:"next_table_id"`
-	Config      map[string]string `json:"config"`
+	NextTableID uint64              `json:"next_table_id"`
+	Config      map[string]string   `json:"config"`
 	Dups        map[string]*DupMeta `json:"dups"`
 	// RemovedDups lists removed duplication ids (with removal time), so
 	// nodes release their floors and bases only for duplications that are

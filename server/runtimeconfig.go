@@ -129,7 +129,7 @@ func effectiveConfig(overrides map[string]string) runtimeConfig {
 		MaxKeyBytes:       int(atoi("kv.max_key_bytes")),
 		MaxValueBytes:     int(atoi("kv.max_value_bytes")),
 		SnapshotThreshold: uint64(atoi("raft.snapshot_threshold")),
-		Retention: replica.RetentionCap{MaxBytes: uint64(atoi("dup.log_retain_bytes")), MaxAge: dur("dup.log_retain_age")},
+		Retention:         replica.RetentionCap{MaxBytes: uint64(atoi("dup.log_retain_bytes")), MaxAge: dur("dup.log_retain_age")},
 		Checkpoint: replica.Settings{
 			Interval:    dur("checkpoint.interval"),
 			Retain:      int(atoi("checkpoint.retain")),
