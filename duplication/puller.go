@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -212,7 +213,8 @@ func (p *Puller) bootstrap(ctx context.Context) error {
 		return err
 	}
 	p.mu.Lock()
-	p.upTo, p.lastErr = m.Decree, ""
+	p.upTo = m.Decree
+	p.clearTransientLocked()
 	p.mu.Unlock()
 	os.RemoveAll(p.cfg.WorkDir)
 	p.lg.Info("duplication base loaded", zap.String("checkpoint", m.ID), zap.Uint64("source_decree", m.Decree), zap.Int64("bytes", m.TotalBytes))
@@ -375,9 +377,17 @@ func (p *Puller) apply(ctx context.Context, resp *tpb.PullResponse) error {
 	}
 	p.mu.Lock()
 	p.upTo = max(p.upTo, resp.UpTo)
-	p.lastErr = ""
+	p.clearTransientLocked()
 	p.mu.Unlock()
 	return nil
+}
+
+// clearTransientLocked forgets a transient error once things work again;
+// the reason for the last re-bootstrap stays visible in dup show.
+func (p *Puller) clearTransientLocked() {
+	if !strings.HasPrefix(p.lastErr, ErrRebootstrap.Error()) {
+		p.lastErr = ""
+	}
 }
 
 func describe(err error) error {

@@ -174,3 +174,86 @@ func TestDuplicationOfEmptyTableAndBadInput(t *testing.T) {
 		t.Fatalf("dup ls = %d duplications, %v; want only the empty table's", len(list), err)
 	}
 }
+
+func TestDuplicationRebootstrapsWhenTheLogIsGone(t *testing.T) {
+	src := server.MakeCluster(t, 1, func(c *server.Config) {
+		c.Cluster = "east"
+		c.Raft.TrailingLogs = 5
+		c.Raft.SnapshotThreshold = 1 << 30 // snapshots only when the test asks
+	})
+	dst := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
+	src.CreateTable("t", 1, 1)
+	cli := mustDial(t, src.Addrs()...)
+	srcTbl := mustTable(t, cli, "t")
+	writeN(t, srcTbl, 0, 20)
+	dup, err := cli.AddDuplication(ctx(t), "t", dst.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAllLog(t, cli, "t", dup.Id)
+	if _, err := cli.SetConfig(ctx(t), "dup.log_retain_age", "1s"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The remote goes away; the source writes on and compacts past the cap.
+	dst.Stop(0)
+	writeN(t, srcTbl, 20, 200)
+	time.Sleep(1100 * time.Millisecond) // let the retained entries age past the 1s cap
+	writeN(t, srcTbl, 200, 210)
+	leader := src.Replica(0, "t", 0)
+	if err := leader.Raft().Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	server.WaitFor(t, 10*time.Second, "log compacted past the floor", func() bool {
+		_, _, err := leader.ReadLog(21, 1<<20)
+		return err != nil
+	})
+
+	dst.Restart(0)
+	dst.WaitReady()
+	dstTbl := mustTable(t, mustDial(t, dst.Addrs()...), "t")
+	waitSame(t, srcTbl, dstTbl, "remote re-bootstrapped")
+	resp, err := cli.ShowDuplication(ctx(t), "t", dup.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := resp.Partitions[0]
+	if p.Rebootstraps < 1 || !strings.Contains(p.LastError, "gone") {
+		t.Fatalf("dup show after the log was gone: rebootstraps %d, last error %q", p.Rebootstraps, p.LastError)
+	}
+}
+
+func TestDuplicationSurvivesLeaderChangesOnBothSides(t *testing.T) {
+	src := server.MakeCluster(t, 3, func(c *server.Config) { c.Cluster = "east" })
+	dst := server.MakeCluster(t, 3, func(c *server.Config) { c.Cluster = "west" })
+	src.CreateTable("t", 2, 3)
+	srcCli := mustDial(t, src.Addrs()...)
+	srcTbl := mustTable(t, srcCli, "t")
+	writeN(t, srcTbl, 0, 50)
+	dup, err := srcCli.AddDuplication(ctx(t), "t", dst.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAllLog(t, srcCli, "t", dup.Id)
+	dstTbl := mustTable(t, mustDial(t, dst.Addrs()...), "t")
+	waitSame(t, srcTbl, dstTbl, "initial copy")
+
+	// Source leader of partition 0 goes away: the new leader serves the WAL.
+	victim := src.LeaderOf("t", 0)
+	src.Stop(victim)
+	writeN(t, srcTbl, 50, 120)
+	waitSame(t, srcTbl, dstTbl, "after a source leader change")
+
+	// Remote leader of partition 1 goes away: a new remote leader pulls on.
+	rvictim := dst.LeaderOf("t", 1)
+	dst.Stop(rvictim)
+	writeN(t, srcTbl, 120, 200)
+	waitSame(t, srcTbl, dstTbl, "after a remote leader change")
+
+	src.Restart(victim)
+	dst.Restart(rvictim)
+	src.WaitReady()
+	dst.WaitReady()
+	writeN(t, srcTbl, 200, 220)
+	waitSame(t, srcTbl, dstTbl, "after both nodes returned")
+}

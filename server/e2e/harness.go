@@ -39,7 +39,7 @@ func Binaries(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		for pkg, name := range map[string]string{"./server/cmd/tandem-server": "tandem-server", "./tools/shell": "tandem-shell"} {
+		for pkg, name := range map[string]string{"./server/cmd/tandem-server": "tandem-server", "./tools/shell": "tandem-shell", "./tools/verify": "tandem-verify"} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg)
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -147,6 +147,16 @@ func (c *Cluster) Shell(script string, extra ...string) (string, error) {
 		return out.String(), fmt.Errorf("tandem-shell -e %q: %v: %s", script, err, errb.String())
 	}
 	return out.String(), nil
+}
+
+// Verify runs tandem-verify between two clusters' tables and returns its
+// output and whether it said identical.
+func Verify(t testing.TB, src, dst *Cluster, table string) (string, bool) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(Binaries(t), "tandem-verify"), "--source", strings.Join(src.Addrs(), ","),
+		"--target", strings.Join(dst.Addrs(), ","), "--table", table)
+	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
 }
 
 // Start launches the node's process with its flags.

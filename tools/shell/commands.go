@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/tandem-kv/tandem/client"
 )
 
 // The shell's sentinel errors.
 var (
 	// errExit is returned by exit and quit to end the session.
 	errExit = errors.New("shell: exit")
-	// errNotAvailable is returned by commands this version cannot run yet.
-	errNotAvailable = errors.New("not available yet")
 	// errUnknownCommand is returned for a command name not in the table.
 	errUnknownCommand = errors.New("unknown command")
 	// errStopScan stops a table scan once its limit is reached.
@@ -31,7 +31,6 @@ type command struct {
 	maxArgs   int
 	flags     []string
 	tableArgs bool // the first positional is a table name (completion)
-	pending   bool // listed, but answers errNotAvailable for now
 	subs      []*command
 	run       func(ctx context.Context, s *session, a args) (result, error)
 }
@@ -74,15 +73,21 @@ func commandTable() []*command {
 	}
 }
 
-// dupCommands are the duplication subcommands, to come.
+// dupCommands are the duplication subcommands.
 func dupCommands() []*command {
 	return []*command{
-		{name: "add", usage: "TABLE REMOTE_ADDR", help: "start duplicating TABLE to another cluster", minArgs: 2, maxArgs: 2, tableArgs: true, pending: true},
-		{name: "ls", usage: "[TABLE]", help: "list duplications", maxArgs: 1, tableArgs: true, pending: true},
-		{name: "show", usage: "TABLE DUPID", help: "per partition duplication progress", minArgs: 2, maxArgs: 2, tableArgs: true, pending: true},
-		{name: "pause", usage: "TABLE DUPID", help: "pause a duplication", minArgs: 2, maxArgs: 2, tableArgs: true, pending: true},
-		{name: "start", usage: "TABLE DUPID", help: "resume a duplication", minArgs: 2, maxArgs: 2, tableArgs: true, pending: true},
-		{name: "rm", usage: "TABLE DUPID", help: "remove a duplication", minArgs: 2, maxArgs: 2, tableArgs: true, pending: true},
+		{name: "add", usage: "TABLE REMOTE_ADDR", help: "start duplicating TABLE to the cluster at REMOTE_ADDR; prints the duplication id",
+			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupAdd},
+		{name: "ls", usage: "[TABLE]", help: "list duplications with id, table, remote, state, lag",
+			maxArgs: 1, tableArgs: true, run: runDupLs},
+		{name: "show", usage: "TABLE DUPID", help: "per partition: state, base, confirmed and source decree, lag, base progress",
+			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupShow},
+		{name: "pause", usage: "TABLE DUPID", help: "pause a duplication (the source keeps its log)",
+			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupOp((*client.Client).PauseDuplication, "paused")},
+		{name: "start", usage: "TABLE DUPID", help: "resume a paused duplication",
+			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupOp((*client.Client).StartDuplication, "started")},
+		{name: "rm", usage: "TABLE DUPID", help: "remove a duplication; the remote table becomes writable",
+			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupOp((*client.Client).RemoveDuplication, "removed")},
 	}
 }
 
@@ -121,9 +126,6 @@ func (s *session) execute(ctx context.Context, words []string) (result, error) {
 	cmd, path, rest, err := lookup(s.cmds, words)
 	if err != nil {
 		return nil, err
-	}
-	if cmd.pending {
-		return nil, fmt.Errorf("%s: %w", path, errNotAvailable)
 	}
 	a, err := parseArgs(cmd, rest)
 	if err == nil {

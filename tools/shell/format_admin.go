@@ -114,12 +114,7 @@ func (r helpResult) rowsFlat() [][]string {
 	return rows
 }
 
-// helpRow is one command's usage and help; commands to come say so.
+// helpRow is one command's usage and help.
 func helpRow(prefix string, c *command) []string {
-	usage := strings.TrimSpace(prefix + c.name + " " + c.usage)
-	help := c.help
-	if c.pending {
-		help += " (not available yet)"
-	}
-	return []string{usage, help}
+	return []string{strings.TrimSpace(prefix + c.name + " " + c.usage), c.help}
 }

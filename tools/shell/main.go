@@ -1,6 +1,6 @@
 // Command tandem-shell is the operator's shell of a Tandem cluster: tables,
-// nodes, partitions, records and runtime config, interactively or from
-// `-e 'CMD; CMD'`.
+// nodes, partitions, records, checkpoints, runtime config and cross-cluster
+// duplication, interactively or from `-e 'CMD; CMD'`.
 package main
 
 import (

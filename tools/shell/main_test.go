@@ -29,6 +29,7 @@ type peer struct {
 	mu    sync.Mutex
 	table *tandempb.TableInfo
 	recs  map[string]string
+	dups  []*tandempb.DuplicationInfo // see dups_test.go
 }
 
 // mustStartPeer serves a peer on a loopback port until the test ends.
@@ -146,8 +147,10 @@ func TestScriptWithoutCluster(t *testing.T) {
 		{"help", []string{"-e", "help"}, 0, "checkpoint create TABLE [--partition P]", ""},
 		{"help of a group", []string{"-e", "help dup"}, 0, "dup add TABLE REMOTE_ADDR", ""},
 		{"help of one command", []string{"-e", "help scan"}, 0, "scan TABLE [HASHKEY] [--limit N]", ""},
-		{"pending command", []string{"-e", "dup ls demo"}, 2, "", "dup ls: not available yet"},
-		{"pending dup", []string{"-e", "dup add demo 10.0.0.1:7100"}, 2, "", "not available yet"},
+		{"help of a subcommand", []string{"-e", "help dup show"}, 0, "dup show TABLE DUPID", ""},
+		{"unknown subcommand", []string{"-e", "dup frob demo"}, 2, "", "unknown command: dup frob: want one of: add, ls, show, pause, start, rm"},
+		{"dup usage", []string{"-e", "dup pause demo"}, 2, "", "usage: dup pause TABLE DUPID"},
+		{"empty dup id", []string{"-e", `dup rm demo ""`}, 2, "", "DUPID is empty"},
 		{"unknown command", []string{"-e", "frob"}, 2, "", `unknown command "frob"`},
 		{"usage", []string{"-e", "get t h"}, 2, "", "usage: get TABLE HASHKEY SORTKEY"},
 		{"bad flag value", []string{"-e", "set t h s v --ttl soon"}, 2, "", "not a positive duration"},

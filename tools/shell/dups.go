@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/tandem-kv/tandem/client"
+	"github.com/tandem-kv/tandem/proto/tandempb"
+)
+
+func runDupAdd(ctx context.Context, s *session, a args) (result, error) {
+	c, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.AddDuplication(ctx, a.arg(0), a.arg(1))
+	if err != nil {
+		return nil, err
+	}
+	return dupAddResult{info}, nil
+}
+
+func runDupLs(ctx context.Context, s *session, a args) (result, error) {
+	c, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := c.ListDuplications(ctx, a.arg(0))
+	if err != nil {
+		return nil, err
+	}
+	return dupListResult{list}, nil
+}
+
+func runDupShow(ctx context.Context, s *session, a args) (result, error) {
+	if a.arg(1) == "" {
+		return nil, fmt.Errorf("%w: DUPID is empty", errUsage)
+	}
+	c, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.ShowDuplication(ctx, a.arg(0), a.arg(1))
+	if err != nil {
+		return nil, err
+	}
+	return dupShowResult{resp}, nil
+}
+
+// dupOp is how a run function of dup pause, start and rm calls the client.
+type dupOp func(c *client.Client, ctx context.Context, table, id string) (*tandempb.DuplicationInfo, error)
+
+// runDupOp returns the run function of a duplication operation; done is
+// the past tense printed once it succeeded ("paused").
+func runDupOp(op dupOp, done string) func(context.Context, *session, args) (result, error) {
+	return func(ctx context.Context, s *session, a args) (result, error) {
+		if a.arg(1) == "" {
+			return nil, fmt.Errorf("%w: DUPID is empty", errUsage)
+		}
+		c, err := s.client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		info, err := op(c, ctx, a.arg(0), a.arg(1))
+		if err != nil {
+			return nil, err
+		}
+		return dupOpResult{table: a.arg(0), id: a.arg(1), done: done, info: info}, nil
+	}
+}
+
+// dupAddResult is dup add's answer: the id alone on the first line, so
+// scripts can take it with head -1.
+type dupAddResult struct{ info *tandempb.DuplicationInfo }
+
+func (r dupAddResult) human(w io.Writer) error {
+	if err := line(w, r.info.GetId()); err != nil {
+		return err
+	}
+	return line(w, fmt.Sprintf("duplicating %s to %s", r.info.GetTable(), remoteText(r.info)))
+}
+
+func (r dupAddResult) json() any {
+	return map[string]any{"id": r.info.GetId(), "table": r.info.GetTable(),
+		"remote_addr": r.info.GetRemoteAddr(), "remote_cluster": r.info.GetRemoteCluster()}
+}
+
+// dupListResult is dup ls's answer.
+type dupListResult struct{ list []*tandempb.DuplicationInfo }
+
+func (r dupListResult) human(w io.Writer) error {
+	rows := [][]string{{"ID", "TABLE", "REMOTE", "CLUSTER", "STATE", "PROGRESS", "MAX-LAG"}}
+	for _, d := range r.list {
+		rows = append(rows, []string{d.GetId(), d.GetTable(), dash(d.GetRemoteAddr()), dash(d.GetRemoteCluster()),
+			dash(d.GetState()), dash(d.GetProgress()), lagText(d.GetMaxLagDecrees(), d.GetMaxLagSeconds())})
+	}
+	if err := table(w, rows); err != nil {
+		return err
+	}
+	return line(w, "("+plural(len(r.list), "duplication")+")")
+}
+
+func (r dupListResult) json() any {
+	docs := make([]map[string]any, len(r.list))
+	for i, d := range r.list {
+		docs[i] = dupDoc(d)
+	}
+	return docs
+}
+
+// dupShowResult is dup show's answer: a header line, then one row per
+// partition.
+type dupShowResult struct {
+	resp *tandempb.ShowDuplicationResponse
+}
+
+func (r dupShowResult) human(w io.Writer) error {
+	d := r.resp.GetDuplication()
+	if err := line(w, fmt.Sprintf("duplication %s: table %s to %s, state %s, max lag %s",
+		d.GetId(), d.GetTable(), remoteText(d), dash(d.GetState()), lagText(d.GetMaxLagDecrees(), d.GetMaxLagSeconds()))); err != nil {
+		return err
+	}
+	rows := [][]string{{"PARTITION", "STATE", "BASE", "CONFIRMED", "SOURCE", "LAG(decrees)", "LAG(s)",
+		"BASE-PROGRESS", "RETAINED", "REBOOTSTRAPS", "LAST-ERROR"}}
+	for _, p := range r.resp.GetPartitions() {
+		rows = append(rows, []string{strconv.Itoa(int(p.GetPartition())), dash(p.GetState()),
+			strconv.FormatUint(p.GetBaseDecree(), 10), strconv.FormatUint(p.GetConfirmedDecree(), 10),
+			strconv.FormatUint(p.GetSourceDecree(), 10), strconv.FormatUint(p.GetLagDecrees(), 10),
+			strconv.FormatFloat(p.GetLagSeconds(), 'f', 3, 64), baseProgress(p), humanBytes(p.GetRetainedLogBytes()),
+			strconv.Itoa(int(p.GetRebootstraps())), dash(p.GetLastError())})
+	}
+	return table(w, rows)
+}
+
+func (r dupShowResult) json() any {
+	docs := make([]map[string]any, len(r.resp.GetPartitions()))
+	for i, p := range r.resp.GetPartitions() {
+		docs[i] = dupPartitionDoc(p)
+	}
+	return map[string]any{"duplication": dupDoc(r.resp.GetDuplication()), "partitions": docs}
+}
+
+// dupOpResult is the answer of dup pause, start and rm.
+type dupOpResult struct {
+	table, id string
+	done      string // "paused", "started", "removed"
+	info      *tandempb.DuplicationInfo
+}
+
+func (r dupOpResult) human(w io.Writer) error {
+	return line(w, fmt.Sprintf("duplication %s %s", r.id, r.done))
+}
+
+func (r dupOpResult) json() any {
+	doc := map[string]any{"ok": true, "id": r.id, "table": r.table, "done": r.done}
+	if r.info != nil {
+		doc["duplication"] = dupDoc(r.info)
+	}
+	return doc
+}
+
+// remoteText names a duplication's remote: "cluster west at host:port",
+// or just the address when the cluster's name is unknown.
+func remoteText(d *tandempb.DuplicationInfo) string {
+	if d.GetRemoteCluster() == "" {
+		return dash(d.GetRemoteAddr())
+	}
+	return fmt.Sprintf("cluster %s at %s", d.GetRemoteCluster(), dash(d.GetRemoteAddr()))
+}
+
+// lagText formats a lag as "3 decrees / 0.012s".
+func lagText(decrees uint64, seconds float64) string {
+	noun := "decrees"
+	if decrees == 1 {
+		noun = "decree"
+	}
+	return fmt.Sprintf("%d %s / %.3fs", decrees, noun, seconds)
+}
+
+// baseProgress shows how much of the base checkpoint the remote has
+// pulled, "12.0MiB/40.0MiB", or "-" when no base is being shipped.
+func baseProgress(p *tandempb.DupPartitionStatus) string {
+	if p.GetBaseBytesTotal() == 0 {
+		return "-"
+	}
+	return humanBytes(p.GetBaseBytesDone()) + "/" + humanBytes(p.GetBaseBytesTotal())
+}
+
+// dupDoc is a duplication's JSON object.
+func dupDoc(d *tandempb.DuplicationInfo) map[string]any {
+	return map[string]any{"id": d.GetId(), "table": d.GetTable(), "remote_addr": d.GetRemoteAddr(),
+		"remote_cluster": d.GetRemoteCluster(), "state": d.GetState(), "created_at_unix_ms": d.GetCreatedAtUnixMs(),
+		"progress": d.GetProgress(), "max_lag_decrees": d.GetMaxLagDecrees(), "max_lag_seconds": d.GetMaxLagSeconds()}
+}
+
+// dupPartitionDoc is one partition's duplication progress as JSON.
+func dupPartitionDoc(p *tandempb.DupPartitionStatus) map[string]any {
+	return map[string]any{"partition": p.GetPartition(), "state": p.GetState(), "source_leader": p.GetSourceLeader(),
+		"base_decree": p.GetBaseDecree(), "base_checkpoint": p.GetBaseCheckpoint(),
+		"base_bytes_done": p.GetBaseBytesDone(), "base_bytes_total": p.GetBaseBytesTotal(),
+		"confirmed_decree": p.GetConfirmedDecree(), "source_decree": p.GetSourceDecree(),
+		"lag_decrees": p.GetLagDecrees(), "lag_seconds": p.GetLagSeconds(), "retained_log_bytes": p.GetRetainedLogBytes(),
+		"rebootstraps": p.GetRebootstraps(), "last_error": p.GetLastError(),
+		"last_contact_unix_ms": p.GetLastContactUnixMs(), "shipped_entries": p.GetShippedEntries()}
+}
