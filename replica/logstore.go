@@ -56,8 +56,16 @@ func (db *LogDB) Group(group uint64) (*GroupLog, error) {
 			return nil, fmt.Errorf("raft log of group %d: %w", group, err)
 		}
 		g.last = binary.BigEndian.Uint64(k[9:])
+		g.bytes = g.sumBytes(lo, hi)
 	}
 	return g, nil
+}
+
+// sumBytes adds up the sizes of the stored entries with keys in [lo, hi).
+func (g *GroupLog) sumBytes(lo, hi []byte) int64 {
+	var n int64
+	_ = g.db.kv.Iterate(lo, hi, func(_, v []byte) bool { n += int64(len(v)); return true })
+	return n
 }
 
 // DeleteGroup removes every log entry and stable value of group.
@@ -105,6 +113,9 @@ type GroupLog struct {
 
 	mu          sync.RWMutex
 	first, last uint64
+	// bytes is the encoded size of the group's entries, kept up to date by
+	// appends and deletions (for retention caps and `dup show`).
+	bytes int64
 }
 
 var (
@@ -152,13 +163,17 @@ func (g *GroupLog) StoreLogs(logs []*raft.Log) error {
 	}
 	b := g.db.kv.NewBatch()
 	defer b.Close()
+	var added int64
 	for _, l := range logs {
-		b.Put(logKey(g.group, l.Index), encodeLog(l))
+		v := encodeLog(l)
+		added += int64(len(v))
+		b.Put(logKey(g.group, l.Index), v)
 	}
 	if err := g.db.kv.Write(b); err != nil {
 		return fmt.Errorf("store raft logs of group %d: %w", g.group, err)
 	}
 	g.mu.Lock()
+	g.bytes += added
 	if g.first == 0 || logs[0].Index < g.first {
 		g.first = logs[0].Index
 	}
@@ -197,6 +212,7 @@ func maxU64(a, b uint64) uint64 {
 }
 
 func (g *GroupLog) deleteRange(min, max uint64) error {
+	removed := g.sumBytes(logKey(g.group, min), logKey(g.group, max+1))
 	b := g.db.kv.NewBatch()
 	defer b.Close()
 	b.DeleteRange(logKey(g.group, min), logKey(g.group, max+1))
@@ -205,6 +221,7 @@ func (g *GroupLog) deleteRange(min, max uint64) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.bytes -= removed
 	switch {
 	case min <= g.first && max >= g.last:
 		g.first, g.last = 0, 0

@@ -151,3 +151,54 @@ func TestDecodeLogRejectsMalformed(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupLogTracksRetainedBytes(t *testing.T) {
+	sh := mustNewShared(t)
+	dir := t.TempDir()
+	db := mustNewLogDB(t, dir, sh)
+	g, _ := db.Group(4)
+	storeRange(t, g, 1, 10)
+	full := g.RetainedBytes()
+	if full == 0 {
+		t.Fatal("no bytes counted")
+	}
+	if err := g.DeleteRange(1, 5); err != nil {
+		t.Fatal(err)
+	}
+	half := g.RetainedBytes()
+	if half == 0 || half >= full {
+		t.Fatalf("after deleting half: %d of %d bytes", half, full)
+	}
+	db.Close()
+	db = mustNewLogDB(t, dir, sh)
+	defer db.Close()
+	g, _ = db.Group(4)
+	if got := g.RetainedBytes(); got != half {
+		t.Fatalf("after reopen %d bytes, want %d", got, half)
+	}
+}
+
+func TestRetentionFloorHoldsCompactionUntilCap(t *testing.T) {
+	db := mustNewLogDB(t, t.TempDir(), mustNewShared(t))
+	defer db.Close()
+	g, _ := db.Group(5)
+	floor := uint64(4)
+	g.ret.floor = func() (uint64, bool) { return floor, true }
+	g.SetRetentionCap(RetentionCap{MaxBytes: 1 << 30}) // no age cap: the test's entries are dated 1970
+	storeRange(t, g, 1, 20)
+	if err := g.DeleteRange(1, 15); err != nil { // raft compacting after a snapshot
+		t.Fatal(err)
+	}
+	if f, _ := g.FirstIndex(); f != 4 {
+		t.Fatalf("first index %d after compaction with floor 4, want 4", f)
+	}
+	floor = 10
+	g.CompactPending()
+	if f, _ := g.FirstIndex(); f != 10 {
+		t.Fatalf("first index %d after the floor rose to 10, want 10", f)
+	}
+	g.SetRetentionCap(RetentionCap{MaxBytes: 1}) // everything exceeds it
+	if f, _ := g.FirstIndex(); f != 16 {
+		t.Fatalf("first index %d once the cap is exceeded, want 16 (what raft asked)", f)
+	}
+}

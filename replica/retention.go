@@ -69,9 +69,12 @@ func (g *GroupLog) capExceeded(keep uint64) bool {
 	g.ret.mu.Lock()
 	c := g.ret.cap
 	g.ret.mu.Unlock()
-	last, _ := g.LastIndex()
-	if c.MaxBytes > 0 && g.db.kv.ApproximateSize(logKey(g.group, keep), logKey(g.group, last+1)) > c.MaxBytes {
-		return true
+	if c.MaxBytes > 0 {
+		first, _ := g.FirstIndex()
+		kept := g.RetainedBytes() - uint64(g.sumBytes(logKey(g.group, first), logKey(g.group, keep)))
+		if kept > c.MaxBytes {
+			return true
+		}
 	}
 	var l raft.Log
 	if c.MaxAge > 0 && g.GetLog(keep, &l) == nil && !l.AppendedAt.IsZero() && g.ret.now().Sub(l.AppendedAt) > c.MaxAge {
@@ -94,12 +97,12 @@ func (g *GroupLog) CompactPending() {
 	}
 }
 
-// RetainedBytes estimates the bytes of the group's log.
+// RetainedBytes is the size of the group's stored log entries.
 func (g *GroupLog) RetainedBytes() uint64 {
-	first, _ := g.FirstIndex()
-	last, _ := g.LastIndex()
-	if first == 0 {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.bytes < 0 {
 		return 0
 	}
-	return g.db.kv.ApproximateSize(logKey(g.group, first), logKey(g.group, last+1))
+	return uint64(g.bytes)
 }
