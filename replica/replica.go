@@ -95,25 +95,63 @@ func (r *Replica) start() error {
 	// The FSM's data is durable with its decree, so raft need not restore the
 	// latest snapshot on start unless the data is behind it.
 	rc.NoSnapshotRestoreOnStart = ap.Applied() >= latestSnapshotIndex(snaps)
-	if err := r.bootstrapIfNew(rc, snaps); err != nil {
+	fresh, err := r.bootstrapIfNew(rc, snaps)
+	if err != nil {
 		r.trans.Close()
 		return err
+	}
+	if fresh {
+		// A brand-new group elects its first leader on short timeouts, so a
+		// new table (a duplication's follower table too) serves in tens of
+		// milliseconds rather than after a full election timeout; the
+		// configured timeouts apply once a leader exists.
+		rc.HeartbeatTimeout, rc.ElectionTimeout = firstElectionTimeout, firstElectionTimeout
+		rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, firstElectionTimeout)
 	}
 	if r.raft, err = raft.NewRaft(rc, r.fsm, r.glog, r.glog, snaps, r.trans); err != nil {
 		r.trans.Close()
 		return err
 	}
+	if fresh {
+		go r.restoreTimeouts()
+	}
 	return nil
 }
 
-func (r *Replica) bootstrapIfNew(rc *raft.Config, snaps raft.SnapshotStore) error {
+// firstElectionTimeout is the heartbeat and election timeout of a new
+// group until its first leader is elected.
+const firstElectionTimeout = 50 * time.Millisecond
+
+// restoreTimeouts switches a new group to the configured timeouts once it
+// has a leader.
+func (r *Replica) restoreTimeouts() {
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+		if _, id := r.raft.LeaderWithID(); id == "" {
+			continue
+		}
+		rc := r.raft.ReloadableConfig()
+		rc.HeartbeatTimeout, rc.ElectionTimeout = r.cfg.Raft.HeartbeatTimeout, r.cfg.Raft.ElectionTimeout
+		if err := r.raft.ReloadConfig(rc); err != nil {
+			r.lg.Warn("restore raft timeouts", zap.Error(err))
+		}
+		return
+	}
+}
+
+// bootstrapIfNew bootstraps a group with no state; it reports whether it did.
+func (r *Replica) bootstrapIfNew(rc *raft.Config, snaps raft.SnapshotStore) (bool, error) {
 	has, err := raft.HasExistingState(r.glog, r.glog, snaps)
 	if err != nil || has || len(r.cfg.Servers) == 0 {
-		return err
+		return false, err
 	}
 	// Every member bootstraps with the identical configuration, which raft
 	// documents as safe; no member has to be special.
-	return raft.BootstrapCluster(rc, r.glog, r.glog, snaps, r.trans, raft.Configuration{Servers: r.cfg.Servers})
+	return true, raft.BootstrapCluster(rc, r.glog, r.glog, snaps, r.trans, raft.Configuration{Servers: r.cfg.Servers})
 }
 
 func latestSnapshotIndex(s raft.SnapshotStore) uint64 {
