@@ -50,6 +50,7 @@ lint:
 bench: build
 	$(GO) test -run '^$$' -bench BenchmarkCheckpoint -benchtime 20x ./server/
 	$(GO) test -run '^$$' -bench BenchmarkShellCheckpoint -benchtime 10x ./server/e2e/
+	$(GO) test -run '^$$' -bench BenchmarkDuplication -benchtime 1x ./server/e2e/
 	BIN=$(BIN) tools/bench/cluster-bench.sh
 
 proto:

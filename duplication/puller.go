@@ -56,6 +56,8 @@ type Puller struct {
 	lastErr      string
 	bytesDone    uint64
 	bytesTotal   uint64
+	baseDecree   uint64
+	baseID       string
 	leaderAddr   string
 	upTo         uint64
 }
@@ -130,7 +132,7 @@ func (p *Puller) report() *tpb.FollowerReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return &tpb.FollowerReport{State: p.state, BaseBytesDone: p.bytesDone, BaseBytesTotal: p.bytesTotal,
-		Rebootstraps: p.rebootstraps, LastError: p.lastErr, FollowerNode: p.cfg.NodeID}
+		Rebootstraps: p.rebootstraps, LastError: p.lastErr, FollowerNode: p.cfg.NodeID, BaseDecree: p.baseDecree, BaseCheckpoint: p.baseID}
 }
 
 // Status is the puller's own view, for the remote cluster's operators.
@@ -232,6 +234,7 @@ func (p *Puller) download(ctx context.Context, src tpb.DuplicationClient, m *rep
 	}
 	p.mu.Lock()
 	p.bytesDone, p.bytesTotal = 0, uint64(m.TotalBytes)
+	p.baseDecree, p.baseID = m.Decree, m.ID
 	p.mu.Unlock()
 	for _, f := range m.Files {
 		if err := p.fetchFile(ctx, src, m.ID, f, filepath.Join(dir, f.Name)); err != nil {

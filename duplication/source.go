@@ -346,6 +346,9 @@ func (s *Source) Status(info Info, p uint32, r *replica.Replica) *tpb.DupPartiti
 		if rep := pr.report; rep != nil {
 			st.State, st.Rebootstraps, st.LastError = rep.State, rep.Rebootstraps, rep.LastError
 			st.BaseBytesDone, st.BaseBytesTotal = rep.BaseBytesDone, rep.BaseBytesTotal
+			if rep.BaseCheckpoint != "" { // the remote knows its base even after a source leader change
+				st.BaseDecree, st.BaseCheckpoint = rep.BaseDecree, rep.BaseCheckpoint
+			}
 		}
 	}
 	s.mu.Unlock()

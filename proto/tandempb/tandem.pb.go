@@ -3846,6 +3846,9 @@ type FollowerReport struct {
 	Rebootstraps   uint32                 `protobuf:"varint,4,opt,name=rebootstraps,proto3" json:"rebootstraps,omitempty"`
 	LastError      string                 `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	FollowerNode   string                 `protobuf:"bytes,6,opt,name=follower_node,json=followerNode,proto3" json:"follower_node,omitempty"`
+	// The base the remote loaded (or is loading).
+	BaseDecree     uint64 `protobuf:"varint,7,opt,name=base_decree,json=baseDecree,proto3" json:"base_decree,omitempty"`
+	BaseCheckpoint string `protobuf:"bytes,8,opt,name=base_checkpoint,json=baseCheckpoint,proto3" json:"base_checkpoint,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -3918,6 +3921,20 @@ func (x *FollowerReport) GetLastError() string {
 func (x *FollowerReport) GetFollowerNode() string {
 	if x != nil {
 		return x.FollowerNode
+	}
+	return ""
+}
+
+func (x *FollowerReport) GetBaseDecree() uint64 {
+	if x != nil {
+		return x.BaseDecree
+	}
+	return 0
+}
+
+func (x *FollowerReport) GetBaseCheckpoint() string {
+	if x != nil {
+		return x.BaseCheckpoint
 	}
 	return ""
 }
@@ -4741,7 +4758,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x16LocalDupStatusResponse\x12=\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2\x1d.tandem.v1.DupPartitionStatusR\n" +
-	"partitions\"\xe0\x01\n" +
+	"partitions\"\xaa\x02\n" +
 	"\x0eFollowerReport\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12&\n" +
 	"\x0fbase_bytes_done\x18\x02 \x01(\x04R\rbaseBytesDone\x12(\n" +
@@ -4749,7 +4766,10 @@ const file_tandem_proto_rawDesc = "" +
 	"\frebootstraps\x18\x04 \x01(\rR\frebootstraps\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\x05 \x01(\tR\tlastError\x12#\n" +
-	"\rfollower_node\x18\x06 \x01(\tR\ffollowerNode\"\x8e\x01\n" +
+	"\rfollower_node\x18\x06 \x01(\tR\ffollowerNode\x12\x1f\n" +
+	"\vbase_decree\x18\a \x01(\x04R\n" +
+	"baseDecree\x12'\n" +
+	"\x0fbase_checkpoint\x18\b \x01(\tR\x0ebaseCheckpoint\"\x8e\x01\n" +
 	"\x0ePrepareRequest\x12\x15\n" +
 	"\x06dup_id\x18\x01 \x01(\tR\x05dupId\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1c\n" +

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -37,8 +38,14 @@ func waitIdentical(t *testing.T, src, dst *Cluster, table string, timeout time.D
 }
 
 func TestDuplicationThroughKill9OnBothSides(t *testing.T) {
+	for _, remoteNodes := range []int{1, 3} {
+		t.Run(fmt.Sprintf("remote-%d-nodes", remoteNodes), func(t *testing.T) { dupKill9(t, remoteNodes) })
+	}
+}
+
+func dupKill9(t *testing.T, remoteNodes int) {
 	src := StartCluster(t, "east", 3)
-	dst := StartCluster(t, "west", 1)
+	dst := StartCluster(t, "west", remoteNodes)
 	if _, err := src.Shell("create t --partitions 4 --replicas 3"); err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +72,14 @@ func TestDuplicationThroughKill9OnBothSides(t *testing.T) {
 	w.waitAcked(t, w.count()+200)
 	victim.Start()
 	victim.WaitHealthy(30 * time.Second)
-	dst.Nodes[0].Kill()
+	rvictim := dst.Nodes[0]
+	if remoteNodes > 1 {
+		rvictim = dst.Node(leaderOf(t, dial(t, dst.Addrs()), "t", 0))
+	}
+	rvictim.Kill()
 	w.waitAcked(t, w.count()+200)
-	dst.Nodes[0].Start()
-	dst.Nodes[0].WaitHealthy(30 * time.Second)
+	rvictim.Start()
+	rvictim.WaitHealthy(30 * time.Second)
 	acked := w.halt()
 
 	out := waitIdentical(t, src, dst, "t", 60*time.Second)
