@@ -87,6 +87,11 @@ func TestDuplicationEndToEndInProcess(t *testing.T) {
 	}
 	waitSame(t, srcTbl, dstTbl, "WAL shipped")
 
+	// A duplicated table cannot be dropped out from under its duplication.
+	if err := srcCli.DropTable(ctx(t), "t"); err == nil || !strings.Contains(err.Error(), dup.Id) {
+		t.Fatalf("drop of a duplicated table: %v, want a refusal naming the duplication", err)
+	}
+
 	// The follower is read-only.
 	err = dstTbl.Set(ctx(t), []byte("x"), []byte("y"), []byte("z"))
 	if !errors.Is(err, client.ErrReadOnly) || !strings.Contains(err.Error(), dup.Id) {

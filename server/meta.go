@@ -178,6 +178,11 @@ func (f *metaFSM) applyCommand(data []byte) metaResult {
 		if !ok {
 			return metaResult{Err: fmt.Errorf("table %q: %w", cmd.Name, ErrTableNotFound)}
 		}
+		for _, d := range s.Dups {
+			if d.Table == cmd.Name {
+				return metaResult{Err: fmt.Errorf("%w: table %q is duplicated to %s (duplication %s); dup rm it first", ErrInvalidArgument, cmd.Name, d.RemoteAddr, d.ID)}
+			}
+		}
 		delete(s.Tables, cmd.Name)
 		return metaResult{Table: t}
 	case opSetConfig:
