@@ -7,7 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
 	"github.com/tandem-kv/tandem/client"
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/server"
 )
 
@@ -261,4 +267,68 @@ func TestDuplicationSurvivesLeaderChangesOnBothSides(t *testing.T) {
 	dst.WaitReady()
 	writeN(t, srcTbl, 200, 220)
 	waitSame(t, srcTbl, dstTbl, "after both nodes returned")
+}
+
+func TestPullAPIRejectsBadRequests(t *testing.T) {
+	src := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "east" })
+	dst := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
+	src.CreateTable("t", 1, 1)
+	cli := mustDial(t, src.Addrs()...)
+	writeN(t, mustTable(t, cli, "t"), 0, 10)
+	dup, err := cli.AddDuplication(ctx(t), "t", dst.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAllLog(t, cli, "t", dup.Id)
+	conn, err := grpc.NewClient(src.Addrs()[0], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	dc := tpb.NewDuplicationClient(conn)
+	before := src.Replica(0, "t", 0).Confirmed()[dup.Id]
+	far := src.Replica(0, "t", 0).Applied() + 1000
+	cases := []struct {
+		name string
+		call func() error
+		code codes.Code
+	}{
+		{"unknown duplication", func() error {
+			_, err := dc.Pull(ctx(t), &tpb.PullRequest{DupId: "nope", Table: "t", From: 1})
+			return err
+		}, codes.NotFound},
+		{"wrong table", func() error {
+			_, err := dc.Pull(ctx(t), &tpb.PullRequest{DupId: dup.Id, Table: "other", From: 1})
+			return err
+		}, codes.InvalidArgument},
+		{"confirmed decree in the future", func() error {
+			_, err := dc.Pull(ctx(t), &tpb.PullRequest{DupId: dup.Id, Table: "t", From: far, Confirmed: far - 1})
+			return err
+		}, codes.InvalidArgument},
+		{"from decree zero", func() error {
+			_, err := dc.Pull(ctx(t), &tpb.PullRequest{DupId: dup.Id, Table: "t", From: 0})
+			return err
+		}, codes.InvalidArgument},
+		{"partition out of range", func() error {
+			_, err := dc.Pull(ctx(t), &tpb.PullRequest{DupId: dup.Id, Table: "t", Partition: 7, From: 1})
+			return err
+		}, codes.InvalidArgument},
+		{"file not in the checkpoint", func() error {
+			s, err := dc.FetchFile(ctx(t), &tpb.FetchFileRequest{DupId: dup.Id, Table: "t", CheckpointId: "ckpt-x", Name: "../../etc/passwd"})
+			if err == nil {
+				_, err = s.Recv()
+			}
+			return err
+		}, codes.NotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.call(); status.Code(err) != tc.code {
+				t.Fatalf("got %v, want code %s", err, tc.code)
+			}
+		})
+	}
+	if got := src.Replica(0, "t", 0).Confirmed()[dup.Id]; got != before {
+		t.Fatalf("confirmed decree moved from %d to %d on refused requests", before, got)
+	}
 }

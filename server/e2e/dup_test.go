@@ -80,6 +80,15 @@ func dupKill9(t *testing.T, remoteNodes int) {
 	w.waitAcked(t, w.count()+200)
 	rvictim.Start()
 	rvictim.WaitHealthy(30 * time.Second)
+	// Freeze the whole remote for a while (its pulls stop mid-flight, as
+	// if the network between the clusters were cut), then let it go on.
+	for _, nd := range dst.Nodes {
+		nd.Pause()
+	}
+	w.waitAcked(t, w.count()+200)
+	for _, nd := range dst.Nodes {
+		nd.Resume()
+	}
 	acked := w.halt()
 
 	out := waitIdentical(t, src, dst, "t", 60*time.Second)

@@ -182,11 +182,19 @@ func (nd *Node) Start() {
 // Kill sends SIGKILL and waits for the process to be gone.
 func (nd *Node) Kill() { nd.signal(syscall.SIGKILL, 10*time.Second) }
 
+// Pause freezes the process (SIGSTOP): to its peers it is as if the network
+// to it were cut; Resume (SIGCONT) heals it.
+func (nd *Node) Pause() { _ = nd.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused process.
+func (nd *Node) Resume() { _ = nd.cmd.Process.Signal(syscall.SIGCONT) }
+
 // Terminate sends SIGTERM, falling back to SIGKILL after 10s.
 func (nd *Node) Terminate() {
 	if nd.cmd == nil {
 		return
 	}
+	nd.Resume()
 	if !nd.signal(syscall.SIGTERM, 10*time.Second) {
 		nd.Kill()
 	}
