@@ -44,7 +44,10 @@ func Open(cfg Config) (*Replica, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	store, err := openDataStore(cfg.Dir, cfg.Shared, rocksdb.Options{Now: cfg.Now})
+	// The raft log is the write-ahead log: the data needs no WAL of its own.
+	// After a crash the instance is back at its last flush, whose decree is
+	// at least the last raft snapshot's, and raft replays the rest.
+	store, err := openDataStore(cfg.Dir, cfg.Shared, rocksdb.Options{Now: cfg.Now, DisableWAL: true})
 	if err != nil {
 		return nil, err
 	}

@@ -181,6 +181,10 @@ func (s *Shared) newOptions(table *grocksdb.BlockBasedTableOptions) *grocksdb.Op
 	o.SetStatsDumpPeriodSec(0)
 	o.SetStatsPersistPeriodSec(0)
 	o.SetManifestPreallocationSize(64 << 10)
+	// Writers waiting for a group commit sleep instead of spinning with
+	// sched_yield: on a small machine the spin burns the CPU the leader of
+	// the group needs.
+	o.SetEnableWriteThreadAdaptiveYield(false)
 	if s.wbm != nil {
 		o.SetTableCacheNumshardbits(budgetTableCacheShardBits)
 		o.SetArenaBlockSize(s.cfg.arenaBlockSize())
