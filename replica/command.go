@@ -51,6 +51,8 @@ type Command struct {
 	// DupID and Confirmed (kinds dup-confirm, dup-release).
 	DupID     string
 	Confirmed uint64
+	// Batch holds the commands of a batched entry, in order.
+	Batch []Command
 }
 
 // IsMutation reports whether a raft command carries client mutations (the
@@ -96,6 +98,8 @@ func Decode(b []byte) (Command, error) {
 		c.Duplicated, c.UpTo, err = decodeDuplicated(b[2:])
 	case commandKindDupConfirm, commandKindDupRelease:
 		c.DupID, c.Confirmed, err = decodeDupMark(b[2:], c.Kind == commandKindDupConfirm)
+	case commandKindBatch:
+		c.Batch, err = decodeBatch(b[2:])
 	default:
 		err = fmt.Errorf("%w: unknown kind %d", ErrMalformedCommand, c.Kind)
 	}

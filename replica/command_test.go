@@ -74,3 +74,29 @@ func FuzzDecodeCommand(f *testing.F) {
 		}
 	})
 }
+
+func TestBatchAppliesItsCommandsInOrder(t *testing.T) {
+	put := func(v string) []byte {
+		return EncodeCommand([]Mutation{{Op: OpPut, HashKey: []byte("h"), SortKey: []byte("k"), Value: []byte(v)}})
+	}
+	batch := EncodeBatch([][]byte{put("1"), EncodeDupConfirm("d", 7), put("2")})
+	c, err := Decode(batch)
+	if err != nil || len(c.Batch) != 3 || c.Batch[1].DupID != "d" {
+		t.Fatalf("decode batch: %+v, %v", c, err)
+	}
+	if _, err := Decode(EncodeBatch([][]byte{batch})); !errors.Is(err, ErrMalformedCommand) {
+		t.Fatalf("nested batch: %v, want ErrMalformedCommand", err)
+	}
+	if _, err := Decode(batch[:len(batch)-1]); !errors.Is(err, ErrMalformedCommand) {
+		t.Fatalf("truncated batch: %v, want ErrMalformedCommand", err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(EncodeBatch([][]byte{EncodeCommand([]Mutation{{Op: OpDelete, HashKey: []byte("h")}}), EncodeDupRelease("x")}))
+	f.Add(EncodeDuplicated([]DupEntry{{SourceDecree: 3, Command: EncodeCommand(nil)}}, 5))
+	f.Add(EncodeDupConfirm("dup", 9))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = Decode(b) // must not panic on any input
+	})
+}

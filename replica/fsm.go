@@ -161,6 +161,10 @@ func (b *batchState) add(cmd Command, lg *zap.Logger) {
 		if _, ok := b.confirmed[cmd.DupID]; ok {
 			b.setConfirmed(cmd.DupID, 0, false)
 		}
+	case commandKindBatch:
+		for _, sub := range cmd.Batch {
+			b.add(sub, lg)
+		}
 	}
 }
 

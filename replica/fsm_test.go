@@ -209,3 +209,20 @@ func TestRestoreRejectsPathTraversal(t *testing.T) {
 		t.Fatalf("data damaged by a refused restore: %q %v", v, found)
 	}
 }
+
+func TestApplierAppliesBatchedEntryInOrder(t *testing.T) {
+	ap, st := mustNewApplier(t, t.TempDir(), mustNewShared(t))
+	defer st.close()
+	put := func(v string) []byte {
+		return EncodeCommand([]Mutation{{Op: OpPut, HashKey: []byte("h"), SortKey: []byte("k"), Value: []byte(v)}})
+	}
+	del := EncodeCommand([]Mutation{{Op: OpDelete, HashKey: []byte("h"), SortKey: []byte("gone")}})
+	ap.applyBatch([]*raft.Log{putLog(1, "h", "gone", "x")})
+	ap.applyBatch([]*raft.Log{{Index: 2, Type: raft.LogCommand, Data: EncodeBatch([][]byte{put("first"), del, put("last")})}})
+	if v, _ := get(t, st, "h", "k"); v != "last" {
+		t.Fatalf("h/k = %q, want the batch's last write", v)
+	}
+	if _, found := get(t, st, "h", "gone"); found {
+		t.Fatal("batched delete not applied")
+	}
+}

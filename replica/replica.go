@@ -28,6 +28,7 @@ type Replica struct {
 	trans   *raft.NetworkTransport
 	raft    *raft.Raft
 	reads   *readBarrier
+	batch   *batcher
 
 	closeOnce sync.Once
 	closeErr  error
@@ -115,6 +116,7 @@ func (r *Replica) start() error {
 		r.trans.Close()
 		return err
 	}
+	r.batch = &batcher{raft: r.raft, maxInflight: 2, timeout: r.timeout(context.Background())}
 	if fresh {
 		go r.restoreTimeouts()
 	}
@@ -166,18 +168,12 @@ func latestSnapshotIndex(s raft.SnapshotStore) uint64 {
 }
 
 // Propose replicates a command and returns its decree once applied locally.
+// Concurrent proposals are batched into few raft entries (see batcher).
 func (r *Replica) Propose(ctx context.Context, cmd []byte) (uint64, error) {
 	if r.raft.State() != raft.Leader {
 		return 0, ErrNotLeader
 	}
-	f := r.raft.Apply(cmd, r.timeout(ctx))
-	if err := f.Error(); err != nil {
-		return 0, mapRaftError(err)
-	}
-	if err, ok := f.Response().(error); ok {
-		return 0, err
-	}
-	return f.Index(), nil
+	return r.batch.propose(ctx, cmd)
 }
 
 func (r *Replica) timeout(ctx context.Context) time.Duration {

@@ -1,0 +1,155 @@
+package replica
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// commandKindBatch carries several commands proposed at about the same
+// time as one raft entry; they apply in order, as separate entries would.
+const commandKindBatch byte = 5
+
+// maxBatchBytes bounds one batched raft entry.
+const maxBatchBytes = 4 << 20
+
+// EncodeBatch encodes commands as one raft command.
+func EncodeBatch(cmds [][]byte) []byte {
+	size := 2 + binary.MaxVarintLen64
+	for _, c := range cmds {
+		size += binary.MaxVarintLen64 + len(c)
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, commandVersion, commandKindBatch)
+	buf = binary.AppendUvarint(buf, uint64(len(cmds)))
+	for _, c := range cmds {
+		buf = appendBytes(buf, c)
+	}
+	return buf
+}
+
+func decodeBatch(b []byte) ([]Command, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, fmt.Errorf("%w: bad batch count", ErrMalformedCommand)
+	}
+	rest := b[k:]
+	out := make([]Command, 0, n)
+	for i := uint64(0); i < n; i++ {
+		var sub []byte
+		var err error
+		if sub, rest, err = readBytes(rest, ErrMalformedCommand); err != nil {
+			return nil, err
+		}
+		if len(sub) >= 2 && sub[1] == commandKindBatch {
+			return nil, fmt.Errorf("%w: nested batch", ErrMalformedCommand)
+		}
+		c, err := Decode(sub)
+		if err != nil {
+			return nil, fmt.Errorf("batched command %d: %w", i, err)
+		}
+		out = append(out, c)
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: trailing bytes after batch", ErrMalformedCommand)
+	}
+	return out, nil
+}
+
+type proposeResult struct {
+	index uint64
+	err   error
+}
+
+type proposal struct {
+	cmd  []byte
+	done chan proposeResult
+}
+
+// batcher turns concurrent proposals to one group into few raft entries:
+// at most maxInflight entries are in flight, and whatever arrives meanwhile
+// goes into the next one. Under load a raft round (a leader fsync, a
+// follower round trip and fsync) then carries many writes instead of one,
+// which is what bounds the write rate on a small machine.
+type batcher struct {
+	raft        *raft.Raft
+	maxInflight int
+	timeout     time.Duration
+
+	mu       sync.Mutex
+	queue    []*proposal
+	inflight int
+}
+
+func (b *batcher) propose(ctx context.Context, cmd []byte) (uint64, error) {
+	p := &proposal{cmd: cmd, done: make(chan proposeResult, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	start := b.inflight < b.maxInflight
+	if start {
+		b.inflight++
+	}
+	b.mu.Unlock()
+	if start {
+		go b.run()
+	}
+	select {
+	case res := <-p.done:
+		return res.index, res.err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: %v (the write may still be applied)", ErrTimeout, ctx.Err())
+	}
+}
+
+// run proposes queued commands until the queue is empty.
+func (b *batcher) run() {
+	for {
+		batch := b.take()
+		if batch == nil {
+			return
+		}
+		entry := batch[0].cmd
+		if len(batch) > 1 {
+			cmds := make([][]byte, len(batch))
+			for i, p := range batch {
+				cmds[i] = p.cmd
+			}
+			entry = EncodeBatch(cmds)
+		}
+		res := proposeResult{}
+		f := b.raft.Apply(entry, b.timeout)
+		if res.err = f.Error(); res.err != nil {
+			res.err = mapRaftError(res.err)
+		} else if err, ok := f.Response().(error); ok {
+			res.err = err
+		} else {
+			res.index = f.Index()
+		}
+		for _, p := range batch {
+			p.done <- res
+		}
+	}
+}
+
+// take removes up to maxBatchBytes of queued proposals, or releases the
+// in-flight slot when there are none.
+func (b *batcher) take() []*proposal {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 {
+		b.inflight--
+		return nil
+	}
+	n, size := 0, 0
+	for n < len(b.queue) && (n == 0 || size+len(b.queue[n].cmd) <= maxBatchBytes) {
+		size += len(b.queue[n].cmd)
+		n++
+	}
+	batch := b.queue[:n:n]
+	b.queue = b.queue[n:]
+	return batch
+}
