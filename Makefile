@@ -4,7 +4,9 @@ GO        ?= go
 BIN       := bin
 BINARIES  := tandem-server tandem-shell
 DATA      ?= ./data
-# Packages whose code runs concurrently get the race detector.
+# Packages whose code runs concurrently get the race detector. They run one
+# package at a time (-p 1): their clusters time raft elections in tens of
+# milliseconds, which two packages' worth of nodes on 2 cores would upset.
 RACE_PKGS := ./replica/... ./server/... ./client/... ./rocksdb/...
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
@@ -36,7 +38,7 @@ run: build
 		--data $(DATA)/n1 --cluster local --create-table demo:8
 
 test: deps lint
-	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
+	$(GO) test -race -count=1 -p 1 -timeout 20m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /replica -e /server -e /client -e /rocksdb)
 
 lint:

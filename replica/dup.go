@@ -57,12 +57,41 @@ func (r *Replica) ReadLog(from uint64, maxBytes int) (entries []WalEntry, upTo u
 			return nil, from - 1, err
 		}
 		upTo = i
-		if l.Type == raft.LogCommand && IsMutation(l.Data) {
-			entries = append(entries, WalEntry{Decree: i, Command: l.Data, AppendedAt: l.AppendedAt})
-			size += len(l.Data)
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		if cmd := shippable(l.Data); cmd != nil {
+			entries = append(entries, WalEntry{Decree: i, Command: cmd, AppendedAt: l.AppendedAt})
+			size += len(cmd)
 		}
 	}
 	return entries, upTo, nil
+}
+
+// shippable returns the client mutations of a raft command as one mutation
+// command (a batched entry's mutations, in order, were committed together),
+// or nil when it carries none.
+func shippable(data []byte) []byte {
+	if IsMutation(data) {
+		return data
+	}
+	if len(data) < 2 || data[1] != commandKindBatch {
+		return nil
+	}
+	c, err := Decode(data)
+	if err != nil {
+		return nil
+	}
+	var muts []Mutation
+	for _, sub := range c.Batch {
+		if sub.Kind == commandKindMutation {
+			muts = append(muts, sub.Mutations...)
+		}
+	}
+	if len(muts) == 0 {
+		return nil
+	}
+	return EncodeCommand(muts)
 }
 
 // WaitDecree waits until decree d is applied or timeout passes; it returns

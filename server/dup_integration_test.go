@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,25 +19,28 @@ import (
 )
 
 // tableDump reads a whole table into a map.
-func tableDump(t *testing.T, tbl *client.Table) map[string]string {
-	t.Helper()
+func tableDump(tbl *client.Table) (map[string]string, error) {
 	out := map[string]string{}
-	err := tbl.ScanAll(ctx(t), func(r client.Record) error {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := tbl.ScanAll(c, func(r client.Record) error {
 		out[string(r.HashKey)+"/"+string(r.SortKey)] = string(r.Value)
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return out, err
 }
 
+// waitSame waits until both tables hold the same records; a scan that
+// fails (a leader change in progress) is retried.
 func waitSame(t *testing.T, src, dst *client.Table, what string) {
 	t.Helper()
-	var a, b map[string]string
-	server.WaitFor(t, 30*time.Second, what, func() bool {
-		a, b = tableDump(t, src), tableDump(t, dst)
-		if len(a) != len(b) {
+	server.WaitFor(t, 60*time.Second, what, func() bool {
+		a, err := tableDump(src)
+		if err != nil {
+			return false
+		}
+		b, err := tableDump(dst)
+		if err != nil || len(a) != len(b) {
 			return false
 		}
 		for k, v := range a {
@@ -86,8 +90,18 @@ func TestDuplicationEndToEndInProcess(t *testing.T) {
 	dstTbl := mustTable(t, dstCli, "t")
 	waitSame(t, srcTbl, dstTbl, "base copied")
 
-	// WAL shipping: new writes, deletes, TTL writes arrive.
-	writeN(t, srcTbl, 100, 200)
+	// WAL shipping: new writes (concurrent ones too, which the source
+	// batches into shared raft entries), deletes.
+	writeN(t, srcTbl, 100, 150)
+	var wg sync.WaitGroup
+	for g := 0; g < 10; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			writeN(t, srcTbl, 150+g*5, 155+g*5)
+		}(g)
+	}
+	wg.Wait()
 	if err := srcTbl.Del(ctx(t), []byte("h3"), []byte("k00003")); err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // release of floors and bases of removed duplications, retention caps and
 // lag metrics.
 func (n *Node) dupLoop() {
-	defer n.wg.Done()
+	defer n.loops.Done()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for i := 0; ; i++ {

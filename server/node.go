@@ -54,9 +54,13 @@ type Node struct {
 	replicas map[uint64]*replica.Replica
 	runtime  atomic.Pointer[runtimeConfig]
 
-	ready   atomic.Bool
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	ready atomic.Bool
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	// loops tracks the reconcile and duplication loops, which open and
+	// close replicas: Close waits for them before closing replicas, so none
+	// is opened behind its back.
+	loops   sync.WaitGroup
 	closeMu sync.Once
 }
 
@@ -109,7 +113,7 @@ func (n *Node) open() error {
 	if err := n.startHTTP(); err != nil {
 		return err
 	}
-	n.wg.Add(2)
+	n.loops.Add(2)
 	go n.reconcileLoop()
 	go n.dupLoop()
 	return nil
@@ -199,6 +203,7 @@ func (n *Node) Close() error {
 		if n.grpc != nil {
 			stopGRPC(n.grpc, 2*time.Second)
 		}
+		n.loops.Wait()
 		n.stopPullers()
 		for _, r := range n.localReplicas() {
 			errs = append(errs, r.Close())

@@ -26,7 +26,7 @@ func tableOfGroup(g uint64) uint64 { return g >> 20 }
 // replicas placed here, destroys those of dropped tables, and pushes runtime
 // config, whenever the meta state changes (and every second, to retry).
 func (n *Node) reconcileLoop() {
-	defer n.wg.Done()
+	defer n.loops.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
