@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -319,17 +318,12 @@ func (p *Puller) receive(stream tpb.Duplication_FetchFileClient, path string, of
 	return out.Sync()
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 func fileCRC(path string) uint32 {
-	f, err := os.Open(path)
+	crc, _, err := replica.FileCRC32C(path)
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	h := crc32.New(castagnoli)
-	_, _ = io.Copy(h, f)
-	return h.Sum32()
+	return crc
 }
 
 // ship pulls WAL batches and proposes them until an error or a stop.

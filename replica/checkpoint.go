@@ -78,8 +78,9 @@ func checkpointID(decree uint64, at time.Time) string {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// fileCRC returns the CRC32C of a file.
-func fileCRC(path string) (uint32, int64, error) {
+// FileCRC32C returns the CRC32C (Castagnoli) checksum and size of a file,
+// as manifests record them.
+func FileCRC32C(path string) (uint32, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, err
@@ -121,7 +122,7 @@ func describeFile(dir string, e os.DirEntry, known map[string]FileInfo) (FileInf
 			return k, nil
 		}
 	}
-	crc, size, err := fileCRC(filepath.Join(dir, e.Name()))
+	crc, size, err := FileCRC32C(filepath.Join(dir, e.Name()))
 	return FileInfo{Name: e.Name(), Size: size, CRC32C: crc}, err
 }
 
@@ -186,7 +187,7 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 // VerifyCheckpoint checks every file of dir against the manifest.
 func VerifyCheckpoint(dir string, m *Manifest) error {
 	for _, f := range m.Files {
-		crc, size, err := fileCRC(filepath.Join(dir, f.Name))
+		crc, size, err := FileCRC32C(filepath.Join(dir, f.Name))
 		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, f.Name, err)
 		}

@@ -141,18 +141,13 @@ func (n *Node) replicaLoad() map[string]int {
 }
 
 func (a *adminService) DropTable(ctx context.Context, req *tpb.DropTableRequest) (*tpb.DropTableResponse, error) {
-	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	if leader != nil {
-		return forward(a.n, ctx, leader.DropTable, fctx, req)
-	}
-	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDropTable, Name: req.Name}); err != nil {
-		return nil, toStatus(err)
-	}
-	a.n.lg.Info("table dropped", zap.String("table", req.Name))
-	return &tpb.DropTableResponse{}, nil
+	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.DropTable, func() (*tpb.DropTableResponse, error) {
+		if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDropTable, Name: req.Name}); err != nil {
+			return nil, toStatus(err)
+		}
+		a.n.lg.Info("table dropped", zap.String("table", req.Name))
+		return &tpb.DropTableResponse{}, nil
+	})
 }
 
 func (a *adminService) ListTables(ctx context.Context, _ *tpb.ListTablesRequest) (*tpb.ListTablesResponse, error) {
@@ -238,18 +233,13 @@ func (a *adminService) SetConfig(ctx context.Context, req *tpb.SetConfigRequest)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	if leader != nil {
-		return forward(a.n, ctx, leader.SetConfig, fctx, req)
-	}
-	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetConfig, Key: req.Key, Value: v}); err != nil {
-		return nil, toStatus(err)
-	}
-	a.n.lg.Info("config set", zap.String("key", req.Key), zap.String("value", v))
-	return &tpb.SetConfigResponse{Entry: &tpb.ConfigEntry{Key: req.Key, Value: v, Help: configKeys[req.Key].help}}, nil
+	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.SetConfig, func() (*tpb.SetConfigResponse, error) {
+		if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetConfig, Key: req.Key, Value: v}); err != nil {
+			return nil, toStatus(err)
+		}
+		a.n.lg.Info("config set", zap.String("key", req.Key), zap.String("value", v))
+		return &tpb.SetConfigResponse{Entry: &tpb.ConfigEntry{Key: req.Key, Value: v, Help: configKeys[req.Key].help}}, nil
+	})
 }
 
 func (a *adminService) LocalReplicas(ctx context.Context, req *tpb.LocalReplicasRequest) (*tpb.LocalReplicasResponse, error) {

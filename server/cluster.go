@@ -259,3 +259,22 @@ func forward[Req, Resp any](n *Node, ctx context.Context, call func(context.Cont
 	}
 	return resp, nil
 }
+
+// onMetaLeader runs local when this node leads the meta group, and
+// otherwise forwards req to the leader with rpc (a method expression of
+// tpb.AdminClient, e.g. tpb.AdminClient.DropTable).
+func onMetaLeader[Req, Resp any](n *Node, ctx context.Context, req Req,
+	rpc func(tpb.AdminClient, context.Context, Req, ...grpc.CallOption) (Resp, error), local func() (Resp, error)) (Resp, error) {
+	leader, fctx, err := n.metaLeaderAdmin(ctx)
+	if err != nil {
+		var zero Resp
+		return zero, toStatus(err)
+	}
+	if leader != nil {
+		call := func(c context.Context, r Req, opts ...grpc.CallOption) (Resp, error) {
+			return rpc(leader, c, r, opts...)
+		}
+		return forward(n, ctx, call, fctx, req)
+	}
+	return local()
+}

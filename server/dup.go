@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -83,13 +84,14 @@ func (a *adminService) AddDuplication(ctx context.Context, req *tpb.AddDuplicati
 	if err := checkRemoteAddr(req.RemoteAddr); err != nil {
 		return nil, toStatus(err)
 	}
-	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	if leader != nil {
-		return forward(a.n, ctx, leader.AddDuplication, fctx, req)
-	}
+	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.AddDuplication, func() (*tpb.AddDuplicationResponse, error) {
+		return a.addDuplicationHere(ctx, req, t)
+	})
+}
+
+// addDuplicationHere records the duplication and creates the remote's
+// follower table; it runs on the meta leader.
+func (a *adminService) addDuplicationHere(ctx context.Context, req *tpb.AddDuplicationRequest, t *TableMeta) (*tpb.AddDuplicationResponse, error) {
 	d := &DupMeta{ID: fmt.Sprintf("%d", a.n.cfg.Now().UnixMilli()), Table: t.Name, RemoteAddr: req.RemoteAddr, State: "active", CreatedAtMs: a.n.cfg.Now().UnixMilli()}
 	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opAddDup, Dup: d}); err != nil {
 		return nil, toStatus(err)
@@ -159,13 +161,13 @@ func (a *adminService) CreateFollowerTable(ctx context.Context, spec *tpb.Follow
 		}
 		return &tpb.CreateFollowerTableResponse{Table: tableInfo(t), Cluster: a.n.cfg.Cluster}, nil
 	}
-	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	if leader != nil {
-		return forward(a.n, ctx, leader.CreateFollowerTable, fctx, spec)
-	}
+	return onMetaLeader(a.n, ctx, spec, tpb.AdminClient.CreateFollowerTable, func() (*tpb.CreateFollowerTableResponse, error) {
+		return a.createFollowerHere(ctx, spec)
+	})
+}
+
+// createFollowerHere creates the follower table; it runs on the meta leader.
+func (a *adminService) createFollowerHere(ctx context.Context, spec *tpb.FollowerSpec) (*tpb.CreateFollowerTableResponse, error) {
 	follower := &FollowerMeta{DupID: spec.DupId, SourceCluster: spec.SourceCluster, SourceAddrs: spec.SourceAddrs}
 	t, index, err := a.n.createTableMeta(ctx, &tpb.CreateTableRequest{Name: spec.Table, Partitions: spec.Partitions}, follower)
 	if err != nil {
@@ -184,48 +186,35 @@ func (a *adminService) CreateFollowerTable(ctx context.Context, spec *tpb.Follow
 // DetachFollower runs on the remote cluster when the duplication is removed:
 // the table becomes an ordinary, writable table.
 func (a *adminService) DetachFollower(ctx context.Context, req *tpb.DetachFollowerRequest) (*tpb.DetachFollowerResponse, error) {
-	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	if leader != nil {
-		return forward(a.n, ctx, leader.DetachFollower, fctx, req)
-	}
-	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDetachFollower, Name: req.Table, Key: req.DupId}); err != nil {
-		return nil, toStatus(err)
-	}
-	return &tpb.DetachFollowerResponse{}, nil
+	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.DetachFollower, func() (*tpb.DetachFollowerResponse, error) {
+		if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDetachFollower, Name: req.Table, Key: req.DupId}); err != nil {
+			return nil, toStatus(err)
+		}
+		return &tpb.DetachFollowerResponse{}, nil
+	})
 }
 
-func (a *adminService) setDupState(ctx context.Context, req *tpb.DuplicationRequest, state string, forward func(tpb.AdminClient, context.Context) (*tpb.DuplicationResponse, error)) (*tpb.DuplicationResponse, error) {
+func (a *adminService) setDupState(ctx context.Context, req *tpb.DuplicationRequest, state string,
+	rpc func(tpb.AdminClient, context.Context, *tpb.DuplicationRequest, ...grpc.CallOption) (*tpb.DuplicationResponse, error)) (*tpb.DuplicationResponse, error) {
 	if _, err := a.n.dup(req.Table, req.DupId); err != nil {
 		return nil, toStatus(err)
 	}
-	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	if leader != nil {
-		return forward(leader, fctx)
-	}
-	res, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetDupState, Name: req.DupId, Value: state})
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	a.n.lg.Info("duplication state set", zap.String("dup", req.DupId), zap.String("state", state))
-	return &tpb.DuplicationResponse{Duplication: dupInfo(res.Dup)}, nil
+	return onMetaLeader(a.n, ctx, req, rpc, func() (*tpb.DuplicationResponse, error) {
+		res, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetDupState, Name: req.DupId, Value: state})
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		a.n.lg.Info("duplication state set", zap.String("dup", req.DupId), zap.String("state", state))
+		return &tpb.DuplicationResponse{Duplication: dupInfo(res.Dup)}, nil
+	})
 }
 
 func (a *adminService) PauseDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
-	return a.setDupState(ctx, req, "paused", func(c tpb.AdminClient, fctx context.Context) (*tpb.DuplicationResponse, error) {
-		return forward(a.n, ctx, c.PauseDuplication, fctx, req)
-	})
+	return a.setDupState(ctx, req, "paused", tpb.AdminClient.PauseDuplication)
 }
 
 func (a *adminService) StartDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
-	return a.setDupState(ctx, req, "active", func(c tpb.AdminClient, fctx context.Context) (*tpb.DuplicationResponse, error) {
-		return forward(a.n, ctx, c.StartDuplication, fctx, req)
-	})
+	return a.setDupState(ctx, req, "active", tpb.AdminClient.StartDuplication)
 }
 
 // RemoveDuplication drops the duplication (partition leaders then release
@@ -235,13 +224,14 @@ func (a *adminService) RemoveDuplication(ctx context.Context, req *tpb.Duplicati
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	if leader != nil {
-		return forward(a.n, ctx, leader.RemoveDuplication, fctx, req)
-	}
+	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.RemoveDuplication, func() (*tpb.DuplicationResponse, error) {
+		return a.removeDuplicationHere(ctx, d)
+	})
+}
+
+// removeDuplicationHere drops the record and detaches the remote table; it
+// runs on the meta leader.
+func (a *adminService) removeDuplicationHere(ctx context.Context, d *DupMeta) (*tpb.DuplicationResponse, error) {
 	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opRemoveDup, Name: d.ID}); err != nil {
 		return nil, toStatus(err)
 	}
