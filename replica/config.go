@@ -28,10 +28,12 @@ type RaftTiming struct {
 // about a second.
 func DefaultRaftTiming() RaftTiming {
 	return RaftTiming{
-		HeartbeatTimeout:   1000 * time.Millisecond,
-		ElectionTimeout:    1000 * time.Millisecond,
-		LeaderLeaseTimeout: 500 * time.Millisecond,
-		CommitTimeout:      20 * time.Millisecond,
+		HeartbeatTimeout: 1000 * time.Millisecond,
+		ElectionTimeout:  1000 * time.Millisecond,
+		// The lease only makes a leader that lost its quorum step down (reads
+		// use read index, not leases); 300ms is three heartbeat intervals.
+		LeaderLeaseTimeout: 300 * time.Millisecond,
+		CommitTimeout:      500 * time.Millisecond,
 		SnapshotInterval:   2 * time.Minute,
 		SnapshotThreshold:  8192,
 		TrailingLogs:       10240,

@@ -109,8 +109,10 @@ func (r *Replica) start() error {
 		// new table (a duplication's follower table too) serves in tens of
 		// milliseconds rather than after a full election timeout; the
 		// configured timeouts apply once a leader exists.
-		rc.HeartbeatTimeout, rc.ElectionTimeout = firstElectionTimeout, firstElectionTimeout
-		rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, firstElectionTimeout)
+		// The lease cannot be reloaded later, so it is not shortened: the
+		// short first timeouts stop at the configured lease.
+		rc.HeartbeatTimeout = max(firstElectionTimeout, rc.LeaderLeaseTimeout)
+		rc.ElectionTimeout = rc.HeartbeatTimeout
 	}
 	if r.raft, err = raft.NewRaft(rc, r.fsm, r.glog, r.glog, snaps, r.trans); err != nil {
 		r.trans.Close()
@@ -125,18 +127,24 @@ func (r *Replica) start() error {
 
 // firstElectionTimeout is the heartbeat and election timeout of a new
 // group until its first leader is elected.
-const firstElectionTimeout = 50 * time.Millisecond
+const (
+	firstElectionTimeout = 50 * time.Millisecond
+	firstElectionWindow  = 2 * time.Second
+)
 
 // restoreTimeouts switches a new group to the configured timeouts once it
-// has a leader.
+// has a leader, or after firstElectionWindow without one: when many groups
+// start at once on a busy machine, short timeouts would only feed an
+// election storm.
 func (r *Replica) restoreTimeouts() {
+	deadline := time.Now().Add(firstElectionWindow)
 	for {
 		select {
 		case <-r.done:
 			return
 		case <-time.After(10 * time.Millisecond):
 		}
-		if _, id := r.raft.LeaderWithID(); id == "" {
+		if _, id := r.raft.LeaderWithID(); id == "" && time.Now().Before(deadline) {
 			continue
 		}
 		rc := r.raft.ReloadableConfig()

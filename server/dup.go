@@ -176,10 +176,11 @@ func (a *adminService) createFollowerHere(ctx context.Context, spec *tpb.Followe
 		}
 		return nil, toStatus(err)
 	}
+	// No wait for partition leaders: the pullers start as each partition
+	// elects one, and `dup show` shows the progress meanwhile.
 	wctx, cancel := context.WithTimeout(ctx, tableReadyTimeout)
 	defer cancel()
 	_ = a.n.meta.waitApplied(wctx, index)
-	_ = a.n.waitTableLeaders(wctx, t.Name)
 	return &tpb.CreateFollowerTableResponse{Table: t, Cluster: a.n.cfg.Cluster}, nil
 }
 

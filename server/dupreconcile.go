@@ -14,13 +14,13 @@ import (
 )
 
 // dupLoop keeps duplication work in step with leadership and metadata:
-// pullers on the leaders of follower partitions (checked every 100ms, so a
+// pullers on the leaders of follower partitions (checked every 25ms, so a
 // remote leader change resumes shipping at once), and every second the
 // release of floors and bases of removed duplications, retention caps and
 // lag metrics.
 func (n *Node) dupLoop() {
 	defer n.loops.Done()
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for i := 0; ; i++ {
 		select {
@@ -32,7 +32,7 @@ func (n *Node) dupLoop() {
 			continue
 		}
 		n.syncPullers()
-		if i%10 == 0 {
+		if i%40 == 0 {
 			state := n.meta.fsm.snapshotState()
 			n.releaseRemovedDups(state)
 			n.observeDups(state)
