@@ -12,7 +12,7 @@ PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 export CGO_ENABLED=1
 
-.PHONY: all deps build run test test-unit test-e2e lint proto bench clean
+.PHONY: all deps build run test test-unit test-e2e lint proto bench fuzz clean
 
 all: build
 
@@ -54,6 +54,13 @@ bench: build
 	$(GO) test -run '^$$' -bench BenchmarkShellCheckpoint -benchtime 10x ./server/e2e/
 	$(GO) test -run '^$$' -bench BenchmarkDuplication -benchtime 1x ./server/e2e/
 	BIN=$(BIN) tools/bench/cluster-bench.sh
+
+# fuzz runs every fuzz target (decoders of bytes from disk or network) for
+# FUZZTIME each; crashers land in the package's testdata/fuzz, to commit.
+FUZZTIME ?= 30s
+fuzz:
+	for t in FuzzDecodeKey FuzzDecodeValue; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./rocksdb/ || exit 1; done
+	for t in FuzzDecode FuzzDecodeCommand FuzzDecodeLog FuzzDecodeManifest FuzzHandshake; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./replica/ || exit 1; done
 
 proto:
 	@command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler >/dev/null)
