@@ -47,13 +47,15 @@ lint:
 	$(GO) vet ./...
 
 # bench prints the figures BENCHMARKS.md records: checkpoint latency (Go
-# benchmarks, with a copy baseline in the same run) and a load run against a
-# 3-node cluster on 127.0.0.1. A few minutes.
+# benchmarks, with a copy baseline in the same run), duplication, and the
+# same loads against raw synced RocksDB, a 3-node Tandem cluster and a
+# 3-member etcd cluster (Debian's etcd-server) with ratios. A few minutes.
 bench: build
 	$(GO) test -run '^$$' -bench BenchmarkCheckpoint -benchtime 20x ./server/
 	$(GO) test -run '^$$' -bench BenchmarkShellCheckpoint -benchtime 10x ./server/e2e/
 	$(GO) test -run '^$$' -bench BenchmarkDuplication -benchtime 1x ./server/e2e/
-	BIN=$(BIN) tools/bench/cluster-bench.sh
+	@command -v etcd >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null) || echo "etcd-server not installed: the etcd comparison is skipped"
+	BIN=$(BIN) tools/bench/compare.sh
 
 # fuzz runs every fuzz target (decoders of bytes from disk or network) for
 # FUZZTIME each; crashers land in the package's testdata/fuzz, to commit.

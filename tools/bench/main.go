@@ -13,8 +13,6 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/tandem-kv/tandem/client"
 )
 
 // Exit statuses of tandem-bench.
@@ -66,30 +64,26 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// bench connects, prepares the table and measures.
+// bench connects to the target, prepares it and measures.
 func bench(ctx context.Context, o options, log io.Writer) (*result, error) {
-	cfg := client.DefaultConfig()
-	cfg.Addrs = o.addrs
-	cfg.RequestTimeout = o.timeout
-	cfg.DialTimeout = min(cfg.DialTimeout, o.timeout)
-	c, err := client.DialConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("dial %v: %w", o.addrs, err)
+	var store kvStore
+	var closeStore func()
+	var err error
+	if o.target == targetEtcd {
+		store, closeStore, err = openEtcd(ctx, o)
+	} else {
+		store, closeStore, err = openTandem(ctx, o, log)
 	}
-	defer c.Close()
-	tbl, err := openTable(ctx, c, o, log)
 	if err != nil {
 		return nil, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, leaderWait)
-	waitLeaders(wctx, c, o.table, log)
-	cancel()
+	defer closeStore()
 	if o.preload {
-		if err := preload(ctx, tbl, o, log); err != nil {
+		if err := preload(ctx, store, o, log); err != nil {
 			return nil, err
 		}
 	} else if o.op != opSet {
 		fmt.Fprintln(log, "note: without --preload, gets of keys never written count as not found")
 	}
-	return measure(ctx, tbl, o), nil
+	return measure(ctx, store, o), nil
 }

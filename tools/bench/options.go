@@ -16,6 +16,12 @@ const (
 	opMixed = "mixed"
 )
 
+// The stores tandem-bench can drive.
+const (
+	targetTandem = "tandem"
+	targetEtcd   = "etcd"
+)
+
 // The key distributions.
 const (
 	distUniform = "uniform"
@@ -24,6 +30,7 @@ const (
 
 // options are the command-line flags.
 type options struct {
+	target         string
 	addrs          []string
 	table          string
 	op             string
@@ -50,6 +57,9 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("tandem-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:7100", "RPC address of any node, or a comma-separated list")
+	fs.StringVar(&o.target, "target", targetTandem, "store to load: tandem or etcd (same load, for comparison)")
+	endpoints := fs.String("endpoints", "", "etcd endpoints (HOST:PORT,...) for --target etcd")
+	workload := fs.String("workload", "", "YCSB mix: a (50% reads), b (95% reads) or c (reads only); sets --op mixed, --read-ratio and --dist zipfian")
 	fs.StringVar(&o.table, "table", "", "table to load (required)")
 	fs.StringVar(&o.op, "op", "", "operation: set, get or mixed (required)")
 	fs.IntVar(&o.clients, "clients", 64, "concurrent closed-loop clients, one op in flight each")
@@ -74,6 +84,12 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	o.addrs = splitAddrs(*addr)
+	if o.target == targetEtcd && *endpoints != "" {
+		o.addrs = splitAddrs(*endpoints)
+	}
+	if err := applyWorkload(&o, *workload); err != nil {
+		return o, err
+	}
 	return o, o.validate()
 }
 
@@ -103,6 +119,8 @@ func (o options) validate() error {
 // validateMore is validate for the less common flags.
 func (o options) validateMore() error {
 	switch {
+	case o.target != targetTandem && o.target != targetEtcd:
+		return fmt.Errorf("--target must be tandem or etcd, not %q", o.target)
 	case o.dist != distUniform && o.dist != distZipfian:
 		return fmt.Errorf("--dist must be uniform or zipfian, not %q", o.dist)
 	case o.dist == distZipfian && !(o.zipfS > 1):
@@ -130,4 +148,19 @@ func splitAddrs(s string) []string {
 		}
 	}
 	return out
+}
+
+// applyWorkload turns a YCSB workload letter into op, read ratio and
+// distribution (YCSB's core workloads A, B and C, with zipfian keys).
+func applyWorkload(o *options, w string) error {
+	ratios := map[string]float64{"a": 0.5, "b": 0.95, "c": 1}
+	if w == "" {
+		return nil
+	}
+	r, ok := ratios[strings.ToLower(w)]
+	if !ok {
+		return fmt.Errorf("--workload %q: want a, b or c", w)
+	}
+	o.op, o.readRatio, o.dist = opMixed, r, distZipfian
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +149,35 @@ func TestSummaryJSONFields(t *testing.T) {
 	}
 	if m["ops_per_sec"].(float64) != 50 || m["errors"].(float64) != 3 {
 		t.Errorf("ops_per_sec %v errors %v, want 50 and 3", m["ops_per_sec"], m["errors"])
+	}
+}
+
+func TestTargetAndWorkloadFlags(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(options) bool
+	}{
+		{"etcd endpoints", []string{"--target", "etcd", "--endpoints", "127.0.0.1:2379,127.0.0.1:22379", "--table", "t", "--op", "set"}, "",
+			func(o options) bool { return o.target == targetEtcd && len(o.addrs) == 2 }},
+		{"workload b", []string{"--table", "t", "--workload", "b"}, "",
+			func(o options) bool { return o.op == opMixed && o.readRatio == 0.95 && o.dist == distZipfian }},
+		{"bad workload", []string{"--table", "t", "--workload", "z"}, "--workload", nil},
+		{"bad target", []string{"--target", "redis", "--table", "t", "--op", "set"}, "--target", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseOptions(tc.args, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !tc.check(o) {
+				t.Fatalf("options %+v, err %v", o, err)
+			}
+		})
 	}
 }

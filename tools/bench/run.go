@@ -21,14 +21,14 @@ type result struct {
 	errs    *errorLog
 }
 
-// measure runs o.clients closed-loop workers on tbl until o.duration
+// measure runs o.clients closed-loop workers on store until o.duration
 // passes, o.ops ops were issued, or ctx ends, whichever comes first.
-func measure(ctx context.Context, tbl *client.Table, o options) *result {
+func measure(ctx context.Context, store kvStore, o options) *result {
 	errs := &errorLog{}
 	budget := &opBudget{limit: o.ops}
 	workers := make([]*worker, o.clients)
 	for i := range workers {
-		workers[i] = newWorker(tbl, o, i, errs)
+		workers[i] = newWorker(store, o, i, errs)
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
@@ -48,7 +48,7 @@ func measure(ctx context.Context, tbl *client.Table, o options) *result {
 // preload writes every key once with o.clients workers, within
 // o.preloadTimeout. It fails when the time runs out; write errors are
 // counted and reported but do not stop it.
-func preload(ctx context.Context, tbl *client.Table, o options, log io.Writer) error {
+func preload(ctx context.Context, store kvStore, o options, log io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, o.preloadTimeout)
 	defer cancel()
 	fmt.Fprintf(log, "preloading %d keys with %d clients...\n", o.keys, o.clients)
@@ -57,7 +57,7 @@ func preload(ctx context.Context, tbl *client.Table, o options, log io.Writer) e
 	var wg sync.WaitGroup
 	start := time.Now()
 	for id := range o.clients {
-		w := newWorker(tbl, o, id, errs)
+		w := newWorker(store, o, id, errs)
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < o.keys && !ended(ctx); i = int(next.Add(1) - 1) {
 				if _, err := w.do(ctx, kindSet, i); err != nil && !ended(ctx) {

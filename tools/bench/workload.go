@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"math/rand"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/tandem-kv/tandem/client"
 )
 
 // sortKey is the one sort key of every benchmark record.
@@ -82,7 +79,7 @@ func (l *errorLog) add(err error) {
 
 // worker is one closed-loop client: one op in flight at a time.
 type worker struct {
-	tbl       *client.Table
+	store     kvStore
 	o         options
 	rng       *rand.Rand
 	pick      keyPicker
@@ -94,11 +91,11 @@ type worker struct {
 }
 
 // newWorker returns worker number id of the run.
-func newWorker(tbl *client.Table, o options, id int, errs *errorLog) *worker {
+func newWorker(store kvStore, o options, id int, errs *errorLog) *worker {
 	r := rand.New(rand.NewSource(time.Now().UnixNano() + int64(id)*7919))
 	value := make([]byte, o.valueSize)
 	r.Read(value)
-	return &worker{tbl: tbl, o: o, rng: r, pick: newKeyPicker(o, r), value: value,
+	return &worker{store: store, o: o, rng: r, pick: newKeyPicker(o, r), value: value,
 		errs: errs, stats: newStats(), opTimeout: o.timeout}
 }
 
@@ -123,13 +120,10 @@ func (w *worker) do(ctx context.Context, k opKind, i int) (notFound bool, err er
 	defer cancel()
 	w.key = hashKey(w.key, i)
 	if k == kindSet {
-		return false, w.tbl.Set(ctx, w.key, sortKey, w.value)
+		return false, w.store.Set(ctx, w.key, w.value)
 	}
-	_, err = w.tbl.Get(ctx, w.key, sortKey)
-	if errors.Is(err, client.ErrNotFound) {
-		return true, nil
-	}
-	return false, err
+	found, err := w.store.Get(ctx, w.key)
+	return err == nil && !found, err
 }
 
 // run issues ops until ctx ends or the budget runs out. An op cut short by
