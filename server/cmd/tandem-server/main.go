@@ -78,6 +78,9 @@ func newLogger(level string) (*zap.Logger, error) {
 	zc := zap.NewProductionConfig()
 	zc.Level = zap.NewAtomicLevelAt(l)
 	zc.Sampling = nil
+	// Errors here are operational (a peer down, a vote refused), not bugs:
+	// no stack traces.
+	zc.DisableStacktrace = true
 	return zc.Build()
 }
 
