@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sort"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -66,24 +67,41 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#eee}<
 &middot; meta leader {{.MetaLeader}} &middot; {{if .Ready}}serving{{else}}starting{{end}}</p>
 <h2>Tables</h2><table><tr><th>name</th><th>id</th><th>partitions</th><th>replicas</th></tr>
 {{range .Tables}}<tr><td>{{.Name}}</td><td>{{.ID}}</td><td>{{.Partitions}}</td><td>{{.Replicas}}</td></tr>{{end}}</table>
-<h2>Replicas on this node</h2><table><tr><th>table</th><th>partition</th><th>state</th><th>leader</th><th>applied decree</th><th>size (bytes)</th></tr>
-{{range .Replicas}}<tr><td>{{.Table}}</td><td>{{.Partition}}</td><td>{{.State}}</td><td>{{.LeaderId}}</td><td>{{.AppliedDecree}}</td><td>{{.SizeBytes}}</td></tr>{{end}}</table>
+<h2>Duplications</h2><table><tr><th>id</th><th>table</th><th>remote</th><th>remote cluster</th><th>state</th></tr>
+{{range .Dups}}<tr><td>{{.ID}}</td><td>{{.Table}}</td><td>{{.RemoteAddr}}</td><td>{{.RemoteCluster}}</td><td>{{.State}}</td></tr>{{end}}</table>
+<h2>Replicas on this node</h2><table><tr><th>table</th><th>partition</th><th>state</th><th>leader</th><th>applied decree</th><th>size (bytes)</th><th>checkpoints</th></tr>
+{{range .Replicas}}<tr><td>{{.Table}}</td><td>{{.Partition}}</td><td>{{.State}}</td><td>{{.LeaderId}}</td><td>{{.AppliedDecree}}</td><td>{{.SizeBytes}}</td><td>{{index $.Checkpoints (printf "%s/%d" .Table .Partition)}}</td></tr>{{end}}</table>
 <p><a href="/metrics">metrics</a></p></body></html>`))
 
 func (n *Node) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	_, leaderAddr := n.meta.leader()
+	state := n.meta.fsm.snapshotState()
 	data := struct {
 		Node, Cluster, Addr, MetaRole, MetaLeader string
 		Ready                                     bool
 		Tables                                    []*TableMeta
+		Dups                                      []*DupMeta
 		Replicas                                  []*tpb.ReplicaStatus
+		Checkpoints                               map[string]int
 	}{
 		Node: n.cfg.NodeID, Cluster: n.cfg.Cluster, Addr: n.Addr(), MetaRole: n.meta.role(n.cfg.NodeID),
-		MetaLeader: leaderAddr, Ready: n.Ready(), Tables: n.meta.fsm.snapshotState().sortedTables(),
-		Replicas: n.localStatus(""),
+		MetaLeader: leaderAddr, Ready: n.Ready(), Tables: state.sortedTables(), Dups: sortedDups(state),
+		Replicas: n.localStatus(""), Checkpoints: map[string]int{},
+	}
+	for _, r := range n.localReplicas() {
+		data.Checkpoints[r.CheckpointKey()] = len(r.Catalog().List())
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := statusPage.Execute(w, data); err != nil {
 		n.lg.Warn("render status page", zap.Error(err))
 	}
+}
+
+func sortedDups(s *MetaState) []*DupMeta {
+	out := make([]*DupMeta, 0, len(s.Dups))
+	for _, d := range s.Dups {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
