@@ -134,9 +134,6 @@ func (p *Puller) report() *tpb.FollowerReport {
 		Rebootstraps: p.rebootstraps, LastError: p.lastErr, FollowerNode: p.cfg.NodeID, BaseDecree: p.baseDecree, BaseCheckpoint: p.baseID}
 }
 
-// Status is the puller's own view, for the remote cluster's operators.
-func (p *Puller) Status() *tpb.FollowerReport { return p.report() }
-
 // source returns a Duplication client for the source partition's leader.
 func (p *Puller) source(ctx context.Context) (tpb.DuplicationClient, string, error) {
 	p.mu.Lock()

@@ -230,11 +230,6 @@ func (r *Replica) ReadLocal(fn func(db *rocksdb.DB) error) error { return r.stor
 // Applied is the replica's last applied decree.
 func (r *Replica) Applied() uint64 { return r.fsm.Applied() }
 
-// WaitApplied blocks until decree d is applied locally.
-func (r *Replica) WaitApplied(ctx context.Context, d uint64) error {
-	return r.fsm.waitApplied(ctx, d, r.glog.internalOnly)
-}
-
 // Leader returns the current leader's node id and address, empty if unknown.
 func (r *Replica) Leader() (id, addr string) {
 	a, i := r.raft.LeaderWithID()

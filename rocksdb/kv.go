@@ -183,17 +183,3 @@ func (kv *KV) Flush() error {
 	}
 	return nil
 }
-
-// ApproximateSize estimates the on-disk bytes of keys in [lo, hi) (SST
-// files only; the memtable is not counted). 0 after Close.
-func (kv *KV) ApproximateSize(lo, hi []byte) uint64 {
-	if kv.rlock() != nil {
-		return 0
-	}
-	defer kv.mu.RUnlock()
-	sizes, err := kv.db.GetApproximateSizes([]grocksdb.Range{{Start: lo, Limit: hi}})
-	if err != nil || len(sizes) == 0 {
-		return 0
-	}
-	return sizes[0]
-}
