@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -74,4 +75,16 @@ func addrsProblem(addrs []string) string {
 		}
 	}
 	return ""
+}
+
+// SplitAddrs splits a comma-separated list of node addresses ("h1:p1,h2:p2"),
+// dropping blanks; the command-line tools take their --addr this way.
+func SplitAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/tandem-kv/tandem/client"
 )
 
 // The benchmark's operations.
@@ -83,9 +85,9 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	o.addrs = splitAddrs(*addr)
+	o.addrs = client.SplitAddrs(*addr)
 	if o.target == targetEtcd && *endpoints != "" {
-		o.addrs = splitAddrs(*endpoints)
+		o.addrs = client.SplitAddrs(*endpoints)
 	}
 	if err := applyWorkload(&o, *workload); err != nil {
 		return o, err
@@ -137,17 +139,6 @@ func (o options) validateMore() error {
 		return fmt.Errorf("--timeout must be positive, not %s", o.timeout)
 	}
 	return nil
-}
-
-// splitAddrs splits a comma-separated address list, dropping blanks.
-func splitAddrs(s string) []string {
-	var out []string
-	for _, a := range strings.Split(s, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // applyWorkload turns a YCSB workload letter into op, read ratio and

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandem-kv/tandem/client"
 )
 
 // mustLookup finds a command of the real table by its words.
@@ -137,8 +139,8 @@ func TestSplitAddrs(t *testing.T) {
 		{"", nil},
 	}
 	for _, tt := range tests {
-		if got := splitAddrs(tt.in); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("splitAddrs(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := client.SplitAddrs(tt.in); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("SplitAddrs(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

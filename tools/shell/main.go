@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"time"
 
 	"github.com/tandem-kv/tandem/client"
@@ -54,7 +53,7 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected arguments %q (quote commands with -e)", fs.Args())
 	}
 	fs.Visit(func(f *flag.Flag) { o.hasE = o.hasE || f.Name == "e" })
-	o.addrs = splitAddrs(*addr)
+	o.addrs = client.SplitAddrs(*addr)
 	if len(o.addrs) == 0 {
 		return o, errors.New("--addr is empty")
 	}
@@ -62,17 +61,6 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 		return o, errors.New("--timeout must be positive")
 	}
 	return o, nil
-}
-
-// splitAddrs splits a comma-separated address list, dropping blanks.
-func splitAddrs(s string) []string {
-	var out []string
-	for _, a := range strings.Split(s, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // run is main without the process: it returns the exit status.

@@ -5,8 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
+
+	"github.com/tandem-kv/tandem/client"
 )
 
 // options are the command-line flags.
@@ -36,7 +37,7 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	o.source, o.target = splitAddrs(*source), splitAddrs(*target)
+	o.source, o.target = client.SplitAddrs(*source), client.SplitAddrs(*target)
 	return o, o.validate()
 }
 
@@ -55,15 +56,4 @@ func (o options) validate() error {
 		return fmt.Errorf("--max-diffs must not be negative, not %d", o.maxDiffs)
 	}
 	return nil
-}
-
-// splitAddrs splits a comma-separated address list, dropping blanks.
-func splitAddrs(s string) []string {
-	var out []string
-	for _, a := range strings.Split(s, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
 }
