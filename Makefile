@@ -40,6 +40,7 @@ run: build
 test: deps lint
 	$(GO) test -race -count=1 -p 1 -timeout 20m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /replica -e /server -e /client -e /rocksdb)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
@@ -59,10 +60,15 @@ bench: build
 
 # fuzz runs every fuzz target (decoders of bytes from disk or network) for
 # FUZZTIME each; crashers land in the package's testdata/fuzz, to commit.
+# make test runs each briefly (FUZZTIME=3s) on top of its committed corpus.
 FUZZTIME ?= 30s
+FUZZ_ROCKSDB := FuzzDecodeKey FuzzDecodeValue
+FUZZ_REPLICA := FuzzDecode FuzzDecodeCommand FuzzDecodeLog FuzzDecodeManifest FuzzHandshake FuzzMuxRoute FuzzUntarSnapshot
+FUZZ_SERVER  := FuzzMetaCommand FuzzMetaSnapshot
 fuzz:
-	for t in FuzzDecodeKey FuzzDecodeValue; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./rocksdb/ || exit 1; done
-	for t in FuzzDecode FuzzDecodeCommand FuzzDecodeLog FuzzDecodeManifest FuzzHandshake; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./replica/ || exit 1; done
+	@for t in $(FUZZ_ROCKSDB); do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./rocksdb/ || exit 1; done
+	@for t in $(FUZZ_REPLICA); do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./replica/ || exit 1; done
+	@for t in $(FUZZ_SERVER); do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./server/ || exit 1; done
 
 proto:
 	@command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler >/dev/null)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -23,6 +24,20 @@ type TableMeta struct {
 	// Follower is set while the table is a duplication's follower: it is
 	// read-only to clients and fed by the source cluster.
 	Follower *FollowerMeta `json:"follower,omitempty"`
+}
+
+// checkShape reports a table whose placement does not give every partition
+// its replicas: code indexing Placement by partition relies on it.
+func (t *TableMeta) checkShape() error {
+	if t.Partitions == 0 || uint32(len(t.Placement)) != t.Partitions {
+		return fmt.Errorf("%w: table %q has %d partitions and %d placements", errMalformedMeta, t.Name, t.Partitions, len(t.Placement))
+	}
+	for p, nodes := range t.Placement {
+		if len(nodes) == 0 {
+			return fmt.Errorf("%w: table %q partition %d has no replicas", errMalformedMeta, t.Name, p)
+		}
+	}
+	return nil
 }
 
 // FollowerMeta names the duplication a follower table belongs to.
@@ -153,11 +168,47 @@ func (f *metaFSM) Apply(l *raft.Log) interface{} {
 }
 
 func (f *metaFSM) applyCommand(data []byte) metaResult {
-	var cmd metaCommand
-	if err := json.Unmarshal(data, &cmd); err != nil {
+	cmd, err := decodeMetaCommand(data)
+	if err != nil {
+		// Only this cluster's nodes write the meta log: a command that does
+		// not decode is corruption, and applying around it would fork state.
 		f.lg.Fatal("undecodable meta command", zap.Error(err))
 	}
-	s := f.state
+	return applyMetaCommand(f.state, cmd)
+}
+
+// errMalformedMeta marks meta log entries or snapshots that do not decode
+// into something applyMetaCommand or Restore can use.
+var errMalformedMeta = errors.New("malformed meta data")
+
+// decodeMetaCommand decodes a meta log entry and checks the fields its op
+// dereferences, so a corrupt entry is an error, never a nil dereference.
+func decodeMetaCommand(data []byte) (metaCommand, error) {
+	var cmd metaCommand
+	if err := json.Unmarshal(data, &cmd); err != nil {
+		return cmd, fmt.Errorf("%w: %v", errMalformedMeta, err)
+	}
+	switch cmd.Op {
+	case opCreateTable:
+		if cmd.Table == nil || cmd.Table.Name == "" {
+			return cmd, fmt.Errorf("%w: %s without a table", errMalformedMeta, cmd.Op)
+		}
+		if err := cmd.Table.checkShape(); err != nil {
+			return cmd, err
+		}
+	case opAddDup:
+		if cmd.Dup == nil || cmd.Dup.ID == "" {
+			return cmd, fmt.Errorf("%w: %s without a duplication", errMalformedMeta, cmd.Op)
+		}
+	case opDropTable, opSetConfig, opSetDupState, opRemoveDup, opDetachFollower, opSetDupRemote:
+	default:
+		return cmd, fmt.Errorf("%w: unknown op %q", errMalformedMeta, cmd.Op)
+	}
+	return cmd, nil
+}
+
+// applyMetaCommand applies a decoded command to s.
+func applyMetaCommand(s *MetaState, cmd metaCommand) metaResult {
 	switch cmd.Op {
 	case opCreateTable:
 		if _, ok := s.Tables[cmd.Table.Name]; ok {
@@ -244,9 +295,30 @@ func (f *metaFSM) Snapshot() (raft.FSMSnapshot, error) {
 
 func (f *metaFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	s := newMetaState()
-	if err := json.NewDecoder(rc).Decode(s); err != nil {
+	s, err := decodeMetaState(rc)
+	if err != nil {
 		return fmt.Errorf("restore meta snapshot: %w", err)
+	}
+	f.mu.Lock()
+	f.state = s
+	f.mu.Unlock()
+	f.notify()
+	return nil
+}
+
+// decodeMetaState reads a meta snapshot (from disk or the leader) and fills
+// in what older or damaged snapshots may lack, so every map is writable and
+// every table and duplication is present.
+func decodeMetaState(r io.Reader) (*MetaState, error) {
+	s := newMetaState()
+	if err := json.NewDecoder(r).Decode(s); err != nil {
+		return nil, fmt.Errorf("%w: %v", errMalformedMeta, err)
+	}
+	if s.Tables == nil {
+		s.Tables = map[string]*TableMeta{}
+	}
+	if s.Config == nil {
+		s.Config = map[string]string{}
 	}
 	if s.Dups == nil {
 		s.Dups = map[string]*DupMeta{}
@@ -254,11 +326,20 @@ func (f *metaFSM) Restore(rc io.ReadCloser) error {
 	if s.RemovedDups == nil {
 		s.RemovedDups = map[string]int64{}
 	}
-	f.mu.Lock()
-	f.state = s
-	f.mu.Unlock()
-	f.notify()
-	return nil
+	for name, t := range s.Tables {
+		if t == nil || t.Name != name {
+			return nil, fmt.Errorf("%w: table entry %q", errMalformedMeta, name)
+		}
+		if err := t.checkShape(); err != nil {
+			return nil, err
+		}
+	}
+	for id, d := range s.Dups {
+		if d == nil || d.ID != id {
+			return nil, fmt.Errorf("%w: duplication entry %q", errMalformedMeta, id)
+		}
+	}
+	return s, nil
 }
 
 type jsonSnapshot []byte
