@@ -11,6 +11,9 @@ var (
 	// ErrUnknownGroup is returned when a raft connection names a group the
 	// remote node does not host (yet, or any more).
 	ErrUnknownGroup = errors.New("replica: unknown raft group")
+	// ErrRaftUnauthenticated is returned when a node under TLS refuses a
+	// raft connection that presented no certificate signed by its CA.
+	ErrRaftUnauthenticated = errors.New("replica: raft connection not authenticated")
 	// ErrGroupExists is returned when a raft group is registered twice on a node.
 	ErrGroupExists = errors.New("replica: raft group already registered")
 	// ErrMalformedCommand is returned when a raft command cannot be decoded.

@@ -3,6 +3,8 @@ package replica
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,8 +26,11 @@ var raftMagic = []byte("TNDR")
 const (
 	handshakeOK      byte = 0
 	handshakeRefused byte = 1
-	sniffTimeout          = 10 * time.Second
-	maxRefusalLen         = 1024
+	// handshakeNoCert refuses a raft connection over TLS that presented no
+	// certificate signed by the cluster's CA.
+	handshakeNoCert byte = 2
+	sniffTimeout         = 10 * time.Second
+	maxRefusalLen        = 1024
 )
 
 // Mux splits one listener into a gRPC listener and per-group raft stream
@@ -34,6 +39,11 @@ type Mux struct {
 	ln     net.Listener
 	lg     *zap.Logger
 	grpcCh chan net.Conn
+	// tls is set by NewTLSMux: every accepted connection is a *tls.Conn,
+	// raft ones must carry a verified client certificate, and raft dials
+	// use dialTLS.
+	tls     bool
+	dialTLS *tls.Config
 
 	mu     sync.Mutex
 	groups map[uint64]*streamLayer
@@ -50,6 +60,17 @@ func NewMux(ln net.Listener, lg *zap.Logger) *Mux {
 		groups: make(map[uint64]*streamLayer),
 		done:   make(chan struct{}),
 	}
+}
+
+// NewTLSMux wraps ln in TLS with server before sniffing, so gRPC and raft
+// both run inside TLS. Raft has no tokens: a raft connection is accepted
+// only with a client certificate that server verified (server.ClientAuth
+// should be tls.VerifyClientCertIfGiven, so gRPC clients may still come
+// without one). Raft dials of this mux's groups present client.
+func NewTLSMux(ln net.Listener, server, client *tls.Config, lg *zap.Logger) *Mux {
+	m := NewMux(tls.NewListener(ln, server), lg)
+	m.tls, m.dialTLS = true, client
+	return m
 }
 
 // Addr is the address the node listens on.
@@ -77,6 +98,9 @@ func (m *Mux) Serve() error {
 
 // route sniffs the first bytes of conn and dispatches it.
 func (m *Mux) route(conn net.Conn) {
+	if m.tls && !m.handshake(conn) {
+		return
+	}
 	_ = conn.SetReadDeadline(time.Now().Add(sniffTimeout))
 	head := make([]byte, len(raftMagic))
 	n, err := io.ReadFull(conn, head)
@@ -106,11 +130,17 @@ func (m *Mux) routeRaft(conn net.Conn) {
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	group := binary.BigEndian.Uint64(idBuf[:])
+	if m.tls && !verifiedClient(conn) {
+		m.lg.Warn("raft connection refused: no client certificate signed by the cluster CA",
+			zap.Stringer("remote", conn.RemoteAddr()), zap.Uint64("group", group))
+		refuse(conn, handshakeNoCert, "raft over TLS needs a client certificate signed by the cluster CA")
+		return
+	}
 	m.mu.Lock()
 	sl := m.groups[group]
 	m.mu.Unlock()
 	if sl == nil {
-		refuse(conn, fmt.Sprintf("unknown raft group %d", group))
+		refuse(conn, handshakeRefused, fmt.Sprintf("unknown raft group %d", group))
 		return
 	}
 	if _, err := conn.Write([]byte{handshakeOK}); err != nil {
@@ -122,12 +152,53 @@ func (m *Mux) routeRaft(conn net.Conn) {
 	}
 }
 
-func refuse(conn net.Conn, reason string) {
+// handshake completes the TLS handshake of an accepted connection within
+// sniffTimeout and reports whether it succeeded; on failure (a plaintext
+// client, an untrusted certificate) the connection is closed.
+func (m *Mux) handshake(conn net.Conn) bool {
+	tc, ok := conn.(*tls.Conn)
+	if !ok {
+		conn.Close()
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sniffTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		m.lg.Info("tls handshake failed", zap.Stringer("remote", conn.RemoteAddr()), zap.Error(err))
+		conn.Close()
+		return false
+	}
+	return true
+}
+
+// verifiedClient reports whether conn is TLS with a client certificate
+// that the server verified against its CA.
+func verifiedClient(conn net.Conn) bool {
+	st, ok := ConnTLSState(conn)
+	return ok && len(st.VerifiedChains) > 0
+}
+
+// ConnTLSState returns the TLS state of a connection the mux accepted (the
+// gRPC server gets them wrapped), and false for a plaintext one.
+func ConnTLSState(conn net.Conn) (tls.ConnectionState, bool) {
+	for {
+		switch c := conn.(type) {
+		case *tls.Conn:
+			return c.ConnectionState(), true
+		case *prefixConn:
+			conn = c.Conn
+		default:
+			return tls.ConnectionState{}, false
+		}
+	}
+}
+
+func refuse(conn net.Conn, status byte, reason string) {
 	if len(reason) > maxRefusalLen {
 		reason = reason[:maxRefusalLen]
 	}
 	msg := make([]byte, 3+len(reason))
-	msg[0] = handshakeRefused
+	msg[0] = status
 	binary.BigEndian.PutUint16(msg[1:3], uint16(len(reason)))
 	copy(msg[3:], reason)
 	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
@@ -181,7 +252,22 @@ func (m *Mux) Close() error {
 // DialRaft connects to group at addr and completes the handshake, so an
 // unknown group is an immediate error rather than a hang.
 func DialRaft(addr string, group uint64, timeout time.Duration) (net.Conn, error) {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
+	return DialRaftTLS(addr, group, timeout, nil)
+}
+
+// DialRaftTLS is DialRaft over TLS with cfg (plaintext when cfg is nil).
+// The server is verified against cfg.RootCAs; a node behind NewTLSMux
+// refuses the connection with ErrRaftUnauthenticated unless cfg presents a
+// certificate signed by its CA.
+func DialRaftTLS(addr string, group uint64, timeout time.Duration, cfg *tls.Config) (net.Conn, error) {
+	d := &net.Dialer{Timeout: timeout}
+	var conn net.Conn
+	var err error
+	if cfg != nil {
+		conn, err = tls.DialWithDialer(d, "tcp", addr, cfg)
+	} else {
+		conn, err = d.Dial("tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -210,13 +296,22 @@ func readHandshake(conn net.Conn, group uint64) error {
 	if status == handshakeOK {
 		return nil
 	}
+	var refusal error
+	switch status {
+	case handshakeRefused:
+		refusal = ErrUnknownGroup
+	case handshakeNoCert:
+		refusal = ErrRaftUnauthenticated
+	default:
+		return fmt.Errorf("raft handshake with group %d: unexpected answer %#x (is the peer a tandem node with the same TLS settings?)", group, status)
+	}
 	var lenBuf [2]byte
 	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
-		return fmt.Errorf("raft group %d: %w", group, ErrUnknownGroup)
+		return fmt.Errorf("raft group %d: %w", group, refusal)
 	}
 	reason := make([]byte, binary.BigEndian.Uint16(lenBuf[:]))
 	_, _ = io.ReadFull(r, reason)
-	return fmt.Errorf("%w: %s", ErrUnknownGroup, reason)
+	return fmt.Errorf("%w: %s", refusal, reason)
 }
 
 // streamLayer is one raft group's view of the mux.
@@ -257,7 +352,7 @@ func (s *streamLayer) Close() error {
 func (s *streamLayer) Addr() net.Addr { return s.mux.Addr() }
 
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return DialRaft(string(addr), s.group, timeout)
+	return DialRaftTLS(string(addr), s.group, timeout, s.mux.dialTLS)
 }
 
 // grpcListener hands gRPC the connections the mux did not claim for raft.
