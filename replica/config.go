@@ -61,7 +61,13 @@ type Config struct {
 	// Servers is the group's initial membership; used only to bootstrap a
 	// group that has no state yet.
 	Servers []raft.Server
-	Raft    RaftTiming
+	// Addresses, when set, gives the address this node dials a member at,
+	// by id (the node's --peers), instead of the address stored in the
+	// group's replicated configuration, which is the view of whichever node
+	// bootstrapped the group. Ids it does not know fall back to the stored
+	// address.
+	Addresses raft.ServerAddressProvider
+	Raft      RaftTiming
 	// ApplyTimeout bounds how long a proposal may wait for raft when the
 	// caller's context has no deadline.
 	ApplyTimeout time.Duration

@@ -94,7 +94,9 @@ func (r *Replica) start() error {
 	if err != nil {
 		return err
 	}
-	r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl})
+	r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl, ServerAddressProvider: r.cfg.Addresses,
+	})
 	rc := r.cfg.Raft.RaftConfig(r.cfg.NodeID, hl)
 	// The FSM's data is durable with its decree, so raft need not restore the
 	// latest snapshot on start unless the data is behind it.

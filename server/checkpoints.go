@@ -194,15 +194,15 @@ func (n *Node) checkpointPartition(ctx context.Context, t *TableMeta, p uint32, 
 // hosts a replica, else by asking the cluster.
 func (n *Node) partitionLeaderAddr(ctx context.Context, t *TableMeta, p uint32) string {
 	if r := n.replica(groupID(t.ID, p)); r != nil {
-		if _, addr := r.Leader(); addr != "" {
-			return addr
+		if id, addr := r.Leader(); addr != "" {
+			return n.dialAddr(id, addr)
 		}
 	}
-	routes, err := n.routes(ctx, t.Name)
-	if err != nil || int(p) >= len(routes) {
+	parts := n.partitionsInfo(ctx, t)
+	if int(p) >= len(parts) {
 		return ""
 	}
-	return routes[p].LeaderAddr
+	return n.dialAddr(parts[p].LeaderId, parts[p].LeaderAddr)
 }
 
 // CheckpointSettings returns the checkpoint settings in force on this node.

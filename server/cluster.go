@@ -191,11 +191,23 @@ func (n *Node) routes(ctx context.Context, table string) ([]*tpb.PartitionRoute,
 	for _, p := range n.partitionsInfo(ctx, t) {
 		r := &tpb.PartitionRoute{Index: p.Index, LeaderAddr: p.LeaderAddr}
 		for _, id := range t.Placement[p.Index] {
-			r.ReplicaAddrs = append(r.ReplicaAddrs, n.peerAddr(id))
+			r.ReplicaAddrs = append(r.ReplicaAddrs, replicaAddr(p.Replicas, id))
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// replicaAddr is the address clients reach node id at: the one the node
+// reported itself (as LeaderAddr is), or this node's --peers entry for a
+// node that did not answer.
+func replicaAddr(rs []*tpb.ReplicaStatus, id string) string {
+	for _, r := range rs {
+		if r.NodeId == id {
+			return r.Addr
+		}
+	}
+	return ""
 }
 
 func allLed(routes []*tpb.PartitionRoute) bool {
@@ -216,11 +228,11 @@ func (n *Node) metaLeaderAdmin(ctx context.Context) (tpb.AdminClient, context.Co
 	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get(forwardedKey)) > 0 {
 		return nil, ctx, fmt.Errorf("%w: this node is not the leader either", ErrNoMetaLeader)
 	}
-	_, addr := n.meta.leader()
+	id, addr := n.meta.leader()
 	if addr == "" {
 		return nil, ctx, ErrNoMetaLeader
 	}
-	c, err := n.admin(addr)
+	c, err := n.admin(n.dialAddr(id, addr))
 	if err != nil {
 		return nil, ctx, err
 	}

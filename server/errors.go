@@ -30,6 +30,9 @@ var (
 	// ErrUnknownConfigKey is returned by config get/set for a key that does
 	// not exist.
 	ErrUnknownConfigKey = errors.New("server: unknown config key")
+	// ErrUnknownPeer is returned when a node id is not in this node's
+	// --peers.
+	ErrUnknownPeer = errors.New("server: node is not in --peers")
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)

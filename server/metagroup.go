@@ -51,7 +51,9 @@ func openMetaGroup(cfg Config, peers []Peer, mux *replica.Mux, logDB *replica.Lo
 		return nil, err
 	}
 	m := &metaGroup{fsm: newMetaFSM(lg), lg: lg}
-	m.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl})
+	m.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl, ServerAddressProvider: peerAddresses(peers),
+	})
 	rc := cfg.Raft.RaftConfig(cfg.NodeID, hl)
 	rc.SnapshotThreshold = 1024
 	rc.TrailingLogs = 1024

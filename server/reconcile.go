@@ -100,7 +100,7 @@ func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeC
 	r, err := replica.Open(replica.Config{
 		NodeID: n.cfg.NodeID, Group: g, Table: t.Name, Partition: p,
 		Dir:     n.replicaDir(g),
-		Servers: servers, Raft: timing,
+		Servers: servers, Addresses: peerAddresses(n.peers), Raft: timing,
 		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Scheduler: n.sched, Now: n.cfg.Now, Logger: n.lg,
 	})
 	if err != nil {

@@ -29,12 +29,13 @@ type Proxy struct {
 	target string
 	ln     net.Listener
 
-	mu     sync.Mutex
-	mode   proxyMode
-	delay  time.Duration
-	links  map[*proxyLink]struct{}
-	closed chan struct{}
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	mode     proxyMode
+	delay    time.Duration
+	accepted int
+	links    map[*proxyLink]struct{}
+	closed   chan struct{}
+	wg       sync.WaitGroup
 }
 
 // proxyLink is one accepted connection and, unless it was accepted while
@@ -71,6 +72,13 @@ func NewProxy(t testing.TB, target string) *Proxy {
 
 // Addr is the address clients dial instead of the target.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Accepted counts the connections the proxy has accepted so far.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
+}
 
 // Target is the address the proxy forwards to.
 func (p *Proxy) Target() string { return p.target }
@@ -166,6 +174,7 @@ func (p *Proxy) serve(c net.Conn) {
 	defer p.wg.Done()
 	p.mu.Lock()
 	mode := p.mode
+	p.accepted++
 	p.mu.Unlock()
 	if mode == modeRefuse {
 		reset(c)

@@ -65,6 +65,9 @@ func TestProxyPassThroughAndDelay(t *testing.T) {
 	if err := roundTrip(c, "hello", time.Second); err != nil {
 		t.Fatalf("pass-through: %v", err)
 	}
+	if n := p.Accepted(); n != 1 {
+		t.Fatalf("Accepted = %d, want 1", n)
+	}
 	p.Delay(100 * time.Millisecond)
 	start := time.Now()
 	if err := roundTrip(c, "slow", 2*time.Second); err != nil {
