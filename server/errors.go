@@ -33,6 +33,9 @@ var (
 	// ErrUnknownPeer is returned when a node id is not in this node's
 	// --peers.
 	ErrUnknownPeer = errors.New("server: node is not in --peers")
+	// ErrNoLocalReplica is returned by calls about one node's own replica
+	// when that node hosts none of the partition.
+	ErrNoLocalReplica = errors.New("server: no replica of the partition on this node")
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
@@ -89,7 +92,7 @@ func toStatus(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, replica.ErrBadCheckpoint), errors.Is(err, replica.ErrMalformedCommand):
 		return status.Error(codes.InvalidArgument, err.Error())
-	case errors.Is(err, ErrTableNotFound), errors.Is(err, ErrUnknownConfigKey):
+	case errors.Is(err, ErrTableNotFound), errors.Is(err, ErrUnknownConfigKey), errors.Is(err, ErrNoLocalReplica):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, ErrTableExists):
 		return status.Error(codes.AlreadyExists, err.Error())

@@ -2366,6 +2366,131 @@ func (x *LocalReplicasResponse) GetReplicas() []*ReplicaStatus {
 	return nil
 }
 
+type LocalChecksumRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partition     uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalChecksumRequest) Reset() {
+	*x = LocalChecksumRequest{}
+	mi := &file_tandem_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalChecksumRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalChecksumRequest) ProtoMessage() {}
+
+func (x *LocalChecksumRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalChecksumRequest.ProtoReflect.Descriptor instead.
+func (*LocalChecksumRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *LocalChecksumRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *LocalChecksumRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+// LocalChecksumResponse digests one replica's records at one applied
+// decree: replicas at the same decree must have the same checksum.
+type LocalChecksumResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	AppliedDecree uint64                 `protobuf:"varint,2,opt,name=applied_decree,json=appliedDecree,proto3" json:"applied_decree,omitempty"`
+	Records       uint64                 `protobuf:"varint,3,opt,name=records,proto3" json:"records,omitempty"`
+	// checksum is the first 8 bytes (big-endian) of the SHA-256 of every
+	// record in key order (length-prefixed hash key, sort key and value, and
+	// the expiry).
+	Checksum      uint64 `protobuf:"varint,4,opt,name=checksum,proto3" json:"checksum,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalChecksumResponse) Reset() {
+	*x = LocalChecksumResponse{}
+	mi := &file_tandem_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalChecksumResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalChecksumResponse) ProtoMessage() {}
+
+func (x *LocalChecksumResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalChecksumResponse.ProtoReflect.Descriptor instead.
+func (*LocalChecksumResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *LocalChecksumResponse) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *LocalChecksumResponse) GetAppliedDecree() uint64 {
+	if x != nil {
+		return x.AppliedDecree
+	}
+	return 0
+}
+
+func (x *LocalChecksumResponse) GetRecords() uint64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *LocalChecksumResponse) GetChecksum() uint64 {
+	if x != nil {
+		return x.Checksum
+	}
+	return 0
+}
+
 type CheckpointInfo struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2390,7 +2515,7 @@ type CheckpointInfo struct {
 
 func (x *CheckpointInfo) Reset() {
 	*x = CheckpointInfo{}
-	mi := &file_tandem_proto_msgTypes[42]
+	mi := &file_tandem_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2402,7 +2527,7 @@ func (x *CheckpointInfo) String() string {
 func (*CheckpointInfo) ProtoMessage() {}
 
 func (x *CheckpointInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[42]
+	mi := &file_tandem_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2415,7 +2540,7 @@ func (x *CheckpointInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointInfo.ProtoReflect.Descriptor instead.
 func (*CheckpointInfo) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{42}
+	return file_tandem_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CheckpointInfo) GetId() string {
@@ -2511,7 +2636,7 @@ type ListCheckpointsRequest struct {
 
 func (x *ListCheckpointsRequest) Reset() {
 	*x = ListCheckpointsRequest{}
-	mi := &file_tandem_proto_msgTypes[43]
+	mi := &file_tandem_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2523,7 +2648,7 @@ func (x *ListCheckpointsRequest) String() string {
 func (*ListCheckpointsRequest) ProtoMessage() {}
 
 func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[43]
+	mi := &file_tandem_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2536,7 +2661,7 @@ func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCheckpointsRequest.ProtoReflect.Descriptor instead.
 func (*ListCheckpointsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{43}
+	return file_tandem_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListCheckpointsRequest) GetTable() string {
@@ -2555,7 +2680,7 @@ type ListCheckpointsResponse struct {
 
 func (x *ListCheckpointsResponse) Reset() {
 	*x = ListCheckpointsResponse{}
-	mi := &file_tandem_proto_msgTypes[44]
+	mi := &file_tandem_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2567,7 +2692,7 @@ func (x *ListCheckpointsResponse) String() string {
 func (*ListCheckpointsResponse) ProtoMessage() {}
 
 func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[44]
+	mi := &file_tandem_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2580,7 +2705,7 @@ func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCheckpointsResponse.ProtoReflect.Descriptor instead.
 func (*ListCheckpointsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{44}
+	return file_tandem_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListCheckpointsResponse) GetCheckpoints() []*CheckpointInfo {
@@ -2603,7 +2728,7 @@ type CreateCheckpointRequest struct {
 
 func (x *CreateCheckpointRequest) Reset() {
 	*x = CreateCheckpointRequest{}
-	mi := &file_tandem_proto_msgTypes[45]
+	mi := &file_tandem_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2615,7 +2740,7 @@ func (x *CreateCheckpointRequest) String() string {
 func (*CreateCheckpointRequest) ProtoMessage() {}
 
 func (x *CreateCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[45]
+	mi := &file_tandem_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2628,7 +2753,7 @@ func (x *CreateCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CreateCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{45}
+	return file_tandem_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreateCheckpointRequest) GetTable() string {
@@ -2665,7 +2790,7 @@ type CheckpointResult struct {
 
 func (x *CheckpointResult) Reset() {
 	*x = CheckpointResult{}
-	mi := &file_tandem_proto_msgTypes[46]
+	mi := &file_tandem_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2677,7 +2802,7 @@ func (x *CheckpointResult) String() string {
 func (*CheckpointResult) ProtoMessage() {}
 
 func (x *CheckpointResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[46]
+	mi := &file_tandem_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2690,7 +2815,7 @@ func (x *CheckpointResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointResult.ProtoReflect.Descriptor instead.
 func (*CheckpointResult) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{46}
+	return file_tandem_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CheckpointResult) GetPartition() uint32 {
@@ -2730,7 +2855,7 @@ type CreateCheckpointResponse struct {
 
 func (x *CreateCheckpointResponse) Reset() {
 	*x = CreateCheckpointResponse{}
-	mi := &file_tandem_proto_msgTypes[47]
+	mi := &file_tandem_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2742,7 +2867,7 @@ func (x *CreateCheckpointResponse) String() string {
 func (*CreateCheckpointResponse) ProtoMessage() {}
 
 func (x *CreateCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[47]
+	mi := &file_tandem_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2755,7 +2880,7 @@ func (x *CreateCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*CreateCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{47}
+	return file_tandem_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CreateCheckpointResponse) GetResults() []*CheckpointResult {
@@ -2774,7 +2899,7 @@ type LocalCheckpointsRequest struct {
 
 func (x *LocalCheckpointsRequest) Reset() {
 	*x = LocalCheckpointsRequest{}
-	mi := &file_tandem_proto_msgTypes[48]
+	mi := &file_tandem_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2786,7 +2911,7 @@ func (x *LocalCheckpointsRequest) String() string {
 func (*LocalCheckpointsRequest) ProtoMessage() {}
 
 func (x *LocalCheckpointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[48]
+	mi := &file_tandem_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2799,7 +2924,7 @@ func (x *LocalCheckpointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalCheckpointsRequest.ProtoReflect.Descriptor instead.
 func (*LocalCheckpointsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{48}
+	return file_tandem_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *LocalCheckpointsRequest) GetTable() string {
@@ -2820,7 +2945,7 @@ type LocalCreateCheckpointRequest struct {
 
 func (x *LocalCreateCheckpointRequest) Reset() {
 	*x = LocalCreateCheckpointRequest{}
-	mi := &file_tandem_proto_msgTypes[49]
+	mi := &file_tandem_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2832,7 +2957,7 @@ func (x *LocalCreateCheckpointRequest) String() string {
 func (*LocalCreateCheckpointRequest) ProtoMessage() {}
 
 func (x *LocalCreateCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[49]
+	mi := &file_tandem_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2845,7 +2970,7 @@ func (x *LocalCreateCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalCreateCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*LocalCreateCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{49}
+	return file_tandem_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *LocalCreateCheckpointRequest) GetTable() string {
@@ -2878,7 +3003,7 @@ type LocalCreateCheckpointResponse struct {
 
 func (x *LocalCreateCheckpointResponse) Reset() {
 	*x = LocalCreateCheckpointResponse{}
-	mi := &file_tandem_proto_msgTypes[50]
+	mi := &file_tandem_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2890,7 +3015,7 @@ func (x *LocalCreateCheckpointResponse) String() string {
 func (*LocalCreateCheckpointResponse) ProtoMessage() {}
 
 func (x *LocalCreateCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[50]
+	mi := &file_tandem_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2903,7 +3028,7 @@ func (x *LocalCreateCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalCreateCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*LocalCreateCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{50}
+	return file_tandem_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *LocalCreateCheckpointResponse) GetCheckpoint() *CheckpointInfo {
@@ -2940,7 +3065,7 @@ type DupPartitionStatus struct {
 
 func (x *DupPartitionStatus) Reset() {
 	*x = DupPartitionStatus{}
-	mi := &file_tandem_proto_msgTypes[51]
+	mi := &file_tandem_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2952,7 +3077,7 @@ func (x *DupPartitionStatus) String() string {
 func (*DupPartitionStatus) ProtoMessage() {}
 
 func (x *DupPartitionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[51]
+	mi := &file_tandem_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2965,7 +3090,7 @@ func (x *DupPartitionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DupPartitionStatus.ProtoReflect.Descriptor instead.
 func (*DupPartitionStatus) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{51}
+	return file_tandem_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *DupPartitionStatus) GetPartition() uint32 {
@@ -3099,7 +3224,7 @@ type DuplicationInfo struct {
 
 func (x *DuplicationInfo) Reset() {
 	*x = DuplicationInfo{}
-	mi := &file_tandem_proto_msgTypes[52]
+	mi := &file_tandem_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3111,7 +3236,7 @@ func (x *DuplicationInfo) String() string {
 func (*DuplicationInfo) ProtoMessage() {}
 
 func (x *DuplicationInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[52]
+	mi := &file_tandem_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3124,7 +3249,7 @@ func (x *DuplicationInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DuplicationInfo.ProtoReflect.Descriptor instead.
 func (*DuplicationInfo) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{52}
+	return file_tandem_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DuplicationInfo) GetId() string {
@@ -3200,7 +3325,7 @@ type AddDuplicationRequest struct {
 
 func (x *AddDuplicationRequest) Reset() {
 	*x = AddDuplicationRequest{}
-	mi := &file_tandem_proto_msgTypes[53]
+	mi := &file_tandem_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3212,7 +3337,7 @@ func (x *AddDuplicationRequest) String() string {
 func (*AddDuplicationRequest) ProtoMessage() {}
 
 func (x *AddDuplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[53]
+	mi := &file_tandem_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3225,7 +3350,7 @@ func (x *AddDuplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddDuplicationRequest.ProtoReflect.Descriptor instead.
 func (*AddDuplicationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{53}
+	return file_tandem_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *AddDuplicationRequest) GetTable() string {
@@ -3251,7 +3376,7 @@ type AddDuplicationResponse struct {
 
 func (x *AddDuplicationResponse) Reset() {
 	*x = AddDuplicationResponse{}
-	mi := &file_tandem_proto_msgTypes[54]
+	mi := &file_tandem_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3263,7 +3388,7 @@ func (x *AddDuplicationResponse) String() string {
 func (*AddDuplicationResponse) ProtoMessage() {}
 
 func (x *AddDuplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[54]
+	mi := &file_tandem_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3276,7 +3401,7 @@ func (x *AddDuplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddDuplicationResponse.ProtoReflect.Descriptor instead.
 func (*AddDuplicationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{54}
+	return file_tandem_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *AddDuplicationResponse) GetDuplication() *DuplicationInfo {
@@ -3295,7 +3420,7 @@ type ListDuplicationsRequest struct {
 
 func (x *ListDuplicationsRequest) Reset() {
 	*x = ListDuplicationsRequest{}
-	mi := &file_tandem_proto_msgTypes[55]
+	mi := &file_tandem_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3432,7 @@ func (x *ListDuplicationsRequest) String() string {
 func (*ListDuplicationsRequest) ProtoMessage() {}
 
 func (x *ListDuplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[55]
+	mi := &file_tandem_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3445,7 @@ func (x *ListDuplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDuplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ListDuplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{55}
+	return file_tandem_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListDuplicationsRequest) GetTable() string {
@@ -3339,7 +3464,7 @@ type ListDuplicationsResponse struct {
 
 func (x *ListDuplicationsResponse) Reset() {
 	*x = ListDuplicationsResponse{}
-	mi := &file_tandem_proto_msgTypes[56]
+	mi := &file_tandem_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3351,7 +3476,7 @@ func (x *ListDuplicationsResponse) String() string {
 func (*ListDuplicationsResponse) ProtoMessage() {}
 
 func (x *ListDuplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[56]
+	mi := &file_tandem_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3364,7 +3489,7 @@ func (x *ListDuplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDuplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ListDuplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{56}
+	return file_tandem_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListDuplicationsResponse) GetDuplications() []*DuplicationInfo {
@@ -3384,7 +3509,7 @@ type DuplicationRequest struct {
 
 func (x *DuplicationRequest) Reset() {
 	*x = DuplicationRequest{}
-	mi := &file_tandem_proto_msgTypes[57]
+	mi := &file_tandem_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3396,7 +3521,7 @@ func (x *DuplicationRequest) String() string {
 func (*DuplicationRequest) ProtoMessage() {}
 
 func (x *DuplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[57]
+	mi := &file_tandem_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3409,7 +3534,7 @@ func (x *DuplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DuplicationRequest.ProtoReflect.Descriptor instead.
 func (*DuplicationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{57}
+	return file_tandem_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DuplicationRequest) GetTable() string {
@@ -3436,7 +3561,7 @@ type ShowDuplicationResponse struct {
 
 func (x *ShowDuplicationResponse) Reset() {
 	*x = ShowDuplicationResponse{}
-	mi := &file_tandem_proto_msgTypes[58]
+	mi := &file_tandem_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3448,7 +3573,7 @@ func (x *ShowDuplicationResponse) String() string {
 func (*ShowDuplicationResponse) ProtoMessage() {}
 
 func (x *ShowDuplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[58]
+	mi := &file_tandem_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3461,7 +3586,7 @@ func (x *ShowDuplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowDuplicationResponse.ProtoReflect.Descriptor instead.
 func (*ShowDuplicationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{58}
+	return file_tandem_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ShowDuplicationResponse) GetDuplication() *DuplicationInfo {
@@ -3487,7 +3612,7 @@ type DuplicationResponse struct {
 
 func (x *DuplicationResponse) Reset() {
 	*x = DuplicationResponse{}
-	mi := &file_tandem_proto_msgTypes[59]
+	mi := &file_tandem_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3499,7 +3624,7 @@ func (x *DuplicationResponse) String() string {
 func (*DuplicationResponse) ProtoMessage() {}
 
 func (x *DuplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[59]
+	mi := &file_tandem_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3512,7 +3637,7 @@ func (x *DuplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DuplicationResponse.ProtoReflect.Descriptor instead.
 func (*DuplicationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{59}
+	return file_tandem_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DuplicationResponse) GetDuplication() *DuplicationInfo {
@@ -3537,7 +3662,7 @@ type FollowerSpec struct {
 
 func (x *FollowerSpec) Reset() {
 	*x = FollowerSpec{}
-	mi := &file_tandem_proto_msgTypes[60]
+	mi := &file_tandem_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3549,7 +3674,7 @@ func (x *FollowerSpec) String() string {
 func (*FollowerSpec) ProtoMessage() {}
 
 func (x *FollowerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[60]
+	mi := &file_tandem_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3562,7 +3687,7 @@ func (x *FollowerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowerSpec.ProtoReflect.Descriptor instead.
 func (*FollowerSpec) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{60}
+	return file_tandem_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *FollowerSpec) GetTable() string {
@@ -3610,7 +3735,7 @@ type CreateFollowerTableResponse struct {
 
 func (x *CreateFollowerTableResponse) Reset() {
 	*x = CreateFollowerTableResponse{}
-	mi := &file_tandem_proto_msgTypes[61]
+	mi := &file_tandem_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3622,7 +3747,7 @@ func (x *CreateFollowerTableResponse) String() string {
 func (*CreateFollowerTableResponse) ProtoMessage() {}
 
 func (x *CreateFollowerTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[61]
+	mi := &file_tandem_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3635,7 +3760,7 @@ func (x *CreateFollowerTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFollowerTableResponse.ProtoReflect.Descriptor instead.
 func (*CreateFollowerTableResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{61}
+	return file_tandem_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *CreateFollowerTableResponse) GetTable() *TableInfo {
@@ -3662,7 +3787,7 @@ type DetachFollowerRequest struct {
 
 func (x *DetachFollowerRequest) Reset() {
 	*x = DetachFollowerRequest{}
-	mi := &file_tandem_proto_msgTypes[62]
+	mi := &file_tandem_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3674,7 +3799,7 @@ func (x *DetachFollowerRequest) String() string {
 func (*DetachFollowerRequest) ProtoMessage() {}
 
 func (x *DetachFollowerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[62]
+	mi := &file_tandem_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3687,7 +3812,7 @@ func (x *DetachFollowerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachFollowerRequest.ProtoReflect.Descriptor instead.
 func (*DetachFollowerRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{62}
+	return file_tandem_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *DetachFollowerRequest) GetTable() string {
@@ -3712,7 +3837,7 @@ type DetachFollowerResponse struct {
 
 func (x *DetachFollowerResponse) Reset() {
 	*x = DetachFollowerResponse{}
-	mi := &file_tandem_proto_msgTypes[63]
+	mi := &file_tandem_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3724,7 +3849,7 @@ func (x *DetachFollowerResponse) String() string {
 func (*DetachFollowerResponse) ProtoMessage() {}
 
 func (x *DetachFollowerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[63]
+	mi := &file_tandem_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3737,7 +3862,7 @@ func (x *DetachFollowerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachFollowerResponse.ProtoReflect.Descriptor instead.
 func (*DetachFollowerResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{63}
+	return file_tandem_proto_rawDescGZIP(), []int{65}
 }
 
 type LocalDupStatusRequest struct {
@@ -3750,7 +3875,7 @@ type LocalDupStatusRequest struct {
 
 func (x *LocalDupStatusRequest) Reset() {
 	*x = LocalDupStatusRequest{}
-	mi := &file_tandem_proto_msgTypes[64]
+	mi := &file_tandem_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3762,7 +3887,7 @@ func (x *LocalDupStatusRequest) String() string {
 func (*LocalDupStatusRequest) ProtoMessage() {}
 
 func (x *LocalDupStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[64]
+	mi := &file_tandem_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3775,7 +3900,7 @@ func (x *LocalDupStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalDupStatusRequest.ProtoReflect.Descriptor instead.
 func (*LocalDupStatusRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{64}
+	return file_tandem_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *LocalDupStatusRequest) GetTable() string {
@@ -3801,7 +3926,7 @@ type LocalDupStatusResponse struct {
 
 func (x *LocalDupStatusResponse) Reset() {
 	*x = LocalDupStatusResponse{}
-	mi := &file_tandem_proto_msgTypes[65]
+	mi := &file_tandem_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3813,7 +3938,7 @@ func (x *LocalDupStatusResponse) String() string {
 func (*LocalDupStatusResponse) ProtoMessage() {}
 
 func (x *LocalDupStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[65]
+	mi := &file_tandem_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3826,7 +3951,7 @@ func (x *LocalDupStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalDupStatusResponse.ProtoReflect.Descriptor instead.
 func (*LocalDupStatusResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{65}
+	return file_tandem_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *LocalDupStatusResponse) GetPartitions() []*DupPartitionStatus {
@@ -3855,7 +3980,7 @@ type FollowerReport struct {
 
 func (x *FollowerReport) Reset() {
 	*x = FollowerReport{}
-	mi := &file_tandem_proto_msgTypes[66]
+	mi := &file_tandem_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3867,7 +3992,7 @@ func (x *FollowerReport) String() string {
 func (*FollowerReport) ProtoMessage() {}
 
 func (x *FollowerReport) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[66]
+	mi := &file_tandem_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3880,7 +4005,7 @@ func (x *FollowerReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowerReport.ProtoReflect.Descriptor instead.
 func (*FollowerReport) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{66}
+	return file_tandem_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *FollowerReport) GetState() string {
@@ -3951,7 +4076,7 @@ type PrepareRequest struct {
 
 func (x *PrepareRequest) Reset() {
 	*x = PrepareRequest{}
-	mi := &file_tandem_proto_msgTypes[67]
+	mi := &file_tandem_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3963,7 +4088,7 @@ func (x *PrepareRequest) String() string {
 func (*PrepareRequest) ProtoMessage() {}
 
 func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[67]
+	mi := &file_tandem_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3976,7 +4101,7 @@ func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareRequest.ProtoReflect.Descriptor instead.
 func (*PrepareRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{67}
+	return file_tandem_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *PrepareRequest) GetDupId() string {
@@ -4021,7 +4146,7 @@ type PrepareResponse struct {
 
 func (x *PrepareResponse) Reset() {
 	*x = PrepareResponse{}
-	mi := &file_tandem_proto_msgTypes[68]
+	mi := &file_tandem_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4033,7 +4158,7 @@ func (x *PrepareResponse) String() string {
 func (*PrepareResponse) ProtoMessage() {}
 
 func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[68]
+	mi := &file_tandem_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4046,7 +4171,7 @@ func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareResponse.ProtoReflect.Descriptor instead.
 func (*PrepareResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{68}
+	return file_tandem_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *PrepareResponse) GetCheckpointId() string {
@@ -4092,7 +4217,7 @@ type FetchFileRequest struct {
 
 func (x *FetchFileRequest) Reset() {
 	*x = FetchFileRequest{}
-	mi := &file_tandem_proto_msgTypes[69]
+	mi := &file_tandem_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4104,7 +4229,7 @@ func (x *FetchFileRequest) String() string {
 func (*FetchFileRequest) ProtoMessage() {}
 
 func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[69]
+	mi := &file_tandem_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4117,7 +4242,7 @@ func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchFileRequest.ProtoReflect.Descriptor instead.
 func (*FetchFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{69}
+	return file_tandem_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *FetchFileRequest) GetDupId() string {
@@ -4179,7 +4304,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_tandem_proto_msgTypes[70]
+	mi := &file_tandem_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4191,7 +4316,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[70]
+	mi := &file_tandem_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4204,7 +4329,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{70}
+	return file_tandem_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *FileChunk) GetOffset() uint64 {
@@ -4240,7 +4365,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_tandem_proto_msgTypes[71]
+	mi := &file_tandem_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4252,7 +4377,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[71]
+	mi := &file_tandem_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4265,7 +4390,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{71}
+	return file_tandem_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *PullRequest) GetDupId() string {
@@ -4336,7 +4461,7 @@ type WalEntry struct {
 
 func (x *WalEntry) Reset() {
 	*x = WalEntry{}
-	mi := &file_tandem_proto_msgTypes[72]
+	mi := &file_tandem_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4348,7 +4473,7 @@ func (x *WalEntry) String() string {
 func (*WalEntry) ProtoMessage() {}
 
 func (x *WalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[72]
+	mi := &file_tandem_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4361,7 +4486,7 @@ func (x *WalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
 func (*WalEntry) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{72}
+	return file_tandem_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *WalEntry) GetDecree() uint64 {
@@ -4404,7 +4529,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_tandem_proto_msgTypes[73]
+	mi := &file_tandem_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4416,7 +4541,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[73]
+	mi := &file_tandem_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4429,7 +4554,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{73}
+	return file_tandem_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *PullResponse) GetEntries() []*WalEntry {
@@ -4639,7 +4764,15 @@ const file_tandem_proto_rawDesc = "" +
 	"\x14LocalReplicasRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\"M\n" +
 	"\x15LocalReplicasResponse\x124\n" +
-	"\breplicas\x18\x01 \x03(\v2\x18.tandem.v1.ReplicaStatusR\breplicas\"\xd1\x02\n" +
+	"\breplicas\x18\x01 \x03(\v2\x18.tandem.v1.ReplicaStatusR\breplicas\"J\n" +
+	"\x14LocalChecksumRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\"\x8d\x01\n" +
+	"\x15LocalChecksumResponse\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12%\n" +
+	"\x0eapplied_decree\x18\x02 \x01(\x04R\rappliedDecree\x12\x18\n" +
+	"\arecords\x18\x03 \x01(\x04R\arecords\x12\x1a\n" +
+	"\bchecksum\x18\x04 \x01(\x04R\bchecksum\"\xd1\x02\n" +
 	"\x0eCheckpointInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1c\n" +
@@ -4819,7 +4952,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\bMultiGet\x12\x1a.tandem.v1.MultiGetRequest\x1a\x1b.tandem.v1.MultiGetResponse\x12C\n" +
 	"\bMultiSet\x12\x1a.tandem.v1.MultiSetRequest\x1a\x1b.tandem.v1.MultiSetResponse\x127\n" +
 	"\x04Scan\x12\x16.tandem.v1.ScanRequest\x1a\x17.tandem.v1.ScanResponse\x12:\n" +
-	"\x05Count\x12\x17.tandem.v1.CountRequest\x1a\x18.tandem.v1.CountResponse2\x98\x0e\n" +
+	"\x05Count\x12\x17.tandem.v1.CountRequest\x1a\x18.tandem.v1.CountResponse2\xec\x0e\n" +
 	"\x05Admin\x12:\n" +
 	"\x05Nodes\x12\x17.tandem.v1.NodesRequest\x1a\x18.tandem.v1.NodesResponse\x12L\n" +
 	"\vCreateTable\x12\x1d.tandem.v1.CreateTableRequest\x1a\x1e.tandem.v1.CreateTableResponse\x12F\n" +
@@ -4831,7 +4964,8 @@ const file_tandem_proto_rawDesc = "" +
 	"\x05Route\x12\x17.tandem.v1.RouteRequest\x1a\x18.tandem.v1.RouteResponse\x12F\n" +
 	"\tGetConfig\x12\x1b.tandem.v1.GetConfigRequest\x1a\x1c.tandem.v1.GetConfigResponse\x12F\n" +
 	"\tSetConfig\x12\x1b.tandem.v1.SetConfigRequest\x1a\x1c.tandem.v1.SetConfigResponse\x12R\n" +
-	"\rLocalReplicas\x12\x1f.tandem.v1.LocalReplicasRequest\x1a .tandem.v1.LocalReplicasResponse\x12X\n" +
+	"\rLocalReplicas\x12\x1f.tandem.v1.LocalReplicasRequest\x1a .tandem.v1.LocalReplicasResponse\x12R\n" +
+	"\rLocalChecksum\x12\x1f.tandem.v1.LocalChecksumRequest\x1a .tandem.v1.LocalChecksumResponse\x12X\n" +
 	"\x0fListCheckpoints\x12!.tandem.v1.ListCheckpointsRequest\x1a\".tandem.v1.ListCheckpointsResponse\x12[\n" +
 	"\x10CreateCheckpoint\x12\".tandem.v1.CreateCheckpointRequest\x1a#.tandem.v1.CreateCheckpointResponse\x12Z\n" +
 	"\x10LocalCheckpoints\x12\".tandem.v1.LocalCheckpointsRequest\x1a\".tandem.v1.ListCheckpointsResponse\x12j\n" +
@@ -4862,7 +4996,7 @@ func file_tandem_proto_rawDescGZIP() []byte {
 	return file_tandem_proto_rawDescData
 }
 
-var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
+var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_tandem_proto_goTypes = []any{
 	(*Record)(nil),                        // 0: tandem.v1.Record
 	(*SortKeyValue)(nil),                  // 1: tandem.v1.SortKeyValue
@@ -4906,38 +5040,40 @@ var file_tandem_proto_goTypes = []any{
 	(*SetConfigResponse)(nil),             // 39: tandem.v1.SetConfigResponse
 	(*LocalReplicasRequest)(nil),          // 40: tandem.v1.LocalReplicasRequest
 	(*LocalReplicasResponse)(nil),         // 41: tandem.v1.LocalReplicasResponse
-	(*CheckpointInfo)(nil),                // 42: tandem.v1.CheckpointInfo
-	(*ListCheckpointsRequest)(nil),        // 43: tandem.v1.ListCheckpointsRequest
-	(*ListCheckpointsResponse)(nil),       // 44: tandem.v1.ListCheckpointsResponse
-	(*CreateCheckpointRequest)(nil),       // 45: tandem.v1.CreateCheckpointRequest
-	(*CheckpointResult)(nil),              // 46: tandem.v1.CheckpointResult
-	(*CreateCheckpointResponse)(nil),      // 47: tandem.v1.CreateCheckpointResponse
-	(*LocalCheckpointsRequest)(nil),       // 48: tandem.v1.LocalCheckpointsRequest
-	(*LocalCreateCheckpointRequest)(nil),  // 49: tandem.v1.LocalCreateCheckpointRequest
-	(*LocalCreateCheckpointResponse)(nil), // 50: tandem.v1.LocalCreateCheckpointResponse
-	(*DupPartitionStatus)(nil),            // 51: tandem.v1.DupPartitionStatus
-	(*DuplicationInfo)(nil),               // 52: tandem.v1.DuplicationInfo
-	(*AddDuplicationRequest)(nil),         // 53: tandem.v1.AddDuplicationRequest
-	(*AddDuplicationResponse)(nil),        // 54: tandem.v1.AddDuplicationResponse
-	(*ListDuplicationsRequest)(nil),       // 55: tandem.v1.ListDuplicationsRequest
-	(*ListDuplicationsResponse)(nil),      // 56: tandem.v1.ListDuplicationsResponse
-	(*DuplicationRequest)(nil),            // 57: tandem.v1.DuplicationRequest
-	(*ShowDuplicationResponse)(nil),       // 58: tandem.v1.ShowDuplicationResponse
-	(*DuplicationResponse)(nil),           // 59: tandem.v1.DuplicationResponse
-	(*FollowerSpec)(nil),                  // 60: tandem.v1.FollowerSpec
-	(*CreateFollowerTableResponse)(nil),   // 61: tandem.v1.CreateFollowerTableResponse
-	(*DetachFollowerRequest)(nil),         // 62: tandem.v1.DetachFollowerRequest
-	(*DetachFollowerResponse)(nil),        // 63: tandem.v1.DetachFollowerResponse
-	(*LocalDupStatusRequest)(nil),         // 64: tandem.v1.LocalDupStatusRequest
-	(*LocalDupStatusResponse)(nil),        // 65: tandem.v1.LocalDupStatusResponse
-	(*FollowerReport)(nil),                // 66: tandem.v1.FollowerReport
-	(*PrepareRequest)(nil),                // 67: tandem.v1.PrepareRequest
-	(*PrepareResponse)(nil),               // 68: tandem.v1.PrepareResponse
-	(*FetchFileRequest)(nil),              // 69: tandem.v1.FetchFileRequest
-	(*FileChunk)(nil),                     // 70: tandem.v1.FileChunk
-	(*PullRequest)(nil),                   // 71: tandem.v1.PullRequest
-	(*WalEntry)(nil),                      // 72: tandem.v1.WalEntry
-	(*PullResponse)(nil),                  // 73: tandem.v1.PullResponse
+	(*LocalChecksumRequest)(nil),          // 42: tandem.v1.LocalChecksumRequest
+	(*LocalChecksumResponse)(nil),         // 43: tandem.v1.LocalChecksumResponse
+	(*CheckpointInfo)(nil),                // 44: tandem.v1.CheckpointInfo
+	(*ListCheckpointsRequest)(nil),        // 45: tandem.v1.ListCheckpointsRequest
+	(*ListCheckpointsResponse)(nil),       // 46: tandem.v1.ListCheckpointsResponse
+	(*CreateCheckpointRequest)(nil),       // 47: tandem.v1.CreateCheckpointRequest
+	(*CheckpointResult)(nil),              // 48: tandem.v1.CheckpointResult
+	(*CreateCheckpointResponse)(nil),      // 49: tandem.v1.CreateCheckpointResponse
+	(*LocalCheckpointsRequest)(nil),       // 50: tandem.v1.LocalCheckpointsRequest
+	(*LocalCreateCheckpointRequest)(nil),  // 51: tandem.v1.LocalCreateCheckpointRequest
+	(*LocalCreateCheckpointResponse)(nil), // 52: tandem.v1.LocalCreateCheckpointResponse
+	(*DupPartitionStatus)(nil),            // 53: tandem.v1.DupPartitionStatus
+	(*DuplicationInfo)(nil),               // 54: tandem.v1.DuplicationInfo
+	(*AddDuplicationRequest)(nil),         // 55: tandem.v1.AddDuplicationRequest
+	(*AddDuplicationResponse)(nil),        // 56: tandem.v1.AddDuplicationResponse
+	(*ListDuplicationsRequest)(nil),       // 57: tandem.v1.ListDuplicationsRequest
+	(*ListDuplicationsResponse)(nil),      // 58: tandem.v1.ListDuplicationsResponse
+	(*DuplicationRequest)(nil),            // 59: tandem.v1.DuplicationRequest
+	(*ShowDuplicationResponse)(nil),       // 60: tandem.v1.ShowDuplicationResponse
+	(*DuplicationResponse)(nil),           // 61: tandem.v1.DuplicationResponse
+	(*FollowerSpec)(nil),                  // 62: tandem.v1.FollowerSpec
+	(*CreateFollowerTableResponse)(nil),   // 63: tandem.v1.CreateFollowerTableResponse
+	(*DetachFollowerRequest)(nil),         // 64: tandem.v1.DetachFollowerRequest
+	(*DetachFollowerResponse)(nil),        // 65: tandem.v1.DetachFollowerResponse
+	(*LocalDupStatusRequest)(nil),         // 66: tandem.v1.LocalDupStatusRequest
+	(*LocalDupStatusResponse)(nil),        // 67: tandem.v1.LocalDupStatusResponse
+	(*FollowerReport)(nil),                // 68: tandem.v1.FollowerReport
+	(*PrepareRequest)(nil),                // 69: tandem.v1.PrepareRequest
+	(*PrepareResponse)(nil),               // 70: tandem.v1.PrepareResponse
+	(*FetchFileRequest)(nil),              // 71: tandem.v1.FetchFileRequest
+	(*FileChunk)(nil),                     // 72: tandem.v1.FileChunk
+	(*PullRequest)(nil),                   // 73: tandem.v1.PullRequest
+	(*WalEntry)(nil),                      // 74: tandem.v1.WalEntry
+	(*PullResponse)(nil),                  // 75: tandem.v1.PullResponse
 }
 var file_tandem_proto_depIdxs = []int32{
 	0,  // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
@@ -4955,21 +5091,21 @@ var file_tandem_proto_depIdxs = []int32{
 	35, // 12: tandem.v1.GetConfigResponse.entries:type_name -> tandem.v1.ConfigEntry
 	35, // 13: tandem.v1.SetConfigResponse.entry:type_name -> tandem.v1.ConfigEntry
 	28, // 14: tandem.v1.LocalReplicasResponse.replicas:type_name -> tandem.v1.ReplicaStatus
-	42, // 15: tandem.v1.ListCheckpointsResponse.checkpoints:type_name -> tandem.v1.CheckpointInfo
-	42, // 16: tandem.v1.CheckpointResult.checkpoint:type_name -> tandem.v1.CheckpointInfo
-	46, // 17: tandem.v1.CreateCheckpointResponse.results:type_name -> tandem.v1.CheckpointResult
-	42, // 18: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
-	52, // 19: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	52, // 20: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
-	52, // 21: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	51, // 22: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
-	52, // 23: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	44, // 15: tandem.v1.ListCheckpointsResponse.checkpoints:type_name -> tandem.v1.CheckpointInfo
+	44, // 16: tandem.v1.CheckpointResult.checkpoint:type_name -> tandem.v1.CheckpointInfo
+	48, // 17: tandem.v1.CreateCheckpointResponse.results:type_name -> tandem.v1.CheckpointResult
+	44, // 18: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
+	54, // 19: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	54, // 20: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
+	54, // 21: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	53, // 22: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	54, // 23: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
 	21, // 24: tandem.v1.CreateFollowerTableResponse.table:type_name -> tandem.v1.TableInfo
-	51, // 25: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
-	66, // 26: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
-	66, // 27: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
-	66, // 28: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
-	72, // 29: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
+	53, // 25: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	68, // 26: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
+	68, // 27: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
+	68, // 28: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
+	74, // 29: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
 	3,  // 30: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
 	5,  // 31: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
 	7,  // 32: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
@@ -4986,56 +5122,58 @@ var file_tandem_proto_depIdxs = []int32{
 	36, // 43: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
 	38, // 44: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
 	40, // 45: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
-	43, // 46: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
-	45, // 47: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
-	48, // 48: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
-	49, // 49: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
-	53, // 50: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
-	55, // 51: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
-	57, // 52: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
-	57, // 53: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
-	57, // 54: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
-	57, // 55: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
-	60, // 56: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
-	62, // 57: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
-	64, // 58: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
-	67, // 59: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
-	69, // 60: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
-	71, // 61: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
-	4,  // 62: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	6,  // 63: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	8,  // 64: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	10, // 65: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	12, // 66: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	14, // 67: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	16, // 68: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	19, // 69: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	23, // 70: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	25, // 71: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	27, // 72: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	31, // 73: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	34, // 74: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	37, // 75: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	39, // 76: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	41, // 77: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	44, // 78: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	47, // 79: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
-	44, // 80: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	50, // 81: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
-	54, // 82: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
-	56, // 83: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
-	58, // 84: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
-	59, // 85: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
-	59, // 86: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
-	59, // 87: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
-	61, // 88: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
-	63, // 89: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
-	65, // 90: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
-	68, // 91: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
-	70, // 92: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
-	73, // 93: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
-	62, // [62:94] is the sub-list for method output_type
-	30, // [30:62] is the sub-list for method input_type
+	42, // 46: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
+	45, // 47: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
+	47, // 48: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
+	50, // 49: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
+	51, // 50: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
+	55, // 51: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
+	57, // 52: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
+	59, // 53: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
+	59, // 54: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
+	59, // 55: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
+	59, // 56: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
+	62, // 57: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
+	64, // 58: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
+	66, // 59: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
+	69, // 60: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
+	71, // 61: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
+	73, // 62: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
+	4,  // 63: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	6,  // 64: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	8,  // 65: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	10, // 66: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	12, // 67: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	14, // 68: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	16, // 69: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	19, // 70: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	23, // 71: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	25, // 72: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	27, // 73: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	31, // 74: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	34, // 75: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	37, // 76: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	39, // 77: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	41, // 78: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	43, // 79: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
+	46, // 80: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	49, // 81: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	46, // 82: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	52, // 83: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	56, // 84: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
+	58, // 85: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
+	60, // 86: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
+	61, // 87: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
+	61, // 88: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
+	61, // 89: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
+	63, // 90: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
+	65, // 91: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
+	67, // 92: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
+	70, // 93: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
+	72, // 94: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
+	75, // 95: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
+	63, // [63:96] is the sub-list for method output_type
+	30, // [30:63] is the sub-list for method input_type
 	30, // [30:30] is the sub-list for extension type_name
 	30, // [30:30] is the sub-list for extension extendee
 	0,  // [0:30] is the sub-list for field type_name
@@ -5052,7 +5190,7 @@ func file_tandem_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   74,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -368,6 +368,7 @@ const (
 	Admin_GetConfig_FullMethodName             = "/tandem.v1.Admin/GetConfig"
 	Admin_SetConfig_FullMethodName             = "/tandem.v1.Admin/SetConfig"
 	Admin_LocalReplicas_FullMethodName         = "/tandem.v1.Admin/LocalReplicas"
+	Admin_LocalChecksum_FullMethodName         = "/tandem.v1.Admin/LocalChecksum"
 	Admin_ListCheckpoints_FullMethodName       = "/tandem.v1.Admin/ListCheckpoints"
 	Admin_CreateCheckpoint_FullMethodName      = "/tandem.v1.Admin/CreateCheckpoint"
 	Admin_LocalCheckpoints_FullMethodName      = "/tandem.v1.Admin/LocalCheckpoints"
@@ -401,6 +402,9 @@ type AdminClient interface {
 	// LocalReplicas reports the replicas hosted by the answering node only;
 	// nodes call it on each other to assemble cluster-wide views.
 	LocalReplicas(ctx context.Context, in *LocalReplicasRequest, opts ...grpc.CallOption) (*LocalReplicasResponse, error)
+	// LocalChecksum digests the answering node's replica of one partition
+	// (no barrier, no forwarding), so replicas can be compared.
+	LocalChecksum(ctx context.Context, in *LocalChecksumRequest, opts ...grpc.CallOption) (*LocalChecksumResponse, error)
 	// ListCheckpoints lists each partition leader's checkpoints.
 	ListCheckpoints(ctx context.Context, in *ListCheckpointsRequest, opts ...grpc.CallOption) (*ListCheckpointsResponse, error)
 	// CreateCheckpoint asks each partition's leader for a checkpoint at its
@@ -518,6 +522,16 @@ func (c *adminClient) LocalReplicas(ctx context.Context, in *LocalReplicasReques
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LocalReplicasResponse)
 	err := c.cc.Invoke(ctx, Admin_LocalReplicas_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) LocalChecksum(ctx context.Context, in *LocalChecksumRequest, opts ...grpc.CallOption) (*LocalChecksumResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LocalChecksumResponse)
+	err := c.cc.Invoke(ctx, Admin_LocalChecksum_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -672,6 +686,9 @@ type AdminServer interface {
 	// LocalReplicas reports the replicas hosted by the answering node only;
 	// nodes call it on each other to assemble cluster-wide views.
 	LocalReplicas(context.Context, *LocalReplicasRequest) (*LocalReplicasResponse, error)
+	// LocalChecksum digests the answering node's replica of one partition
+	// (no barrier, no forwarding), so replicas can be compared.
+	LocalChecksum(context.Context, *LocalChecksumRequest) (*LocalChecksumResponse, error)
 	// ListCheckpoints lists each partition leader's checkpoints.
 	ListCheckpoints(context.Context, *ListCheckpointsRequest) (*ListCheckpointsResponse, error)
 	// CreateCheckpoint asks each partition's leader for a checkpoint at its
@@ -731,6 +748,9 @@ func (UnimplementedAdminServer) SetConfig(context.Context, *SetConfigRequest) (*
 }
 func (UnimplementedAdminServer) LocalReplicas(context.Context, *LocalReplicasRequest) (*LocalReplicasResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method LocalReplicas not implemented")
+}
+func (UnimplementedAdminServer) LocalChecksum(context.Context, *LocalChecksumRequest) (*LocalChecksumResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LocalChecksum not implemented")
 }
 func (UnimplementedAdminServer) ListCheckpoints(context.Context, *ListCheckpointsRequest) (*ListCheckpointsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListCheckpoints not implemented")
@@ -950,6 +970,24 @@ func _Admin_LocalReplicas_Handler(srv interface{}, ctx context.Context, dec func
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AdminServer).LocalReplicas(ctx, req.(*LocalReplicasRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_LocalChecksum_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LocalChecksumRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).LocalChecksum(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_LocalChecksum_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).LocalChecksum(ctx, req.(*LocalChecksumRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1230,6 +1268,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LocalReplicas",
 			Handler:    _Admin_LocalReplicas_Handler,
+		},
+		{
+			MethodName: "LocalChecksum",
+			Handler:    _Admin_LocalChecksum_Handler,
 		},
 		{
 			MethodName: "ListCheckpoints",
