@@ -100,7 +100,7 @@ func (t *Table) refreshRoute(ctx context.Context) error {
 			return nil
 		case errors.Is(err, ErrClosed):
 			return err
-		case status.Code(err) == codes.NotFound:
+		case status.Code(err) == codes.NotFound, status.Code(err) == codes.Unauthenticated, status.Code(err) == codes.PermissionDenied:
 			return mapError(err, ErrTableNotFound)
 		case ctx.Err() != nil:
 			return nil

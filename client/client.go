@@ -46,7 +46,7 @@ func DialConfig(ctx context.Context, cfg Config) (*Client, error) {
 	c := &Client{
 		cfg:    cfg,
 		lg:     cfg.Logger.Named("client"),
-		pool:   newConnPool(),
+		pool:   newConnPool(cfg),
 		routes: make(map[string]*routeCache),
 	}
 	c.admin = tandempb.NewAdminClient(&adminConn{c: c})

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"time"
@@ -29,6 +30,17 @@ type Config struct {
 	// Logger receives debug logs about retries and route refreshes. Nil
 	// means no logging.
 	Logger *zap.Logger
+	// TLS, when set, makes every connection TLS with this config: its
+	// RootCAs verify the nodes, its Certificates (optional) are presented
+	// as a client certificate. LoadTLS builds one from PEM files. Nil means
+	// plaintext.
+	TLS *tls.Config
+	// Token, when set, is sent as `authorization: Bearer TOKEN` on every
+	// call to a cluster that runs with --auth-tokens. Without TLS it is
+	// sent only to loopback addresses (a development setup); a call to any
+	// other address fails with ErrInvalidArgument rather than send the
+	// token in clear.
+	Token string
 }
 
 // DefaultConfig returns the defaults: a 5s dial timeout, a 10s request

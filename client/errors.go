@@ -32,6 +32,12 @@ var (
 	ErrReadOnly = errors.New("client: table is read-only")
 	// ErrClosed is returned by every method once Close has been called.
 	ErrClosed = errors.New("client: closed")
+	// ErrUnauthenticated is returned when the cluster requires credentials
+	// and the call had none or an unknown token (see Config.Token).
+	ErrUnauthenticated = errors.New("client: unauthenticated")
+	// ErrPermissionDenied is returned when the credentials are valid but
+	// their role is too weak for the call (e.g. a read token on a write).
+	ErrPermissionDenied = errors.New("client: permission denied")
 )
 
 // errorKind says what the retry loop does with an RPC error.
@@ -99,6 +105,10 @@ func mapError(err error, notFound error) error {
 		sentinel = ErrReadOnly
 	case codes.Unavailable:
 		sentinel = ErrUnavailable
+	case codes.Unauthenticated:
+		sentinel = ErrUnauthenticated
+	case codes.PermissionDenied:
+		sentinel = ErrPermissionDenied
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("%w: %w: %s", ErrUnavailable, context.DeadlineExceeded, st.Message())
 	case codes.Canceled:

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -13,26 +14,38 @@ import (
 // default of 4 MiB is too small for 1,000 records of a few KiB each.
 const maxRecvMsgSize = 64 << 20
 
-// dialOptions are the options of every connection the client opens. They
-// live in one place so that TLS, when it comes, changes one function.
-func dialOptions() []grpc.DialOption {
-	return []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+// dialOptions are the options of every connection the client opens to
+// addr: TLS and the token as cfg says.
+func dialOptions(cfg Config, addr string) ([]grpc.DialOption, error) {
+	creds := insecure.NewCredentials()
+	if cfg.TLS != nil {
+		creds = credentials.NewTLS(cfg.TLS)
+	}
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
 	}
+	if cfg.Token == "" {
+		return opts, nil
+	}
+	if cfg.TLS == nil && !loopback(addr) {
+		return nil, fmt.Errorf("%w: refusing to send the token in clear to %s (not a loopback address): configure TLS", ErrInvalidArgument, addr)
+	}
+	return append(opts, grpc.WithPerRPCCredentials(bearerToken(cfg.Token))), nil
 }
 
 // connPool holds one *grpc.ClientConn per node address. gRPC connections
 // multiplex concurrent calls and reconnect on their own, so one per address
 // is enough; the pool is safe for concurrent use.
 type connPool struct {
+	cfg    Config
 	mu     sync.Mutex
 	conns  map[string]*grpc.ClientConn
 	closed bool
 }
 
-func newConnPool() *connPool {
-	return &connPool{conns: make(map[string]*grpc.ClientConn)}
+func newConnPool(cfg Config) *connPool {
+	return &connPool{cfg: cfg, conns: make(map[string]*grpc.ClientConn)}
 }
 
 // get returns the connection to addr, creating it (without blocking) on
@@ -46,7 +59,11 @@ func (p *connPool) get(addr string) (*grpc.ClientConn, error) {
 	if cc, ok := p.conns[addr]; ok {
 		return cc, nil
 	}
-	cc, err := grpc.NewClient(addr, dialOptions()...)
+	opts, err := dialOptions(p.cfg, addr)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: address %q: %w", ErrInvalidArgument, addr, err)
 	}

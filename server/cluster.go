@@ -10,7 +10,6 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
@@ -27,9 +26,14 @@ const forwardedKey = "x-tandem-forwarded"
 type connPool struct {
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
+	creds []grpc.DialOption
 }
 
-func newConnPool() *connPool { return &connPool{conns: map[string]*grpc.ClientConn{}} }
+// newConnPool makes a pool whose connections use creds (transport and
+// per-call credentials).
+func newConnPool(creds ...grpc.DialOption) *connPool {
+	return &connPool{conns: map[string]*grpc.ClientConn{}, creds: creds}
+}
 
 func (p *connPool) get(addr string) (*grpc.ClientConn, error) {
 	p.mu.Lock()
@@ -37,8 +41,8 @@ func (p *connPool) get(addr string) (*grpc.ClientConn, error) {
 	if c, ok := p.conns[addr]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)))
+	c, err := grpc.NewClient(addr, append([]grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes))}, p.creds...)...)
 	if err != nil {
 		return nil, err
 	}

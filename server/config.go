@@ -41,6 +41,15 @@ type Config struct {
 	DefaultPartitions uint32
 	Now               func() time.Time
 	Logger            *zap.Logger
+	// TLS, when set, puts the RPC port (gRPC and raft) under TLS and is
+	// the node's identity on its outgoing connections (see security.go).
+	TLS *TLSIdentity
+	// AuthTokens, when set, makes every gRPC call need a role: a token of
+	// the set, or a client certificate signed by TLS's CA (role admin).
+	AuthTokens *Tokens
+	// AuthToken is the bearer token the node presents on its outgoing
+	// gRPC calls, to its peers and to remote clusters; empty: none.
+	AuthToken string
 }
 
 // DefaultConfig returns a single-node configuration on loopback ports.
@@ -85,6 +94,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.Peers) > 0 && !self {
 		return fmt.Errorf("server config: --peers does not name this node %q", c.NodeID)
+	}
+	if err := c.validateSecurity(); err != nil {
+		return err
 	}
 	return c.RocksDB.Validate()
 }

@@ -91,7 +91,7 @@ func (n *Node) open() error {
 			return fmt.Errorf("listen on %s: %w", n.cfg.Addr, err)
 		}
 	}
-	n.mux = replica.NewMux(ln, n.lg)
+	n.mux = n.newMux(ln)
 	n.peers = n.cfg.peers(ln.Addr().String())
 	var err error
 	if n.shared, err = rocksdb.NewShared(n.cfg.RocksDB); err != nil {
@@ -105,7 +105,7 @@ func (n *Node) open() error {
 	n.dupSource = duplication.NewSource(sourceHost{n}, n.dupMetrics, n.lg)
 	n.pullers = map[uint64]*duplication.Puller{}
 	n.met = newMetrics(n)
-	n.conns = newConnPool()
+	n.conns = newConnPool(n.dialOptions()...)
 	n.startGRPC()
 	if n.meta, err = openMetaGroup(n.cfg, n.peers, n.mux, n.logDB, n.lg); err != nil {
 		return fmt.Errorf("open meta group: %w", err)
@@ -120,11 +120,11 @@ func (n *Node) open() error {
 }
 
 func (n *Node) startGRPC() {
-	n.grpc = grpc.NewServer(
+	n.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.MaxSendMsgSize(maxMessageBytes),
 		grpc.ChainUnaryInterceptor(n.met.unaryInterceptor),
-	)
+	}, n.securityServerOptions()...)...)
 	tpb.RegisterKVServer(n.grpc, &kvService{n: n})
 	tpb.RegisterAdminServer(n.grpc, &adminService{n: n})
 	tpb.RegisterDuplicationServer(n.grpc, n.dupSource)

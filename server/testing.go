@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tandem-kv/tandem/internal/testpki"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
 	"github.com/tandem-kv/tandem/rocksdb"
@@ -167,6 +168,21 @@ func (c *TestCluster) LeaderOf(table string, partition uint32) int {
 		}
 	}
 	return -1
+}
+
+// WithTLS gives each node of a test cluster a certificate of ca, for use
+// as a MakeCluster mutation. Clusters made with the same ca trust each
+// other (their nodes are admins to one another).
+func WithTLS(t testing.TB, ca *testpki.CA) func(*Config) {
+	return func(c *Config) {
+		c.TLS = &TLSIdentity{Cert: ca.Issue(t, c.NodeID).Certificate(t), CAs: ca.Pool()}
+	}
+}
+
+// WithAuth turns auth on with tokens, for use as a MakeCluster mutation;
+// nodes present token (may be empty under TLS) on their outgoing calls.
+func WithAuth(tokens *Tokens, token string) func(*Config) {
+	return func(c *Config) { c.AuthTokens, c.AuthToken = tokens, token }
 }
 
 // WaitFor polls cond every 10ms until it holds or timeout passes.
