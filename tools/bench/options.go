@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tandem-kv/tandem/client"
+	"github.com/tandem-kv/tandem/tools/internal/credflags"
 )
 
 // The benchmark's operations.
@@ -51,6 +52,7 @@ type options struct {
 	replicas       int
 	timeout        time.Duration
 	json           bool
+	cred           credflags.Flags
 }
 
 // parseOptions parses and validates the command line.
@@ -79,6 +81,7 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.replicas, "replicas", 0, "replicas of a table made by --create (0 = server default, min(3, nodes))")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit of one op, retries included")
 	fs.BoolVar(&o.json, "json", false, "also print the results as one JSON object on the last line")
+	o.cred.Register(fs, "", "the Tandem cluster")
 	if err := fs.Parse(argv); err != nil {
 		return o, err
 	}

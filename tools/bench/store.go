@@ -75,6 +75,9 @@ func openTandem(ctx context.Context, o options, log io.Writer) (tandemStore, fun
 	cfg.Addrs = o.addrs
 	cfg.RequestTimeout = o.timeout
 	cfg.DialTimeout = min(cfg.DialTimeout, o.timeout)
+	if err := o.cred.Apply(&cfg); err != nil {
+		return tandemStore{}, nil, err
+	}
 	c, err := client.DialConfig(ctx, cfg)
 	if err != nil {
 		return tandemStore{}, nil, fmt.Errorf("dial %v: %w", o.addrs, err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tandem-kv/tandem/client"
+	"github.com/tandem-kv/tandem/tools/internal/credflags"
 )
 
 // Exit statuses of tandem-shell.
@@ -35,6 +36,7 @@ type options struct {
 	script  string
 	hasE    bool
 	timeout time.Duration
+	cred    credflags.Flags
 }
 
 // parseOptions parses the command line.
@@ -46,6 +48,7 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON document per command")
 	fs.StringVar(&o.script, "e", "", "run these `commands` (separated by ';') and exit")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit of each request, retries included")
+	o.cred.Register(fs, "", "the cluster")
 	if err := fs.Parse(argv); err != nil {
 		return o, err
 	}
@@ -77,6 +80,10 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	cfg.Addrs = o.addrs
 	cfg.RequestTimeout = o.timeout
 	cfg.DialTimeout = min(cfg.DialTimeout, o.timeout)
+	if err := o.cred.Apply(&cfg); err != nil {
+		fmt.Fprintln(stderr, "tandem-shell:", err)
+		return exitError
+	}
 	s := newSession(cfg)
 	defer s.close()
 	p := &printer{out: stdout, errOut: stderr, json: o.json}
@@ -159,4 +166,7 @@ func (p *printer) print(res result) error {
 // fail reports an error on stderr.
 func (p *printer) fail(err error) {
 	fmt.Fprintln(p.errOut, "error:", err)
+	if errors.Is(err, client.ErrUnauthenticated) {
+		fmt.Fprintln(p.errOut, "hint: the cluster requires credentials: --token (or $"+credflags.EnvToken+"), or a client certificate with --tls-cert and --tls-key")
+	}
 }

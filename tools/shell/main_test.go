@@ -160,6 +160,8 @@ func TestScriptWithoutCluster(t *testing.T) {
 		{"stray arguments", []string{"nodes"}, 2, "", "quote commands with -e"},
 		{"no address", []string{"--addr", ",", "-e", "help"}, 2, "", "--addr is empty"},
 		{"unreachable", []string{"--addr", "127.0.0.1:1", "--timeout", "200ms", "-e", "nodes"}, 2, "", "client: unavailable"},
+		{"client certificate without key", []string{"--tls-cert", "c.crt", "-e", "nodes"}, 2, "", "needs both its cert and key"},
+		{"token in clear to another host", []string{"--addr", "10.255.0.1:7100", "--token", "x", "--timeout", "200ms", "-e", "nodes"}, 2, "", "refusing to send the token in clear"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tandem-kv/tandem/client"
+	"github.com/tandem-kv/tandem/tools/internal/credflags"
 )
 
 // options are the command-line flags.
@@ -18,6 +19,9 @@ type options struct {
 	json     bool
 	timeout  time.Duration
 	maxDiffs int
+	// cred are the credentials of both clusters; targetCred overrides
+	// them field by field for the target.
+	cred, targetCred credflags.Flags
 }
 
 // parseOptions parses and validates the command line.
@@ -31,6 +35,8 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on the last line")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "time limit of the whole comparison")
 	fs.IntVar(&o.maxDiffs, "max-diffs", 20, "most differences to list (all are counted)")
+	o.cred.Register(fs, "", "both clusters")
+	o.targetCred.Register(fs, "target-", "the target cluster, when it differs")
 	if err := fs.Parse(argv); err != nil {
 		return o, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tandem-kv/tandem/client"
+	"github.com/tandem-kv/tandem/tools/internal/credflags"
 )
 
 // expiryGrace widens "expired" at comparison time, so that a record the
@@ -44,12 +45,12 @@ func (r *result) differences() int {
 // verify connects to both clusters and compares the table partition by
 // partition, printing each partition's outcome as it is known.
 func verify(ctx context.Context, o options, out io.Writer) (*result, error) {
-	src, closeSrc, err := openTable(ctx, "source", o.source, o.table)
+	src, closeSrc, err := openTable(ctx, "source", o.source, o.table, o.cred)
 	if err != nil {
 		return nil, err
 	}
 	defer closeSrc()
-	tgt, closeTgt, err := openTable(ctx, "target", o.target, o.table)
+	tgt, closeTgt, err := openTable(ctx, "target", o.target, o.table, o.targetCred.Over(o.cred))
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +73,14 @@ func verify(ctx context.Context, o options, out io.Writer) (*result, error) {
 	return res, nil
 }
 
-// openTable dials one cluster and opens the table there. The returned
-// function closes the connection.
-func openTable(ctx context.Context, side string, addrs []string, table string) (*client.Table, func(), error) {
+// openTable dials one cluster with cred and opens the table there. The
+// returned function closes the connection.
+func openTable(ctx context.Context, side string, addrs []string, table string, cred credflags.Flags) (*client.Table, func(), error) {
 	cfg := client.DefaultConfig()
 	cfg.Addrs = addrs
+	if err := cred.Apply(&cfg); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", side, err)
+	}
 	c, err := client.DialConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s %v: %w", side, addrs, err)

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/tandem-kv/tandem/client"
+	"github.com/tandem-kv/tandem/internal/testpki"
 	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/tools/internal/credflags"
 )
 
 // testTable is the table both clusters hold; with 2 partitions and
@@ -168,6 +170,41 @@ func TestVerifyRefusesMismatchedTables(t *testing.T) {
 			code, out, errOut := runVerify(t, src, tgt, tt.table)
 			if code != exitError || !strings.Contains(errOut, tt.stderrHas) {
 				t.Fatalf("exit %d, stderr %q; want %d and %q (stdout %q)", code, errOut, exitError, tt.stderrHas, out)
+			}
+		})
+	}
+}
+
+func TestVerifySecureClusters(t *testing.T) {
+	t.Setenv(credflags.EnvToken, "")
+	ca := testpki.New(t, "ca")
+	caFile := ca.WriteCert(t, t.TempDir(), "ca")
+	secure := func(tokens string) func(*server.Config) {
+		toks, err := server.ParseTokens(strings.NewReader(tokens))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return server.WithAuth(toks, "")
+	}
+	src := server.MakeCluster(t, 1, server.WithTLS(t, ca), secure("read src-reader\n"))
+	tgt := server.MakeCluster(t, 1, server.WithTLS(t, ca), secure("read tgt-reader\n"))
+	src.CreateTable(testTable, 1, 1)
+	tgt.CreateTable(testTable, 1, 1)
+	tests := []struct {
+		name      string
+		extra     []string
+		code      int
+		stderrHas string
+	}{
+		{"shared CA, token per side", []string{"--tls-ca", caFile, "--token", "src-reader", "--target-token", "tgt-reader"}, exitIdentical, ""},
+		{"no token", []string{"--tls-ca", caFile}, exitError, "source [" + src.Addrs()[0] + "]: table orders: client: unauthenticated"},
+		{"target token missing", []string{"--tls-ca", caFile, "--token", "src-reader"}, exitError, "target [" + tgt.Addrs()[0] + "]: table orders: client: unauthenticated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runVerify(t, src, tgt, testTable, tt.extra...)
+			if code != tt.code || !strings.Contains(errOut, tt.stderrHas) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q (stdout %q)", code, errOut, tt.code, tt.stderrHas, out)
 			}
 		})
 	}

@@ -41,10 +41,15 @@ func run() error {
 	flag.Uint64Var(&cacheMiB, "block-cache-mib", cfg.RocksDB.BlockCacheBytes>>20, "block cache shared by every replica, MiB")
 	flag.Uint64Var(&memoryMiB, "memory-mib", 0, "RocksDB memory budget for all replicas, MiB: block cache plus memtables (0: block cache only)")
 	flag.StringVar(&createTable, "create-table", "", "NAME[:PARTITIONS]: create this table once the node serves, if it does not exist")
+	var sec securityFlags
+	sec.register(flag.CommandLine)
 	flag.Parse()
 
 	var err error
 	if cfg.Peers, err = server.ParsePeers(peers); err != nil {
+		return err
+	}
+	if err := sec.apply(&cfg); err != nil {
 		return err
 	}
 	cfg.RocksDB.BlockCacheBytes = cacheMiB << 20
