@@ -106,10 +106,12 @@ func (n *Node) open() error {
 	n.pullers = map[uint64]*duplication.Puller{}
 	n.met = newMetrics(n)
 	n.conns = newConnPool(n.dialOptions()...)
-	n.startGRPC()
 	if n.meta, err = openMetaGroup(n.cfg, n.peers, n.mux, n.logDB, n.lg); err != nil {
 		return fmt.Errorf("open meta group: %w", err)
 	}
+	// Serve only now: every KV and Admin call reads the meta group, and a
+	// client retrying against a restarting node must not find it nil.
+	n.startGRPC()
 	if err := n.startHTTP(); err != nil {
 		return err
 	}
