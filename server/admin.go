@@ -167,7 +167,10 @@ func (a *adminService) lookupTable(ctx context.Context, name string) (*TableMeta
 		return t, nil
 	}
 	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
-	if err != nil || leader == nil {
+	if err != nil {
+		return nil, a.n.missingTable(name)
+	}
+	if leader == nil {
 		return nil, fmt.Errorf("table %q: %w", name, ErrTableNotFound)
 	}
 	if _, err := leader.Route(fctx, &tpb.RouteRequest{Table: name}); err != nil {

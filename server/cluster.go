@@ -189,7 +189,7 @@ func hasReplica(rs []*tpb.ReplicaStatus, id string) bool {
 func (n *Node) routes(ctx context.Context, table string) ([]*tpb.PartitionRoute, error) {
 	t, ok := n.table(table)
 	if !ok {
-		return nil, fmt.Errorf("table %q: %w", table, ErrTableNotFound)
+		return nil, n.missingTable(table)
 	}
 	var out []*tpb.PartitionRoute
 	for _, p := range n.partitionsInfo(ctx, t) {

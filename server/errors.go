@@ -36,6 +36,9 @@ var (
 	// ErrNoLocalReplica is returned by calls about one node's own replica
 	// when that node hosts none of the partition.
 	ErrNoLocalReplica = errors.New("server: no replica of the partition on this node")
+	// ErrNotReady is returned when a node that has just started cannot
+	// answer yet because its metadata has not caught up with the cluster.
+	ErrNotReady = errors.New("server: node not ready: metadata not caught up")
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
@@ -102,7 +105,7 @@ func toStatus(err error) error {
 	case errors.Is(err, ErrInvalidName):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, replica.ErrNotLeader), errors.Is(err, replica.ErrTimeout),
-		errors.Is(err, replica.ErrClosed), errors.Is(err, ErrNoMetaLeader):
+		errors.Is(err, replica.ErrClosed), errors.Is(err, ErrNoMetaLeader), errors.Is(err, ErrNotReady):
 		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, err.Error())

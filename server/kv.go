@@ -32,7 +32,7 @@ type kvService struct {
 func (n *Node) leaderFor(table string, partition uint32, hasPartition bool, hashKey []byte) (*replica.Replica, *TableMeta, uint32, error) {
 	t, ok := n.table(table)
 	if !ok {
-		return nil, nil, 0, fmt.Errorf("table %q: %w", table, ErrTableNotFound)
+		return nil, nil, 0, n.missingTable(table)
 	}
 	if !hasPartition {
 		partition = tpb.PartitionOf(hashKey, t.Partitions)
@@ -49,6 +49,17 @@ func (n *Node) leaderFor(table string, partition uint32, hasPartition bool, hash
 		return nil, nil, 0, &notLeaderError{table: table, partition: partition, leaderID: id, leaderAddr: addr}
 	}
 	return r, t, partition, nil
+}
+
+// missingTable is the error for a table this node's metadata lacks: not
+// found, unless the node is not ready yet (just restarted, its metadata
+// not caught up with the meta log), when the caller must ask again or ask
+// another node.
+func (n *Node) missingTable(table string) error {
+	if !n.Ready() {
+		return fmt.Errorf("table %q: %w", table, ErrNotReady)
+	}
+	return fmt.Errorf("table %q: %w", table, ErrTableNotFound)
 }
 
 // notLeaderFrom wraps a replica's ErrNotLeader with its current leader.

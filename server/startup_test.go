@@ -8,7 +8,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 )
@@ -52,4 +54,35 @@ func TestCallsWhileANodeStartsDoNotCrashIt(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// A restarted node whose metadata has not caught up (here: alone, so its
+// meta group has no leader) answers calls about an existing table with a
+// retryable Unavailable, not NotFound: before the fix clients were told the
+// table did not exist and gave up.
+func TestNodeNotReadyDoesNotSayTableNotFound(t *testing.T) {
+	c := MakeCluster(t, 3)
+	c.CreateTable("t", 1, 3)
+	for i := range c.Nodes {
+		c.Stop(i)
+	}
+	c.start(0)
+	if c.Nodes[0].Ready() {
+		t.Fatal("a lone node of three is ready")
+	}
+	conn, err := grpc.NewClient(c.cfgs[0].Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = tpb.NewKVClient(conn).Set(ctx, &tpb.SetRequest{Table: "t", HashKey: []byte("h"), Value: []byte("v")})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("set on a node that is not ready: %v, want Unavailable", err)
+	}
+	_, err = tpb.NewAdminClient(conn).Route(ctx, &tpb.RouteRequest{Table: "t"})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("route on a node that is not ready: %v, want Unavailable", err)
+	}
 }
