@@ -12,7 +12,7 @@ PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 export CGO_ENABLED=1
 
-.PHONY: all deps build run test test-unit test-e2e lint proto bench fuzz clean
+.PHONY: all deps build run test test-unit test-e2e test-robustness lint proto bench fuzz clean
 
 all: build
 
@@ -41,6 +41,21 @@ test: deps lint
 	$(GO) test -race -count=1 -p 1 -timeout 20m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /replica -e /server -e /client -e /rocksdb)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+# test-robustness runs server/robustness longer than `make test` does (that
+# one is a single fixed-seed run of 40s): RUNS runs, seeds SEED, SEED+1, ...,
+# each DURATION of client load on real processes with one fault at a time
+# from FAULTS (failpoint needs a fault-test build: a copy of the module with
+# `gofail enable`, ~30s once). A failed run prints where it saved the
+# history visualisation and the data directories (TANDEM_ROBUSTNESS_ARTIFACTS
+# overrides the place). About 10 minutes with the defaults.
+RUNS     ?= 5
+DURATION ?= 60s
+SEED     ?= 1
+FAULTS   ?= kill,pause,partition,delay,failpoint
+test-robustness: deps
+	$(GO) test -count=1 -timeout 30m -v -run '^TestRobustness$$' ./server/robustness/ \
+		-robust.runs $(RUNS) -robust.duration $(DURATION) -robust.seed $(SEED) -robust.faults $(FAULTS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \

@@ -3,12 +3,14 @@ module github.com/tandem-kv/tandem
 go 1.26.8
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/hashicorp/go-hclog v1.6.2
 	github.com/hashicorp/raft v1.7.3
 	github.com/linxGnu/grocksdb v1.7.15
 	github.com/peterh/liner v1.2.3
 	github.com/prometheus/client_golang v1.23.2
 	go.etcd.io/etcd/client/v3 v3.6.5
+	go.etcd.io/gofail v0.2.0
 	go.uber.org/zap v1.28.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12

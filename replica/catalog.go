@@ -134,6 +134,7 @@ func (c *Catalog) tmpDir(id string) string { return filepath.Join(c.dir, tmpPref
 
 // publish renames a built checkpoint into place and lists it.
 func (c *Catalog) publish(m *Manifest) error {
+	// gofail: var checkpointBeforePublish struct{}
 	if err := os.Rename(c.tmpDir(m.ID), c.Dir(m.ID)); err != nil {
 		return err
 	}

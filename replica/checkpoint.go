@@ -208,5 +208,6 @@ func removeCheckpointDir(dir string) error {
 	if err := syncDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	// gofail: var checkpointGCAfterManifestRemoved struct{}
 	return os.RemoveAll(dir)
 }

@@ -119,10 +119,12 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 	if last == from {
 		return results
 	}
+	// gofail: var fsmBeforeApply struct{}
 	err := a.store.with(func(db *rocksdb.DB) error { return writeBatch(db, b, st, last) })
 	if err != nil {
 		a.lg.Fatal("apply to rocksdb failed", zap.Uint64("decree", last), zap.Error(err))
 	}
+	// gofail: var fsmAfterApply struct{}
 	a.setDupState(dupState{source: b.src, confirmed: b.confirmed, trustedFrom: st.trustedFrom})
 	a.advance(last)
 	if b.confirmedChanged && a.onConfirmed != nil {
@@ -246,6 +248,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := f.snaps.install(rc); err != nil {
 		return err
 	}
+	// gofail: var snapshotInstallAfterSwap struct{}
 	d, err := f.store.appliedDecree()
 	if err != nil {
 		return err

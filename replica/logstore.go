@@ -169,9 +169,11 @@ func (g *GroupLog) StoreLogs(logs []*raft.Log) error {
 		added += int64(len(v))
 		b.Put(logKey(g.group, l.Index), v)
 	}
+	// gofail: var raftLogBeforeWrite struct{}
 	if err := g.db.kv.Write(b); err != nil {
 		return fmt.Errorf("store raft logs of group %d: %w", g.group, err)
 	}
+	// gofail: var raftLogAfterWrite struct{}
 	g.mu.Lock()
 	g.bytes += added
 	if g.first == 0 || logs[0].Index < g.first {

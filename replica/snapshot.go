@@ -101,6 +101,7 @@ func (s *snapshotter) install(r io.Reader) error {
 		return fmt.Errorf("install snapshot: %w", err)
 	}
 	s.lg.Info("snapshot unpacked and verified", zap.String("checkpoint", m.ID), zap.Uint64("decree", m.Decree), zap.Int64("bytes", m.TotalBytes))
+	// gofail: var snapshotInstallBeforeSwap struct{}
 	return s.store.swapIn()
 }
 

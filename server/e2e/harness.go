@@ -71,6 +71,9 @@ type Node struct {
 	cmd                  *exec.Cmd
 	log                  *os.File
 	exited               chan struct{}
+
+	// Env holds extra environment variables (KEY=VALUE) for the process.
+	Env []string
 }
 
 // Cluster is a set of nodes started with the same --peers.
@@ -85,20 +88,43 @@ type Cluster struct {
 // for /healthz on each.
 func StartCluster(t testing.TB, name string, n int) *Cluster {
 	t.Helper()
-	bin := Binaries(t)
+	return StartClusterWith(t, name, n, ClusterOptions{})
+}
+
+// ClusterOptions adjusts how StartClusterWith starts the nodes.
+type ClusterOptions struct {
+	// Bin is the directory holding tandem-server and tandem-shell (for
+	// example FailpointBinaries); empty means Binaries.
+	Bin string
+	// PeerAddr, when set, is the address node from lists for node to in its
+	// --peers (for example a Proxy's in front of to.Addr), so each node can
+	// have its own route to each peer. A node lists itself at its Addr.
+	PeerAddr func(from, to *Node) string
+	// Env, when set, gives each node's extra environment (KEY=VALUE).
+	Env func(nd *Node) []string
+}
+
+// StartClusterWith is StartCluster with options.
+func StartClusterWith(t testing.TB, name string, n int, opts ClusterOptions) *Cluster {
+	t.Helper()
+	bin := opts.Bin
+	if bin == "" {
+		bin = Binaries(t)
+	}
 	c := &Cluster{Name: name, t: t, bin: bin}
 	base := t.TempDir()
-	var peers []string
 	for i := 0; i < n; i++ {
 		nd := &Node{ID: fmt.Sprintf("n%d", i+1), Addr: freeAddr(t), HTTP: freeAddr(t), t: t, bin: bin}
 		nd.Data = filepath.Join(base, nd.ID)
 		c.Nodes = append(c.Nodes, nd)
-		peers = append(peers, nd.ID+"="+nd.Addr)
 	}
 	for _, nd := range c.Nodes {
 		nd.args = []string{"--id", nd.ID, "--addr", nd.Addr, "--http", nd.HTTP, "--data", nd.Data, "--cluster", name}
 		if n > 1 {
-			nd.args = append(nd.args, "--peers", strings.Join(peers, ","))
+			nd.args = append(nd.args, "--peers", c.peersOf(nd, opts.PeerAddr))
+		}
+		if opts.Env != nil {
+			nd.Env = opts.Env(nd)
 		}
 		nd.Start()
 	}
@@ -107,6 +133,19 @@ func StartCluster(t testing.TB, name string, n int) *Cluster {
 		nd.WaitHealthy(30 * time.Second)
 	}
 	return c
+}
+
+// peersOf is node from's --peers value.
+func (c *Cluster) peersOf(from *Node, addr func(from, to *Node) string) string {
+	var peers []string
+	for _, to := range c.Nodes {
+		a := to.Addr
+		if addr != nil && to != from {
+			a = addr(from, to)
+		}
+		peers = append(peers, to.ID+"="+a)
+	}
+	return strings.Join(peers, ",")
 }
 
 // Addrs lists every node's RPC address.
@@ -172,12 +211,21 @@ func (nd *Node) Start() {
 	nd.log = f
 	nd.cmd = exec.Command(filepath.Join(nd.bin, "tandem-server"), nd.args...)
 	nd.cmd.Stdout, nd.cmd.Stderr = f, f
+	if len(nd.Env) > 0 {
+		nd.cmd.Env = append(os.Environ(), nd.Env...)
+	}
 	if err := nd.cmd.Start(); err != nil {
 		nd.t.Fatal(err)
 	}
 	nd.exited = make(chan struct{})
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(nd.cmd, nd.exited)
 }
+
+// Exited is closed when the process started last has exited.
+func (nd *Node) Exited() <-chan struct{} { return nd.exited }
+
+// LogPath is the file the node's output goes to.
+func (nd *Node) LogPath() string { return filepath.Join(filepath.Dir(nd.Data), nd.ID+".log") }
 
 // Kill sends SIGKILL and waits for the process to be gone.
 func (nd *Node) Kill() { nd.signal(syscall.SIGKILL, 10*time.Second) }

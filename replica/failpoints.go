@@ -1,0 +1,11 @@
+//go:build failpoints
+
+package replica
+
+// The gofail markers in this package ("// gofail: var name struct{}" at the
+// raft log write, the FSM apply, checkpoint publish and GC, and snapshot
+// install) are comments in the normal build. A fault-test build rewrites
+// them with `gofail enable` into calls to the gofail runtime (see
+// server/e2e/failpoints.go); this file, built only with the failpoints tag,
+// keeps that runtime in go.mod.
+import _ "go.etcd.io/gofail/runtime"
