@@ -42,14 +42,31 @@ func (n *Node) dupLoop() {
 
 // syncPullers runs a puller for every follower partition this node leads.
 func (n *Node) syncPullers() {
-	want := map[uint64]*TableMeta{}
-	for g, r := range n.localReplicas() {
-		if t, ok := n.table(r.Info().Table); ok && t.Follower != nil && r.IsLeader() {
-			want[g] = t
+	// This runs every tick on every node: with no follower tables (the
+	// common case) it costs one look at the metadata, not a walk over every
+	// replica.
+	followers := map[string]*TableMeta{}
+	n.meta.fsm.view(func(s *MetaState) {
+		for name, t := range s.Tables {
+			if t.Follower != nil {
+				c := *t
+				followers[name] = &c
+			}
 		}
-	}
+	})
 	n.pullersMu.Lock()
 	defer n.pullersMu.Unlock()
+	if len(followers) == 0 && len(n.pullers) == 0 {
+		return
+	}
+	want := map[uint64]*TableMeta{}
+	if len(followers) > 0 {
+		for g, r := range n.localReplicas() {
+			if t, ok := followers[r.Info().Table]; ok && r.IsLeader() {
+				want[g] = t
+			}
+		}
+	}
 	for g, p := range n.pullers {
 		if _, ok := want[g]; !ok {
 			p.Stop()
