@@ -40,6 +40,18 @@ func DefaultRaftTiming() RaftTiming {
 	}
 }
 
+// WithElectionTimeout returns t with failure detection after d: followers
+// start an election after d without a leader (leaders send heartbeats every
+// d/10 to d/5), and a leader that has not heard from a quorum for 0.3·d
+// steps down. A longer d trades failover time for less idle traffic: each
+// group's leader sends one heartbeat per follower per interval.
+func (t RaftTiming) WithElectionTimeout(d time.Duration) RaftTiming {
+	t.HeartbeatTimeout = d
+	t.ElectionTimeout = d
+	t.LeaderLeaseTimeout = d * 3 / 10
+	return t
+}
+
 // FastRaftTiming is for tests on loopback.
 func FastRaftTiming() RaftTiming {
 	t := DefaultRaftTiming()
