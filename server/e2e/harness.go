@@ -102,6 +102,9 @@ type ClusterOptions struct {
 	PeerAddr func(from, to *Node) string
 	// Env, when set, gives each node's extra environment (KEY=VALUE).
 	Env func(nd *Node) []string
+	// Args, when set, gives each node's extra tandem-server flags (for
+	// example --tls-cert and --auth-tokens).
+	Args func(nd *Node) []string
 }
 
 // StartClusterWith is StartCluster with options.
@@ -125,6 +128,9 @@ func StartClusterWith(t testing.TB, name string, n int, opts ClusterOptions) *Cl
 		}
 		if opts.Env != nil {
 			nd.Env = opts.Env(nd)
+		}
+		if opts.Args != nil {
+			nd.args = append(nd.args, opts.Args(nd)...)
 		}
 		nd.Start()
 	}
