@@ -168,12 +168,12 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: manifest: %v", ErrBadCheckpoint, err)
 	}
-	if m.Version != manifestVersion || m.ID == "" {
+	if m.Version != manifestVersion || !plainName(m.ID) {
 		return nil, fmt.Errorf("%w: manifest version %d id %q", ErrBadCheckpoint, m.Version, m.ID)
 	}
 	var total int64
 	for _, f := range m.Files {
-		if f.Name == "" || f.Name != filepath.Base(f.Name) || strings.HasPrefix(f.Name, ".") || f.Name == ManifestFile || f.Size < 0 {
+		if !plainName(f.Name) || f.Name == ManifestFile || f.Size < 0 {
 			return nil, fmt.Errorf("%w: manifest lists file %q", ErrBadCheckpoint, f.Name)
 		}
 		total += f.Size
@@ -182,6 +182,13 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: manifest sizes do not add up", ErrBadCheckpoint)
 	}
 	return &m, nil
+}
+
+// plainName reports whether s names an entry directly inside a directory:
+// not empty, no separator, not hidden (so not "." or ".."). Names in
+// manifests come from disk or from another cluster and become paths.
+func plainName(s string) bool {
+	return s != "" && !strings.ContainsAny(s, `/\`) && !strings.HasPrefix(s, ".")
 }
 
 // VerifyCheckpoint checks every file of dir against the manifest.

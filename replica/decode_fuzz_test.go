@@ -2,6 +2,7 @@ package replica
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -39,12 +40,34 @@ func FuzzDecodeManifest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, fi := range m.Files {
-			if fi.Name == "" || fi.Name == "." || fi.Name == ".." || fi.Name[0] == '.' || containsSlash(fi.Name) {
-				t.Fatalf("accepted file name %q", fi.Name)
+		for _, name := range append([]string{m.ID}, fileNames(m)...) {
+			if name == "" || name[0] == '.' || containsSlash(name) {
+				t.Fatalf("accepted name %q", name)
 			}
 		}
 	})
+}
+
+func fileNames(m *Manifest) []string {
+	var out []string
+	for _, f := range m.Files {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+// Regression (found by FuzzDecodeManifest): "/" is its own filepath.Base.
+func TestManifestRefusesNamesThatAreNotPlain(t *testing.T) {
+	for _, b := range []string{
+		`{"version":1,"id":"0","files":[{"name":"/"}]}`,
+		`{"version":1,"id":"0","files":[{"name":"a\\b"}]}`,
+		`{"version":1,"id":"../up","files":[]}`,
+		`{"version":1,"id":"a/b","files":[]}`,
+	} {
+		if _, err := DecodeManifest([]byte(b)); !errors.Is(err, ErrBadCheckpoint) {
+			t.Errorf("DecodeManifest(%s) = %v, want ErrBadCheckpoint", b, err)
+		}
+	}
 }
 
 func containsSlash(s string) bool {
