@@ -226,6 +226,22 @@ func TestSecureClusterServesCredentialedCallsAndRefusesOthers(t *testing.T) {
 			t.Fatal("plaintext call to a TLS node answered")
 		}
 	})
+	t.Run("restarted node rejoins over TLS", func(t *testing.T) {
+		c.Restart(2)
+		c.WaitReady()
+		if err := mustTable(t, writer, "t").Set(ctx(t), []byte("h2"), []byte("k"), []byte("after")); err != nil {
+			t.Fatal(err)
+		}
+		server.WaitFor(t, 10*time.Second, "restarted node applies the write", func() bool {
+			for p := uint32(0); p < 2; p++ {
+				r0, r2 := c.Replica(0, "t", p), c.Replica(2, "t", p)
+				if r0 == nil || r2 == nil || r2.Applied() != r0.Applied() {
+					return false
+				}
+			}
+			return true
+		})
+	})
 	t.Run("raft dial without client certificate", func(t *testing.T) {
 		_, err := replica.DialRaftTLS(c.Addrs()[0], 1, 2*time.Second, caOnly)
 		if !errors.Is(err, replica.ErrRaftUnauthenticated) {
