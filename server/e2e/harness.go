@@ -227,6 +227,19 @@ func (nd *Node) Start() {
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(nd.cmd, nd.exited)
 }
 
+// Pid is the node's process id while it runs, else 0.
+func (nd *Node) Pid() int {
+	if nd.cmd == nil || nd.cmd.Process == nil {
+		return 0
+	}
+	select {
+	case <-nd.exited:
+		return 0
+	default:
+	}
+	return nd.cmd.Process.Pid
+}
+
 // Exited is closed when the process started last has exited.
 func (nd *Node) Exited() <-chan struct{} { return nd.exited }
 

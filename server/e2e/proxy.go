@@ -34,8 +34,11 @@ type Proxy struct {
 	delay    time.Duration
 	accepted int
 	links    map[*proxyLink]struct{}
-	closed   chan struct{}
-	wg       sync.WaitGroup
+	// from, when set, picks the clients whose connections are blackholed
+	// while others pass (BlackholeFrom).
+	from   func(client net.Addr) bool
+	closed chan struct{}
+	wg     sync.WaitGroup
 }
 
 // proxyLink is one accepted connection and, unless it was accepted while
@@ -114,9 +117,30 @@ func (p *Proxy) Heal() {
 	p.heal(0)
 }
 
+// BlackholeFrom blackholes, in both directions, the existing and new
+// connections of the clients from picks (say, another cluster's processes:
+// see OwnedBy) and lets every other connection pass, until Heal.
+func (p *Proxy) BlackholeFrom(from func(client net.Addr) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.from = from
+	for l := range p.links {
+		if from(l.client.RemoteAddr()) {
+			l.broken = true
+		}
+	}
+}
+
+func (p *Proxy) cutsFrom(client net.Addr) bool {
+	p.mu.Lock()
+	from := p.from
+	p.mu.Unlock()
+	return from != nil && from(client)
+}
+
 func (p *Proxy) heal(d time.Duration) {
 	p.mu.Lock()
-	p.mode, p.delay = modePass, d
+	p.mode, p.delay, p.from = modePass, d, nil
 	links := p.takeLinks(func(l *proxyLink) bool { return l.broken })
 	p.mu.Unlock()
 	for _, l := range links {
@@ -181,7 +205,7 @@ func (p *Proxy) serve(c net.Conn) {
 		return
 	}
 	l := &proxyLink{client: c}
-	if mode == modeBlackhole {
+	if mode == modeBlackhole || p.cutsFrom(c.RemoteAddr()) {
 		l.broken = true
 	} else {
 		s, err := net.DialTimeout("tcp", p.target, 5*time.Second)
