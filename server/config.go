@@ -31,6 +31,11 @@ type Config struct {
 	// Peers lists every node of the cluster, this one included. Empty means
 	// a single-node cluster of this node alone.
 	Peers []Peer
+	// AdvertiseAddr is the address other nodes, remote clusters and clients
+	// are told to use for this node (routes, leader hints, duplication
+	// sources): set it when the node is reached through a load balancer, a
+	// proxy or NAT. Empty: the address it listens on.
+	AdvertiseAddr string
 	// Listener, when set, is used instead of listening on Addr (tests bind
 	// 127.0.0.1:0 first so peers know each other's ports).
 	Listener net.Listener
@@ -75,6 +80,8 @@ func (c Config) Validate() error {
 		return errors.New("server config: node id is empty")
 	case c.Addr == "" && c.Listener == nil:
 		return errors.New("server config: addr is empty")
+	case c.AdvertiseAddr != "" && !validHostPort(c.AdvertiseAddr):
+		return fmt.Errorf("server config: advertise address %q: want HOST:PORT", c.AdvertiseAddr)
 	case c.DataDir == "":
 		return errors.New("server config: data dir is empty")
 	case c.Logger == nil || c.Now == nil:
@@ -110,6 +117,11 @@ func (c Config) peers(selfAddr string) []Peer {
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
 	return ps
+}
+
+func validHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	return err == nil && host != "" && port != ""
 }
 
 // ParsePeers parses "n1=127.0.0.1:7100,n2=127.0.0.1:7101".

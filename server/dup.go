@@ -141,10 +141,15 @@ func (n *Node) createFollower(ctx context.Context, t *TableMeta, d *DupMeta) (st
 	return resp.Cluster, err
 }
 
+// peerAddrs lists the cluster's nodes for another cluster: this node at
+// the address it advertises, the others as --peers names them.
 func (n *Node) peerAddrs() []string {
 	out := make([]string, len(n.peers))
 	for i, p := range n.peers {
 		out[i] = p.Addr
+		if p.ID == n.cfg.NodeID {
+			out[i] = n.Addr()
+		}
 	}
 	return out
 }

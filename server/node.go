@@ -92,7 +92,7 @@ func (n *Node) open() error {
 		}
 	}
 	n.mux = n.newMux(ln)
-	n.peers = n.cfg.peers(ln.Addr().String())
+	n.peers = n.cfg.peers(n.Addr())
 	var err error
 	if n.shared, err = rocksdb.NewShared(n.cfg.RocksDB); err != nil {
 		return err
@@ -144,7 +144,12 @@ func (n *Node) startGRPC() {
 }
 
 // Addr is the node's RPC address.
-func (n *Node) Addr() string { return n.mux.Addr().String() }
+func (n *Node) Addr() string {
+	if n.cfg.AdvertiseAddr != "" {
+		return n.cfg.AdvertiseAddr
+	}
+	return n.mux.Addr().String()
+}
 
 // HTTPAddr is the node's HTTP address, empty when HTTP is off.
 func (n *Node) HTTPAddr() string {

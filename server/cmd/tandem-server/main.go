@@ -33,6 +33,7 @@ func run() error {
 	var cacheMiB, memoryMiB uint64
 	flag.StringVar(&cfg.NodeID, "id", cfg.NodeID, "node id, unique in the cluster")
 	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "RPC address: client, admin, raft and duplication traffic")
+	flag.StringVar(&cfg.AdvertiseAddr, "advertise-addr", "", "address other nodes, clusters and clients are told to use for this node, when it differs from --addr (proxy, NAT, 0.0.0.0)")
 	flag.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP address for /healthz, /metrics and /status (empty: off)")
 	flag.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
 	flag.StringVar(&cfg.Cluster, "cluster", cfg.Cluster, "cluster name")
@@ -41,6 +42,7 @@ func run() error {
 	flag.Uint64Var(&cacheMiB, "block-cache-mib", cfg.RocksDB.BlockCacheBytes>>20, "block cache shared by every replica, MiB")
 	flag.Uint64Var(&memoryMiB, "memory-mib", 0, "RocksDB memory budget for all replicas, MiB: block cache plus memtables (0: block cache only)")
 	flag.StringVar(&createTable, "create-table", "", "NAME[:PARTITIONS]: create this table once the node serves, if it does not exist")
+	electionTimeout := flag.Duration("raft-election-timeout", cfg.Raft.HeartbeatTimeout, "how long followers wait for a leader before electing a new one; heartbeats go every tenth of it (longer: slower failover, less idle traffic)")
 	var sec securityFlags
 	sec.register(flag.CommandLine)
 	flag.Parse()
@@ -52,6 +54,10 @@ func run() error {
 	if err := sec.apply(&cfg); err != nil {
 		return err
 	}
+	if *electionTimeout < 100*time.Millisecond || *electionTimeout > time.Minute {
+		return fmt.Errorf("--raft-election-timeout %v: want 100ms to 1m", *electionTimeout)
+	}
+	cfg.Raft = cfg.Raft.WithElectionTimeout(*electionTimeout)
 	cfg.RocksDB.BlockCacheBytes = cacheMiB << 20
 	cfg.RocksDB.MemoryBudgetBytes = memoryMiB << 20
 	if cfg.Logger, err = newLogger(logLevel); err != nil {
