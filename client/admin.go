@@ -2,10 +2,13 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/tandem-kv/tandem/proto/tandempb"
 )
@@ -19,7 +22,7 @@ func (c *Client) CreateTable(ctx context.Context, name string, partitions, repli
 	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	req := &tandempb.CreateTableRequest{Name: name, Partitions: uint32(partitions), Replicas: uint32(replicas)}
-	resp, err := c.admin.CreateTable(ctx, req)
+	resp, err := c.admin.CreateTable(withRequestID(ctx), req)
 	if err != nil {
 		return nil, c.adminError(ctx, err, ErrTableNotFound)
 	}
@@ -99,6 +102,19 @@ func (c *Client) SetConfig(ctx context.Context, key, value string) (*tandempb.Co
 	return resp.GetEntry(), nil
 }
 
+// requestIDKey names the id the SDK gives one metadata change. The admin
+// connection retries a call on another node when an attempt fails in a way
+// that does not say whether it was applied; with the same id on every
+// attempt, the server answers a retry of an applied change with its result
+// rather than "already exists".
+const requestIDKey = "x-tandem-request-id"
+
+func withRequestID(ctx context.Context) context.Context {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return metadata.AppendToOutgoingContext(ctx, requestIDKey, hex.EncodeToString(b[:]))
+}
+
 // adminError maps the error of an Admin call: a retryable error that
 // outlived ctx becomes ErrUnavailable, the rest map as KV errors do, with
 // codes.NotFound standing for notFound.
@@ -141,7 +157,7 @@ func (c *Client) CreateCheckpoint(ctx context.Context, table string, partitions 
 func (c *Client) AddDuplication(ctx context.Context, table, remoteAddr string) (*tandempb.DuplicationInfo, error) {
 	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	resp, err := c.admin.AddDuplication(ctx, &tandempb.AddDuplicationRequest{Table: table, RemoteAddr: remoteAddr})
+	resp, err := c.admin.AddDuplication(withRequestID(ctx), &tandempb.AddDuplicationRequest{Table: table, RemoteAddr: remoteAddr})
 	if err != nil {
 		return nil, c.adminError(ctx, err, ErrTableNotFound)
 	}

@@ -107,7 +107,7 @@ func (n *Node) createTableMeta(ctx context.Context, req *tpb.CreateTableRequest,
 		reps = uint32(min(3, len(n.peers)))
 	}
 	tm := &TableMeta{Name: req.Name, Partitions: parts, Replicas: reps, CreatedAtMs: n.cfg.Now().UnixMilli(),
-		Placement: place(n.peerIDs(), n.replicaLoad(), parts, reps), Follower: follower}
+		Placement: place(n.peerIDs(), n.replicaLoad(), parts, reps), Follower: follower, RequestID: requestID(ctx)}
 	res, index, err := n.meta.apply(ctx, metaCommand{Op: opCreateTable, Table: tm})
 	if err != nil {
 		return nil, 0, err

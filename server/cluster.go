@@ -240,7 +240,32 @@ func (n *Node) metaLeaderAdmin(ctx context.Context) (tpb.AdminClient, context.Co
 	if err != nil {
 		return nil, ctx, err
 	}
-	return c, metadata.AppendToOutgoingContext(ctx, forwardedKey, n.cfg.NodeID), nil
+	fctx := metadata.AppendToOutgoingContext(ctx, forwardedKey, n.cfg.NodeID)
+	if id := requestID(ctx); id != "" {
+		fctx = metadata.AppendToOutgoingContext(fctx, requestIDKey, id)
+	}
+	return c, fctx, nil
+}
+
+// requestIDKey carries a client's id for a metadata change (CreateTable,
+// AddDuplication). The SDK sends the same id on every retry of one call, so
+// a retry of a change that was applied although its answer was lost
+// returns the result instead of "already exists".
+const requestIDKey = "x-tandem-request-id"
+
+// maxRequestIDLen bounds the ids kept in the metadata.
+const maxRequestIDLen = 64
+
+func requestID(ctx context.Context) string {
+	md, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		return ""
+	}
+	ids := md.Get(requestIDKey)
+	if len(ids) == 0 || len(ids[0]) > maxRequestIDLen {
+		return ""
+	}
+	return ids[0]
 }
 
 // metaIndexKey is the response header in which the meta leader returns the

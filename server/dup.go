@@ -92,10 +92,14 @@ func (a *adminService) AddDuplication(ctx context.Context, req *tpb.AddDuplicati
 // addDuplicationHere records the duplication and creates the remote's
 // follower table; it runs on the meta leader.
 func (a *adminService) addDuplicationHere(ctx context.Context, req *tpb.AddDuplicationRequest, t *TableMeta) (*tpb.AddDuplicationResponse, error) {
-	d := &DupMeta{ID: fmt.Sprintf("%d", a.n.cfg.Now().UnixMilli()), Table: t.Name, RemoteAddr: req.RemoteAddr, State: "active", CreatedAtMs: a.n.cfg.Now().UnixMilli()}
-	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opAddDup, Dup: d}); err != nil {
+	d := &DupMeta{ID: fmt.Sprintf("%d", a.n.cfg.Now().UnixMilli()), Table: t.Name, RemoteAddr: req.RemoteAddr, State: "active",
+		CreatedAtMs: a.n.cfg.Now().UnixMilli(), RequestID: requestID(ctx)}
+	res, _, err := a.n.meta.apply(ctx, metaCommand{Op: opAddDup, Dup: d})
+	if err != nil {
 		return nil, toStatus(err)
 	}
+	c := *res.Dup // a retried call gets the duplication its first attempt added
+	d = &c
 	cluster, err := a.n.createFollower(ctx, t, d)
 	if err != nil {
 		_, _, _ = a.n.meta.apply(context.Background(), metaCommand{Op: opRemoveDup, Name: d.ID})

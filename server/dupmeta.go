@@ -26,6 +26,10 @@ func applyDupCommand(s *MetaState, cmd metaCommand) metaResult {
 			return metaResult{Err: fmt.Errorf("table %q: %w", d.Table, ErrTableNotFound)}
 		}
 		for _, o := range s.Dups {
+			if o.Table == d.Table && o.RemoteAddr == d.RemoteAddr && sameRequest(o.RequestID, d.RequestID) {
+				c := *o
+				return metaResult{Dup: &c}
+			}
 			if o.Table == d.Table && o.RemoteAddr == d.RemoteAddr {
 				return metaResult{Err: fmt.Errorf("table %q to %s is duplication %s: %w", d.Table, d.RemoteAddr, o.ID, ErrDupExists)}
 			}

@@ -21,6 +21,9 @@ type TableMeta struct {
 	Replicas    uint32     `json:"replicas"`
 	CreatedAtMs int64      `json:"created_at_ms"`
 	Placement   [][]string `json:"placement"`
+	// RequestID is the client's id for the call that created the table: a
+	// retry of that call (same id) gets the table, not ErrTableExists.
+	RequestID string `json:"request_id,omitempty"`
 	// Follower is set while the table is a duplication's follower: it is
 	// read-only to clients and fed by the source cluster.
 	Follower *FollowerMeta `json:"follower,omitempty"`
@@ -56,6 +59,9 @@ type DupMeta struct {
 	// State is "active" or "paused".
 	State       string `json:"state"`
 	CreatedAtMs int64  `json:"created_at_ms"`
+	// RequestID is the client's id for the call that added it (see
+	// TableMeta.RequestID).
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // MetaState is the cluster metadata: tables and runtime config overrides.
@@ -207,11 +213,20 @@ func decodeMetaCommand(data []byte) (metaCommand, error) {
 	return cmd, nil
 }
 
+// sameRequest reports whether a change is a retry of the one that made an
+// existing entry: both carry the same non-empty client request id.
+func sameRequest(existing, incoming string) bool {
+	return incoming != "" && existing == incoming
+}
+
 // applyMetaCommand applies a decoded command to s.
 func applyMetaCommand(s *MetaState, cmd metaCommand) metaResult {
 	switch cmd.Op {
 	case opCreateTable:
-		if _, ok := s.Tables[cmd.Table.Name]; ok {
+		if t, ok := s.Tables[cmd.Table.Name]; ok {
+			if sameRequest(t.RequestID, cmd.Table.RequestID) {
+				return metaResult{Table: t}
+			}
 			return metaResult{Err: fmt.Errorf("table %q: %w", cmd.Table.Name, ErrTableExists)}
 		}
 		t := *cmd.Table
