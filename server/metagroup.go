@@ -27,6 +27,8 @@ const (
 // metadata locally.
 type metaGroup struct {
 	fsm   *metaFSM
+	glog  *replica.GroupLog
+	snaps raft.SnapshotStore
 	raft  *raft.Raft
 	trans *raft.NetworkTransport
 	lg    *zap.Logger
@@ -50,7 +52,7 @@ func openMetaGroup(cfg Config, peers []Peer, mux *replica.Mux, logDB *replica.Lo
 	if err != nil {
 		return nil, err
 	}
-	m := &metaGroup{fsm: newMetaFSM(lg), lg: lg}
+	m := &metaGroup{fsm: newMetaFSM(lg), glog: glog, snaps: snaps, lg: lg}
 	m.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl, ServerAddressProvider: peerAddresses(peers),
 	})
@@ -82,6 +84,28 @@ func bootstrapMeta(rc *raft.Config, glog *replica.GroupLog, snaps raft.SnapshotS
 		conf.Servers = append(conf.Servers, raft.Server{Suffrage: suffrage, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
 	}
 	return raft.BootstrapCluster(rc, glog, glog, snaps, trans, conf)
+}
+
+// fsmCaughtUp reports whether the meta FSM has applied every command up to
+// raftApplied, raft's applied index. raft counts an entry as applied as
+// soon as it is queued for the FSM, and counts no-op and barrier entries the
+// FSM never sees, so on a follower its applied index alone does not say the
+// metadata is there (a restarted node would answer "table not found" for a
+// table whose creation it has queued but not applied).
+func (m *metaGroup) fsmCaughtUp(raftApplied uint64) bool {
+	m.fsm.mu.RLock()
+	floor := m.fsm.applied
+	m.fsm.mu.RUnlock()
+	if list, err := m.snaps.List(); err == nil && len(list) > 0 {
+		floor = max(floor, list[0].Index) // restored at start, or taken from the FSM
+	}
+	for i := floor + 1; i <= raftApplied; i++ {
+		var l raft.Log
+		if err := m.glog.GetLog(i, &l); err != nil || l.Type == raft.LogCommand {
+			return false
+		}
+	}
+	return true
 }
 
 // isLeader reports whether this node leads the meta group.

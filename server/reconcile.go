@@ -72,7 +72,7 @@ func (n *Node) checkReady() bool {
 	if id, _ := n.meta.leader(); id == "" {
 		return false
 	}
-	if n.meta.raft.AppliedIndex() < n.meta.raft.CommitIndex() {
+	if applied := n.meta.raft.AppliedIndex(); applied < n.meta.raft.CommitIndex() || !n.meta.fsmCaughtUp(applied) {
 		return false
 	}
 	if n.meta.raft.State() == raft.Leader {
