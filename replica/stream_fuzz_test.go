@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -116,8 +117,9 @@ func FuzzMuxRoute(f *testing.F) {
 		}()
 		// net.Pipe is synchronous: the mux reads only what it needs, so the
 		// write runs on its own and the close ends whatever it left.
+		client.SetDeadline(time.Now().Add(time.Second))
+		go func() { _, _ = io.Copy(io.Discard, client) }() // answers, refusals
 		go func() {
-			client.SetDeadline(time.Now().Add(time.Second))
 			_, _ = client.Write(first)
 			client.Close()
 		}()
