@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,21 +32,37 @@ func tarSeed(t testing.TB, files map[string]string, typ byte) []byte {
 	return buf.Bytes()
 }
 
-// FuzzUntarSnapshot: a raft snapshot stream comes from another node. Any
-// stream unpacks to plain files inside the destination or fails with
-// ErrMalformedSnapshot (or a file error); nothing lands outside it.
+// FuzzUntarSnapshot: a raft snapshot stream comes from another node. A
+// stream of one entry with any name, type and body, followed by any bytes,
+// unpacks to plain files inside the destination or fails; nothing lands
+// outside it. (The input is the entry's parts rather than raw tar bytes: Go's
+// fuzzer stalls mutating kilobyte-sized zero-padded tar blocks, and
+// archive/tar itself is fuzzed upstream; what is ours is the entry check.)
 func FuzzUntarSnapshot(f *testing.F) {
-	f.Add(tarSeed(f, map[string]string{"000001.sst": "data", ManifestFile: `{"version":1}`}, tar.TypeReg))
-	f.Add(tarSeed(f, map[string]string{"../escape": "x"}, tar.TypeReg))
-	f.Add(tarSeed(f, map[string]string{"link": ""}, tar.TypeSymlink))
-	f.Add(tarSeed(f, map[string]string{"a/b": "x"}, tar.TypeReg))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		root := t.TempDir()
+	f.Add("000001.sst", byte(tar.TypeReg), []byte("data"), []byte{})
+	f.Add(ManifestFile, byte(tar.TypeReg), []byte(`{"version":1}`), []byte("junk"))
+	f.Add("../escape", byte(tar.TypeReg), []byte("x"), []byte{})
+	f.Add("link", byte(tar.TypeSymlink), []byte{}, []byte{})
+	f.Add("a/b", byte(tar.TypeReg), []byte("x"), []byte{})
+	f.Fuzz(func(t *testing.T, name string, typ byte, body, trailing []byte) {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: typ, Mode: 0o644, Size: int64(len(body))}); err != nil {
+			return
+		}
+		_, _ = tw.Write(body)
+		_ = tw.Flush()
+		buf.Write(trailing)
+		root, err := os.MkdirTemp("", "fuzz-untar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(root)
 		dst := filepath.Join(root, "dst")
 		if err := os.Mkdir(dst, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		_, _ = untarFlat(bytes.NewReader(b), dst)
+		_, _ = untarFlat(&buf, dst)
 		outside, err := os.ReadDir(root)
 		if err != nil || len(outside) != 1 {
 			t.Fatalf("untarFlat wrote outside its directory: %v %v", outside, err)
@@ -55,8 +72,8 @@ func FuzzUntarSnapshot(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, e := range inside {
-			if !e.Type().IsRegular() {
-				t.Fatalf("untarFlat created %s of type %v", e.Name(), e.Type())
+			if !e.Type().IsRegular() || strings.ContainsAny(e.Name(), "/\\") {
+				t.Fatalf("untarFlat created %q of type %v", e.Name(), e.Type())
 			}
 		}
 	})
