@@ -96,7 +96,7 @@ func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeC
 		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(n.peerAddr(id))})
 	}
 	timing := n.cfg.Raft
-	timing.SnapshotInterval, timing.SnapshotThreshold = rc.Checkpoint.Interval, rc.SnapshotThreshold
+	timing.SnapshotInterval, timing.SnapshotThreshold, timing.TrailingLogs = rc.Checkpoint.Interval, rc.SnapshotThreshold, rc.TrailingLogs
 	r, err := replica.Open(replica.Config{
 		NodeID: n.cfg.NodeID, Group: g, Table: t.Name, Partition: p,
 		Dir:     n.replicaDir(g),
@@ -112,13 +112,14 @@ func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeC
 	return nil
 }
 
-// applyRuntime pushes raft snapshot settings to a replica when they differ.
+// applyRuntime pushes raft snapshot and log settings to a replica when they
+// differ.
 func (n *Node) applyRuntime(r *replica.Replica, rc runtimeConfig) {
 	cur := r.Raft().ReloadableConfig()
-	if cur.SnapshotInterval == rc.Checkpoint.Interval && cur.SnapshotThreshold == rc.SnapshotThreshold {
+	if cur.SnapshotInterval == rc.Checkpoint.Interval && cur.SnapshotThreshold == rc.SnapshotThreshold && cur.TrailingLogs == rc.TrailingLogs {
 		return
 	}
-	cur.SnapshotInterval, cur.SnapshotThreshold = rc.Checkpoint.Interval, rc.SnapshotThreshold
+	cur.SnapshotInterval, cur.SnapshotThreshold, cur.TrailingLogs = rc.Checkpoint.Interval, rc.SnapshotThreshold, rc.TrailingLogs
 	if err := r.Raft().ReloadConfig(cur); err != nil {
 		n.lg.Warn("reload raft config", zap.Error(err))
 	}

@@ -55,6 +55,10 @@ var configKeys = map[string]configKey{
 		name: "raft.snapshot_threshold", def: "8192", check: intRange(16, 1<<30),
 		help: "raft log entries since the last snapshot that trigger a new one",
 	},
+	"raft.trailing_logs": {
+		name: "raft.trailing_logs", def: "10240", check: intRange(0, 1<<30),
+		help: "raft log entries kept behind a snapshot for slow followers (duplication floors may keep more, up to dup.log_retain_*)",
+	},
 }
 
 func intRange(lo, hi int64) func(string) (string, error) {
@@ -110,6 +114,7 @@ type runtimeConfig struct {
 	MaxKeyBytes       int
 	MaxValueBytes     int
 	SnapshotThreshold uint64
+	TrailingLogs      uint64
 	Checkpoint        replica.Settings
 	Retention         replica.RetentionCap
 }
@@ -129,6 +134,7 @@ func effectiveConfig(overrides map[string]string) runtimeConfig {
 		MaxKeyBytes:       int(atoi("kv.max_key_bytes")),
 		MaxValueBytes:     int(atoi("kv.max_value_bytes")),
 		SnapshotThreshold: uint64(atoi("raft.snapshot_threshold")),
+		TrailingLogs:      uint64(atoi("raft.trailing_logs")),
 		Retention:         replica.RetentionCap{MaxBytes: uint64(atoi("dup.log_retain_bytes")), MaxAge: dur("dup.log_retain_age")},
 		Checkpoint: replica.Settings{
 			Interval:    dur("checkpoint.interval"),
