@@ -171,7 +171,9 @@ func (a *adminService) lookupTable(ctx context.Context, name string) (*TableMeta
 		return nil, a.n.missingTable(name)
 	}
 	if leader == nil {
-		return nil, fmt.Errorf("table %q: %w", name, ErrTableNotFound)
+		// This node leads the meta group; just elected, it may not have
+		// applied the meta log yet.
+		return nil, a.n.missingTable(name)
 	}
 	if _, err := leader.Route(fctx, &tpb.RouteRequest{Table: name}); err != nil {
 		return nil, err
