@@ -33,22 +33,28 @@ func DefaultRaftTiming() RaftTiming {
 		// The lease only makes a leader that lost its quorum step down (reads
 		// use read index, not leases); 300ms is three heartbeat intervals.
 		LeaderLeaseTimeout: 300 * time.Millisecond,
-		CommitTimeout:      500 * time.Millisecond,
-		SnapshotInterval:   2 * time.Minute,
-		SnapshotThreshold:  8192,
-		TrailingLogs:       10240,
+		// Idle leaders send each follower an empty AppendEntries this often
+		// (randomised up to twice it) so followers learn the commit index;
+		// nothing waits on that (leaders answer clients), and it is most of
+		// an idle group's traffic besides heartbeats.
+		CommitTimeout:     1000 * time.Millisecond,
+		SnapshotInterval:  2 * time.Minute,
+		SnapshotThreshold: 8192,
+		TrailingLogs:      10240,
 	}
 }
 
 // WithElectionTimeout returns t with failure detection after d: followers
 // start an election after d without a leader (leaders send heartbeats every
 // d/10 to d/5), and a leader that has not heard from a quorum for 0.3·d
-// steps down. A longer d trades failover time for less idle traffic: each
-// group's leader sends one heartbeat per follower per interval.
+// steps down. Idle leaders refresh followers' commit index every d to 2d. A
+// longer d trades failover time for less idle traffic: each group's leader
+// sends a heartbeat per follower per interval.
 func (t RaftTiming) WithElectionTimeout(d time.Duration) RaftTiming {
 	t.HeartbeatTimeout = d
 	t.ElectionTimeout = d
 	t.LeaderLeaseTimeout = d * 3 / 10
+	t.CommitTimeout = d
 	return t
 }
 
