@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
@@ -162,7 +161,7 @@ func untarFlat(r io.Reader, dst string) (int64, error) {
 			return total, fmt.Errorf("%w: %v", ErrMalformedSnapshot, err)
 		}
 		name := hdr.Name
-		if hdr.Typeflag != tar.TypeReg || name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+		if hdr.Typeflag != tar.TypeReg || !plainName(name) {
 			return total, fmt.Errorf("%w: entry %q", ErrMalformedSnapshot, name)
 		}
 		n, err := writeFile(filepath.Join(dst, name), tr)

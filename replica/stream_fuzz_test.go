@@ -154,6 +154,7 @@ func TestUntarRefusesNonPlainEntries(t *testing.T) {
 		"subdir":      tarSeed(t, map[string]string{"a/b": "x"}, tar.TypeReg),
 		"symlink":     tarSeed(t, map[string]string{"link": ""}, tar.TypeSymlink),
 		"dot file":    tarSeed(t, map[string]string{".hidden": "x"}, tar.TypeReg),
+		"backslash":   tarSeed(t, map[string]string{`\\`: "x"}, tar.TypeReg),
 		"garbage":     []byte("not a tar stream at all, but long enough to be read as one block...."),
 	} {
 		t.Run(name, func(t *testing.T) {
