@@ -32,6 +32,11 @@ type metaGroup struct {
 	raft  *raft.Raft
 	trans *raft.NetworkTransport
 	lg    *zap.Logger
+
+	// openCommit is raft's commit index right after opening: on a
+	// restarted node, what it knew before it heard from a leader.
+	openCommit uint64
+	openedAt   time.Time
 }
 
 func openMetaGroup(cfg Config, peers []Peer, mux *replica.Mux, logDB *replica.LogDB, lg *zap.Logger) (*metaGroup, error) {
@@ -67,6 +72,7 @@ func openMetaGroup(cfg Config, peers []Peer, mux *replica.Mux, logDB *replica.Lo
 		m.trans.Close()
 		return nil, err
 	}
+	m.openCommit, m.openedAt = m.raft.CommitIndex(), time.Now()
 	return m, nil
 }
 
@@ -107,6 +113,22 @@ func (m *metaGroup) fsmCaughtUp(raftApplied uint64) bool {
 	}
 	return true
 }
+
+// learnedCommit reports whether this follower knows a commit index from the
+// leader: raft records the leader (and heartbeats count as contact) before
+// an append carrying the leader's commit index arrives, and until then
+// "applied everything committed" is about the commit index it opened with.
+// A log that is all committed needs nothing more. A stale uncommitted tail
+// can keep the commit index below the last index until the next meta
+// write, so after learnCommitWait the node stops waiting for it.
+func (m *metaGroup) learnedCommit() bool {
+	commit := m.raft.CommitIndex()
+	return commit > m.openCommit || commit >= m.raft.LastIndex() || time.Since(m.openedAt) > learnCommitWait
+}
+
+// learnCommitWait bounds how long a restarted follower waits to learn the
+// leader's commit index before it calls itself ready.
+const learnCommitWait = 10 * time.Second
 
 // isLeader reports whether this node leads the meta group.
 func (m *metaGroup) isLeader() bool { return m.raft.State() == raft.Leader }

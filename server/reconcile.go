@@ -72,6 +72,9 @@ func (n *Node) checkReady() bool {
 	if id, _ := n.meta.leader(); id == "" {
 		return false
 	}
+	if !n.meta.isLeader() && !n.meta.learnedCommit() {
+		return false
+	}
 	if applied := n.meta.raft.AppliedIndex(); applied < n.meta.raft.CommitIndex() || !n.meta.fsmCaughtUp(applied) {
 		return false
 	}
