@@ -168,12 +168,12 @@ func (a *adminService) lookupTable(ctx context.Context, name string) (*TableMeta
 	}
 	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
 	if err != nil {
-		return nil, a.n.missingTable(name)
+		return nil, a.n.missingTable(ctx, name)
 	}
 	if leader == nil {
 		// This node leads the meta group; just elected, it may not have
 		// applied the meta log yet.
-		return nil, a.n.missingTable(name)
+		return nil, a.n.missingTable(ctx, name)
 	}
 	if _, err := leader.Route(fctx, &tpb.RouteRequest{Table: name}); err != nil {
 		return nil, err

@@ -42,7 +42,7 @@ func (a *adminService) LocalCreateCheckpoint(ctx context.Context, req *tpb.Local
 	if err != nil {
 		return nil, toStatus(fmt.Errorf("%w: %v", ErrInvalidArgument, err))
 	}
-	r, _, _, err := a.n.leaderFor(req.Table, req.Partition, true, nil)
+	r, _, _, err := a.n.leaderFor(ctx, req.Table, req.Partition, true, nil)
 	if err != nil {
 		return nil, toStatus(err)
 	}

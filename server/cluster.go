@@ -189,7 +189,7 @@ func hasReplica(rs []*tpb.ReplicaStatus, id string) bool {
 func (n *Node) routes(ctx context.Context, table string) ([]*tpb.PartitionRoute, error) {
 	t, ok := n.table(table)
 	if !ok {
-		return nil, n.missingTable(table)
+		return nil, n.missingTable(ctx, table)
 	}
 	var out []*tpb.PartitionRoute
 	for _, p := range n.partitionsInfo(ctx, t) {

@@ -37,7 +37,7 @@ func (h sourceHost) Duplication(id string) (duplication.Info, bool) {
 }
 
 func (h sourceHost) LocalLeader(table string, p uint32) (*replica.Replica, error) {
-	r, _, _, err := h.n.leaderFor(table, p, true, nil)
+	r, _, _, err := h.n.leaderFor(context.Background(), table, p, true, nil)
 	return r, err
 }
 

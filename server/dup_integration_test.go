@@ -201,11 +201,7 @@ func TestDuplicationOfEmptyTableAndBadInput(t *testing.T) {
 }
 
 func TestDuplicationRebootstrapsWhenTheLogIsGone(t *testing.T) {
-	src := server.MakeCluster(t, 1, func(c *server.Config) {
-		c.Cluster = "east"
-		c.Raft.TrailingLogs = 5
-		c.Raft.SnapshotThreshold = 1 << 30 // snapshots only when the test asks
-	})
+	src := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "east" })
 	dst := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
 	src.CreateTable("t", 1, 1)
 	cli := mustDial(t, src.Addrs()...)
@@ -216,8 +212,11 @@ func TestDuplicationRebootstrapsWhenTheLogIsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitAllLog(t, cli, "t", dup.Id)
-	if _, err := cli.SetConfig(ctx(t), "dup.log_retain_age", "1s"); err != nil {
-		t.Fatal(err)
+	// Little log behind a snapshot, and snapshots only when the test asks.
+	for k, v := range map[string]string{"dup.log_retain_age": "1s", "raft.trailing_logs": "5", "raft.snapshot_threshold": "1073741824"} {
+		if _, err := cli.SetConfig(ctx(t), k, v); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// The remote goes away; the source writes on and compacts past the cap.

@@ -5,6 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
@@ -29,10 +33,10 @@ type kvService struct {
 
 // leaderFor resolves table and hash key to the local leader replica, or a
 // NotLeader error naming the leader (or a replica to ask).
-func (n *Node) leaderFor(table string, partition uint32, hasPartition bool, hashKey []byte) (*replica.Replica, *TableMeta, uint32, error) {
+func (n *Node) leaderFor(ctx context.Context, table string, partition uint32, hasPartition bool, hashKey []byte) (*replica.Replica, *TableMeta, uint32, error) {
 	t, ok := n.table(table)
 	if !ok {
-		return nil, nil, 0, n.missingTable(table)
+		return nil, nil, 0, n.missingTable(ctx, table)
 	}
 	if !hasPartition {
 		partition = tpb.PartitionOf(hashKey, t.Partitions)
@@ -51,16 +55,44 @@ func (n *Node) leaderFor(table string, partition uint32, hasPartition bool, hash
 	return r, t, partition, nil
 }
 
-// missingTable is the error for a table this node's metadata lacks: not
-// found, unless the node is not ready yet (just restarted, its metadata
-// not caught up with the meta log), when the caller must ask again or ask
-// another node.
-func (n *Node) missingTable(table string) error {
+// missingTable is the error for a table this node's metadata lacks. Only
+// the meta leader says "not found", after a barrier (every meta log entry
+// before it applied); any other node asks the leader, since its own
+// metadata may lag: raft applies a restarted follower's log only once the
+// leader tells it the commit index, and a partitioned node hears nothing.
+// Short of the leader's answer the error is ErrNotReady (Unavailable: ask
+// again, or ask another node).
+func (n *Node) missingTable(ctx context.Context, table string) error {
+	notReady := func(why string) error { return fmt.Errorf("table %q: %w: %s", table, ErrNotReady, why) }
 	if !n.Ready() {
-		return fmt.Errorf("table %q: %w", table, ErrNotReady)
+		return notReady("node starting")
 	}
-	return fmt.Errorf("table %q: %w", table, ErrTableNotFound)
+	ctx, cancel := context.WithTimeout(ctx, missingTableTimeout)
+	defer cancel()
+	leader, fctx, err := n.metaLeaderAdmin(ctx)
+	if err != nil {
+		return notReady(err.Error())
+	}
+	if leader == nil {
+		if err := n.meta.raft.Barrier(missingTableTimeout).Error(); err != nil {
+			return notReady("meta barrier: " + err.Error())
+		}
+		if _, ok := n.table(table); ok {
+			return notReady("metadata just caught up")
+		}
+		return fmt.Errorf("table %q: %w", table, ErrTableNotFound)
+	}
+	if _, err := leader.Route(fctx, &tpb.RouteRequest{Table: table}); status.Code(err) == codes.NotFound {
+		return fmt.Errorf("table %q: %w", table, ErrTableNotFound)
+	} else if err != nil {
+		return notReady("meta leader: " + err.Error())
+	}
+	return notReady("this node's metadata is behind the meta leader's")
 }
+
+// missingTableTimeout bounds how long a lookup of an unknown table waits
+// for the meta leader's word.
+const missingTableTimeout = 2 * time.Second
 
 // notLeaderFrom wraps a replica's ErrNotLeader with its current leader.
 func notLeaderFrom(r *replica.Replica, err error) error {
@@ -104,7 +136,7 @@ func (n *Node) expireTS(ttlSeconds uint32) (uint32, error) {
 
 // propose validates nothing: callers have; it replicates muts atomically.
 func (n *Node) propose(ctx context.Context, table string, hashKey []byte, muts []replica.Mutation) (uint64, error) {
-	r, t, _, err := n.leaderFor(table, 0, false, hashKey)
+	r, t, _, err := n.leaderFor(ctx, table, 0, false, hashKey)
 	if err != nil {
 		return 0, err
 	}
@@ -173,7 +205,7 @@ func (s *kvService) MultiSet(ctx context.Context, req *tpb.MultiSetRequest) (*tp
 
 // read runs fn on the partition leader after the linearizable read barrier.
 func (n *Node) read(ctx context.Context, table string, partition uint32, hasPartition bool, hashKey []byte, fn func(db *rocksdb.DB) error) error {
-	r, _, _, err := n.leaderFor(table, partition, hasPartition, hashKey)
+	r, _, _, err := n.leaderFor(ctx, table, partition, hasPartition, hashKey)
 	if err != nil {
 		return err
 	}

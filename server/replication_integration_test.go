@@ -83,12 +83,24 @@ func TestLeaderFailoverKeepsAcknowledgedWrites(t *testing.T) {
 }
 
 func TestFollowerCatchesUpBySnapshot(t *testing.T) {
-	cl := server.MakeCluster(t, 3, func(c *server.Config) {
-		c.Raft.TrailingLogs = 5
-		c.Raft.SnapshotThreshold = 20
-	})
+	cl := server.MakeCluster(t, 3)
+	cli := mustDial(t, cl.Addrs()...)
+	for k, v := range map[string]string{"raft.trailing_logs": "5", "raft.snapshot_threshold": "20"} {
+		if _, err := cli.SetConfig(ctx(t), k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cl.CreateTable("t", 1, 3)
-	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
+	server.WaitFor(t, 10*time.Second, "raft log settings on every replica", func() bool {
+		for i := range cl.Nodes {
+			r := cl.Replica(i, "t", 0)
+			if r == nil || r.Raft().ReloadableConfig().TrailingLogs != 5 {
+				return false
+			}
+		}
+		return true
+	})
+	tbl := mustTable(t, cli, "t")
 	writeN(t, tbl, 0, 10)
 
 	follower := (cl.LeaderOf("t", 0) + 1) % 3

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -84,5 +85,39 @@ func TestNodeNotReadyDoesNotSayTableNotFound(t *testing.T) {
 	_, err = tpb.NewAdminClient(conn).Route(ctx, &tpb.RouteRequest{Table: "t"})
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("route on a node that is not ready: %v, want Unavailable", err)
+	}
+}
+
+// Only the meta leader says a table does not exist. A ready node cut off
+// from the leader (here: the other two nodes stopped) cannot know whether
+// its metadata lags, so it answers Unavailable; with a leader, any node
+// answers NotFound for a table that really is missing.
+func TestOnlyTheMetaLeaderSaysTableNotFound(t *testing.T) {
+	c := MakeCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i, n := range c.Nodes {
+		if err := n.missingTable(ctx, "nope"); !errors.Is(err, ErrTableNotFound) {
+			t.Fatalf("node %d (meta leader %v) on a missing table: %v, want ErrTableNotFound", i, n.meta.isLeader(), err)
+		}
+	}
+	follower := 0
+	for i, n := range c.Nodes {
+		if !n.meta.isLeader() {
+			follower = i
+			break
+		}
+	}
+	for i := range c.Nodes {
+		if i != follower {
+			c.Stop(i)
+		}
+	}
+	WaitFor(t, 10*time.Second, "the lone follower has no meta leader", func() bool {
+		_, addr := c.Nodes[follower].meta.leader()
+		return addr == ""
+	})
+	if err := c.Nodes[follower].missingTable(ctx, "nope"); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("a node without a meta leader on an unknown table: %v, want ErrNotReady", err)
 	}
 }

@@ -162,7 +162,7 @@ func (r *run) setup() {
 	if _, err := cli.CreateTable(ctx, tableName, r.opts.Partitions, r.opts.Nodes); err != nil {
 		r.t.Fatal(err)
 	}
-	for _, kv := range [][2]string{{"checkpoint.interval", "1s"}, {"raft.snapshot_threshold", "64"}, {"checkpoint.retain", "1"}} {
+	for _, kv := range [][2]string{{"checkpoint.interval", "1s"}, {"raft.snapshot_threshold", "64"}, {"raft.trailing_logs", "32"}, {"checkpoint.retain", "1"}} {
 		if _, err := cli.SetConfig(ctx, kv[0], kv[1]); err != nil {
 			r.t.Fatalf("config set %s %s: %v", kv[0], kv[1], err)
 		}
