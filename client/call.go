@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"go.uber.org/zap"
@@ -24,7 +25,11 @@ type kvFunc func(ctx context.Context, kv tandempb.KVClient) error
 // backs off, refreshes the route and tries again (another replica when the
 // node failed) until ctx ends, then returns ErrUnavailable wrapping the last
 // error. Other errors are mapped and returned without a retry.
-func (t *Table) call(ctx context.Context, p int, fn kvFunc) error {
+//
+// A write (write true) is retried only when the error proves it was not
+// proposed: a NotLeader or not-ready answer, or no connection at all. Any
+// other failure after the request may have reached a leader is ErrAmbiguous.
+func (t *Table) call(ctx context.Context, p int, write bool, fn kvFunc) error {
 	ctx, cancel := withDefaultTimeout(ctx, t.c.cfg.RequestTimeout)
 	defer cancel()
 	var (
@@ -57,6 +62,9 @@ func (t *Table) call(ctx context.Context, p int, fn kvFunc) error {
 		case kindNoLeader:
 			t.route.forgetLeader(p, addr)
 		case kindUnavailable:
+			if write && ok && !notSent(last) {
+				return fmt.Errorf("%w: %w", ErrAmbiguous, mapError(last, ErrTableNotFound))
+			}
 			t.route.forgetLeader(p, addr)
 			avoid = addr
 		}

@@ -341,3 +341,59 @@ func TestClosed(t *testing.T) {
 		t.Fatalf("list after close = %v, want ErrClosed", err)
 	}
 }
+
+// A write is retried only when the error proves it was not proposed. After
+// an error that leaves its outcome open (the leader lost leadership while
+// replicating it, or the node failed after the request was sent) it is
+// ErrAmbiguous at once: a second copy could land after other writes to the
+// record. Reads are retried as before.
+func TestWritesAreNotRetriedWhenTheirOutcomeIsUnknown(t *testing.T) {
+	for name, code := range map[string]codes.Code{"leadership lost": codes.Aborted, "failed after sending": codes.Unavailable} {
+		t.Run(name, func(t *testing.T) {
+			cl := newTestCluster(1)
+			a := mustStartNode(t, cl, nodeMode{leader: true, failWith: code})
+			a.setRoute(a.addr, a.addr)
+			tbl := mustTable(t, mustDial(t, a.addr))
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			before := a.kvCalls.Load()
+			for op, write := range map[string]func() error{
+				"set": func() error { return tbl.Set(ctx, []byte("hk"), []byte("sk"), []byte("v")) },
+				"del": func() error { return tbl.Del(ctx, []byte("hk"), []byte("sk")) },
+				"multiset": func() error {
+					return tbl.MultiSet(ctx, []byte("hk"), []SortKeyValue{{SortKey: []byte("a"), Value: []byte("1")}})
+				},
+			} {
+				if err := write(); !errors.Is(err, ErrAmbiguous) {
+					t.Fatalf("%s = %v, want ErrAmbiguous", op, err)
+				}
+			}
+			if calls := a.kvCalls.Load() - before; calls != 3 {
+				t.Fatalf("%d calls for 3 writes: a write was retried", calls)
+			}
+		})
+	}
+	t.Run("reads retry", func(t *testing.T) {
+		cl := newTestCluster(1)
+		a := mustStartNode(t, cl, nodeMode{leader: true, failWith: codes.Unavailable})
+		a.setRoute(a.addr, a.addr)
+		tbl := mustTable(t, mustDial(t, a.addr))
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		if _, err := tbl.Get(ctx, []byte("hk"), []byte("sk")); !errors.Is(err, ErrUnavailable) || a.kvCalls.Load() < 2 {
+			t.Fatalf("get = %v after %d calls, want ErrUnavailable after retries", err, a.kvCalls.Load())
+		}
+	})
+	t.Run("not proposed", func(t *testing.T) {
+		cl := newTestCluster(1)
+		a := mustStartNode(t, cl, nodeMode{leader: true})
+		dead := deadAddr(t)
+		a.setRoute(dead, dead, a.addr) // the route names a node that is down
+		tbl := mustTable(t, mustDial(t, a.addr))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tbl.Set(ctx, []byte("hk"), []byte("sk"), []byte("v")); err != nil {
+			t.Fatalf("set through a refused connection, then the live node: %v", err)
+		}
+	})
+}

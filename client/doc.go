@@ -14,8 +14,13 @@
 // refreshed route, until the context's deadline (or Config.RequestTimeout
 // when the context has none), and then fails with ErrUnavailable.
 //
-// Writes are retried like reads, so a write whose outcome was unknown may be
-// applied twice. Set, Del and MultiSet are idempotent, so that is harmless.
+// Writes are retried only when the error proves nothing was proposed (a
+// NotLeader or not-ready answer, or no connection at all). When the outcome
+// is open (the leader lost leadership while replicating the write, or the
+// node failed after the request was sent) the write fails with ErrAmbiguous
+// instead: retrying it could apply it a second time after other clients'
+// writes to the same record, which linearizability forbids. Read the record
+// to learn the outcome, or write again if a repeat is what you want.
 //
 // Errors wrap one of the package's sentinels and keep the server's message:
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -38,6 +39,12 @@ var (
 	// ErrPermissionDenied is returned when the credentials are valid but
 	// their role is too weak for the call (e.g. a read token on a write).
 	ErrPermissionDenied = errors.New("client: permission denied")
+	// ErrAmbiguous is returned when a write may or may not have applied: its
+	// leader lost leadership while replicating it, or the connection broke
+	// after the request was sent. The client does not retry such a write,
+	// since a second copy could land after other clients' writes to the same
+	// record; read the record to learn the outcome.
+	ErrAmbiguous = errors.New("client: write outcome unknown")
 )
 
 // errorKind says what the retry loop does with an RPC error.
@@ -72,6 +79,18 @@ func classify(err error) (errorKind, string) {
 		return kindNoLeader, ""
 	}
 	return kindUnavailable, ""
+}
+
+// notSent reports whether a transport error happened before the request
+// left the client (no connection could be made), so even a write may be
+// retried.
+func notSent(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unavailable {
+		return false
+	}
+	msg := st.Message()
+	return strings.Contains(msg, "Error while dialing") || strings.Contains(msg, "connect: connection refused")
 }
 
 // notLeaderDetail returns the NotLeader detail of st, or nil.
@@ -109,6 +128,8 @@ func mapError(err error, notFound error) error {
 		sentinel = ErrUnauthenticated
 	case codes.PermissionDenied:
 		sentinel = ErrPermissionDenied
+	case codes.Aborted:
+		sentinel = ErrAmbiguous
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("%w: %w: %s", ErrUnavailable, context.DeadlineExceeded, st.Message())
 	case codes.Canceled:

@@ -15,7 +15,7 @@ func (t *Table) Set(ctx context.Context, hashKey, sortKey, value []byte, opts ..
 		return err
 	}
 	req := &tandempb.SetRequest{Table: t.name, HashKey: hashKey, SortKey: sortKey, Value: value, TtlSeconds: o.ttlSeconds}
-	return t.call(ctx, t.partitionOf(hashKey), func(ctx context.Context, kv tandempb.KVClient) error {
+	return t.call(ctx, t.partitionOf(hashKey), true, func(ctx context.Context, kv tandempb.KVClient) error {
 		_, err := kv.Set(ctx, req)
 		return err
 	})
@@ -38,7 +38,7 @@ func (t *Table) GetRecord(ctx context.Context, hashKey, sortKey []byte) (Record,
 	}
 	req := &tandempb.GetRequest{Table: t.name, HashKey: hashKey, SortKey: sortKey}
 	var resp *tandempb.GetResponse
-	err := t.call(ctx, t.partitionOf(hashKey), func(ctx context.Context, kv tandempb.KVClient) (err error) {
+	err := t.call(ctx, t.partitionOf(hashKey), false, func(ctx context.Context, kv tandempb.KVClient) (err error) {
 		resp, err = kv.Get(ctx, req)
 		return err
 	})
@@ -58,7 +58,7 @@ func (t *Table) Del(ctx context.Context, hashKey, sortKey []byte) error {
 		return err
 	}
 	req := &tandempb.DelRequest{Table: t.name, HashKey: hashKey, SortKey: sortKey}
-	return t.call(ctx, t.partitionOf(hashKey), func(ctx context.Context, kv tandempb.KVClient) error {
+	return t.call(ctx, t.partitionOf(hashKey), true, func(ctx context.Context, kv tandempb.KVClient) error {
 		_, err := kv.Del(ctx, req)
 		return err
 	})
@@ -76,7 +76,7 @@ func (t *Table) MultiGet(ctx context.Context, hashKey []byte, sortKeys [][]byte)
 	}
 	req := &tandempb.MultiGetRequest{Table: t.name, HashKey: hashKey, SortKeys: sortKeys}
 	var resp *tandempb.MultiGetResponse
-	err := t.call(ctx, t.partitionOf(hashKey), func(ctx context.Context, kv tandempb.KVClient) (err error) {
+	err := t.call(ctx, t.partitionOf(hashKey), false, func(ctx context.Context, kv tandempb.KVClient) (err error) {
 		resp, err = kv.MultiGet(ctx, req)
 		return err
 	})
@@ -101,7 +101,7 @@ func (t *Table) MultiSet(ctx context.Context, hashKey []byte, kvs []SortKeyValue
 		wire[i] = &tandempb.SortKeyValue{SortKey: kv.SortKey, Value: kv.Value}
 	}
 	req := &tandempb.MultiSetRequest{Table: t.name, HashKey: hashKey, Kvs: wire, TtlSeconds: o.ttlSeconds}
-	return t.call(ctx, t.partitionOf(hashKey), func(ctx context.Context, kv tandempb.KVClient) error {
+	return t.call(ctx, t.partitionOf(hashKey), true, func(ctx context.Context, kv tandempb.KVClient) error {
 		_, err := kv.MultiSet(ctx, req)
 		return err
 	})

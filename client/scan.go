@@ -109,7 +109,7 @@ func (t *Table) CountPartition(ctx context.Context, p int) (uint64, error) {
 	}
 	req := &tandempb.CountRequest{Table: t.name, Partition: uint32(p)}
 	var resp *tandempb.CountResponse
-	err := t.call(ctx, p, func(ctx context.Context, kv tandempb.KVClient) (err error) {
+	err := t.call(ctx, p, false, func(ctx context.Context, kv tandempb.KVClient) (err error) {
 		resp, err = kv.Count(ctx, req)
 		return err
 	})
@@ -122,7 +122,7 @@ func (t *Table) CountPartition(ctx context.Context, p int) (uint64, error) {
 // scanPage runs one scan call against partition p.
 func (t *Table) scanPage(ctx context.Context, p int, req *tandempb.ScanRequest) (*tandempb.ScanResponse, error) {
 	var resp *tandempb.ScanResponse
-	err := t.call(ctx, p, func(ctx context.Context, kv tandempb.KVClient) (err error) {
+	err := t.call(ctx, p, false, func(ctx context.Context, kv tandempb.KVClient) (err error) {
 		resp, err = kv.Scan(ctx, req)
 		return err
 	})

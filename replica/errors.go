@@ -22,6 +22,11 @@ var (
 	ErrMalformedLog = errors.New("replica: malformed log entry")
 	// ErrTimeout is returned when raft does not commit or confirm in time.
 	ErrTimeout = errors.New("replica: timed out")
+	// ErrOutcomeUnknown is returned when a write was handed to raft but the
+	// leader lost leadership before it committed: it may or may not apply.
+	// Retrying it could apply it twice around other writes, so callers must
+	// report it, not retry it.
+	ErrOutcomeUnknown = errors.New("replica: write outcome unknown")
 )
 
 var (

@@ -204,9 +204,8 @@ func mapRaftError(err error) error {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 		return fmt.Errorf("%w: %v", ErrNotLeader, err)
 	case errors.Is(err, raft.ErrLeadershipLost):
-		// The entry may or may not commit; the caller must treat the outcome
-		// as unknown (writes are idempotent, so a retry is safe).
-		return fmt.Errorf("%w: leadership lost, outcome unknown", ErrNotLeader)
+		// The entry may or may not commit under the next leader.
+		return fmt.Errorf("%w: leadership lost while the write was being replicated", ErrOutcomeUnknown)
 	case errors.Is(err, raft.ErrEnqueueTimeout):
 		return fmt.Errorf("%w: %v", ErrTimeout, err)
 	case errors.Is(err, raft.ErrRaftShutdown):

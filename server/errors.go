@@ -104,9 +104,17 @@ func toStatus(err error) error {
 		return status.Error(codes.InvalidArgument, strings.Replace(err.Error(), ErrInvalidArgument.Error()+": ", "", 1))
 	case errors.Is(err, ErrInvalidName):
 		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, replica.ErrOutcomeUnknown):
+		return status.Error(codes.Aborted, err.Error())
 	case errors.Is(err, replica.ErrNotLeader), errors.Is(err, replica.ErrTimeout),
 		errors.Is(err, replica.ErrClosed), errors.Is(err, ErrNoMetaLeader), errors.Is(err, ErrNotReady):
-		return status.Error(codes.Unavailable, err.Error())
+		// Refused before anything was proposed: an empty NotLeader detail
+		// tells clients a retry (elsewhere, later) cannot apply a write twice.
+		st := status.New(codes.Unavailable, err.Error())
+		if d, derr := st.WithDetails(&tpb.NotLeader{}); derr == nil {
+			st = d
+		}
+		return st.Err()
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, err.Error())
 	case errors.Is(err, context.Canceled):
