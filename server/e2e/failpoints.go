@@ -85,21 +85,33 @@ func buildWithFailpoints() (string, error) {
 // go.sum; no tests) from root to dst, skipping hidden directories, bin/,
 // data/ and testdata/.
 func copyModule(root, dst string) error {
-	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(root, path)
-		if err != nil {
-			return err
-		}
+	return CopyTree(root, dst, func(rel string, d fs.DirEntry) bool {
 		if d.IsDir() {
-			if rel != "." && (strings.HasPrefix(d.Name(), ".") || rel == "bin" || rel == "data" || d.Name() == "testdata") {
+			return rel != "." && (strings.HasPrefix(d.Name(), ".") || rel == "bin" || rel == "data" || d.Name() == "testdata")
+		}
+		return strings.HasSuffix(d.Name(), "_test.go")
+	})
+}
+
+// CopyTree copies the regular files under src (a file or a directory) to
+// dst, leaving out what skip (when not nil) picks: a picked directory is
+// skipped whole.
+func CopyTree(src, dst string, skip func(rel string, d fs.DirEntry) bool) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		if skip != nil && skip(rel, d) {
+			if d.IsDir() {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if strings.HasSuffix(d.Name(), "_test.go") || !d.Type().IsRegular() {
+		if d.IsDir() || !d.Type().IsRegular() {
 			return nil
 		}
 		return copyFile(path, filepath.Join(dst, rel))

@@ -117,7 +117,7 @@ func StartClusterWith(t testing.TB, name string, n int, opts ClusterOptions) *Cl
 	c := &Cluster{Name: name, t: t, bin: bin}
 	base := t.TempDir()
 	for i := 0; i < n; i++ {
-		nd := &Node{ID: fmt.Sprintf("n%d", i+1), Addr: freeAddr(t), HTTP: freeAddr(t), t: t, bin: bin}
+		nd := &Node{ID: fmt.Sprintf("n%d", i+1), Addr: FreeAddr(t), HTTP: FreeAddr(t), t: t, bin: bin}
 		nd.Data = filepath.Join(base, nd.ID)
 		c.Nodes = append(c.Nodes, nd)
 	}
@@ -310,7 +310,8 @@ func (nd *Node) WaitHealthy(timeout time.Duration) {
 	nd.t.Fatalf("node %s not healthy after %s", nd.ID, timeout)
 }
 
-func freeAddr(t testing.TB) string {
+// FreeAddr returns a 127.0.0.1 address nothing listens on right now.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -3,10 +3,6 @@ package robustness
 import (
 	"context"
 	"fmt"
-	"io"
-	"io/fs"
-	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -45,7 +41,7 @@ func startFaultCluster(t testing.TB, nodes int, failpoints bool) *faultCluster {
 	if failpoints {
 		opts.Bin = e2e.FailpointBinaries(t)
 		opts.Env = func(nd *e2e.Node) []string {
-			addr := freeAddr(t)
+			addr := e2e.FreeAddr(t)
 			fc.gofail[nodeIndex(nd)] = addr
 			return []string{"GOFAIL_HTTP=" + addr}
 		}
@@ -166,63 +162,12 @@ func describeSums(s replicaSums) string {
 func (fc *faultCluster) saveData(dir string) error {
 	fc.Stop()
 	for _, nd := range fc.Nodes {
-		if err := copyTree(nd.Data, filepath.Join(dir, nd.ID)); err != nil {
+		if err := e2e.CopyTree(nd.Data, filepath.Join(dir, nd.ID), nil); err != nil {
 			return err
 		}
-		if err := copyTree(nd.LogPath(), filepath.Join(dir, nd.ID+".log")); err != nil {
+		if err := e2e.CopyTree(nd.LogPath(), filepath.Join(dir, nd.ID+".log"), nil); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// copyTree copies the regular files under src (a file or a directory).
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		to := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(to, 0o755)
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			return err
-		}
-		return copyFile(path, to)
-	})
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
