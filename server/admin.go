@@ -160,7 +160,7 @@ func (a *adminService) ListTables(ctx context.Context, _ *tpb.ListTablesRequest)
 	return resp, nil
 }
 
-// tableOrForward finds a table locally, asking the meta leader when this
+// lookupTable finds a table locally, asking the meta leader when this
 // node's metadata may lag behind a just-created table.
 func (a *adminService) lookupTable(ctx context.Context, name string) (*TableMeta, error) {
 	if t, ok := a.n.table(name); ok {
@@ -187,7 +187,9 @@ func (a *adminService) lookupTable(ctx context.Context, name string) (*TableMeta
 	if t, ok := a.n.table(name); ok {
 		return t, nil
 	}
-	return nil, fmt.Errorf("table %q: %w", name, ErrTableNotFound)
+	// The leader has the table; this node's metadata has not caught up
+	// (a restarted follower learns the commit index only from the leader).
+	return nil, fmt.Errorf("table %q: %w: the meta leader has it, this node's metadata is behind", name, ErrNotReady)
 }
 
 func (a *adminService) Partitions(ctx context.Context, req *tpb.PartitionsRequest) (*tpb.PartitionsResponse, error) {
