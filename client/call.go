@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 
 	"go.uber.org/zap"
@@ -37,8 +38,12 @@ func (t *Table) call(ctx context.Context, p int, write bool, fn kvFunc) error {
 		avoid             string
 		redirects, pauses int
 	)
+	// Without a known leader, calls start at different replicas, so one that
+	// is down (and answers nothing a call could learn from) does not catch
+	// every call.
+	spread := rand.IntN(1 << 16)
 	for attempt := 1; ; attempt++ {
-		addr, ok := t.route.target(p, attempt, avoid)
+		addr, ok := t.route.target(p, attempt+spread, avoid)
 		if !ok {
 			last = errNoRoute(t.name, p)
 		} else if last = fn(ctx, t.c.kvAt(addr)); last == nil {
@@ -62,10 +67,10 @@ func (t *Table) call(ctx context.Context, p int, write bool, fn kvFunc) error {
 		case kindNoLeader:
 			t.route.forgetLeader(p, addr)
 		case kindUnavailable:
+			t.route.forgetLeader(p, addr) // the next call looks elsewhere
 			if write && ok && !notSent(last) {
 				return fmt.Errorf("%w: %w", ErrAmbiguous, mapError(last, ErrTableNotFound))
 			}
-			t.route.forgetLeader(p, addr)
 			avoid = addr
 		}
 		retryable = last

@@ -397,3 +397,26 @@ func TestWritesAreNotRetriedWhenTheirOutcomeIsUnknown(t *testing.T) {
 		}
 	})
 }
+
+// After an ambiguous write the client forgets that leader, and calls that
+// know no leader start at different replicas, so later writes reach a live
+// one instead of the failed node every time.
+func TestWritesMoveOnAfterAnAmbiguousFailure(t *testing.T) {
+	cl := newTestCluster(1)
+	bad := mustStartNode(t, cl, nodeMode{leader: true, failWith: codes.Unavailable})
+	good := mustStartNode(t, cl, nodeMode{leader: true})
+	bad.setRoute(bad.addr, bad.addr, good.addr)
+	good.setRoute(bad.addr, bad.addr, good.addr)
+	tbl := mustTable(t, mustDial(t, bad.addr, good.addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tbl.Set(ctx, []byte("hk"), []byte("sk"), []byte("v")); !errors.Is(err, ErrAmbiguous) {
+		t.Fatalf("first set through the failing leader = %v, want ErrAmbiguous", err)
+	}
+	for i := 0; i < 20; i++ {
+		if err := tbl.Set(ctx, []byte("hk"), []byte("sk"), []byte("v")); err == nil {
+			return
+		}
+	}
+	t.Fatal("20 writes after an ambiguous failure all went to the failing node")
+}
