@@ -102,17 +102,14 @@ func (c *Client) SetConfig(ctx context.Context, key, value string) (*tandempb.Co
 	return resp.GetEntry(), nil
 }
 
-// requestIDKey names the id the SDK gives one metadata change. The admin
-// connection retries a call on another node when an attempt fails in a way
-// that does not say whether it was applied; with the same id on every
-// attempt, the server answers a retry of an applied change with its result
-// rather than "already exists".
-const requestIDKey = "x-tandem-request-id"
-
+// withRequestID gives one metadata change an id (tandempb.RequestIDHeader).
+// The admin connection retries a call on another node when an attempt
+// fails without saying whether it was applied; the same id on every attempt
+// lets the server answer a retry of an applied change with its result.
 func withRequestID(ctx context.Context) context.Context {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return metadata.AppendToOutgoingContext(ctx, requestIDKey, hex.EncodeToString(b[:]))
+	return metadata.AppendToOutgoingContext(ctx, tandempb.RequestIDHeader, hex.EncodeToString(b[:]))
 }
 
 // adminError maps the error of an Admin call: a retryable error that

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/tandem-kv/tandem/internal/netaddr"
 )
 
 // maxRecvMsgSize lets a full scan page of large values through; gRPC's
@@ -28,7 +30,7 @@ func dialOptions(cfg Config, addr string) ([]grpc.DialOption, error) {
 	if cfg.Token == "" {
 		return opts, nil
 	}
-	if cfg.TLS == nil && !loopback(addr) {
+	if cfg.TLS == nil && !netaddr.Loopback(addr) {
 		return nil, fmt.Errorf("%w: refusing to send the token in clear to %s (not a loopback address): configure TLS", ErrInvalidArgument, addr)
 	}
 	return append(opts, grpc.WithPerRPCCredentials(bearerToken(cfg.Token))), nil

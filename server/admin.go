@@ -160,40 +160,8 @@ func (a *adminService) ListTables(ctx context.Context, _ *tpb.ListTablesRequest)
 	return resp, nil
 }
 
-// lookupTable finds a table locally, asking the meta leader when this
-// node's metadata may lag behind a just-created table.
-func (a *adminService) lookupTable(ctx context.Context, name string) (*TableMeta, error) {
-	if t, ok := a.n.table(name); ok {
-		return t, nil
-	}
-	leader, fctx, err := a.n.metaLeaderAdmin(ctx)
-	if err != nil {
-		return nil, a.n.missingTable(ctx, name)
-	}
-	if leader == nil {
-		// This node leads the meta group; just elected, it may not have
-		// applied the meta log yet.
-		return nil, a.n.missingTable(ctx, name)
-	}
-	if _, err := leader.Route(fctx, &tpb.RouteRequest{Table: name}); err != nil {
-		return nil, err
-	}
-	// The leader has it: wait for this node to catch up with the meta log.
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := a.n.meta.waitApplied(wctx, a.n.meta.raft.CommitIndex()); err != nil {
-		return nil, err
-	}
-	if t, ok := a.n.table(name); ok {
-		return t, nil
-	}
-	// The leader has the table; this node's metadata has not caught up
-	// (a restarted follower learns the commit index only from the leader).
-	return nil, fmt.Errorf("table %q: %w: the meta leader has it, this node's metadata is behind", name, ErrNotReady)
-}
-
 func (a *adminService) Partitions(ctx context.Context, req *tpb.PartitionsRequest) (*tpb.PartitionsResponse, error) {
-	t, err := a.lookupTable(ctx, req.Table)
+	t, err := a.n.findTable(ctx, req.Table)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -201,7 +169,7 @@ func (a *adminService) Partitions(ctx context.Context, req *tpb.PartitionsReques
 }
 
 func (a *adminService) Route(ctx context.Context, req *tpb.RouteRequest) (*tpb.RouteResponse, error) {
-	t, err := a.lookupTable(ctx, req.Table)
+	t, err := a.n.findTable(ctx, req.Table)
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -63,7 +63,7 @@ func (a *adminService) LocalCreateCheckpoint(ctx context.Context, req *tpb.Local
 }
 
 func (a *adminService) ListCheckpoints(ctx context.Context, req *tpb.ListCheckpointsRequest) (*tpb.ListCheckpointsResponse, error) {
-	t, err := a.lookupTable(ctx, req.Table)
+	t, err := a.n.findTable(ctx, req.Table)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -115,7 +115,7 @@ func (n *Node) gatherCheckpoints(ctx context.Context, table string) [][]*tpb.Che
 }
 
 func (a *adminService) CreateCheckpoint(ctx context.Context, req *tpb.CreateCheckpointRequest) (*tpb.CreateCheckpointResponse, error) {
-	t, err := a.lookupTable(ctx, req.Table)
+	t, err := a.n.findTable(ctx, req.Table)
 	if err != nil {
 		return nil, toStatus(err)
 	}

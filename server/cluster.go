@@ -187,9 +187,9 @@ func hasReplica(rs []*tpb.ReplicaStatus, id string) bool {
 
 // routes builds the client routing table of a table.
 func (n *Node) routes(ctx context.Context, table string) ([]*tpb.PartitionRoute, error) {
-	t, ok := n.table(table)
-	if !ok {
-		return nil, n.missingTable(ctx, table)
+	t, err := n.findTable(ctx, table)
+	if err != nil {
+		return nil, err
 	}
 	var out []*tpb.PartitionRoute
 	for _, p := range n.partitionsInfo(ctx, t) {
@@ -242,26 +242,23 @@ func (n *Node) metaLeaderAdmin(ctx context.Context) (tpb.AdminClient, context.Co
 	}
 	fctx := metadata.AppendToOutgoingContext(ctx, forwardedKey, n.cfg.NodeID)
 	if id := requestID(ctx); id != "" {
-		fctx = metadata.AppendToOutgoingContext(fctx, requestIDKey, id)
+		fctx = metadata.AppendToOutgoingContext(fctx, tpb.RequestIDHeader, id)
 	}
 	return c, fctx, nil
 }
 
-// requestIDKey carries a client's id for a metadata change (CreateTable,
-// AddDuplication). The SDK sends the same id on every retry of one call, so
-// a retry of a change that was applied although its answer was lost
-// returns the result instead of "already exists".
-const requestIDKey = "x-tandem-request-id"
-
 // maxRequestIDLen bounds the ids kept in the metadata.
 const maxRequestIDLen = 64
 
+// requestID is the caller's id for this metadata change
+// (tpb.RequestIDHeader), "" when absent or over maxRequestIDLen; it is kept
+// with the table or duplication the change makes.
 func requestID(ctx context.Context) string {
 	md, ok := metadata.FromIncomingContext(ctx)
 	if !ok {
 		return ""
 	}
-	ids := md.Get(requestIDKey)
+	ids := md.Get(tpb.RequestIDHeader)
 	if len(ids) == 0 || len(ids[0]) > maxRequestIDLen {
 		return ""
 	}

@@ -74,7 +74,7 @@ func (n *Node) dup(table, id string) (*DupMeta, error) {
 // AddDuplication records the duplication, then asks the remote cluster to
 // create the follower table; if the remote refuses, the record is undone.
 func (a *adminService) AddDuplication(ctx context.Context, req *tpb.AddDuplicationRequest) (*tpb.AddDuplicationResponse, error) {
-	t, err := a.lookupTable(ctx, req.Table)
+	t, err := a.n.findTable(ctx, req.Table)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -261,7 +261,7 @@ func (a *adminService) removeDuplicationHere(ctx context.Context, d *DupMeta) (*
 
 func (a *adminService) ListDuplications(ctx context.Context, req *tpb.ListDuplicationsRequest) (*tpb.ListDuplicationsResponse, error) {
 	if req.Table != "" {
-		if _, err := a.lookupTable(ctx, req.Table); err != nil {
+		if _, err := a.n.findTable(ctx, req.Table); err != nil {
 			return nil, toStatus(err)
 		}
 	}

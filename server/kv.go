@@ -34,9 +34,9 @@ type kvService struct {
 // leaderFor resolves table and hash key to the local leader replica, or a
 // NotLeader error naming the leader (or a replica to ask).
 func (n *Node) leaderFor(ctx context.Context, table string, partition uint32, hasPartition bool, hashKey []byte) (*replica.Replica, *TableMeta, uint32, error) {
-	t, ok := n.table(table)
-	if !ok {
-		return nil, nil, 0, n.missingTable(ctx, table)
+	t, err := n.findTable(ctx, table)
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	if !hasPartition {
 		partition = tpb.PartitionOf(hashKey, t.Partitions)
@@ -55,39 +55,46 @@ func (n *Node) leaderFor(ctx context.Context, table string, partition uint32, ha
 	return r, t, partition, nil
 }
 
-// missingTable is the error for a table this node's metadata lacks. Only
-// the meta leader says "not found", after a barrier (every meta log entry
-// before it applied); any other node asks the leader, since its own
-// metadata may lag: raft applies a restarted follower's log only once the
-// leader tells it the commit index, and a partitioned node hears nothing.
-// Short of the leader's answer the error is ErrNotReady (Unavailable: ask
-// again, or ask another node).
-func (n *Node) missingTable(ctx context.Context, table string) error {
-	notReady := func(why string) error { return fmt.Errorf("table %q: %w: %s", table, ErrNotReady, why) }
+// findTable returns a table from this node's metadata, or, when the table
+// is not there, the authoritative answer. Only the meta leader says "not
+// found", once it has applied everything committed before its term; any
+// other node asks the leader, since its own metadata may lag (raft applies a
+// restarted follower's log only once the leader tells it the commit index,
+// and a partitioned node hears nothing). When the leader has the table this
+// node waits a little to catch up. Short of an answer the error is
+// ErrNotReady (Unavailable: ask again, or ask another node).
+func (n *Node) findTable(ctx context.Context, name string) (*TableMeta, error) {
+	if t, ok := n.table(name); ok {
+		return t, nil
+	}
+	notReady := func(why string) error { return fmt.Errorf("table %q: %w: %s", name, ErrNotReady, why) }
 	if !n.Ready() {
-		return notReady("node starting")
+		return nil, notReady("node starting")
 	}
 	ctx, cancel := context.WithTimeout(ctx, missingTableTimeout)
 	defer cancel()
 	leader, fctx, err := n.metaLeaderAdmin(ctx)
 	if err != nil {
-		return notReady(err.Error())
+		return nil, notReady(err.Error())
 	}
 	if leader == nil {
-		if err := n.meta.raft.Barrier(missingTableTimeout).Error(); err != nil {
-			return notReady("meta barrier: " + err.Error())
+		if err := n.meta.leaderCaughtUp(missingTableTimeout); err != nil {
+			return nil, notReady("meta barrier: " + err.Error())
 		}
-		if _, ok := n.table(table); ok {
-			return notReady("metadata just caught up")
-		}
-		return fmt.Errorf("table %q: %w", table, ErrTableNotFound)
-	}
-	if _, err := leader.Route(fctx, &tpb.RouteRequest{Table: table}); status.Code(err) == codes.NotFound {
-		return fmt.Errorf("table %q: %w", table, ErrTableNotFound)
+	} else if _, err := leader.Route(fctx, &tpb.RouteRequest{Table: name}); status.Code(err) == codes.NotFound {
+		return nil, fmt.Errorf("table %q: %w", name, ErrTableNotFound)
 	} else if err != nil {
-		return notReady("meta leader: " + err.Error())
+		return nil, notReady("meta leader: " + err.Error())
+	} else if err := n.meta.waitApplied(ctx, n.meta.raft.CommitIndex()); err != nil {
+		return nil, notReady("catching up with the meta leader: " + err.Error())
 	}
-	return notReady("this node's metadata is behind the meta leader's")
+	if t, ok := n.table(name); ok {
+		return t, nil
+	}
+	if leader == nil {
+		return nil, fmt.Errorf("table %q: %w", name, ErrTableNotFound)
+	}
+	return nil, notReady("the meta leader has it, this node's metadata is behind")
 }
 
 // missingTableTimeout bounds how long a lookup of an unknown table waits

@@ -7,25 +7,17 @@ import (
 	"testing"
 )
 
-func metaSeed(t testing.TB, cmd metaCommand) []byte {
-	b, err := json.Marshal(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // FuzzMetaCommand: meta log entries come from disk and from the meta
 // leader. Whatever decodes applies without panicking, to an empty state and
 // to one with a table and a duplication.
 func FuzzMetaCommand(f *testing.F) {
 	table := &TableMeta{Name: "t", Partitions: 2, Replicas: 1, Placement: [][]string{{"n1"}, {"n1"}}}
-	f.Add(metaSeed(f, metaCommand{Op: opCreateTable, Table: table}))
-	f.Add(metaSeed(f, metaCommand{Op: opDropTable, Name: "t"}))
-	f.Add(metaSeed(f, metaCommand{Op: opSetConfig, Key: "kv.max_value_bytes", Value: "10"}))
-	f.Add(metaSeed(f, metaCommand{Op: opAddDup, Dup: &DupMeta{ID: "1", Table: "t", RemoteAddr: "r:1"}}))
-	f.Add(metaSeed(f, metaCommand{Op: opRemoveDup, Name: "1"}))
-	f.Add(metaSeed(f, metaCommand{Op: opDetachFollower, Name: "t", Key: "1"}))
+	f.Add(mustJSON(f, metaCommand{Op: opCreateTable, Table: table}))
+	f.Add(mustJSON(f, metaCommand{Op: opDropTable, Name: "t"}))
+	f.Add(mustJSON(f, metaCommand{Op: opSetConfig, Key: "kv.max_value_bytes", Value: "10"}))
+	f.Add(mustJSON(f, metaCommand{Op: opAddDup, Dup: &DupMeta{ID: "1", Table: "t", RemoteAddr: "r:1"}}))
+	f.Add(mustJSON(f, metaCommand{Op: opRemoveDup, Name: "1"}))
+	f.Add(mustJSON(f, metaCommand{Op: opDetachFollower, Name: "t", Key: "1"}))
 	f.Add([]byte(`{"op":"create_table"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cmd, err := decodeMetaCommand(b)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -37,6 +38,9 @@ type metaGroup struct {
 	// restarted node, what it knew before it heard from a leader.
 	openCommit uint64
 	openedAt   time.Time
+	// caughtUpTerm is the latest term in which this node, as leader, has
+	// applied every entry committed before it (leaderCaughtUp).
+	caughtUpTerm atomic.Uint64
 }
 
 func openMetaGroup(cfg Config, peers []Peer, mux *replica.Mux, logDB *replica.LogDB, lg *zap.Logger) (*metaGroup, error) {
@@ -129,6 +133,21 @@ func (m *metaGroup) learnedCommit() bool {
 // learnCommitWait bounds how long a restarted follower waits to learn the
 // leader's commit index before it calls itself ready.
 const learnCommitWait = 10 * time.Second
+
+// leaderCaughtUp returns once this node, leading the meta group, has applied
+// every entry committed before its term: one barrier per term, since later
+// changes apply before their callers hear back.
+func (m *metaGroup) leaderCaughtUp(timeout time.Duration) error {
+	term := m.raft.CurrentTerm()
+	if m.caughtUpTerm.Load() == term {
+		return nil
+	}
+	if err := m.raft.Barrier(timeout).Error(); err != nil {
+		return err
+	}
+	m.caughtUpTerm.Store(term)
+	return nil
+}
 
 // isLeader reports whether this node leads the meta group.
 func (m *metaGroup) isLeader() bool { return m.raft.State() == raft.Leader }

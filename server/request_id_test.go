@@ -60,7 +60,7 @@ func TestRequestIDSurvivesForwarding(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cc.Close()
-		_, err = tpb.NewAdminClient(cc).CreateTable(metadata.AppendToOutgoingContext(ctx, requestIDKey, rid),
+		_, err = tpb.NewAdminClient(cc).CreateTable(metadata.AppendToOutgoingContext(ctx, tpb.RequestIDHeader, rid),
 			&tpb.CreateTableRequest{Name: "t", Partitions: 1, Replicas: 3})
 		return err
 	}

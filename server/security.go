@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/tandem-kv/tandem/internal/netaddr"
 	"github.com/tandem-kv/tandem/replica"
 )
 
@@ -105,7 +106,7 @@ func (c Config) validateSecurity() error {
 // securityWarnings lists what is unsafe about serving on addr with cfg.
 func securityWarnings(cfg Config, addr net.Addr) []string {
 	var out []string
-	exposed := !isLoopback(addr)
+	exposed := !netaddr.Loopback(addr.String())
 	switch {
 	case cfg.TLS == nil && exposed:
 		out = append(out, "listening on a non-loopback address without TLS: traffic travels in clear (see --tls-cert, --tls-key, --tls-ca)")
@@ -116,19 +117,6 @@ func securityWarnings(cfg Config, addr net.Addr) []string {
 		out = append(out, "auth without TLS: tokens and raft traffic travel in clear")
 	}
 	return out
-}
-
-// isLoopback reports whether addr is on a loopback interface only.
-func isLoopback(addr net.Addr) bool {
-	host, _, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // newMux puts the node's listener under the mux, in TLS when configured,

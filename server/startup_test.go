@@ -97,7 +97,7 @@ func TestOnlyTheMetaLeaderSaysTableNotFound(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for i, n := range c.Nodes {
-		if err := n.missingTable(ctx, "nope"); !errors.Is(err, ErrTableNotFound) {
+		if _, err := n.findTable(ctx, "nope"); !errors.Is(err, ErrTableNotFound) {
 			t.Fatalf("node %d (meta leader %v) on a missing table: %v, want ErrTableNotFound", i, n.meta.isLeader(), err)
 		}
 	}
@@ -117,7 +117,7 @@ func TestOnlyTheMetaLeaderSaysTableNotFound(t *testing.T) {
 		_, addr := c.Nodes[follower].meta.leader()
 		return addr == ""
 	})
-	if err := c.Nodes[follower].missingTable(ctx, "nope"); !errors.Is(err, ErrNotReady) {
+	if _, err := c.Nodes[follower].findTable(ctx, "nope"); !errors.Is(err, ErrNotReady) {
 		t.Fatalf("a node without a meta leader on an unknown table: %v, want ErrNotReady", err)
 	}
 }
