@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,9 +42,12 @@ type writer struct {
 	tbl   *client.Table
 	mu    sync.Mutex
 	acked map[string]string
-	next  atomic.Int64
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	// failed counts writes that returned an error: each may or may not
+	// have applied (client.ErrAmbiguous, a deadline).
+	failed int
+	next   atomic.Int64
+	stop   chan struct{}
+	wg     sync.WaitGroup
 }
 
 func startWriters(tbl *client.Table, n int) *writer {
@@ -68,11 +72,13 @@ func (w *writer) loop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := w.tbl.Set(ctx, []byte(hk), []byte(sk), []byte(v))
 		cancel()
+		w.mu.Lock()
 		if err == nil {
-			w.mu.Lock()
 			w.acked[hk+"\x00"+sk] = v
-			w.mu.Unlock()
+		} else {
+			w.failed++
 		}
+		w.mu.Unlock()
 	}
 }
 
@@ -150,8 +156,12 @@ func TestKillLeaderOfThreeNodeCluster(t *testing.T) {
 	victim.Start()
 	victim.WaitHealthy(30 * time.Second)
 	waitCaughtUp(t, c, "t", victim.ID)
-	if out, err := cl.Shell("count t"); err != nil || strings.TrimSpace(out) != fmt.Sprint(len(acked)+1) {
-		t.Fatalf("count after restart: %q %v; want %d", out, err, len(acked)+1)
+	// Every acknowledged write and u1 are there; a write that failed may
+	// have applied too (its leader died after receiving it).
+	out, err = cl.Shell("count t")
+	n, cerr := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil || cerr != nil || n < len(acked)+1 || n > len(acked)+1+w.failed {
+		t.Fatalf("count after restart: %q %v; want %d acknowledged + u1, plus at most %d failed writes", out, err, len(acked)+1, w.failed)
 	}
 }
 
