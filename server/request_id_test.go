@@ -60,9 +60,15 @@ func TestRequestIDSurvivesForwarding(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cc.Close()
-		_, err = tpb.NewAdminClient(cc).CreateTable(metadata.AppendToOutgoingContext(ctx, tpb.RequestIDHeader, rid),
-			&tpb.CreateTableRequest{Name: "t", Partitions: 1, Replicas: 3})
-		return err
+		// Retry like the SDK does while the meta group has no leader.
+		for {
+			_, err = tpb.NewAdminClient(cc).CreateTable(metadata.AppendToOutgoingContext(ctx, tpb.RequestIDHeader, rid),
+				&tpb.CreateTableRequest{Name: "t", Partitions: 1, Replicas: 3})
+			if status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+				return err
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	addrs := c.Addrs()
 	for i, addr := range addrs {

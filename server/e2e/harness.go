@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -227,6 +228,16 @@ func (nd *Node) Start() {
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(nd.cmd, nd.exited)
 }
 
+// logTail is the end of the node's log, for failure messages (the test's
+// temporary directory, log included, is gone once it fails).
+func (nd *Node) logTail() string {
+	b, err := os.ReadFile(nd.LogPath())
+	if err != nil {
+		return err.Error()
+	}
+	return string(b[max(0, len(b)-2000):])
+}
+
 // Pid is the node's process id while it runs, else 0.
 func (nd *Node) Pid() int {
 	if nd.cmd == nil || nd.cmd.Process == nil {
@@ -303,20 +314,28 @@ func (nd *Node) WaitHealthy(timeout time.Duration) {
 		}
 		select {
 		case <-nd.exited:
-			nd.t.Fatalf("node %s exited while starting; see %s.log", nd.ID, filepath.Join(filepath.Dir(nd.Data), nd.ID))
+			nd.t.Fatalf("node %s exited while starting:\n%s", nd.ID, nd.logTail())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	nd.t.Fatalf("node %s not healthy after %s", nd.ID, timeout)
 }
 
-// FreeAddr returns a 127.0.0.1 address nothing listens on right now.
+// FreeAddr returns a 127.0.0.1 address nothing listens on right now. The
+// port comes from below Linux's ephemeral range (32768 and up), so the
+// outgoing connections of this and other tests cannot take it between now
+// and the moment a node binds it.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port in 20000-31999")
+	return ""
 }
