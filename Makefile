@@ -88,7 +88,7 @@ bench: build
 # make test runs each briefly (FUZZTIME=3s) on top of its committed corpus.
 FUZZTIME ?= 30s
 FUZZ_ROCKSDB := FuzzDecodeKey FuzzDecodeValue
-FUZZ_REPLICA := FuzzDecode FuzzDecodeCommand FuzzDecodeLog FuzzDecodeManifest FuzzHandshake FuzzMuxRoute FuzzUntarSnapshot
+FUZZ_REPLICA := FuzzDecode FuzzDecodeCommand FuzzDecodeLog FuzzDecodeManifest FuzzHandshake FuzzMuxRoute FuzzUntarSnapshot FuzzHeartbeatFrame
 FUZZ_SERVER  := FuzzMetaCommand FuzzMetaSnapshot
 fuzz:
 	@for t in $(FUZZ_ROCKSDB); do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./rocksdb/ || exit 1; done

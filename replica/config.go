@@ -92,6 +92,9 @@ type Config struct {
 	Shared       *rocksdb.Shared
 	LogDB        *LogDB
 	Mux          *Mux
+	// Heartbeats, when set, carries the group's raft heartbeats together
+	// with other groups' to the same node (the node's HeartbeatHub).
+	Heartbeats *HeartbeatHub
 	// Scheduler, when set, makes checkpoints (raft snapshots included) go
 	// through the node's prioritized queue.
 	Scheduler *Scheduler

@@ -22,6 +22,10 @@ type readBarrier struct {
 	waitApplied func(context.Context, uint64) error
 	lg          *zap.Logger
 
+	// expedite, when set, makes the heartbeats VerifyLeader sends skip the
+	// heartbeat hub's coalescing window.
+	expedite func()
+
 	mu        sync.Mutex
 	readyTerm uint64
 	ready     bool
@@ -137,6 +141,9 @@ func (rb *readBarrier) verifyLoop() {
 		}
 		readyTerm, ready := rb.readyTerm, rb.ready
 		rb.mu.Unlock()
+		if rb.expedite != nil {
+			rb.expedite()
+		}
 		err := rb.raft.VerifyLeader().Error()
 		if err != nil {
 			err = fmt.Errorf("%w: %v", ErrNotLeader, err)

@@ -25,7 +25,7 @@ type Replica struct {
 	catalog *Catalog
 	ckpt    *checkpointer
 	glog    *GroupLog
-	trans   *raft.NetworkTransport
+	trans   groupTransport
 	raft    *raft.Raft
 	reads   *readBarrier
 	batch   *batcher
@@ -63,6 +63,9 @@ func Open(cfg Config) (*Replica, error) {
 	r.reads = newReadBarrier(r.raft, func(ctx context.Context, d uint64) error {
 		return r.fsm.waitApplied(ctx, d, r.glog.internalOnly)
 	}, lg, r.done)
+	if h := cfg.Heartbeats; h != nil {
+		r.reads.expedite = func() { h.Expedite(cfg.Group) }
+	}
 	return r, nil
 }
 
@@ -94,9 +97,16 @@ func (r *Replica) start() error {
 	if err != nil {
 		return err
 	}
-	r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl, ServerAddressProvider: r.cfg.Addresses,
 	})
+	r.trans = nt
+	if r.cfg.Heartbeats != nil {
+		if r.trans, err = r.cfg.Heartbeats.Transport(r.cfg.Group, nt, r.cfg.Addresses); err != nil {
+			nt.Close()
+			return err
+		}
+	}
 	rc := r.cfg.Raft.RaftConfig(r.cfg.NodeID, hl)
 	// The FSM's data is durable with its decree, so raft need not restore the
 	// latest snapshot on start unless the data is behind it.
