@@ -33,6 +33,7 @@ func newMetrics(n *Node) *metrics {
 	}
 	m.reg.MustRegister(n.sched.Metrics().Collectors()...)
 	m.reg.MustRegister(n.dupMetrics.Collectors()...)
+	m.reg.MustRegister(n.hub.Collectors()...)
 	m.reg.MustRegister(m.requests, m.latency, &replicaCollector{n: n},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -37,6 +37,7 @@ type Node struct {
 	shared *rocksdb.Shared
 	logDB  *replica.LogDB
 	mux    *replica.Mux
+	hub    *replica.HeartbeatHub
 	grpc   *grpc.Server
 	http   *http.Server
 	httpLn net.Listener
@@ -94,6 +95,11 @@ func (n *Node) open() error {
 	n.mux = n.newMux(ln)
 	n.peers = n.cfg.peers(n.Addr())
 	var err error
+	// Data groups' heartbeats to a node share one connection and frame
+	// (the meta group keeps its own transport).
+	if n.hub, err = replica.NewHeartbeatHub(n.cfg.Raft.HubConfig(n.mux, n.lg)); err != nil {
+		return err
+	}
 	if n.shared, err = rocksdb.NewShared(n.cfg.RocksDB); err != nil {
 		return err
 	}
@@ -220,6 +226,9 @@ func (n *Node) Close() error {
 		}
 		if n.meta != nil {
 			errs = append(errs, n.meta.close())
+		}
+		if n.hub != nil {
+			errs = append(errs, n.hub.Close())
 		}
 		if n.mux != nil {
 			errs = append(errs, n.mux.Close())

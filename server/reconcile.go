@@ -105,6 +105,7 @@ func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeC
 		Dir:     n.replicaDir(g),
 		Servers: servers, Addresses: peerAddresses(n.peers), Raft: timing,
 		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Scheduler: n.sched, Now: n.cfg.Now, Logger: n.lg,
+		Heartbeats: n.hub,
 	})
 	if err != nil {
 		return err
