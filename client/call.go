@@ -55,10 +55,15 @@ func (t *Table) call(ctx context.Context, p int, write bool, fn kvFunc) error {
 		}
 		switch kind {
 		case kindFatal:
+			err := mapError(last, ErrTableNotFound)
 			if retryable != nil && (expired(ctx) || status.Code(last) == codes.DeadlineExceeded) {
-				return giveUp(ctx, retryable, ErrTableNotFound)
+				err = giveUp(ctx, retryable, ErrTableNotFound)
 			}
-			return mapError(last, ErrTableNotFound)
+			if code := status.Code(last); write && ok && (code == codes.DeadlineExceeded || code == codes.Canceled) {
+				// The caller stopped waiting, not the server: it may apply.
+				return fmt.Errorf("%w: %w", ErrAmbiguous, err)
+			}
+			return err
 		case kindRedirect:
 			t.route.setLeader(p, leader)
 			if redirects++; redirects <= maxImmediateRedirects && leader != addr {

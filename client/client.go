@@ -21,8 +21,9 @@ type Client struct {
 	pool  *connPool
 	admin tandempb.AdminClient
 
-	mu     sync.Mutex
-	routes map[string]*routeCache
+	mu      sync.Mutex
+	routes  map[string]*routeCache
+	batches map[string]*tableBatches
 }
 
 // Dial connects to the cluster through the nodes at addrs with the default
@@ -44,10 +45,11 @@ func DialConfig(ctx context.Context, cfg Config) (*Client, error) {
 		cfg.Logger = zap.NewNop()
 	}
 	c := &Client{
-		cfg:    cfg,
-		lg:     cfg.Logger.Named("client"),
-		pool:   newConnPool(cfg),
-		routes: make(map[string]*routeCache),
+		cfg:     cfg,
+		lg:      cfg.Logger.Named("client"),
+		pool:    newConnPool(cfg),
+		routes:  make(map[string]*routeCache),
+		batches: make(map[string]*tableBatches),
 	}
 	c.admin = tandempb.NewAdminClient(&adminConn{c: c})
 	if cfg.DialTimeout == 0 {

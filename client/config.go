@@ -41,6 +41,18 @@ type Config struct {
 	// other address fails with ErrInvalidArgument rather than send the
 	// token in clear.
 	Token string
+	// BatchOps caps how many concurrent Get, Set or Del calls to one
+	// partition share one gRPC call (a lone call never waits for others to
+	// join). Zero means 128; 1 sends every operation alone.
+	BatchOps int
+}
+
+// batchOps returns the effective BatchOps.
+func (c Config) batchOps() int {
+	if c.BatchOps == 0 {
+		return defaultBatchOps
+	}
+	return c.BatchOps
 }
 
 // DefaultConfig returns the defaults: a 5s dial timeout, a 10s request
@@ -67,6 +79,8 @@ func (c Config) Validate() error {
 		problem = fmt.Sprintf("request timeout %v must be positive", c.RequestTimeout)
 	case c.InitialBackoff <= 0:
 		problem = fmt.Sprintf("initial backoff %v must be positive", c.InitialBackoff)
+	case c.BatchOps < 0:
+		problem = fmt.Sprintf("batch ops %d is negative", c.BatchOps)
 	case c.MaxBackoff < c.InitialBackoff:
 		problem = fmt.Sprintf("max backoff %v is below initial backoff %v", c.MaxBackoff, c.InitialBackoff)
 	}

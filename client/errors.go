@@ -40,8 +40,8 @@ var (
 	// their role is too weak for the call (e.g. a read token on a write).
 	ErrPermissionDenied = errors.New("client: permission denied")
 	// ErrAmbiguous is returned when a write may or may not have applied: its
-	// leader lost leadership while replicating it, or the connection broke
-	// after the request was sent. The client does not retry such a write,
+	// leader lost leadership while replicating it, the connection broke
+	// after the request was sent, or the deadline passed while it was out. The client does not retry such a write,
 	// since a second copy could land after other clients' writes to the same
 	// record; read the record to learn the outcome.
 	ErrAmbiguous = errors.New("client: write outcome unknown")

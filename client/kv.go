@@ -14,11 +14,9 @@ func (t *Table) Set(ctx context.Context, hashKey, sortKey, value []byte, opts ..
 	if err := firstErr(o.err, checkHashKey(hashKey)); err != nil {
 		return err
 	}
-	req := &tandempb.SetRequest{Table: t.name, HashKey: hashKey, SortKey: sortKey, Value: value, TtlSeconds: o.ttlSeconds}
-	return t.call(ctx, t.partitionOf(hashKey), true, func(ctx context.Context, kv tandempb.KVClient) error {
-		_, err := kv.Set(ctx, req)
-		return err
-	})
+	w := &tandempb.BatchWrite{HashKey: hashKey, SortKey: sortKey, Value: value, TtlSeconds: o.ttlSeconds}
+	_, err := t.batched(ctx, t.partitionOf(hashKey), &batchOp{write: w, size: len(hashKey) + len(sortKey) + len(value)})
+	return err
 }
 
 // Get returns the value under (hashKey, sortKey), or ErrNotFound when the
@@ -36,19 +34,15 @@ func (t *Table) GetRecord(ctx context.Context, hashKey, sortKey []byte) (Record,
 	if err := checkHashKey(hashKey); err != nil {
 		return Record{}, err
 	}
-	req := &tandempb.GetRequest{Table: t.name, HashKey: hashKey, SortKey: sortKey}
-	var resp *tandempb.GetResponse
-	err := t.call(ctx, t.partitionOf(hashKey), false, func(ctx context.Context, kv tandempb.KVClient) (err error) {
-		resp, err = kv.Get(ctx, req)
-		return err
-	})
+	get := &tandempb.GetRequest{HashKey: hashKey, SortKey: sortKey}
+	res, err := t.batched(ctx, t.partitionOf(hashKey), &batchOp{get: get, size: len(hashKey) + len(sortKey)})
 	if err != nil {
 		return Record{}, err
 	}
-	if !resp.GetFound() {
+	if !res.GetFound() {
 		return Record{}, ErrNotFound
 	}
-	return Record{HashKey: hashKey, SortKey: sortKey, Value: resp.GetValue(), ExpireAt: expireTime(resp.GetExpireTs())}, nil
+	return Record{HashKey: hashKey, SortKey: sortKey, Value: res.GetValue(), ExpireAt: expireTime(res.GetExpireTs())}, nil
 }
 
 // Del deletes the record under (hashKey, sortKey). Deleting an absent
@@ -57,11 +51,9 @@ func (t *Table) Del(ctx context.Context, hashKey, sortKey []byte) error {
 	if err := checkHashKey(hashKey); err != nil {
 		return err
 	}
-	req := &tandempb.DelRequest{Table: t.name, HashKey: hashKey, SortKey: sortKey}
-	return t.call(ctx, t.partitionOf(hashKey), true, func(ctx context.Context, kv tandempb.KVClient) error {
-		_, err := kv.Del(ctx, req)
-		return err
-	})
+	w := &tandempb.BatchWrite{Del: true, HashKey: hashKey, SortKey: sortKey}
+	_, err := t.batched(ctx, t.partitionOf(hashKey), &batchOp{write: w, size: len(hashKey) + len(sortKey)})
+	return err
 }
 
 // MultiGet reads several sort keys of one hash key atomically. It returns

@@ -11,14 +11,16 @@ import (
 // Client.Table. It is cheap, safe for concurrent use, and shares its
 // routing cache with every other handle of the same table.
 //
-// Writes are retried when the outcome is unknown (a leader change or a node
-// failure in the middle of a call), so the server may apply one write
-// twice. Set, Del and MultiSet are idempotent, so a repeated write leaves
-// the same state; a TTL is counted from the last application.
+// A write is retried only when it provably was not proposed; when its
+// outcome is unknown (its leader failed in the middle of the call) it
+// returns ErrAmbiguous. Concurrent Gets, Sets and Dels to one partition
+// share calls (see Config.BatchOps): a shared write is applied atomically
+// with the others of its call, in one raft entry.
 type Table struct {
-	c     *Client
-	name  string
-	route *routeCache
+	c       *Client
+	name    string
+	route   *routeCache
+	batches *tableBatches
 }
 
 // Table returns a handle on the table name after fetching its route. It
@@ -35,7 +37,7 @@ func (c *Client) Table(ctx context.Context, name string) (*Table, error) {
 	}
 	route := c.routeCache(name)
 	route.update(resp)
-	return &Table{c: c, name: name, route: route}, nil
+	return &Table{c: c, name: name, route: route, batches: c.tableBatches(name)}, nil
 }
 
 // routeCache returns the shared routing cache of table name.
@@ -48,6 +50,18 @@ func (c *Client) routeCache(name string) *routeCache {
 		c.routes[name] = r
 	}
 	return r
+}
+
+// tableBatches returns the shared batching queues of table name.
+func (c *Client) tableBatches(name string) *tableBatches {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.batches[name]
+	if !ok {
+		b = &tableBatches{queues: make(map[int]*batchQueue)}
+		c.batches[name] = b
+	}
+	return b
 }
 
 // Name returns the table's name.

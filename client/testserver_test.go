@@ -39,7 +39,11 @@ type testNode struct {
 	addr    string
 	mu      sync.Mutex
 	mode    nodeMode
-	kvCalls atomic.Int32
+	kvCalls atomic.Int32 // every KV call, a batch's inner calls included
+	// batchCalls counts BatchGet and BatchWrite calls.
+	batchCalls atomic.Int32
+	// hold, when set, keeps batch calls waiting until it is closed.
+	hold chan struct{}
 }
 
 // nodeMode is how a test node answers KV calls.
@@ -117,13 +121,17 @@ func (n *testNode) Set(_ context.Context, r *tandempb.SetRequest) (*tandempb.Set
 	if err := n.check(r.Table); err != nil {
 		return nil, err
 	}
-	if len(r.HashKey) == 0 || string(r.Value) == "too big" {
-		return nil, status.Error(codes.InvalidArgument, "value over the 1 MiB limit")
+	return &tandempb.SetResponse{}, n.cl.set(r.HashKey, r.SortKey, r.Value, r.TtlSeconds)
+}
+
+func (cl *testCluster) set(hashKey, sortKey, value []byte, ttl uint32) error {
+	if len(hashKey) == 0 || string(value) == "too big" {
+		return status.Error(codes.InvalidArgument, "value over the 1 MiB limit")
 	}
-	n.cl.mu.Lock()
-	defer n.cl.mu.Unlock()
-	n.cl.store[key(r.HashKey, r.SortKey)] = &tandempb.Record{HashKey: r.HashKey, SortKey: r.SortKey, Value: r.Value, ExpireTs: r.TtlSeconds}
-	return &tandempb.SetResponse{}, nil
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.store[key(hashKey, sortKey)] = &tandempb.Record{HashKey: hashKey, SortKey: sortKey, Value: value, ExpireTs: ttl}
+	return nil
 }
 
 func (n *testNode) Get(_ context.Context, r *tandempb.GetRequest) (*tandempb.GetResponse, error) {
@@ -137,6 +145,16 @@ func (n *testNode) Get(_ context.Context, r *tandempb.GetRequest) (*tandempb.Get
 		return &tandempb.GetResponse{}, nil
 	}
 	return &tandempb.GetResponse{Found: true, Value: rec.Value, ExpireTs: rec.ExpireTs}, nil
+}
+
+func (cl *testCluster) get(hashKey, sortKey []byte) *tandempb.BatchOpResult {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	rec, ok := cl.store[key(hashKey, sortKey)]
+	if !ok {
+		return &tandempb.BatchOpResult{}
+	}
+	return &tandempb.BatchOpResult{Found: true, Value: rec.Value, ExpireTs: rec.ExpireTs}
 }
 
 func (n *testNode) Del(_ context.Context, r *tandempb.DelRequest) (*tandempb.DelResponse, error) {
@@ -170,6 +188,48 @@ func (n *testNode) MultiGet(_ context.Context, r *tandempb.MultiGetRequest) (*ta
 		if rec, ok := n.cl.store[key(r.HashKey, sk)]; ok {
 			resp.Records = append(resp.Records, rec)
 		}
+	}
+	return resp, nil
+}
+
+// BatchWrite applies each write as Set or Del would; a refused write is
+// refused in its own result, as the real server does.
+func (n *testNode) BatchWrite(_ context.Context, r *tandempb.BatchWriteRequest) (*tandempb.BatchWriteResponse, error) {
+	n.batchCalls.Add(1)
+	if n.hold != nil {
+		<-n.hold
+	}
+	if err := n.check(r.Table); err != nil {
+		return nil, err
+	}
+	resp := &tandempb.BatchWriteResponse{}
+	for _, w := range r.Writes {
+		var err error
+		if w.Del {
+			n.cl.mu.Lock()
+			delete(n.cl.store, key(w.HashKey, w.SortKey))
+			n.cl.mu.Unlock()
+		} else {
+			err = n.cl.set(w.HashKey, w.SortKey, w.Value, w.TtlSeconds)
+		}
+		st := status.Convert(err)
+		resp.Results = append(resp.Results, &tandempb.BatchOpResult{Code: uint32(st.Code()), Message: st.Message()})
+	}
+	return resp, nil
+}
+
+// BatchGet answers each get as Get would.
+func (n *testNode) BatchGet(_ context.Context, r *tandempb.BatchGetRequest) (*tandempb.BatchGetResponse, error) {
+	n.batchCalls.Add(1)
+	if n.hold != nil {
+		<-n.hold
+	}
+	if err := n.check(r.Table); err != nil {
+		return nil, err
+	}
+	resp := &tandempb.BatchGetResponse{}
+	for _, g := range r.Gets {
+		resp.Results = append(resp.Results, n.cl.get(g.HashKey, g.SortKey))
 	}
 	return resp, nil
 }

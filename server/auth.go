@@ -59,13 +59,15 @@ func ParseRole(s string) (Role, bool) {
 // needs admin (deny by default); a test checks that every method of the
 // generated services is listed, so a new one gets a deliberate role.
 var methodRoles = map[string]Role{
-	tpb.KV_Get_FullMethodName:      RoleRead,
-	tpb.KV_MultiGet_FullMethodName: RoleRead,
-	tpb.KV_Scan_FullMethodName:     RoleRead,
-	tpb.KV_Count_FullMethodName:    RoleRead,
-	tpb.KV_Set_FullMethodName:      RoleWrite,
-	tpb.KV_Del_FullMethodName:      RoleWrite,
-	tpb.KV_MultiSet_FullMethodName: RoleWrite,
+	tpb.KV_Get_FullMethodName:        RoleRead,
+	tpb.KV_MultiGet_FullMethodName:   RoleRead,
+	tpb.KV_Scan_FullMethodName:       RoleRead,
+	tpb.KV_Count_FullMethodName:      RoleRead,
+	tpb.KV_BatchGet_FullMethodName:   RoleRead,
+	tpb.KV_Set_FullMethodName:        RoleWrite,
+	tpb.KV_Del_FullMethodName:        RoleWrite,
+	tpb.KV_MultiSet_FullMethodName:   RoleWrite,
+	tpb.KV_BatchWrite_FullMethodName: RoleWrite,
 
 	tpb.Admin_Nodes_FullMethodName:                 RoleRead,
 	tpb.Admin_ListTables_FullMethodName:            RoleRead,

@@ -23,13 +23,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	KV_Get_FullMethodName      = "/tandem.v1.KV/Get"
-	KV_Set_FullMethodName      = "/tandem.v1.KV/Set"
-	KV_Del_FullMethodName      = "/tandem.v1.KV/Del"
-	KV_MultiGet_FullMethodName = "/tandem.v1.KV/MultiGet"
-	KV_MultiSet_FullMethodName = "/tandem.v1.KV/MultiSet"
-	KV_Scan_FullMethodName     = "/tandem.v1.KV/Scan"
-	KV_Count_FullMethodName    = "/tandem.v1.KV/Count"
+	KV_Get_FullMethodName        = "/tandem.v1.KV/Get"
+	KV_Set_FullMethodName        = "/tandem.v1.KV/Set"
+	KV_Del_FullMethodName        = "/tandem.v1.KV/Del"
+	KV_MultiGet_FullMethodName   = "/tandem.v1.KV/MultiGet"
+	KV_MultiSet_FullMethodName   = "/tandem.v1.KV/MultiSet"
+	KV_Scan_FullMethodName       = "/tandem.v1.KV/Scan"
+	KV_Count_FullMethodName      = "/tandem.v1.KV/Count"
+	KV_BatchGet_FullMethodName   = "/tandem.v1.KV/BatchGet"
+	KV_BatchWrite_FullMethodName = "/tandem.v1.KV/BatchWrite"
 )
 
 // KVClient is the client API for KV service.
@@ -46,6 +48,8 @@ type KVClient interface {
 	MultiSet(ctx context.Context, in *MultiSetRequest, opts ...grpc.CallOption) (*MultiSetResponse, error)
 	Scan(ctx context.Context, in *ScanRequest, opts ...grpc.CallOption) (*ScanResponse, error)
 	Count(ctx context.Context, in *CountRequest, opts ...grpc.CallOption) (*CountResponse, error)
+	BatchGet(ctx context.Context, in *BatchGetRequest, opts ...grpc.CallOption) (*BatchGetResponse, error)
+	BatchWrite(ctx context.Context, in *BatchWriteRequest, opts ...grpc.CallOption) (*BatchWriteResponse, error)
 }
 
 type kVClient struct {
@@ -126,6 +130,26 @@ func (c *kVClient) Count(ctx context.Context, in *CountRequest, opts ...grpc.Cal
 	return out, nil
 }
 
+func (c *kVClient) BatchGet(ctx context.Context, in *BatchGetRequest, opts ...grpc.CallOption) (*BatchGetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchGetResponse)
+	err := c.cc.Invoke(ctx, KV_BatchGet_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *kVClient) BatchWrite(ctx context.Context, in *BatchWriteRequest, opts ...grpc.CallOption) (*BatchWriteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchWriteResponse)
+	err := c.cc.Invoke(ctx, KV_BatchWrite_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KVServer is the server API for KV service.
 // All implementations must embed UnimplementedKVServer
 // for forward compatibility.
@@ -140,6 +164,8 @@ type KVServer interface {
 	MultiSet(context.Context, *MultiSetRequest) (*MultiSetResponse, error)
 	Scan(context.Context, *ScanRequest) (*ScanResponse, error)
 	Count(context.Context, *CountRequest) (*CountResponse, error)
+	BatchGet(context.Context, *BatchGetRequest) (*BatchGetResponse, error)
+	BatchWrite(context.Context, *BatchWriteRequest) (*BatchWriteResponse, error)
 	mustEmbedUnimplementedKVServer()
 }
 
@@ -170,6 +196,12 @@ func (UnimplementedKVServer) Scan(context.Context, *ScanRequest) (*ScanResponse,
 }
 func (UnimplementedKVServer) Count(context.Context, *CountRequest) (*CountResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Count not implemented")
+}
+func (UnimplementedKVServer) BatchGet(context.Context, *BatchGetRequest) (*BatchGetResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BatchGet not implemented")
+}
+func (UnimplementedKVServer) BatchWrite(context.Context, *BatchWriteRequest) (*BatchWriteResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BatchWrite not implemented")
 }
 func (UnimplementedKVServer) mustEmbedUnimplementedKVServer() {}
 func (UnimplementedKVServer) testEmbeddedByValue()            {}
@@ -318,6 +350,42 @@ func _KV_Count_Handler(srv interface{}, ctx context.Context, dec func(interface{
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KV_BatchGet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchGetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KVServer).BatchGet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KV_BatchGet_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KVServer).BatchGet(ctx, req.(*BatchGetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KV_BatchWrite_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchWriteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KVServer).BatchWrite(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KV_BatchWrite_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KVServer).BatchWrite(ctx, req.(*BatchWriteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KV_ServiceDesc is the grpc.ServiceDesc for KV service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -352,6 +420,14 @@ var KV_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Count",
 			Handler:    _KV_Count_Handler,
+		},
+		{
+			MethodName: "BatchGet",
+			Handler:    _KV_BatchGet_Handler,
+		},
+		{
+			MethodName: "BatchWrite",
+			Handler:    _KV_BatchWrite_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -25,9 +25,12 @@ for i in 0 1 2; do
 	for _ in $(seq 100); do curl -sf "127.0.0.1:758$i/healthz" >/dev/null && break; sleep 0.1; done
 done
 echo "== 3 nodes, table of 8 partitions x 3 replicas, $CLIENTS clients, $DURATION, 256-byte values"
-for op in set get mixed; do
+# set1 is set with the SDK's call sharing off (--batch-ops 1): one gRPC
+# call per write, the baseline the shared calls are measured against.
+for op in set set1 get mixed; do
 	extra=()
 	[ "$op" = set ] && extra=(--create --partitions 8 --replicas 3)
+	[ "$op" = set1 ] && op=set && extra=(--batch-ops 1)
 	[ "$op" = get ] && extra=(--preload --keys 20000)
 	"$BIN/tandem-bench" --addr "$ADDRS" --table bench --op "$op" --clients "$CLIENTS" --duration "$DURATION" "${extra[@]}" --json | tail -1
 done

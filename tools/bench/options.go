@@ -51,6 +51,7 @@ type options struct {
 	partitions     int
 	replicas       int
 	timeout        time.Duration
+	batchOps       int
 	json           bool
 	cred           credflags.Flags
 }
@@ -80,6 +81,7 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.partitions, "partitions", 8, "partitions of a table made by --create")
 	fs.IntVar(&o.replicas, "replicas", 0, "replicas of a table made by --create (0 = server default, min(3, nodes))")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit of one op, retries included")
+	fs.IntVar(&o.batchOps, "batch-ops", 0, "tandem: concurrent single-record calls to one partition that share one gRPC call (0 = SDK default, 1 = no sharing)")
 	fs.BoolVar(&o.json, "json", false, "also print the results as one JSON object on the last line")
 	o.cred.Register(fs, "", "the Tandem cluster")
 	if err := fs.Parse(argv); err != nil {
@@ -140,6 +142,8 @@ func (o options) validateMore() error {
 		return fmt.Errorf("--replicas must be 0 (server default) or positive, not %d", o.replicas)
 	case o.timeout <= 0:
 		return fmt.Errorf("--timeout must be positive, not %s", o.timeout)
+	case o.batchOps < 0:
+		return fmt.Errorf("--batch-ops must not be negative, not %d", o.batchOps)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ type summary struct {
 	Errors    int64    `json:"errors"`
 	NotFound  int64    `json:"not_found"`
 	ValueSize int      `json:"value_size"`
+	BatchOps  int      `json:"batch_ops,omitempty"`
 	Keys      int      `json:"keys"`
 	Dist      string   `json:"dist"`
 	ReadRatio *float64 `json:"read_ratio,omitempty"`
@@ -53,7 +54,7 @@ func summarize(r *result) summary {
 	secs := r.elapsed.Seconds()
 	s := summary{Op: r.o.op, Table: r.o.table, Clients: r.o.clients, DurationS: secs,
 		Ops: r.stats.all.Count(), OpsPerSec: rate(r.stats.all.Count(), secs),
-		Errors: r.stats.errors, NotFound: r.stats.notFound, ValueSize: r.o.valueSize,
+		Errors: r.stats.errors, NotFound: r.stats.notFound, ValueSize: r.o.valueSize, BatchOps: r.o.batchOps,
 		Keys: r.o.keys, Dist: r.o.dist, latencyMS: newLatencyMS(r.stats.all)}
 	if r.o.op == opMixed {
 		ratio := r.o.readRatio

@@ -75,6 +75,7 @@ func openTandem(ctx context.Context, o options, log io.Writer) (tandemStore, fun
 	cfg.Addrs = o.addrs
 	cfg.RequestTimeout = o.timeout
 	cfg.DialTimeout = min(cfg.DialTimeout, o.timeout)
+	cfg.BatchOps = o.batchOps
 	if err := o.cred.Apply(&cfg); err != nil {
 		return tandemStore{}, nil, err
 	}

@@ -75,24 +75,34 @@ func (p *peer) Route(_ context.Context, r *tandempb.RouteRequest) (*tandempb.Rou
 	return resp, nil
 }
 
-func (p *peer) Set(_ context.Context, r *tandempb.SetRequest) (*tandempb.SetResponse, error) {
+// BatchWrite stores sets (the SDK sends single writes this way).
+func (p *peer) BatchWrite(_ context.Context, r *tandempb.BatchWriteRequest) (*tandempb.BatchWriteResponse, error) {
 	if err := p.checkTable(r.Table); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.recs[string(r.HashKey)+"/"+string(r.SortKey)] = fmt.Sprintf("%s ttl=%d", r.Value, r.TtlSeconds)
-	return &tandempb.SetResponse{}, nil
+	resp := &tandempb.BatchWriteResponse{}
+	for _, w := range r.Writes {
+		p.recs[string(w.HashKey)+"/"+string(w.SortKey)] = fmt.Sprintf("%s ttl=%d", w.Value, w.TtlSeconds)
+		resp.Results = append(resp.Results, &tandempb.BatchOpResult{})
+	}
+	return resp, nil
 }
 
-func (p *peer) Get(_ context.Context, r *tandempb.GetRequest) (*tandempb.GetResponse, error) {
+// BatchGet answers gets (the SDK sends single reads this way).
+func (p *peer) BatchGet(_ context.Context, r *tandempb.BatchGetRequest) (*tandempb.BatchGetResponse, error) {
 	if err := p.checkTable(r.Table); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	v, ok := p.recs[string(r.HashKey)+"/"+string(r.SortKey)]
-	return &tandempb.GetResponse{Found: ok, Value: []byte(v)}, nil
+	resp := &tandempb.BatchGetResponse{}
+	for _, g := range r.Gets {
+		v, ok := p.recs[string(g.HashKey)+"/"+string(g.SortKey)]
+		resp.Results = append(resp.Results, &tandempb.BatchOpResult{Found: ok, Value: []byte(v)})
+	}
+	return resp, nil
 }
 
 // runShell runs tandem-shell with argv and returns its exit status and
