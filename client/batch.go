@@ -14,12 +14,14 @@ import (
 )
 
 // Concurrent single-record calls (Get, Set, Del) to one partition share
-// gRPC calls: each partition has a queue per kind (reads, writes); while
-// fewer than maxBatchInflight calls of a queue are out, a call leaves at
-// once with everything queued, so a lone caller waits for nobody and many
-// callers share one call, one read barrier or one raft entry. This is what
-// lets a small machine serve tens of thousands of writes a second: the cost
-// of a call, not of a record, dominates.
+// gRPC calls: each partition has a queue per kind (reads, writes); when no
+// call of a queue is out, a call leaves at once with everything queued, so
+// a lone caller waits for nobody and many callers share one call, one read
+// barrier or one raft entry. On a small machine the cost of a call and of a
+// raft entry (a synced log write on every replica, a message each way), not
+// of a record, bounds the rate: with 64 writers on 8 partitions, one call
+// out per queue served 1.5x the writes of two calls out (bigger entries),
+// and reads 1.6x (tools/bench/cluster-bench.sh, BENCHMARKS.md).
 
 const (
 	// defaultBatchOps is the default Config.BatchOps.
@@ -27,8 +29,9 @@ const (
 	// maxBatchBytes bounds the keys and values of one batched call; a
 	// larger operation goes alone.
 	maxBatchBytes = 1 << 20
-	// maxBatchInflight is how many batched calls one queue keeps out.
-	maxBatchInflight = 2
+	// maxBatchInflight is how many batched calls one queue keeps out;
+	// everything arriving meanwhile goes into the next one.
+	maxBatchInflight = 1
 )
 
 // Operation states: queued ops may still be abandoned by their caller;

@@ -59,10 +59,10 @@ func TestQueuedOperationsShareOneCall(t *testing.T) {
 			mu.Unlock()
 		}()
 	}
-	set("first", "1")
-	waitFor(t, "one call out", func() bool { return n.batchCalls.Load() == 1 })
-	set("second", "2")
-	waitFor(t, "two calls out", func() bool { return n.batchCalls.Load() == maxBatchInflight })
+	for i := range maxBatchInflight {
+		set(fmt.Sprintf("first%d", i), "1")
+		waitFor(t, "calls out", func() bool { return n.batchCalls.Load() == int32(i+1) })
+	}
 	for i := range 10 {
 		set(fmt.Sprintf("k%d", i), "v")
 	}
@@ -71,7 +71,7 @@ func TestQueuedOperationsShareOneCall(t *testing.T) {
 	release()
 	wg.Wait()
 	if got := n.batchCalls.Load(); got != maxBatchInflight+1 {
-		t.Errorf("%d calls for 13 writes, want %d", got, maxBatchInflight+1)
+		t.Errorf("%d calls for %d writes, want %d", got, maxBatchInflight+11, maxBatchInflight+1)
 	}
 	for k, err := range errs {
 		if k == "bad" != errors.Is(err, ErrInvalidArgument) || k != "bad" && err != nil {
@@ -92,7 +92,8 @@ func TestAbandonedOperations(t *testing.T) {
 	n, tbl, release := startHeld(t)
 	ctx := context.Background()
 	var wg sync.WaitGroup
-	for i, k := range []string{"a", "b"} {
+	for i := range maxBatchInflight {
+		k := fmt.Sprint("first", i)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
