@@ -296,7 +296,7 @@ func (e *hbEndpoint) heartbeat(addr string) (raft.AppendEntriesResponse, error) 
 
 func TestHeartbeatHubPerEntryErrors(t *testing.T) {
 	timing := FastRaftTiming()
-	a := mustNewHBNode(t, "a", timing, 50*time.Millisecond)
+	a := mustNewHBNode(t, "a", timing, 200*time.Millisecond)
 	b := mustNewHBNode(t, "b", timing, 0)
 	open := mustNewEndpoint(t, b, 1)
 	open.answer(3)
