@@ -40,11 +40,7 @@ func newReadBarrier(r *raft.Raft, waitApplied func(context.Context, uint64) erro
 	return rb
 }
 
-func (rb *readBarrier) term() uint64 {
-	var t uint64
-	fmt.Sscan(rb.raft.Stats()["term"], &t)
-	return t
-}
+func (rb *readBarrier) term() uint64 { return rb.raft.CurrentTerm() }
 
 func (rb *readBarrier) watchLeadership(done <-chan struct{}) {
 	for {

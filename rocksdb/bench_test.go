@@ -38,6 +38,17 @@ func benchSyncedPut(b *testing.B, perBatch int) {
 			return kv.Write(batch)
 		})
 	})
+	b.Run("kv-write-synced", func(b *testing.B) {
+		kv := mustOpenKV(b, filepath.Join(b.TempDir(), "kv"), mustNewShared(b), Options{Sync: true})
+		runSyncedPut(b, perBatch, func(keys [][]byte) error {
+			batch := kv.NewBatch()
+			defer batch.Close()
+			for _, k := range keys {
+				batch.Put(k, value)
+			}
+			return kv.WriteSynced(batch)
+		})
+	})
 }
 
 // runSyncedPut drives write from benchWriters goroutines; each b.N iteration

@@ -9,8 +9,10 @@ import (
 )
 
 // KV is a plain ordered key-value store with one column family and no TTL.
-// The node's shared raft log store is built on it, so Write honours
-// Options.Sync, and RocksDB group-commits concurrent synced writes.
+// The node's shared raft log store is built on it: Write honours
+// Options.Sync (RocksDB group-commits concurrent synced writes), and
+// WriteSynced shares fsyncs between concurrent writers outside RocksDB's
+// write queue.
 type KV struct {
 	dir string
 
@@ -22,6 +24,10 @@ type KV struct {
 	opts   *grocksdb.Options
 	ro     *grocksdb.ReadOptions
 	wo     *grocksdb.WriteOptions
+	// woNoSync writes to the WAL without an fsync, for WriteSynced.
+	woNoSync *grocksdb.WriteOptions
+
+	syncer walSyncer
 }
 
 // OpenKV opens the store in dir, creating it if missing. Options.Now is
@@ -47,6 +53,7 @@ func OpenKV(dir string, sh *Shared, opts Options) (*KV, error) {
 	return &KV{
 		dir: dir, db: db, opts: o,
 		ro: grocksdb.NewDefaultReadOptions(), wo: opts.newWriteOptions(),
+		woNoSync: Options{DisableWAL: opts.DisableWAL}.newWriteOptions(),
 	}, nil
 }
 
@@ -62,6 +69,7 @@ func (kv *KV) Close() error {
 	kv.db.Close()
 	kv.ro.Destroy()
 	kv.wo.Destroy()
+	kv.woNoSync.Destroy()
 	kv.opts.Destroy()
 	return nil
 }
@@ -167,6 +175,95 @@ func (kv *KV) Write(b *KVBatch) error {
 		return fmt.Errorf("write %s: %w", kv.dir, err)
 	}
 	return nil
+}
+
+// WriteSynced applies b atomically and returns once it is fsynced,
+// whatever Options.Sync says. Unlike a synced Write, the fsync happens
+// outside RocksDB's write queue: other writes go on while one runs, and the
+// next fsync covers every write finished by then, so concurrent writers
+// (the raft groups of a node) share fsyncs instead of queueing for them.
+func (kv *KV) WriteSynced(b *KVBatch) error {
+	if b.wb == nil {
+		return ErrBatchClosed
+	}
+	if err := kv.rlock(); err != nil {
+		return err
+	}
+	err := kv.db.Write(kv.woNoSync, b.wb)
+	kv.mu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("write %s: %w", kv.dir, err)
+	}
+	return kv.syncer.covered(kv.syncWAL)
+}
+
+// syncWAL fsyncs the WAL.
+func (kv *KV) syncWAL() error {
+	if err := kv.rlock(); err != nil {
+		return err
+	}
+	defer kv.mu.RUnlock()
+	if err := kv.db.FlushWAL(true); err != nil {
+		return fmt.Errorf("sync wal %s: %w", kv.dir, err)
+	}
+	return nil
+}
+
+// Syncs returns how many fsyncs WriteSynced calls have run.
+func (kv *KV) Syncs() uint64 {
+	kv.syncer.mu.Lock()
+	defer kv.syncer.mu.Unlock()
+	return kv.syncer.syncs
+}
+
+// walSyncer shares fsyncs between writers: a writer whose write finished
+// after the running fsync started waits for the next one, which one of the
+// waiters runs for all of them.
+type walSyncer struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	done    uint64 // writes finished (each writer's ticket)
+	synced  uint64 // tickets covered by a finished fsync
+	failed  uint64 // tickets covered by a failed fsync
+	err     error  // that fsync's error
+	syncing bool
+	syncs   uint64
+}
+
+// covered returns once an fsync started after the caller's write finished
+// has completed, running it when no other writer is.
+func (s *walSyncer) covered(fsync func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cond == nil {
+		s.cond = sync.NewCond(&s.mu)
+	}
+	s.done++
+	ticket := s.done
+	for {
+		switch {
+		case s.synced >= ticket && s.failed < ticket:
+			return nil
+		case s.failed >= ticket:
+			return s.err
+		case s.syncing:
+			s.cond.Wait()
+			continue
+		}
+		s.syncing = true
+		upTo := s.done
+		s.mu.Unlock()
+		err := fsync()
+		s.mu.Lock()
+		s.syncing = false
+		s.syncs++
+		if err != nil {
+			s.failed, s.err = upTo, err
+		} else {
+			s.synced = upTo
+		}
+		s.cond.Broadcast()
+	}
 }
 
 // Flush writes the memtable to an SST file and waits for it.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,6 +133,10 @@ func (n *Node) startGRPC() {
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.MaxSendMsgSize(maxMessageBytes),
 		grpc.ChainUnaryInterceptor(n.met.unaryInterceptor),
+		// Long-lived workers serve the calls: a fresh goroutine per call
+		// grows its stack on the way through the handlers (stack copying
+		// was a tenth of a node's CPU profile under a read load).
+		grpc.NumStreamWorkers(uint32(4 * runtime.GOMAXPROCS(0))),
 	}, n.securityServerOptions()...)...)
 	tpb.RegisterKVServer(n.grpc, &kvService{n: n})
 	tpb.RegisterAdminServer(n.grpc, &adminService{n: n})
