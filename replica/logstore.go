@@ -14,9 +14,9 @@ import (
 // LogDB is the node's raft log: one RocksDB instance shared by every raft
 // group on the node. Appends are written, then fsynced with
 // rocksdb.KV.WriteSynced, so the appends of many partitions finishing
-// while one fsync runs share the next one (about 1.3x the writes of
-// RocksDB's own synced writes here; BENCHMARKS.md). It is also every
-// group's raft.StableStore.
+// while one fsync runs share the next one (with 64 writers, 2.5x the
+// puts of RocksDB's own synced writes on this machine; BENCHMARKS.md). It
+// is also every group's raft.StableStore.
 //
 // Keys: 'l' | group (8 bytes BE) | index (8 bytes BE) -> encoded raft.Log,
 // and 's' | group | name -> stable value.
