@@ -81,7 +81,7 @@ bench: build
 	@command -v etcd >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null) || echo "etcd-server not installed: the etcd comparison is skipped"
 	BIN=$(BIN) tools/bench/compare.sh
 	BIN=$(BIN) tools/bench/idle.sh
-	BIN=$(BIN) ELECTION_TIMEOUT=3s tools/bench/idle.sh
+	BIN=$(BIN) ELECTION_TIMEOUT=1s tools/bench/idle.sh
 
 # fuzz runs every fuzz target (decoders of bytes from disk or network) for
 # FUZZTIME each; crashers land in the package's testdata/fuzz, to commit.

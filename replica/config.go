@@ -24,37 +24,32 @@ type RaftTiming struct {
 	TrailingLogs       uint64
 }
 
-// DefaultRaftTiming suits groups on one LAN: leaders are detected dead in
-// about a second.
+// DefaultRaftTiming suits groups on one LAN: a dead leader is replaced
+// after 3 to 6 seconds, as in CockroachDB (TiKV waits 10 seconds). Shorter
+// timeouts cost idle CPU on every node: every group's leader sends each
+// follower a heartbeat every tenth of the timeout (576 idle replicas on 3
+// nodes: 28% of one core at 1s, 13-14% at 3s; BENCHMARKS.md).
 func DefaultRaftTiming() RaftTiming {
 	return RaftTiming{
-		HeartbeatTimeout: 1000 * time.Millisecond,
-		ElectionTimeout:  1000 * time.Millisecond,
-		// The lease only makes a leader that lost its quorum step down (reads
-		// use read index, not leases); 300ms is three heartbeat intervals.
-		LeaderLeaseTimeout: 300 * time.Millisecond,
-		// Idle leaders send each follower an empty AppendEntries this often
-		// (randomised up to twice it) so followers learn the commit index;
-		// nothing waits on that (leaders answer clients), and it is most of
-		// an idle group's traffic besides heartbeats.
-		CommitTimeout:     1000 * time.Millisecond,
 		SnapshotInterval:  2 * time.Minute,
 		SnapshotThreshold: 8192,
 		TrailingLogs:      10240,
-	}
+	}.WithElectionTimeout(3 * time.Second)
 }
 
 // WithElectionTimeout returns t with failure detection after d: followers
 // start an election after d without a leader (leaders send heartbeats every
 // d/10 to d/5), and a leader that has not heard from a quorum for 0.3·d
-// steps down. Idle leaders refresh followers' commit index every d to 2d. A
-// longer d trades failover time for less idle traffic: each group's leader
-// sends a heartbeat per follower per interval.
+// steps down (the lease only does that: reads use read index, not leases).
+// Idle leaders refresh followers' commit index every 3d to 6d; nothing
+// waits on it (leaders answer clients and serve reads), and those empty
+// appends were a third of an idle node's CPU when sent every d. A longer d
+// trades failover time for less idle traffic.
 func (t RaftTiming) WithElectionTimeout(d time.Duration) RaftTiming {
 	t.HeartbeatTimeout = d
 	t.ElectionTimeout = d
 	t.LeaderLeaseTimeout = d * 3 / 10
-	t.CommitTimeout = d
+	t.CommitTimeout = 3 * d
 	return t
 }
 

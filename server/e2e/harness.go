@@ -123,7 +123,10 @@ func StartClusterWith(t testing.TB, name string, n int, opts ClusterOptions) *Cl
 		c.Nodes = append(c.Nodes, nd)
 	}
 	for _, nd := range c.Nodes {
-		nd.args = []string{"--id", nd.ID, "--addr", nd.Addr, "--http", nd.HTTP, "--data", nd.Data, "--cluster", name}
+		// Tests fail over on a 1s election timeout (the default is 3s);
+		// opts.Args may set another.
+		nd.args = []string{"--id", nd.ID, "--addr", nd.Addr, "--http", nd.HTTP, "--data", nd.Data, "--cluster", name,
+			"--raft-election-timeout", "1s"}
 		if n > 1 {
 			nd.args = append(nd.args, "--peers", c.peersOf(nd, opts.PeerAddr))
 		}

@@ -47,7 +47,7 @@ func TestSecureClusterWithShell(t *testing.T) {
 	}{
 		{"no token", []string{"--tls-ca", caFile}, "get t h s", []string{"exit status 2", "client: unauthenticated: missing or invalid bearer token", "hint: the cluster requires credentials"}},
 		{"bad token", []string{"--tls-ca", caFile, "--token", "guess"}, "tables", []string{"exit status 2", "unauthenticated"}},
-		{"read token writes", []string{"--tls-ca", caFile, "--token", e2eReadToken}, "set t h s v2", []string{"exit status 2", "permission denied: /tandem.v1.KV/Set needs role write"}},
+		{"read token writes", []string{"--tls-ca", caFile, "--token", e2eReadToken}, "set t h s v2", []string{"exit status 2", "permission denied: /tandem.v1.KV/BatchWrite needs role write"}},
 		{"read token creates", []string{"--tls-ca", caFile, "--token", e2eReadToken}, "create t2", []string{"exit status 2", "needs role admin"}},
 		{"plaintext against TLS", []string{"--token", e2eAdminToken, "--timeout", "1s"}, "tables", []string{"exit status 2", "unavailable"}},
 	}

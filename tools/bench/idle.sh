@@ -3,13 +3,16 @@
 # tables of PARTITIONS partitions x 3 replicas (default 3 x 64 = 576
 # replicas), waits for every group to settle, then measures the CPU time the
 # three server processes use over SECS seconds (from /proc/PID/stat), as a
-# percentage of one core. ELECTION_TIMEOUT sets --raft-election-timeout.
+# percentage of one core. ELECTION_TIMEOUT, when set, passes
+# --raft-election-timeout (otherwise the server's default applies).
 set -euo pipefail
 BIN=${BIN:-bin}
 TABLES=${TABLES:-3}
 PARTITIONS=${PARTITIONS:-64}
 SECS=${SECS:-20}
-ELECTION_TIMEOUT=${ELECTION_TIMEOUT:-1s}
+ELECTION_TIMEOUT=${ELECTION_TIMEOUT:-}
+timeout_args=()
+[ -n "$ELECTION_TIMEOUT" ] && timeout_args=(--raft-election-timeout "$ELECTION_TIMEOUT")
 DATA=$(mktemp -d /tmp/tandem-idle-XXXXXX)
 PEERS=n1=127.0.0.1:7600,n2=127.0.0.1:7601,n3=127.0.0.1:7602
 pids=()
@@ -22,7 +25,7 @@ trap cleanup EXIT
 for i in 1 2 3; do
 	"$BIN/tandem-server" --id "n$i" --addr "127.0.0.1:760$((i-1))" --http "127.0.0.1:768$((i-1))" \
 		--data "$DATA/n$i" --cluster idle --peers "$PEERS" --log-level warn \
-		--raft-election-timeout "$ELECTION_TIMEOUT" 2>"$DATA/n$i.log" &
+		"${timeout_args[@]}" 2>"$DATA/n$i.log" &
 	pids+=($!)
 done
 for i in 0 1 2; do
@@ -52,4 +55,4 @@ sleep "$SECS"
 t1=$(ticks); s1=$(date +%s%N)
 replicas=$((TABLES * PARTITIONS * 3))
 pct=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v ns=$((s1 - s0)) 'BEGIN { printf "%.1f", d / hz / (ns / 1e9) * 100 }')
-echo "idle: $replicas replicas on 3 nodes, election timeout $ELECTION_TIMEOUT: $pct% of one core over ${SECS}s"
+echo "idle: $replicas replicas on 3 nodes, election timeout ${ELECTION_TIMEOUT:-default}: $pct% of one core over ${SECS}s"
