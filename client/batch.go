@@ -112,6 +112,11 @@ func (t *Table) batched(ctx context.Context, p int, op *batchOp) (*tandempb.Batc
 	defer cancel()
 	op.deadline, _ = ctx.Deadline()
 	op.done = make(chan struct{})
+	if t.c.cfg.batchOps() == 1 { // no sharing: a call of its own, at once
+		op.state.Store(opSent)
+		t.sendBatch(op.write != nil, p, []*batchOp{op}, &batchCall{})
+		return op.res, op.err
+	}
 	q := t.batches.queue(p, op.write != nil)
 	q.mu.Lock()
 	q.ops = append(q.ops, op)

@@ -128,10 +128,12 @@ func TestSentWriteTimingOutIsAmbiguous(t *testing.T) {
 	}
 }
 
-// BatchOps 1 sends every operation in a call of its own.
+// BatchOps 1 sends every operation at once in a call of its own, however
+// many are out.
 func TestBatchOpsOneSendsAlone(t *testing.T) {
 	cl := newTestCluster(1)
 	n := mustStartNode(t, cl, nodeMode{leader: true})
+	n.hold = make(chan struct{})
 	n.setRoute(n.addr, n.addr)
 	cfg := testConfig(t, n.addr)
 	cfg.BatchOps = 1
@@ -151,6 +153,8 @@ func TestBatchOpsOneSendsAlone(t *testing.T) {
 			}
 		}()
 	}
+	waitFor(t, "20 calls out at once", func() bool { return n.batchCalls.Load() == 20 })
+	close(n.hold)
 	wg.Wait()
 	if got := n.batchCalls.Load(); got != 20 {
 		t.Fatalf("%d calls for 20 writes with BatchOps 1, want 20", got)

@@ -43,7 +43,8 @@ type Config struct {
 	Token string
 	// BatchOps caps how many concurrent Get, Set or Del calls to one
 	// partition share one gRPC call (a lone call never waits for others to
-	// join). Zero means 128; 1 sends every operation alone.
+	// join). Zero means 128; 1 sends every operation at once in a call of
+	// its own.
 	BatchOps int
 }
 
