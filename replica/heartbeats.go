@@ -237,6 +237,8 @@ type HeartbeatTransport struct {
 	handler       atomic.Pointer[func(raft.RPC)]
 	expediteUntil atomic.Int64
 	closeOnce     sync.Once
+	// acks are the heartbeats followers accepted, for read leases.
+	acks heartbeatAcks
 }
 
 // groupTransport is what a replica needs of its raft transport: a
@@ -268,7 +270,20 @@ func isHeartbeat(req *raft.AppendEntriesRequest) bool {
 // AppendEntries sends heartbeats through the hub and everything else over
 // the group's own connections.
 func (t *HeartbeatTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, req *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
-	if !isHeartbeat(req) || !fitsFrame(req) {
+	if !isHeartbeat(req) {
+		return t.NetworkTransport.AppendEntries(id, target, req, resp)
+	}
+	sent := time.Now()
+	err := t.heartbeat(id, target, req, resp, sent)
+	if err == nil && resp.Success && resp.Term == req.Term {
+		t.acks.record(id, req.Term, sent)
+	}
+	return err
+}
+
+// heartbeat sends one heartbeat through the hub when it can.
+func (t *HeartbeatTransport) heartbeat(id raft.ServerID, target raft.ServerAddress, req *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse, now time.Time) error {
+	if !fitsFrame(req) {
 		return t.NetworkTransport.AppendEntries(id, target, req, resp)
 	}
 	addr := target
@@ -277,7 +292,7 @@ func (t *HeartbeatTransport) AppendEntries(id raft.ServerID, target raft.ServerA
 			addr = a
 		}
 	}
-	urgent := time.Now().UnixNano() < t.expediteUntil.Load()
+	urgent := now.UnixNano() < t.expediteUntil.Load()
 	err := t.hub.heartbeat(string(addr), t.group, req, resp, urgent)
 	if errors.Is(err, ErrUnknownGroup) {
 		// The destination runs no hub (an older node): heartbeat the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -15,7 +16,8 @@ import (
 // quorum (one VerifyLeader round shared by every read waiting at that
 // moment), and the read proceeds once that index is applied. A new leader
 // serves reads only after a barrier in its own term has applied, so its
-// commit index covers everything committed before it was elected.
+// commit index covers everything committed before it was elected. While a
+// read lease holds (lease.go), reads skip the round.
 type readBarrier struct {
 	raft *raft.Raft
 	// waitApplied blocks until the FSM has applied a decree.
@@ -25,6 +27,13 @@ type readBarrier struct {
 	// expedite, when set, makes the heartbeats VerifyLeader sends skip the
 	// heartbeat hub's coalescing window.
 	expedite func()
+	// lease and leaseFrom, when set, let reads skip the VerifyLeader round
+	// while a read lease of the ready term holds (see lease.go): leaseFrom
+	// says when it started.
+	lease     time.Duration
+	leaseFrom func(term uint64) (time.Time, bool)
+	// rounds counts VerifyLeader rounds.
+	rounds atomic.Uint64
 
 	mu        sync.Mutex
 	readyTerm uint64
@@ -83,10 +92,28 @@ func (rb *readBarrier) wait(ctx context.Context) error {
 		return err
 	}
 	readIndex := rb.raft.CommitIndex()
-	if err := rb.verify(ctx); err != nil {
-		return err
+	if !rb.leased() {
+		if err := rb.verify(ctx); err != nil {
+			return err
+		}
 	}
 	return rb.waitApplied(ctx, readIndex)
+}
+
+// leased reports whether a read lease of the term this leader became ready
+// in covers now.
+func (rb *readBarrier) leased() bool {
+	if rb.leaseFrom == nil || rb.lease <= 0 {
+		return false
+	}
+	rb.mu.Lock()
+	ready, term := rb.ready, rb.readyTerm
+	rb.mu.Unlock()
+	if !ready {
+		return false
+	}
+	from, ok := rb.leaseFrom(term)
+	return ok && time.Since(from) < rb.lease
 }
 
 func (rb *readBarrier) waitReady(ctx context.Context) error {
@@ -137,6 +164,7 @@ func (rb *readBarrier) verifyLoop() {
 		}
 		readyTerm, ready := rb.readyTerm, rb.ready
 		rb.mu.Unlock()
+		rb.rounds.Add(1)
 		if rb.expedite != nil {
 			rb.expedite()
 		}

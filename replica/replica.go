@@ -66,6 +66,11 @@ func Open(cfg Config) (*Replica, error) {
 	if h := cfg.Heartbeats; h != nil {
 		r.reads.expedite = func() { h.Expedite(cfg.Group) }
 	}
+	if ht, ok := r.trans.(*HeartbeatTransport); ok {
+		self := raft.ServerID(cfg.NodeID)
+		r.reads.lease = time.Duration(readLeaseFraction * float64(cfg.Raft.LeaderLeaseTimeout))
+		r.reads.leaseFrom = func(term uint64) (time.Time, bool) { return leaseFrom(r.raft, self, &ht.acks, term) }
+	}
 	return r, nil
 }
 
@@ -233,6 +238,10 @@ func (r *Replica) Read(ctx context.Context, fn func(db *rocksdb.DB) error) error
 	}
 	return r.store.with(fn)
 }
+
+// ReadRounds counts the leadership rounds linearizable reads have run on
+// this replica (reads inside a read lease need none).
+func (r *Replica) ReadRounds() uint64 { return r.reads.rounds.Load() }
 
 // ReadLocal runs fn against the local data without a barrier (for status
 // and sizes).

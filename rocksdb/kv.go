@@ -218,14 +218,15 @@ func (kv *KV) Syncs() uint64 {
 
 // walSyncer shares fsyncs between writers: a writer whose write finished
 // after the running fsync started waits for the next one, which one of the
-// waiters runs for all of them.
+// waiters runs for all of them. A failed fsync fails every writer from then
+// on: after an fsync error the kernel may have dropped the dirty pages, so
+// a later successful fsync proves nothing (and RocksDB stops writing too).
 type walSyncer struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	done    uint64 // writes finished (each writer's ticket)
 	synced  uint64 // tickets covered by a finished fsync
-	failed  uint64 // tickets covered by a failed fsync
-	err     error  // that fsync's error
+	err     error  // the first failed fsync's error
 	syncing bool
 	syncs   uint64
 }
@@ -242,10 +243,10 @@ func (s *walSyncer) covered(fsync func() error) error {
 	ticket := s.done
 	for {
 		switch {
-		case s.synced >= ticket && s.failed < ticket:
-			return nil
-		case s.failed >= ticket:
+		case s.err != nil:
 			return s.err
+		case s.synced >= ticket:
+			return nil
 		case s.syncing:
 			s.cond.Wait()
 			continue
@@ -258,7 +259,7 @@ func (s *walSyncer) covered(fsync func() error) error {
 		s.syncing = false
 		s.syncs++
 		if err != nil {
-			s.failed, s.err = upTo, err
+			s.err = err
 		} else {
 			s.synced = upTo
 		}

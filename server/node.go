@@ -86,6 +86,13 @@ func (n *Node) open() error {
 	if err := os.MkdirAll(filepath.Join(n.cfg.DataDir, "replicas"), 0o755); err != nil {
 		return err
 	}
+	// Leaders' read leases count on a node not voting for anyone else for a
+	// lease timeout after it last accepted their heartbeat, and a restarted
+	// node would vote at once: one with raft state waits that long before
+	// it takes part in raft again (replica/lease.go).
+	if _, err := os.Stat(filepath.Join(n.cfg.DataDir, "raftlog")); err == nil {
+		time.Sleep(n.cfg.Raft.LeaderLeaseTimeout)
+	}
 	ln := n.cfg.Listener
 	if ln == nil {
 		var err error

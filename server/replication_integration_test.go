@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -183,4 +184,54 @@ func TestNonLeaderAnswersWithLeaderAddress(t *testing.T) {
 	tbl := mustTable(t, mustDial(t, cl.Config(other).Addr), "t")
 	writeN(t, tbl, 0, 5)
 	checkN(t, tbl, 0, 5)
+}
+
+// While followers accept the leader's heartbeats, reads hold a lease and
+// run no leadership round; a leader cut off from its followers serves no
+// read once the lease has run out.
+func TestReadLeaseSkipsRoundsUntilTheQuorumIsGone(t *testing.T) {
+	cl := server.MakeCluster(t, 3)
+	cl.CreateTable("t", 1, 3)
+	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
+	writeN(t, tbl, 0, 1)
+	li := cl.LeaderOf("t", 0)
+	leader := cl.Replica(li, "t", 0)
+	before := leader.ReadRounds()
+	const reads = 50
+	for i := 0; i < reads; i++ {
+		if _, err := tbl.Get(ctx(t), []byte("h0"), []byte("k00000")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rounds := leader.ReadRounds() - before; rounds > reads/5 {
+		t.Fatalf("%d leadership rounds for %d reads inside the lease", rounds, reads)
+	}
+	for i := range 3 {
+		if i != li {
+			cl.Stop(i)
+		}
+	}
+	time.Sleep(cl.Config(li).Raft.LeaderLeaseTimeout) // longer than any lease
+	before = leader.ReadRounds()
+	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := leader.Read(rctx, func(*rocksdb.DB) error { return nil })
+	if err == nil {
+		t.Fatal("a leader without its quorum served a read after the lease ran out")
+	}
+	if leader.IsLeader() && leader.ReadRounds() == before {
+		t.Fatalf("read refused without a leadership round: %v", err)
+	}
+}
+
+// A node with raft state stays out of raft for a lease timeout after it
+// starts: leaders' read leases count on it not voting before then.
+func TestRestartedNodeWaitsOutReadLeases(t *testing.T) {
+	cl := server.MakeCluster(t, 1)
+	cl.Stop(0)
+	start := time.Now()
+	cl.Restart(0)
+	if took, lease := time.Since(start), cl.Config(0).Raft.LeaderLeaseTimeout; took < lease {
+		t.Fatalf("restart took %v, less than the %v lease timeout", took, lease)
+	}
 }
