@@ -58,15 +58,33 @@ func (rb *readBarrier) watchLeadership(done <-chan struct{}) {
 			return
 		case isLeader := <-rb.raft.LeaderCh():
 			rb.setReady(false, 0)
-			if !isLeader {
-				continue
+			if isLeader {
+				rb.becomeReady(done)
 			}
-			term := rb.term()
-			if err := rb.raft.Barrier(0).Error(); err != nil {
-				rb.lg.Debug("leader barrier failed", zap.Error(err))
-				continue
-			}
+		}
+	}
+}
+
+// becomeReady commits a barrier in the new leader's term, then lets reads
+// in. A failed barrier is retried for as long as this node leads and no
+// leadership change is pending: raft signals a change only once, and a
+// leader left unready would refuse every read of its partition.
+func (rb *readBarrier) becomeReady(done <-chan struct{}) {
+	for rb.raft.State() == raft.Leader {
+		term := rb.term()
+		err := rb.raft.Barrier(0).Error()
+		if err == nil {
 			rb.setReady(true, term)
+			return
+		}
+		rb.lg.Info("leader barrier failed; retrying while leader", zap.Error(err))
+		select {
+		case <-done:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if len(rb.raft.LeaderCh()) > 0 {
+			return // the next change is waiting: watchLeadership takes it
 		}
 	}
 }
