@@ -200,25 +200,26 @@ func (t *Table) sendBatch(write bool, p int, ops []*batchOp, call *batchCall) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	wreq := &tandempb.BatchWriteRequest{Table: t.name, Partition: uint32(p)}
+	greq := &tandempb.BatchGetRequest{Table: t.name, Partition: uint32(p)}
+	for _, op := range ops {
+		if write {
+			wreq.Writes = append(wreq.Writes, op.write)
+		} else {
+			greq.Gets = append(greq.Gets, op.get)
+		}
+	}
 	var results []*tandempb.BatchOpResult
 	err := t.call(ctx, p, write, func(ctx context.Context, kv tandempb.KVClient) error {
 		var err error
 		if write {
-			req := &tandempb.BatchWriteRequest{Table: t.name, Partition: uint32(p), Writes: make([]*tandempb.BatchWrite, len(ops))}
-			for i, op := range ops {
-				req.Writes[i] = op.write
-			}
 			var resp *tandempb.BatchWriteResponse
-			if resp, err = kv.BatchWrite(ctx, req); err == nil {
+			if resp, err = kv.BatchWrite(ctx, wreq); err == nil {
 				results = resp.GetResults()
 			}
 		} else {
-			req := &tandempb.BatchGetRequest{Table: t.name, Partition: uint32(p), Gets: make([]*tandempb.GetRequest, len(ops))}
-			for i, op := range ops {
-				req.Gets[i] = op.get
-			}
 			var resp *tandempb.BatchGetResponse
-			if resp, err = kv.BatchGet(ctx, req); err == nil {
+			if resp, err = kv.BatchGet(ctx, greq); err == nil {
 				results = resp.GetResults()
 			}
 		}

@@ -41,6 +41,9 @@ type readBarrier struct {
 	readyCh   chan struct{}
 	pending   []chan error
 	verifying bool
+	// leaseUntil caches when the latest lease computed in readyTerm ends,
+	// so reads inside it need no look at the transport's acks.
+	leaseUntil time.Time
 }
 
 func newReadBarrier(r *raft.Raft, waitApplied func(context.Context, uint64) error, lg *zap.Logger, done <-chan struct{}) *readBarrier {
@@ -96,6 +99,7 @@ func (rb *readBarrier) setReady(ready bool, term uint64) {
 		return
 	}
 	rb.ready, rb.readyTerm = ready, term
+	rb.leaseUntil = time.Time{}
 	if ready {
 		close(rb.readyCh)
 	} else {
@@ -125,13 +129,27 @@ func (rb *readBarrier) leased() bool {
 		return false
 	}
 	rb.mu.Lock()
-	ready, term := rb.ready, rb.readyTerm
+	ready, term, until := rb.ready, rb.readyTerm, rb.leaseUntil
 	rb.mu.Unlock()
 	if !ready {
 		return false
 	}
+	if time.Now().Before(until) {
+		return true
+	}
 	from, ok := rb.leaseFrom(term)
-	return ok && time.Since(from) < rb.lease
+	if !ok {
+		return false
+	}
+	if until = from.Add(rb.lease); !time.Now().Before(until) {
+		return false
+	}
+	rb.mu.Lock()
+	if rb.ready && rb.readyTerm == term && until.After(rb.leaseUntil) {
+		rb.leaseUntil = until
+	}
+	rb.mu.Unlock()
+	return true
 }
 
 func (rb *readBarrier) waitReady(ctx context.Context) error {

@@ -27,28 +27,25 @@ func benchSyncedPut(b *testing.B, perBatch int) {
 			return db.Write(batch)
 		})
 	})
-	b.Run("kv", func(b *testing.B) {
-		kv := mustOpenKV(b, filepath.Join(b.TempDir(), "kv"), mustNewShared(b), Options{Sync: true})
-		runSyncedPut(b, perBatch, func(keys [][]byte) error {
-			batch := kv.NewBatch()
-			defer batch.Close()
-			for _, k := range keys {
-				batch.Put(k, value)
-			}
-			return kv.Write(batch)
+	for _, kvCase := range []struct {
+		name  string
+		write func(kv *KV, batch *KVBatch) error
+	}{
+		{"kv", (*KV).Write},
+		{"kv-write-synced", (*KV).WriteSynced},
+	} {
+		b.Run(kvCase.name, func(b *testing.B) {
+			kv := mustOpenKV(b, filepath.Join(b.TempDir(), "kv"), mustNewShared(b), Options{Sync: true})
+			runSyncedPut(b, perBatch, func(keys [][]byte) error {
+				batch := kv.NewBatch()
+				defer batch.Close()
+				for _, k := range keys {
+					batch.Put(k, value)
+				}
+				return kvCase.write(kv, batch)
+			})
 		})
-	})
-	b.Run("kv-write-synced", func(b *testing.B) {
-		kv := mustOpenKV(b, filepath.Join(b.TempDir(), "kv"), mustNewShared(b), Options{Sync: true})
-		runSyncedPut(b, perBatch, func(keys [][]byte) error {
-			batch := kv.NewBatch()
-			defer batch.Close()
-			for _, k := range keys {
-				batch.Put(k, value)
-			}
-			return kv.WriteSynced(batch)
-		})
-	})
+	}
 }
 
 // runSyncedPut drives write from benchWriters goroutines; each b.N iteration

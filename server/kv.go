@@ -141,14 +141,24 @@ func (n *Node) expireTS(ttlSeconds uint32) (uint32, error) {
 	return uint32(n.cfg.Now().Unix()) + ttlSeconds, nil
 }
 
-// propose validates nothing: callers have; it replicates muts atomically.
-func (n *Node) propose(ctx context.Context, table string, hashKey []byte, muts []replica.Mutation) (uint64, error) {
-	r, t, _, err := n.leaderFor(ctx, table, 0, false, hashKey)
+// writeLeader is leaderFor for a write: a duplication's follower table
+// takes writes only from its source.
+func (n *Node) writeLeader(ctx context.Context, table string, partition uint32, hasPartition bool, hashKey []byte) (*replica.Replica, *TableMeta, uint32, error) {
+	r, t, p, err := n.leaderFor(ctx, table, partition, hasPartition, hashKey)
 	if err != nil {
-		return 0, err
+		return nil, nil, 0, err
 	}
 	if f := t.Follower; f != nil {
-		return 0, duplication.FollowerWriteError(t.Name, f.DupID, f.SourceCluster)
+		return nil, nil, 0, duplication.FollowerWriteError(t.Name, f.DupID, f.SourceCluster)
+	}
+	return r, t, p, nil
+}
+
+// propose validates nothing: callers have; it replicates muts atomically.
+func (n *Node) propose(ctx context.Context, table string, hashKey []byte, muts []replica.Mutation) (uint64, error) {
+	r, _, _, err := n.writeLeader(ctx, table, 0, false, hashKey)
+	if err != nil {
+		return 0, err
 	}
 	d, err := r.Propose(ctx, replica.EncodeCommand(muts))
 	return d, notLeaderFrom(r, err)

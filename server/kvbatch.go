@@ -6,7 +6,6 @@ import (
 
 	"google.golang.org/grpc/status"
 
-	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
 	"github.com/tandem-kv/tandem/rocksdb"
@@ -81,12 +80,9 @@ func (s *kvService) BatchWrite(ctx context.Context, req *tpb.BatchWriteRequest) 
 	if err := checkBatchSize("batch write", len(req.Writes)); err != nil {
 		return nil, err
 	}
-	r, t, p, err := s.n.leaderFor(ctx, req.Table, req.Partition, true, nil)
+	r, t, p, err := s.n.writeLeader(ctx, req.Table, req.Partition, true, nil)
 	if err != nil {
 		return nil, toStatus(err)
-	}
-	if f := t.Follower; f != nil {
-		return nil, toStatus(duplication.FollowerWriteError(t.Name, f.DupID, f.SourceCluster))
 	}
 	results := make([]*tpb.BatchOpResult, len(req.Writes))
 	muts := make([]replica.Mutation, 0, len(req.Writes))
