@@ -105,6 +105,14 @@ func TestBatchCallsRefuseOperationsAlone(t *testing.T) {
 			_, err := kv.BatchGet(c, &tpb.BatchGetRequest{Table: "t"})
 			return err
 		}, codes.InvalidArgument},
+		{"more than 10000 operations", func() error {
+			gets := make([]*tpb.GetRequest, 10001)
+			for i := range gets {
+				gets[i] = &tpb.GetRequest{HashKey: mine[0]}
+			}
+			_, err := kv.BatchGet(c, &tpb.BatchGetRequest{Table: "t", Gets: gets})
+			return err
+		}, codes.InvalidArgument},
 		{"partition out of range", func() error {
 			_, err := kv.BatchGet(c, &tpb.BatchGetRequest{Table: "t", Partition: 2, Gets: []*tpb.GetRequest{{HashKey: mine[0]}}})
 			return err
