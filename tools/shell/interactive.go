@@ -17,6 +17,11 @@ import (
 // historyFile is the interactive history, in the user's home directory.
 const historyFile = ".tandem_history"
 
+// maxHistoryLine bounds the lines kept in the history: liner reads the
+// history file back in 4,096-byte buffers and drops everything after a
+// longer line, so a long value typed once would cost the whole history.
+const maxHistoryLine = 4096
+
 // runInteractive reads commands from the terminal until exit, quit or
 // end of input.
 func runInteractive(s *session, p *printer) int {
@@ -50,7 +55,9 @@ func runInteractive(s *session, p *printer) int {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		ln.AppendHistory(line)
+		if len(line) < maxHistoryLine {
+			ln.AppendHistory(line)
+		}
 		if exit := runLine(s, p, line); exit {
 			return exitOK
 		}

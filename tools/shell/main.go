@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/peterh/liner"
 
 	"github.com/tandem-kv/tandem/client"
 	"github.com/tandem-kv/tandem/tools/internal/credflags"
@@ -26,7 +29,7 @@ const (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // options are the command-line flags.
@@ -66,8 +69,10 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// run is main without the process: it returns the exit status.
-func run(argv []string, stdout, stderr io.Writer) int {
+// run is main without the process: it returns the exit status. Commands
+// come from -e, else from a terminal on stdin (interactive), else from
+// stdin line by line (piped).
+func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o, err := parseOptions(argv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -87,27 +92,62 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	s := newSession(cfg)
 	defer s.close()
 	p := &printer{out: stdout, errOut: stderr, json: o.json}
-	if o.hasE {
-		return runScript(s, p, o.script)
+	switch {
+	case o.hasE:
+		code, _ := runScript(s, p, o.script)
+		return code
+	case isTerminal(stdin):
+		return runInteractive(s, p)
+	default:
+		return runPiped(s, p, stdin)
 	}
-	return runInteractive(s, p)
+}
+
+// isTerminal reports whether r is the process's stdin and a terminal.
+func isTerminal(r io.Reader) bool {
+	if f, ok := r.(*os.File); !ok || f != os.Stdin {
+		return false
+	}
+	_, err := liner.TerminalMode()
+	return err == nil
 }
 
 // runScript runs the commands of script in order and stops at the first
-// error.
-func runScript(s *session, p *printer, script string) int {
+// error; stop is true when it stopped early (an error, or exit).
+func runScript(s *session, p *printer, script string) (code int, stop bool) {
 	cmds, err := tokenize(script)
 	if err != nil {
 		p.fail(err)
-		return exitError
+		return exitError, true
 	}
 	for _, words := range cmds {
 		code, exit := runOne(s, p, words)
 		if exit || code != exitOK {
-			return code
+			return code, true
 		}
 	}
-	return exitOK
+	return exitOK, false
+}
+
+// runPiped runs the commands read from r, a line at a time and as -e does:
+// in order, stopping at the first error. A line is run only once it has
+// been read whole, however long it is (liner's fallback reader for
+// non-terminals returned lines in 4,096-byte pieces and ran each piece).
+func runPiped(s *session, p *printer, r io.Reader) int {
+	br := bufio.NewReader(r)
+	for n := 1; ; n++ {
+		text, err := br.ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			p.fail(fmt.Errorf("reading line %d of stdin: %w (that line was not run)", n, err))
+			return exitError
+		}
+		if code, stop := runScript(s, p, text); stop {
+			return code
+		}
+		if err != nil {
+			return exitOK
+		}
+	}
 }
 
 // runOne runs one command, prints its result or error, and returns the

@@ -109,7 +109,7 @@ func (p *peer) BatchGet(_ context.Context, r *tandempb.BatchGetRequest) (*tandem
 // output.
 func runShell(argv ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
-	code = run(argv, &out, &errOut)
+	code = run(argv, strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
