@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,16 @@ func sdkGet(t *testing.T, addrs []string, table, hashKey, sortKey string) ([]byt
 	return tbl.Get(ctx, []byte(hashKey), []byte(sortKey))
 }
 
+// mustShell runs the shell in-process and fails the test unless it exits 0.
+func mustShell(t *testing.T, argv ...string) string {
+	t.Helper()
+	code, stdout, stderr := runShell(argv...)
+	if code != exitOK {
+		t.Fatalf("tandem-shell %q: exit %d, stdout %q, stderr %q", argv, code, stdout, stderr)
+	}
+	return stdout
+}
+
 // TestPipedLongLines: a line piped into the shell is read whole however
 // long it is; a value over kv.max_value_bytes gets the server's refusal,
 // stores nothing, stops the input and exits non-zero. (The shell used to
@@ -105,5 +116,61 @@ func TestPipedLongLines(t *testing.T) {
 		if v, err := sdkGet(t, c.Addrs(), "big", "h", sk); !errors.Is(err, client.ErrNotFound) {
 			t.Fatalf("record h/%s: %d bytes, err %v; want not found", sk, len(v), err)
 		}
+	}
+}
+
+// TestValueFile: set --value-file PATH, and - for stdin, writes values
+// byte for byte, even binary and over the OS's argument limit; a value
+// over kv.max_value_bytes gets the server's refusal and stores nothing.
+func TestValueFile(t *testing.T) {
+	c := startCluster(t, 1)
+	c.CreateTable("v", 2, 1)
+	addr := c.Addrs()[0]
+	dir := t.TempDir()
+	value := make([]byte, 1<<20)
+	for i := range value {
+		value[i] = byte(i * 7 % 251)
+	}
+	file := filepath.Join(dir, "value.bin")
+	if err := os.WriteFile(file, value, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustShell(t, "--addr", addr, "-e", "set v h file --value-file "+file+" --ttl 1h")
+	code, stdout, stderr := shellProcess(t, bytes.NewReader(value), "--addr", addr, "-e", "set v h stdin --value-file -")
+	if code != exitOK || stdout != "OK\n" {
+		t.Fatalf("--value-file -: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, sk := range []string{"file", "stdin"} {
+		if got, err := sdkGet(t, c.Addrs(), "v", "h", sk); err != nil || !bytes.Equal(got, value) {
+			t.Fatalf("h/%s: %d bytes stored (err %v), want the file's %d", sk, len(got), err, len(value))
+		}
+	}
+
+	huge := filepath.Join(dir, "huge.bin")
+	if err := os.WriteFile(huge, make([]byte, 5<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := []struct{ name, script, says string }{
+		{"over kv.max_value_bytes", "set v h huge --value-file " + huge, "kv.max_value_bytes"},
+		{"value and file", "set v h both x --value-file " + file, "VALUE or --value-file, not both"},
+		{"neither", "set v h neither", "VALUE or --value-file"},
+		{"missing file", "set v h missing --value-file " + filepath.Join(dir, "nope"), "no such file"},
+		{"stdin twice", "set v h once --value-file -; set v h twice --value-file -", "stdin was already read"},
+	}
+	for _, tt := range bad {
+		code, _, stderr := shellProcess(t, strings.NewReader(""), "--addr", addr, "-e", tt.script)
+		if code == exitOK || !strings.Contains(stderr, tt.says) {
+			t.Fatalf("%s: exit %d, stderr %q; want a non-zero exit and %q", tt.name, code, stderr, tt.says)
+		}
+	}
+	for _, sk := range []string{"huge", "both", "neither", "missing", "twice"} {
+		if v, err := sdkGet(t, c.Addrs(), "v", "h", sk); !errors.Is(err, client.ErrNotFound) {
+			t.Fatalf("h/%s: %d bytes, err %v; want not found", sk, len(v), err)
+		}
+	}
+	// Commands read from stdin cannot also take a value from it.
+	code, _, stderr = shellProcess(t, strings.NewReader("set v h piped --value-file -\n"), "--addr", addr)
+	if code == exitOK || !strings.Contains(stderr, "the commands come from stdin") {
+		t.Fatalf("--value-file - with piped commands: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -18,6 +18,11 @@ var (
 	errUnknownCommand = errors.New("unknown command")
 	// errStopScan stops a table scan once its limit is reached.
 	errStopScan = errors.New("shell: scan limit reached")
+	// errValueFile is returned when set's --value-file cannot be read.
+	errValueFile = errors.New("value file")
+	// errValueTooLarge is returned for a value file over the largest value
+	// any cluster accepts; nothing is sent.
+	errValueTooLarge = errors.New("value too large")
 )
 
 // command is one entry of the command table: its name, usage, the
@@ -48,8 +53,9 @@ func commandTable() []*command {
 		{name: "tables", help: "list the tables", run: runTables},
 		{name: "partitions", usage: "TABLE", help: "per partition: leader, replicas, applied decree, size",
 			minArgs: 1, maxArgs: 1, tableArgs: true, run: runPartitions},
-		{name: "set", usage: "TABLE HASHKEY SORTKEY VALUE [--ttl DUR]", help: "write a record",
-			minArgs: 4, maxArgs: 4, flags: []string{"ttl"}, tableArgs: true, run: runSet},
+		{name: "set", usage: "TABLE HASHKEY SORTKEY (VALUE | --value-file PATH) [--ttl DUR]",
+			help:    "write a record; --value-file PATH instead of VALUE takes the value from a file (- = stdin, with -e)",
+			minArgs: 3, maxArgs: 4, flags: []string{"ttl", "value-file"}, tableArgs: true, run: runSet},
 		{name: "get", usage: "TABLE HASHKEY SORTKEY", help: "print a record's value; absent: (not found), exit status 1",
 			minArgs: 3, maxArgs: 3, tableArgs: true, run: runGet},
 		{name: "del", usage: "TABLE HASHKEY SORTKEY", help: "delete a record", minArgs: 3, maxArgs: 3, tableArgs: true, run: runDel},

@@ -89,7 +89,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tandem-shell:", err)
 		return exitError
 	}
-	s := newSession(cfg)
+	s := newSession(cfg, stdin)
 	defer s.close()
 	p := &printer{out: stdout, errOut: stderr, json: o.json}
 	switch {
@@ -97,8 +97,10 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		code, _ := runScript(s, p, o.script)
 		return code
 	case isTerminal(stdin):
+		s.stdinCommands = true
 		return runInteractive(s, p)
 	default:
+		s.stdinCommands = true
 		return runPiped(s, p, stdin)
 	}
 }

@@ -158,6 +158,7 @@ func TestScriptWithoutCluster(t *testing.T) {
 		{"help of a group", []string{"-e", "help dup"}, 0, "dup add TABLE REMOTE_ADDR", ""},
 		{"help of one command", []string{"-e", "help scan"}, 0, "scan TABLE [HASHKEY] [--limit N]", ""},
 		{"help of a subcommand", []string{"-e", "help dup show"}, 0, "dup show TABLE DUPID", ""},
+		{"value file and value", []string{"-e", "set t h s v --value-file f"}, 2, "", "give VALUE or --value-file, not both"},
 		{"unknown subcommand", []string{"-e", "dup frob demo"}, 2, "", "unknown command: dup frob: want one of: add, ls, show, pause, start, rm"},
 		{"dup usage", []string{"-e", "dup pause demo"}, 2, "", "usage: dup pause TABLE DUPID"},
 		{"empty dup id", []string{"-e", `dup rm demo ""`}, 2, "", "DUPID is empty"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"sort"
 	"sync"
 
@@ -10,11 +11,15 @@ import (
 )
 
 // session is the state the commands share: the client, dialled on first
-// use so that help and bad input need no cluster, the table handles, and
-// the table names for completion.
+// use so that help and bad input need no cluster, the table handles, the
+// table names for completion, and stdin for --value-file -.
 type session struct {
 	cfg  client.Config
 	cmds []*command
+
+	stdin         io.Reader
+	stdinCommands bool // the commands come from stdin: it holds no value
+	stdinRead     bool // a --value-file - has read stdin to its end
 
 	mu         sync.Mutex
 	c          *client.Client
@@ -24,8 +29,8 @@ type session struct {
 }
 
 // newSession returns a session that will connect as cfg says.
-func newSession(cfg client.Config) *session {
-	return &session{cfg: cfg, cmds: commandTable(), tables: map[string]*client.Table{}}
+func newSession(cfg client.Config, stdin io.Reader) *session {
+	return &session{cfg: cfg, cmds: commandTable(), stdin: stdin, tables: map[string]*client.Table{}}
 }
 
 // client returns the session's client, dialling it on first use.
