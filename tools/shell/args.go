@@ -89,6 +89,20 @@ func (a args) intFlag(name string, def int) (int, error) {
 	return n, nil
 }
 
+// countFlag returns flag name as a count of at least 1, 0 when absent
+// (the default): 0 written out is refused rather than taken as the
+// default.
+func (a args) countFlag(name string) (int, error) {
+	n, err := a.intFlag(name, 0)
+	if err != nil {
+		return 0, err
+	}
+	if _, given := a.flags[name]; given && n == 0 {
+		return 0, fmt.Errorf("%w: --%s must be at least 1 (leave it out for the default)", errUsage, name)
+	}
+	return n, nil
+}
+
 // durationFlag returns flag name as a duration ("90s", "1h30m", or bare
 // seconds "90"), 0 when absent.
 func (a args) durationFlag(name string) (time.Duration, error) {

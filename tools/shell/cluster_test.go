@@ -119,6 +119,47 @@ func TestPipedLongLines(t *testing.T) {
 	}
 }
 
+// TestCreateExplicitZero: --partitions 0 and --replicas 0 written out are
+// refused and create nothing (they used to mean the defaults); leaving the
+// flags out keeps the defaults.
+func TestCreateExplicitZero(t *testing.T) {
+	c := startCluster(t, 1)
+	addr := c.Addrs()[0]
+	for _, script := range []string{"create z --partitions 0", "create z --replicas 0", "create z --partitions=0 --replicas 1"} {
+		code, stdout, stderr := runShell("--addr", addr, "-e", script)
+		if code != exitError || !strings.Contains(stderr, "at least 1") || stdout != "" {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q; want a refusal naming 'at least 1'", script, code, stdout, stderr)
+		}
+	}
+	if out := mustShell(t, "--addr", addr, "-e", "tables"); strings.Contains(out, "z ") {
+		t.Fatalf("a refused create made a table:\n%s", out)
+	}
+	if out := mustShell(t, "--addr", addr, "-e", "create d"); !strings.Contains(out, "8 partitions, 1 replicas") {
+		t.Fatalf("create without flags: %q; want the defaults (8 partitions, 1 replica on one node)", out)
+	}
+}
+
+// TestCreateAgain: creating a table that exists exactly as asked (what a
+// retry after a timed-out create meets) succeeds and says so; one that
+// exists with another shape is refused with that shape.
+func TestCreateAgain(t *testing.T) {
+	c := startCluster(t, 3)
+	addr := c.Addrs()[0]
+	mustShell(t, "--addr", addr, "-e", "create t --partitions 4 --replicas 3")
+	for _, script := range []string{"create t --partitions 4 --replicas 3", "create t --partitions 4"} {
+		code, stdout, stderr := runShell("--addr", addr, "-e", script)
+		if code != exitOK || !strings.Contains(stdout, "table t already exists as asked") || !strings.Contains(stdout, "4 partitions, 3 replicas") {
+			t.Fatalf("%s again: exit %d, stdout %q, stderr %q; want exit 0 and 'already exists as asked'", script, code, stdout, stderr)
+		}
+	}
+	for _, script := range []string{"create t", "create t --partitions 8", "create t --partitions 4 --replicas 2"} {
+		code, stdout, stderr := runShell("--addr", addr, "-e", script)
+		if code != exitError || !strings.Contains(stderr, "table exists: t has 4 partitions and 3 replicas") {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q; want a refusal naming the existing shape", script, code, stdout, stderr)
+		}
+	}
+}
+
 // TestValueFile: set --value-file PATH, and - for stdin, writes values
 // byte for byte, even binary and over the OS's argument limit; a value
 // over kv.max_value_bytes gets the server's refusal and stores nothing.

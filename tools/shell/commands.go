@@ -18,6 +18,9 @@ var (
 	errUnknownCommand = errors.New("unknown command")
 	// errStopScan stops a table scan once its limit is reached.
 	errStopScan = errors.New("shell: scan limit reached")
+	// errTableExists is returned by create for a table that exists with
+	// another shape than asked.
+	errTableExists = errors.New("table exists")
 	// errValueFile is returned when set's --value-file cannot be read.
 	errValueFile = errors.New("value file")
 	// errValueTooLarge is returned for a value file over the largest value
@@ -47,7 +50,8 @@ func (c *command) allowsFlag(name string) bool { return slices.Contains(c.flags,
 func commandTable() []*command {
 	return []*command{
 		{name: "nodes", help: "list the nodes with id, address and state", run: runNodes},
-		{name: "create", usage: "TABLE [--partitions N] [--replicas R]", help: "create a table (defaults: 8 partitions, min(3, nodes) replicas)",
+		{name: "create", usage: "TABLE [--partitions N] [--replicas R]",
+			help:    "create a table (defaults: 8 partitions, min(3, nodes) replicas); one that exists exactly as asked is left as it is",
 			minArgs: 1, maxArgs: 1, flags: []string{"partitions", "replicas"}, run: runCreate},
 		{name: "drop", usage: "TABLE", help: "drop a table", minArgs: 1, maxArgs: 1, tableArgs: true, run: runDrop},
 		{name: "tables", help: "list the tables", run: runTables},
@@ -179,27 +183,6 @@ func runNodes(ctx context.Context, s *session, _ args) (result, error) {
 		return nil, err
 	}
 	return nodesResult{resp}, nil
-}
-
-func runCreate(ctx context.Context, s *session, a args) (result, error) {
-	partitions, err := a.intFlag("partitions", 0)
-	if err != nil {
-		return nil, err
-	}
-	replicas, err := a.intFlag("replicas", 0)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.client(ctx)
-	if err != nil {
-		return nil, err
-	}
-	info, err := c.CreateTable(ctx, a.arg(0), partitions, replicas)
-	if err != nil {
-		return nil, err
-	}
-	s.forgetTables()
-	return createdResult{info}, nil
 }
 
 func runDrop(ctx context.Context, s *session, a args) (result, error) {

@@ -158,6 +158,8 @@ func TestScriptWithoutCluster(t *testing.T) {
 		{"help of a group", []string{"-e", "help dup"}, 0, "dup add TABLE REMOTE_ADDR", ""},
 		{"help of one command", []string{"-e", "help scan"}, 0, "scan TABLE [HASHKEY] [--limit N]", ""},
 		{"help of a subcommand", []string{"-e", "help dup show"}, 0, "dup show TABLE DUPID", ""},
+		{"explicit zero partitions", []string{"-e", "create t --partitions 0"}, 2, "", "--partitions must be at least 1 (leave it out for the default)"},
+		{"explicit zero replicas", []string{"-e", "create t --replicas=0"}, 2, "", "--replicas must be at least 1"},
 		{"value file and value", []string{"-e", "set t h s v --value-file f"}, 2, "", "give VALUE or --value-file, not both"},
 		{"unknown subcommand", []string{"-e", "dup frob demo"}, 2, "", "unknown command: dup frob: want one of: add, ls, show, pause, start, rm"},
 		{"dup usage", []string{"-e", "dup pause demo"}, 2, "", "usage: dup pause TABLE DUPID"},
