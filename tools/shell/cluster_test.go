@@ -158,6 +158,46 @@ func TestCreateAgain(t *testing.T) {
 			t.Fatalf("%s: exit %d, stdout %q, stderr %q; want a refusal naming the existing shape", script, code, stdout, stderr)
 		}
 	}
+	// A create that may time out, then the same create again: the second
+	// always ends with the table there and exit status 0.
+	code, _, stderr := runShell("--addr", addr, "--timeout", "20ms", "-e", "create r --partitions 8 --replicas 3")
+	if code != exitOK && !strings.Contains(stderr, "the table may have been created") {
+		t.Fatalf("create with a 20ms timeout: exit %d, stderr %q", code, stderr)
+	}
+	mustShell(t, "--addr", addr, "--timeout", "30s", "-e", "create r --partitions 8 --replicas 3")
+}
+
+// TestTimeoutSaysWhatMayHaveApplied: a change that times out says whether
+// it may have been applied and how to check, with its own exit status,
+// instead of the transport's error alone.
+func TestTimeoutSaysWhatMayHaveApplied(t *testing.T) {
+	c := startCluster(t, 3)
+	c.CreateTable("t", 2, 3)
+	addr := c.Addrs()[0]
+	c.Stop(1)
+	c.Stop(2) // no quorum anywhere: nothing can commit
+	tests := []struct{ script, says string }{
+		{"create lost", "the table may have been created; run `tables` or `partitions lost` to check"},
+		{"drop t", "the table may have been dropped; run `tables` to check"},
+		{"config set checkpoint.retain 3", "the change may have been applied; run `config get checkpoint.retain` to check"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runShell("--addr", addr, "--timeout", "1s", "-e", tt.script)
+		if code != exitUnknown || !strings.Contains(stderr, tt.script+": timed out after 1s") || !strings.Contains(stderr, tt.says) {
+			t.Fatalf("%s: exit %d, stderr %q; want exit %d and %q", tt.script, code, stderr, exitUnknown, tt.says)
+		}
+	}
+	// A write is either reported ambiguous by the SDK or known not applied.
+	code, _, stderr := runShell("--addr", addr, "--timeout", "1s", "-e", "set t h s v")
+	ambiguous := code == exitUnknown && strings.Contains(stderr, "the write may or may not have been applied; run `get t h s` to check")
+	refused := code == exitError && strings.Contains(stderr, "the write was not applied")
+	if !ambiguous && !refused {
+		t.Fatalf("set: exit %d, stderr %q; want an ambiguous or a not-applied report", code, stderr)
+	}
+	code, _, stderr = runShell("--addr", addr, "--timeout", "1s", "-e", "tables; get t h s")
+	if code != exitOK && !strings.Contains(stderr, "changes nothing") {
+		t.Fatalf("reads: exit %d, stderr %q; want success or a timeout that says it changed nothing", code, stderr)
+	}
 }
 
 // TestValueFile: set --value-file PATH, and - for stdin, writes values

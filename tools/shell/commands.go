@@ -38,7 +38,8 @@ type command struct {
 	minArgs   int
 	maxArgs   int
 	flags     []string
-	tableArgs bool // the first positional is a table name (completion)
+	tableArgs bool    // the first positional is a table name (completion)
+	change    *change // what the command changes; nil for a read
 	subs      []*command
 	run       func(ctx context.Context, s *session, a args) (result, error)
 }
@@ -52,17 +53,20 @@ func commandTable() []*command {
 		{name: "nodes", help: "list the nodes with id, address and state", run: runNodes},
 		{name: "create", usage: "TABLE [--partitions N] [--replicas R]",
 			help:    "create a table (defaults: 8 partitions, min(3, nodes) replicas); one that exists exactly as asked is left as it is",
-			minArgs: 1, maxArgs: 1, flags: []string{"partitions", "replicas"}, run: runCreate},
-		{name: "drop", usage: "TABLE", help: "drop a table", minArgs: 1, maxArgs: 1, tableArgs: true, run: runDrop},
+			minArgs: 1, maxArgs: 1, flags: []string{"partitions", "replicas"}, run: runCreate,
+			change: adminChange("the table may have been created", "tables", "partitions $1")},
+		{name: "drop", usage: "TABLE", help: "drop a table", minArgs: 1, maxArgs: 1, tableArgs: true, run: runDrop,
+			change: adminChange("the table may have been dropped", "tables")},
 		{name: "tables", help: "list the tables", run: runTables},
 		{name: "partitions", usage: "TABLE", help: "per partition: leader, replicas, applied decree, size",
 			minArgs: 1, maxArgs: 1, tableArgs: true, run: runPartitions},
 		{name: "set", usage: "TABLE HASHKEY SORTKEY (VALUE | --value-file PATH) [--ttl DUR]",
 			help:    "write a record; --value-file PATH instead of VALUE takes the value from a file (- = stdin, with -e)",
-			minArgs: 3, maxArgs: 4, flags: []string{"ttl", "value-file"}, tableArgs: true, run: runSet},
+			minArgs: 3, maxArgs: 4, flags: []string{"ttl", "value-file"}, tableArgs: true, run: runSet, change: recordWrite()},
 		{name: "get", usage: "TABLE HASHKEY SORTKEY", help: "print a record's value; absent: (not found), exit status 1",
 			minArgs: 3, maxArgs: 3, tableArgs: true, run: runGet},
-		{name: "del", usage: "TABLE HASHKEY SORTKEY", help: "delete a record", minArgs: 3, maxArgs: 3, tableArgs: true, run: runDel},
+		{name: "del", usage: "TABLE HASHKEY SORTKEY", help: "delete a record", minArgs: 3, maxArgs: 3, tableArgs: true, run: runDel,
+			change: recordWrite()},
 		{name: "scan", usage: "TABLE [HASHKEY] [--limit N]", help: "list records, by sort key within a hash key",
 			minArgs: 1, maxArgs: 2, flags: []string{"limit"}, tableArgs: true, run: runScan},
 		{name: "count", usage: "TABLE", help: "count the live records of a table", minArgs: 1, maxArgs: 1, tableArgs: true, run: runCount},
@@ -70,11 +74,13 @@ func commandTable() []*command {
 			{name: "ls", usage: "TABLE", help: "per partition: checkpoints with decree, size, age, purpose, pinned",
 				minArgs: 1, maxArgs: 1, tableArgs: true, run: runCheckpointLs},
 			{name: "create", usage: "TABLE [--partition P]", help: "checkpoint now and wait; prints decree, size and time per partition",
-				minArgs: 1, maxArgs: 1, flags: []string{"partition"}, tableArgs: true, run: runCheckpointCreate},
+				minArgs: 1, maxArgs: 1, flags: []string{"partition"}, tableArgs: true, run: runCheckpointCreate,
+				change: adminChange("checkpoints may have been taken", "checkpoint ls $1")},
 		}},
 		{name: "config", help: "cluster runtime config", subs: []*command{
 			{name: "get", usage: "[KEY]", help: "show one or every config entry", maxArgs: 1, run: runConfigGet},
-			{name: "set", usage: "KEY VALUE", help: "set a config entry", minArgs: 2, maxArgs: 2, run: runConfigSet},
+			{name: "set", usage: "KEY VALUE", help: "set a config entry", minArgs: 2, maxArgs: 2, run: runConfigSet,
+				change: adminChange("the change may have been applied", "config get $1")},
 		}},
 		{name: "dup", help: "cross-cluster duplication", subs: dupCommands()},
 		{name: "help", usage: "[COMMAND]", help: "show this help, or one command's", maxArgs: 2, run: runHelp},
@@ -87,17 +93,20 @@ func commandTable() []*command {
 func dupCommands() []*command {
 	return []*command{
 		{name: "add", usage: "TABLE REMOTE_ADDR", help: "start duplicating TABLE to the cluster at REMOTE_ADDR; prints the duplication id",
-			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupAdd},
+			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupAdd, change: adminChange("a duplication may have been added", "dup ls $1")},
 		{name: "ls", usage: "[TABLE]", help: "list duplications with id, table, remote, state, lag",
 			maxArgs: 1, tableArgs: true, run: runDupLs},
 		{name: "show", usage: "TABLE DUPID", help: "per partition: state, base, confirmed and source decree, lag, base progress",
 			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupShow},
 		{name: "pause", usage: "TABLE DUPID", help: "pause a duplication (the source keeps its log)",
-			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupOp((*client.Client).PauseDuplication, "paused")},
+			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupOp((*client.Client).PauseDuplication, "paused"),
+			change: dupChange("the duplication may have been paused")},
 		{name: "start", usage: "TABLE DUPID", help: "resume a paused duplication",
-			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupOp((*client.Client).StartDuplication, "started")},
+			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupOp((*client.Client).StartDuplication, "started"),
+			change: dupChange("the duplication may have been resumed")},
 		{name: "rm", usage: "TABLE DUPID", help: "remove a duplication; the remote table becomes writable",
-			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupOp((*client.Client).RemoveDuplication, "removed")},
+			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupOp((*client.Client).RemoveDuplication, "removed"),
+			change: adminChange("the duplication may have been removed", "dup ls $1")},
 	}
 }
 
@@ -142,7 +151,7 @@ func (s *session) execute(ctx context.Context, words []string) (result, error) {
 		var res result
 		res, err = cmd.run(ctx, s, a)
 		if !errors.Is(err, errUsage) {
-			return res, err
+			return res, explainFailure(cmd, path, a, s.cfg.RequestTimeout, err)
 		}
 	}
 	return nil, fmt.Errorf("%w (usage: %s %s)", err, path, cmd.usage)

@@ -26,6 +26,7 @@ const (
 	exitOK       = 0
 	exitNotFound = 1 // a record or key was absent
 	exitError    = 2 // any other error
+	exitUnknown  = 3 // a change may or may not have been applied
 )
 
 func main() {
@@ -179,9 +180,12 @@ func runOne(s *session, p *printer, words []string) (code int, exit bool) {
 
 // exitCode is the exit status err calls for.
 func exitCode(err error) int {
+	var oe *outcomeError
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &oe) && oe.unknown:
+		return exitUnknown
 	case errors.Is(err, client.ErrNotFound):
 		return exitNotFound
 	default:
@@ -205,9 +209,16 @@ func (p *printer) print(res result) error {
 	return enc.Encode(res.json())
 }
 
-// fail reports an error on stderr.
+// fail reports an error on stderr; an explained one takes two lines, what
+// it means and then the cause.
 func (p *printer) fail(err error) {
-	fmt.Fprintln(p.errOut, "error:", err)
+	var oe *outcomeError
+	if errors.As(err, &oe) {
+		fmt.Fprintln(p.errOut, "error:", oe.summary())
+		fmt.Fprintln(p.errOut, "cause:", oe.cause)
+	} else {
+		fmt.Fprintln(p.errOut, "error:", err)
+	}
 	if errors.Is(err, client.ErrUnauthenticated) {
 		fmt.Fprintln(p.errOut, "hint: the cluster requires credentials: --token (or $"+credflags.EnvToken+"), or a client certificate with --tls-cert and --tls-key")
 	}

@@ -33,7 +33,8 @@ func newSession(cfg client.Config, stdin io.Reader) *session {
 	return &session{cfg: cfg, cmds: commandTable(), stdin: stdin, tables: map[string]*client.Table{}}
 }
 
-// client returns the session's client, dialling it on first use.
+// client returns the session's client, dialling it on first use. Its
+// errors are notSentError: nothing reached the cluster.
 func (s *session) client(ctx context.Context) (*client.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -42,7 +43,7 @@ func (s *session) client(ctx context.Context) (*client.Client, error) {
 	}
 	c, err := client.DialConfig(ctx, s.cfg)
 	if err != nil {
-		return nil, err
+		return nil, &notSentError{err}
 	}
 	s.c = c
 	return c, nil
@@ -61,7 +62,7 @@ func (s *session) table(ctx context.Context, name string) (*client.Table, error)
 		return nil, err
 	}
 	if tbl, err = c.Table(ctx, name); err != nil {
-		return nil, err
+		return nil, &notSentError{err} // the route, not the command, failed
 	}
 	s.mu.Lock()
 	s.tables[name] = tbl
