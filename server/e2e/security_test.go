@@ -49,7 +49,7 @@ func TestSecureClusterWithShell(t *testing.T) {
 		{"bad token", []string{"--tls-ca", caFile, "--token", "guess"}, "tables", []string{"exit status 2", "unauthenticated"}},
 		{"read token writes", []string{"--tls-ca", caFile, "--token", e2eReadToken}, "set t h s v2", []string{"exit status 2", "permission denied: /tandem.v1.KV/BatchWrite needs role write"}},
 		{"read token creates", []string{"--tls-ca", caFile, "--token", e2eReadToken}, "create t2", []string{"exit status 2", "needs role admin"}},
-		{"plaintext against TLS", []string{"--token", e2eAdminToken, "--timeout", "1s"}, "tables", []string{"exit status 2", "unavailable"}},
+		{"plaintext against TLS", []string{"--token", e2eAdminToken, "--timeout", "1s"}, "tables", []string{"exit status 2", "requires TLS: connect with --tls-ca"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

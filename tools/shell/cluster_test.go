@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tandem-kv/tandem/client"
+	"github.com/tandem-kv/tandem/internal/testpki"
 	"github.com/tandem-kv/tandem/server"
 )
 
@@ -200,6 +202,49 @@ func TestTimeoutSaysWhatMayHaveApplied(t *testing.T) {
 	}
 }
 
+// TestTransportMismatch: a plaintext shell against a TLS cluster, and a
+// TLS shell against a plaintext one, say so at once (the shell used to
+// wait out its dial timeout and report "no node reachable"), as does a
+// TLS shell that does not trust the nodes' certificates.
+func TestTransportMismatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts clusters")
+	}
+	ca := testpki.New(t, "east-ca")
+	tlsCluster := startCluster(t, 1, server.WithTLS(t, ca))
+	plain := startCluster(t, 1)
+	dir := t.TempDir()
+	caFile := ca.WriteCert(t, dir, "ca")
+	otherCA := testpki.New(t, "other-ca").WriteCert(t, dir, "other")
+	tests := []struct {
+		name string
+		argv []string
+		says []string
+	}{
+		{"plaintext shell, TLS node", []string{"--addr", tlsCluster.Addrs()[0]},
+			[]string{"node " + tlsCluster.Addrs()[0] + " requires TLS", "--tls-ca"}},
+		{"TLS shell, plaintext node", []string{"--addr", plain.Addrs()[0], "--tls-ca", caFile},
+			[]string{"node " + plain.Addrs()[0] + " does not use TLS", "leave out --tls-ca"}},
+		{"untrusted certificate", []string{"--addr", tlsCluster.Addrs()[0], "--tls-ca", otherCA},
+			[]string{"node " + tlsCluster.Addrs()[0] + ": TLS handshake failed", "unknown authority", "--tls-ca"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			argv := append(tt.argv, "--timeout", "60s", "-e", "tables")
+			code, stdout, stderr := runShell(argv...)
+			if code != exitError || stdout != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2", code, stdout, stderr)
+			}
+			for _, s := range tt.says {
+				if !strings.Contains(stderr, s) {
+					t.Fatalf("stderr %q; want it to say %q", stderr, s)
+				}
+			}
+		})
+	}
+	mustShell(t, "--addr", tlsCluster.Addrs()[0], "--tls-ca", caFile, "-e", "tables")
+}
+
 // TestValueFile: set --value-file PATH, and - for stdin, writes values
 // byte for byte, even binary and over the OS's argument limit; a value
 // over kv.max_value_bytes gets the server's refusal and stores nothing.
@@ -254,4 +299,45 @@ func TestValueFile(t *testing.T) {
 	if code == exitOK || !strings.Contains(stderr, "the commands come from stdin") {
 		t.Fatalf("--value-file - with piped commands: exit %d, stderr %q", code, stderr)
 	}
+}
+
+// TestAddrList: with --addr listing first a node that hangs (accepts
+// connections, never answers: a frozen process), then a stopped node and
+// a closed port, every command is served by the live nodes after them.
+// (A hanging first node used to hold every admin call and route lookup
+// until the timeout.)
+func TestAddrList(t *testing.T) {
+	c := startCluster(t, 3)
+	c.CreateTable("t", 4, 3)
+	addrs := c.Addrs()
+	c.Stop(0)
+	hung, err := net.Listen("tcp", "127.0.0.1:0") // the kernel accepts; nobody serves
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close()
+	list := strings.Join([]string{hung.Addr().String(), addrs[0], freeAddr(t), addrs[1], addrs[2]}, ",")
+	scripts := []string{
+		"nodes", "tables", "partitions t", "set t h s v", "get t h s", "scan t", "scan t h", "count t", "del t h s",
+		"config get checkpoint.retain", "config set checkpoint.retain 3", "checkpoint ls t", "checkpoint create t",
+		"dup ls", "create u --partitions 2", "drop u",
+	}
+	for _, script := range scripts {
+		code, stdout, stderr := runShell("--addr", list, "--timeout", "30s", "-e", script)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q", script, code, stdout, stderr)
+		}
+	}
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
 }

@@ -5,9 +5,11 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/tandem-kv/tandem/client"
 	"github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/tools/internal/credflags"
 )
 
 // session is the state the commands share: the client, dialled on first
@@ -41,12 +43,30 @@ func (s *session) client(ctx context.Context) (*client.Client, error) {
 	if s.c != nil {
 		return s.c, nil
 	}
-	c, err := client.DialConfig(ctx, s.cfg)
+	c, err := s.dial(ctx)
 	if err != nil {
 		return nil, &notSentError{err}
 	}
 	s.c = c
 	return c, nil
+}
+
+// dial probes the nodes first, within the dial timeout: a node that speaks
+// TLS to a plaintext shell (or the reverse) is reported at once instead of
+// after the timeout, and the first node that answered goes first, so that
+// calls do not wait on a node that accepts connections but hangs.
+func (s *session) dial(ctx context.Context) (*client.Client, error) {
+	cfg := s.cfg
+	deadline := time.Now().Add(cfg.DialTimeout)
+	pctx, cancel := context.WithDeadline(ctx, deadline)
+	addrs, err := credflags.Probe(pctx, cfg, "")
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Addrs = addrs
+	cfg.DialTimeout = max(time.Until(deadline), time.Millisecond)
+	return client.DialConfig(ctx, cfg)
 }
 
 // table returns a handle on table name, fetching its route once.
