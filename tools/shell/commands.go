@@ -38,8 +38,9 @@ type command struct {
 	minArgs   int
 	maxArgs   int
 	flags     []string
-	tableArgs bool    // the first positional is a table name (completion)
-	change    *change // what the command changes; nil for a read
+	tableArgs bool     // the first positional is a table name (completion)
+	notes     []string // more help lines, shown by help for this command
+	change    *change  // what the command changes; nil for a read
 	subs      []*command
 	run       func(ctx context.Context, s *session, a args) (result, error)
 }
@@ -96,8 +97,8 @@ func dupCommands() []*command {
 			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupAdd, change: adminChange("a duplication may have been added", "dup ls $1")},
 		{name: "ls", usage: "[TABLE]", help: "list duplications with id, table, remote, state, lag",
 			maxArgs: 1, tableArgs: true, run: runDupLs},
-		{name: "show", usage: "TABLE DUPID", help: "per partition: state, base, confirmed and source decree, lag, base progress",
-			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupShow},
+		{name: "show", usage: "TABLE DUPID", help: "per partition: state (help dup show lists them), base, confirmed and source decree, lag, base progress",
+			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupShow, notes: dupStateNotes},
 		{name: "pause", usage: "TABLE DUPID", help: "pause a duplication (the source keeps its log)",
 			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupOp((*client.Client).PauseDuplication, "paused"),
 			change: dupChange("the duplication may have been paused")},
@@ -161,7 +162,7 @@ func runExit(context.Context, *session, args) (result, error) { return nil, errE
 
 func runHelp(_ context.Context, s *session, a args) (result, error) {
 	if len(a.pos) == 0 {
-		return helpResult{cmds: s.cmds}, nil
+		return helpResult{cmds: s.cmds, all: true}, nil
 	}
 	i := slices.IndexFunc(s.cmds, func(c *command) bool { return c.name == a.pos[0] })
 	if i < 0 {

@@ -49,6 +49,18 @@ func runDupShow(ctx context.Context, s *session, a args) (result, error) {
 	return dupShowResult{resp}, nil
 }
 
+// dupStateNotes list the per-partition states dup show prints, as the
+// servers send them.
+var dupStateNotes = []string{
+	"dup show's STATE, per partition:",
+	"  INIT     the source has no progress report from the remote yet (just added, or a new source leader)",
+	"  PREPARE  the source leader is taking the base checkpoint the remote starts from",
+	"  APP      the remote is pulling the base checkpoint's files (BASE-PROGRESS)",
+	"  LOG      the remote pulls the log from the base decree on (LAG: decrees and seconds behind)",
+	"  PAUSED   dup pause stopped shipping; the source keeps its log (within dup.log_retain_*)",
+	"  UNKNOWN  no source leader answered for the partition (an election, or its node is down)",
+}
+
 // dupOp is how a run function of dup pause, start and rm calls the client.
 type dupOp func(c *client.Client, ctx context.Context, table, id string) (*tandempb.DuplicationInfo, error)
 

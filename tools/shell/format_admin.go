@@ -86,16 +86,28 @@ func configDoc(e *tandempb.ConfigEntry) map[string]any {
 type helpResult struct {
 	cmds   []*command
 	prefix string // a group's name and a space, for its subcommands
+	all    bool   // every command: the notes are left out
 }
 
 func (r helpResult) human(w io.Writer) error {
-	return table(w, r.rowsFlat())
+	if err := table(w, r.rowsFlat()); err != nil {
+		return err
+	}
+	for _, n := range r.notes() {
+		if err := line(w, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r helpResult) json() any {
-	var docs []map[string]string
+	var docs []map[string]any
 	for _, row := range r.rowsFlat() {
-		docs = append(docs, map[string]string{"usage": row[0], "help": row[1]})
+		docs = append(docs, map[string]any{"usage": row[0], "help": row[1]})
+	}
+	if notes := r.notes(); len(notes) > 0 {
+		docs = append(docs, map[string]any{"notes": notes})
 	}
 	return docs
 }
@@ -112,6 +124,22 @@ func (r helpResult) rowsFlat() [][]string {
 		}
 	}
 	return rows
+}
+
+// notes are the listed commands' extra help lines, when help was asked
+// about a command or a group, not for the whole list.
+func (r helpResult) notes() []string {
+	if r.all {
+		return nil
+	}
+	var out []string
+	for _, c := range r.cmds {
+		out = append(out, c.notes...)
+		for _, sub := range c.subs {
+			out = append(out, sub.notes...)
+		}
+	}
+	return out
 }
 
 // helpRow is one command's usage and help.

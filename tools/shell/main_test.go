@@ -158,6 +158,8 @@ func TestScriptWithoutCluster(t *testing.T) {
 		{"help of a group", []string{"-e", "help dup"}, 0, "dup add TABLE REMOTE_ADDR", ""},
 		{"help of one command", []string{"-e", "help scan"}, 0, "scan TABLE [HASHKEY] [--limit N]", ""},
 		{"help of a subcommand", []string{"-e", "help dup show"}, 0, "dup show TABLE DUPID", ""},
+		{"dup states in help", []string{"-e", "help dup show"}, 0, "  INIT     the source has no progress report from the remote yet", ""},
+		{"every dup state in group help", []string{"-e", "help dup"}, 0, "  UNKNOWN  no source leader answered", ""},
 		{"explicit zero partitions", []string{"-e", "create t --partitions 0"}, 2, "", "--partitions must be at least 1 (leave it out for the default)"},
 		{"explicit zero replicas", []string{"-e", "create t --replicas=0"}, 2, "", "--replicas must be at least 1"},
 		{"value file and value", []string{"-e", "set t h s v --value-file f"}, 2, "", "give VALUE or --value-file, not both"},
@@ -244,4 +246,17 @@ func commandNamesSpaced() []string {
 		out = append(out, n+" ")
 	}
 	return out
+}
+
+// TestHelpListsEveryDupState: help names every state dup show prints.
+func TestHelpListsEveryDupState(t *testing.T) {
+	_, stdout, _ := runShell("-e", "help dup show")
+	for _, state := range []string{"INIT", "PREPARE", "APP", "LOG", "PAUSED", "UNKNOWN"} {
+		if !strings.Contains(stdout, "  "+state+" ") {
+			t.Errorf("help dup show does not explain %s:\n%s", state, stdout)
+		}
+	}
+	if _, all, _ := runShell("-e", "help"); strings.Contains(all, "PREPARE") {
+		t.Errorf("the full help lists dup states; want them under help dup only:\n%s", all)
+	}
 }
