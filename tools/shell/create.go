@@ -34,7 +34,7 @@ func runCreate(ctx context.Context, s *session, a args) (result, error) {
 	}
 	info, err := c.CreateTable(ctx, a.arg(0), partitions, replicas)
 	if isAlreadyExists(err) {
-		return existingTable(ctx, c, a.arg(0), partitions, replicas, err)
+		return existingTable(ctx, c, a.arg(0), partitions, replicas, s.cfg.RequestTimeout, err)
 	}
 	if err != nil {
 		return nil, err
@@ -55,22 +55,40 @@ func isAlreadyExists(err error) bool {
 // the command asks for either way; the answer says so and shows its age.
 // Another shape is refused with that shape. Age decides nothing: it
 // cannot tell the earlier attempt from someone else's create.
-func existingTable(ctx context.Context, c *client.Client, name string, partitions, replicas int, refusal error) (result, error) {
-	tables, err := c.ListTables(ctx)
-	if err != nil {
+func existingTable(ctx context.Context, c *client.Client, name string, partitions, replicas int, timeout time.Duration, refusal error) (result, error) {
+	t := findTable(ctx, c, name, timeout)
+	if t == nil {
 		return nil, refusal
 	}
-	i := slices.IndexFunc(tables, func(t *tandempb.TableInfo) bool { return t.GetName() == name })
-	if i < 0 {
-		return nil, refusal // dropped meanwhile, or this node does not know it yet
-	}
-	t := tables[i]
 	wantParts := cmp.Or(partitions, defaultPartitions)
 	if int(t.GetPartitions()) == wantParts && (replicas == 0 || int(t.GetReplicas()) == replicas) {
 		return existsResult{info: t, now: time.Now()}, nil
 	}
 	return nil, fmt.Errorf("%w: %s has %d partitions and %d replicas (created %s), not as asked; nothing changed",
 		errTableExists, name, t.GetPartitions(), t.GetReplicas(), age(t, time.Now()))
+}
+
+// tablePoll is how often findTable lists the tables again.
+const tablePoll = 50 * time.Millisecond
+
+// findTable lists the tables until name shows up, for at most timeout:
+// the refusal came from the metadata leader, and the node that answers
+// the list may apply the table's creation a moment later. Nil when the
+// table never showed up (dropped meanwhile, or the node is far behind).
+func findTable(ctx context.Context, c *client.Client, name string, timeout time.Duration) *tandempb.TableInfo {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		tables, err := c.ListTables(ctx)
+		if i := slices.IndexFunc(tables, func(t *tandempb.TableInfo) bool { return t.GetName() == name }); err == nil && i >= 0 {
+			return tables[i]
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(tablePoll):
+		}
+	}
 }
 
 // existsResult is create's answer when the table already exists as asked.
