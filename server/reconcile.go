@@ -31,11 +31,18 @@ func (n *Node) reconcileLoop() {
 	defer tick.Stop()
 	for {
 		n.reconcile()
+		// Until the node is ready, look again soon: what readiness waits
+		// for (a leader's commit index) changes without a meta change.
+		var soon <-chan time.Time
+		if !n.Ready() {
+			soon = time.After(10 * time.Millisecond)
+		}
 		select {
 		case <-n.stop:
 			return
 		case <-n.meta.fsm.onChange:
 		case <-tick.C:
+		case <-soon:
 		}
 	}
 }
@@ -106,6 +113,9 @@ func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeC
 		Servers: servers, Addresses: peerAddresses(n.peers), Raft: timing,
 		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Scheduler: n.sched, Now: n.cfg.Now, Logger: n.lg,
 		Heartbeats: n.hub,
+		// One member starts the first election as soon as a majority has the
+		// group open; the first in the placement list spreads leaders.
+		Campaign: nodes[0] == n.cfg.NodeID,
 	})
 	if err != nil {
 		return err
@@ -119,12 +129,14 @@ func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeC
 // applyRuntime pushes raft snapshot and log settings to a replica when they
 // differ.
 func (n *Node) applyRuntime(r *replica.Replica, rc runtimeConfig) {
-	cur := r.Raft().ReloadableConfig()
+	cur := r.RaftSettings()
 	if cur.SnapshotInterval == rc.Checkpoint.Interval && cur.SnapshotThreshold == rc.SnapshotThreshold && cur.TrailingLogs == rc.TrailingLogs {
 		return
 	}
-	cur.SnapshotInterval, cur.SnapshotThreshold, cur.TrailingLogs = rc.Checkpoint.Interval, rc.SnapshotThreshold, rc.TrailingLogs
-	if err := r.Raft().ReloadConfig(cur); err != nil {
+	err := r.UpdateRaft(func(c *raft.ReloadableConfig) {
+		c.SnapshotInterval, c.SnapshotThreshold, c.TrailingLogs = rc.Checkpoint.Interval, rc.SnapshotThreshold, rc.TrailingLogs
+	})
+	if err != nil {
 		n.lg.Warn("reload raft config", zap.Error(err))
 	}
 }
