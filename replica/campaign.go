@@ -119,3 +119,48 @@ func (r *Replica) UpdateRaft(fn func(*raft.ReloadableConfig)) error {
 
 // RaftSettings returns the group's reloadable raft settings in force.
 func (r *Replica) RaftSettings() raft.ReloadableConfig { return r.raft.ReloadableConfig() }
+
+// NudgeFollower makes a leader send its log to follower id as soon as
+// id's node has the group open again (a barrier entry wakes raft's
+// replication), for a follower whose node just came back: idle, raft would
+// tell it only at the next commit refresh, seconds away, and earlier the
+// group is not open yet. It reports whether this replica leads a group id
+// is a member of.
+func (r *Replica) NudgeFollower(id string) bool {
+	if r.raft.State() != raft.Leader {
+		return false
+	}
+	f := r.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) != id {
+			continue
+		}
+		addr := s.Address
+		if r.cfg.Addresses != nil {
+			if a, err := r.cfg.Addresses.ServerAddr(s.ID); err == nil {
+				addr = a
+			}
+		}
+		go r.nudgeWhenOpen(string(addr))
+		return true
+	}
+	return false
+}
+
+func (r *Replica) nudgeWhenOpen(addr string) {
+	deadline := time.Now().Add(campaignWindow)
+	for time.Now().Before(deadline) && r.raft.State() == raft.Leader {
+		if r.cfg.Mux.ProbeGroup(addr, r.cfg.Group, probeTimeout) == nil {
+			_ = r.raft.Barrier(10 * time.Second).Error()
+			return
+		}
+		select {
+		case <-r.done:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

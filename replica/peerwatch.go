@@ -37,6 +37,7 @@ type PeerWatch struct {
 	mux    *Mux
 	lg     *zap.Logger
 	onDown func(id string)
+	onUp   func(id string)
 	sl     interface {
 		Accept() (net.Conn, error)
 		Close() error
@@ -50,13 +51,14 @@ type PeerWatch struct {
 }
 
 // NewPeerWatch registers the watch route on mux and calls onDown (in its
-// own goroutine) with a peer's id when the peer's process is gone.
-func NewPeerWatch(mux *Mux, onDown func(id string), lg *zap.Logger) (*PeerWatch, error) {
+// own goroutine) with a peer's id when the peer's process is gone, and
+// onUp (may be nil) when a peer reported gone is back.
+func NewPeerWatch(mux *Mux, onDown, onUp func(id string), lg *zap.Logger) (*PeerWatch, error) {
 	sl, err := mux.StreamLayer(WatchGroup)
 	if err != nil {
 		return nil, fmt.Errorf("peer watch: %w", err)
 	}
-	w := &PeerWatch{mux: mux, lg: lg.With(zap.String("component", "peerwatch")), onDown: onDown, sl: sl, peers: map[string]chan struct{}{}, held: map[net.Conn]struct{}{}}
+	w := &PeerWatch{mux: mux, lg: lg.With(zap.String("component", "peerwatch")), onDown: onDown, onUp: onUp, sl: sl, peers: map[string]chan struct{}{}, held: map[net.Conn]struct{}{}}
 	w.wg.Add(1)
 	go w.acceptLoop()
 	return w, nil
@@ -151,6 +153,10 @@ func (w *PeerWatch) watch(id, addr string, stop <-chan struct{}) {
 		conn, err := dialRaft(addr, WatchGroup, WatchGroup, probeTimeout, w.mux.dialTLS)
 		switch {
 		case err == nil:
+			if reported && w.onUp != nil {
+				w.lg.Info("peer is back", zap.String("peer", id), zap.String("addr", addr))
+				go w.onUp(id)
+			}
 			connected, reported, pause = true, false, watchFirstRedial
 			w.hold(conn, stop)
 			continue // ended: look again at once

@@ -23,12 +23,12 @@ func TestPeerWatchReportsAPeerWhosePortCloses(t *testing.T) {
 	defer a.Close()
 	b, bln := start()
 	down := make(chan string, 1)
-	wa, err := NewPeerWatch(a, func(id string) { down <- id }, lg)
+	wa, err := NewPeerWatch(a, func(id string) { down <- id }, nil, lg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer wa.Close()
-	wb, err := NewPeerWatch(b, func(string) {}, lg)
+	wb, err := NewPeerWatch(b, func(string) {}, nil, lg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,3 +64,21 @@ func TestDeadLeadersNodeIsReplacedAfterTheLeaseTimeout(t *testing.T) {
 		return true
 	})
 }
+
+// A follower whose node comes back gets the log at once, not at raft's
+// next idle commit refresh (30 s here).
+func TestReturningFollowerCatchesUpAtOnce(t *testing.T) {
+	cl := server.MakeCluster(t, 3, func(c *server.Config) { c.Raft.CommitTimeout = 30 * time.Second })
+	cl.CreateTable("t", 1, 3)
+	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
+	writeN(t, tbl, 0, 1)
+	leader := cl.LeaderOf("t", 0)
+	follower := (leader + 1) % 3
+	cl.Stop(follower)
+	writeN(t, tbl, 1, 2)
+	cl.Restart(follower)
+	server.WaitFor(t, 20*time.Second, "the restarted follower applies the write it missed", func() bool {
+		l, f := cl.Replica(leader, "t", 0), cl.Replica(follower, "t", 0)
+		return l != nil && f != nil && f.Applied() >= l.Applied()
+	})
+}

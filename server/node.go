@@ -113,7 +113,7 @@ func (n *Node) open() error {
 	if n.hub, err = replica.NewHeartbeatHub(n.cfg.Raft.HubConfig(n.mux, n.lg)); err != nil {
 		return err
 	}
-	if n.watch, err = replica.NewPeerWatch(n.mux, n.peerDown, n.lg); err != nil {
+	if n.watch, err = replica.NewPeerWatch(n.mux, n.peerDown, n.peerUp, n.lg); err != nil {
 		return err
 	}
 	for _, p := range n.peers {
@@ -247,6 +247,23 @@ func (n *Node) peerDown(id string) {
 	}
 	if count > 0 {
 		n.lg.Info("peer down: electing new leaders after the lease timeout", zap.String("peer", id), zap.Int("groups", count))
+	}
+}
+
+// peerUp sends the log at once to node id, back after being down, in the
+// groups this node leads (replica.NudgeFollower).
+func (n *Node) peerUp(id string) {
+	if !n.Ready() {
+		return
+	}
+	count := 0
+	for _, r := range n.localReplicas() {
+		if r.NudgeFollower(id) {
+			count++
+		}
+	}
+	if count > 0 {
+		n.lg.Info("peer back: sending it the log now", zap.String("peer", id), zap.Int("groups", count))
 	}
 }
 
