@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -58,6 +59,7 @@ func (n *Node) reconcile() {
 	}
 	n.sched.Update(rc.Checkpoint)
 	wanted := map[uint64]bool{}
+	var open []func()
 	for _, t := range state.sortedTables() {
 		for p, nodes := range t.Placement {
 			if !contains(nodes, n.cfg.NodeID) {
@@ -65,12 +67,40 @@ func (n *Node) reconcile() {
 			}
 			g := groupID(t.ID, uint32(p))
 			wanted[g] = true
-			if err := n.ensureReplica(t, uint32(p), nodes, rc); err != nil {
-				n.lg.Warn("open replica", zap.String("table", t.Name), zap.Int("partition", p), zap.Error(err))
+			if r := n.replica(g); r != nil {
+				n.applyRuntime(r, rc)
+				continue
 			}
+			t, p, nodes := t, uint32(p), nodes
+			open = append(open, func() {
+				if err := n.openReplica(t, p, nodes, rc); err != nil {
+					n.lg.Warn("open replica", zap.String("table", t.Name), zap.Uint32("partition", p), zap.Error(err))
+				}
+			})
 		}
 	}
+	runParallel(open, openConcurrency)
 	n.dropReplicas(state, wanted)
+}
+
+// openConcurrency bounds replicas opened at once: opening is mostly
+// waiting for fsyncs of new files, so a new table of many partitions opens
+// several times faster in parallel than one after the other.
+const openConcurrency = 8
+
+// runParallel runs fns, at most limit at a time, and waits for them.
+func runParallel(fns []func(), limit int) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn()
+		}()
+	}
+	wg.Wait()
 }
 
 // checkReady marks the node ready once the meta group has a leader and this
@@ -95,12 +125,9 @@ func (n *Node) checkReady() bool {
 	return true
 }
 
-func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeConfig) error {
+// openReplica opens this node's replica of partition p of table t.
+func (n *Node) openReplica(t *TableMeta, p uint32, nodes []string, rc runtimeConfig) error {
 	g := groupID(t.ID, p)
-	if r := n.replica(g); r != nil {
-		n.applyRuntime(r, rc)
-		return nil
-	}
 	var servers []raft.Server
 	for _, id := range nodes {
 		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(n.peerAddr(id))})
