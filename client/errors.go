@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -69,7 +70,7 @@ func classify(err error) (errorKind, string) {
 	if !ok {
 		return kindFatal, ""
 	}
-	if st.Code() != codes.Unavailable {
+	if st.Code() != codes.Unavailable || hasReason(st, tandempb.ReasonRemoteUnreachable) {
 		return kindFatal, ""
 	}
 	if nl := notLeaderDetail(st); nl != nil {
@@ -91,6 +92,16 @@ func notSent(err error) bool {
 	}
 	msg := st.Message()
 	return strings.Contains(msg, "Error while dialing") || strings.Contains(msg, "connect: connection refused")
+}
+
+// hasReason reports whether st carries Tandem's ErrorInfo with reason.
+func hasReason(st *status.Status, reason string) bool {
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == tandempb.ErrorDomain && ei.GetReason() == reason {
+			return true
+		}
+	}
+	return false
 }
 
 // notLeaderDetail returns the NotLeader detail of st, or nil.

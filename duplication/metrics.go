@@ -61,3 +61,11 @@ func (m *Metrics) Observe(dupID, table string, st *tpb.DupPartitionStatus) {
 	m.retained.WithLabelValues(dupID, table, p).Set(float64(st.RetainedLogBytes))
 	m.baseBytes.WithLabelValues(dupID, table, p).Set(float64(st.BaseBytesDone))
 }
+
+// Forget drops the series of a removed duplication.
+func (m *Metrics) Forget(dupID string) {
+	m.shipped.DeletePartialMatch(prometheus.Labels{"dup": dupID})
+	for _, g := range []*prometheus.GaugeVec{m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes} {
+		g.DeletePartialMatch(prometheus.Labels{"dup": dupID})
+	}
+}

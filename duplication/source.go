@@ -53,6 +53,9 @@ const (
 	persistAfter = 10000
 	maxPullBytes = 4 << 20
 	maxWait      = 5 * time.Second
+	// staleContact is how long a remote may stay silent before `dup show`
+	// says so (a pull long-polls for at most maxWait).
+	staleContact = 3 * maxWait
 )
 
 // Source serves the pull API on source partition leaders: bases, their
@@ -354,6 +357,10 @@ func (s *Source) Status(info Info, p uint32, r *replica.Replica) *tpb.DupPartiti
 	s.mu.Unlock()
 	if info.Paused {
 		st.State = "PAUSED"
+	} else if silent := s.now().Sub(time.UnixMilli(st.LastContactUnixMs)); st.LastContactUnixMs > 0 && silent > staleContact && st.LastError == "" {
+		// A remote that stopped pulling (down, its follower table gone)
+		// must not look healthy just because its last report did.
+		st.LastError = fmt.Sprintf("no pull from the remote for %s", silent.Round(time.Second))
 	}
 	if st.ConfirmedDecree < st.SourceDecree {
 		st.LagDecrees = st.SourceDecree - st.ConfirmedDecree

@@ -53,12 +53,15 @@ func (t RaftTiming) WithElectionTimeout(d time.Duration) RaftTiming {
 	return t
 }
 
-// FastRaftTiming is for tests on loopback.
+// FastRaftTiming is for tests on loopback. New groups elect at once
+// (Campaign) and dead leaders are replaced after the lease timeout
+// (PeerWatch), so the timeouts need not be tiny: a lease of 100ms keeps
+// leaders from stepping down on a machine loaded by parallel builds.
 func FastRaftTiming() RaftTiming {
 	t := DefaultRaftTiming()
-	t.HeartbeatTimeout = 100 * time.Millisecond
-	t.ElectionTimeout = 100 * time.Millisecond
-	t.LeaderLeaseTimeout = 50 * time.Millisecond
+	t.HeartbeatTimeout = 200 * time.Millisecond
+	t.ElectionTimeout = 200 * time.Millisecond
+	t.LeaderLeaseTimeout = 100 * time.Millisecond
 	t.CommitTimeout = 5 * time.Millisecond
 	return t
 }
@@ -95,6 +98,13 @@ type Config struct {
 	Scheduler *Scheduler
 	Now       func() time.Time
 	Logger    *zap.Logger
+	// Campaign makes this member start an election as soon as a majority
+	// of the group's voters have the group open, rather than after a
+	// heartbeat timeout; the node sets it on one member per group.
+	Campaign bool
+	// OnLeaderChange, when set, is called with the leader's node id (empty:
+	// none known) whenever raft sees the group's leader change.
+	OnLeaderChange func(leaderID string)
 }
 
 // Validate reports a missing or inconsistent field.

@@ -29,6 +29,11 @@ type Replica struct {
 	raft    *raft.Raft
 	reads   *readBarrier
 	batch   *batcher
+	elect   *Elections
+
+	leaderMu sync.Mutex
+	// leaderCh is closed and replaced whenever raft sees the leader change.
+	leaderCh chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -116,61 +121,23 @@ func (r *Replica) start() error {
 	// The FSM's data is durable with its decree, so raft need not restore the
 	// latest snapshot on start unless the data is behind it.
 	rc.NoSnapshotRestoreOnStart = ap.Applied() >= latestSnapshotIndex(snaps)
-	fresh, err := r.bootstrapIfNew(rc, snaps)
-	if err != nil {
+	if _, err := r.bootstrapIfNew(rc, snaps); err != nil {
 		r.trans.Close()
 		return err
-	}
-	if fresh {
-		// A brand-new group elects its first leader on short timeouts, so a
-		// new table (a duplication's follower table too) serves in tens of
-		// milliseconds rather than after a full election timeout; the
-		// configured timeouts apply once a leader exists.
-		// The lease cannot be reloaded later, so it is not shortened: the
-		// short first timeouts stop at the configured lease.
-		rc.HeartbeatTimeout = max(firstElectionTimeout, rc.LeaderLeaseTimeout)
-		rc.ElectionTimeout = rc.HeartbeatTimeout
 	}
 	if r.raft, err = raft.NewRaft(rc, r.fsm, r.glog, r.glog, snaps, r.trans); err != nil {
 		r.trans.Close()
 		return err
 	}
 	r.batch = &batcher{raft: r.raft, maxInflight: 2, timeout: r.timeout(context.Background())}
-	if fresh {
-		go r.restoreTimeouts()
+	r.elect = NewElections(r.raft, r.cfg.Raft.HeartbeatTimeout, r.cfg.Raft.LeaderLeaseTimeout, r.lg)
+	r.leaderCh = make(chan struct{})
+	r.elect.WatchLeader(r.done, r.leaderChanged)
+	if r.cfg.Campaign {
+		c := Campaigner{Raft: r.raft, Elections: r.elect, Mux: r.cfg.Mux, Group: r.cfg.Group, NodeID: r.cfg.NodeID, Addresses: r.cfg.Addresses, Logger: r.lg}
+		go c.Run(r.done)
 	}
 	return nil
-}
-
-// firstElectionTimeout is the heartbeat and election timeout of a new
-// group until its first leader is elected.
-const (
-	firstElectionTimeout = 50 * time.Millisecond
-	firstElectionWindow  = 2 * time.Second
-)
-
-// restoreTimeouts switches a new group to the configured timeouts once it
-// has a leader, or after firstElectionWindow without one: when many groups
-// start at once on a busy machine, short timeouts would only feed an
-// election storm.
-func (r *Replica) restoreTimeouts() {
-	deadline := time.Now().Add(firstElectionWindow)
-	for {
-		select {
-		case <-r.done:
-			return
-		case <-time.After(10 * time.Millisecond):
-		}
-		if _, id := r.raft.LeaderWithID(); id == "" && time.Now().Before(deadline) {
-			continue
-		}
-		rc := r.raft.ReloadableConfig()
-		rc.HeartbeatTimeout, rc.ElectionTimeout = r.cfg.Raft.HeartbeatTimeout, r.cfg.Raft.ElectionTimeout
-		if err := r.raft.ReloadConfig(rc); err != nil {
-			r.lg.Warn("restore raft timeouts", zap.Error(err))
-		}
-		return
-	}
 }
 
 // bootstrapIfNew bootstraps a group with no state; it reports whether it did.
@@ -254,6 +221,42 @@ func (r *Replica) Applied() uint64 { return r.fsm.Applied() }
 func (r *Replica) Leader() (id, addr string) {
 	a, i := r.raft.LeaderWithID()
 	return string(i), string(a)
+}
+
+func (r *Replica) leaderChanged(id string) {
+	r.leaderMu.Lock()
+	close(r.leaderCh)
+	r.leaderCh = make(chan struct{})
+	r.leaderMu.Unlock()
+	if r.cfg.OnLeaderChange != nil {
+		r.cfg.OnLeaderChange(id)
+	}
+}
+
+// WaitLeader returns the leader's id and address, waiting up to timeout
+// (or until ctx ends) for one to be elected when none is known: a request
+// that reaches a follower during an election is redirected as soon as the
+// election ends instead of sending the client into a backoff.
+func (r *Replica) WaitLeader(ctx context.Context, timeout time.Duration) (id, addr string) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		r.leaderMu.Lock()
+		ch := r.leaderCh
+		r.leaderMu.Unlock()
+		if id, addr = r.Leader(); addr != "" {
+			return id, addr
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return r.Leader()
+		case <-ctx.Done():
+			return r.Leader()
+		case <-r.done:
+			return "", ""
+		}
+	}
 }
 
 // IsLeader reports whether this replica is the group's leader.

@@ -31,6 +31,10 @@ const (
 	handshakeNoCert byte = 2
 	sniffTimeout         = 10 * time.Second
 	maxRefusalLen        = 1024
+	// probeBit in a raft hello's group id asks only whether the group is
+	// open: the mux answers and closes, raft never sees the connection.
+	// Group ids stay below it (HeartbeatGroup, all ones, is not a probe).
+	probeBit uint64 = 1 << 63
 )
 
 // Mux splits one listener into a gRPC listener and per-group raft stream
@@ -130,6 +134,10 @@ func (m *Mux) routeRaft(conn net.Conn) {
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	group := binary.BigEndian.Uint64(idBuf[:])
+	probe := group&probeBit != 0 && group != HeartbeatGroup
+	if probe {
+		group &^= probeBit
+	}
 	if m.tls && !verifiedClient(conn) {
 		m.lg.Warn("raft connection refused: no client certificate signed by the cluster CA",
 			zap.Stringer("remote", conn.RemoteAddr()), zap.Uint64("group", group))
@@ -141,6 +149,12 @@ func (m *Mux) routeRaft(conn net.Conn) {
 	m.mu.Unlock()
 	if sl == nil {
 		refuse(conn, handshakeRefused, fmt.Sprintf("unknown raft group %d", group))
+		return
+	}
+	if probe {
+		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = conn.Write([]byte{handshakeOK})
+		conn.Close()
 		return
 	}
 	if _, err := conn.Write([]byte{handshakeOK}); err != nil {
@@ -260,6 +274,23 @@ func DialRaft(addr string, group uint64, timeout time.Duration) (net.Conn, error
 // refuses the connection with ErrRaftUnauthenticated unless cfg presents a
 // certificate signed by its CA.
 func DialRaftTLS(addr string, group uint64, timeout time.Duration, cfg *tls.Config) (net.Conn, error) {
+	return dialRaft(addr, group, group, timeout, cfg)
+}
+
+// ProbeGroup reports whether the node at addr has raft group open: nil
+// when it has, ErrUnknownGroup when it has not (yet), another error when
+// the node cannot be reached.
+func (m *Mux) ProbeGroup(addr string, group uint64, timeout time.Duration) error {
+	conn, err := dialRaft(addr, group|probeBit, group, timeout, m.dialTLS)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+// dialRaft sends hello (a group id, perhaps with probeBit) and reads the
+// mux's answer about group.
+func dialRaft(addr string, hello, group uint64, timeout time.Duration, cfg *tls.Config) (net.Conn, error) {
 	d := &net.Dialer{Timeout: timeout}
 	var conn net.Conn
 	var err error
@@ -271,11 +302,11 @@ func DialRaftTLS(addr string, group uint64, timeout time.Duration, cfg *tls.Conf
 	if err != nil {
 		return nil, err
 	}
-	hello := make([]byte, len(raftMagic)+8)
-	copy(hello, raftMagic)
-	binary.BigEndian.PutUint64(hello[len(raftMagic):], group)
+	msg := make([]byte, len(raftMagic)+8)
+	copy(msg, raftMagic)
+	binary.BigEndian.PutUint64(msg[len(raftMagic):], hello)
 	_ = conn.SetDeadline(time.Now().Add(timeout))
-	if _, err := conn.Write(hello); err != nil {
+	if _, err := conn.Write(msg); err != nil {
 		conn.Close()
 		return nil, err
 	}

@@ -142,6 +142,12 @@ func (n *Node) replicaLoad() map[string]int {
 
 func (a *adminService) DropTable(ctx context.Context, req *tpb.DropTableRequest) (*tpb.DropTableResponse, error) {
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.DropTable, func() (*tpb.DropTableResponse, error) {
+		if t, ok := a.n.table(req.Name); ok && t.Follower != nil {
+			// Dropping it would leave the source shipping into nothing, its
+			// duplication active and its lag growing.
+			return nil, toStatus(fmt.Errorf("%w: table %q is the follower of duplication %s from cluster %s; remove that duplication on the source first (dup rm %s %s)",
+				ErrFollowerBusy, req.Name, t.Follower.DupID, t.Follower.SourceCluster, req.Name, t.Follower.DupID))
+		}
 		if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDropTable, Name: req.Name}); err != nil {
 			return nil, toStatus(err)
 		}

@@ -10,7 +10,9 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 )
@@ -223,6 +225,10 @@ func allLed(routes []*tpb.PartitionRoute) bool {
 	return len(routes) > 0
 }
 
+// metaLeaderWait bounds how long an admin call waits for a meta leader:
+// a few meta election timeouts.
+const metaLeaderWait = 3 * metaElectionTimeout
+
 // metaLeaderAdmin returns a client for the meta leader, or nil when this
 // node is the leader.
 func (n *Node) metaLeaderAdmin(ctx context.Context) (tpb.AdminClient, context.Context, error) {
@@ -232,7 +238,12 @@ func (n *Node) metaLeaderAdmin(ctx context.Context) (tpb.AdminClient, context.Co
 	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get(forwardedKey)) > 0 {
 		return nil, ctx, fmt.Errorf("%w: this node is not the leader either", ErrNoMetaLeader)
 	}
-	id, addr := n.meta.leader()
+	// A change or lookup that arrives during a meta election waits for its
+	// outcome rather than failing a script that just started the cluster.
+	id, addr := n.meta.waitLeader(ctx, metaLeaderWait)
+	if n.meta.isLeader() {
+		return nil, ctx, nil
+	}
 	if addr == "" {
 		return nil, ctx, ErrNoMetaLeader
 	}
@@ -315,4 +326,19 @@ func onMetaLeader[Req, Resp any](n *Node, ctx context.Context, req Req,
 		return forward(n, ctx, call, fctx, req)
 	}
 	return local()
+}
+
+// onMetaLeaderOrLocal is onMetaLeader for views: without a reachable meta
+// leader it answers from this node's metadata rather than fail.
+func onMetaLeaderOrLocal[Req, Resp any](n *Node, ctx context.Context, req Req,
+	rpc func(tpb.AdminClient, context.Context, Req, ...grpc.CallOption) (Resp, error), local func() (Resp, error)) (Resp, error) {
+	leader, fctx, err := n.metaLeaderAdmin(ctx)
+	if err != nil || leader == nil {
+		return local()
+	}
+	resp, err := rpc(leader, fctx, req)
+	if status.Code(err) == codes.Unavailable {
+		return local()
+	}
+	return resp, err
 }

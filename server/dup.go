@@ -29,7 +29,7 @@ func (h sourceHost) Duplication(id string) (duplication.Info, bool) {
 	ok := false
 	h.n.meta.fsm.view(func(s *MetaState) {
 		if d, found := s.Dups[id]; found {
-			info = duplication.Info{ID: d.ID, Table: d.Table, RemoteCluster: d.RemoteCluster, Paused: d.State == "paused"}
+			info = duplication.Info{ID: d.ID, Table: d.Table, RemoteCluster: d.RemoteCluster, Paused: d.State == dupPaused}
 			ok = true
 		}
 	})
@@ -55,6 +55,21 @@ func (h sourceHost) ToStatus(err error) error { return toStatus(err) }
 
 func dupInfo(d *DupMeta) *tpb.DuplicationInfo {
 	return &tpb.DuplicationInfo{Id: d.ID, Table: d.Table, RemoteAddr: d.RemoteAddr, RemoteCluster: d.RemoteCluster, State: d.State, CreatedAtUnixMs: d.CreatedAtMs}
+}
+
+// dupRemoved reports whether duplication id was removed.
+func (n *Node) dupRemoved(id string) bool {
+	removed := false
+	n.meta.fsm.view(func(s *MetaState) { _, removed = s.RemovedDups[id] })
+	return removed
+}
+
+// removedDupRemote is the remote address of removed duplication id, when
+// the metadata still knows it.
+func (n *Node) removedDupRemote(id string) string {
+	var addr string
+	n.meta.fsm.view(func(s *MetaState) { addr = s.RemovedDupRemotes[id] })
+	return addr
 }
 
 func (n *Node) dup(table, id string) (*DupMeta, error) {
@@ -90,9 +105,12 @@ func (a *adminService) AddDuplication(ctx context.Context, req *tpb.AddDuplicati
 }
 
 // addDuplicationHere records the duplication and creates the remote's
-// follower table; it runs on the meta leader.
+// follower table; it runs on the meta leader. The record says "adding"
+// until the remote has its follower table; when the remote refuses or
+// cannot be reached in time the record is removed again, so a failed
+// `dup add` leaves nothing behind.
 func (a *adminService) addDuplicationHere(ctx context.Context, req *tpb.AddDuplicationRequest, t *TableMeta) (*tpb.AddDuplicationResponse, error) {
-	d := &DupMeta{ID: fmt.Sprintf("%d", a.n.cfg.Now().UnixMilli()), Table: t.Name, RemoteAddr: req.RemoteAddr, State: "active",
+	d := &DupMeta{ID: fmt.Sprintf("%d", a.n.cfg.Now().UnixMilli()), Table: t.Name, RemoteAddr: req.RemoteAddr, State: dupAdding,
 		CreatedAtMs: a.n.cfg.Now().UnixMilli(), RequestID: requestID(ctx)}
 	res, _, err := a.n.meta.apply(ctx, metaCommand{Op: opAddDup, Dup: d})
 	if err != nil {
@@ -101,13 +119,42 @@ func (a *adminService) addDuplicationHere(ctx context.Context, req *tpb.AddDupli
 	c := *res.Dup // a retried call gets the duplication its first attempt added
 	d = &c
 	cluster, err := a.n.createFollower(ctx, t, d)
+	if err == nil && d.State == dupAdding {
+		_, _, err = a.n.meta.apply(ctx, metaCommand{Op: opSetDupState, Name: d.ID, Value: dupActive})
+		d.State = dupActive
+	}
 	if err != nil {
-		_, _, _ = a.n.meta.apply(context.Background(), metaCommand{Op: opRemoveDup, Name: d.ID})
+		// The caller may have given up already: clean up regardless.
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _, rerr := a.n.meta.apply(cctx, metaCommand{Op: opRemoveDup, Name: d.ID})
+		cancel()
+		if rerr != nil {
+			a.n.lg.Warn("could not remove the record of a failed dup add", zap.String("dup", d.ID), zap.Error(rerr))
+		}
 		return nil, toStatus(err)
 	}
 	d.RemoteCluster = cluster
 	a.n.lg.Info("duplication added", zap.String("dup", d.ID), zap.String("table", t.Name), zap.String("remote", req.RemoteAddr), zap.String("remote_cluster", cluster))
 	return &tpb.AddDuplicationResponse{Duplication: dupInfo(d)}, nil
+}
+
+// Duplication states as the meta group records them.
+const (
+	dupAdding  = "adding"
+	dupActive  = "active"
+	dupPaused  = "paused"
+	dupRemoved = "removed"
+)
+
+// remoteTimeout bounds a call to a remote cluster: remoteCallTimeout, and
+// short of the caller's own deadline, so the caller hears why rather than
+// a bare deadline and the node still has time to clean up.
+func remoteTimeout(ctx context.Context) time.Duration {
+	d := remoteCallTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, max(time.Until(dl)-time.Second, time.Second))
+	}
+	return d
 }
 
 func checkRemoteAddr(addr string) error {
@@ -124,7 +171,7 @@ func (n *Node) createFollower(ctx context.Context, t *TableMeta, d *DupMeta) (st
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %v", ErrRemoteUnreachable, d.RemoteAddr, err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, remoteCallTimeout)
+	cctx, cancel := context.WithTimeout(ctx, remoteTimeout(ctx))
 	defer cancel()
 	spec := &tpb.FollowerSpec{Table: t.Name, Partitions: t.Partitions, DupId: d.ID, SourceCluster: n.cfg.Cluster, SourceAddrs: n.peerAddrs()}
 	resp, err := c.CreateFollowerTable(cctx, spec)
@@ -134,7 +181,7 @@ func (n *Node) createFollower(ctx context.Context, t *TableMeta, d *DupMeta) (st
 		case codes.AlreadyExists:
 			return "", fmt.Errorf("%w: %s", ErrRemoteConflict, st.Message())
 		case codes.Unavailable, codes.DeadlineExceeded:
-			return "", fmt.Errorf("%w: %s: %s", ErrRemoteUnreachable, d.RemoteAddr, st.Message())
+			return "", fmt.Errorf("%w: no answer from %s within %s: %s", ErrRemoteUnreachable, d.RemoteAddr, remoteTimeout(ctx).Round(time.Second), st.Message())
 		}
 		return "", fmt.Errorf("remote %s: %s", d.RemoteAddr, st.Message())
 	}
@@ -197,6 +244,9 @@ func (a *adminService) createFollowerHere(ctx context.Context, spec *tpb.Followe
 // the table becomes an ordinary, writable table.
 func (a *adminService) DetachFollower(ctx context.Context, req *tpb.DetachFollowerRequest) (*tpb.DetachFollowerResponse, error) {
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.DetachFollower, func() (*tpb.DetachFollowerResponse, error) {
+		if t, ok := a.n.table(req.Table); !ok || t.Follower == nil || t.Follower.DupID != req.DupId {
+			return &tpb.DetachFollowerResponse{}, nil // nothing of this duplication's to detach
+		}
 		if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDetachFollower, Name: req.Table, Key: req.DupId}); err != nil {
 			return nil, toStatus(err)
 		}
@@ -220,21 +270,28 @@ func (a *adminService) setDupState(ctx context.Context, req *tpb.DuplicationRequ
 }
 
 func (a *adminService) PauseDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
-	return a.setDupState(ctx, req, "paused", tpb.AdminClient.PauseDuplication)
+	return a.setDupState(ctx, req, dupPaused, tpb.AdminClient.PauseDuplication)
 }
 
 func (a *adminService) StartDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
-	return a.setDupState(ctx, req, "active", tpb.AdminClient.StartDuplication)
+	return a.setDupState(ctx, req, dupActive, tpb.AdminClient.StartDuplication)
 }
 
 // RemoveDuplication drops the duplication (partition leaders then release
 // its floor and base) and makes the remote table writable again.
 func (a *adminService) RemoveDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
-	d, err := a.n.dup(req.Table, req.DupId)
-	if err != nil {
-		return nil, toStatus(err)
-	}
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.RemoveDuplication, func() (*tpb.DuplicationResponse, error) {
+		d, err := a.n.dup(req.Table, req.DupId)
+		if errors.Is(err, ErrDupNotFound) && a.n.dupRemoved(req.DupId) {
+			// A retry of a removal whose answer was lost, or a second dup
+			// rm after the remote was not reachable: the record is gone,
+			// so only the remote's table may still need detaching.
+			d = &DupMeta{ID: req.DupId, Table: req.Table, State: dupRemoved}
+			return a.detachRemote(ctx, d, a.n.removedDupRemote(req.DupId))
+		}
+		if err != nil {
+			return nil, toStatus(err)
+		}
 		return a.removeDuplicationHere(ctx, d)
 	})
 }
@@ -245,21 +302,41 @@ func (a *adminService) removeDuplicationHere(ctx context.Context, d *DupMeta) (*
 	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opRemoveDup, Name: d.ID}); err != nil {
 		return nil, toStatus(err)
 	}
-	if c, err := a.n.admin(d.RemoteAddr); err == nil {
-		cctx, cancel := context.WithTimeout(ctx, remoteCallTimeout)
+	a.n.lg.Info("duplication removed", zap.String("dup", d.ID))
+	d.State = dupRemoved
+	return a.detachRemote(ctx, d, d.RemoteAddr)
+}
+
+// detachRemote tells the remote cluster to make the follower table of a
+// removed duplication writable.
+func (a *adminService) detachRemote(ctx context.Context, d *DupMeta, remote string) (*tpb.DuplicationResponse, error) {
+	if remote == "" {
+		return &tpb.DuplicationResponse{Duplication: dupInfo(d)}, nil
+	}
+	c, err := a.n.admin(remote)
+	if err == nil {
+		cctx, cancel := context.WithTimeout(ctx, remoteTimeout(ctx))
 		_, err = c.DetachFollower(cctx, &tpb.DetachFollowerRequest{Table: d.Table, DupId: d.ID})
 		cancel()
-		if err != nil {
-			a.n.lg.Warn("remote did not detach its follower table; it stays read-only until it is told", zap.String("dup", d.ID), zap.Error(err))
-			return nil, status.Errorf(codes.Unavailable, "duplication %s removed here, but the remote %s did not make its table writable: %v (run dup rm again when it is back)", d.ID, d.RemoteAddr, err)
-		}
 	}
-	a.n.lg.Info("duplication removed", zap.String("dup", d.ID))
-	d.State = "removed"
+	if err != nil {
+		a.n.lg.Warn("remote did not detach its follower table; it stays read-only until it is told", zap.String("dup", d.ID), zap.Error(err))
+		return nil, status.Errorf(codes.Unavailable, "duplication %s is removed here, but the remote %s did not make its table writable: %v (run dup rm again when it is back)", d.ID, remote, err)
+	}
 	return &tpb.DuplicationResponse{Duplication: dupInfo(d)}, nil
 }
 
+// ListDuplications and ShowDuplication answer from the meta leader's
+// metadata (forwarded when this node is not it), so an operator never sees
+// a state this node has not caught up with; without a meta leader they
+// answer from this node's metadata.
 func (a *adminService) ListDuplications(ctx context.Context, req *tpb.ListDuplicationsRequest) (*tpb.ListDuplicationsResponse, error) {
+	return onMetaLeaderOrLocal(a.n, ctx, req, tpb.AdminClient.ListDuplications, func() (*tpb.ListDuplicationsResponse, error) {
+		return a.listDuplicationsHere(ctx, req)
+	})
+}
+
+func (a *adminService) listDuplicationsHere(ctx context.Context, req *tpb.ListDuplicationsRequest) (*tpb.ListDuplicationsResponse, error) {
 	if req.Table != "" {
 		if _, err := a.n.findTable(ctx, req.Table); err != nil {
 			return nil, toStatus(err)
@@ -285,6 +362,12 @@ func (a *adminService) ListDuplications(ctx context.Context, req *tpb.ListDuplic
 }
 
 func (a *adminService) ShowDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.ShowDuplicationResponse, error) {
+	return onMetaLeaderOrLocal(a.n, ctx, req, tpb.AdminClient.ShowDuplication, func() (*tpb.ShowDuplicationResponse, error) {
+		return a.showDuplicationHere(ctx, req)
+	})
+}
+
+func (a *adminService) showDuplicationHere(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.ShowDuplicationResponse, error) {
 	d, err := a.n.dup(req.Table, req.DupId)
 	if err != nil {
 		return nil, toStatus(err)

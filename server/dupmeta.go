@@ -15,6 +15,9 @@ var (
 	ErrRemoteConflict = errors.New("server: remote table conflicts")
 	// ErrRemoteUnreachable is returned when the remote cluster cannot be reached.
 	ErrRemoteUnreachable = errors.New("server: remote cluster unreachable")
+	// ErrFollowerBusy is returned when an operator drops a table that a
+	// duplication from another cluster still writes into.
+	ErrFollowerBusy = errors.New("server: table is a duplication's follower")
 )
 
 // applyDupCommand applies the duplication ops of the meta log.
@@ -59,6 +62,7 @@ func applyDupCommand(s *MetaState, cmd metaCommand) metaResult {
 		}
 		delete(s.Dups, cmd.Name)
 		s.RemovedDups[cmd.Name] = d.CreatedAtMs
+		s.RemovedDupRemotes[cmd.Name] = d.RemoteAddr
 		return metaResult{Dup: d}
 	case opDetachFollower:
 		t, ok := s.Tables[cmd.Name]

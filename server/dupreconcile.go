@@ -102,6 +102,9 @@ func (n *Node) stopPullers() {
 // releaseRemovedDups drops the floors (through raft, on partitions this node
 // leads) and base pins (on every local replica) of removed duplications.
 func (n *Node) releaseRemovedDups(state *MetaState) {
+	for id := range state.RemovedDups {
+		n.dupMetrics.Forget(id)
+	}
 	for _, r := range n.localReplicas() {
 		if r.IsLeader() {
 			for id := range r.Confirmed() {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -85,12 +86,14 @@ func toStatus(err error) error {
 			st = d
 		}
 		return st.Err()
-	case errors.Is(err, duplication.ErrFollowerTable):
+	case errors.Is(err, duplication.ErrFollowerTable), errors.Is(err, ErrFollowerBusy):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, ErrDupExists), errors.Is(err, ErrRemoteConflict):
 		return status.Error(codes.AlreadyExists, err.Error())
 	case errors.Is(err, ErrRemoteUnreachable):
-		return status.Error(codes.Unavailable, err.Error())
+		// The node's answer, not the node's absence: asking another node
+		// would try the same remote again.
+		return withReason(codes.Unavailable, err.Error(), tpb.ReasonRemoteUnreachable)
 	case errors.Is(err, ErrDupNotFound), errors.Is(err, replica.ErrCheckpointNotFound):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, replica.ErrBadCheckpoint), errors.Is(err, replica.ErrMalformedCommand):
@@ -121,4 +124,14 @@ func toStatus(err error) error {
 		return status.Error(codes.Canceled, err.Error())
 	}
 	return status.Error(codes.Internal, err.Error())
+}
+
+// withReason is a status with an ErrorInfo detail naming reason in
+// Tandem's domain, for clients to tell apart answers that share a code.
+func withReason(code codes.Code, msg, reason string) error {
+	st := status.New(code, msg)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Domain: tpb.ErrorDomain, Reason: reason}); err == nil {
+		st = d
+	}
+	return st.Err()
 }

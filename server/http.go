@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"html/template"
 	"net"
@@ -65,27 +66,27 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#eee}<
 <body><h1>tandem node {{.Node}}</h1>
 <p>cluster <b>{{.Cluster}}</b> &middot; address {{.Addr}} &middot; meta role <b>{{.MetaRole}}</b>
 &middot; meta leader {{.MetaLeader}} &middot; {{if .Ready}}serving{{else}}starting{{end}}</p>
-<h2>Tables</h2><table><tr><th>name</th><th>id</th><th>partitions</th><th>replicas</th></tr>
-{{range .Tables}}<tr><td>{{.Name}}</td><td>{{.ID}}</td><td>{{.Partitions}}</td><td>{{.Replicas}}</td></tr>{{end}}</table>
-<h2>Duplications</h2><table><tr><th>id</th><th>table</th><th>remote</th><th>remote cluster</th><th>state</th></tr>
-{{range .Dups}}<tr><td>{{.ID}}</td><td>{{.Table}}</td><td>{{.RemoteAddr}}</td><td>{{.RemoteCluster}}</td><td>{{.State}}</td></tr>{{end}}</table>
+<h2>Tables</h2><table><tr><th>name</th><th>id</th><th>partitions</th><th>replicas</th><th>role</th></tr>
+{{range .Tables}}<tr><td>{{.Name}}</td><td>{{.ID}}</td><td>{{.Partitions}}</td><td>{{.Replicas}}</td><td>{{if .Follower}}follower of duplication {{.Follower.DupID}} from cluster {{.Follower.SourceCluster}} (read-only){{else}}primary{{end}}</td></tr>{{end}}</table>
+<h2>Duplications</h2><table><tr><th>id</th><th>table</th><th>remote</th><th>remote cluster</th><th>state</th><th>partitions</th><th>max lag (decrees)</th><th>max lag (s)</th></tr>
+{{range .Dups}}<tr><td>{{.Id}}</td><td>{{.Table}}</td><td>{{.RemoteAddr}}</td><td>{{.RemoteCluster}}</td><td>{{.State}}</td><td>{{.Progress}}</td><td>{{.MaxLagDecrees}}</td><td>{{printf "%.3f" .MaxLagSeconds}}</td></tr>{{end}}</table>
 <h2>Replicas on this node</h2><table><tr><th>table</th><th>partition</th><th>state</th><th>leader</th><th>applied decree</th><th>size (bytes)</th><th>checkpoints</th></tr>
 {{range .Replicas}}<tr><td>{{.Table}}</td><td>{{.Partition}}</td><td>{{.State}}</td><td>{{.LeaderId}}</td><td>{{.AppliedDecree}}</td><td>{{.SizeBytes}}</td><td>{{index $.Checkpoints (printf "%s/%d" .Table .Partition)}}</td></tr>{{end}}</table>
 <p><a href="/metrics">metrics</a></p></body></html>`))
 
-func (n *Node) handleStatus(w http.ResponseWriter, _ *http.Request) {
+func (n *Node) handleStatus(w http.ResponseWriter, req *http.Request) {
 	_, leaderAddr := n.meta.leader()
 	state := n.meta.fsm.snapshotState()
 	data := struct {
 		Node, Cluster, Addr, MetaRole, MetaLeader string
 		Ready                                     bool
 		Tables                                    []*TableMeta
-		Dups                                      []*DupMeta
+		Dups                                      []*tpb.DuplicationInfo
 		Replicas                                  []*tpb.ReplicaStatus
 		Checkpoints                               map[string]int
 	}{
 		Node: n.cfg.NodeID, Cluster: n.cfg.Cluster, Addr: n.Addr(), MetaRole: n.meta.role(n.cfg.NodeID),
-		MetaLeader: leaderAddr, Ready: n.Ready(), Tables: state.sortedTables(), Dups: sortedDups(state),
+		MetaLeader: leaderAddr, Ready: n.Ready(), Tables: state.sortedTables(), Dups: n.dupSummaries(req.Context(), state),
 		Replicas: n.localStatus(""), Checkpoints: map[string]int{},
 	}
 	for _, r := range n.localReplicas() {
@@ -95,6 +96,17 @@ func (n *Node) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	if err := statusPage.Execute(w, data); err != nil {
 		n.lg.Warn("render status page", zap.Error(err))
 	}
+}
+
+// dupSummaries lists the duplications with their progress and worst lag.
+func (n *Node) dupSummaries(ctx context.Context, s *MetaState) []*tpb.DuplicationInfo {
+	var out []*tpb.DuplicationInfo
+	for _, d := range sortedDups(s) {
+		info := dupInfo(d)
+		summarize(info, n.dupStatus(ctx, d))
+		out = append(out, info)
+	}
+	return out
 }
 
 func sortedDups(s *MetaState) []*DupMeta {

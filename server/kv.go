@@ -49,11 +49,19 @@ func (n *Node) leaderFor(ctx context.Context, table string, partition uint32, ha
 		return nil, nil, 0, &notLeaderError{table: table, partition: partition, leaderID: hint, leaderAddr: n.peerAddr(hint), cause: errors.New("no replica on this node")}
 	}
 	if !r.IsLeader() {
-		id, addr := r.Leader()
+		id, addr := r.WaitLeader(ctx, leaderWait)
+		if id == n.cfg.NodeID && r.IsLeader() {
+			return r, t, partition, nil
+		}
 		return nil, nil, 0, &notLeaderError{table: table, partition: partition, leaderID: id, leaderAddr: addr}
 	}
 	return r, t, partition, nil
 }
+
+// leaderWait bounds how long a request that reaches a follower during an
+// election waits for the election's outcome before it is sent away without
+// a leader to try.
+const leaderWait = time.Second
 
 // findTable returns a table from this node's metadata, or, when the table
 // is not there, the authoritative answer. Only the meta leader says "not
@@ -117,7 +125,7 @@ func (n *Node) checkKey(hashKey, sortKey []byte) error {
 	case len(hashKey) == 0:
 		return fmt.Errorf("%w: hash key is empty", ErrInvalidArgument)
 	case len(hashKey) > maxHashKeyLength:
-		return fmt.Errorf("%w: hash key is %d bytes; limit is %d bytes", ErrInvalidArgument, len(hashKey), maxHashKeyLength)
+		return fmt.Errorf("%w: hash key is %d bytes; a hash key is at most %d bytes (the record encoding's limit; kv.max_key_bytes bounds hash key + sort key)", ErrInvalidArgument, len(hashKey), maxHashKeyLength)
 	case len(hashKey)+len(sortKey) > lim.MaxKeyBytes:
 		return fmt.Errorf("%w: key is %d bytes; limit is %d bytes (kv.max_key_bytes)", ErrInvalidArgument, len(hashKey)+len(sortKey), lim.MaxKeyBytes)
 	}

@@ -77,10 +77,13 @@ type MetaState struct {
 	// nodes release their floors and bases only for duplications that are
 	// known to be gone, never for ones their metadata has not caught up with.
 	RemovedDups map[string]int64 `json:"removed_dups"`
+	// RemovedDupRemotes keeps the remote address of removed duplications,
+	// so a repeated `dup rm` can still detach the remote's table.
+	RemovedDupRemotes map[string]string `json:"removed_dup_remotes,omitempty"`
 }
 
 func newMetaState() *MetaState {
-	return &MetaState{Tables: map[string]*TableMeta{}, NextTableID: 1, Config: map[string]string{}, Dups: map[string]*DupMeta{}, RemovedDups: map[string]int64{}}
+	return &MetaState{Tables: map[string]*TableMeta{}, NextTableID: 1, Config: map[string]string{}, Dups: map[string]*DupMeta{}, RemovedDups: map[string]int64{}, RemovedDupRemotes: map[string]string{}}
 }
 
 func (s *MetaState) clone() *MetaState {
@@ -340,6 +343,9 @@ func decodeMetaState(r io.Reader) (*MetaState, error) {
 	}
 	if s.RemovedDups == nil {
 		s.RemovedDups = map[string]int64{}
+	}
+	if s.RemovedDupRemotes == nil {
+		s.RemovedDupRemotes = map[string]string{}
 	}
 	for name, t := range s.Tables {
 		if t == nil || t.Name != name {

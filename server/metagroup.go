@@ -28,6 +28,7 @@ const (
 // metadata locally.
 type metaGroup struct {
 	fsm   *metaFSM
+	elect *replica.Elections
 	glog  *replica.GroupLog
 	snaps raft.SnapshotStore
 	raft  *raft.Raft
@@ -41,6 +42,7 @@ type metaGroup struct {
 	// caughtUpTerm is the latest term in which this node, as leader, has
 	// applied every entry committed before it (leaderCaughtUp).
 	caughtUpTerm atomic.Uint64
+	done         chan struct{}
 }
 
 func openMetaGroup(cfg Config, peers []Peer, mux *replica.Mux, logDB *replica.LogDB, lg *zap.Logger) (*metaGroup, error) {
@@ -65,7 +67,8 @@ func openMetaGroup(cfg Config, peers []Peer, mux *replica.Mux, logDB *replica.Lo
 	m.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl, ServerAddressProvider: peerAddresses(peers),
 	})
-	rc := cfg.Raft.RaftConfig(cfg.NodeID, hl)
+	timing := metaTiming(cfg.Raft)
+	rc := timing.RaftConfig(cfg.NodeID, hl)
 	rc.SnapshotThreshold = 1024
 	rc.TrailingLogs = 1024
 	if err := bootstrapMeta(rc, glog, snaps, m.trans, peers); err != nil {
@@ -77,8 +80,39 @@ func openMetaGroup(cfg Config, peers []Peer, mux *replica.Mux, logDB *replica.Lo
 		return nil, err
 	}
 	m.openCommit, m.openedAt = m.raft.CommitIndex(), time.Now()
+	m.elect = replica.NewElections(m.raft, timing.HeartbeatTimeout, timing.LeaderLeaseTimeout, lg)
+	m.done = make(chan struct{})
+	// A new leader is worth a look at readiness at once (reconcileLoop).
+	m.elect.WatchLeader(m.done, func(string) { m.fsm.notify() })
+	if peers[0].ID == cfg.NodeID {
+		c := replica.Campaigner{Raft: m.raft, Elections: m.elect, Mux: mux, Group: metaGroupID, NodeID: cfg.NodeID,
+			Addresses: peerAddresses(peers), Logger: lg.With(zap.String("group", "meta"))}
+		go c.Run(m.done)
+	}
 	return m, nil
 }
+
+// metaTiming is the meta group's raft timing. The meta group is one small
+// group per node, so it can afford what hundreds of data groups cannot:
+// failure detection within a second whatever the data groups' timeout, and
+// followers told of every commit within tens of milliseconds (raft tells an
+// idle follower the commit index only every CommitTimeout), so metadata
+// changes reach every node at once rather than after an idle refresh.
+func metaTiming(data replica.RaftTiming) replica.RaftTiming {
+	t := data
+	if t.HeartbeatTimeout > metaElectionTimeout {
+		t = t.WithElectionTimeout(metaElectionTimeout)
+	}
+	t.CommitTimeout = min(t.CommitTimeout, metaCommitTimeout)
+	return t
+}
+
+// metaElectionTimeout caps the meta group's failure detection.
+const metaElectionTimeout = time.Second
+
+// metaCommitTimeout bounds how long an idle meta follower waits to learn
+// that a change committed.
+const metaCommitTimeout = 20 * time.Millisecond
 
 func bootstrapMeta(rc *raft.Config, glog *replica.GroupLog, snaps raft.SnapshotStore, trans raft.Transport, peers []Peer) error {
 	has, err := raft.HasExistingState(glog, glog, snaps)
@@ -152,6 +186,18 @@ func (m *metaGroup) leaderCaughtUp(timeout time.Duration) error {
 // isLeader reports whether this node leads the meta group.
 func (m *metaGroup) isLeader() bool { return m.raft.State() == raft.Leader }
 
+// waitLeader returns the meta leader's id and address, waiting up to
+// timeout (or until ctx ends) while an election runs.
+func (m *metaGroup) waitLeader(ctx context.Context, timeout time.Duration) (id, addr string) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if id, addr = m.leader(); addr != "" || time.Now().After(deadline) || ctx.Err() != nil {
+			return id, addr
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // leader returns the meta leader's id and address.
 func (m *metaGroup) leader() (id, addr string) {
 	a, i := m.raft.LeaderWithID()
@@ -219,6 +265,7 @@ func (m *metaGroup) waitApplied(ctx context.Context, index uint64) error {
 }
 
 func (m *metaGroup) close() error {
+	close(m.done)
 	err := m.raft.Shutdown().Error()
 	if terr := m.trans.Close(); err == nil {
 		err = terr

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
@@ -39,6 +40,7 @@ type Node struct {
 	logDB  *replica.LogDB
 	mux    *replica.Mux
 	hub    *replica.HeartbeatHub
+	watch  *replica.PeerWatch
 	grpc   *grpc.Server
 	http   *http.Server
 	httpLn net.Listener
@@ -86,6 +88,9 @@ func (n *Node) open() error {
 	if err := os.MkdirAll(filepath.Join(n.cfg.DataDir, "replicas"), 0o755); err != nil {
 		return err
 	}
+	if err := checkIdentity(n.cfg.DataDir, identityOf(n.cfg, n.cfg.peers(n.cfg.Addr))); err != nil {
+		return err
+	}
 	// Leaders' read leases count on a node not voting for anyone else for a
 	// lease timeout after it last accepted their heartbeat, and a restarted
 	// node would vote at once: one with raft state waits that long before
@@ -107,6 +112,14 @@ func (n *Node) open() error {
 	// (the meta group keeps its own transport).
 	if n.hub, err = replica.NewHeartbeatHub(n.cfg.Raft.HubConfig(n.mux, n.lg)); err != nil {
 		return err
+	}
+	if n.watch, err = replica.NewPeerWatch(n.mux, n.peerDown, n.peerUp, n.lg); err != nil {
+		return err
+	}
+	for _, p := range n.peers {
+		if p.ID != n.cfg.NodeID {
+			n.watch.Watch(p.ID, p.Addr)
+		}
 	}
 	if n.shared, err = rocksdb.NewShared(n.cfg.RocksDB); err != nil {
 		return err
@@ -215,6 +228,45 @@ func (n *Node) localReplicas() map[uint64]*replica.Replica {
 	return out
 }
 
+// peerDown shortens the wait for new leaders of the groups that node id
+// led, once PeerWatch saw its process go (replica.Elections.Expedite).
+func (n *Node) peerDown(id string) {
+	if !n.Ready() { // the meta group may not be open yet
+		return
+	}
+	count := 0
+	for _, r := range n.localReplicas() {
+		if r.ExpediteIfLeader(id) {
+			count++
+		}
+	}
+	if lid, _ := n.meta.leader(); lid == id && n.meta.raft.State() == raft.Follower {
+		if err := n.meta.elect.Expedite(id); err == nil {
+			count++
+		}
+	}
+	if count > 0 {
+		n.lg.Info("peer down: electing new leaders after the lease timeout", zap.String("peer", id), zap.Int("groups", count))
+	}
+}
+
+// peerUp sends the log at once to node id, back after being down, in the
+// groups this node leads (replica.NudgeFollower).
+func (n *Node) peerUp(id string) {
+	if !n.Ready() {
+		return
+	}
+	count := 0
+	for _, r := range n.localReplicas() {
+		if r.NudgeFollower(id) {
+			count++
+		}
+	}
+	if count > 0 {
+		n.lg.Info("peer back: sending it the log now", zap.String("peer", id), zap.Int("groups", count))
+	}
+}
+
 // Close stops serving and closes every replica, the meta group and storage.
 func (n *Node) Close() error {
 	var errs []error
@@ -241,6 +293,9 @@ func (n *Node) Close() error {
 		}
 		if n.hub != nil {
 			errs = append(errs, n.hub.Close())
+		}
+		if n.watch != nil {
+			errs = append(errs, n.watch.Close())
 		}
 		if n.mux != nil {
 			errs = append(errs, n.mux.Close())

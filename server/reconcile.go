@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -31,11 +32,18 @@ func (n *Node) reconcileLoop() {
 	defer tick.Stop()
 	for {
 		n.reconcile()
+		// Until the node is ready, look again soon: what readiness waits
+		// for (a leader's commit index) changes without a meta change.
+		var soon <-chan time.Time
+		if !n.Ready() {
+			soon = time.After(10 * time.Millisecond)
+		}
 		select {
 		case <-n.stop:
 			return
 		case <-n.meta.fsm.onChange:
 		case <-tick.C:
+		case <-soon:
 		}
 	}
 }
@@ -51,6 +59,7 @@ func (n *Node) reconcile() {
 	}
 	n.sched.Update(rc.Checkpoint)
 	wanted := map[uint64]bool{}
+	var open []func()
 	for _, t := range state.sortedTables() {
 		for p, nodes := range t.Placement {
 			if !contains(nodes, n.cfg.NodeID) {
@@ -58,12 +67,40 @@ func (n *Node) reconcile() {
 			}
 			g := groupID(t.ID, uint32(p))
 			wanted[g] = true
-			if err := n.ensureReplica(t, uint32(p), nodes, rc); err != nil {
-				n.lg.Warn("open replica", zap.String("table", t.Name), zap.Int("partition", p), zap.Error(err))
+			if r := n.replica(g); r != nil {
+				n.applyRuntime(r, rc)
+				continue
 			}
+			t, p, nodes := t, uint32(p), nodes
+			open = append(open, func() {
+				if err := n.openReplica(t, p, nodes, rc); err != nil {
+					n.lg.Warn("open replica", zap.String("table", t.Name), zap.Uint32("partition", p), zap.Error(err))
+				}
+			})
 		}
 	}
+	runParallel(open, openConcurrency)
 	n.dropReplicas(state, wanted)
+}
+
+// openConcurrency bounds replicas opened at once: opening is mostly
+// waiting for fsyncs of new files, so a new table of many partitions opens
+// several times faster in parallel than one after the other.
+const openConcurrency = 8
+
+// runParallel runs fns, at most limit at a time, and waits for them.
+func runParallel(fns []func(), limit int) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn()
+		}()
+	}
+	wg.Wait()
 }
 
 // checkReady marks the node ready once the meta group has a leader and this
@@ -88,12 +125,9 @@ func (n *Node) checkReady() bool {
 	return true
 }
 
-func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeConfig) error {
+// openReplica opens this node's replica of partition p of table t.
+func (n *Node) openReplica(t *TableMeta, p uint32, nodes []string, rc runtimeConfig) error {
 	g := groupID(t.ID, p)
-	if r := n.replica(g); r != nil {
-		n.applyRuntime(r, rc)
-		return nil
-	}
 	var servers []raft.Server
 	for _, id := range nodes {
 		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(n.peerAddr(id))})
@@ -106,6 +140,9 @@ func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeC
 		Servers: servers, Addresses: peerAddresses(n.peers), Raft: timing,
 		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Scheduler: n.sched, Now: n.cfg.Now, Logger: n.lg,
 		Heartbeats: n.hub,
+		// One member starts the first election as soon as a majority has the
+		// group open; the first in the placement list spreads leaders.
+		Campaign: nodes[0] == n.cfg.NodeID,
 	})
 	if err != nil {
 		return err
@@ -119,12 +156,14 @@ func (n *Node) ensureReplica(t *TableMeta, p uint32, nodes []string, rc runtimeC
 // applyRuntime pushes raft snapshot and log settings to a replica when they
 // differ.
 func (n *Node) applyRuntime(r *replica.Replica, rc runtimeConfig) {
-	cur := r.Raft().ReloadableConfig()
+	cur := r.RaftSettings()
 	if cur.SnapshotInterval == rc.Checkpoint.Interval && cur.SnapshotThreshold == rc.SnapshotThreshold && cur.TrailingLogs == rc.TrailingLogs {
 		return
 	}
-	cur.SnapshotInterval, cur.SnapshotThreshold, cur.TrailingLogs = rc.Checkpoint.Interval, rc.SnapshotThreshold, rc.TrailingLogs
-	if err := r.Raft().ReloadConfig(cur); err != nil {
+	err := r.UpdateRaft(func(c *raft.ReloadableConfig) {
+		c.SnapshotInterval, c.SnapshotThreshold, c.TrailingLogs = rc.Checkpoint.Interval, rc.SnapshotThreshold, rc.TrailingLogs
+	})
+	if err != nil {
 		n.lg.Warn("reload raft config", zap.Error(err))
 	}
 }

@@ -21,7 +21,7 @@ type configKey struct {
 var configKeys = map[string]configKey{
 	"kv.max_key_bytes": {
 		name: "kv.max_key_bytes", def: "65536", check: intRange(1, 1<<20),
-		help: "largest hash key + sort key accepted, in bytes",
+		help: "largest hash key + sort key accepted, in bytes (a hash key alone is at most 65535 bytes whatever this says)",
 	},
 	"kv.max_value_bytes": {
 		name: "kv.max_value_bytes", def: "4194304", check: intRange(1, 64<<20),

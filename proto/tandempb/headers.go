@@ -6,3 +6,11 @@ package tandempb
 // was applied although its answer was lost with the result, not "already
 // exists".
 const RequestIDHeader = "x-tandem-request-id"
+
+// ErrorDomain is the domain of the ErrorInfo details Tandem attaches to
+// statuses whose code alone does not say what a client should do.
+const ErrorDomain = "tandem-kv"
+
+// ReasonRemoteUnreachable marks a node's answer that a remote cluster did
+// not answer it: final, not a reason to ask another node.
+const ReasonRemoteUnreachable = "REMOTE_UNREACHABLE"

@@ -39,6 +39,7 @@ func run() error {
 	flag.StringVar(&cfg.Cluster, "cluster", cfg.Cluster, "cluster name")
 	flag.StringVar(&peers, "peers", "", "every node of the cluster: n1=HOST:PORT,n2=HOST:PORT,... (empty: single node)")
 	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	logFormat := flag.String("log-format", "", "console or json (default: console when stderr is a terminal, json otherwise)")
 	flag.Uint64Var(&cacheMiB, "block-cache-mib", cfg.RocksDB.BlockCacheBytes>>20, "block cache shared by every replica, MiB")
 	flag.Uint64Var(&memoryMiB, "memory-mib", 0, "RocksDB memory budget for all replicas, MiB: block cache plus memtables (0: block cache only)")
 	flag.StringVar(&createTable, "create-table", "", "NAME[:PARTITIONS]: create this table once the node serves, if it does not exist")
@@ -60,7 +61,7 @@ func run() error {
 	cfg.Raft = cfg.Raft.WithElectionTimeout(*electionTimeout)
 	cfg.RocksDB.BlockCacheBytes = cacheMiB << 20
 	cfg.RocksDB.MemoryBudgetBytes = memoryMiB << 20
-	if cfg.Logger, err = newLogger(logLevel); err != nil {
+	if cfg.Logger, err = newLogger(logLevel, *logFormat); err != nil {
 		return err
 	}
 	defer cfg.Logger.Sync()
@@ -81,18 +82,42 @@ func run() error {
 	return node.Close()
 }
 
-func newLogger(level string) (*zap.Logger, error) {
+// newLogger logs for people on a terminal (console lines) and for
+// collectors otherwise (JSON), with ISO 8601 times either way.
+func newLogger(level, format string) (*zap.Logger, error) {
 	var l zapcore.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: %w", level, err)
 	}
+	if format == "" {
+		format = "json"
+		if isTerminal(os.Stderr) {
+			format = "console"
+		}
+	}
 	zc := zap.NewProductionConfig()
+	switch format {
+	case "json":
+	case "console":
+		zc.Encoding = "console"
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+	default:
+		return nil, fmt.Errorf("--log-format %q: want console or json", format)
+	}
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	zc.EncoderConfig.TimeKey = "time"
 	zc.Level = zap.NewAtomicLevelAt(l)
 	zc.Sampling = nil
 	// Errors here are operational (a peer down, a vote refused), not bugs:
 	// no stack traces.
 	zc.DisableStacktrace = true
 	return zc.Build()
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // ensureTable creates NAME[:PARTITIONS] once the node serves, unless it exists.
