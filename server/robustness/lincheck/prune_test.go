@@ -2,6 +2,7 @@ package lincheck
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -135,5 +136,17 @@ func TestRefusedWriteThatAppliedIsFound(t *testing.T) {
 	}
 	if got := Check(Operations(recs), 0).Result; got != porcupine.Illegal {
 		t.Fatalf("check: %s, want Illegal (the refused write is left out)", got)
+	}
+}
+
+// A failed check can be drawn, with the budget in force.
+func TestVisualizeWritesTheDrawing(t *testing.T) {
+	ops := []porcupine.Operation{op(0, set("a", "1"), Output{}, 0, 10), op(0, set("a", "2"), Output{}, 20, 30), op(1, get("a"), found("1"), 40, 50)}
+	path := filepath.Join(t.TempDir(), "history.html")
+	if err := Visualize(ops, DefaultBudget, path); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		t.Fatalf("drawing: %v, %v", fi, err)
 	}
 }
