@@ -27,9 +27,11 @@ type kvFunc func(ctx context.Context, kv tandempb.KVClient) error
 // node failed) until ctx ends, then returns ErrUnavailable wrapping the last
 // error. Other errors are mapped and returned without a retry.
 //
-// A write (write true) is retried only when the error proves it was not
-// proposed: a NotLeader or not-ready answer, or no connection at all. Any
-// other failure after the request may have reached a leader is ErrAmbiguous.
+// A write (write true) is retried only when the error proves the attempt
+// had no effect (writeRefused: a NotLeader or not-ready answer, a
+// validation refusal, or no connection at all). Any other failure of an
+// attempt that may have reached a leader ends the call with ErrAmbiguous,
+// however much time is left and whatever earlier attempts said.
 func (t *Table) call(ctx context.Context, p int, write bool, fn kvFunc) error {
 	ctx, cancel := withDefaultTimeout(ctx, t.c.cfg.RequestTimeout)
 	defer cancel()
@@ -43,6 +45,9 @@ func (t *Table) call(ctx context.Context, p int, write bool, fn kvFunc) error {
 	// every call.
 	spread := rand.IntN(1 << 16)
 	for attempt := 1; ; attempt++ {
+		if err := t.beforeAttempt(ctx, retryable); err != nil {
+			return err // nothing more is sent
+		}
 		addr, ok := t.route.target(p, attempt+spread, avoid)
 		if !ok {
 			last = errNoRoute(t.name, p)
@@ -53,15 +58,17 @@ func (t *Table) call(ctx context.Context, p int, write bool, fn kvFunc) error {
 		if !ok {
 			kind = kindNoLeader
 		}
+		if write && ok && !writeRefused(last) {
+			if kind == kindUnavailable {
+				t.route.forgetLeader(p, addr) // the next call looks elsewhere
+			}
+			return ambiguous(last)
+		}
 		switch kind {
 		case kindFatal:
 			err := mapError(last, ErrTableNotFound)
 			if retryable != nil && (expired(ctx) || status.Code(last) == codes.DeadlineExceeded) {
 				err = giveUp(ctx, retryable, ErrTableNotFound)
-			}
-			if code := status.Code(last); write && ok && (code == codes.DeadlineExceeded || code == codes.Canceled) {
-				// The caller stopped waiting, not the server: it may apply.
-				return fmt.Errorf("%w: %w", ErrAmbiguous, err)
 			}
 			return err
 		case kindRedirect:
@@ -73,9 +80,6 @@ func (t *Table) call(ctx context.Context, p int, write bool, fn kvFunc) error {
 			t.route.forgetLeader(p, addr)
 		case kindUnavailable:
 			t.route.forgetLeader(p, addr) // the next call looks elsewhere
-			if write && ok && !notSent(last) {
-				return fmt.Errorf("%w: %w", ErrAmbiguous, mapError(last, ErrTableNotFound))
-			}
 			avoid = addr
 		}
 		retryable = last
@@ -90,6 +94,32 @@ func (t *Table) call(ctx context.Context, p int, write bool, fn kvFunc) error {
 			return err
 		}
 	}
+}
+
+// beforeAttempt refuses to start an attempt that could only fail after
+// leaving the client: once ctx has ended (the attempt would come back as
+// DeadlineExceeded, indistinguishable from a write that was sent) or the
+// client is closed. The error says nothing was sent.
+func (t *Table) beforeAttempt(ctx context.Context, retryable error) error {
+	if t.c.pool.isClosed() {
+		return ErrClosed
+	}
+	if expired(ctx) {
+		return giveUp(ctx, retryable, ErrTableNotFound)
+	}
+	return nil
+}
+
+// ambiguous is the error of a write attempt that may have applied.
+func ambiguous(err error) error {
+	if errors.Is(err, ErrClosed) {
+		return fmt.Errorf("%w: the client was closed while the write was out: %w", ErrAmbiguous, err)
+	}
+	mapped := mapError(err, ErrTableNotFound)
+	if errors.Is(mapped, ErrAmbiguous) {
+		return mapped
+	}
+	return fmt.Errorf("%w: %w", ErrAmbiguous, mapped)
 }
 
 // errNoRoute is the error of an attempt that found no node to send to; it

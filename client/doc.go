@@ -16,11 +16,14 @@
 //
 // Writes are retried only when the error proves nothing was proposed (a
 // NotLeader or not-ready answer, or no connection at all). When the outcome
-// is open (the leader lost leadership while replicating the write, or the
-// node failed after the request was sent) the write fails with ErrAmbiguous
-// instead: retrying it could apply it a second time after other clients'
-// writes to the same record, which linearizability forbids. Read the record
-// to learn the outcome, or write again if a repeat is what you want.
+// is open (the leader lost leadership while replicating the write, the node
+// failed or the client was closed after the request was sent, the deadline
+// passed while it was out, or any answer that does not prove a refusal) the
+// write fails with ErrAmbiguous instead: retrying it could apply it a second
+// time after other clients' writes to the same record, which
+// linearizability forbids. Read the record to learn the outcome, or write
+// again if a repeat is what you want. Any other error of a write means it
+// had no effect.
 //
 // Errors wrap one of the package's sentinels and keep the server's message:
 //

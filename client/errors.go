@@ -40,11 +40,14 @@ var (
 	// ErrPermissionDenied is returned when the credentials are valid but
 	// their role is too weak for the call (e.g. a read token on a write).
 	ErrPermissionDenied = errors.New("client: permission denied")
-	// ErrAmbiguous is returned when a write may or may not have applied: its
-	// leader lost leadership while replicating it, the connection broke
-	// after the request was sent, or the deadline passed while it was out. The client does not retry such a write,
-	// since a second copy could land after other clients' writes to the same
-	// record; read the record to learn the outcome.
+	// ErrAmbiguous is returned when a write may or may not have applied: it
+	// was proposed and its leader lost leadership before it committed, the
+	// caller stopped waiting after it was proposed or sent, the connection
+	// broke (or the client was closed) after the request was sent, or an
+	// attempt failed in any way that does not prove the server refused it.
+	// The client does not retry such a write, since a second copy could land
+	// after other clients' writes to the same record; read the record to
+	// learn the outcome. Every other error of a write means it had no effect.
 	ErrAmbiguous = errors.New("client: write outcome unknown")
 )
 
@@ -100,6 +103,31 @@ func hasReason(st *status.Status, reason string) bool {
 		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == tandempb.ErrorDomain && ei.GetReason() == reason {
 			return true
 		}
+	}
+	return false
+}
+
+// writeRefused reports whether a write attempt's error proves the write had
+// no effect, so it may be retried or reported as failed. The server answers
+// Unavailable with a NotLeader detail only when nothing was proposed (not
+// the leader, not ready, queue full, withdrawn from the queue), and Aborted
+// when something was; codes for a request refused before the handler ran
+// or before anything was proposed (validation, a missing or read-only
+// table, credentials, an over-large message) prove it too. Anything else
+// (Aborted, DeadlineExceeded, Canceled, Internal, Unknown, a broken
+// connection, an error that is not a status at all) does not.
+func writeRefused(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	switch st.Code() {
+	case codes.Unavailable:
+		return notLeaderDetail(st) != nil || notSent(err)
+	case codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.AlreadyExists,
+		codes.PermissionDenied, codes.Unauthenticated, codes.ResourceExhausted, codes.OutOfRange,
+		codes.Unimplemented:
+		return true
 	}
 	return false
 }

@@ -85,6 +85,10 @@ type batcher struct {
 	inflight int
 }
 
+// propose queues cmd for the next raft entry and waits for its result. A
+// caller whose ctx ends while cmd is still queued withdraws it, so it never
+// reaches raft (ErrTimeout, safe to retry); once taken into an entry it may
+// apply whatever happens to the caller (ErrOutcomeUnknown).
 func (b *batcher) propose(ctx context.Context, cmd []byte) (uint64, error) {
 	p := &proposal{cmd: cmd, done: make(chan proposeResult, 1)}
 	b.mu.Lock()
@@ -101,8 +105,30 @@ func (b *batcher) propose(ctx context.Context, cmd []byte) (uint64, error) {
 	case res := <-p.done:
 		return res.index, res.err
 	case <-ctx.Done():
-		return 0, fmt.Errorf("%w: %v (the write may still be applied)", ErrTimeout, ctx.Err())
 	}
+	if b.withdraw(p) {
+		return 0, fmt.Errorf("%w: %v (the write was withdrawn before it was proposed)", ErrTimeout, ctx.Err())
+	}
+	select {
+	case res := <-p.done: // answered meanwhile
+		return res.index, res.err
+	default:
+	}
+	return 0, fmt.Errorf("%w: %v (the write was proposed and may still apply)", ErrOutcomeUnknown, ctx.Err())
+}
+
+// withdraw removes p from the queue and reports whether it was still
+// there; a proposal no longer queued has been taken into a raft entry.
+func (b *batcher) withdraw(p *proposal) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, q := range b.queue {
+		if q == p {
+			b.queue = append(b.queue[:i:i], b.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 // run proposes queued commands until the queue is empty.

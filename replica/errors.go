@@ -20,12 +20,17 @@ var (
 	ErrMalformedCommand = errors.New("replica: malformed command")
 	// ErrMalformedLog is returned when a stored raft log entry cannot be decoded.
 	ErrMalformedLog = errors.New("replica: malformed log entry")
-	// ErrTimeout is returned when raft does not commit or confirm in time.
+	// ErrTimeout is returned when a call's context ends, or raft's queue
+	// stays full, before anything was proposed: a read barrier that was not
+	// confirmed in time, or a write still queued when its caller stopped
+	// waiting (it is withdrawn from the queue, so it can never apply).
+	// Nothing changed, so a retry is safe.
 	ErrTimeout = errors.New("replica: timed out")
-	// ErrOutcomeUnknown is returned when a write was handed to raft but the
-	// leader lost leadership before it committed: it may or may not apply.
-	// Retrying it could apply it twice around other writes, so callers must
-	// report it, not retry it.
+	// ErrOutcomeUnknown is returned when a write was handed to raft but its
+	// outcome was not learned: the leader lost leadership before it
+	// committed, raft shut down, the log write failed, or the caller stopped
+	// waiting. It may or may not apply. Retrying it could apply it twice
+	// around other writes, so callers must report it, not retry it.
 	ErrOutcomeUnknown = errors.New("replica: write outcome unknown")
 )
 

@@ -161,6 +161,9 @@ func latestSnapshotIndex(s raft.SnapshotStore) uint64 {
 
 // Propose replicates a command and returns its decree once applied locally.
 // Concurrent proposals are batched into few raft entries (see batcher).
+// Every error says whether the command can still apply: ErrNotLeader,
+// ErrTimeout and ErrClosed (alone) mean it was never proposed and a retry
+// is safe; ErrOutcomeUnknown means it may apply, and must not be retried.
 func (r *Replica) Propose(ctx context.Context, cmd []byte) (uint64, error) {
 	if r.raft.State() != raft.Leader {
 		return 0, ErrNotLeader
@@ -181,19 +184,28 @@ func (r *Replica) timeout(ctx context.Context) time.Duration {
 	return 10 * time.Second
 }
 
+// mapRaftError translates the error of a raft.Apply future. Only errors
+// raft gives for an entry it never appended are refusals (safe to retry);
+// any other failure leaves the entry possibly in the log, where a later
+// leader may commit it, so its outcome is unknown.
 func mapRaftError(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		// Answered by a follower or a stepping-down leader before appending.
 		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		// Apply never handed the entry to raft's leader loop.
+		return fmt.Errorf("%w: %v (the write was not proposed)", ErrTimeout, err)
 	case errors.Is(err, raft.ErrLeadershipLost):
 		// The entry may or may not commit under the next leader.
 		return fmt.Errorf("%w: leadership lost while the write was being replicated", ErrOutcomeUnknown)
-	case errors.Is(err, raft.ErrEnqueueTimeout):
-		return fmt.Errorf("%w: %v", ErrTimeout, err)
 	case errors.Is(err, raft.ErrRaftShutdown):
-		return ErrClosed
+		// Apply refuses with it after shutdown, but an appended entry waiting
+		// for its commit gets it too; the two cannot be told apart.
+		return fmt.Errorf("%w: %w while the write was pending", ErrOutcomeUnknown, ErrClosed)
 	}
-	return err
+	// A failed log write or an aborted entry: it may be on disk.
+	return fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
 }
 
 // Read runs fn against the replica's data after a linearizable read barrier:

@@ -108,11 +108,15 @@ func toStatus(err error) error {
 	case errors.Is(err, ErrInvalidName):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, replica.ErrOutcomeUnknown):
+		// Proposed, outcome not learned (checked before the refusals: it may
+		// wrap ErrClosed). Clients report it as ambiguous, never retry it.
 		return status.Error(codes.Aborted, err.Error())
 	case errors.Is(err, replica.ErrNotLeader), errors.Is(err, replica.ErrTimeout),
 		errors.Is(err, replica.ErrClosed), errors.Is(err, ErrNoMetaLeader), errors.Is(err, ErrNotReady):
-		// Refused before anything was proposed: an empty NotLeader detail
-		// tells clients a retry (elsewhere, later) cannot apply a write twice.
+		// Refused before anything was proposed (replica.ErrTimeout is a read
+		// barrier not confirmed in time or a write withdrawn from the queue):
+		// an empty NotLeader detail tells clients a retry (elsewhere, later)
+		// cannot apply a write twice. Only these errors carry the detail.
 		st := status.New(codes.Unavailable, err.Error())
 		if d, derr := st.WithDetails(&tpb.NotLeader{}); derr == nil {
 			st = d

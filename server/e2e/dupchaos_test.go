@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"math/rand"
 	"os"
 	"strconv"
@@ -31,7 +32,11 @@ const dupChaosRetainBytes = 16 << 10
 // clusters (the remote's connections to the source blackholed by proxies
 // the source nodes are reached through, their own traffic untouched). Each
 // run ends with tandem-verify saying identical and every acknowledged
-// source write read back on the remote.
+// source write read back on the remote. Waits are on progress (see
+// stallPatience), not on totals of time, so a loaded machine is slower, not
+// failed. A failed run names the check and the step it was in and saves
+// both clusters' node logs and data directories, the last tandem-verify
+// output and a report (see chaosRun).
 func TestDuplicationChaos(t *testing.T) {
 	if *dupChaosRuns == 0 {
 		t.Skip("duplication chaos runs only with -dupchaos.runs N (make test-robustness)")
@@ -68,10 +73,10 @@ func dupChaosRun(t *testing.T, seed int64, duration time.Duration) {
 		Args:     func(nd *Node) []string { return []string{"--advertise-addr", frontOf(nd).Addr()} },
 	})
 	dst := StartCluster(t, "west", 3)
-	if _, err := src.Shell("create t --partitions 4 --replicas 3; config set dup.log_retain_bytes " + strconv.Itoa(dupChaosRetainBytes) +
-		"; config set raft.trailing_logs 16; config set raft.snapshot_threshold 64; config set checkpoint.interval 2s"); err != nil {
-		t.Fatal(err)
-	}
+	r := newChaosRun(t, seed, src, dst)
+	_, err := src.Shell("create t --partitions 4 --replicas 3; config set dup.log_retain_bytes " + strconv.Itoa(dupChaosRetainBytes) +
+		"; config set raft.trailing_logs 16; config set raft.snapshot_threshold 64; config set checkpoint.interval 2s")
+	r.require("source table and config", err)
 	c := dial(t, src.Addrs())
 	tbl := openTable(t, c, "t")
 	w := startWriters(tbl, 4)
@@ -80,7 +85,9 @@ func dupChaosRun(t *testing.T, seed int64, duration time.Duration) {
 			w.halt()
 		}
 	}()
-	w.waitAcked(t, 200)
+	r.setStep("first writes")
+	r.waitAcked(w, 200)
+	r.setStep("dup add")
 	id := dupAdd(t, src, dst, "t")
 
 	counts := map[dupFault]int{}
@@ -92,62 +99,73 @@ func dupChaosRun(t *testing.T, seed int64, duration time.Duration) {
 			f = faults[(int(seed)+i)%len(faults)] // every kind at least once per run
 		}
 		counts[f]++
-		t.Logf("seed %d fault %d: %s (acked so far %d)", seed, i, f, w.count())
-		switch f {
-		case faultKillSourceLeader:
-			victim := leaderNode(t, src, c, rng.Intn(4))
-			victim.Kill()
-			w.waitAcked(t, w.count()+100+rng.Intn(400))
-			victim.Start()
-			victim.WaitHealthy(30 * time.Second)
-		case faultKillRemoteLeader:
-			victim := leaderNode(t, dst, dial(t, dst.Addrs()), rng.Intn(4))
-			victim.Kill()
-			w.waitAcked(t, w.count()+100+rng.Intn(400))
-			victim.Start()
-			victim.WaitHealthy(30 * time.Second)
-		case faultRemoteDownLong:
-			for _, nd := range dst.Nodes {
-				nd.Kill()
-			}
-			// A write is ~50 bytes of log: this many is several times the
-			// retention cap on each of the 4 partitions.
-			w.waitAcked(t, w.count()+3000)
-			for _, nd := range dst.Nodes {
-				nd.Start()
-			}
-			for _, nd := range dst.Nodes {
-				nd.WaitHealthy(30 * time.Second)
-			}
-		case faultClusterCut:
-			remote := OwnedBy(dst.Nodes...)
-			for _, p := range front {
-				p.BlackholeFrom(remote)
-			}
-			w.waitAcked(t, w.count()+200+rng.Intn(800))
-			for _, p := range front {
-				p.Heal()
-			}
-		}
+		r.setStep("fault %d: %s (acked so far %d)", i, f, w.count())
+		r.note("fault %d: %s", i, f)
+		r.inject(f, w, src, dst, c, front, rng)
 		// Let the duplication make progress between faults.
-		w.waitAcked(t, w.count()+100)
+		r.waitAcked(w, w.count()+100)
 	}
+	r.setStep("stopping the writers")
 	acked := w.halt()
 	w = nil
+	r.note("faults %v, %d writes acknowledged", counts, len(acked))
 
-	out := waitIdentical(t, src, dst, "t", 120*time.Second)
-	verifyAcked(t, openTable(t, dial(t, dst.Addrs()), "t"), acked)
+	r.setStep("waiting for identical tables (tandem-verify)")
+	out := r.waitIdentical("t")
+	r.setStep("reading %d acknowledged writes on the remote", len(acked))
+	r.require("every acknowledged source write on the remote", verifyAckedOn(openTable(t, dial(t, dst.Addrs()), "t"), acked))
 	// The remote fetched a new base because the log it needed was gone:
 	// the source says so in its logs each time.
 	gone := countInLogs(t, src, "duplication needs log that is gone")
 	if counts[faultRemoteDownLong] > 0 && gone == 0 {
-		t.Errorf("the remote was down past the retention cap %d times but never had to re-bootstrap", counts[faultRemoteDownLong])
+		r.require("the remote re-bootstraps after being down past retention",
+			fmt.Errorf("the remote was down past the retention cap %d times but never had to re-bootstrap", counts[faultRemoteDownLong]))
 	}
 	if show, err := src.Shell("dup show t " + id); err == nil {
 		t.Logf("dup show t %s:\n%s", id, show)
 	}
 	t.Logf("DUPCHAOS seed=%d faults=%v acked_writes=%d log_gone_answers=%d verify=%q: identical, no acknowledged write missing",
 		seed, counts, len(acked), gone, lastLine(out))
+}
+
+// inject applies fault f, holds it while the writers go on, and heals it.
+func (r *chaosRun) inject(f dupFault, w *writer, src, dst *Cluster, c *client.Client, front map[string]*Proxy, rng *rand.Rand) {
+	switch f {
+	case faultKillSourceLeader:
+		victim := r.leaderNode(src, c, rng.Intn(4))
+		victim.Kill()
+		r.waitAcked(w, w.count()+100+rng.Intn(400))
+		victim.Start()
+		victim.WaitHealthy(stallPatience)
+	case faultKillRemoteLeader:
+		victim := r.leaderNode(dst, dial(r.t, dst.Addrs()), rng.Intn(4))
+		victim.Kill()
+		r.waitAcked(w, w.count()+100+rng.Intn(400))
+		victim.Start()
+		victim.WaitHealthy(stallPatience)
+	case faultRemoteDownLong:
+		for _, nd := range dst.Nodes {
+			nd.Kill()
+		}
+		// A write is ~50 bytes of log: this many is several times the
+		// retention cap on each of the 4 partitions.
+		r.waitAcked(w, w.count()+3000)
+		for _, nd := range dst.Nodes {
+			nd.Start()
+		}
+		for _, nd := range dst.Nodes {
+			nd.WaitHealthy(stallPatience)
+		}
+	case faultClusterCut:
+		remote := OwnedBy(dst.Nodes...)
+		for _, p := range front {
+			p.BlackholeFrom(remote)
+		}
+		r.waitAcked(w, w.count()+200+rng.Intn(800))
+		for _, p := range front {
+			p.Heal()
+		}
+	}
 }
 
 // countInLogs counts the log lines of cl's nodes that contain s.
@@ -162,20 +180,4 @@ func countInLogs(t *testing.T, cl *Cluster, s string) int {
 		n += bytes.Count(b, []byte(s))
 	}
 	return n
-}
-
-// leaderNode waits until partition p of table t has a leader in cl and
-// returns its node.
-func leaderNode(t *testing.T, cl *Cluster, c *client.Client, p int) *Node {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if nd := cl.Node(leaderOf(t, c, "t", p)); nd != nil {
-			return nd
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("partition %d of t has no leader in %s after 30s", p, cl.Name)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

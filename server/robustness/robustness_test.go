@@ -4,10 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/tandem-kv/tandem/server/e2e"
+	"github.com/tandem-kv/tandem/server/robustness/lincheck"
 )
 
 var (
@@ -15,6 +17,7 @@ var (
 	flagDuration = flag.Duration("robust.duration", 40*time.Second, "client load per run, faults included")
 	flagSeed     = flag.Uint64("robust.seed", 1, "seed of the first run")
 	flagFaults   = flag.String("robust.faults", "kill,pause,partition,delay,failpoint", "fault kinds to inject, comma-separated")
+	flagBudget   = flag.Int64("robust.budget", lincheck.DefaultBudget, "porcupine's budget per hash key, in model steps (0: none)")
 )
 
 // TestMain removes the binaries the runs built.
@@ -33,15 +36,24 @@ func TestRobustness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every run saves its history (and a failed one its data) under one
+	// directory, seed by seed.
+	artifacts := os.Getenv("TANDEM_ROBUSTNESS_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = filepath.Join(os.TempDir(), "tandem-robustness-"+time.Now().Format("20060102-150405"))
+	}
 	var results []Result
 	for i := 0; i < *flagRuns; i++ {
 		opts := DefaultOptions()
-		opts.Seed, opts.Duration, opts.Faults = *flagSeed+uint64(i), *flagDuration, faults
-		opts.Artifacts = os.Getenv("TANDEM_ROBUSTNESS_ARTIFACTS")
+		opts.Seed, opts.Duration, opts.Faults, opts.CheckBudget = *flagSeed+uint64(i), *flagDuration, faults, *flagBudget
+		opts.Artifacts = artifacts
 		t.Run(fmt.Sprintf("seed=%d", opts.Seed), func(t *testing.T) {
 			res := Run(t, opts)
 			results = append(results, res)
 			t.Log(res.Summary())
+			for _, l := range res.RefusedApplied {
+				t.Errorf("write the SDK reported as not applied was applied: %s", l)
+			}
 			for _, l := range res.LostWrites {
 				t.Errorf("lost acknowledged write: %s", l)
 			}

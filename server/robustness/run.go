@@ -16,6 +16,7 @@ import (
 
 	"github.com/tandem-kv/tandem/client"
 	"github.com/tandem-kv/tandem/server/e2e"
+	"github.com/tandem-kv/tandem/server/robustness/lincheck"
 )
 
 // Options configures one run.
@@ -34,10 +35,13 @@ type Options struct {
 	OpTimeout          time.Duration
 	// Quiet is the fault-free time between two faults.
 	Quiet time.Duration
-	// CheckTimeout bounds porcupine; past it the result is Unknown.
-	CheckTimeout time.Duration
-	// Artifacts is where a failed run saves its history visualisation and
-	// the nodes' data; empty means a new directory under os.TempDir().
+	// CheckBudget bounds porcupine's search per hash key, in model steps
+	// (see lincheck.Check); past it the key is Unknown, which fails the run.
+	// 0 means no bound.
+	CheckBudget int64
+	// Artifacts is where every run saves its history (history.json) and
+	// report, and a failed run also its history drawing and the nodes'
+	// data and logs; empty means a new directory under os.TempDir().
 	Artifacts string
 }
 
@@ -46,7 +50,7 @@ func DefaultOptions() Options {
 	return Options{
 		Seed: 1, Duration: 45 * time.Second, Faults: AllFaults, Nodes: 3, Partitions: 4,
 		Clients: 12, Rate: 400, HashKeys: 12, SortKeys: 3, OpTimeout: 2 * time.Second,
-		Quiet: time.Second, CheckTimeout: 2 * time.Minute,
+		Quiet: time.Second, CheckBudget: lincheck.DefaultBudget,
 	}
 }
 
@@ -55,19 +59,25 @@ type Result struct {
 	Seed          uint64
 	Faults        map[FaultKind]int
 	FailpointsHit int
-	// Ops is the number of operations checked; Ambiguous of them are writes
-	// whose outcome the client could not know (failed or timed out).
-	Ops, Ambiguous, FailedReads int
-	Check                       porcupine.CheckResult
-	LostWrites                  []string
-	Mismatches                  []string
-	Artifacts                   string
-	Took                        time.Duration
+	// Ops is the number of operations recorded. Of the writes, Acked
+	// succeeded, Ambiguous failed with client.ErrAmbiguous (checked as maybe
+	// applied; Pruned of them dropped, see lincheck.Prune) and Refused
+	// failed otherwise (checked as not applied); FailedReads observed
+	// nothing and are not checked.
+	Ops, Acked, Ambiguous, Pruned, Refused, FailedReads int
+	Check                                               lincheck.Report
+	// RefusedApplied lists reads that returned a refused write's value.
+	RefusedApplied []string
+	LostWrites     []string
+	Mismatches     []string
+	// Artifacts is the run's directory; History the saved history in it.
+	Artifacts, History string
+	Took               time.Duration
 }
 
 // OK reports whether the run found nothing wrong.
 func (r Result) OK() bool {
-	return r.Check == porcupine.Ok && len(r.LostWrites) == 0 && len(r.Mismatches) == 0
+	return r.Check.Result == porcupine.Ok && len(r.RefusedApplied) == 0 && len(r.LostWrites) == 0 && len(r.Mismatches) == 0
 }
 
 // Summary is the run's one-line report.
@@ -80,11 +90,13 @@ func (r Result) Summary() string {
 	}
 	res := "ok"
 	if !r.OK() {
-		res = fmt.Sprintf("FAILED (linearizability %s, %d lost acknowledged writes, %d checksum problems)", r.Check, len(r.LostWrites), len(r.Mismatches))
+		res = fmt.Sprintf("FAILED (linearizability %s, %d refused writes applied, %d lost acknowledged writes, %d checksum problems)",
+			r.Check.Result, len(r.RefusedApplied), len(r.LostWrites), len(r.Mismatches))
 	}
-	return fmt.Sprintf("seed=%d faults[%s] failpoints-hit=%d ops-checked=%d (ambiguous writes %d, failed reads dropped %d) linearizability=%s lost-acked-writes=%d checksum-problems=%d took=%s: %s",
-		r.Seed, strings.Join(faults, " "), r.FailpointsHit, r.Ops, r.Ambiguous, r.FailedReads, r.Check,
-		len(r.LostWrites), len(r.Mismatches), r.Took.Round(time.Second), res)
+	return fmt.Sprintf("seed=%d faults[%s] failpoints-hit=%d ops=%d (acked %d, ambiguous writes %d of which %d pruned as never read, refused writes %d, failed reads dropped %d) "+
+		"linearizability=%s refused-writes-applied=%d lost-acked-writes=%d checksum-problems=%d history=%s took=%s: %s",
+		r.Seed, strings.Join(faults, " "), r.FailpointsHit, r.Ops, r.Acked, r.Ambiguous, r.Pruned, r.Refused, r.FailedReads,
+		r.Check.Summary(), len(r.RefusedApplied), len(r.LostWrites), len(r.Mismatches), r.History, r.Took.Round(time.Second), res)
 }
 
 const tableName = "robust"
@@ -99,9 +111,8 @@ type run struct {
 	h    *History
 	res  Result
 
-	mu          sync.Mutex
-	ambiguous   int
-	failedReads int
+	dir   string // the run's artifacts directory
+	saved bool   // artifacts saved
 }
 
 // Run starts a cluster, runs the load with faults for opts.Duration,
@@ -111,12 +122,17 @@ func Run(t testing.TB, opts Options) Result {
 	t.Helper()
 	start := time.Now()
 	r := &run{t: t, opts: opts, res: Result{Seed: opts.Seed, Faults: map[FaultKind]int{}}}
+	r.dir = artifactsDir(opts)
+	r.res.Artifacts = r.dir
 	r.fc = startFaultCluster(t, opts.Nodes, hasFault(opts.Faults, FaultFailpoint))
 	// A run that stops early (a node that does not come back) keeps its
 	// data and logs too; this runs before the cluster's own cleanup.
 	t.Cleanup(func() {
-		if t.Failed() && r.res.Artifacts == "" {
-			r.saveArtifacts(porcupine.LinearizationInfo{}, false)
+		if t.Failed() && !r.saved {
+			if r.h != nil && r.res.History == "" {
+				r.res.History = r.saveHistory(r.h.Records())
+			}
+			r.saveArtifacts(nil)
 		}
 	})
 	r.setup()
@@ -139,9 +155,9 @@ func Run(t testing.TB, opts Options) Result {
 	for _, nd := range r.fc.Nodes {
 		nd.WaitHealthy(time.Minute)
 	}
-	final := r.finalReads()
-	r.check(final)
-	r.res.Took = time.Since(start)
+	r.finalReads()
+	r.res.Took = time.Since(start) // load, faults and healing; the check is timed on its own
+	r.check()
 	return r.res
 }
 
@@ -196,18 +212,18 @@ func (r *run) client(id int, stop <-chan struct{}) {
 	}
 }
 
-func (r *run) randomInput(rng *rand.Rand, id, seq int) Input {
-	in := Input{HashKey: hashKey(rng.IntN(r.opts.HashKeys))}
+func (r *run) randomInput(rng *rand.Rand, id, seq int) lincheck.Input {
+	in := lincheck.Input{HashKey: hashKey(rng.IntN(r.opts.HashKeys))}
 	value := fmt.Sprintf("c%d.%d", id, seq)
 	switch n := rng.IntN(100); {
 	case n < 40:
-		in.Kind = OpGet
+		in.Kind = lincheck.OpGet
 	case n < 70:
-		in.Kind = OpSet
+		in.Kind = lincheck.OpSet
 	case n < 80:
-		in.Kind = OpDel
+		in.Kind = lincheck.OpDel
 	default:
-		in.Kind = OpMultiSet
+		in.Kind = lincheck.OpMultiSet
 		keys := rng.Perm(r.opts.SortKeys)[:2+rng.IntN(r.opts.SortKeys-1)]
 		for _, k := range keys {
 			in.SortKeys = append(in.SortKeys, sortKey(k))
@@ -216,60 +232,67 @@ func (r *run) randomInput(rng *rand.Rand, id, seq int) Input {
 		return in
 	}
 	in.SortKeys = []string{sortKey(rng.IntN(r.opts.SortKeys))}
-	if in.Kind == OpSet {
+	if in.Kind == lincheck.OpSet {
 		in.Values = []string{value}
 	}
 	return in
 }
 
-// do runs one operation and records it: a failed read is dropped (it
-// observed nothing); a failed write is ambiguous. A refused write (the
-// table not found, an invalid argument) also fails the test: none should be.
-func (r *run) do(id int, in Input) {
+// do runs one operation and records it with the outcome the SDK reported:
+// a write is ambiguous only when the SDK says so (client.ErrAmbiguous);
+// any other failed write is a refusal, which the SDK guarantees had no
+// effect, and is checked as such (see lincheck.Operations). A refused write
+// whose refusal says the test itself is wrong (no such table, an invalid
+// argument, a read-only table) also fails the test: none should be.
+func (r *run) do(id int, in lincheck.Input) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.OpTimeout)
 	defer cancel()
-	call := r.h.Now()
+	rec := lincheck.Record{Client: id, Input: in, Call: r.h.Now()}
 	out, err := r.exec(ctx, in)
-	ret := r.h.Now()
-	switch {
-	case err == nil:
-		r.h.Add(id, in, out, call, ret)
-	case in.Kind == OpGet:
-		r.mu.Lock()
-		r.failedReads++
-		r.mu.Unlock()
-	default:
-		// Even a refusal is no proof the write did not happen: the SDK may
-		// have retried after an attempt that was applied.
-		r.mu.Lock()
-		r.ambiguous++
-		r.mu.Unlock()
-		r.h.Add(id, in, Output{}, call, never)
-		if errors.Is(err, client.ErrInvalidArgument) || errors.Is(err, client.ErrTableNotFound) || errors.Is(err, client.ErrReadOnly) {
-			r.t.Errorf("%s refused: %v", in.Kind, err)
-		}
+	rec.Return, rec.Outcome = r.h.Now(), outcomeOf(in, err)
+	if err != nil {
+		rec.Error = err.Error()
+	} else {
+		rec.Output = out
+	}
+	r.h.Add(rec)
+	if rec.Outcome == lincheck.Refused && (errors.Is(err, client.ErrInvalidArgument) || errors.Is(err, client.ErrTableNotFound) || errors.Is(err, client.ErrReadOnly)) {
+		r.t.Errorf("%s refused: %v", in.Kind, err)
 	}
 }
 
-func (r *run) exec(ctx context.Context, in Input) (Output, error) {
+// outcomeOf classifies an operation's error.
+func outcomeOf(in lincheck.Input, err error) lincheck.Outcome {
+	switch {
+	case err == nil:
+		return lincheck.Acked
+	case !in.Kind.IsWrite():
+		return lincheck.FailedRead
+	case errors.Is(err, client.ErrAmbiguous):
+		return lincheck.Ambiguous
+	}
+	return lincheck.Refused
+}
+
+func (r *run) exec(ctx context.Context, in lincheck.Input) (lincheck.Output, error) {
 	hk := []byte(in.HashKey)
 	switch in.Kind {
-	case OpGet:
+	case lincheck.OpGet:
 		v, err := r.tbl.Get(ctx, hk, []byte(in.SortKeys[0]))
 		if errors.Is(err, client.ErrNotFound) {
-			return Output{}, nil
+			return lincheck.Output{}, nil
 		}
-		return Output{Value: string(v), Found: err == nil}, err
-	case OpSet:
-		return Output{}, r.tbl.Set(ctx, hk, []byte(in.SortKeys[0]), []byte(in.Values[0]))
-	case OpDel:
-		return Output{}, r.tbl.Del(ctx, hk, []byte(in.SortKeys[0]))
+		return lincheck.Output{Value: string(v), Found: err == nil}, err
+	case lincheck.OpSet:
+		return lincheck.Output{}, r.tbl.Set(ctx, hk, []byte(in.SortKeys[0]), []byte(in.Values[0]))
+	case lincheck.OpDel:
+		return lincheck.Output{}, r.tbl.Del(ctx, hk, []byte(in.SortKeys[0]))
 	}
 	kvs := make([]client.SortKeyValue, len(in.SortKeys))
 	for i := range in.SortKeys {
 		kvs[i] = client.SortKeyValue{SortKey: []byte(in.SortKeys[i]), Value: []byte(in.Values[i])}
 	}
-	return Output{}, r.tbl.MultiSet(ctx, hk, kvs)
+	return lincheck.Output{}, r.tbl.MultiSet(ctx, hk, kvs)
 }
 
 // injectFaults injects one fault at a time until the deadline.
@@ -350,13 +373,12 @@ func (r *run) failpoint(nd *e2e.Node, f fault) {
 	}
 }
 
-// finalReads reads every record once everything healed, with retries,
-// records the reads in the history and returns what they saw.
-func (r *run) finalReads() map[recordKey]Output {
-	final := map[recordKey]Output{}
+// finalReads reads every record once everything healed, with retries, and
+// records the reads in the history, marked final.
+func (r *run) finalReads() {
 	for i := 0; i < r.opts.HashKeys; i++ {
 		for j := 0; j < r.opts.SortKeys; j++ {
-			in := Input{Kind: OpGet, HashKey: hashKey(i), SortKeys: []string{sortKey(j)}}
+			in := lincheck.Input{Kind: lincheck.OpGet, HashKey: hashKey(i), SortKeys: []string{sortKey(j)}}
 			for attempt := 0; ; attempt++ {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				call := r.h.Now()
@@ -364,8 +386,7 @@ func (r *run) finalReads() map[recordKey]Output {
 				ret := r.h.Now()
 				cancel()
 				if err == nil {
-					r.h.Add(r.opts.Clients, in, out, call, ret)
-					final[recordKey{in.HashKey, in.SortKeys[0]}] = out
+					r.h.Add(lincheck.Record{Client: r.opts.Clients, Input: in, Output: out, Call: call, Return: ret, Outcome: lincheck.Acked, Final: true})
 					break
 				}
 				if attempt == 10 {
@@ -374,50 +395,112 @@ func (r *run) finalReads() map[recordKey]Output {
 			}
 		}
 	}
-	return final
 }
 
-// check runs porcupine, the lost-write check and the checksums, and saves
-// artifacts when anything is wrong.
-func (r *run) check(final map[recordKey]Output) {
-	ops := r.h.Operations()
-	r.res.Ops, r.res.Ambiguous, r.res.FailedReads = len(ops), r.ambiguous, r.failedReads
+// check saves the history, runs the lost-write and refused-write checks,
+// porcupine on the pruned history and the checksums, and saves artifacts
+// when anything is wrong.
+func (r *run) check() {
+	recs := r.h.Records()
+	r.count(recs)
+	r.res.History = r.saveHistory(recs)
+	ops := lincheck.Operations(recs)
+	r.res.RefusedApplied = lincheck.RefusedWritesSeen(recs)
+	r.res.LostWrites = lincheck.LostWrites(ops, lincheck.FinalReads(recs))
+	pruned, dropped := lincheck.Prune(ops)
+	r.res.Pruned = dropped
+	r.res.Check = lincheck.Check(pruned, r.opts.CheckBudget)
+	for _, f := range r.res.Check.Failed() {
+		r.t.Errorf("linearizability: %s", f)
+	}
 	r.res.Mismatches = r.fc.checksums(tableName, r.opts.Partitions, time.Minute)
-	r.res.LostWrites = LostWrites(ops, final)
-	result, info := porcupine.CheckOperationsVerbose(hashKeyModel, ops, r.opts.CheckTimeout)
-	r.res.Check = result
-	if result == porcupine.Unknown {
-		r.t.Logf("porcupine gave up after %s: the history (%d operations) was not fully checked", r.opts.CheckTimeout, len(ops))
-	}
+	r.writeReport()
 	if !r.res.OK() {
-		r.saveArtifacts(info, true)
+		r.saveArtifacts(pruned)
 	}
 }
 
-// saveArtifacts writes the report, the history visualisation (when the
-// history was checked) and the nodes' data directories and logs.
-func (r *run) saveArtifacts(info porcupine.LinearizationInfo, checked bool) {
-	dir := r.opts.Artifacts
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), fmt.Sprintf("tandem-robustness-seed%d-%s", r.opts.Seed, time.Now().Format("20060102-150405")))
+// count fills the result's operation counts.
+func (r *run) count(recs []lincheck.Record) {
+	r.res.Ops = len(recs)
+	for _, rec := range recs {
+		switch rec.Outcome {
+		case lincheck.Acked:
+			r.res.Acked++
+		case lincheck.Ambiguous:
+			r.res.Ambiguous++
+		case lincheck.Refused:
+			r.res.Refused++
+		case lincheck.FailedRead:
+			r.res.FailedReads++
+		}
 	}
-	dir = filepath.Join(dir, fmt.Sprintf("seed%d", r.opts.Seed))
-	r.res.Artifacts = dir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+}
+
+// artifactsDir is the directory of the run with opts.
+func artifactsDir(opts Options) string {
+	dir := opts.Artifacts
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("tandem-robustness-%s", time.Now().Format("20060102-150405")))
+	}
+	return filepath.Join(dir, fmt.Sprintf("seed%d", opts.Seed))
+}
+
+// saveHistory writes every run's history as JSON, to check again offline
+// with no budget (go run ./server/robustness/cmd/recheck -history PATH),
+// and returns its path.
+func (r *run) saveHistory(recs []lincheck.Record) string {
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		r.t.Errorf("artifacts: %v", err)
+		return ""
+	}
+	path := filepath.Join(r.dir, "history.json")
+	desc := fmt.Sprintf("robustness seed=%d duration=%s faults=%v nodes=%d partitions=%d clients=%d rate=%d hash-keys=%d sort-keys=%d",
+		r.opts.Seed, r.opts.Duration, r.opts.Faults, r.opts.Nodes, r.opts.Partitions, r.opts.Clients, r.opts.Rate, r.opts.HashKeys, r.opts.SortKeys)
+	if err := lincheck.Save(path, lincheck.File{Run: desc, Records: recs}); err != nil {
+		r.t.Errorf("save history: %v", err)
+		return ""
+	}
+	return path
+}
+
+// writeReport writes the summary and every problem found to report.txt.
+func (r *run) writeReport() {
+	lines := []string{r.res.Summary()}
+	lines = append(lines, r.res.Check.Failed()...)
+	for _, l := range r.res.RefusedApplied {
+		lines = append(lines, "refused write applied: "+l)
+	}
+	for _, l := range r.res.LostWrites {
+		lines = append(lines, "lost acknowledged write: "+l)
+	}
+	for _, l := range r.res.Mismatches {
+		lines = append(lines, "replicas differ: "+l)
+	}
+	err := os.MkdirAll(r.dir, 0o755)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(r.dir, "report.txt"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	}
+	if err != nil {
+		r.t.Errorf("write report: %v", err)
+	}
+}
+
+// saveArtifacts adds the history drawing (when the history was checked)
+// and the nodes' data directories and logs to the run's directory.
+func (r *run) saveArtifacts(pruned []porcupine.Operation) {
+	r.saved = true
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		r.t.Errorf("artifacts: %v", err)
 		return
 	}
-	if checked {
-		if err := porcupine.VisualizePath(hashKeyModel, info, filepath.Join(dir, "history.html")); err != nil {
+	if pruned != nil {
+		if err := lincheck.Visualize(pruned, r.opts.CheckBudget, filepath.Join(r.dir, "history.html")); err != nil {
 			r.t.Errorf("visualise history: %v", err)
 		}
 	}
-	report := append(append([]string{r.res.Summary()}, r.res.LostWrites...), r.res.Mismatches...)
-	if err := os.WriteFile(filepath.Join(dir, "report.txt"), []byte(strings.Join(report, "\n")+"\n"), 0o644); err != nil {
-		r.t.Errorf("artifacts: %v", err)
-	}
-	if err := r.fc.saveData(dir); err != nil {
+	if err := r.fc.saveData(r.dir); err != nil {
 		r.t.Errorf("save data directories: %v", err)
 	}
-	r.t.Logf("artifacts (history.html, report.txt, data directories, logs) in %s", dir)
+	r.t.Logf("artifacts (history.json, history.html, report.txt, data directories, logs) in %s", r.dir)
 }

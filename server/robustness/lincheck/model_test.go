@@ -1,4 +1,4 @@
-package robustness
+package lincheck
 
 import (
 	"testing"
@@ -32,10 +32,10 @@ func TestModelChecksHistories(t *testing.T) {
 			op(0, set("a", "1"), Output{}, 0, 10), op(0, del("a"), Output{}, 20, 30), op(1, get("a"), found("1"), 40, 50),
 		}, porcupine.Illegal},
 		{"ambiguous write seen later", []porcupine.Operation{
-			op(0, set("a", "1"), Output{}, 0, never), op(1, get("a"), Output{}, 20, 30), op(1, get("a"), found("1"), 40, 50),
+			op(0, set("a", "1"), Output{}, 0, Never), op(1, get("a"), Output{}, 20, 30), op(1, get("a"), found("1"), 40, 50),
 		}, porcupine.Ok},
 		{"ambiguous write never seen", []porcupine.Operation{
-			op(0, set("a", "1"), Output{}, 0, never), op(1, get("a"), Output{}, 40, 50),
+			op(0, set("a", "1"), Output{}, 0, Never), op(1, get("a"), Output{}, 40, 50),
 		}, porcupine.Ok},
 		{"write applied twice", []porcupine.Operation{
 			// c0's set of 1 is seen, overwritten by c2's acknowledged set
@@ -60,7 +60,7 @@ func TestModelChecksHistories(t *testing.T) {
 }
 
 func TestLostWritesFindsOverwrittenAcknowledgedWrites(t *testing.T) {
-	a := recordKey{"h", "a"}
+	a := RecordKey{"h", "a"}
 	cases := []struct {
 		name  string
 		ops   []porcupine.Operation
@@ -71,14 +71,14 @@ func TestLostWritesFindsOverwrittenAcknowledgedWrites(t *testing.T) {
 		{"older write came back", []porcupine.Operation{op(0, set("a", "1"), Output{}, 0, 10), op(0, set("a", "2"), Output{}, 20, 30)}, found("1"), true},
 		{"acknowledged write missing", []porcupine.Operation{op(0, set("a", "1"), Output{}, 0, 10)}, Output{}, true},
 		{"concurrent writes either wins", []porcupine.Operation{op(0, set("a", "1"), Output{}, 0, 30), op(1, set("a", "2"), Output{}, 10, 20)}, found("1"), false},
-		{"ambiguous write may win", []porcupine.Operation{op(0, set("a", "1"), Output{}, 0, 10), op(1, set("a", "2"), Output{}, 20, never)}, found("2"), false},
-		{"ambiguous write may be lost", []porcupine.Operation{op(1, set("a", "2"), Output{}, 20, never)}, Output{}, false},
+		{"ambiguous write may win", []porcupine.Operation{op(0, set("a", "1"), Output{}, 0, 10), op(1, set("a", "2"), Output{}, 20, Never)}, found("2"), false},
+		{"ambiguous write may be lost", []porcupine.Operation{op(1, set("a", "2"), Output{}, 20, Never)}, Output{}, false},
 		{"deleted", []porcupine.Operation{op(0, set("a", "1"), Output{}, 0, 10), op(0, del("a"), Output{}, 20, 30)}, Output{}, false},
 		{"delete lost", []porcupine.Operation{op(0, set("a", "1"), Output{}, 0, 10), op(0, del("a"), Output{}, 20, 30)}, found("1"), true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			lost := LostWrites(c.ops, map[recordKey]Output{a: c.final})
+			lost := LostWrites(c.ops, map[RecordKey]Output{a: c.final})
 			if (len(lost) > 0) != c.lost {
 				t.Fatalf("lost = %v, want lost: %v", lost, c.lost)
 			}
