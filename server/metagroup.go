@@ -236,10 +236,16 @@ func (m *metaGroup) apply(ctx context.Context, cmd metaCommand) (metaResult, uin
 	}
 	f := m.raft.Apply(data, timeout)
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 			return metaResult{}, 0, fmt.Errorf("%w: %v", ErrNoMetaLeader, err)
+		case errors.Is(err, raft.ErrEnqueueTimeout):
+			return metaResult{}, 0, fmt.Errorf("%w: %v (the change was not proposed)", replica.ErrTimeout, err)
 		}
-		return metaResult{}, 0, err
+		// Appended, then leadership was lost (or raft stopped): the change
+		// may still commit under the next leader, so it is not safe to send
+		// again blindly.
+		return metaResult{}, 0, fmt.Errorf("%w: metadata change: %v", replica.ErrOutcomeUnknown, err)
 	}
 	res := f.Response().(metaResult)
 	if res.Err == nil {
