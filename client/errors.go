@@ -32,6 +32,9 @@ var (
 	// ErrReadOnly is returned when a write reaches a read-only table (for
 	// example the follower side of a duplication).
 	ErrReadOnly = errors.New("client: table is read-only")
+	// ErrAlreadyExists is returned when a create (table, duplication)
+	// names something that exists and is not what the call would make.
+	ErrAlreadyExists = errors.New("client: already exists")
 	// ErrClosed is returned by every method once Close has been called.
 	ErrClosed = errors.New("client: closed")
 	// ErrUnauthenticated is returned when the cluster requires credentials
@@ -159,6 +162,8 @@ func mapError(err error, notFound error) error {
 		sentinel = notFound
 	case codes.InvalidArgument:
 		sentinel = ErrInvalidArgument
+	case codes.AlreadyExists:
+		sentinel = ErrAlreadyExists
 	case codes.FailedPrecondition:
 		sentinel = ErrReadOnly
 	case codes.Unavailable:

@@ -3,13 +3,11 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
-
-	"google.golang.org/grpc/codes"
 
 	"github.com/tandem-kv/tandem/client"
 	"github.com/tandem-kv/tandem/proto/tandempb"
@@ -44,9 +42,9 @@ func runCreate(ctx context.Context, s *session, a args) (result, error) {
 }
 
 // isAlreadyExists reports whether err is the servers' "table exists"
-// refusal. The SDK has no sentinel for it: it keeps the gRPC code's name.
+// refusal.
 func isAlreadyExists(err error) bool {
-	return err != nil && strings.Contains(err.Error(), codes.AlreadyExists.String())
+	return errors.Is(err, client.ErrAlreadyExists)
 }
 
 // existingTable answers a create refused because table name exists. A
