@@ -6,10 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -21,47 +20,37 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	err := run(os.Args[1:], os.Stderr, sig)
+	var ue *usageError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ue):
+		os.Exit(2) // the flag package has printed the error and the usage
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "tandem-server:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	cfg := server.DefaultConfig()
-	var peers, logLevel, createTable string
-	var cacheMiB, memoryMiB uint64
-	flag.StringVar(&cfg.NodeID, "id", cfg.NodeID, "node id, unique in the cluster")
-	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "RPC address: client, admin, raft and duplication traffic")
-	flag.StringVar(&cfg.AdvertiseAddr, "advertise-addr", "", "address other nodes, clusters and clients are told to use for this node, when it differs from --addr (proxy, NAT, 0.0.0.0)")
-	flag.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP address for /healthz, /metrics and /status (empty: off)")
-	flag.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
-	flag.StringVar(&cfg.Cluster, "cluster", cfg.Cluster, "cluster name")
-	flag.StringVar(&peers, "peers", "", "every node of the cluster: n1=HOST:PORT,n2=HOST:PORT,... (empty: single node)")
-	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	logFormat := flag.String("log-format", "", "console or json (default: console when stderr is a terminal, json otherwise)")
-	flag.Uint64Var(&cacheMiB, "block-cache-mib", cfg.RocksDB.BlockCacheBytes>>20, "block cache shared by every replica, MiB")
-	flag.Uint64Var(&memoryMiB, "memory-mib", 0, "RocksDB memory budget for all replicas, MiB: block cache plus memtables (0: block cache only)")
-	flag.StringVar(&createTable, "create-table", "", "NAME[:PARTITIONS]: create this table once the node serves, if it does not exist")
-	electionTimeout := flag.Duration("raft-election-timeout", cfg.Raft.HeartbeatTimeout, "how long followers wait for a leader before electing a new one; heartbeats go every tenth of it (longer: slower failover, less idle traffic)")
-	var sec securityFlags
-	sec.register(flag.CommandLine)
-	flag.Parse()
+// usageError is a command-line error the flag package has already printed.
+type usageError struct{ err error }
 
-	var err error
-	if cfg.Peers, err = server.ParsePeers(peers); err != nil {
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// run starts a node as args say and stops it when stop delivers.
+func run(args []string, stderr io.Writer, stop <-chan os.Signal) error {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
 		return err
 	}
-	if err := sec.apply(&cfg); err != nil {
+	cfg, err := nodeConfig(o)
+	if err != nil {
 		return err
 	}
-	if *electionTimeout < 100*time.Millisecond || *electionTimeout > time.Minute {
-		return fmt.Errorf("--raft-election-timeout %v: want 100ms to 1m", *electionTimeout)
-	}
-	cfg.Raft = cfg.Raft.WithElectionTimeout(*electionTimeout)
-	cfg.RocksDB.BlockCacheBytes = cacheMiB << 20
-	cfg.RocksDB.MemoryBudgetBytes = memoryMiB << 20
-	if cfg.Logger, err = newLogger(logLevel, *logFormat); err != nil {
+	if cfg.Logger, err = newLogger(o.logLevel, o.logFormat); err != nil {
 		return err
 	}
 	defer cfg.Logger.Sync()
@@ -71,15 +60,54 @@ func run() error {
 		return err
 	}
 	cfg.Logger.Info("tandem-server started", zap.String("id", cfg.NodeID), zap.String("addr", node.Addr()),
-		zap.String("http", node.HTTPAddr()), zap.String("cluster", cfg.Cluster), zap.String("data", cfg.DataDir))
-	if createTable != "" {
-		go ensureTable(node, createTable, cfg.Logger)
+		zap.String("http", node.HTTPAddr()), zap.String("cluster", cfg.Cluster), zap.String("data", cfg.DataDir),
+		zap.String("config", o.configFile))
+	if o.createTable.name != "" {
+		go ensureTable(node, o.createTable, cfg.Logger)
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	s := <-sig
+	s := <-stop
 	cfg.Logger.Info("stopping", zap.String("signal", s.String()))
 	return node.Close()
+}
+
+// parseOptions reads the command line, then the config file it names for
+// every option the command line left out.
+func parseOptions(args []string, stderr io.Writer) (*options, error) {
+	o := defaultOptions()
+	fs := newFlagSet(o)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, &usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.configFile == "" {
+		return o, nil
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if err := applyConfigFile(fs, o.configFile, given); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// nodeConfig maps the options onto the node's configuration, loading the
+// TLS and token files they name.
+func nodeConfig(o *options) (server.Config, error) {
+	cfg := o.cfg
+	cfg.Peers = o.peers.peers
+	if err := o.sec.apply(&cfg); err != nil {
+		return cfg, err
+	}
+	cfg.Raft = cfg.Raft.WithElectionTimeout(o.electionTimeout)
+	cfg.RocksDB.BlockCacheBytes = o.cacheMiB << 20
+	cfg.RocksDB.MemoryBudgetBytes = o.memoryMiB << 20
+	return cfg, nil
 }
 
 // newLogger logs for people on a terminal (console lines) and for
@@ -120,29 +148,21 @@ func isTerminal(f *os.File) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// ensureTable creates NAME[:PARTITIONS] once the node serves, unless it exists.
-func ensureTable(node *server.Node, spec string, lg *zap.Logger) {
-	name, ps, _ := strings.Cut(spec, ":")
-	parts := 0
-	if ps != "" {
-		var err error
-		if parts, err = strconv.Atoi(ps); err != nil || parts <= 0 {
-			lg.Error("bad --create-table", zap.String("spec", spec))
-			return
-		}
-	}
+// ensureTable creates the table of --create-table once the node serves,
+// unless it exists.
+func ensureTable(node *server.Node, spec tableSpec, lg *zap.Logger) {
 	for !node.Ready() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := node.CreateTable(ctx, &tpb.CreateTableRequest{Name: name, Partitions: uint32(parts)})
+	_, err := node.CreateTable(ctx, &tpb.CreateTableRequest{Name: spec.name, Partitions: uint32(spec.partitions)})
 	switch {
 	case err == nil:
-		lg.Info("created table", zap.String("table", name))
+		lg.Info("created table", zap.String("table", spec.name))
 	case errors.Is(err, server.ErrTableExists):
-		lg.Info("table exists", zap.String("table", name))
+		lg.Info("table exists", zap.String("table", spec.name))
 	default:
-		lg.Error("create table", zap.String("table", name), zap.Error(err))
+		lg.Error("create table", zap.String("table", spec.name), zap.Error(err))
 	}
 }

@@ -17,11 +17,11 @@ type securityFlags struct {
 }
 
 func (f *securityFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.cert, "tls-cert", "", "PEM certificate of this node: TLS on the RPC port (gRPC and raft), and the node's client certificate on its outgoing calls (with --tls-key and --tls-ca)")
-	fs.StringVar(&f.key, "tls-key", "", "PEM private key of --tls-cert")
-	fs.StringVar(&f.ca, "tls-ca", "", "PEM CA certificate(s) that signed the nodes' certificates, of this cluster and of clusters it duplicates with; a client certificate it signed is a cluster identity (role admin)")
-	fs.StringVar(&f.tokens, "auth-tokens", "", "file of `ROLE TOKEN` lines (read, write, admin): every call then needs a token of the file or a client certificate signed by --tls-ca")
-	fs.StringVar(&f.tokenFile, "auth-token-file", "", "file holding the token this node presents on its calls to peers and remote clusters (needed, with role admin, for --auth-tokens without TLS)")
+	fs.Var(&filePath{&f.cert}, "tls-cert", "PEM certificate of this node: TLS on the RPC port (gRPC and raft), and the node's client certificate on its outgoing calls (with --tls-key and --tls-ca)")
+	fs.Var(&filePath{&f.key}, "tls-key", "PEM private key of --tls-cert")
+	fs.Var(&filePath{&f.ca}, "tls-ca", "PEM CA certificate(s) that signed the nodes' certificates, of this cluster and of clusters it duplicates with; a client certificate it signed is a cluster identity (role admin)")
+	fs.Var(&filePath{&f.tokens}, "auth-tokens", "file of 'ROLE TOKEN' lines (read, write, admin): every call then needs a token of the file or a client certificate signed by --tls-ca")
+	fs.Var(&filePath{&f.tokenFile}, "auth-token-file", "file holding the token this node presents on its calls to peers and remote clusters (needed, with role admin, for --auth-tokens without TLS)")
 }
 
 // apply loads the files the flags name into cfg.
