@@ -12,7 +12,7 @@ PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 export CGO_ENABLED=1
 
-.PHONY: all deps build run test test-unit test-e2e test-robustness lint proto bench fuzz clean
+.PHONY: all deps build run test test-unit test-e2e test-robustness test-deploy lint proto bench fuzz clean
 
 all: build
 
@@ -64,6 +64,19 @@ test-robustness: deps
 		-robust.runs $(RUNS) -robust.duration $(DURATION) -robust.seed $(SEED) -robust.faults $(FAULTS)
 	$(GO) test -count=1 -timeout 30m -v -run '^TestDuplicationChaos$$' ./server/e2e/ \
 		-dupchaos.runs $(DUP_RUNS) -dupchaos.duration $(DURATION) -dupchaos.seed $(SEED)
+
+# test-deploy checks deploy/ without a container engine or a Kubernetes
+# cluster (tests/deploy): helm lint and helm template of the chart (default
+# values, then TLS and 5 replicas) parsed into Kubernetes' API types, the
+# compose file through the Compose Specification loader, the Dockerfile
+# against what the repository builds. Installs helm into bin/ first if
+# missing (a few minutes once, from the Go module proxy); offline after.
+# `make test` runs the same package (it is in `go list ./...`).
+HELM_VERSION ?= v3.22.0
+test-deploy: deps
+	@test -x $(BIN)/helm || { echo "installing helm $(HELM_VERSION) into $(BIN)/"; \
+		GOBIN=$(CURDIR)/$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); }
+	HELM=$(CURDIR)/$(BIN)/helm $(GO) test -count=1 -v ./tests/deploy/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
