@@ -13,6 +13,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/tandem-kv/tandem/server/e2e"
 )
 
 const composeFile = "../../deploy/compose.yaml"
@@ -47,12 +49,7 @@ var (
 func serverFlags(t *testing.T) map[string]bool {
 	t.Helper()
 	serverFlagsOnce.Do(func() {
-		bin := filepath.Join(os.TempDir(), fmt.Sprintf("tandem-deploy-test-server-%d", os.Getpid()))
-		defer os.Remove(bin)
-		if out, err := exec.Command("go", "build", "-o", bin, "../../server/cmd/tandem-server").CombinedOutput(); err != nil {
-			serverFlagsErr = fmt.Errorf("build tandem-server: %v: %s", err, out)
-			return
-		}
+		bin := filepath.Join(e2e.Binaries(t), "tandem-server")
 		out, err := exec.Command(bin, "-h").CombinedOutput()
 		if err != nil {
 			serverFlagsErr = fmt.Errorf("tandem-server -h: %v: %s", err, out)
