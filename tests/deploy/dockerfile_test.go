@@ -139,7 +139,7 @@ func TestDockerfileRuntimeStage(t *testing.T) {
 	if users := find(run, "USER"); len(users) != 1 || strings.HasPrefix(users[0], "0") || strings.HasPrefix(users[0], "root") {
 		t.Errorf("USER %q: want one non-root user", users)
 	}
-	if !strings.Contains(runs, "useradd --system --uid 10001") || find(run, "USER")[0] != "10001:10001" {
+	if !strings.Contains(runs, "useradd --uid 10001") || find(run, "USER")[0] != "10001:10001" {
 		t.Errorf("want user 10001 created and used (the Helm chart's runAsUser)")
 	}
 	for _, c := range find(run, "COPY") {
