@@ -1,6 +1,9 @@
-// Command tandem-bench puts closed-loop load on a Tandem table and reports
-// throughput and latency percentiles: --clients goroutines share one
-// client, each with one set or get in flight at a time, for --duration.
+// Command tandem-bench puts closed-loop load on a Tandem table (or, for
+// comparison, an etcd cluster) and reports throughput and latency
+// percentiles: --clients goroutines share one client, each with one op in
+// flight at a time, for --duration. Ops work on single records (set, get,
+// mixed) or on records of --fields fields (load, read-record,
+// update-field, update-record, record-mix).
 package main
 
 import (
@@ -64,6 +67,11 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// reads reports whether op reads.
+func reads(op string) bool {
+	return op == opGet || op == opMixed || op == opReadRecord || op == opRecordMix
+}
+
 // bench connects to the target, prepares it and measures.
 func bench(ctx context.Context, o options, log io.Writer) (*result, error) {
 	var store kvStore
@@ -82,8 +90,8 @@ func bench(ctx context.Context, o options, log io.Writer) (*result, error) {
 		if err := preload(ctx, store, o, log); err != nil {
 			return nil, err
 		}
-	} else if o.op != opSet {
-		fmt.Fprintln(log, "note: without --preload, gets of keys never written count as not found")
+	} else if reads(o.op) {
+		fmt.Fprintln(log, "note: without --preload, reads of keys never written count as not found")
 	}
 	return measure(ctx, store, o), nil
 }

@@ -12,12 +12,25 @@ import (
 	"github.com/tandem-kv/tandem/tools/internal/credflags"
 )
 
-// The benchmark's operations.
+// The benchmark's operations. The first three work on single records (one
+// sort key per hash key); the others on records of --fields sort keys, the
+// shape applications give multi-field rows (YCSB's records).
 const (
-	opSet   = "set"
-	opGet   = "get"
-	opMixed = "mixed"
+	opSet          = "set"
+	opGet          = "get"
+	opMixed        = "mixed"
+	opLoad         = "load"          // insert every record once, all fields (YCSB's load phase)
+	opReadRecord   = "read-record"   // read all fields of a record
+	opUpdateField  = "update-field"  // write one field of a record
+	opUpdateRecord = "update-record" // write all fields of a record atomically
+	opRecordMix    = "record-mix"    // --read-ratio read-record, the rest update-field
 )
+
+// recordOps are the operations on records of --fields fields.
+var recordOps = map[string]bool{opLoad: true, opReadRecord: true, opUpdateField: true, opUpdateRecord: true, opRecordMix: true}
+
+// opNames lists every operation, for messages.
+const opNames = "set, get, mixed, load, read-record, update-field, update-record or record-mix"
 
 // The stores tandem-bench can drive.
 const (
@@ -45,6 +58,7 @@ type options struct {
 	dist           string
 	zipfS          float64
 	readRatio      float64
+	fields         int
 	preload        bool
 	preloadTimeout time.Duration
 	create         bool
@@ -64,18 +78,19 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 	addr := fs.String("addr", "127.0.0.1:7100", "RPC address of any node, or a comma-separated list")
 	fs.StringVar(&o.target, "target", targetTandem, "store to load: tandem or etcd (same load, for comparison)")
 	endpoints := fs.String("endpoints", "", "etcd endpoints (HOST:PORT,...) for --target etcd")
-	workload := fs.String("workload", "", "YCSB mix: a (50% reads), b (95% reads) or c (reads only); sets --op mixed, --read-ratio and --dist zipfian")
+	workload := fs.String("workload", "", "YCSB mix: a (50% reads), b (95% reads) or c (reads only); sets --read-ratio, --dist zipfian and, unless --op is record-mix, --op mixed")
 	fs.StringVar(&o.table, "table", "", "table to load (required)")
-	fs.StringVar(&o.op, "op", "", "operation: set, get or mixed (required)")
+	fs.StringVar(&o.op, "op", "", "operation: "+opNames+" (required)")
 	fs.IntVar(&o.clients, "clients", 64, "concurrent closed-loop clients, one op in flight each")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure; the run always stops then")
 	fs.Int64Var(&o.ops, "ops", 0, "stop after this many ops, or at --duration if sooner (0 = no limit)")
 	fs.IntVar(&o.valueSize, "value-size", 256, "bytes per written value")
-	fs.IntVar(&o.keys, "keys", 100000, "number of distinct keys (hash keys k0..kN-1, sort key s)")
+	fs.IntVar(&o.keys, "keys", 100000, "number of distinct keys or records (hash keys k0..kN-1; sort key s, or the --fields fields)")
+	fs.IntVar(&o.fields, "fields", 10, "fields of a record for the record ops: sort keys field0..fieldN-1 of one hash key (etcd: keys HASHKEY/fieldI)")
 	fs.StringVar(&o.dist, "dist", distUniform, "key distribution: uniform or zipfian")
 	fs.Float64Var(&o.zipfS, "zipf-s", 1.1, "zipfian exponent s (> 1); larger is more skewed")
-	fs.Float64Var(&o.readRatio, "read-ratio", 0.5, "fraction of gets for --op mixed")
-	fs.BoolVar(&o.preload, "preload", false, "write every key once before measuring (needed for get)")
+	fs.Float64Var(&o.readRatio, "read-ratio", 0.5, "fraction of reads for --op mixed and record-mix")
+	fs.BoolVar(&o.preload, "preload", false, "write every key (record ops: every record, all fields) once before measuring (needed for reads)")
 	fs.DurationVar(&o.preloadTimeout, "preload-timeout", 5*time.Minute, "time limit of --preload")
 	fs.BoolVar(&o.create, "create", false, "create the table if it does not exist")
 	fs.IntVar(&o.partitions, "partitions", 8, "partitions of a table made by --create")
@@ -107,8 +122,8 @@ func (o options) validate() error {
 		return errors.New("--addr is empty")
 	case o.table == "":
 		return errors.New("--table is required")
-	case o.op != opSet && o.op != opGet && o.op != opMixed:
-		return fmt.Errorf("--op must be set, get or mixed, not %q", o.op)
+	case o.op != opSet && o.op != opGet && o.op != opMixed && !recordOps[o.op]:
+		return fmt.Errorf("--op must be %s, not %q", opNames, o.op)
 	case o.clients <= 0:
 		return fmt.Errorf("--clients must be positive, not %d", o.clients)
 	case o.duration <= 0:
@@ -144,12 +159,16 @@ func (o options) validateMore() error {
 		return fmt.Errorf("--timeout must be positive, not %s", o.timeout)
 	case o.batchOps < 0:
 		return fmt.Errorf("--batch-ops must not be negative, not %d", o.batchOps)
+	case o.fields <= 0:
+		return fmt.Errorf("--fields must be positive, not %d", o.fields)
 	}
 	return nil
 }
 
 // applyWorkload turns a YCSB workload letter into op, read ratio and
-// distribution (YCSB's core workloads A, B and C, with zipfian keys).
+// distribution (YCSB's core workloads A, B and C, with zipfian keys). With
+// --op record-mix it is the record-shaped mix: reads of whole records and
+// updates of one field, as YCSB runs them.
 func applyWorkload(o *options, w string) error {
 	ratios := map[string]float64{"a": 0.5, "b": 0.95, "c": 1}
 	if w == "" {
@@ -159,6 +178,9 @@ func applyWorkload(o *options, w string) error {
 	if !ok {
 		return fmt.Errorf("--workload %q: want a, b or c", w)
 	}
-	o.op, o.readRatio, o.dist = opMixed, r, distZipfian
+	if o.op != opRecordMix {
+		o.op = opMixed
+	}
+	o.readRatio, o.dist = r, distZipfian
 	return nil
 }

@@ -19,7 +19,8 @@ func TestParseOptionsErrors(t *testing.T) {
 		want string
 	}{
 		{"no op", nil, "--op must be"},
-		{"bad op", []string{"--op", "scan"}, `--op must be set, get or mixed, not "scan"`},
+		{"bad op", []string{"--op", "scan"}, `--op must be set, get, mixed, load, read-record, update-field, update-record or record-mix, not "scan"`},
+		{"zero fields", []string{"--op", "read-record", "--fields", "0"}, "--fields must be positive"},
 		{"zero clients", []string{"--op", "set", "--clients", "0"}, "--clients must be positive"},
 		{"negative clients", []string{"--op", "set", "--clients", "-3"}, "--clients must be positive"},
 		{"negative value size", []string{"--op", "set", "--value-size", "-1"}, "--value-size must not be negative"},
@@ -164,6 +165,12 @@ func TestTargetAndWorkloadFlags(t *testing.T) {
 		{"workload b", []string{"--table", "t", "--workload", "b"}, "",
 			func(o options) bool { return o.op == opMixed && o.readRatio == 0.95 && o.dist == distZipfian }},
 		{"bad workload", []string{"--table", "t", "--workload", "z"}, "--workload", nil},
+		{"record mix workload a", []string{"--table", "t", "--op", "record-mix", "--workload", "a", "--fields", "4"}, "",
+			func(o options) bool {
+				return o.op == opRecordMix && o.readRatio == 0.5 && o.dist == distZipfian && o.fields == 4
+			}},
+		{"record op defaults to 10 fields", []string{"--table", "t", "--op", "update-record"}, "",
+			func(o options) bool { return o.fields == 10 }},
 		{"bad target", []string{"--target", "redis", "--table", "t", "--op", "set"}, "--target", nil},
 	}
 	for _, tc := range cases {

@@ -17,6 +17,7 @@ type summary struct {
 	Errors    int64    `json:"errors"`
 	NotFound  int64    `json:"not_found"`
 	ValueSize int      `json:"value_size"`
+	Fields    int      `json:"fields,omitempty"`
 	BatchOps  int      `json:"batch_ops,omitempty"`
 	Keys      int      `json:"keys"`
 	Dist      string   `json:"dist"`
@@ -56,7 +57,10 @@ func summarize(r *result) summary {
 		Ops: r.stats.all.Count(), OpsPerSec: rate(r.stats.all.Count(), secs),
 		Errors: r.stats.errors, NotFound: r.stats.notFound, ValueSize: r.o.valueSize, BatchOps: r.o.batchOps,
 		Keys: r.o.keys, Dist: r.o.dist, latencyMS: newLatencyMS(r.stats.all)}
-	if r.o.op == opMixed {
+	if recordOps[r.o.op] {
+		s.Fields = r.o.fields
+	}
+	if r.o.op == opMixed || r.o.op == opRecordMix {
 		ratio := r.o.readRatio
 		s.ReadRatio = &ratio
 		s.Get = &opStats{r.stats.get.Count(), rate(r.stats.get.Count(), secs), newLatencyMS(r.stats.get)}
@@ -75,18 +79,26 @@ func rate(n uint64, secs float64) float64 {
 
 // printHuman writes the summary for people.
 func printHuman(w io.Writer, s summary) {
-	fmt.Fprintf(w, "op %s  table %s  clients %d  duration %.2fs  value-size %d  keys %d (%s)\n",
+	fmt.Fprintf(w, "op %s  table %s  clients %d  duration %.2fs  value-size %d  keys %d (%s)",
 		s.Op, s.Table, s.Clients, s.DurationS, s.ValueSize, s.Keys, s.Dist)
+	if s.Fields > 0 {
+		fmt.Fprintf(w, "  fields %d", s.Fields)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "ops %d  ops/s %.1f  errors %d", s.Ops, s.OpsPerSec, s.Errors)
 	if s.NotFound > 0 {
 		fmt.Fprintf(w, "  not found %d", s.NotFound)
 	}
 	fmt.Fprintln(w)
 	printLatency(w, "latency", s.latencyMS)
+	read, write := "get", "set"
+	if s.Op == opRecordMix {
+		read, write = "read-record", "update-field"
+	}
 	for _, k := range []struct {
 		name string
 		st   *opStats
-	}{{"get", s.Get}, {"set", s.Set}} {
+	}{{read, s.Get}, {write, s.Set}} {
 		if k.st != nil {
 			fmt.Fprintf(w, "  %s: ops %d  ops/s %.1f\n", k.name, k.st.Ops, k.st.OpsPerSec)
 			printLatency(w, "  "+k.name+" latency", k.st.latencyMS)

@@ -27,8 +27,12 @@ func measure(ctx context.Context, store kvStore, o options) *result {
 	errs := &errorLog{}
 	budget := &opBudget{limit: o.ops}
 	workers := make([]*worker, o.clients)
+	var next atomic.Int64
 	for i := range workers {
 		workers[i] = newWorker(store, o, i, errs)
+		if o.op == opLoad {
+			workers[i].pick = sequentialPicker(&next, o.keys)
+		}
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
@@ -45,9 +49,9 @@ func measure(ctx context.Context, store kvStore, o options) *result {
 	return res
 }
 
-// preload writes every key once with o.clients workers, within
-// o.preloadTimeout. It fails when the time runs out; write errors are
-// counted and reported but do not stop it.
+// preload writes every key (every record, all its fields) once with
+// o.clients workers, within o.preloadTimeout. It fails when the time runs
+// out; write errors are counted and reported but do not stop it.
 func preload(ctx context.Context, store kvStore, o options, log io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, o.preloadTimeout)
 	defer cancel()
@@ -58,9 +62,10 @@ func preload(ctx context.Context, store kvStore, o options, log io.Writer) error
 	start := time.Now()
 	for id := range o.clients {
 		w := newWorker(store, o, id, errs)
+		pick := sequentialPicker(&next, o.keys)
 		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < o.keys && !ended(ctx); i = int(next.Add(1) - 1) {
-				if _, err := w.do(ctx, kindSet, i); err != nil && !ended(ctx) {
+			for i := pick(); i >= 0 && !ended(ctx); i = pick() {
+				if _, err := w.do(ctx, insertKind(o), i); err != nil && !ended(ctx) {
 					errs.add(err)
 				}
 			}

@@ -18,7 +18,7 @@ func newStats() *stats {
 // record counts one successful op of kind k that took lat.
 func (s *stats) record(k opKind, lat time.Duration, notFound bool) {
 	s.all.Record(lat)
-	if k == kindGet {
+	if k.isRead() {
 		s.get.Record(lat)
 	} else {
 		s.set.Record(lat)

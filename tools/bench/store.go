@@ -20,6 +20,14 @@ type kvStore interface {
 	Set(ctx context.Context, key, value []byte) error
 	// Get reads key linearizably; found is false for an absent key.
 	Get(ctx context.Context, key []byte) (found bool, err error)
+	// ReadRecord reads every field of record key linearizably; found is
+	// false when the record has none.
+	ReadRecord(ctx context.Context, key []byte, fields [][]byte) (found bool, err error)
+	// UpdateField writes one field of record key.
+	UpdateField(ctx context.Context, key, field, value []byte) error
+	// WriteRecord writes every field of record key atomically: field i
+	// gets values[i].
+	WriteRecord(ctx context.Context, key []byte, fields, values [][]byte) error
 }
 
 // tandemStore drives one Tandem table through the client SDK.
@@ -37,6 +45,26 @@ func (s tandemStore) Get(ctx context.Context, key []byte) (bool, error) {
 	return err == nil, err
 }
 
+// ReadRecord is one MultiGet of every field.
+func (s tandemStore) ReadRecord(ctx context.Context, key []byte, fields [][]byte) (bool, error) {
+	recs, err := s.tbl.MultiGet(ctx, key, fields)
+	return len(recs) > 0, err
+}
+
+// UpdateField is one Set.
+func (s tandemStore) UpdateField(ctx context.Context, key, field, value []byte) error {
+	return s.tbl.Set(ctx, key, field, value)
+}
+
+// WriteRecord is one MultiSet of every field.
+func (s tandemStore) WriteRecord(ctx context.Context, key []byte, fields, values [][]byte) error {
+	kvs := make([]client.SortKeyValue, len(fields))
+	for i, f := range fields {
+		kvs[i] = client.SortKeyValue{SortKey: f, Value: values[i]}
+	}
+	return s.tbl.MultiSet(ctx, key, kvs)
+}
+
 // etcdStore drives an etcd cluster with its v3 client: Put, and Get with
 // etcd's default linearizable reads.
 type etcdStore struct{ cli *clientv3.Client }
@@ -52,6 +80,37 @@ func (s etcdStore) Get(ctx context.Context, key []byte) (bool, error) {
 		return false, err
 	}
 	return len(resp.Kvs) > 0, nil
+}
+
+// A record in etcd is one key per field under the record's prefix,
+// "KEY/FIELD", the usual way to keep a row in a flat key space.
+
+// recordPrefix is the prefix of record key's fields.
+func recordPrefix(key []byte) string { return string(key) + "/" }
+
+// ReadRecord is one linearizable range get of the record's prefix.
+func (s etcdStore) ReadRecord(ctx context.Context, key []byte, _ [][]byte) (bool, error) {
+	resp, err := s.cli.Get(ctx, recordPrefix(key), clientv3.WithPrefix())
+	if err != nil {
+		return false, err
+	}
+	return len(resp.Kvs) > 0, nil
+}
+
+// UpdateField is one Put.
+func (s etcdStore) UpdateField(ctx context.Context, key, field, value []byte) error {
+	_, err := s.cli.Put(ctx, recordPrefix(key)+string(field), string(value))
+	return err
+}
+
+// WriteRecord is one transaction of a Put per field.
+func (s etcdStore) WriteRecord(ctx context.Context, key []byte, fields, values [][]byte) error {
+	puts := make([]clientv3.Op, len(fields))
+	for i, f := range fields {
+		puts[i] = clientv3.OpPut(recordPrefix(key)+string(f), string(values[i]))
+	}
+	_, err := s.cli.Txn(ctx).Then(puts...).Commit()
+	return err
 }
 
 // openEtcd connects to the etcd endpoints.

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// sortKey is the one sort key of every benchmark record.
+// sortKey is the one sort key of every single-record op's record.
 var sortKey = []byte("s")
 
 // opKind is one operation a worker issues.
@@ -18,7 +18,23 @@ type opKind int
 const (
 	kindGet opKind = iota
 	kindSet
+	kindReadRecord  // every field of a record
+	kindUpdateField // one field of a record
+	kindWriteRecord // every field of a record, atomically
 )
+
+// isRead reports whether k reads.
+func (k opKind) isRead() bool { return k == kindGet || k == kindReadRecord }
+
+// fieldNames returns the sort keys of a record's n fields, field0 to
+// field(n-1), as YCSB names them.
+func fieldNames(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = []byte("field" + strconv.Itoa(i))
+	}
+	return out
+}
 
 // keyPicker draws key indexes in [0, keys) from a distribution.
 type keyPicker func() int
@@ -30,6 +46,17 @@ func newKeyPicker(o options, r *rand.Rand) keyPicker {
 		return func() int { return int(z.Uint64()) }
 	}
 	return func() int { return r.Intn(o.keys) }
+}
+
+// sequentialPicker hands out 0, 1, ... keys-1 once each across every
+// worker sharing next, then -1: the load phase and --preload.
+func sequentialPicker(next *atomic.Int64, keys int) keyPicker {
+	return func() int {
+		if i := next.Add(1) - 1; i < int64(keys) {
+			return int(i)
+		}
+		return -1
+	}
 }
 
 // hashKey appends the hash key of key index i to buf: "k" + i, so that
@@ -84,6 +111,8 @@ type worker struct {
 	rng       *rand.Rand
 	pick      keyPicker
 	value     []byte
+	fields    [][]byte // a record's field names
+	values    [][]byte // a record's field values, one slice of value each
 	key       []byte
 	errs      *errorLog
 	stats     *stats
@@ -93,10 +122,18 @@ type worker struct {
 // newWorker returns worker number id of the run.
 func newWorker(store kvStore, o options, id int, errs *errorLog) *worker {
 	r := rand.New(rand.NewSource(time.Now().UnixNano() + int64(id)*7919))
-	value := make([]byte, o.valueSize)
+	fields := 1
+	if recordOps[o.op] {
+		fields = o.fields
+	}
+	value := make([]byte, o.valueSize*fields)
 	r.Read(value)
-	return &worker{store: store, o: o, rng: r, pick: newKeyPicker(o, r), value: value,
-		errs: errs, stats: newStats(), opTimeout: o.timeout}
+	values := make([][]byte, fields)
+	for i := range values {
+		values[i] = value[i*o.valueSize : (i+1)*o.valueSize]
+	}
+	return &worker{store: store, o: o, rng: r, pick: newKeyPicker(o, r), value: values[0],
+		fields: fieldNames(fields), values: values, errs: errs, stats: newStats(), opTimeout: o.timeout}
 }
 
 // nextKind picks the next operation.
@@ -106,9 +143,29 @@ func (w *worker) nextKind() opKind {
 		return kindGet
 	case opSet:
 		return kindSet
+	case opReadRecord:
+		return kindReadRecord
+	case opUpdateField:
+		return kindUpdateField
+	case opLoad, opUpdateRecord:
+		return kindWriteRecord
+	case opRecordMix:
+		if w.rng.Float64() < w.o.readRatio {
+			return kindReadRecord
+		}
+		return kindUpdateField
 	}
 	if w.rng.Float64() < w.o.readRatio {
 		return kindGet
+	}
+	return kindSet
+}
+
+// insertKind is the op that writes a whole record of o's shape: the
+// load phase and --preload.
+func insertKind(o options) opKind {
+	if recordOps[o.op] {
+		return kindWriteRecord
 	}
 	return kindSet
 }
@@ -119,10 +176,20 @@ func (w *worker) do(ctx context.Context, k opKind, i int) (notFound bool, err er
 	ctx, cancel := context.WithTimeout(ctx, w.opTimeout)
 	defer cancel()
 	w.key = hashKey(w.key, i)
-	if k == kindSet {
+	var found bool
+	switch k {
+	case kindSet:
 		return false, w.store.Set(ctx, w.key, w.value)
+	case kindUpdateField:
+		f := w.rng.Intn(len(w.fields))
+		return false, w.store.UpdateField(ctx, w.key, w.fields[f], w.values[f])
+	case kindWriteRecord:
+		return false, w.store.WriteRecord(ctx, w.key, w.fields, w.values)
+	case kindReadRecord:
+		found, err = w.store.ReadRecord(ctx, w.key, w.fields)
+	default:
+		found, err = w.store.Get(ctx, w.key)
 	}
-	found, err := w.store.Get(ctx, w.key)
 	return err == nil && !found, err
 }
 
@@ -131,8 +198,12 @@ func (w *worker) do(ctx context.Context, k opKind, i int) (notFound bool, err er
 func (w *worker) run(ctx context.Context, budget *opBudget) {
 	for !ended(ctx) && budget.take() {
 		k := w.nextKind()
+		i := w.pick()
+		if i < 0 {
+			return
+		}
 		start := time.Now()
-		notFound, err := w.do(ctx, k, w.pick())
+		notFound, err := w.do(ctx, k, i)
 		lat := time.Since(start)
 		switch {
 		case err != nil && ended(ctx):
