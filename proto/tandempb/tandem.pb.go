@@ -1109,21 +1109,113 @@ func (x *BatchOpResult) GetDecree() uint64 {
 	return 0
 }
 
-// BatchGetRequest reads single records of one partition; every hash key
-// must belong to that partition. The client SDK gathers concurrent Gets to
-// one partition into one call: one linearizable read barrier serves them.
-type BatchGetRequest struct {
+// RecordsResult is the outcome of one multi-get or scan of a batch call:
+// code and message as in BatchOpResult, then what MultiGetResponse (records)
+// or ScanResponse (records, cursor, done) would hold.
+type RecordsResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
-	Partition     uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
-	Gets          []*GetRequest          `protobuf:"bytes,3,rep,name=gets,proto3" json:"gets,omitempty"`
+	Code          uint32                 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Records       []*Record              `protobuf:"bytes,3,rep,name=records,proto3" json:"records,omitempty"`
+	Cursor        []byte                 `protobuf:"bytes,4,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Done          bool                   `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordsResult) Reset() {
+	*x = RecordsResult{}
+	mi := &file_tandem_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordsResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordsResult) ProtoMessage() {}
+
+func (x *RecordsResult) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordsResult.ProtoReflect.Descriptor instead.
+func (*RecordsResult) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RecordsResult) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *RecordsResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *RecordsResult) GetRecords() []*Record {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *RecordsResult) GetCursor() []byte {
+	if x != nil {
+		return x.Cursor
+	}
+	return nil
+}
+
+func (x *RecordsResult) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+// BatchGetRequest reads records of one partition; every hash key must
+// belong to that partition. The client SDK gathers concurrent Gets,
+// MultiGets and scans of one partition into one call: one linearizable
+// read barrier serves them all.
+//
+// A reply grows with what is read; once it holds more than the server's
+// reply budget (32 MiB of keys and values), the reads after that are not
+// done: each is answered RESOURCE_EXHAUSTED, and the SDK sends it again.
+// The first read of a call is always done.
+type BatchGetRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Table     string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partition uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Gets      []*GetRequest          `protobuf:"bytes,3,rep,name=gets,proto3" json:"gets,omitempty"`
+	// multi_gets each read several sort keys of one hash key, as MultiGet
+	// does. Their table field is not used: the call's table applies.
+	MultiGets []*MultiGetRequest `protobuf:"bytes,4,rep,name=multi_gets,json=multiGets,proto3" json:"multi_gets,omitempty"`
+	// scans each read one page of one hash key, or of the call's partition
+	// when hash_key is empty (partition must then be the call's), as Scan
+	// does. Their table field is not used.
+	Scans         []*ScanRequest `protobuf:"bytes,5,rep,name=scans,proto3" json:"scans,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BatchGetRequest) Reset() {
 	*x = BatchGetRequest{}
-	mi := &file_tandem_proto_msgTypes[18]
+	mi := &file_tandem_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1227,7 @@ func (x *BatchGetRequest) String() string {
 func (*BatchGetRequest) ProtoMessage() {}
 
 func (x *BatchGetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[18]
+	mi := &file_tandem_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1240,7 @@ func (x *BatchGetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{18}
+	return file_tandem_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BatchGetRequest) GetTable() string {
@@ -1172,17 +1264,34 @@ func (x *BatchGetRequest) GetGets() []*GetRequest {
 	return nil
 }
 
+func (x *BatchGetRequest) GetMultiGets() []*MultiGetRequest {
+	if x != nil {
+		return x.MultiGets
+	}
+	return nil
+}
+
+func (x *BatchGetRequest) GetScans() []*ScanRequest {
+	if x != nil {
+		return x.Scans
+	}
+	return nil
+}
+
 type BatchGetResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// results are in the order of gets.
-	Results       []*BatchOpResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// results are in the order of gets, multi_get_results of multi_gets,
+	// scan_results of scans.
+	Results         []*BatchOpResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	MultiGetResults []*RecordsResult `protobuf:"bytes,2,rep,name=multi_get_results,json=multiGetResults,proto3" json:"multi_get_results,omitempty"`
+	ScanResults     []*RecordsResult `protobuf:"bytes,3,rep,name=scan_results,json=scanResults,proto3" json:"scan_results,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BatchGetResponse) Reset() {
 	*x = BatchGetResponse{}
-	mi := &file_tandem_proto_msgTypes[19]
+	mi := &file_tandem_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1303,7 @@ func (x *BatchGetResponse) String() string {
 func (*BatchGetResponse) ProtoMessage() {}
 
 func (x *BatchGetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[19]
+	mi := &file_tandem_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,12 +1316,26 @@ func (x *BatchGetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{19}
+	return file_tandem_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BatchGetResponse) GetResults() []*BatchOpResult {
 	if x != nil {
 		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchGetResponse) GetMultiGetResults() []*RecordsResult {
+	if x != nil {
+		return x.MultiGetResults
+	}
+	return nil
+}
+
+func (x *BatchGetResponse) GetScanResults() []*RecordsResult {
+	if x != nil {
+		return x.ScanResults
 	}
 	return nil
 }
@@ -1232,7 +1355,7 @@ type BatchWrite struct {
 
 func (x *BatchWrite) Reset() {
 	*x = BatchWrite{}
-	mi := &file_tandem_proto_msgTypes[20]
+	mi := &file_tandem_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1367,7 @@ func (x *BatchWrite) String() string {
 func (*BatchWrite) ProtoMessage() {}
 
 func (x *BatchWrite) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[20]
+	mi := &file_tandem_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1380,7 @@ func (x *BatchWrite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchWrite.ProtoReflect.Descriptor instead.
 func (*BatchWrite) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{20}
+	return file_tandem_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BatchWrite) GetDel() bool {
@@ -1295,22 +1418,28 @@ func (x *BatchWrite) GetTtlSeconds() uint32 {
 	return 0
 }
 
-// BatchWriteRequest writes single records of one partition; every hash key
-// must belong to that partition. The valid writes are applied in order as
-// one atomic raft entry; invalid ones are refused alone. The client SDK
-// gathers concurrent Sets and Dels to one partition into one call.
+// BatchWriteRequest writes records of one partition; every hash key must
+// belong to that partition. The valid writes and multi-sets are applied as
+// one atomic raft entry (the writes in order, then the multi-sets in
+// order); an invalid write is refused alone, and a multi-set with any
+// invalid part is refused whole, nothing of it written. The client SDK
+// gathers concurrent Sets, Dels and MultiSets to one partition into one
+// call.
 type BatchWriteRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
-	Partition     uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
-	Writes        []*BatchWrite          `protobuf:"bytes,3,rep,name=writes,proto3" json:"writes,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Table     string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partition uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Writes    []*BatchWrite          `protobuf:"bytes,3,rep,name=writes,proto3" json:"writes,omitempty"`
+	// multi_sets each write several sort keys of one hash key, as MultiSet
+	// does. Their table field is not used: the call's table applies.
+	MultiSets     []*MultiSetRequest `protobuf:"bytes,4,rep,name=multi_sets,json=multiSets,proto3" json:"multi_sets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BatchWriteRequest) Reset() {
 	*x = BatchWriteRequest{}
-	mi := &file_tandem_proto_msgTypes[21]
+	mi := &file_tandem_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1451,7 @@ func (x *BatchWriteRequest) String() string {
 func (*BatchWriteRequest) ProtoMessage() {}
 
 func (x *BatchWriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[21]
+	mi := &file_tandem_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1464,7 @@ func (x *BatchWriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchWriteRequest.ProtoReflect.Descriptor instead.
 func (*BatchWriteRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{21}
+	return file_tandem_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BatchWriteRequest) GetTable() string {
@@ -1359,17 +1488,25 @@ func (x *BatchWriteRequest) GetWrites() []*BatchWrite {
 	return nil
 }
 
+func (x *BatchWriteRequest) GetMultiSets() []*MultiSetRequest {
+	if x != nil {
+		return x.MultiSets
+	}
+	return nil
+}
+
 type BatchWriteResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// results are in the order of writes.
-	Results       []*BatchOpResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// results are in the order of writes, multi_set_results of multi_sets.
+	Results         []*BatchOpResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	MultiSetResults []*BatchOpResult `protobuf:"bytes,2,rep,name=multi_set_results,json=multiSetResults,proto3" json:"multi_set_results,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BatchWriteResponse) Reset() {
 	*x = BatchWriteResponse{}
-	mi := &file_tandem_proto_msgTypes[22]
+	mi := &file_tandem_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1518,7 @@ func (x *BatchWriteResponse) String() string {
 func (*BatchWriteResponse) ProtoMessage() {}
 
 func (x *BatchWriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[22]
+	mi := &file_tandem_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,12 +1531,19 @@ func (x *BatchWriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchWriteResponse.ProtoReflect.Descriptor instead.
 func (*BatchWriteResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{22}
+	return file_tandem_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BatchWriteResponse) GetResults() []*BatchOpResult {
 	if x != nil {
 		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchWriteResponse) GetMultiSetResults() []*BatchOpResult {
+	if x != nil {
+		return x.MultiSetResults
 	}
 	return nil
 }
@@ -1419,7 +1563,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_tandem_proto_msgTypes[23]
+	mi := &file_tandem_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1575,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[23]
+	mi := &file_tandem_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1588,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{23}
+	return file_tandem_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *NodeInfo) GetId() string {
@@ -1490,7 +1634,7 @@ type NodesRequest struct {
 
 func (x *NodesRequest) Reset() {
 	*x = NodesRequest{}
-	mi := &file_tandem_proto_msgTypes[24]
+	mi := &file_tandem_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +1646,7 @@ func (x *NodesRequest) String() string {
 func (*NodesRequest) ProtoMessage() {}
 
 func (x *NodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[24]
+	mi := &file_tandem_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1515,7 +1659,7 @@ func (x *NodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodesRequest.ProtoReflect.Descriptor instead.
 func (*NodesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{24}
+	return file_tandem_proto_rawDescGZIP(), []int{25}
 }
 
 type NodesResponse struct {
@@ -1528,7 +1672,7 @@ type NodesResponse struct {
 
 func (x *NodesResponse) Reset() {
 	*x = NodesResponse{}
-	mi := &file_tandem_proto_msgTypes[25]
+	mi := &file_tandem_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1540,7 +1684,7 @@ func (x *NodesResponse) String() string {
 func (*NodesResponse) ProtoMessage() {}
 
 func (x *NodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[25]
+	mi := &file_tandem_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1553,7 +1697,7 @@ func (x *NodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodesResponse.ProtoReflect.Descriptor instead.
 func (*NodesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{25}
+	return file_tandem_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *NodesResponse) GetCluster() string {
@@ -1580,7 +1724,7 @@ type PartitionPlacement struct {
 
 func (x *PartitionPlacement) Reset() {
 	*x = PartitionPlacement{}
-	mi := &file_tandem_proto_msgTypes[26]
+	mi := &file_tandem_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +1736,7 @@ func (x *PartitionPlacement) String() string {
 func (*PartitionPlacement) ProtoMessage() {}
 
 func (x *PartitionPlacement) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[26]
+	mi := &file_tandem_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +1749,7 @@ func (x *PartitionPlacement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionPlacement.ProtoReflect.Descriptor instead.
 func (*PartitionPlacement) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{26}
+	return file_tandem_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PartitionPlacement) GetIndex() uint32 {
@@ -1636,7 +1780,7 @@ type TableInfo struct {
 
 func (x *TableInfo) Reset() {
 	*x = TableInfo{}
-	mi := &file_tandem_proto_msgTypes[27]
+	mi := &file_tandem_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1792,7 @@ func (x *TableInfo) String() string {
 func (*TableInfo) ProtoMessage() {}
 
 func (x *TableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[27]
+	mi := &file_tandem_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1805,7 @@ func (x *TableInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableInfo.ProtoReflect.Descriptor instead.
 func (*TableInfo) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{27}
+	return file_tandem_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TableInfo) GetName() string {
@@ -1718,7 +1862,7 @@ type CreateTableRequest struct {
 
 func (x *CreateTableRequest) Reset() {
 	*x = CreateTableRequest{}
-	mi := &file_tandem_proto_msgTypes[28]
+	mi := &file_tandem_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1730,7 +1874,7 @@ func (x *CreateTableRequest) String() string {
 func (*CreateTableRequest) ProtoMessage() {}
 
 func (x *CreateTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[28]
+	mi := &file_tandem_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1743,7 +1887,7 @@ func (x *CreateTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTableRequest.ProtoReflect.Descriptor instead.
 func (*CreateTableRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{28}
+	return file_tandem_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateTableRequest) GetName() string {
@@ -1776,7 +1920,7 @@ type CreateTableResponse struct {
 
 func (x *CreateTableResponse) Reset() {
 	*x = CreateTableResponse{}
-	mi := &file_tandem_proto_msgTypes[29]
+	mi := &file_tandem_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1788,7 +1932,7 @@ func (x *CreateTableResponse) String() string {
 func (*CreateTableResponse) ProtoMessage() {}
 
 func (x *CreateTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[29]
+	mi := &file_tandem_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1801,7 +1945,7 @@ func (x *CreateTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTableResponse.ProtoReflect.Descriptor instead.
 func (*CreateTableResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{29}
+	return file_tandem_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateTableResponse) GetTable() *TableInfo {
@@ -1820,7 +1964,7 @@ type DropTableRequest struct {
 
 func (x *DropTableRequest) Reset() {
 	*x = DropTableRequest{}
-	mi := &file_tandem_proto_msgTypes[30]
+	mi := &file_tandem_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +1976,7 @@ func (x *DropTableRequest) String() string {
 func (*DropTableRequest) ProtoMessage() {}
 
 func (x *DropTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[30]
+	mi := &file_tandem_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +1989,7 @@ func (x *DropTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTableRequest.ProtoReflect.Descriptor instead.
 func (*DropTableRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{30}
+	return file_tandem_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DropTableRequest) GetName() string {
@@ -1863,7 +2007,7 @@ type DropTableResponse struct {
 
 func (x *DropTableResponse) Reset() {
 	*x = DropTableResponse{}
-	mi := &file_tandem_proto_msgTypes[31]
+	mi := &file_tandem_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +2019,7 @@ func (x *DropTableResponse) String() string {
 func (*DropTableResponse) ProtoMessage() {}
 
 func (x *DropTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[31]
+	mi := &file_tandem_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +2032,7 @@ func (x *DropTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTableResponse.ProtoReflect.Descriptor instead.
 func (*DropTableResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{31}
+	return file_tandem_proto_rawDescGZIP(), []int{32}
 }
 
 type ListTablesRequest struct {
@@ -1899,7 +2043,7 @@ type ListTablesRequest struct {
 
 func (x *ListTablesRequest) Reset() {
 	*x = ListTablesRequest{}
-	mi := &file_tandem_proto_msgTypes[32]
+	mi := &file_tandem_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1911,7 +2055,7 @@ func (x *ListTablesRequest) String() string {
 func (*ListTablesRequest) ProtoMessage() {}
 
 func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[32]
+	mi := &file_tandem_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1924,7 +2068,7 @@ func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesRequest.ProtoReflect.Descriptor instead.
 func (*ListTablesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{32}
+	return file_tandem_proto_rawDescGZIP(), []int{33}
 }
 
 type ListTablesResponse struct {
@@ -1936,7 +2080,7 @@ type ListTablesResponse struct {
 
 func (x *ListTablesResponse) Reset() {
 	*x = ListTablesResponse{}
-	mi := &file_tandem_proto_msgTypes[33]
+	mi := &file_tandem_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1948,7 +2092,7 @@ func (x *ListTablesResponse) String() string {
 func (*ListTablesResponse) ProtoMessage() {}
 
 func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[33]
+	mi := &file_tandem_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1961,7 +2105,7 @@ func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesResponse.ProtoReflect.Descriptor instead.
 func (*ListTablesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{33}
+	return file_tandem_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListTablesResponse) GetTables() []*TableInfo {
@@ -1989,7 +2133,7 @@ type ReplicaStatus struct {
 
 func (x *ReplicaStatus) Reset() {
 	*x = ReplicaStatus{}
-	mi := &file_tandem_proto_msgTypes[34]
+	mi := &file_tandem_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2001,7 +2145,7 @@ func (x *ReplicaStatus) String() string {
 func (*ReplicaStatus) ProtoMessage() {}
 
 func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[34]
+	mi := &file_tandem_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2014,7 +2158,7 @@ func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaStatus) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{34}
+	return file_tandem_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReplicaStatus) GetTable() string {
@@ -2094,7 +2238,7 @@ type PartitionInfo struct {
 
 func (x *PartitionInfo) Reset() {
 	*x = PartitionInfo{}
-	mi := &file_tandem_proto_msgTypes[35]
+	mi := &file_tandem_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2106,7 +2250,7 @@ func (x *PartitionInfo) String() string {
 func (*PartitionInfo) ProtoMessage() {}
 
 func (x *PartitionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[35]
+	mi := &file_tandem_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2119,7 +2263,7 @@ func (x *PartitionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionInfo.ProtoReflect.Descriptor instead.
 func (*PartitionInfo) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{35}
+	return file_tandem_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PartitionInfo) GetIndex() uint32 {
@@ -2173,7 +2317,7 @@ type PartitionsRequest struct {
 
 func (x *PartitionsRequest) Reset() {
 	*x = PartitionsRequest{}
-	mi := &file_tandem_proto_msgTypes[36]
+	mi := &file_tandem_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2185,7 +2329,7 @@ func (x *PartitionsRequest) String() string {
 func (*PartitionsRequest) ProtoMessage() {}
 
 func (x *PartitionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[36]
+	mi := &file_tandem_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2198,7 +2342,7 @@ func (x *PartitionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionsRequest.ProtoReflect.Descriptor instead.
 func (*PartitionsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{36}
+	return file_tandem_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PartitionsRequest) GetTable() string {
@@ -2218,7 +2362,7 @@ type PartitionsResponse struct {
 
 func (x *PartitionsResponse) Reset() {
 	*x = PartitionsResponse{}
-	mi := &file_tandem_proto_msgTypes[37]
+	mi := &file_tandem_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2230,7 +2374,7 @@ func (x *PartitionsResponse) String() string {
 func (*PartitionsResponse) ProtoMessage() {}
 
 func (x *PartitionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[37]
+	mi := &file_tandem_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2243,7 +2387,7 @@ func (x *PartitionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionsResponse.ProtoReflect.Descriptor instead.
 func (*PartitionsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{37}
+	return file_tandem_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PartitionsResponse) GetTable() *TableInfo {
@@ -2272,7 +2416,7 @@ type PartitionRoute struct {
 
 func (x *PartitionRoute) Reset() {
 	*x = PartitionRoute{}
-	mi := &file_tandem_proto_msgTypes[38]
+	mi := &file_tandem_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2284,7 +2428,7 @@ func (x *PartitionRoute) String() string {
 func (*PartitionRoute) ProtoMessage() {}
 
 func (x *PartitionRoute) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[38]
+	mi := &file_tandem_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2297,7 +2441,7 @@ func (x *PartitionRoute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionRoute.ProtoReflect.Descriptor instead.
 func (*PartitionRoute) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{38}
+	return file_tandem_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PartitionRoute) GetIndex() uint32 {
@@ -2330,7 +2474,7 @@ type RouteRequest struct {
 
 func (x *RouteRequest) Reset() {
 	*x = RouteRequest{}
-	mi := &file_tandem_proto_msgTypes[39]
+	mi := &file_tandem_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2342,7 +2486,7 @@ func (x *RouteRequest) String() string {
 func (*RouteRequest) ProtoMessage() {}
 
 func (x *RouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[39]
+	mi := &file_tandem_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2355,7 +2499,7 @@ func (x *RouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteRequest.ProtoReflect.Descriptor instead.
 func (*RouteRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{39}
+	return file_tandem_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RouteRequest) GetTable() string {
@@ -2375,7 +2519,7 @@ type RouteResponse struct {
 
 func (x *RouteResponse) Reset() {
 	*x = RouteResponse{}
-	mi := &file_tandem_proto_msgTypes[40]
+	mi := &file_tandem_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2387,7 +2531,7 @@ func (x *RouteResponse) String() string {
 func (*RouteResponse) ProtoMessage() {}
 
 func (x *RouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[40]
+	mi := &file_tandem_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2400,7 +2544,7 @@ func (x *RouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteResponse.ProtoReflect.Descriptor instead.
 func (*RouteResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{40}
+	return file_tandem_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RouteResponse) GetTable() *TableInfo {
@@ -2428,7 +2572,7 @@ type ConfigEntry struct {
 
 func (x *ConfigEntry) Reset() {
 	*x = ConfigEntry{}
-	mi := &file_tandem_proto_msgTypes[41]
+	mi := &file_tandem_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2440,7 +2584,7 @@ func (x *ConfigEntry) String() string {
 func (*ConfigEntry) ProtoMessage() {}
 
 func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[41]
+	mi := &file_tandem_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2453,7 +2597,7 @@ func (x *ConfigEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigEntry.ProtoReflect.Descriptor instead.
 func (*ConfigEntry) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{41}
+	return file_tandem_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ConfigEntry) GetKey() string {
@@ -2487,7 +2631,7 @@ type GetConfigRequest struct {
 
 func (x *GetConfigRequest) Reset() {
 	*x = GetConfigRequest{}
-	mi := &file_tandem_proto_msgTypes[42]
+	mi := &file_tandem_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2499,7 +2643,7 @@ func (x *GetConfigRequest) String() string {
 func (*GetConfigRequest) ProtoMessage() {}
 
 func (x *GetConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[42]
+	mi := &file_tandem_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2512,7 +2656,7 @@ func (x *GetConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetConfigRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{42}
+	return file_tandem_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetConfigRequest) GetKey() string {
@@ -2531,7 +2675,7 @@ type GetConfigResponse struct {
 
 func (x *GetConfigResponse) Reset() {
 	*x = GetConfigResponse{}
-	mi := &file_tandem_proto_msgTypes[43]
+	mi := &file_tandem_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2543,7 +2687,7 @@ func (x *GetConfigResponse) String() string {
 func (*GetConfigResponse) ProtoMessage() {}
 
 func (x *GetConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[43]
+	mi := &file_tandem_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2556,7 +2700,7 @@ func (x *GetConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetConfigResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{43}
+	return file_tandem_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetConfigResponse) GetEntries() []*ConfigEntry {
@@ -2576,7 +2720,7 @@ type SetConfigRequest struct {
 
 func (x *SetConfigRequest) Reset() {
 	*x = SetConfigRequest{}
-	mi := &file_tandem_proto_msgTypes[44]
+	mi := &file_tandem_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2588,7 +2732,7 @@ func (x *SetConfigRequest) String() string {
 func (*SetConfigRequest) ProtoMessage() {}
 
 func (x *SetConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[44]
+	mi := &file_tandem_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2601,7 +2745,7 @@ func (x *SetConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConfigRequest.ProtoReflect.Descriptor instead.
 func (*SetConfigRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{44}
+	return file_tandem_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SetConfigRequest) GetKey() string {
@@ -2627,7 +2771,7 @@ type SetConfigResponse struct {
 
 func (x *SetConfigResponse) Reset() {
 	*x = SetConfigResponse{}
-	mi := &file_tandem_proto_msgTypes[45]
+	mi := &file_tandem_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2639,7 +2783,7 @@ func (x *SetConfigResponse) String() string {
 func (*SetConfigResponse) ProtoMessage() {}
 
 func (x *SetConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[45]
+	mi := &file_tandem_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2652,7 +2796,7 @@ func (x *SetConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConfigResponse.ProtoReflect.Descriptor instead.
 func (*SetConfigResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{45}
+	return file_tandem_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SetConfigResponse) GetEntry() *ConfigEntry {
@@ -2672,7 +2816,7 @@ type LocalReplicasRequest struct {
 
 func (x *LocalReplicasRequest) Reset() {
 	*x = LocalReplicasRequest{}
-	mi := &file_tandem_proto_msgTypes[46]
+	mi := &file_tandem_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2684,7 +2828,7 @@ func (x *LocalReplicasRequest) String() string {
 func (*LocalReplicasRequest) ProtoMessage() {}
 
 func (x *LocalReplicasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[46]
+	mi := &file_tandem_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2697,7 +2841,7 @@ func (x *LocalReplicasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalReplicasRequest.ProtoReflect.Descriptor instead.
 func (*LocalReplicasRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{46}
+	return file_tandem_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *LocalReplicasRequest) GetTable() string {
@@ -2716,7 +2860,7 @@ type LocalReplicasResponse struct {
 
 func (x *LocalReplicasResponse) Reset() {
 	*x = LocalReplicasResponse{}
-	mi := &file_tandem_proto_msgTypes[47]
+	mi := &file_tandem_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2728,7 +2872,7 @@ func (x *LocalReplicasResponse) String() string {
 func (*LocalReplicasResponse) ProtoMessage() {}
 
 func (x *LocalReplicasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[47]
+	mi := &file_tandem_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2741,7 +2885,7 @@ func (x *LocalReplicasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalReplicasResponse.ProtoReflect.Descriptor instead.
 func (*LocalReplicasResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{47}
+	return file_tandem_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *LocalReplicasResponse) GetReplicas() []*ReplicaStatus {
@@ -2761,7 +2905,7 @@ type LocalChecksumRequest struct {
 
 func (x *LocalChecksumRequest) Reset() {
 	*x = LocalChecksumRequest{}
-	mi := &file_tandem_proto_msgTypes[48]
+	mi := &file_tandem_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2773,7 +2917,7 @@ func (x *LocalChecksumRequest) String() string {
 func (*LocalChecksumRequest) ProtoMessage() {}
 
 func (x *LocalChecksumRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[48]
+	mi := &file_tandem_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2786,7 +2930,7 @@ func (x *LocalChecksumRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalChecksumRequest.ProtoReflect.Descriptor instead.
 func (*LocalChecksumRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{48}
+	return file_tandem_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *LocalChecksumRequest) GetTable() string {
@@ -2820,7 +2964,7 @@ type LocalChecksumResponse struct {
 
 func (x *LocalChecksumResponse) Reset() {
 	*x = LocalChecksumResponse{}
-	mi := &file_tandem_proto_msgTypes[49]
+	mi := &file_tandem_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2832,7 +2976,7 @@ func (x *LocalChecksumResponse) String() string {
 func (*LocalChecksumResponse) ProtoMessage() {}
 
 func (x *LocalChecksumResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[49]
+	mi := &file_tandem_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2845,7 +2989,7 @@ func (x *LocalChecksumResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalChecksumResponse.ProtoReflect.Descriptor instead.
 func (*LocalChecksumResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{49}
+	return file_tandem_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *LocalChecksumResponse) GetNodeId() string {
@@ -2900,7 +3044,7 @@ type CheckpointInfo struct {
 
 func (x *CheckpointInfo) Reset() {
 	*x = CheckpointInfo{}
-	mi := &file_tandem_proto_msgTypes[50]
+	mi := &file_tandem_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2912,7 +3056,7 @@ func (x *CheckpointInfo) String() string {
 func (*CheckpointInfo) ProtoMessage() {}
 
 func (x *CheckpointInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[50]
+	mi := &file_tandem_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2925,7 +3069,7 @@ func (x *CheckpointInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointInfo.ProtoReflect.Descriptor instead.
 func (*CheckpointInfo) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{50}
+	return file_tandem_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CheckpointInfo) GetId() string {
@@ -3021,7 +3165,7 @@ type ListCheckpointsRequest struct {
 
 func (x *ListCheckpointsRequest) Reset() {
 	*x = ListCheckpointsRequest{}
-	mi := &file_tandem_proto_msgTypes[51]
+	mi := &file_tandem_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3033,7 +3177,7 @@ func (x *ListCheckpointsRequest) String() string {
 func (*ListCheckpointsRequest) ProtoMessage() {}
 
 func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[51]
+	mi := &file_tandem_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3046,7 +3190,7 @@ func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCheckpointsRequest.ProtoReflect.Descriptor instead.
 func (*ListCheckpointsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{51}
+	return file_tandem_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListCheckpointsRequest) GetTable() string {
@@ -3065,7 +3209,7 @@ type ListCheckpointsResponse struct {
 
 func (x *ListCheckpointsResponse) Reset() {
 	*x = ListCheckpointsResponse{}
-	mi := &file_tandem_proto_msgTypes[52]
+	mi := &file_tandem_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3077,7 +3221,7 @@ func (x *ListCheckpointsResponse) String() string {
 func (*ListCheckpointsResponse) ProtoMessage() {}
 
 func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[52]
+	mi := &file_tandem_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3090,7 +3234,7 @@ func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCheckpointsResponse.ProtoReflect.Descriptor instead.
 func (*ListCheckpointsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{52}
+	return file_tandem_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListCheckpointsResponse) GetCheckpoints() []*CheckpointInfo {
@@ -3113,7 +3257,7 @@ type CreateCheckpointRequest struct {
 
 func (x *CreateCheckpointRequest) Reset() {
 	*x = CreateCheckpointRequest{}
-	mi := &file_tandem_proto_msgTypes[53]
+	mi := &file_tandem_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3125,7 +3269,7 @@ func (x *CreateCheckpointRequest) String() string {
 func (*CreateCheckpointRequest) ProtoMessage() {}
 
 func (x *CreateCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[53]
+	mi := &file_tandem_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3138,7 +3282,7 @@ func (x *CreateCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CreateCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{53}
+	return file_tandem_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *CreateCheckpointRequest) GetTable() string {
@@ -3175,7 +3319,7 @@ type CheckpointResult struct {
 
 func (x *CheckpointResult) Reset() {
 	*x = CheckpointResult{}
-	mi := &file_tandem_proto_msgTypes[54]
+	mi := &file_tandem_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3187,7 +3331,7 @@ func (x *CheckpointResult) String() string {
 func (*CheckpointResult) ProtoMessage() {}
 
 func (x *CheckpointResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[54]
+	mi := &file_tandem_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3200,7 +3344,7 @@ func (x *CheckpointResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointResult.ProtoReflect.Descriptor instead.
 func (*CheckpointResult) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{54}
+	return file_tandem_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CheckpointResult) GetPartition() uint32 {
@@ -3240,7 +3384,7 @@ type CreateCheckpointResponse struct {
 
 func (x *CreateCheckpointResponse) Reset() {
 	*x = CreateCheckpointResponse{}
-	mi := &file_tandem_proto_msgTypes[55]
+	mi := &file_tandem_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3252,7 +3396,7 @@ func (x *CreateCheckpointResponse) String() string {
 func (*CreateCheckpointResponse) ProtoMessage() {}
 
 func (x *CreateCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[55]
+	mi := &file_tandem_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3265,7 +3409,7 @@ func (x *CreateCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*CreateCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{55}
+	return file_tandem_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CreateCheckpointResponse) GetResults() []*CheckpointResult {
@@ -3284,7 +3428,7 @@ type LocalCheckpointsRequest struct {
 
 func (x *LocalCheckpointsRequest) Reset() {
 	*x = LocalCheckpointsRequest{}
-	mi := &file_tandem_proto_msgTypes[56]
+	mi := &file_tandem_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3296,7 +3440,7 @@ func (x *LocalCheckpointsRequest) String() string {
 func (*LocalCheckpointsRequest) ProtoMessage() {}
 
 func (x *LocalCheckpointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[56]
+	mi := &file_tandem_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3309,7 +3453,7 @@ func (x *LocalCheckpointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalCheckpointsRequest.ProtoReflect.Descriptor instead.
 func (*LocalCheckpointsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{56}
+	return file_tandem_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *LocalCheckpointsRequest) GetTable() string {
@@ -3330,7 +3474,7 @@ type LocalCreateCheckpointRequest struct {
 
 func (x *LocalCreateCheckpointRequest) Reset() {
 	*x = LocalCreateCheckpointRequest{}
-	mi := &file_tandem_proto_msgTypes[57]
+	mi := &file_tandem_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3342,7 +3486,7 @@ func (x *LocalCreateCheckpointRequest) String() string {
 func (*LocalCreateCheckpointRequest) ProtoMessage() {}
 
 func (x *LocalCreateCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[57]
+	mi := &file_tandem_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3355,7 +3499,7 @@ func (x *LocalCreateCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalCreateCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*LocalCreateCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{57}
+	return file_tandem_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *LocalCreateCheckpointRequest) GetTable() string {
@@ -3388,7 +3532,7 @@ type LocalCreateCheckpointResponse struct {
 
 func (x *LocalCreateCheckpointResponse) Reset() {
 	*x = LocalCreateCheckpointResponse{}
-	mi := &file_tandem_proto_msgTypes[58]
+	mi := &file_tandem_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3400,7 +3544,7 @@ func (x *LocalCreateCheckpointResponse) String() string {
 func (*LocalCreateCheckpointResponse) ProtoMessage() {}
 
 func (x *LocalCreateCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[58]
+	mi := &file_tandem_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3413,7 +3557,7 @@ func (x *LocalCreateCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalCreateCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*LocalCreateCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{58}
+	return file_tandem_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *LocalCreateCheckpointResponse) GetCheckpoint() *CheckpointInfo {
@@ -3450,7 +3594,7 @@ type DupPartitionStatus struct {
 
 func (x *DupPartitionStatus) Reset() {
 	*x = DupPartitionStatus{}
-	mi := &file_tandem_proto_msgTypes[59]
+	mi := &file_tandem_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3462,7 +3606,7 @@ func (x *DupPartitionStatus) String() string {
 func (*DupPartitionStatus) ProtoMessage() {}
 
 func (x *DupPartitionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[59]
+	mi := &file_tandem_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3475,7 +3619,7 @@ func (x *DupPartitionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DupPartitionStatus.ProtoReflect.Descriptor instead.
 func (*DupPartitionStatus) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{59}
+	return file_tandem_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *DupPartitionStatus) GetPartition() uint32 {
@@ -3609,7 +3753,7 @@ type DuplicationInfo struct {
 
 func (x *DuplicationInfo) Reset() {
 	*x = DuplicationInfo{}
-	mi := &file_tandem_proto_msgTypes[60]
+	mi := &file_tandem_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3621,7 +3765,7 @@ func (x *DuplicationInfo) String() string {
 func (*DuplicationInfo) ProtoMessage() {}
 
 func (x *DuplicationInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[60]
+	mi := &file_tandem_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3634,7 +3778,7 @@ func (x *DuplicationInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DuplicationInfo.ProtoReflect.Descriptor instead.
 func (*DuplicationInfo) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{60}
+	return file_tandem_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DuplicationInfo) GetId() string {
@@ -3710,7 +3854,7 @@ type AddDuplicationRequest struct {
 
 func (x *AddDuplicationRequest) Reset() {
 	*x = AddDuplicationRequest{}
-	mi := &file_tandem_proto_msgTypes[61]
+	mi := &file_tandem_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3722,7 +3866,7 @@ func (x *AddDuplicationRequest) String() string {
 func (*AddDuplicationRequest) ProtoMessage() {}
 
 func (x *AddDuplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[61]
+	mi := &file_tandem_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3735,7 +3879,7 @@ func (x *AddDuplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddDuplicationRequest.ProtoReflect.Descriptor instead.
 func (*AddDuplicationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{61}
+	return file_tandem_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AddDuplicationRequest) GetTable() string {
@@ -3761,7 +3905,7 @@ type AddDuplicationResponse struct {
 
 func (x *AddDuplicationResponse) Reset() {
 	*x = AddDuplicationResponse{}
-	mi := &file_tandem_proto_msgTypes[62]
+	mi := &file_tandem_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3773,7 +3917,7 @@ func (x *AddDuplicationResponse) String() string {
 func (*AddDuplicationResponse) ProtoMessage() {}
 
 func (x *AddDuplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[62]
+	mi := &file_tandem_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3786,7 +3930,7 @@ func (x *AddDuplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddDuplicationResponse.ProtoReflect.Descriptor instead.
 func (*AddDuplicationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{62}
+	return file_tandem_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AddDuplicationResponse) GetDuplication() *DuplicationInfo {
@@ -3805,7 +3949,7 @@ type ListDuplicationsRequest struct {
 
 func (x *ListDuplicationsRequest) Reset() {
 	*x = ListDuplicationsRequest{}
-	mi := &file_tandem_proto_msgTypes[63]
+	mi := &file_tandem_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3817,7 +3961,7 @@ func (x *ListDuplicationsRequest) String() string {
 func (*ListDuplicationsRequest) ProtoMessage() {}
 
 func (x *ListDuplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[63]
+	mi := &file_tandem_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3830,7 +3974,7 @@ func (x *ListDuplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDuplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ListDuplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{63}
+	return file_tandem_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListDuplicationsRequest) GetTable() string {
@@ -3849,7 +3993,7 @@ type ListDuplicationsResponse struct {
 
 func (x *ListDuplicationsResponse) Reset() {
 	*x = ListDuplicationsResponse{}
-	mi := &file_tandem_proto_msgTypes[64]
+	mi := &file_tandem_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3861,7 +4005,7 @@ func (x *ListDuplicationsResponse) String() string {
 func (*ListDuplicationsResponse) ProtoMessage() {}
 
 func (x *ListDuplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[64]
+	mi := &file_tandem_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3874,7 +4018,7 @@ func (x *ListDuplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDuplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ListDuplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{64}
+	return file_tandem_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListDuplicationsResponse) GetDuplications() []*DuplicationInfo {
@@ -3894,7 +4038,7 @@ type DuplicationRequest struct {
 
 func (x *DuplicationRequest) Reset() {
 	*x = DuplicationRequest{}
-	mi := &file_tandem_proto_msgTypes[65]
+	mi := &file_tandem_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3906,7 +4050,7 @@ func (x *DuplicationRequest) String() string {
 func (*DuplicationRequest) ProtoMessage() {}
 
 func (x *DuplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[65]
+	mi := &file_tandem_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3919,7 +4063,7 @@ func (x *DuplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DuplicationRequest.ProtoReflect.Descriptor instead.
 func (*DuplicationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{65}
+	return file_tandem_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *DuplicationRequest) GetTable() string {
@@ -3946,7 +4090,7 @@ type ShowDuplicationResponse struct {
 
 func (x *ShowDuplicationResponse) Reset() {
 	*x = ShowDuplicationResponse{}
-	mi := &file_tandem_proto_msgTypes[66]
+	mi := &file_tandem_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3958,7 +4102,7 @@ func (x *ShowDuplicationResponse) String() string {
 func (*ShowDuplicationResponse) ProtoMessage() {}
 
 func (x *ShowDuplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[66]
+	mi := &file_tandem_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3971,7 +4115,7 @@ func (x *ShowDuplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowDuplicationResponse.ProtoReflect.Descriptor instead.
 func (*ShowDuplicationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{66}
+	return file_tandem_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ShowDuplicationResponse) GetDuplication() *DuplicationInfo {
@@ -3997,7 +4141,7 @@ type DuplicationResponse struct {
 
 func (x *DuplicationResponse) Reset() {
 	*x = DuplicationResponse{}
-	mi := &file_tandem_proto_msgTypes[67]
+	mi := &file_tandem_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4009,7 +4153,7 @@ func (x *DuplicationResponse) String() string {
 func (*DuplicationResponse) ProtoMessage() {}
 
 func (x *DuplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[67]
+	mi := &file_tandem_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4022,7 +4166,7 @@ func (x *DuplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DuplicationResponse.ProtoReflect.Descriptor instead.
 func (*DuplicationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{67}
+	return file_tandem_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DuplicationResponse) GetDuplication() *DuplicationInfo {
@@ -4047,7 +4191,7 @@ type FollowerSpec struct {
 
 func (x *FollowerSpec) Reset() {
 	*x = FollowerSpec{}
-	mi := &file_tandem_proto_msgTypes[68]
+	mi := &file_tandem_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4059,7 +4203,7 @@ func (x *FollowerSpec) String() string {
 func (*FollowerSpec) ProtoMessage() {}
 
 func (x *FollowerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[68]
+	mi := &file_tandem_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4072,7 +4216,7 @@ func (x *FollowerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowerSpec.ProtoReflect.Descriptor instead.
 func (*FollowerSpec) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{68}
+	return file_tandem_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *FollowerSpec) GetTable() string {
@@ -4120,7 +4264,7 @@ type CreateFollowerTableResponse struct {
 
 func (x *CreateFollowerTableResponse) Reset() {
 	*x = CreateFollowerTableResponse{}
-	mi := &file_tandem_proto_msgTypes[69]
+	mi := &file_tandem_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4132,7 +4276,7 @@ func (x *CreateFollowerTableResponse) String() string {
 func (*CreateFollowerTableResponse) ProtoMessage() {}
 
 func (x *CreateFollowerTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[69]
+	mi := &file_tandem_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4145,7 +4289,7 @@ func (x *CreateFollowerTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFollowerTableResponse.ProtoReflect.Descriptor instead.
 func (*CreateFollowerTableResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{69}
+	return file_tandem_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *CreateFollowerTableResponse) GetTable() *TableInfo {
@@ -4172,7 +4316,7 @@ type DetachFollowerRequest struct {
 
 func (x *DetachFollowerRequest) Reset() {
 	*x = DetachFollowerRequest{}
-	mi := &file_tandem_proto_msgTypes[70]
+	mi := &file_tandem_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4184,7 +4328,7 @@ func (x *DetachFollowerRequest) String() string {
 func (*DetachFollowerRequest) ProtoMessage() {}
 
 func (x *DetachFollowerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[70]
+	mi := &file_tandem_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4197,7 +4341,7 @@ func (x *DetachFollowerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachFollowerRequest.ProtoReflect.Descriptor instead.
 func (*DetachFollowerRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{70}
+	return file_tandem_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *DetachFollowerRequest) GetTable() string {
@@ -4222,7 +4366,7 @@ type DetachFollowerResponse struct {
 
 func (x *DetachFollowerResponse) Reset() {
 	*x = DetachFollowerResponse{}
-	mi := &file_tandem_proto_msgTypes[71]
+	mi := &file_tandem_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4234,7 +4378,7 @@ func (x *DetachFollowerResponse) String() string {
 func (*DetachFollowerResponse) ProtoMessage() {}
 
 func (x *DetachFollowerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[71]
+	mi := &file_tandem_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4247,7 +4391,7 @@ func (x *DetachFollowerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachFollowerResponse.ProtoReflect.Descriptor instead.
 func (*DetachFollowerResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{71}
+	return file_tandem_proto_rawDescGZIP(), []int{72}
 }
 
 type LocalDupStatusRequest struct {
@@ -4260,7 +4404,7 @@ type LocalDupStatusRequest struct {
 
 func (x *LocalDupStatusRequest) Reset() {
 	*x = LocalDupStatusRequest{}
-	mi := &file_tandem_proto_msgTypes[72]
+	mi := &file_tandem_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4272,7 +4416,7 @@ func (x *LocalDupStatusRequest) String() string {
 func (*LocalDupStatusRequest) ProtoMessage() {}
 
 func (x *LocalDupStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[72]
+	mi := &file_tandem_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4285,7 +4429,7 @@ func (x *LocalDupStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalDupStatusRequest.ProtoReflect.Descriptor instead.
 func (*LocalDupStatusRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{72}
+	return file_tandem_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *LocalDupStatusRequest) GetTable() string {
@@ -4311,7 +4455,7 @@ type LocalDupStatusResponse struct {
 
 func (x *LocalDupStatusResponse) Reset() {
 	*x = LocalDupStatusResponse{}
-	mi := &file_tandem_proto_msgTypes[73]
+	mi := &file_tandem_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4323,7 +4467,7 @@ func (x *LocalDupStatusResponse) String() string {
 func (*LocalDupStatusResponse) ProtoMessage() {}
 
 func (x *LocalDupStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[73]
+	mi := &file_tandem_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4336,7 +4480,7 @@ func (x *LocalDupStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalDupStatusResponse.ProtoReflect.Descriptor instead.
 func (*LocalDupStatusResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{73}
+	return file_tandem_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *LocalDupStatusResponse) GetPartitions() []*DupPartitionStatus {
@@ -4365,7 +4509,7 @@ type FollowerReport struct {
 
 func (x *FollowerReport) Reset() {
 	*x = FollowerReport{}
-	mi := &file_tandem_proto_msgTypes[74]
+	mi := &file_tandem_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4377,7 +4521,7 @@ func (x *FollowerReport) String() string {
 func (*FollowerReport) ProtoMessage() {}
 
 func (x *FollowerReport) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[74]
+	mi := &file_tandem_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4390,7 +4534,7 @@ func (x *FollowerReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowerReport.ProtoReflect.Descriptor instead.
 func (*FollowerReport) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{74}
+	return file_tandem_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *FollowerReport) GetState() string {
@@ -4461,7 +4605,7 @@ type PrepareRequest struct {
 
 func (x *PrepareRequest) Reset() {
 	*x = PrepareRequest{}
-	mi := &file_tandem_proto_msgTypes[75]
+	mi := &file_tandem_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4473,7 +4617,7 @@ func (x *PrepareRequest) String() string {
 func (*PrepareRequest) ProtoMessage() {}
 
 func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[75]
+	mi := &file_tandem_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4486,7 +4630,7 @@ func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareRequest.ProtoReflect.Descriptor instead.
 func (*PrepareRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{75}
+	return file_tandem_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *PrepareRequest) GetDupId() string {
@@ -4531,7 +4675,7 @@ type PrepareResponse struct {
 
 func (x *PrepareResponse) Reset() {
 	*x = PrepareResponse{}
-	mi := &file_tandem_proto_msgTypes[76]
+	mi := &file_tandem_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4543,7 +4687,7 @@ func (x *PrepareResponse) String() string {
 func (*PrepareResponse) ProtoMessage() {}
 
 func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[76]
+	mi := &file_tandem_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4556,7 +4700,7 @@ func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareResponse.ProtoReflect.Descriptor instead.
 func (*PrepareResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{76}
+	return file_tandem_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *PrepareResponse) GetCheckpointId() string {
@@ -4602,7 +4746,7 @@ type FetchFileRequest struct {
 
 func (x *FetchFileRequest) Reset() {
 	*x = FetchFileRequest{}
-	mi := &file_tandem_proto_msgTypes[77]
+	mi := &file_tandem_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4614,7 +4758,7 @@ func (x *FetchFileRequest) String() string {
 func (*FetchFileRequest) ProtoMessage() {}
 
 func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[77]
+	mi := &file_tandem_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4627,7 +4771,7 @@ func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchFileRequest.ProtoReflect.Descriptor instead.
 func (*FetchFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{77}
+	return file_tandem_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *FetchFileRequest) GetDupId() string {
@@ -4689,7 +4833,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_tandem_proto_msgTypes[78]
+	mi := &file_tandem_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4701,7 +4845,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[78]
+	mi := &file_tandem_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4714,7 +4858,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{78}
+	return file_tandem_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *FileChunk) GetOffset() uint64 {
@@ -4750,7 +4894,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_tandem_proto_msgTypes[79]
+	mi := &file_tandem_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4762,7 +4906,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[79]
+	mi := &file_tandem_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4775,7 +4919,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{79}
+	return file_tandem_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *PullRequest) GetDupId() string {
@@ -4846,7 +4990,7 @@ type WalEntry struct {
 
 func (x *WalEntry) Reset() {
 	*x = WalEntry{}
-	mi := &file_tandem_proto_msgTypes[80]
+	mi := &file_tandem_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4858,7 +5002,7 @@ func (x *WalEntry) String() string {
 func (*WalEntry) ProtoMessage() {}
 
 func (x *WalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[80]
+	mi := &file_tandem_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4871,7 +5015,7 @@ func (x *WalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
 func (*WalEntry) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{80}
+	return file_tandem_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *WalEntry) GetDecree() uint64 {
@@ -4914,7 +5058,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_tandem_proto_msgTypes[81]
+	mi := &file_tandem_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4926,7 +5070,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[81]
+	mi := &file_tandem_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4939,7 +5083,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{81}
+	return file_tandem_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *PullResponse) GetEntries() []*WalEntry {
@@ -5064,13 +5208,24 @@ const file_tandem_proto_rawDesc = "" +
 	"\x05found\x18\x03 \x01(\bR\x05found\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\fR\x05value\x12\x1b\n" +
 	"\texpire_ts\x18\x05 \x01(\rR\bexpireTs\x12\x16\n" +
-	"\x06decree\x18\x06 \x01(\x04R\x06decree\"p\n" +
+	"\x06decree\x18\x06 \x01(\x04R\x06decree\"\x96\x01\n" +
+	"\rRecordsResult\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12+\n" +
+	"\arecords\x18\x03 \x03(\v2\x11.tandem.v1.RecordR\arecords\x12\x16\n" +
+	"\x06cursor\x18\x04 \x01(\fR\x06cursor\x12\x12\n" +
+	"\x04done\x18\x05 \x01(\bR\x04done\"\xd9\x01\n" +
 	"\x0fBatchGetRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12)\n" +
-	"\x04gets\x18\x03 \x03(\v2\x15.tandem.v1.GetRequestR\x04gets\"F\n" +
+	"\x04gets\x18\x03 \x03(\v2\x15.tandem.v1.GetRequestR\x04gets\x129\n" +
+	"\n" +
+	"multi_gets\x18\x04 \x03(\v2\x1a.tandem.v1.MultiGetRequestR\tmultiGets\x12,\n" +
+	"\x05scans\x18\x05 \x03(\v2\x16.tandem.v1.ScanRequestR\x05scans\"\xc9\x01\n" +
 	"\x10BatchGetResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.tandem.v1.BatchOpResultR\aresults\"\x8b\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.tandem.v1.BatchOpResultR\aresults\x12D\n" +
+	"\x11multi_get_results\x18\x02 \x03(\v2\x18.tandem.v1.RecordsResultR\x0fmultiGetResults\x12;\n" +
+	"\fscan_results\x18\x03 \x03(\v2\x18.tandem.v1.RecordsResultR\vscanResults\"\x8b\x01\n" +
 	"\n" +
 	"BatchWrite\x12\x10\n" +
 	"\x03del\x18\x01 \x01(\bR\x03del\x12\x19\n" +
@@ -5078,13 +5233,16 @@ const file_tandem_proto_rawDesc = "" +
 	"\bsort_key\x18\x03 \x01(\fR\asortKey\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\fR\x05value\x12\x1f\n" +
 	"\vttl_seconds\x18\x05 \x01(\rR\n" +
-	"ttlSeconds\"v\n" +
+	"ttlSeconds\"\xb1\x01\n" +
 	"\x11BatchWriteRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12-\n" +
-	"\x06writes\x18\x03 \x03(\v2\x15.tandem.v1.BatchWriteR\x06writes\"H\n" +
+	"\x06writes\x18\x03 \x03(\v2\x15.tandem.v1.BatchWriteR\x06writes\x129\n" +
+	"\n" +
+	"multi_sets\x18\x04 \x03(\v2\x1a.tandem.v1.MultiSetRequestR\tmultiSets\"\x8e\x01\n" +
 	"\x12BatchWriteResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.tandem.v1.BatchOpResultR\aresults\"}\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.tandem.v1.BatchOpResultR\aresults\x12D\n" +
+	"\x11multi_set_results\x18\x02 \x03(\v2\x18.tandem.v1.BatchOpResultR\x0fmultiSetResults\"}\n" +
 	"\bNodeInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04addr\x18\x02 \x01(\tR\x04addr\x12\x14\n" +
@@ -5411,7 +5569,7 @@ func file_tandem_proto_rawDescGZIP() []byte {
 	return file_tandem_proto_rawDescData
 }
 
-var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
+var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
 var file_tandem_proto_goTypes = []any{
 	(*Record)(nil),                        // 0: tandem.v1.Record
 	(*SortKeyValue)(nil),                  // 1: tandem.v1.SortKeyValue
@@ -5431,181 +5589,189 @@ var file_tandem_proto_goTypes = []any{
 	(*CountRequest)(nil),                  // 15: tandem.v1.CountRequest
 	(*CountResponse)(nil),                 // 16: tandem.v1.CountResponse
 	(*BatchOpResult)(nil),                 // 17: tandem.v1.BatchOpResult
-	(*BatchGetRequest)(nil),               // 18: tandem.v1.BatchGetRequest
-	(*BatchGetResponse)(nil),              // 19: tandem.v1.BatchGetResponse
-	(*BatchWrite)(nil),                    // 20: tandem.v1.BatchWrite
-	(*BatchWriteRequest)(nil),             // 21: tandem.v1.BatchWriteRequest
-	(*BatchWriteResponse)(nil),            // 22: tandem.v1.BatchWriteResponse
-	(*NodeInfo)(nil),                      // 23: tandem.v1.NodeInfo
-	(*NodesRequest)(nil),                  // 24: tandem.v1.NodesRequest
-	(*NodesResponse)(nil),                 // 25: tandem.v1.NodesResponse
-	(*PartitionPlacement)(nil),            // 26: tandem.v1.PartitionPlacement
-	(*TableInfo)(nil),                     // 27: tandem.v1.TableInfo
-	(*CreateTableRequest)(nil),            // 28: tandem.v1.CreateTableRequest
-	(*CreateTableResponse)(nil),           // 29: tandem.v1.CreateTableResponse
-	(*DropTableRequest)(nil),              // 30: tandem.v1.DropTableRequest
-	(*DropTableResponse)(nil),             // 31: tandem.v1.DropTableResponse
-	(*ListTablesRequest)(nil),             // 32: tandem.v1.ListTablesRequest
-	(*ListTablesResponse)(nil),            // 33: tandem.v1.ListTablesResponse
-	(*ReplicaStatus)(nil),                 // 34: tandem.v1.ReplicaStatus
-	(*PartitionInfo)(nil),                 // 35: tandem.v1.PartitionInfo
-	(*PartitionsRequest)(nil),             // 36: tandem.v1.PartitionsRequest
-	(*PartitionsResponse)(nil),            // 37: tandem.v1.PartitionsResponse
-	(*PartitionRoute)(nil),                // 38: tandem.v1.PartitionRoute
-	(*RouteRequest)(nil),                  // 39: tandem.v1.RouteRequest
-	(*RouteResponse)(nil),                 // 40: tandem.v1.RouteResponse
-	(*ConfigEntry)(nil),                   // 41: tandem.v1.ConfigEntry
-	(*GetConfigRequest)(nil),              // 42: tandem.v1.GetConfigRequest
-	(*GetConfigResponse)(nil),             // 43: tandem.v1.GetConfigResponse
-	(*SetConfigRequest)(nil),              // 44: tandem.v1.SetConfigRequest
-	(*SetConfigResponse)(nil),             // 45: tandem.v1.SetConfigResponse
-	(*LocalReplicasRequest)(nil),          // 46: tandem.v1.LocalReplicasRequest
-	(*LocalReplicasResponse)(nil),         // 47: tandem.v1.LocalReplicasResponse
-	(*LocalChecksumRequest)(nil),          // 48: tandem.v1.LocalChecksumRequest
-	(*LocalChecksumResponse)(nil),         // 49: tandem.v1.LocalChecksumResponse
-	(*CheckpointInfo)(nil),                // 50: tandem.v1.CheckpointInfo
-	(*ListCheckpointsRequest)(nil),        // 51: tandem.v1.ListCheckpointsRequest
-	(*ListCheckpointsResponse)(nil),       // 52: tandem.v1.ListCheckpointsResponse
-	(*CreateCheckpointRequest)(nil),       // 53: tandem.v1.CreateCheckpointRequest
-	(*CheckpointResult)(nil),              // 54: tandem.v1.CheckpointResult
-	(*CreateCheckpointResponse)(nil),      // 55: tandem.v1.CreateCheckpointResponse
-	(*LocalCheckpointsRequest)(nil),       // 56: tandem.v1.LocalCheckpointsRequest
-	(*LocalCreateCheckpointRequest)(nil),  // 57: tandem.v1.LocalCreateCheckpointRequest
-	(*LocalCreateCheckpointResponse)(nil), // 58: tandem.v1.LocalCreateCheckpointResponse
-	(*DupPartitionStatus)(nil),            // 59: tandem.v1.DupPartitionStatus
-	(*DuplicationInfo)(nil),               // 60: tandem.v1.DuplicationInfo
-	(*AddDuplicationRequest)(nil),         // 61: tandem.v1.AddDuplicationRequest
-	(*AddDuplicationResponse)(nil),        // 62: tandem.v1.AddDuplicationResponse
-	(*ListDuplicationsRequest)(nil),       // 63: tandem.v1.ListDuplicationsRequest
-	(*ListDuplicationsResponse)(nil),      // 64: tandem.v1.ListDuplicationsResponse
-	(*DuplicationRequest)(nil),            // 65: tandem.v1.DuplicationRequest
-	(*ShowDuplicationResponse)(nil),       // 66: tandem.v1.ShowDuplicationResponse
-	(*DuplicationResponse)(nil),           // 67: tandem.v1.DuplicationResponse
-	(*FollowerSpec)(nil),                  // 68: tandem.v1.FollowerSpec
-	(*CreateFollowerTableResponse)(nil),   // 69: tandem.v1.CreateFollowerTableResponse
-	(*DetachFollowerRequest)(nil),         // 70: tandem.v1.DetachFollowerRequest
-	(*DetachFollowerResponse)(nil),        // 71: tandem.v1.DetachFollowerResponse
-	(*LocalDupStatusRequest)(nil),         // 72: tandem.v1.LocalDupStatusRequest
-	(*LocalDupStatusResponse)(nil),        // 73: tandem.v1.LocalDupStatusResponse
-	(*FollowerReport)(nil),                // 74: tandem.v1.FollowerReport
-	(*PrepareRequest)(nil),                // 75: tandem.v1.PrepareRequest
-	(*PrepareResponse)(nil),               // 76: tandem.v1.PrepareResponse
-	(*FetchFileRequest)(nil),              // 77: tandem.v1.FetchFileRequest
-	(*FileChunk)(nil),                     // 78: tandem.v1.FileChunk
-	(*PullRequest)(nil),                   // 79: tandem.v1.PullRequest
-	(*WalEntry)(nil),                      // 80: tandem.v1.WalEntry
-	(*PullResponse)(nil),                  // 81: tandem.v1.PullResponse
+	(*RecordsResult)(nil),                 // 18: tandem.v1.RecordsResult
+	(*BatchGetRequest)(nil),               // 19: tandem.v1.BatchGetRequest
+	(*BatchGetResponse)(nil),              // 20: tandem.v1.BatchGetResponse
+	(*BatchWrite)(nil),                    // 21: tandem.v1.BatchWrite
+	(*BatchWriteRequest)(nil),             // 22: tandem.v1.BatchWriteRequest
+	(*BatchWriteResponse)(nil),            // 23: tandem.v1.BatchWriteResponse
+	(*NodeInfo)(nil),                      // 24: tandem.v1.NodeInfo
+	(*NodesRequest)(nil),                  // 25: tandem.v1.NodesRequest
+	(*NodesResponse)(nil),                 // 26: tandem.v1.NodesResponse
+	(*PartitionPlacement)(nil),            // 27: tandem.v1.PartitionPlacement
+	(*TableInfo)(nil),                     // 28: tandem.v1.TableInfo
+	(*CreateTableRequest)(nil),            // 29: tandem.v1.CreateTableRequest
+	(*CreateTableResponse)(nil),           // 30: tandem.v1.CreateTableResponse
+	(*DropTableRequest)(nil),              // 31: tandem.v1.DropTableRequest
+	(*DropTableResponse)(nil),             // 32: tandem.v1.DropTableResponse
+	(*ListTablesRequest)(nil),             // 33: tandem.v1.ListTablesRequest
+	(*ListTablesResponse)(nil),            // 34: tandem.v1.ListTablesResponse
+	(*ReplicaStatus)(nil),                 // 35: tandem.v1.ReplicaStatus
+	(*PartitionInfo)(nil),                 // 36: tandem.v1.PartitionInfo
+	(*PartitionsRequest)(nil),             // 37: tandem.v1.PartitionsRequest
+	(*PartitionsResponse)(nil),            // 38: tandem.v1.PartitionsResponse
+	(*PartitionRoute)(nil),                // 39: tandem.v1.PartitionRoute
+	(*RouteRequest)(nil),                  // 40: tandem.v1.RouteRequest
+	(*RouteResponse)(nil),                 // 41: tandem.v1.RouteResponse
+	(*ConfigEntry)(nil),                   // 42: tandem.v1.ConfigEntry
+	(*GetConfigRequest)(nil),              // 43: tandem.v1.GetConfigRequest
+	(*GetConfigResponse)(nil),             // 44: tandem.v1.GetConfigResponse
+	(*SetConfigRequest)(nil),              // 45: tandem.v1.SetConfigRequest
+	(*SetConfigResponse)(nil),             // 46: tandem.v1.SetConfigResponse
+	(*LocalReplicasRequest)(nil),          // 47: tandem.v1.LocalReplicasRequest
+	(*LocalReplicasResponse)(nil),         // 48: tandem.v1.LocalReplicasResponse
+	(*LocalChecksumRequest)(nil),          // 49: tandem.v1.LocalChecksumRequest
+	(*LocalChecksumResponse)(nil),         // 50: tandem.v1.LocalChecksumResponse
+	(*CheckpointInfo)(nil),                // 51: tandem.v1.CheckpointInfo
+	(*ListCheckpointsRequest)(nil),        // 52: tandem.v1.ListCheckpointsRequest
+	(*ListCheckpointsResponse)(nil),       // 53: tandem.v1.ListCheckpointsResponse
+	(*CreateCheckpointRequest)(nil),       // 54: tandem.v1.CreateCheckpointRequest
+	(*CheckpointResult)(nil),              // 55: tandem.v1.CheckpointResult
+	(*CreateCheckpointResponse)(nil),      // 56: tandem.v1.CreateCheckpointResponse
+	(*LocalCheckpointsRequest)(nil),       // 57: tandem.v1.LocalCheckpointsRequest
+	(*LocalCreateCheckpointRequest)(nil),  // 58: tandem.v1.LocalCreateCheckpointRequest
+	(*LocalCreateCheckpointResponse)(nil), // 59: tandem.v1.LocalCreateCheckpointResponse
+	(*DupPartitionStatus)(nil),            // 60: tandem.v1.DupPartitionStatus
+	(*DuplicationInfo)(nil),               // 61: tandem.v1.DuplicationInfo
+	(*AddDuplicationRequest)(nil),         // 62: tandem.v1.AddDuplicationRequest
+	(*AddDuplicationResponse)(nil),        // 63: tandem.v1.AddDuplicationResponse
+	(*ListDuplicationsRequest)(nil),       // 64: tandem.v1.ListDuplicationsRequest
+	(*ListDuplicationsResponse)(nil),      // 65: tandem.v1.ListDuplicationsResponse
+	(*DuplicationRequest)(nil),            // 66: tandem.v1.DuplicationRequest
+	(*ShowDuplicationResponse)(nil),       // 67: tandem.v1.ShowDuplicationResponse
+	(*DuplicationResponse)(nil),           // 68: tandem.v1.DuplicationResponse
+	(*FollowerSpec)(nil),                  // 69: tandem.v1.FollowerSpec
+	(*CreateFollowerTableResponse)(nil),   // 70: tandem.v1.CreateFollowerTableResponse
+	(*DetachFollowerRequest)(nil),         // 71: tandem.v1.DetachFollowerRequest
+	(*DetachFollowerResponse)(nil),        // 72: tandem.v1.DetachFollowerResponse
+	(*LocalDupStatusRequest)(nil),         // 73: tandem.v1.LocalDupStatusRequest
+	(*LocalDupStatusResponse)(nil),        // 74: tandem.v1.LocalDupStatusResponse
+	(*FollowerReport)(nil),                // 75: tandem.v1.FollowerReport
+	(*PrepareRequest)(nil),                // 76: tandem.v1.PrepareRequest
+	(*PrepareResponse)(nil),               // 77: tandem.v1.PrepareResponse
+	(*FetchFileRequest)(nil),              // 78: tandem.v1.FetchFileRequest
+	(*FileChunk)(nil),                     // 79: tandem.v1.FileChunk
+	(*PullRequest)(nil),                   // 80: tandem.v1.PullRequest
+	(*WalEntry)(nil),                      // 81: tandem.v1.WalEntry
+	(*PullResponse)(nil),                  // 82: tandem.v1.PullResponse
 }
 var file_tandem_proto_depIdxs = []int32{
 	0,  // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
 	1,  // 1: tandem.v1.MultiSetRequest.kvs:type_name -> tandem.v1.SortKeyValue
 	0,  // 2: tandem.v1.ScanResponse.records:type_name -> tandem.v1.Record
-	3,  // 3: tandem.v1.BatchGetRequest.gets:type_name -> tandem.v1.GetRequest
-	17, // 4: tandem.v1.BatchGetResponse.results:type_name -> tandem.v1.BatchOpResult
-	20, // 5: tandem.v1.BatchWriteRequest.writes:type_name -> tandem.v1.BatchWrite
-	17, // 6: tandem.v1.BatchWriteResponse.results:type_name -> tandem.v1.BatchOpResult
-	23, // 7: tandem.v1.NodesResponse.nodes:type_name -> tandem.v1.NodeInfo
-	26, // 8: tandem.v1.TableInfo.placement:type_name -> tandem.v1.PartitionPlacement
-	27, // 9: tandem.v1.CreateTableResponse.table:type_name -> tandem.v1.TableInfo
-	27, // 10: tandem.v1.ListTablesResponse.tables:type_name -> tandem.v1.TableInfo
-	34, // 11: tandem.v1.PartitionInfo.replicas:type_name -> tandem.v1.ReplicaStatus
-	27, // 12: tandem.v1.PartitionsResponse.table:type_name -> tandem.v1.TableInfo
-	35, // 13: tandem.v1.PartitionsResponse.partitions:type_name -> tandem.v1.PartitionInfo
-	27, // 14: tandem.v1.RouteResponse.table:type_name -> tandem.v1.TableInfo
-	38, // 15: tandem.v1.RouteResponse.partitions:type_name -> tandem.v1.PartitionRoute
-	41, // 16: tandem.v1.GetConfigResponse.entries:type_name -> tandem.v1.ConfigEntry
-	41, // 17: tandem.v1.SetConfigResponse.entry:type_name -> tandem.v1.ConfigEntry
-	34, // 18: tandem.v1.LocalReplicasResponse.replicas:type_name -> tandem.v1.ReplicaStatus
-	50, // 19: tandem.v1.ListCheckpointsResponse.checkpoints:type_name -> tandem.v1.CheckpointInfo
-	50, // 20: tandem.v1.CheckpointResult.checkpoint:type_name -> tandem.v1.CheckpointInfo
-	54, // 21: tandem.v1.CreateCheckpointResponse.results:type_name -> tandem.v1.CheckpointResult
-	50, // 22: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
-	60, // 23: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	60, // 24: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
-	60, // 25: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	59, // 26: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
-	60, // 27: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	27, // 28: tandem.v1.CreateFollowerTableResponse.table:type_name -> tandem.v1.TableInfo
-	59, // 29: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
-	74, // 30: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
-	74, // 31: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
-	74, // 32: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
-	80, // 33: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
-	3,  // 34: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
-	5,  // 35: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
-	7,  // 36: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
-	9,  // 37: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
-	11, // 38: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
-	13, // 39: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
-	15, // 40: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
-	18, // 41: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
-	21, // 42: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
-	24, // 43: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
-	28, // 44: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
-	30, // 45: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
-	32, // 46: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
-	36, // 47: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
-	39, // 48: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
-	42, // 49: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
-	44, // 50: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
-	46, // 51: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
-	48, // 52: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
-	51, // 53: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
-	53, // 54: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
-	56, // 55: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
-	57, // 56: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
-	61, // 57: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
-	63, // 58: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
-	65, // 59: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
-	65, // 60: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
-	65, // 61: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
-	65, // 62: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
-	68, // 63: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
-	70, // 64: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
-	72, // 65: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
-	75, // 66: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
-	77, // 67: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
-	79, // 68: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
-	4,  // 69: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	6,  // 70: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	8,  // 71: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	10, // 72: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	12, // 73: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	14, // 74: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	16, // 75: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	19, // 76: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
-	22, // 77: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
-	25, // 78: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	29, // 79: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	31, // 80: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	33, // 81: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	37, // 82: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	40, // 83: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	43, // 84: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	45, // 85: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	47, // 86: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	49, // 87: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
-	52, // 88: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	55, // 89: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
-	52, // 90: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	58, // 91: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
-	62, // 92: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
-	64, // 93: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
-	66, // 94: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
-	67, // 95: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
-	67, // 96: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
-	67, // 97: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
-	69, // 98: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
-	71, // 99: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
-	73, // 100: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
-	76, // 101: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
-	78, // 102: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
-	81, // 103: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
-	69, // [69:104] is the sub-list for method output_type
-	34, // [34:69] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	0,  // 3: tandem.v1.RecordsResult.records:type_name -> tandem.v1.Record
+	3,  // 4: tandem.v1.BatchGetRequest.gets:type_name -> tandem.v1.GetRequest
+	9,  // 5: tandem.v1.BatchGetRequest.multi_gets:type_name -> tandem.v1.MultiGetRequest
+	13, // 6: tandem.v1.BatchGetRequest.scans:type_name -> tandem.v1.ScanRequest
+	17, // 7: tandem.v1.BatchGetResponse.results:type_name -> tandem.v1.BatchOpResult
+	18, // 8: tandem.v1.BatchGetResponse.multi_get_results:type_name -> tandem.v1.RecordsResult
+	18, // 9: tandem.v1.BatchGetResponse.scan_results:type_name -> tandem.v1.RecordsResult
+	21, // 10: tandem.v1.BatchWriteRequest.writes:type_name -> tandem.v1.BatchWrite
+	11, // 11: tandem.v1.BatchWriteRequest.multi_sets:type_name -> tandem.v1.MultiSetRequest
+	17, // 12: tandem.v1.BatchWriteResponse.results:type_name -> tandem.v1.BatchOpResult
+	17, // 13: tandem.v1.BatchWriteResponse.multi_set_results:type_name -> tandem.v1.BatchOpResult
+	24, // 14: tandem.v1.NodesResponse.nodes:type_name -> tandem.v1.NodeInfo
+	27, // 15: tandem.v1.TableInfo.placement:type_name -> tandem.v1.PartitionPlacement
+	28, // 16: tandem.v1.CreateTableResponse.table:type_name -> tandem.v1.TableInfo
+	28, // 17: tandem.v1.ListTablesResponse.tables:type_name -> tandem.v1.TableInfo
+	35, // 18: tandem.v1.PartitionInfo.replicas:type_name -> tandem.v1.ReplicaStatus
+	28, // 19: tandem.v1.PartitionsResponse.table:type_name -> tandem.v1.TableInfo
+	36, // 20: tandem.v1.PartitionsResponse.partitions:type_name -> tandem.v1.PartitionInfo
+	28, // 21: tandem.v1.RouteResponse.table:type_name -> tandem.v1.TableInfo
+	39, // 22: tandem.v1.RouteResponse.partitions:type_name -> tandem.v1.PartitionRoute
+	42, // 23: tandem.v1.GetConfigResponse.entries:type_name -> tandem.v1.ConfigEntry
+	42, // 24: tandem.v1.SetConfigResponse.entry:type_name -> tandem.v1.ConfigEntry
+	35, // 25: tandem.v1.LocalReplicasResponse.replicas:type_name -> tandem.v1.ReplicaStatus
+	51, // 26: tandem.v1.ListCheckpointsResponse.checkpoints:type_name -> tandem.v1.CheckpointInfo
+	51, // 27: tandem.v1.CheckpointResult.checkpoint:type_name -> tandem.v1.CheckpointInfo
+	55, // 28: tandem.v1.CreateCheckpointResponse.results:type_name -> tandem.v1.CheckpointResult
+	51, // 29: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
+	61, // 30: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	61, // 31: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
+	61, // 32: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	60, // 33: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	61, // 34: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	28, // 35: tandem.v1.CreateFollowerTableResponse.table:type_name -> tandem.v1.TableInfo
+	60, // 36: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	75, // 37: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
+	75, // 38: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
+	75, // 39: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
+	81, // 40: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
+	3,  // 41: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
+	5,  // 42: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
+	7,  // 43: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
+	9,  // 44: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
+	11, // 45: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
+	13, // 46: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
+	15, // 47: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
+	19, // 48: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
+	22, // 49: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
+	25, // 50: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
+	29, // 51: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
+	31, // 52: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
+	33, // 53: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
+	37, // 54: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
+	40, // 55: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
+	43, // 56: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
+	45, // 57: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
+	47, // 58: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
+	49, // 59: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
+	52, // 60: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
+	54, // 61: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
+	57, // 62: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
+	58, // 63: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
+	62, // 64: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
+	64, // 65: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
+	66, // 66: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
+	66, // 67: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
+	66, // 68: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
+	66, // 69: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
+	69, // 70: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
+	71, // 71: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
+	73, // 72: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
+	76, // 73: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
+	78, // 74: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
+	80, // 75: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
+	4,  // 76: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	6,  // 77: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	8,  // 78: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	10, // 79: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	12, // 80: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	14, // 81: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	16, // 82: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	20, // 83: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
+	23, // 84: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
+	26, // 85: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	30, // 86: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	32, // 87: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	34, // 88: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	38, // 89: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	41, // 90: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	44, // 91: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	46, // 92: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	48, // 93: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	50, // 94: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
+	53, // 95: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	56, // 96: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	53, // 97: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	59, // 98: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	63, // 99: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
+	65, // 100: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
+	67, // 101: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
+	68, // 102: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
+	68, // 103: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
+	68, // 104: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
+	70, // 105: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
+	72, // 106: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
+	74, // 107: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
+	77, // 108: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
+	79, // 109: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
+	82, // 110: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
+	76, // [76:111] is the sub-list for method output_type
+	41, // [41:76] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_tandem_proto_init() }
@@ -5619,7 +5785,7 @@ func file_tandem_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   82,
+			NumMessages:   83,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
