@@ -204,22 +204,9 @@ func (s *kvService) Del(ctx context.Context, req *tpb.DelRequest) (*tpb.DelRespo
 }
 
 func (s *kvService) MultiSet(ctx context.Context, req *tpb.MultiSetRequest) (*tpb.MultiSetResponse, error) {
-	if len(req.Kvs) == 0 || len(req.Kvs) > maxBatchKeys {
-		return nil, toStatus(fmt.Errorf("%w: multi-set needs 1 to %d records, got %d", ErrInvalidArgument, maxBatchKeys, len(req.Kvs)))
-	}
-	ts, err := s.n.expireTS(req.TtlSeconds)
+	muts, err := s.n.multiSetMutations(req.HashKey, req.Kvs, req.TtlSeconds)
 	if err != nil {
 		return nil, toStatus(err)
-	}
-	muts := make([]replica.Mutation, 0, len(req.Kvs))
-	for i, kv := range req.Kvs {
-		if err := s.n.checkKey(req.HashKey, kv.SortKey); err != nil {
-			return nil, toStatus(fmt.Errorf("record %d: %w", i, err))
-		}
-		if err := s.n.checkValue(kv.Value); err != nil {
-			return nil, toStatus(fmt.Errorf("record %d: %w", i, err))
-		}
-		muts = append(muts, replica.Mutation{Op: replica.OpPut, HashKey: req.HashKey, SortKey: kv.SortKey, Value: kv.Value, ExpireTS: ts})
 	}
 	d, err := s.n.propose(ctx, req.Table, req.HashKey, muts)
 	if err != nil {
@@ -254,26 +241,13 @@ func (s *kvService) Get(ctx context.Context, req *tpb.GetRequest) (*tpb.GetRespo
 }
 
 func (s *kvService) MultiGet(ctx context.Context, req *tpb.MultiGetRequest) (*tpb.MultiGetResponse, error) {
-	if len(req.SortKeys) == 0 || len(req.SortKeys) > maxBatchKeys {
-		return nil, toStatus(fmt.Errorf("%w: multi-get needs 1 to %d sort keys, got %d (use scan for a whole hash key)", ErrInvalidArgument, maxBatchKeys, len(req.SortKeys)))
-	}
-	for _, sk := range req.SortKeys {
-		if err := s.n.checkKey(req.HashKey, sk); err != nil {
-			return nil, toStatus(err)
-		}
+	if err := s.n.checkMultiGet(req.HashKey, req.SortKeys); err != nil {
+		return nil, toStatus(err)
 	}
 	resp := &tpb.MultiGetResponse{}
-	err := s.n.read(ctx, req.Table, 0, false, req.HashKey, func(db *rocksdb.DB) error {
-		for _, sk := range req.SortKeys {
-			v, ts, found, err := db.Get(req.HashKey, sk)
-			if err != nil {
-				return err
-			}
-			if found {
-				resp.Records = append(resp.Records, &tpb.Record{HashKey: req.HashKey, SortKey: sk, Value: v, ExpireTs: ts})
-			}
-		}
-		return nil
+	err := s.n.read(ctx, req.Table, 0, false, req.HashKey, func(db *rocksdb.DB) (err error) {
+		resp.Records, _, err = multiGet(db, req.HashKey, req.SortKeys)
+		return err
 	})
 	if err != nil {
 		return nil, toStatus(err)
