@@ -41,10 +41,10 @@ type Config struct {
 	// other address fails with ErrInvalidArgument rather than send the
 	// token in clear.
 	Token string
-	// BatchOps caps how many concurrent Get, Set or Del calls to one
-	// partition share one gRPC call (a lone call never waits for others to
-	// join). Zero means 128; 1 sends every operation at once in a call of
-	// its own.
+	// BatchOps caps how many concurrent data operations on one partition
+	// (Get, Set, Del, MultiGet, MultiSet, scan pages) share one gRPC call
+	// (a lone call never waits for others to join). Zero means 128; 1 sends
+	// every operation at once in a call of its own.
 	BatchOps int
 }
 

@@ -15,8 +15,7 @@ func (t *Table) Set(ctx context.Context, hashKey, sortKey, value []byte, opts ..
 		return err
 	}
 	w := &tandempb.BatchWrite{HashKey: hashKey, SortKey: sortKey, Value: value, TtlSeconds: o.ttlSeconds}
-	_, err := t.batched(ctx, t.partitionOf(hashKey), &batchOp{write: w, size: len(hashKey) + len(sortKey) + len(value)})
-	return err
+	return t.batched(ctx, t.partitionOf(hashKey), &batchOp{write: w, size: len(hashKey) + len(sortKey) + len(value), keys: 1})
 }
 
 // Get returns the value under (hashKey, sortKey), or ErrNotFound when the
@@ -34,11 +33,11 @@ func (t *Table) GetRecord(ctx context.Context, hashKey, sortKey []byte) (Record,
 	if err := checkHashKey(hashKey); err != nil {
 		return Record{}, err
 	}
-	get := &tandempb.GetRequest{HashKey: hashKey, SortKey: sortKey}
-	res, err := t.batched(ctx, t.partitionOf(hashKey), &batchOp{get: get, size: len(hashKey) + len(sortKey)})
-	if err != nil {
+	op := &batchOp{get: &tandempb.GetRequest{HashKey: hashKey, SortKey: sortKey}, size: len(hashKey) + len(sortKey), keys: 1}
+	if err := t.batched(ctx, t.partitionOf(hashKey), op); err != nil {
 		return Record{}, err
 	}
+	res := op.res
 	if !res.GetFound() {
 		return Record{}, ErrNotFound
 	}
@@ -52,13 +51,13 @@ func (t *Table) Del(ctx context.Context, hashKey, sortKey []byte) error {
 		return err
 	}
 	w := &tandempb.BatchWrite{Del: true, HashKey: hashKey, SortKey: sortKey}
-	_, err := t.batched(ctx, t.partitionOf(hashKey), &batchOp{write: w, size: len(hashKey) + len(sortKey)})
-	return err
+	return t.batched(ctx, t.partitionOf(hashKey), &batchOp{write: w, size: len(hashKey) + len(sortKey), keys: 1})
 }
 
 // MultiGet reads several sort keys of one hash key atomically. It returns
 // the live records found, in the order of sortKeys; absent keys are simply
-// missing. sortKeys must not be empty.
+// missing. sortKeys must not be empty. Concurrent calls to one partition
+// share a call (see Table).
 func (t *Table) MultiGet(ctx context.Context, hashKey []byte, sortKeys [][]byte) ([]Record, error) {
 	if err := checkHashKey(hashKey); err != nil {
 		return nil, err
@@ -66,20 +65,21 @@ func (t *Table) MultiGet(ctx context.Context, hashKey []byte, sortKeys [][]byte)
 	if len(sortKeys) == 0 {
 		return nil, fmt.Errorf("%w: multi-get needs at least one sort key", ErrInvalidArgument)
 	}
-	req := &tandempb.MultiGetRequest{Table: t.name, HashKey: hashKey, SortKeys: sortKeys}
-	var resp *tandempb.MultiGetResponse
-	err := t.call(ctx, t.partitionOf(hashKey), false, func(ctx context.Context, kv tandempb.KVClient) (err error) {
-		resp, err = kv.MultiGet(ctx, req)
-		return err
-	})
-	if err != nil {
+	size := len(hashKey)
+	for _, sk := range sortKeys {
+		size += len(sk)
+	}
+	op := &batchOp{multiGet: &tandempb.MultiGetRequest{HashKey: hashKey, SortKeys: sortKeys}, size: size, keys: len(sortKeys)}
+	if err := t.batched(ctx, t.partitionOf(hashKey), op); err != nil {
 		return nil, err
 	}
-	return recordsFromProto(resp.GetRecords()), nil
+	return recordsFromProto(op.recs.GetRecords()), nil
 }
 
-// MultiSet writes several sort keys of one hash key atomically. WithTTL
-// applies to every record written.
+// MultiSet writes several sort keys of one hash key atomically: all of
+// them or, when any is invalid, none. WithTTL applies to every record
+// written. Concurrent calls to one partition share a call and a raft entry
+// (see Table).
 func (t *Table) MultiSet(ctx context.Context, hashKey []byte, kvs []SortKeyValue, opts ...WriteOption) error {
 	o := applyWriteOptions(opts)
 	if err := firstErr(o.err, checkHashKey(hashKey)); err != nil {
@@ -89,14 +89,13 @@ func (t *Table) MultiSet(ctx context.Context, hashKey []byte, kvs []SortKeyValue
 		return fmt.Errorf("%w: multi-set needs at least one record", ErrInvalidArgument)
 	}
 	wire := make([]*tandempb.SortKeyValue, len(kvs))
+	size := len(hashKey)
 	for i, kv := range kvs {
 		wire[i] = &tandempb.SortKeyValue{SortKey: kv.SortKey, Value: kv.Value}
+		size += len(kv.SortKey) + len(kv.Value)
 	}
-	req := &tandempb.MultiSetRequest{Table: t.name, HashKey: hashKey, Kvs: wire, TtlSeconds: o.ttlSeconds}
-	return t.call(ctx, t.partitionOf(hashKey), true, func(ctx context.Context, kv tandempb.KVClient) error {
-		_, err := kv.MultiSet(ctx, req)
-		return err
-	})
+	ms := &tandempb.MultiSetRequest{HashKey: hashKey, Kvs: wire, TtlSeconds: o.ttlSeconds}
+	return t.batched(ctx, t.partitionOf(hashKey), &batchOp{multiSet: ms, size: size, keys: len(kvs)})
 }
 
 // firstErr returns the first non-nil error.

@@ -11,7 +11,8 @@ const maxScanPage = 1000
 
 // ScanHashKey returns the records of hashKey in sort-key order, following
 // the server's cursors until limit records are read or the hash key ends.
-// limit 0 reads them all. Each page is one retried call.
+// limit 0 reads them all. Each page is one read, in a call shared with
+// the partition's other reads (see Table).
 func (t *Table) ScanHashKey(ctx context.Context, hashKey []byte, limit int) ([]Record, error) {
 	if err := checkHashKey(hashKey); err != nil {
 		return nil, err
@@ -22,7 +23,7 @@ func (t *Table) ScanHashKey(ctx context.Context, hashKey []byte, limit int) ([]R
 		cursor []byte
 	)
 	for {
-		req := &tandempb.ScanRequest{Table: t.name, HashKey: hashKey, Cursor: cursor, Limit: pageLimit(limit, len(out))}
+		req := &tandempb.ScanRequest{HashKey: hashKey, Cursor: cursor, Limit: pageLimit(limit, len(out))}
 		page, err := t.scanPage(ctx, p, req)
 		if err != nil {
 			return nil, err
@@ -48,7 +49,7 @@ func (t *Table) ScanPartition(ctx context.Context, p int, cursor []byte, limit i
 		return nil, nil, err
 	}
 	for {
-		req := &tandempb.ScanRequest{Table: t.name, Partition: uint32(p), Cursor: cursor, Limit: pageLimit(limit, len(recs))}
+		req := &tandempb.ScanRequest{Partition: uint32(p), Cursor: cursor, Limit: pageLimit(limit, len(recs))}
 		page, err := t.scanPage(ctx, p, req)
 		if err != nil {
 			return nil, nil, err
@@ -119,14 +120,14 @@ func (t *Table) CountPartition(ctx context.Context, p int) (uint64, error) {
 	return resp.GetCount(), nil
 }
 
-// scanPage runs one scan call against partition p.
+// scanPage reads one page of partition p (of req's hash key, when set),
+// in a call shared with the partition's other reads.
 func (t *Table) scanPage(ctx context.Context, p int, req *tandempb.ScanRequest) (*tandempb.ScanResponse, error) {
-	var resp *tandempb.ScanResponse
-	err := t.call(ctx, p, false, func(ctx context.Context, kv tandempb.KVClient) (err error) {
-		resp, err = kv.Scan(ctx, req)
-		return err
-	})
-	return resp, err
+	op := &batchOp{scan: req, size: len(req.HashKey) + len(req.Cursor), keys: 1}
+	if err := t.batched(ctx, p, op); err != nil {
+		return nil, err
+	}
+	return &tandempb.ScanResponse{Records: op.recs.GetRecords(), Cursor: op.recs.GetCursor(), Done: op.recs.GetDone()}, nil
 }
 
 // scanDone reports whether a scan response is the last page.

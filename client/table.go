@@ -12,10 +12,14 @@ import (
 // routing cache with every other handle of the same table.
 //
 // A write is retried only when it provably was not proposed; when its
-// outcome is unknown (its leader failed in the middle of the call) it
-// returns ErrAmbiguous. Concurrent Gets, Sets and Dels to one partition
-// share calls (see Config.BatchOps): a shared write is applied atomically
-// with the others of its call, in one raft entry.
+// outcome is unknown (its leader failed in the middle of the call, or the
+// caller's deadline passed after it was sent) it returns ErrAmbiguous; one
+// that was still queued when the deadline passed was never sent and
+// returns ErrUnavailable. Concurrent data operations on one partition
+// share calls (see Config.BatchOps): Gets, MultiGets and scan pages one
+// BatchGet and its read barrier, Sets, Dels and MultiSets (with or without
+// a TTL) one BatchWrite, applied atomically with the others of its call in
+// one raft entry. Count is a call of its own.
 type Table struct {
 	c       *Client
 	name    string

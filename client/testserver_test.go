@@ -44,6 +44,12 @@ type testNode struct {
 	batchCalls atomic.Int32
 	// hold, when set, keeps batch calls waiting until it is closed.
 	hold chan struct{}
+	// legacyBatch makes batch calls answer as a server that predates
+	// multi-gets, scans and multi-sets in them: it ignores them.
+	legacyBatch bool
+	// replyOps, when positive, caps the reads a batch get does; the rest
+	// are answered ResourceExhausted as by a server whose reply is full.
+	replyOps int
 }
 
 // nodeMode is how a test node answers KV calls.
@@ -181,19 +187,12 @@ func (n *testNode) MultiGet(_ context.Context, r *tandempb.MultiGetRequest) (*ta
 	if err := n.check(r.Table); err != nil {
 		return nil, err
 	}
-	n.cl.mu.Lock()
-	defer n.cl.mu.Unlock()
-	resp := &tandempb.MultiGetResponse{}
-	for _, sk := range r.SortKeys {
-		if rec, ok := n.cl.store[key(r.HashKey, sk)]; ok {
-			resp.Records = append(resp.Records, rec)
-		}
-	}
-	return resp, nil
+	return &tandempb.MultiGetResponse{Records: n.cl.multiGet(r.HashKey, r.SortKeys)}, nil
 }
 
-// BatchWrite applies each write as Set or Del would; a refused write is
-// refused in its own result, as the real server does.
+// BatchWrite applies each write as Set or Del would and each multi-set
+// whole or not at all; a refused write or multi-set is refused in its own
+// result, as the real server does.
 func (n *testNode) BatchWrite(_ context.Context, r *tandempb.BatchWriteRequest) (*tandempb.BatchWriteResponse, error) {
 	n.batchCalls.Add(1)
 	if n.hold != nil {
@@ -212,13 +211,40 @@ func (n *testNode) BatchWrite(_ context.Context, r *tandempb.BatchWriteRequest) 
 		} else {
 			err = n.cl.set(w.HashKey, w.SortKey, w.Value, w.TtlSeconds)
 		}
-		st := status.Convert(err)
-		resp.Results = append(resp.Results, &tandempb.BatchOpResult{Code: uint32(st.Code()), Message: st.Message()})
+		resp.Results = append(resp.Results, resultOf(err))
+	}
+	if n.legacyBatch {
+		return resp, nil
+	}
+	for _, ms := range r.MultiSets {
+		resp.MultiSetResults = append(resp.MultiSetResults, resultOf(n.cl.multiSet(ms)))
 	}
 	return resp, nil
 }
 
-// BatchGet answers each get as Get would.
+// resultOf is the batch result of an operation that failed with err.
+func resultOf(err error) *tandempb.BatchOpResult {
+	st := status.Convert(err)
+	return &tandempb.BatchOpResult{Code: uint32(st.Code()), Message: st.Message()}
+}
+
+// multiSet writes every record of ms, or none when one is refused.
+func (cl *testCluster) multiSet(ms *tandempb.MultiSetRequest) error {
+	for _, kv := range ms.Kvs {
+		if len(ms.HashKey) == 0 || string(kv.Value) == "too big" {
+			return status.Error(codes.InvalidArgument, "record over the limits")
+		}
+	}
+	for _, kv := range ms.Kvs {
+		if err := cl.set(ms.HashKey, kv.SortKey, kv.Value, ms.TtlSeconds); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BatchGet answers each get as Get would, each multi-get as MultiGet and
+// each scan as Scan.
 func (n *testNode) BatchGet(_ context.Context, r *tandempb.BatchGetRequest) (*tandempb.BatchGetResponse, error) {
 	n.batchCalls.Add(1)
 	if n.hold != nil {
@@ -228,10 +254,48 @@ func (n *testNode) BatchGet(_ context.Context, r *tandempb.BatchGetRequest) (*ta
 		return nil, err
 	}
 	resp := &tandempb.BatchGetResponse{}
+	done := 0
+	full := func() bool { done++; return n.replyOps > 0 && done > n.replyOps }
+	notRead := &tandempb.RecordsResult{Code: uint32(codes.ResourceExhausted), Message: "reply full"}
 	for _, g := range r.Gets {
-		resp.Results = append(resp.Results, n.cl.get(g.HashKey, g.SortKey))
+		res := n.cl.get(g.HashKey, g.SortKey)
+		if full() {
+			res = &tandempb.BatchOpResult{Code: notRead.Code, Message: notRead.Message}
+		}
+		resp.Results = append(resp.Results, res)
+	}
+	if n.legacyBatch {
+		return resp, nil
+	}
+	for _, mg := range r.MultiGets {
+		res := &tandempb.RecordsResult{Records: n.cl.multiGet(mg.HashKey, mg.SortKeys)}
+		if full() {
+			res = notRead
+		}
+		resp.MultiGetResults = append(resp.MultiGetResults, res)
+	}
+	for _, sc := range r.Scans {
+		page := n.cl.scan(sc)
+		res := &tandempb.RecordsResult{Records: page.Records, Cursor: page.Cursor, Done: page.Done}
+		if full() {
+			res = notRead
+		}
+		resp.ScanResults = append(resp.ScanResults, res)
 	}
 	return resp, nil
+}
+
+// multiGet returns the records of sortKeys of hashKey that exist.
+func (cl *testCluster) multiGet(hashKey []byte, sortKeys [][]byte) []*tandempb.Record {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	var out []*tandempb.Record
+	for _, sk := range sortKeys {
+		if rec, ok := cl.store[key(hashKey, sk)]; ok {
+			out = append(out, rec)
+		}
+	}
+	return out
 }
 
 // matching returns, in key order, the records a scan or count covers.
@@ -255,21 +319,26 @@ func (n *testNode) Scan(_ context.Context, r *tandempb.ScanRequest) (*tandempb.S
 	if err := n.check(r.Table); err != nil {
 		return nil, err
 	}
+	return n.cl.scan(r), nil
+}
+
+// scan answers one page of a scan.
+func (cl *testCluster) scan(r *tandempb.ScanRequest) *tandempb.ScanResponse {
 	resp := &tandempb.ScanResponse{}
-	limit := min(int(r.Limit), n.cl.pageSize)
-	for _, rec := range n.cl.matching(r.HashKey, r.Partition) {
+	limit := min(int(r.Limit), cl.pageSize)
+	for _, rec := range cl.matching(r.HashKey, r.Partition) {
 		k := []byte(key(rec.HashKey, rec.SortKey))
 		if len(r.Cursor) > 0 && bytes.Compare(k, r.Cursor) <= 0 {
 			continue
 		}
 		if len(resp.Records) == limit {
 			resp.Cursor = []byte(key(resp.Records[limit-1].HashKey, resp.Records[limit-1].SortKey))
-			return resp, nil
+			return resp
 		}
 		resp.Records = append(resp.Records, rec)
 	}
 	resp.Done = true
-	return resp, nil
+	return resp
 }
 
 func (n *testNode) Count(_ context.Context, r *tandempb.CountRequest) (*tandempb.CountResponse, error) {
