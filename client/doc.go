@@ -25,6 +25,15 @@
 // again if a repeat is what you want. Any other error of a write means it
 // had no effect.
 //
+// Concurrent data operations on one partition share gRPC calls: Gets,
+// MultiGets and scan pages one BatchGet (one read barrier), Sets, Dels and
+// MultiSets one BatchWrite (one raft entry, a MultiSet within it still all
+// or nothing). A lone call leaves at once; calls arriving while one is out
+// leave together next (Config.BatchOps caps how many). The rules above
+// hold for every operation of a shared call: one whose deadline passes
+// while it is still queued was never sent and fails with ErrUnavailable;
+// a write whose deadline passes after it was sent fails with ErrAmbiguous.
+//
 // Errors wrap one of the package's sentinels and keep the server's message:
 //
 //	v, err := tbl.Get(ctx, []byte("user1"), []byte("name"))

@@ -38,6 +38,12 @@ const (
 	targetEtcd   = "etcd"
 )
 
+// The layouts of a record in etcd (--etcd-record).
+const (
+	etcdRecordKeys  = "keys"  // one key per field under the record's prefix
+	etcdRecordValue = "value" // one key, the fields JSON-encoded (go-ycsb's etcd binding)
+)
+
 // The key distributions.
 const (
 	distUniform = "uniform"
@@ -59,6 +65,7 @@ type options struct {
 	zipfS          float64
 	readRatio      float64
 	fields         int
+	etcdRecord     string
 	preload        bool
 	preloadTimeout time.Duration
 	create         bool
@@ -86,7 +93,8 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 	fs.Int64Var(&o.ops, "ops", 0, "stop after this many ops, or at --duration if sooner (0 = no limit)")
 	fs.IntVar(&o.valueSize, "value-size", 256, "bytes per written value")
 	fs.IntVar(&o.keys, "keys", 100000, "number of distinct keys or records (hash keys k0..kN-1; sort key s, or the --fields fields)")
-	fs.IntVar(&o.fields, "fields", 10, "fields of a record for the record ops: sort keys field0..fieldN-1 of one hash key (etcd: keys HASHKEY/fieldI)")
+	fs.IntVar(&o.fields, "fields", 10, "fields of a record for the record ops: sort keys field0..fieldN-1 of one hash key (etcd: keys TABLE:HASHKEY/fieldI)")
+	fs.StringVar(&o.etcdRecord, "etcd-record", etcdRecordKeys, "etcd record layout: keys (one key per field; a read is a range get, a whole-record write one txn) or value (one key, the fields JSON-encoded, as go-ycsb's etcd binding stores them; an update of one field rewrites the value with that field alone)")
 	fs.StringVar(&o.dist, "dist", distUniform, "key distribution: uniform or zipfian")
 	fs.Float64Var(&o.zipfS, "zipf-s", 1.1, "zipfian exponent s (> 1); larger is more skewed")
 	fs.Float64Var(&o.readRatio, "read-ratio", 0.5, "fraction of reads for --op mixed and record-mix")
@@ -161,6 +169,8 @@ func (o options) validateMore() error {
 		return fmt.Errorf("--batch-ops must not be negative, not %d", o.batchOps)
 	case o.fields <= 0:
 		return fmt.Errorf("--fields must be positive, not %d", o.fields)
+	case o.etcdRecord != etcdRecordKeys && o.etcdRecord != etcdRecordValue:
+		return fmt.Errorf("--etcd-record must be keys or value, not %q", o.etcdRecord)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ func TestParseOptionsErrors(t *testing.T) {
 		{"no op", nil, "--op must be"},
 		{"bad op", []string{"--op", "scan"}, `--op must be set, get, mixed, load, read-record, update-field, update-record or record-mix, not "scan"`},
 		{"zero fields", []string{"--op", "read-record", "--fields", "0"}, "--fields must be positive"},
+		{"bad etcd record layout", []string{"--op", "load", "--etcd-record", "blob"}, "--etcd-record must be keys or value"},
 		{"zero clients", []string{"--op", "set", "--clients", "0"}, "--clients must be positive"},
 		{"negative clients", []string{"--op", "set", "--clients", "-3"}, "--clients must be positive"},
 		{"negative value size", []string{"--op", "set", "--value-size", "-1"}, "--value-size must not be negative"},

@@ -94,9 +94,18 @@ func TestRecordOpsOnEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	resp, err := cli.Get(context.Background(), "k39/", clientv3.WithPrefix())
-	if err != nil || len(resp.Kvs) != 3 || string(resp.Kvs[2].Key) != "k39/field2" {
-		t.Fatalf("record k39 = %v, %v; want k39/field0..2", resp, err)
+	resp, err := cli.Get(context.Background(), "r:k39/", clientv3.WithPrefix())
+	if err != nil || len(resp.Kvs) != 3 || string(resp.Kvs[2].Key) != "r:k39/field2" {
+		t.Fatalf("record k39 = %v, %v; want r:k39/field0..2", resp, err)
+	}
+
+	// go-ycsb's layout: one key per record, the fields JSON-encoded.
+	runJSON(t, "--target", "etcd", "--endpoints", endpoint, "--table", "r", "--etcd-record", "value",
+		"--op", "load", "--keys", "5", "--fields", "3", "--value-size", "8", "--clients", "2")
+	resp, err = cli.Get(context.Background(), "r:k4")
+	var rec map[string][]byte
+	if err != nil || len(resp.Kvs) != 1 || json.Unmarshal(resp.Kvs[0].Value, &rec) != nil || len(rec["field2"]) != 8 {
+		t.Fatalf("record k4 = %v, %v; want one key holding field0..2", resp, err)
 	}
 }
 

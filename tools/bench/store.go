@@ -5,10 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/tandem-kv/tandem/client"
 )
@@ -63,69 +59,6 @@ func (s tandemStore) WriteRecord(ctx context.Context, key []byte, fields, values
 		kvs[i] = client.SortKeyValue{SortKey: f, Value: values[i]}
 	}
 	return s.tbl.MultiSet(ctx, key, kvs)
-}
-
-// etcdStore drives an etcd cluster with its v3 client: Put, and Get with
-// etcd's default linearizable reads.
-type etcdStore struct{ cli *clientv3.Client }
-
-func (s etcdStore) Set(ctx context.Context, key, value []byte) error {
-	_, err := s.cli.Put(ctx, string(key), string(value))
-	return err
-}
-
-func (s etcdStore) Get(ctx context.Context, key []byte) (bool, error) {
-	resp, err := s.cli.Get(ctx, string(key))
-	if err != nil {
-		return false, err
-	}
-	return len(resp.Kvs) > 0, nil
-}
-
-// A record in etcd is one key per field under the record's prefix,
-// "KEY/FIELD", the usual way to keep a row in a flat key space.
-
-// recordPrefix is the prefix of record key's fields.
-func recordPrefix(key []byte) string { return string(key) + "/" }
-
-// ReadRecord is one linearizable range get of the record's prefix.
-func (s etcdStore) ReadRecord(ctx context.Context, key []byte, _ [][]byte) (bool, error) {
-	resp, err := s.cli.Get(ctx, recordPrefix(key), clientv3.WithPrefix())
-	if err != nil {
-		return false, err
-	}
-	return len(resp.Kvs) > 0, nil
-}
-
-// UpdateField is one Put.
-func (s etcdStore) UpdateField(ctx context.Context, key, field, value []byte) error {
-	_, err := s.cli.Put(ctx, recordPrefix(key)+string(field), string(value))
-	return err
-}
-
-// WriteRecord is one transaction of a Put per field.
-func (s etcdStore) WriteRecord(ctx context.Context, key []byte, fields, values [][]byte) error {
-	puts := make([]clientv3.Op, len(fields))
-	for i, f := range fields {
-		puts[i] = clientv3.OpPut(recordPrefix(key)+string(f), string(values[i]))
-	}
-	_, err := s.cli.Txn(ctx).Then(puts...).Commit()
-	return err
-}
-
-// openEtcd connects to the etcd endpoints.
-func openEtcd(ctx context.Context, o options) (etcdStore, func(), error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: o.addrs, DialTimeout: min(5*time.Second, o.timeout), Logger: zap.NewNop()})
-	if err != nil {
-		return etcdStore{}, nil, fmt.Errorf("etcd %v: %w", o.addrs, err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	if _, err := cli.Status(sctx, o.addrs[0]); err != nil {
-		cli.Close()
-		return etcdStore{}, nil, fmt.Errorf("etcd %s: %w", o.addrs[0], err)
-	}
-	return etcdStore{cli: cli}, func() { cli.Close() }, nil
 }
 
 // openTandem connects to Tandem and prepares the table.
