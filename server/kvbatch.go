@@ -228,20 +228,19 @@ func (n *Node) checkMultiGet(hashKey []byte, sortKeys [][]byte) error {
 	return nil
 }
 
-// multiGet reads sortKeys of hashKey: the live records found, in the order
-// of sortKeys, and their keys' and values' bytes.
+// multiGet reads sortKeys of hashKey at one point in time (a MultiSet is
+// seen whole or not at all): the live records found, in the order of
+// sortKeys, and their keys' and values' bytes.
 func multiGet(db *rocksdb.DB, hashKey []byte, sortKeys [][]byte) ([]*tpb.Record, int, error) {
-	var recs []*tpb.Record
+	found, err := db.MultiGet(hashKey, sortKeys)
+	if err != nil {
+		return nil, 0, err
+	}
+	recs := make([]*tpb.Record, len(found))
 	size := 0
-	for _, sk := range sortKeys {
-		v, ts, found, err := db.Get(hashKey, sk)
-		if err != nil {
-			return nil, 0, err
-		}
-		if found {
-			recs = append(recs, &tpb.Record{HashKey: hashKey, SortKey: sk, Value: v, ExpireTs: ts})
-			size += len(hashKey) + len(sk) + len(v)
-		}
+	for i, r := range found {
+		recs[i] = &tpb.Record{HashKey: hashKey, SortKey: r.SortKey, Value: r.Value, ExpireTs: r.ExpireTS}
+		size += len(hashKey) + len(r.SortKey) + len(r.Value)
 	}
 	return recs, size, nil
 }
