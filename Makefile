@@ -86,7 +86,9 @@ lint:
 # bench prints the figures BENCHMARKS.md records: checkpoint latency (Go
 # benchmarks, with a copy baseline in the same run), duplication, and the
 # same loads against raw synced RocksDB, a 3-node Tandem cluster and a
-# 3-member etcd cluster (Debian's etcd-server) with ratios. A few minutes.
+# 3-member etcd cluster (Debian's etcd-server) with ratios: single records,
+# and records of 10 fields (YCSB's shape: load, read a record, update a
+# field, update a record, the A mix). About ten minutes.
 bench: build
 	$(GO) test -run '^$$' -bench BenchmarkCheckpoint -benchtime 20x ./server/
 	$(GO) test -run '^$$' -bench BenchmarkShellCheckpoint -benchtime 10x ./server/e2e/

@@ -7,7 +7,8 @@
 # SUITES picks what runs: "single" (set, set with one call per write, get,
 # mixed, on 256-byte values) and "records" (records of FIELDS fields of
 # FIELD_SIZE bytes: load RECORDS of them, then read-record, update-field,
-# update-record and the YCSB-A-like record mix).
+# update-record and the YCSB-A-like record mix; each line also says how
+# many CPU seconds the three servers used during the run, server_cpu_s).
 set -euo pipefail
 BIN=${BIN:-bin}
 DURATION=${DURATION:-10s}
@@ -36,6 +37,23 @@ for i in 0 1 2; do
 	for _ in $(seq 100); do curl -sf "127.0.0.1:758$i/healthz" >/dev/null && break; sleep 0.1; done
 done
 bench() { "$BIN/tandem-bench" --addr "$ADDRS" --clients "$CLIENTS" --json "$@" | tail -1; }
+# ticks sums the CPU time (clock ticks) the server processes used so far.
+ticks() {
+	local s=0 ut st
+	for p in "${pids[@]}"; do
+		read -r ut st < <(cut -d' ' -f14,15 "/proc/$p/stat")
+		s=$((s + ut + st))
+	done
+	echo "$s"
+}
+# cpu_bench is bench that adds the servers' CPU seconds during the run to
+# its JSON line ("server_cpu_s"), for the CPU an op costs them.
+cpu_bench() {
+	local t0 line
+	t0=$(ticks)
+	line=$(bench "$@")
+	echo "$line" | sed "s/^{/{\"server_cpu_s\":$(awk -v d=$(($(ticks) - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", d / hz }'),/"
+}
 
 if [[ " $SUITES " == *" single "* ]]; then
 	echo "== 3 nodes, table of 8 partitions x 3 replicas, $CLIENTS clients, $DURATION, 256-byte values"
@@ -52,10 +70,12 @@ fi
 
 if [[ " $SUITES " == *" records "* ]]; then
 	echo "== records: $RECORDS records of $FIELDS fields x $FIELD_SIZE bytes, 8 partitions x 3 replicas, $CLIENTS clients, $DURATION"
+	"$BIN/tandem-shell" --addr "$ADDRS" --timeout 60s -e "create records --partitions 8 --replicas 3" >/dev/null
 	rec=(--table records --fields "$FIELDS" --value-size "$FIELD_SIZE" --keys "$RECORDS")
-	bench "${rec[@]}" --op load --duration "$LOAD_LIMIT" --create --partitions 8 --replicas 3
+	bench "${rec[@]}" --op read-record --ops 1 --duration 60s >/dev/null # waits for every leader
+	cpu_bench "${rec[@]}" --op load --duration "$LOAD_LIMIT"
 	for op in read-record update-field update-record; do
-		bench "${rec[@]}" --op "$op" --duration "$DURATION"
+		cpu_bench "${rec[@]}" --op "$op" --duration "$DURATION"
 	done
-	bench "${rec[@]}" --op record-mix --workload a --duration "$DURATION"
+	cpu_bench "${rec[@]}" --op record-mix --workload a --duration "$DURATION"
 fi

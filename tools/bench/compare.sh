@@ -68,9 +68,23 @@ if command -v etcd >/dev/null; then
 	trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$OUT"' EXIT
 	sleep 3
 	etcd_out=$OUT/etcd.txt
+	ticks() {
+		local s=0 ut st
+		for p in "${pids[@]}"; do
+			read -r ut st < <(cut -d' ' -f14,15 "/proc/$p/stat")
+			s=$((s + ut + st))
+		done
+		echo "$s"
+	}
+	# etcd_bench runs tandem-bench against etcd and adds the members' CPU
+	# seconds during the run to its JSON line, as cluster-bench.sh does.
 	etcd_bench() {
-		"$BIN/tandem-bench" --target etcd --endpoints 127.0.0.1:24780,127.0.0.1:24781,127.0.0.1:24782 \
-			--clients "$CLIENTS" --json "$@" | tail -1 | tee -a "$etcd_out"
+		local t0 line
+		t0=$(ticks)
+		line=$("$BIN/tandem-bench" --target etcd --endpoints 127.0.0.1:24780,127.0.0.1:24781,127.0.0.1:24782 \
+			--clients "$CLIENTS" --json "$@" | tail -1)
+		echo "$line" | sed "s/^{/{\"server_cpu_s\":$(awk -v d=$(($(ticks) - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", d / hz }'),/" |
+			tee -a "$etcd_out"
 	}
 	if has single; then
 		for op in set get mixed; do
@@ -136,5 +150,18 @@ if has records; then
 			if (e != "") printf " %8.0f %8.2f %6.2fx %8.0f %8.2f %6.2fx", e, ep, (e > 0 ? t/e : 0), e1, e1p, (e1 > 0 ? t/e1 : 0)
 			printf "\n"
 		}'
+	done
+	echo "   servers' CPU per op, ms (all three processes, user + system)"
+	printf "%-14s %8s" op Tandem
+	[ -n "$BASE_BIN" ] && printf " %8s" baseline
+	[ -f "$OUT/etcd-keys.txt" ] && printf " %8s %8s" etcd "etcd 1k"
+	echo
+	for op in load read-record update-field update-record record-mix; do
+		cpu() { awk -v c="$(num "$1" "$op" server_cpu_s)" -v n="$(num "$1" "$op" ops)" 'BEGIN { if (n > 0) printf " %8.3f", c * 1000 / n; else printf " %8s", "-" }'; }
+		printf "%-14s" "$op"
+		cpu "$OUT/tandem.txt"
+		[ -n "$BASE_BIN" ] && cpu "$OUT/base.txt"
+		[ -f "$OUT/etcd-keys.txt" ] && cpu "$OUT/etcd-keys.txt" && cpu "$OUT/etcd-value.txt"
+		echo
 	done
 fi
