@@ -83,6 +83,7 @@ type Cluster struct {
 	Nodes []*Node
 	t     testing.TB
 	bin   string
+	base  string // the directory of the nodes' data directories and logs
 }
 
 // StartCluster starts n nodes named n1..nN forming one cluster and waits
@@ -106,10 +107,25 @@ type ClusterOptions struct {
 	// Args, when set, gives each node's extra tandem-server flags (for
 	// example --tls-cert and --auth-tokens).
 	Args func(nd *Node) []string
+	// DefaultTimings starts the nodes with tandem-server's default raft
+	// timings (no --raft-election-timeout), as a user's node runs, instead
+	// of the tests' 1s election timeout.
+	DefaultTimings bool
 }
 
 // StartClusterWith is StartCluster with options.
 func StartClusterWith(t testing.TB, name string, n int, opts ClusterOptions) *Cluster {
+	t.Helper()
+	c := LaunchCluster(t, name, n, opts)
+	for _, nd := range c.Nodes {
+		nd.WaitHealthy(30 * time.Second)
+	}
+	return c
+}
+
+// LaunchCluster starts n nodes as StartClusterWith does but returns at
+// once, without waiting for /healthz, so that a caller can time the start.
+func LaunchCluster(t testing.TB, name string, n int, opts ClusterOptions) *Cluster {
 	t.Helper()
 	bin := opts.Bin
 	if bin == "" {
@@ -117,16 +133,19 @@ func StartClusterWith(t testing.TB, name string, n int, opts ClusterOptions) *Cl
 	}
 	c := &Cluster{Name: name, t: t, bin: bin}
 	base := t.TempDir()
+	c.base = base
 	for i := 0; i < n; i++ {
 		nd := &Node{ID: fmt.Sprintf("n%d", i+1), Addr: FreeAddr(t), HTTP: FreeAddr(t), t: t, bin: bin}
 		nd.Data = filepath.Join(base, nd.ID)
 		c.Nodes = append(c.Nodes, nd)
 	}
 	for _, nd := range c.Nodes {
-		// Tests fail over on a 1s election timeout (the default is 3s);
-		// opts.Args may set another.
-		nd.args = []string{"--id", nd.ID, "--addr", nd.Addr, "--http", nd.HTTP, "--data", nd.Data, "--cluster", name,
-			"--raft-election-timeout", "1s"}
+		nd.args = []string{"--id", nd.ID, "--addr", nd.Addr, "--http", nd.HTTP, "--data", nd.Data, "--cluster", name}
+		if !opts.DefaultTimings {
+			// Tests fail over on a 1s election timeout (the default is
+			// 3s); opts.Args may set another.
+			nd.args = append(nd.args, "--raft-election-timeout", "1s")
+		}
 		if n > 1 {
 			nd.args = append(nd.args, "--peers", c.peersOf(nd, opts.PeerAddr))
 		}
@@ -139,9 +158,6 @@ func StartClusterWith(t testing.TB, name string, n int, opts ClusterOptions) *Cl
 		nd.Start()
 	}
 	t.Cleanup(c.Stop)
-	for _, nd := range c.Nodes {
-		nd.WaitHealthy(30 * time.Second)
-	}
 	return c
 }
 
@@ -341,4 +357,63 @@ func FreeAddr(t testing.TB) string {
 	}
 	t.Fatal("no free port in 20000-31999")
 	return ""
+}
+
+// Destroy stops every node and removes their data directories and logs, for
+// callers that start many clusters in one test and do not need them after.
+func (c *Cluster) Destroy() {
+	c.Stop()
+	if c.base != "" {
+		_ = os.RemoveAll(c.base)
+	}
+}
+
+// ShellAt runs tandem-shell -e script against node nd only.
+func (c *Cluster) ShellAt(nd *Node, script string, extra ...string) (string, error) {
+	args := append([]string{"--addr", nd.Addr}, extra...)
+	args = append(args, "-e", script)
+	cmd := exec.Command(filepath.Join(c.bin, "tandem-shell"), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("tandem-shell --addr %s -e %q: %v: %s", nd.Addr, script, err, errb.String())
+	}
+	return out.String(), nil
+}
+
+// Healthz asks the node's /healthz once and returns the HTTP status code
+// (0 when the node did not answer).
+func (nd *Node) Healthz() int {
+	code, _ := nd.httpGet("/healthz")
+	return code
+}
+
+// IsMetaLeader reports whether the node says, on /metrics, that it leads
+// the meta group.
+func (nd *Node) IsMetaLeader() bool {
+	code, body := nd.httpGet("/metrics")
+	if code != http.StatusOK {
+		return false
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "tandem_meta_is_leader ") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "tandem_meta_is_leader ")) == "1"
+		}
+	}
+	return false
+}
+
+// httpGet fetches path from the node's HTTP port with a 1s limit.
+func (nd *Node) httpGet(path string) (int, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+nd.HTTP+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
 }
