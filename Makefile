@@ -93,6 +93,7 @@ bench: build
 	$(GO) test -run '^$$' -bench BenchmarkCheckpoint -benchtime 20x ./server/
 	$(GO) test -run '^$$' -bench BenchmarkShellCheckpoint -benchtime 10x ./server/e2e/
 	$(GO) test -run '^$$' -bench BenchmarkDuplication -benchtime 1x ./server/e2e/
+	$(GO) test -run '^$$' -bench '^BenchmarkDefaults$$' -benchtime 1x -timeout 180m ./server/e2e/ -defaults.tries 20
 	@command -v etcd >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null) || echo "etcd-server not installed: the etcd comparison is skipped"
 	BIN=$(BIN) tools/bench/compare.sh
 	BIN=$(BIN) tools/bench/idle.sh
