@@ -111,6 +111,9 @@ type ClusterOptions struct {
 	// timings (no --raft-election-timeout), as a user's node runs, instead
 	// of the tests' 1s election timeout.
 	DefaultTimings bool
+	// StartOnly, when above zero, starts only the first StartOnly nodes;
+	// the caller starts the others with Node.Start when it wants.
+	StartOnly int
 }
 
 // StartClusterWith is StartCluster with options.
@@ -139,7 +142,7 @@ func LaunchCluster(t testing.TB, name string, n int, opts ClusterOptions) *Clust
 		nd.Data = filepath.Join(base, nd.ID)
 		c.Nodes = append(c.Nodes, nd)
 	}
-	for _, nd := range c.Nodes {
+	for i, nd := range c.Nodes {
 		nd.args = []string{"--id", nd.ID, "--addr", nd.Addr, "--http", nd.HTTP, "--data", nd.Data, "--cluster", name}
 		if !opts.DefaultTimings {
 			// Tests fail over on a 1s election timeout (the default is
@@ -155,7 +158,9 @@ func LaunchCluster(t testing.TB, name string, n int, opts ClusterOptions) *Clust
 		if opts.Args != nil {
 			nd.args = append(nd.args, opts.Args(nd)...)
 		}
-		nd.Start()
+		if opts.StartOnly <= 0 || i < opts.StartOnly {
+			nd.Start()
+		}
 	}
 	t.Cleanup(c.Stop)
 	return c
