@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,45 +15,13 @@ import (
 
 	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
-	"github.com/tandem-kv/tandem/replica"
 )
 
 const remoteCallTimeout = 15 * time.Second
 
-// sourceHost adapts the node to duplication.SourceHost.
-type sourceHost struct{ n *Node }
-
-func (h sourceHost) Duplication(id string) (duplication.Info, bool) {
-	var info duplication.Info
-	ok := false
-	h.n.meta.fsm.view(func(s *MetaState) {
-		if d, found := s.Dups[id]; found {
-			info = duplication.Info{ID: d.ID, Table: d.Table, RemoteCluster: d.RemoteCluster, Paused: d.State == dupPaused}
-			ok = true
-		}
-	})
-	return info, ok
-}
-
-func (h sourceHost) LocalLeader(table string, p uint32) (*replica.Replica, error) {
-	r, _, _, err := h.n.leaderFor(context.Background(), table, p, true, nil)
-	return r, err
-}
-
-func (h sourceHost) LocalReplica(table string, p uint32) (*replica.Replica, bool) {
-	t, ok := h.n.table(table)
-	if !ok {
-		return nil, false
-	}
-	r := h.n.replica(groupID(t.ID, p))
-	return r, r != nil
-}
-
-func (h sourceHost) Cluster() string          { return h.n.cfg.Cluster }
-func (h sourceHost) ToStatus(err error) error { return toStatus(err) }
-
 func dupInfo(d *DupMeta) *tpb.DuplicationInfo {
-	return &tpb.DuplicationInfo{Id: d.ID, Table: d.Table, RemoteAddr: d.RemoteAddr, RemoteCluster: d.RemoteCluster, State: d.State, CreatedAtUnixMs: d.CreatedAtMs}
+	return duplication.Info{ID: d.ID, Table: d.Table, RemoteAddr: d.RemoteAddr, RemoteCluster: d.RemoteCluster,
+		State: d.State, CreatedAtMs: d.CreatedAtMs}.Proto()
 }
 
 // dupRemoved reports whether duplication id was removed.
@@ -72,7 +39,7 @@ func (n *Node) removedDupRemote(id string) string {
 	return addr
 }
 
-func (n *Node) dup(table, id string) (*DupMeta, error) {
+func (n *Node) findDup(table, id string) (*DupMeta, error) {
 	var d *DupMeta
 	n.meta.fsm.view(func(s *MetaState) {
 		if x, ok := s.Dups[id]; ok && x.Table == table {
@@ -110,7 +77,7 @@ func (a *adminService) AddDuplication(ctx context.Context, req *tpb.AddDuplicati
 // cannot be reached in time the record is removed again, so a failed
 // `dup add` leaves nothing behind.
 func (a *adminService) addDuplicationHere(ctx context.Context, req *tpb.AddDuplicationRequest, t *TableMeta) (*tpb.AddDuplicationResponse, error) {
-	d := &DupMeta{ID: fmt.Sprintf("%d", a.n.cfg.Now().UnixMilli()), Table: t.Name, RemoteAddr: req.RemoteAddr, State: dupAdding,
+	d := &DupMeta{ID: fmt.Sprintf("%d", a.n.cfg.Now().UnixMilli()), Table: t.Name, RemoteAddr: req.RemoteAddr, State: duplication.StateAdding,
 		CreatedAtMs: a.n.cfg.Now().UnixMilli(), RequestID: requestID(ctx)}
 	res, _, err := a.n.meta.apply(ctx, metaCommand{Op: opAddDup, Dup: d})
 	if err != nil {
@@ -119,9 +86,9 @@ func (a *adminService) addDuplicationHere(ctx context.Context, req *tpb.AddDupli
 	c := *res.Dup // a retried call gets the duplication its first attempt added
 	d = &c
 	cluster, err := a.n.createFollower(ctx, t, d)
-	if err == nil && d.State == dupAdding {
-		_, _, err = a.n.meta.apply(ctx, metaCommand{Op: opSetDupState, Name: d.ID, Value: dupActive})
-		d.State = dupActive
+	if err == nil && d.State == duplication.StateAdding {
+		_, _, err = a.n.meta.apply(ctx, metaCommand{Op: opSetDupState, Name: d.ID, Value: string(duplication.StateActive)})
+		d.State = duplication.StateActive
 	}
 	if err != nil {
 		// The caller may have given up already: clean up regardless.
@@ -137,14 +104,6 @@ func (a *adminService) addDuplicationHere(ctx context.Context, req *tpb.AddDupli
 	a.n.lg.Info("duplication added", zap.String("dup", d.ID), zap.String("table", t.Name), zap.String("remote", req.RemoteAddr), zap.String("remote_cluster", cluster))
 	return &tpb.AddDuplicationResponse{Duplication: dupInfo(d)}, nil
 }
-
-// Duplication states as the meta group records them.
-const (
-	dupAdding  = "adding"
-	dupActive  = "active"
-	dupPaused  = "paused"
-	dupRemoved = "removed"
-)
 
 // remoteTimeout bounds a call to a remote cluster: remoteCallTimeout, and
 // short of the caller's own deadline, so the caller hears why rather than
@@ -254,39 +213,39 @@ func (a *adminService) DetachFollower(ctx context.Context, req *tpb.DetachFollow
 	})
 }
 
-func (a *adminService) setDupState(ctx context.Context, req *tpb.DuplicationRequest, state string,
+func (a *adminService) setDupState(ctx context.Context, req *tpb.DuplicationRequest, state duplication.State,
 	rpc func(tpb.AdminClient, context.Context, *tpb.DuplicationRequest, ...grpc.CallOption) (*tpb.DuplicationResponse, error)) (*tpb.DuplicationResponse, error) {
-	if _, err := a.n.dup(req.Table, req.DupId); err != nil {
+	if _, err := a.n.findDup(req.Table, req.DupId); err != nil {
 		return nil, toStatus(err)
 	}
 	return onMetaLeader(a.n, ctx, req, rpc, func() (*tpb.DuplicationResponse, error) {
-		res, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetDupState, Name: req.DupId, Value: state})
+		res, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetDupState, Name: req.DupId, Value: string(state)})
 		if err != nil {
 			return nil, toStatus(err)
 		}
-		a.n.lg.Info("duplication state set", zap.String("dup", req.DupId), zap.String("state", state))
+		a.n.lg.Info("duplication state set", zap.String("dup", req.DupId), zap.String("state", string(state)))
 		return &tpb.DuplicationResponse{Duplication: dupInfo(res.Dup)}, nil
 	})
 }
 
 func (a *adminService) PauseDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
-	return a.setDupState(ctx, req, dupPaused, tpb.AdminClient.PauseDuplication)
+	return a.setDupState(ctx, req, duplication.StatePaused, tpb.AdminClient.PauseDuplication)
 }
 
 func (a *adminService) StartDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
-	return a.setDupState(ctx, req, dupActive, tpb.AdminClient.StartDuplication)
+	return a.setDupState(ctx, req, duplication.StateActive, tpb.AdminClient.StartDuplication)
 }
 
 // RemoveDuplication drops the duplication (partition leaders then release
 // its floor and base) and makes the remote table writable again.
 func (a *adminService) RemoveDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.RemoveDuplication, func() (*tpb.DuplicationResponse, error) {
-		d, err := a.n.dup(req.Table, req.DupId)
+		d, err := a.n.findDup(req.Table, req.DupId)
 		if errors.Is(err, ErrDupNotFound) && a.n.dupRemoved(req.DupId) {
 			// A retry of a removal whose answer was lost, or a second dup
 			// rm after the remote was not reachable: the record is gone,
 			// so only the remote's table may still need detaching.
-			d = &DupMeta{ID: req.DupId, Table: req.Table, State: dupRemoved}
+			d = &DupMeta{ID: req.DupId, Table: req.Table, State: duplication.StateRemoved}
 			return a.detachRemote(ctx, d, a.n.removedDupRemote(req.DupId))
 		}
 		if err != nil {
@@ -303,7 +262,7 @@ func (a *adminService) removeDuplicationHere(ctx context.Context, d *DupMeta) (*
 		return nil, toStatus(err)
 	}
 	a.n.lg.Info("duplication removed", zap.String("dup", d.ID))
-	d.State = dupRemoved
+	d.State = duplication.StateRemoved
 	return a.detachRemote(ctx, d, d.RemoteAddr)
 }
 
@@ -368,7 +327,7 @@ func (a *adminService) ShowDuplication(ctx context.Context, req *tpb.Duplication
 }
 
 func (a *adminService) showDuplicationHere(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.ShowDuplicationResponse, error) {
-	d, err := a.n.dup(req.Table, req.DupId)
+	d, err := a.n.findDup(req.Table, req.DupId)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -380,86 +339,21 @@ func (a *adminService) showDuplicationHere(ctx context.Context, req *tpb.Duplica
 
 // summarize fills the duplication's progress line and its worst lag.
 func summarize(info *tpb.DuplicationInfo, parts []*tpb.DupPartitionStatus) {
-	counts := map[string]int{}
-	for _, p := range parts {
-		counts[p.State]++
-		info.MaxLagDecrees = max(info.MaxLagDecrees, p.LagDecrees)
-		info.MaxLagSeconds = max(info.MaxLagSeconds, p.LagSeconds)
-	}
-	var states []string
-	for s := range counts {
-		states = append(states, s)
-	}
-	sort.Strings(states)
-	var b strings.Builder
-	for i, s := range states {
-		if i > 0 {
-			b.WriteString(" ")
-		}
-		fmt.Fprintf(&b, "%s:%d", s, counts[s])
-	}
-	info.Progress = b.String()
+	duplication.Summarize(info, parts)
 }
 
 // dupStatus gathers every partition's status from the source leaders.
 func (n *Node) dupStatus(ctx context.Context, d *DupMeta) []*tpb.DupPartitionStatus {
-	t, ok := n.table(d.Table)
+	info, ok := dupMeta{n}.Duplication(d.ID)
 	if !ok {
-		return nil
-	}
-	byPart := map[uint32]*tpb.DupPartitionStatus{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, p := range n.peers {
-		wg.Add(1)
-		go func(p Peer) {
-			defer wg.Done()
-			var parts []*tpb.DupPartitionStatus
-			if p.ID == n.cfg.NodeID {
-				parts = n.localDupStatus(d.ID)
-			} else if c, err := n.admin(p.Addr); err == nil {
-				cctx, cancel := context.WithTimeout(ctx, fanoutTimeout)
-				if resp, err := c.LocalDupStatus(cctx, &tpb.LocalDupStatusRequest{Table: d.Table, DupId: d.ID}); err == nil {
-					parts = resp.Partitions
-				}
-				cancel()
-			}
-			mu.Lock()
-			for _, s := range parts {
-				byPart[s.Partition] = s
-			}
-			mu.Unlock()
-		}(p)
-	}
-	wg.Wait()
-	out := make([]*tpb.DupPartitionStatus, t.Partitions)
-	for i := range out {
-		if s, ok := byPart[uint32(i)]; ok {
-			out[i] = s
-		} else {
-			out[i] = &tpb.DupPartitionStatus{Partition: uint32(i), State: "UNKNOWN", LastError: "no source leader answered"}
+		info = duplication.Info{ID: d.ID, Table: d.Table}
+		if t, found := n.table(d.Table); found {
+			info.Partitions = t.Partitions
 		}
 	}
-	return out
-}
-
-// localDupStatus reports the partitions of dup id this node leads.
-func (n *Node) localDupStatus(id string) []*tpb.DupPartitionStatus {
-	info, ok := sourceHost{n}.Duplication(id)
-	if !ok {
-		return nil
-	}
-	var out []*tpb.DupPartitionStatus
-	for _, r := range n.localReplicas() {
-		ri := r.Info()
-		if ri.Table != info.Table || !r.IsLeader() {
-			continue
-		}
-		out = append(out, n.dupSource.Status(info, ri.Partition, r))
-	}
-	return out
+	return n.dup.Status(ctx, info)
 }
 
 func (a *adminService) LocalDupStatus(ctx context.Context, req *tpb.LocalDupStatusRequest) (*tpb.LocalDupStatusResponse, error) {
-	return &tpb.LocalDupStatusResponse{Partitions: a.n.localDupStatus(req.DupId)}, nil
+	return &tpb.LocalDupStatusResponse{Partitions: a.n.dup.LocalStatus(req.DupId)}, nil
 }

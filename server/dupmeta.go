@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"fmt"
+
+	"github.com/tandem-kv/tandem/duplication"
 )
 
 var (
@@ -52,7 +54,7 @@ func applyDupCommand(s *MetaState, cmd metaCommand) metaResult {
 		if !ok {
 			return metaResult{Err: fmt.Errorf("duplication %s: %w", cmd.Name, ErrDupNotFound)}
 		}
-		d.State = cmd.Value
+		d.State = duplication.State(cmd.Value)
 		c := *d
 		return metaResult{Dup: &c}
 	case opRemoveDup:

@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
+
+	"github.com/tandem-kv/tandem/duplication"
 )
 
 // TableMeta is a table as the meta group records it.
@@ -56,9 +58,9 @@ type DupMeta struct {
 	Table         string `json:"table"`
 	RemoteAddr    string `json:"remote_addr"`
 	RemoteCluster string `json:"remote_cluster"`
-	// State is "active" or "paused".
-	State       string `json:"state"`
-	CreatedAtMs int64  `json:"created_at_ms"`
+	// State is adding, active or paused (removed records are deleted).
+	State       duplication.State `json:"state"`
+	CreatedAtMs int64             `json:"created_at_ms"`
 	// RequestID is the client's id for the call that added it (see
 	// TableMeta.RequestID).
 	RequestID string `json:"request_id,omitempty"`
@@ -156,6 +158,10 @@ type metaFSM struct {
 	waitCh  chan struct{}
 	// onChange is signalled (without blocking) after every apply or restore.
 	onChange chan struct{}
+
+	watchMu sync.Mutex
+	// watchers are called (and must not block) after every apply or restore.
+	watchers []func()
 }
 
 func newMetaFSM(lg *zap.Logger) *metaFSM {
@@ -268,6 +274,18 @@ func (f *metaFSM) notify() {
 	case f.onChange <- struct{}{}:
 	default:
 	}
+	f.watchMu.Lock()
+	defer f.watchMu.Unlock()
+	for _, fn := range f.watchers {
+		fn()
+	}
+}
+
+// watch calls fn, which must not block, after every apply or restore.
+func (f *metaFSM) watch(fn func()) {
+	f.watchMu.Lock()
+	defer f.watchMu.Unlock()
+	f.watchers = append(f.watchers, fn)
 }
 
 // view runs fn with the current state under a read lock; fn must not keep it.

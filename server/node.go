@@ -49,10 +49,7 @@ type Node struct {
 	met    *metrics
 	sched  *replica.Scheduler
 
-	dupSource  *duplication.Source
-	dupMetrics *duplication.Metrics
-	pullersMu  sync.Mutex
-	pullers    map[uint64]*duplication.Puller
+	dup *duplication.Node
 
 	mu       sync.RWMutex
 	replicas map[uint64]*replica.Replica
@@ -61,9 +58,9 @@ type Node struct {
 	ready atomic.Bool
 	stop  chan struct{}
 	wg    sync.WaitGroup
-	// loops tracks the reconcile and duplication loops, which open and
-	// close replicas: Close waits for them before closing replicas, so none
-	// is opened behind its back.
+	// loops tracks the reconcile loop, which opens and closes replicas:
+	// Close waits for it (and stops duplication's work) before closing
+	// replicas, so none is opened or used behind its back.
 	loops   sync.WaitGroup
 	closeMu sync.Once
 }
@@ -128,9 +125,9 @@ func (n *Node) open() error {
 		return err
 	}
 	n.sched = replica.NewScheduler(replica.SchedulerConfig{Settings: n.limits().Checkpoint, Now: n.cfg.Now, Logger: n.lg})
-	n.dupMetrics = duplication.NewMetrics()
-	n.dupSource = duplication.NewSource(sourceHost{n}, n.dupMetrics, n.lg)
-	n.pullers = map[uint64]*duplication.Puller{}
+	if n.dup, err = n.newDuplication(); err != nil {
+		return err
+	}
 	n.met = newMetrics(n)
 	n.conns = newConnPool(n.dialOptions()...)
 	if n.meta, err = openMetaGroup(n.cfg, n.peers, n.mux, n.logDB, n.lg); err != nil {
@@ -142,9 +139,9 @@ func (n *Node) open() error {
 	if err := n.startHTTP(); err != nil {
 		return err
 	}
-	n.loops.Add(2)
+	n.loops.Add(1)
 	go n.reconcileLoop()
-	go n.dupLoop()
+	n.startDuplication()
 	return nil
 }
 
@@ -160,7 +157,7 @@ func (n *Node) startGRPC() {
 	}, n.securityServerOptions()...)...)
 	tpb.RegisterKVServer(n.grpc, &kvService{n: n})
 	tpb.RegisterAdminServer(n.grpc, &adminService{n: n})
-	tpb.RegisterDuplicationServer(n.grpc, n.dupSource)
+	tpb.RegisterDuplicationServer(n.grpc, n.dup.Source())
 	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()
@@ -281,7 +278,9 @@ func (n *Node) Close() error {
 			stopGRPC(n.grpc, 2*time.Second)
 		}
 		n.loops.Wait()
-		n.stopPullers()
+		if n.dup != nil {
+			n.dup.Close()
+		}
 		for _, r := range n.localReplicas() {
 			errs = append(errs, r.Close())
 		}

@@ -140,6 +140,8 @@ func (n *Node) openReplica(t *TableMeta, p uint32, nodes []string, rc runtimeCon
 		Servers: servers, Addresses: peerAddresses(n.peers), Raft: timing,
 		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Scheduler: n.sched, Now: n.cfg.Now, Logger: n.lg,
 		Heartbeats: n.hub,
+		// Pullers of follower partitions start and stop with leadership.
+		OnLeaderChange: func(string) { n.dup.LeaderChanged() },
 		// One member starts the first election as soon as a majority has the
 		// group open; the first in the placement list spreads leaders.
 		Campaign: nodes[0] == n.cfg.NodeID,
