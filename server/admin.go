@@ -108,7 +108,7 @@ func (n *Node) createTableMeta(ctx context.Context, req *tpb.CreateTableRequest,
 	}
 	tm := &TableMeta{Name: req.Name, Partitions: parts, Replicas: reps, CreatedAtMs: n.cfg.Now().UnixMilli(),
 		Placement: place(n.peerIDs(), n.replicaLoad(), parts, reps), Follower: follower, RequestID: requestID(ctx)}
-	res, index, err := n.meta.apply(ctx, metaCommand{Op: opCreateTable, Table: tm})
+	res, index, err := n.meta.apply(ctx, &createTableCmd{Table: tm})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -148,7 +148,7 @@ func (a *adminService) DropTable(ctx context.Context, req *tpb.DropTableRequest)
 			return nil, toStatus(fmt.Errorf("%w: table %q is the follower of duplication %s from cluster %s; remove that duplication on the source first (dup rm %s %s)",
 				ErrFollowerBusy, req.Name, t.Follower.DupID, t.Follower.SourceCluster, req.Name, t.Follower.DupID))
 		}
-		if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDropTable, Name: req.Name}); err != nil {
+		if _, _, err := a.n.meta.apply(ctx, &dropTableCmd{Name: req.Name}); err != nil {
 			return nil, toStatus(err)
 		}
 		a.n.lg.Info("table dropped", zap.String("table", req.Name))
@@ -215,7 +215,7 @@ func (a *adminService) SetConfig(ctx context.Context, req *tpb.SetConfigRequest)
 		return nil, toStatus(err)
 	}
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.SetConfig, func() (*tpb.SetConfigResponse, error) {
-		if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetConfig, Key: req.Key, Value: v}); err != nil {
+		if _, _, err := a.n.meta.apply(ctx, &setConfigCmd{Key: req.Key, Value: v}); err != nil {
 			return nil, toStatus(err)
 		}
 		a.n.lg.Info("config set", zap.String("key", req.Key), zap.String("value", v))

@@ -79,7 +79,7 @@ func (a *adminService) AddDuplication(ctx context.Context, req *tpb.AddDuplicati
 func (a *adminService) addDuplicationHere(ctx context.Context, req *tpb.AddDuplicationRequest, t *TableMeta) (*tpb.AddDuplicationResponse, error) {
 	d := &DupMeta{ID: fmt.Sprintf("%d", a.n.cfg.Now().UnixMilli()), Table: t.Name, RemoteAddr: req.RemoteAddr, State: duplication.StateAdding,
 		CreatedAtMs: a.n.cfg.Now().UnixMilli(), RequestID: requestID(ctx)}
-	res, _, err := a.n.meta.apply(ctx, metaCommand{Op: opAddDup, Dup: d})
+	res, _, err := a.n.meta.apply(ctx, &addDupCmd{Dup: d})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -87,13 +87,13 @@ func (a *adminService) addDuplicationHere(ctx context.Context, req *tpb.AddDupli
 	d = &c
 	cluster, err := a.n.createFollower(ctx, t, d)
 	if err == nil && d.State == duplication.StateAdding {
-		_, _, err = a.n.meta.apply(ctx, metaCommand{Op: opSetDupState, Name: d.ID, Value: string(duplication.StateActive)})
+		_, _, err = a.n.meta.apply(ctx, &setDupStateCmd{ID: d.ID, State: duplication.StateActive})
 		d.State = duplication.StateActive
 	}
 	if err != nil {
 		// The caller may have given up already: clean up regardless.
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, _, rerr := a.n.meta.apply(cctx, metaCommand{Op: opRemoveDup, Name: d.ID})
+		_, _, rerr := a.n.meta.apply(cctx, &removeDupCmd{ID: d.ID})
 		cancel()
 		if rerr != nil {
 			a.n.lg.Warn("could not remove the record of a failed dup add", zap.String("dup", d.ID), zap.Error(rerr))
@@ -147,7 +147,7 @@ func (n *Node) createFollower(ctx context.Context, t *TableMeta, d *DupMeta) (st
 	if resp.Cluster == n.cfg.Cluster {
 		n.lg.Warn("duplicating to a cluster with the same name", zap.String("cluster", resp.Cluster))
 	}
-	_, _, err = n.meta.apply(ctx, metaCommand{Op: opSetDupRemote, Name: d.ID, Value: resp.Cluster})
+	_, _, err = n.meta.apply(ctx, &setDupRemoteCmd{ID: d.ID, Cluster: resp.Cluster})
 	return resp.Cluster, err
 }
 
@@ -206,7 +206,7 @@ func (a *adminService) DetachFollower(ctx context.Context, req *tpb.DetachFollow
 		if t, ok := a.n.table(req.Table); !ok || t.Follower == nil || t.Follower.DupID != req.DupId {
 			return &tpb.DetachFollowerResponse{}, nil // nothing of this duplication's to detach
 		}
-		if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDetachFollower, Name: req.Table, Key: req.DupId}); err != nil {
+		if _, _, err := a.n.meta.apply(ctx, &detachFollowerCmd{Table: req.Table, DupID: req.DupId}); err != nil {
 			return nil, toStatus(err)
 		}
 		return &tpb.DetachFollowerResponse{}, nil
@@ -219,7 +219,7 @@ func (a *adminService) setDupState(ctx context.Context, req *tpb.DuplicationRequ
 		return nil, toStatus(err)
 	}
 	return onMetaLeader(a.n, ctx, req, rpc, func() (*tpb.DuplicationResponse, error) {
-		res, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetDupState, Name: req.DupId, Value: string(state)})
+		res, _, err := a.n.meta.apply(ctx, &setDupStateCmd{ID: req.DupId, State: state})
 		if err != nil {
 			return nil, toStatus(err)
 		}
@@ -258,7 +258,7 @@ func (a *adminService) RemoveDuplication(ctx context.Context, req *tpb.Duplicati
 // removeDuplicationHere drops the record and detaches the remote table; it
 // runs on the meta leader.
 func (a *adminService) removeDuplicationHere(ctx context.Context, d *DupMeta) (*tpb.DuplicationResponse, error) {
-	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opRemoveDup, Name: d.ID}); err != nil {
+	if _, _, err := a.n.meta.apply(ctx, &removeDupCmd{ID: d.ID}); err != nil {
 		return nil, toStatus(err)
 	}
 	a.n.lg.Info("duplication removed", zap.String("dup", d.ID))
