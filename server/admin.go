@@ -107,7 +107,7 @@ func (n *Node) createTableMeta(ctx context.Context, req *tpb.CreateTableRequest,
 		reps = uint32(min(3, len(n.peers)))
 	}
 	tm := &TableMeta{Name: req.Name, Partitions: parts, Replicas: reps, CreatedAtMs: n.cfg.Now().UnixMilli(),
-		Placement: place(n.peerIDs(), n.replicaLoad(), parts, reps), Follower: follower, RequestID: requestID(ctx)}
+		Placement: place(n.peerIDs(), n.meta.replicaLoad(), parts, reps), Follower: follower, RequestID: requestID(ctx)}
 	res, index, err := n.meta.apply(ctx, &createTableCmd{Table: tm})
 	if err != nil {
 		return nil, 0, err
@@ -123,21 +123,6 @@ func (n *Node) peerIDs() []string {
 		ids[i] = p.ID
 	}
 	return ids
-}
-
-// replicaLoad counts the replicas each node hosts, from the metadata.
-func (n *Node) replicaLoad() map[string]int {
-	load := map[string]int{}
-	n.meta.fsm.view(func(s *MetaState) {
-		for _, t := range s.Tables {
-			for _, nodes := range t.Placement {
-				for _, id := range nodes {
-					load[id]++
-				}
-			}
-		}
-	})
-	return load
 }
 
 func (a *adminService) DropTable(ctx context.Context, req *tpb.DropTableRequest) (*tpb.DropTableResponse, error) {
@@ -158,11 +143,9 @@ func (a *adminService) DropTable(ctx context.Context, req *tpb.DropTableRequest)
 
 func (a *adminService) ListTables(ctx context.Context, _ *tpb.ListTablesRequest) (*tpb.ListTablesResponse, error) {
 	resp := &tpb.ListTablesResponse{}
-	a.n.meta.fsm.view(func(s *MetaState) {
-		for _, t := range s.sortedTables() {
-			resp.Tables = append(resp.Tables, tableInfo(t))
-		}
-	})
+	for _, t := range a.n.meta.tables() {
+		resp.Tables = append(resp.Tables, tableInfo(t))
+	}
 	return resp, nil
 }
 
@@ -192,8 +175,7 @@ func (a *adminService) GetConfig(ctx context.Context, req *tpb.GetConfigRequest)
 			return nil, toStatus(fmt.Errorf("%q (known keys: %v): %w", req.Key, configKeyNames(), ErrUnknownConfigKey))
 		}
 	}
-	var overrides map[string]string
-	a.n.meta.fsm.view(func(s *MetaState) { overrides = s.Config })
+	overrides := a.n.meta.configOverrides()
 	resp := &tpb.GetConfigResponse{}
 	for _, name := range configKeyNames() {
 		if req.Key != "" && req.Key != name {

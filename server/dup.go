@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -24,33 +23,12 @@ func dupInfo(d *DupMeta) *tpb.DuplicationInfo {
 		State: d.State, CreatedAtMs: d.CreatedAtMs}.Proto()
 }
 
-// dupRemoved reports whether duplication id was removed.
-func (n *Node) dupRemoved(id string) bool {
-	removed := false
-	n.meta.fsm.view(func(s *MetaState) { _, removed = s.RemovedDups[id] })
-	return removed
-}
-
-// removedDupRemote is the remote address of removed duplication id, when
-// the metadata still knows it.
-func (n *Node) removedDupRemote(id string) string {
-	var addr string
-	n.meta.fsm.view(func(s *MetaState) { addr = s.RemovedDupRemotes[id] })
-	return addr
-}
-
+// findDup returns duplication id of table.
 func (n *Node) findDup(table, id string) (*DupMeta, error) {
-	var d *DupMeta
-	n.meta.fsm.view(func(s *MetaState) {
-		if x, ok := s.Dups[id]; ok && x.Table == table {
-			c := *x
-			d = &c
-		}
-	})
-	if d == nil {
-		return nil, fmt.Errorf("duplication %s of table %q: %w", id, table, ErrDupNotFound)
+	if d, ok := n.meta.dup(id); ok && d.Table == table {
+		return d, nil
 	}
-	return d, nil
+	return nil, fmt.Errorf("duplication %s of table %q: %w", id, table, ErrDupNotFound)
 }
 
 // AddDuplication records the duplication, then asks the remote cluster to
@@ -241,12 +219,12 @@ func (a *adminService) StartDuplication(ctx context.Context, req *tpb.Duplicatio
 func (a *adminService) RemoveDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.RemoveDuplication, func() (*tpb.DuplicationResponse, error) {
 		d, err := a.n.findDup(req.Table, req.DupId)
-		if errors.Is(err, ErrDupNotFound) && a.n.dupRemoved(req.DupId) {
+		if remote, removed := a.n.meta.removedDup(req.DupId); errors.Is(err, ErrDupNotFound) && removed {
 			// A retry of a removal whose answer was lost, or a second dup
 			// rm after the remote was not reachable: the record is gone,
 			// so only the remote's table may still need detaching.
 			d = &DupMeta{ID: req.DupId, Table: req.Table, State: duplication.StateRemoved}
-			return a.detachRemote(ctx, d, a.n.removedDupRemote(req.DupId))
+			return a.detachRemote(ctx, d, remote)
 		}
 		if err != nil {
 			return nil, toStatus(err)
@@ -301,18 +279,8 @@ func (a *adminService) listDuplicationsHere(ctx context.Context, req *tpb.ListDu
 			return nil, toStatus(err)
 		}
 	}
-	var dups []*DupMeta
-	a.n.meta.fsm.view(func(s *MetaState) {
-		for _, d := range s.Dups {
-			if req.Table == "" || d.Table == req.Table {
-				c := *d
-				dups = append(dups, &c)
-			}
-		}
-	})
-	sort.Slice(dups, func(i, j int) bool { return dups[i].ID < dups[j].ID })
 	resp := &tpb.ListDuplicationsResponse{}
-	for _, d := range dups {
+	for _, d := range a.n.meta.dups(req.Table) {
 		info := dupInfo(d)
 		summarize(info, a.n.dupStatus(ctx, d))
 		resp.Duplications = append(resp.Duplications, info)

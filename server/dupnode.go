@@ -33,7 +33,7 @@ func (n *Node) newDuplication() (*duplication.Node, error) {
 // startDuplication runs the node's duplication work, told of every
 // metadata change.
 func (n *Node) startDuplication() {
-	n.meta.fsm.watch(n.dup.MetaChanged)
+	n.meta.watch(n.dup.MetaChanged)
 	n.dup.Start()
 }
 
@@ -75,54 +75,37 @@ func (d dupReplicas) Dir(group uint64) string { return d.n.replicaDir(group) }
 type dupMeta struct{ n *Node }
 
 func (d dupMeta) Duplication(id string) (duplication.Info, bool) {
-	var info duplication.Info
-	ok := false
-	d.n.meta.fsm.view(func(s *MetaState) {
-		if dm, found := s.Dups[id]; found {
-			info, ok = dupInfoOf(s, dm), true
-		}
-	})
-	return info, ok
+	dm, ok := d.n.meta.dup(id)
+	if !ok {
+		return duplication.Info{}, false
+	}
+	return d.info(dm), true
 }
 
 func (d dupMeta) Duplications() []duplication.Info {
 	var out []duplication.Info
-	d.n.meta.fsm.view(func(s *MetaState) {
-		for _, dm := range s.Dups {
-			out = append(out, dupInfoOf(s, dm))
-		}
-	})
+	for _, dm := range d.n.meta.dups("") {
+		out = append(out, d.info(dm))
+	}
 	return out
 }
 
 func (d dupMeta) Followers() []duplication.Follower {
 	var out []duplication.Follower
-	d.n.meta.fsm.view(func(s *MetaState) {
-		for name, t := range s.Tables {
-			if f := t.Follower; f != nil {
-				out = append(out, duplication.Follower{Table: name, DupID: f.DupID, SourceCluster: f.SourceCluster,
-					SourceAddrs: append([]string(nil), f.SourceAddrs...)})
-			}
-		}
-	})
+	for _, t := range d.n.meta.followerTables() {
+		f := t.Follower
+		out = append(out, duplication.Follower{Table: t.Name, DupID: f.DupID, SourceCluster: f.SourceCluster, SourceAddrs: f.SourceAddrs})
+	}
 	return out
 }
 
-func (d dupMeta) Removed() []string {
-	var out []string
-	d.n.meta.fsm.view(func(s *MetaState) {
-		for id := range s.RemovedDups {
-			out = append(out, id)
-		}
-	})
-	return out
-}
+func (d dupMeta) Removed() []string { return d.n.meta.removedDups() }
 
-// dupInfoOf is a duplication as the duplication package sees it.
-func dupInfoOf(s *MetaState, d *DupMeta) duplication.Info {
-	info := duplication.Info{ID: d.ID, Table: d.Table, RemoteAddr: d.RemoteAddr, RemoteCluster: d.RemoteCluster,
-		State: duplication.State(d.State), CreatedAtMs: d.CreatedAtMs}
-	if t, ok := s.Tables[d.Table]; ok {
+// info is a duplication as the duplication package sees it.
+func (d dupMeta) info(dm *DupMeta) duplication.Info {
+	info := duplication.Info{ID: dm.ID, Table: dm.Table, RemoteAddr: dm.RemoteAddr, RemoteCluster: dm.RemoteCluster,
+		State: dm.State, CreatedAtMs: dm.CreatedAtMs}
+	if t, ok := d.n.meta.table(dm.Table); ok {
 		info.Partitions = t.Partitions
 	}
 	return info
