@@ -76,7 +76,7 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#eee}<
 
 func (n *Node) handleStatus(w http.ResponseWriter, req *http.Request) {
 	_, leaderAddr := n.meta.leader()
-	state := n.meta.fsm.snapshotState()
+	state := n.meta.state()
 	data := struct {
 		Node, Cluster, Addr, MetaRole, MetaLeader string
 		Ready                                     bool

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
@@ -237,10 +236,8 @@ func (n *Node) peerDown(id string) {
 			count++
 		}
 	}
-	if lid, _ := n.meta.leader(); lid == id && n.meta.raft.State() == raft.Follower {
-		if err := n.meta.elect.Expedite(id); err == nil {
-			count++
-		}
+	if n.meta.expedite(id) {
+		count++
 	}
 	if count > 0 {
 		n.lg.Info("peer down: electing new leaders after the lease timeout", zap.String("peer", id), zap.Int("groups", count))

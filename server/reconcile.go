@@ -41,7 +41,7 @@ func (n *Node) reconcileLoop() {
 		select {
 		case <-n.stop:
 			return
-		case <-n.meta.fsm.onChange:
+		case <-n.meta.changes():
 		case <-tick.C:
 		case <-soon:
 		}
@@ -52,7 +52,7 @@ func (n *Node) reconcile() {
 	if !n.ready.Load() && !n.checkReady() {
 		return
 	}
-	state := n.meta.fsm.snapshotState()
+	state := n.meta.state()
 	rc := effectiveConfig(state.Config)
 	if old := n.runtime.Swap(&rc); *old != rc {
 		n.lg.Info("runtime config changed", zap.Any("config", rc))
@@ -112,11 +112,11 @@ func (n *Node) checkReady() bool {
 	if !n.meta.isLeader() && !n.meta.learnedCommit() {
 		return false
 	}
-	if applied := n.meta.raft.AppliedIndex(); applied < n.meta.raft.CommitIndex() || !n.meta.fsmCaughtUp(applied) {
+	if !n.meta.caughtUp() {
 		return false
 	}
-	if n.meta.raft.State() == raft.Leader {
-		if err := n.meta.raft.Barrier(5 * time.Second).Error(); err != nil {
+	if n.meta.isLeader() {
+		if err := n.meta.barrier(5 * time.Second); err != nil {
 			return false
 		}
 	}
