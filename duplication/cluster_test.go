@@ -86,7 +86,8 @@ func (c *testCluster) mustNewNode(refresh time.Duration) *Node {
 	cfg := DefaultConfig()
 	cfg.NodeID, cfg.Cluster = c.name+"-n1", c.name
 	cfg.Peers = []Peer{{ID: cfg.NodeID, Addr: c.addr()}}
-	cfg.Replicas, cfg.Meta = testReplicas{c}, c.meta
+	cfg.SourceAddrs = []string{c.addr()}
+	cfg.Replicas, cfg.Meta, cfg.Registry = testReplicas{c}, c.meta, testRegistry{c.meta}
 	cfg.Dial = c.dial
 	cfg.Ready = func() bool { return true }
 	cfg.RetentionCap = func() replica.RetentionCap { c.mu.Lock(); defer c.mu.Unlock(); return c.retention }
@@ -101,6 +102,11 @@ func (c *testCluster) mustNewNode(refresh time.Duration) *Node {
 		c.t.Fatal(err)
 	}
 	c.meta.onChange = n.MetaChanged
+	c.meta.partitions = func(table string) uint32 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return uint32(len(c.replicas[table]))
+	}
 	n.Start()
 	return n
 }
@@ -151,9 +157,25 @@ func (c *testCluster) close() {
 // until each leads its one-member group.
 func (c *testCluster) mustOpenTable(table string, partitions uint32) []*replica.Replica {
 	c.t.Helper()
+	rs, err := c.openTable(table, partitions)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, r := range rs {
+		waitFor(c.t, "a leader of "+table, r.IsLeader)
+	}
+	return rs
+}
+
+// openTable opens a replica of every partition of table, each the only
+// member of its raft group.
+func (c *testCluster) openTable(table string, partitions uint32) ([]*replica.Replica, error) {
+	c.mu.Lock()
+	base := uint64(len(c.replicas)+1) << 20
+	c.mu.Unlock()
 	rs := make([]*replica.Replica, partitions)
 	for p := range rs {
-		g := uint64(len(c.replicas)+1)<<20 | uint64(p)
+		g := base | uint64(p)
 		r, err := replica.Open(replica.Config{
 			NodeID: c.name + "-n1", Group: g, Table: table, Partition: uint32(p), Dir: c.Dir(g),
 			Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(c.name + "-n1"), Address: raft.ServerAddress(c.addr())}},
@@ -161,17 +183,14 @@ func (c *testCluster) mustOpenTable(table string, partitions uint32) []*replica.
 			OnLeaderChange: func(string) { c.node.LeaderChanged() },
 		})
 		if err != nil {
-			c.t.Fatal(err)
+			return nil, err
 		}
 		rs[p] = r
 	}
 	c.mu.Lock()
 	c.replicas[table] = rs
 	c.mu.Unlock()
-	for _, r := range rs {
-		waitFor(c.t, "a leader of "+table, r.IsLeader)
-	}
-	return rs
+	return rs, nil
 }
 
 func (c *testCluster) Dir(group uint64) string {
@@ -281,17 +300,118 @@ func (a *testAdmin) Route(_ context.Context, req *tpb.RouteRequest) (*tpb.RouteR
 	return resp, nil
 }
 
+// CreateFollowerTable answers as a remote cluster does: the table becomes
+// the duplication's follower (its replicas open here), or exists already
+// as something else.
+func (a *testAdmin) CreateFollowerTable(_ context.Context, spec *tpb.FollowerSpec) (*tpb.CreateFollowerTableResponse, error) {
+	a.c.mu.Lock()
+	_, exists := a.c.replicas[spec.Table]
+	a.c.mu.Unlock()
+	f, following := a.c.meta.follower(spec.Table)
+	switch {
+	case following && f.DupID == spec.DupId:
+	case exists:
+		return nil, status.Errorf(codes.AlreadyExists, "cluster %s already has a table %q", a.c.name, spec.Table)
+	default:
+		a.c.meta.change(func(m *testMeta) {
+			m.followers[spec.Table] = Follower{Table: spec.Table, DupID: spec.DupId, SourceCluster: spec.SourceCluster, SourceAddrs: spec.SourceAddrs}
+		})
+		if _, err := a.c.openTable(spec.Table, spec.Partitions); err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+	}
+	return &tpb.CreateFollowerTableResponse{Table: &tpb.TableInfo{Name: spec.Table, Partitions: spec.Partitions}, Cluster: a.c.name}, nil
+}
+
+// DetachFollower makes a follower table writable, as a remote cluster does.
+func (a *testAdmin) DetachFollower(_ context.Context, req *tpb.DetachFollowerRequest) (*tpb.DetachFollowerResponse, error) {
+	a.c.meta.change(func(m *testMeta) {
+		if f, ok := m.followers[req.Table]; ok && f.DupID == req.DupId {
+			delete(m.followers, req.Table)
+		}
+	})
+	return &tpb.DetachFollowerResponse{}, nil
+}
+
+func (m *testMeta) follower(table string) (Follower, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.followers[table]
+	return f, ok
+}
+
 // testMeta is a cluster's metadata as the duplication package reads it.
 type testMeta struct {
 	mu        sync.Mutex
 	dups      map[string]Info
 	followers map[string]Follower
 	removed   map[string]bool
-	onChange  func()
+	// removedRemotes keeps removed duplications' remote addresses.
+	removedRemotes map[string]string
+	onChange       func()
+	// partitions counts a table's partitions, for what Duplication says.
+	partitions func(table string) uint32
 }
 
 func newTestMeta() *testMeta {
-	return &testMeta{dups: map[string]Info{}, followers: map[string]Follower{}, removed: map[string]bool{}}
+	return &testMeta{dups: map[string]Info{}, followers: map[string]Follower{}, removed: map[string]bool{}, removedRemotes: map[string]string{}}
+}
+
+// testRegistry changes a testMeta as the meta group's duplication
+// commands change the metadata.
+type testRegistry struct{ m *testMeta }
+
+func (r testRegistry) Add(_ context.Context, d Info) (Info, error) {
+	var err error
+	r.m.change(func(m *testMeta) {
+		for _, o := range m.dups {
+			if o.Table == d.Table && o.RemoteAddr == d.RemoteAddr {
+				err = fmt.Errorf("table %q to %s is duplication %s: %w", d.Table, d.RemoteAddr, o.ID, ErrDupExists)
+				return
+			}
+		}
+		m.dups[d.ID] = d
+	})
+	return d, err
+}
+
+func (r testRegistry) SetRemoteCluster(_ context.Context, id, cluster string) error {
+	r.m.change(func(m *testMeta) {
+		if d, ok := m.dups[id]; ok {
+			d.RemoteCluster = cluster
+			m.dups[id] = d
+		}
+	})
+	return nil
+}
+
+func (r testRegistry) SetState(_ context.Context, id string, st State) (Info, error) {
+	var d Info
+	var ok bool
+	r.m.change(func(m *testMeta) {
+		if d, ok = m.dups[id]; ok {
+			d.State = st
+			m.dups[id] = d
+		}
+	})
+	if !ok {
+		return Info{}, fmt.Errorf("duplication %s: %w", id, ErrDupNotFound)
+	}
+	return d, nil
+}
+
+func (r testRegistry) Remove(_ context.Context, id string) error {
+	var err error
+	r.m.change(func(m *testMeta) {
+		d, ok := m.dups[id]
+		if !ok {
+			err = fmt.Errorf("duplication %s: %w", id, ErrDupNotFound)
+			return
+		}
+		delete(m.dups, id)
+		m.removed[id], m.removedRemotes[id] = true, d.RemoteAddr
+	})
+	return err
 }
 
 // change applies fn to the metadata and tells the node, as the meta group
@@ -310,7 +430,7 @@ func (m *testMeta) Duplication(id string) (Info, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	d, ok := m.dups[id]
-	return d, ok
+	return m.withPartitions(d), ok
 }
 
 func (m *testMeta) Duplications() []Info {
@@ -318,9 +438,16 @@ func (m *testMeta) Duplications() []Info {
 	defer m.mu.Unlock()
 	var out []Info
 	for _, d := range m.dups {
-		out = append(out, d)
+		out = append(out, m.withPartitions(d))
 	}
 	return out
+}
+
+func (m *testMeta) withPartitions(d Info) Info {
+	if d.Partitions == 0 && m.partitions != nil {
+		d.Partitions = m.partitions(d.Table)
+	}
+	return d
 }
 
 func (m *testMeta) Followers() []Follower {
@@ -331,6 +458,12 @@ func (m *testMeta) Followers() []Follower {
 		out = append(out, f)
 	}
 	return out
+}
+
+func (m *testMeta) RemovedRemote(id string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.removedRemotes[id], m.removed[id]
 }
 
 func (m *testMeta) Removed() []string {

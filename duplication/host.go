@@ -78,6 +78,25 @@ type Meta interface {
 	// floors and base pins released, never for one this node's metadata
 	// has not caught up with.
 	Removed() []string
+	// RemovedRemote reports whether duplication id was removed, and its
+	// remote's address when the metadata still knows it.
+	RemovedRemote(id string) (addr string, removed bool)
+}
+
+// Registry is what duplication changes in the cluster metadata. The
+// server's meta group applies the changes; the commands that make them run
+// on its leader.
+type Registry interface {
+	// Add records d; a retry of the same client request gets the
+	// duplication its first attempt added. It refuses, with ErrDupExists,
+	// a second duplication of a table to the same remote.
+	Add(ctx context.Context, d Info) (Info, error)
+	// SetRemoteCluster records the remote cluster's name.
+	SetRemoteCluster(ctx context.Context, id, cluster string) error
+	// SetState records duplication id's new state.
+	SetState(ctx context.Context, id string, s State) (Info, error)
+	// Remove drops the record and lists the duplication as removed.
+	Remove(ctx context.Context, id string) error
 }
 
 // Info is a duplication of a table of this cluster to a remote one.
@@ -125,9 +144,13 @@ type Config struct {
 	Cluster string
 	// Peers lists this cluster's nodes (itself included), which `dup show`
 	// asks for the partitions they lead.
-	Peers    []Peer
-	Replicas Replicas
-	Meta     Meta
+	Peers []Peer
+	// SourceAddrs are the addresses remote clusters reach this cluster's
+	// nodes at (its pullers ask them for the source leaders).
+	SourceAddrs []string
+	Replicas    Replicas
+	Meta        Meta
+	Registry    Registry
 	// Dial returns a connection to a node of this or another cluster.
 	Dial func(addr string) (*grpc.ClientConn, error)
 	// Ready reports whether the node serves (its metadata caught up);
@@ -157,8 +180,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.NodeID == "" || c.Cluster == "":
 		return errors.New("duplication config: NodeID and Cluster are required")
-	case c.Replicas == nil || c.Meta == nil:
-		return errors.New("duplication config: Replicas and Meta are required")
+	case c.Replicas == nil || c.Meta == nil || c.Registry == nil:
+		return errors.New("duplication config: Replicas, Meta and Registry are required")
 	case c.Dial == nil || c.Ready == nil || c.RetentionCap == nil || c.ToStatus == nil:
 		return errors.New("duplication config: Dial, Ready, RetentionCap and ToStatus are required")
 	case c.Refresh <= 0:

@@ -8,15 +8,6 @@ import (
 )
 
 var (
-	// ErrDupNotFound is returned for a duplication id the cluster does not have.
-	ErrDupNotFound = errors.New("server: duplication not found")
-	// ErrDupExists is returned when a table already duplicates to a remote.
-	ErrDupExists = errors.New("server: duplication already exists")
-	// ErrRemoteConflict is returned when the remote cluster has a table of
-	// that name that is not this duplication's follower.
-	ErrRemoteConflict = errors.New("server: remote table conflicts")
-	// ErrRemoteUnreachable is returned when the remote cluster cannot be reached.
-	ErrRemoteUnreachable = errors.New("server: remote cluster unreachable")
 	// ErrFollowerBusy is returned when an operator drops a table that a
 	// duplication from another cluster still writes into.
 	ErrFollowerBusy = errors.New("server: table is a duplication's follower")
@@ -48,11 +39,11 @@ func (c *addDupCmd) apply(s *MetaState) metaResult {
 			return metaResult{Dup: &c}
 		}
 		if o.Table == d.Table && o.RemoteAddr == d.RemoteAddr {
-			return metaResult{Err: fmt.Errorf("table %q to %s is duplication %s: %w", d.Table, d.RemoteAddr, o.ID, ErrDupExists)}
+			return metaResult{Err: fmt.Errorf("table %q to %s is duplication %s: %w", d.Table, d.RemoteAddr, o.ID, duplication.ErrDupExists)}
 		}
 	}
 	if _, ok := s.Dups[d.ID]; ok {
-		return metaResult{Err: fmt.Errorf("duplication id %s: %w", d.ID, ErrDupExists)}
+		return metaResult{Err: fmt.Errorf("duplication id %s: %w", d.ID, duplication.ErrDupExists)}
 	}
 	s.Dups[d.ID] = &d
 	return metaResult{Dup: &d}
@@ -86,7 +77,7 @@ func (*setDupStateCmd) check() error { return nil }
 func (c *setDupStateCmd) apply(s *MetaState) metaResult {
 	d, ok := s.Dups[c.ID]
 	if !ok {
-		return metaResult{Err: fmt.Errorf("duplication %s: %w", c.ID, ErrDupNotFound)}
+		return metaResult{Err: fmt.Errorf("duplication %s: %w", c.ID, duplication.ErrDupNotFound)}
 	}
 	d.State = c.State
 	cp := *d
@@ -105,7 +96,7 @@ func (*removeDupCmd) check() error { return nil }
 func (c *removeDupCmd) apply(s *MetaState) metaResult {
 	d, ok := s.Dups[c.ID]
 	if !ok {
-		return metaResult{Err: fmt.Errorf("duplication %s: %w", c.ID, ErrDupNotFound)}
+		return metaResult{Err: fmt.Errorf("duplication %s: %w", c.ID, duplication.ErrDupNotFound)}
 	}
 	delete(s.Dups, c.ID)
 	s.RemovedDups[c.ID] = d.CreatedAtMs

@@ -21,7 +21,8 @@ func (n *Node) newDuplication() (*duplication.Node, error) {
 	for _, p := range n.peers {
 		cfg.Peers = append(cfg.Peers, duplication.Peer{ID: p.ID, Addr: p.Addr})
 	}
-	cfg.Replicas, cfg.Meta = dupReplicas{n}, dupMeta{n}
+	cfg.SourceAddrs = n.peerAddrs()
+	cfg.Replicas, cfg.Meta, cfg.Registry = dupReplicas{n}, dupMeta{n}, dupRegistry{n}
 	cfg.Dial = n.dial
 	cfg.Ready = n.Ready
 	cfg.RetentionCap = func() replica.RetentionCap { return n.limits().Retention }
@@ -101,12 +102,63 @@ func (d dupMeta) Followers() []duplication.Follower {
 
 func (d dupMeta) Removed() []string { return d.n.meta.removedDups() }
 
+func (d dupMeta) RemovedRemote(id string) (string, bool) { return d.n.meta.removedDup(id) }
+
 // info is a duplication as the duplication package sees it.
 func (d dupMeta) info(dm *DupMeta) duplication.Info {
-	info := duplication.Info{ID: dm.ID, Table: dm.Table, RemoteAddr: dm.RemoteAddr, RemoteCluster: dm.RemoteCluster,
-		State: dm.State, CreatedAtMs: dm.CreatedAtMs}
+	info := dupInfoOf(dm)
 	if t, ok := d.n.meta.table(dm.Table); ok {
 		info.Partitions = t.Partitions
 	}
 	return info
+}
+
+// dupInfoOf is a duplication's record, without its table's partitions.
+func dupInfoOf(dm *DupMeta) duplication.Info {
+	return duplication.Info{ID: dm.ID, Table: dm.Table, RemoteAddr: dm.RemoteAddr, RemoteCluster: dm.RemoteCluster,
+		State: dm.State, CreatedAtMs: dm.CreatedAtMs}
+}
+
+// dupRegistry applies duplication's metadata changes through the meta
+// group (on its leader).
+type dupRegistry struct{ n *Node }
+
+func (r dupRegistry) Add(ctx context.Context, d duplication.Info) (duplication.Info, error) {
+	res, _, err := r.n.meta.apply(ctx, &addDupCmd{Dup: &DupMeta{ID: d.ID, Table: d.Table, RemoteAddr: d.RemoteAddr,
+		State: d.State, CreatedAtMs: d.CreatedAtMs, RequestID: requestID(ctx)}})
+	if err != nil {
+		return duplication.Info{}, err
+	}
+	return dupMeta(r).info(res.Dup), nil
+}
+
+func (r dupRegistry) SetRemoteCluster(ctx context.Context, id, cluster string) error {
+	_, _, err := r.n.meta.apply(ctx, &setDupRemoteCmd{ID: id, Cluster: cluster})
+	return err
+}
+
+func (r dupRegistry) SetState(ctx context.Context, id string, s duplication.State) (duplication.Info, error) {
+	res, _, err := r.n.meta.apply(ctx, &setDupStateCmd{ID: id, State: s})
+	if err != nil {
+		return duplication.Info{}, err
+	}
+	return dupMeta(r).info(res.Dup), nil
+}
+
+func (r dupRegistry) Remove(ctx context.Context, id string) error {
+	_, _, err := r.n.meta.apply(ctx, &removeDupCmd{ID: id})
+	return err
+}
+
+// peerAddrs lists the cluster's nodes for another cluster: this node at
+// the address it advertises, the others as --peers names them.
+func (n *Node) peerAddrs() []string {
+	out := make([]string, len(n.peers))
+	for i, p := range n.peers {
+		out[i] = p.Addr
+		if p.ID == n.cfg.NodeID {
+			out[i] = n.Addr()
+		}
+	}
+	return out
 }

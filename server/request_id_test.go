@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 )
 
@@ -42,7 +43,7 @@ func TestRetriedMetadataChangeGetsItsResult(t *testing.T) {
 		t.Fatalf("retry of the dup add: %+v, dups %v", res, s.Dups)
 	}
 	for _, rid := range []string{"d2", ""} {
-		if res := dup("3", rid).apply(s); !errors.Is(res.Err, ErrDupExists) {
+		if res := dup("3", rid).apply(s); !errors.Is(res.Err, duplication.ErrDupExists) {
 			t.Fatalf("another dup add (request %q): %v, want ErrDupExists", rid, res.Err)
 		}
 	}
