@@ -145,22 +145,6 @@ func (a *adminService) ShowDuplication(ctx context.Context, req *tpb.Duplication
 	})
 }
 
-// summarize fills the duplication's progress line and its worst lag (for
-// the status page).
-func summarize(info *tpb.DuplicationInfo, parts []*tpb.DupPartitionStatus) {
-	duplication.Summarize(info, parts)
-}
-
-// dupInfo is a duplication as the Admin service shows it (for the status
-// page).
-func dupInfo(d *DupMeta) *tpb.DuplicationInfo { return dupInfoOf(d).Proto() }
-
-// dupStatus gathers every partition's status from the source leaders (for
-// the status page).
-func (n *Node) dupStatus(ctx context.Context, d *DupMeta) []*tpb.DupPartitionStatus {
-	return n.dup.Status(ctx, dupMeta{n}.info(d))
-}
-
 func (a *adminService) LocalDupStatus(ctx context.Context, req *tpb.LocalDupStatusRequest) (*tpb.LocalDupStatusResponse, error) {
 	return &tpb.LocalDupStatusResponse{Partitions: a.n.dup.LocalStatus(req.DupId)}, nil
 }

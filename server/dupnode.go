@@ -106,17 +106,12 @@ func (d dupMeta) RemovedRemote(id string) (string, bool) { return d.n.meta.remov
 
 // info is a duplication as the duplication package sees it.
 func (d dupMeta) info(dm *DupMeta) duplication.Info {
-	info := dupInfoOf(dm)
+	info := duplication.Info{ID: dm.ID, Table: dm.Table, RemoteAddr: dm.RemoteAddr, RemoteCluster: dm.RemoteCluster,
+		State: dm.State, CreatedAtMs: dm.CreatedAtMs}
 	if t, ok := d.n.meta.table(dm.Table); ok {
 		info.Partitions = t.Partitions
 	}
 	return info
-}
-
-// dupInfoOf is a duplication's record, without its table's partitions.
-func dupInfoOf(dm *DupMeta) duplication.Info {
-	return duplication.Info{ID: dm.ID, Table: dm.Table, RemoteAddr: dm.RemoteAddr, RemoteCluster: dm.RemoteCluster,
-		State: dm.State, CreatedAtMs: dm.CreatedAtMs}
 }
 
 // dupRegistry applies duplication's metadata changes through the meta
