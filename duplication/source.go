@@ -214,6 +214,12 @@ func (s *Source) Pull(ctx context.Context, req *tpb.PullRequest) (*tpb.PullRespo
 	if info, ok := s.cfg.Meta.Duplication(req.DupId); !ok || info.Paused() {
 		return &tpb.PullResponse{Paused: true, SourceDecree: r.Applied(), UpTo: req.From - 1}, nil
 	}
+	return s.readLog(r, req, pr)
+}
+
+// readLog answers a pull with the entries from req.From on, or says the
+// log the remote needs is gone.
+func (s *Source) readLog(r SourceReplica, req *tpb.PullRequest, pr *progress) (*tpb.PullResponse, error) {
 	maxBytes := int(req.MaxBytes)
 	if maxBytes <= 0 || maxBytes > maxPullBytes {
 		maxBytes = maxPullBytes
