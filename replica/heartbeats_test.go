@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/internal/raftlog"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
 
@@ -268,7 +269,7 @@ func mustNewEndpoint(t *testing.T, n *hbNode, group uint64) *hbEndpoint {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: sl, MaxPool: 1, Timeout: time.Second, Logger: NewRaftLogger(zap.NewNop())})
+	nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: sl, MaxPool: 1, Timeout: time.Second, Logger: raftlog.New(zap.NewNop())})
 	ht, err := n.hub.Transport(group, nt, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -454,7 +455,7 @@ func TestHeartbeatHubFallsBackForNodesWithoutHub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: sl, MaxPool: 1, Timeout: time.Second, Logger: NewRaftLogger(zap.NewNop())})
+	nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: sl, MaxPool: 1, Timeout: time.Second, Logger: raftlog.New(zap.NewNop())})
 	defer nt.Close()
 	nt.SetHeartbeatHandler(func(rpc raft.RPC) {
 		rpc.Respond(&raft.AppendEntriesResponse{Term: 3, Success: true}, nil)

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/internal/raftlog"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
 
@@ -98,7 +99,7 @@ func (r *Replica) start() error {
 	}
 	r.glog.ret.floor = r.retentionFloor
 	ap.onConfirmed = func() { go r.glog.CompactPending() }
-	hl := NewRaftLogger(r.lg)
+	hl := raftlog.New(r.lg)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(r.cfg.Dir, "raft-snapshots"), 1, hl)
 	if err != nil {
 		return err

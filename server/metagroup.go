@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/internal/raftlog"
 	"github.com/tandem-kv/tandem/replica"
 )
 
@@ -53,7 +54,7 @@ func openMetaGroup(cfg Config, peers []Peer, mux *replica.Mux, logDB *replica.Lo
 	if err != nil {
 		return nil, err
 	}
-	hl := replica.NewRaftLogger(lg.With(zap.String("group", "meta")))
+	hl := raftlog.New(lg.With(zap.String("group", "meta")))
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hl)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package replica
+package raftlog
 
 import (
 	"bytes"
@@ -13,13 +13,13 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// NewRaftLogger routes hashicorp/raft's hclog output into zap as structured
+// New routes hashicorp/raft's hclog output into zap as structured
 // entries (message and fields), at levels that say what an operator should
 // do about them: a group's first election is news, not a warning; a peer
 // that cannot be reached is one warning per peer and kind every
 // raftLogQuiet, with a count of what was left out, rather than hundreds of
 // ERROR lines a second. raft's info chatter stays out.
-func NewRaftLogger(lg *zap.Logger) hclog.Logger {
+func New(lg *zap.Logger) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:       "raft",
 		Level:      hclog.Warn,

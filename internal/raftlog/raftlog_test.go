@@ -1,4 +1,4 @@
-package replica
+package raftlog
 
 import (
 	"testing"
