@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/replica"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
@@ -33,7 +34,7 @@ type testCluster struct {
 	dir    string
 	sh     *rocksdb.Shared
 	logDB  *replica.LogDB
-	mux    *replica.Mux
+	mux    *raftnet.Mux
 	server *grpc.Server
 	meta   *testMeta
 	node   *Node
@@ -71,7 +72,7 @@ func mustNewCluster(t *testing.T, name string, opts clusterOptions) *testCluster
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.mux = replica.NewMux(ln, zap.NewNop())
+	c.mux = raftnet.NewMux(ln, zap.NewNop())
 	go c.mux.Serve()
 	c.node = c.mustNewNode(opts.refresh)
 	c.server = grpc.NewServer()

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
 
@@ -66,6 +67,17 @@ func FastRaftTiming() RaftTiming {
 	return t
 }
 
+// HubConfig returns the heartbeat hub settings that suit groups with
+// timing t. The window is HeartbeatTimeout/40 (25ms at 1s): heartbeats go
+// out every HeartbeatTimeout/10 to /5, so the window stretches that by at
+// most an eighth while the groups led by one node to one follower share
+// about a tenth as many frames as heartbeats. The frame timeout is one
+// HeartbeatTimeout: a heartbeat later than that is useless, followers have
+// started an election by then.
+func (t RaftTiming) HubConfig(mux *raftnet.Mux, lg *zap.Logger) raftnet.HubConfig {
+	return raftnet.HubConfig{Mux: mux, Window: t.HeartbeatTimeout / 40, FrameTimeout: t.HeartbeatTimeout, Logger: lg}
+}
+
 // Config is everything one replica needs from its node.
 type Config struct {
 	NodeID    string
@@ -89,10 +101,10 @@ type Config struct {
 	ApplyTimeout time.Duration
 	Shared       *rocksdb.Shared
 	LogDB        *LogDB
-	Mux          *Mux
+	Mux          *raftnet.Mux
 	// Heartbeats, when set, carries the group's raft heartbeats together
 	// with other groups' to the same node (the node's HeartbeatHub).
-	Heartbeats *HeartbeatHub
+	Heartbeats *raftnet.HeartbeatHub
 	// Scheduler, when set, makes checkpoints (raft snapshots included) go
 	// through the node's prioritized queue.
 	Scheduler *Scheduler

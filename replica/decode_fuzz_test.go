@@ -3,7 +3,6 @@ package replica
 import (
 	"encoding/json"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -77,22 +76,4 @@ func containsSlash(s string) bool {
 		}
 	}
 	return false
-}
-
-// FuzzHandshake: whatever a peer answers to a raft dial, the dialer returns
-// (an error or success) without hanging or panicking.
-func FuzzHandshake(f *testing.F) {
-	f.Add([]byte{handshakeOK})
-	f.Add([]byte{handshakeRefused, 0, 5, 'h', 'e', 'l', 'l', 'o'})
-	f.Add([]byte{handshakeRefused, 0xff, 0xff})
-	f.Fuzz(func(t *testing.T, answer []byte) {
-		client, server := net.Pipe()
-		defer client.Close()
-		go func() {
-			server.Write(answer)
-			server.Close()
-		}()
-		client.SetDeadline(time.Now().Add(time.Second))
-		_ = readHandshake(client, 1)
-	})
 }

@@ -6,16 +6,8 @@ var (
 	// ErrNotLeader is returned when a write or a linearizable read reaches a
 	// replica that is not its partition's leader.
 	ErrNotLeader = errors.New("replica: not leader")
-	// ErrClosed is returned by a replica, log store or transport after Close.
+	// ErrClosed is returned by a replica after Close.
 	ErrClosed = errors.New("replica: closed")
-	// ErrUnknownGroup is returned when a raft connection names a group the
-	// remote node does not host (yet, or any more).
-	ErrUnknownGroup = errors.New("replica: unknown raft group")
-	// ErrRaftUnauthenticated is returned when a node under TLS refuses a
-	// raft connection that presented no certificate signed by its CA.
-	ErrRaftUnauthenticated = errors.New("replica: raft connection not authenticated")
-	// ErrGroupExists is returned when a raft group is registered twice on a node.
-	ErrGroupExists = errors.New("replica: raft group already registered")
 	// ErrMalformedCommand is returned when a raft command cannot be decoded.
 	ErrMalformedCommand = errors.New("replica: malformed command")
 	// ErrMalformedLog is returned when a stored raft log entry cannot be decoded.

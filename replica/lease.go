@@ -1,11 +1,11 @@
 package replica
 
 import (
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/tandem-kv/tandem/raftnet"
 )
 
 // Read leases. A follower that accepts a heartbeat of term T at time c
@@ -27,57 +27,10 @@ import (
 // readLeaseFraction is the part of the leader lease timeout a lease lasts.
 const readLeaseFraction = 0.9
 
-// heartbeatAcks keeps, per follower, when the newest heartbeat it accepted
-// in the current term was sent.
-type heartbeatAcks struct {
-	mu   sync.Mutex
-	term uint64
-	sent map[raft.ServerID]time.Time
-}
-
-// record notes that follower id accepted a heartbeat of term sent at sent.
-func (a *heartbeatAcks) record(id raft.ServerID, term uint64, sent time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch {
-	case term < a.term:
-		return
-	case term > a.term || a.sent == nil:
-		a.term, a.sent = term, make(map[raft.ServerID]time.Time)
-	}
-	if sent.After(a.sent[id]) {
-		a.sent[id] = sent
-	}
-}
-
-// since returns the latest time s such that need of the followers ids
-// accepted heartbeats of term sent at s or later; ok is false when fewer
-// have. need 0 (a group of one voter) needs nobody: it is now.
-func (a *heartbeatAcks) since(term uint64, ids []raft.ServerID, need int) (s time.Time, ok bool) {
-	if need <= 0 {
-		return time.Now(), true
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.term != term {
-		return time.Time{}, false
-	}
-	times := make([]time.Time, 0, len(ids))
-	for _, id := range ids {
-		if t, ok := a.sent[id]; ok {
-			times = append(times, t)
-		}
-	}
-	if len(times) < need {
-		return time.Time{}, false
-	}
-	slices.SortFunc(times, func(x, y time.Time) int { return y.Compare(x) })
-	return times[need-1], true
-}
-
 // leaseFrom returns when the read lease of term started for the group of
-// r (see heartbeatAcks.since), from its transport's heartbeat acks.
-func leaseFrom(r *raft.Raft, self raft.ServerID, acks *heartbeatAcks, term uint64) (time.Time, bool) {
+// r, from the heartbeat acks its transport saw
+// (raftnet.HeartbeatTransport.AcceptedSince).
+func leaseFrom(r *raft.Raft, self raft.ServerID, ht *raftnet.HeartbeatTransport, term uint64) (time.Time, bool) {
 	f := r.GetConfiguration()
 	if f.Error() != nil {
 		return time.Time{}, false
@@ -98,5 +51,5 @@ func leaseFrom(r *raft.Raft, self raft.ServerID, acks *heartbeatAcks, term uint6
 	if !selfVotes {
 		return time.Time{}, false
 	}
-	return acks.since(term, followers, voters/2) // a quorum is voters/2+1, the leader included
+	return ht.AcceptedSince(term, followers, voters/2) // a quorum is voters/2+1, the leader included
 }

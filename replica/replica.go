@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tandem-kv/tandem/internal/raftlog"
+	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
 
@@ -72,10 +73,10 @@ func Open(cfg Config) (*Replica, error) {
 	if h := cfg.Heartbeats; h != nil {
 		r.reads.expedite = func() { h.Expedite(cfg.Group) }
 	}
-	if ht, ok := r.trans.(*HeartbeatTransport); ok {
+	if ht, ok := r.trans.(*raftnet.HeartbeatTransport); ok {
 		self := raft.ServerID(cfg.NodeID)
 		r.reads.lease = time.Duration(readLeaseFraction * float64(cfg.Raft.LeaderLeaseTimeout))
-		r.reads.leaseFrom = func(term uint64) (time.Time, bool) { return leaseFrom(r.raft, self, &ht.acks, term) }
+		r.reads.leaseFrom = func(term uint64) (time.Time, bool) { return leaseFrom(r.raft, self, ht, term) }
 	}
 	return r, nil
 }
@@ -135,11 +136,20 @@ func (r *Replica) start() error {
 	r.leaderCh = make(chan struct{})
 	r.elect.WatchLeader(r.done, r.leaderChanged)
 	if r.cfg.Campaign {
-		c := Campaigner{Raft: r.raft, Elections: r.elect, Mux: r.cfg.Mux, Group: r.cfg.Group, NodeID: r.cfg.NodeID, Addresses: r.cfg.Addresses, Logger: r.lg}
+		c := raftnet.Campaigner{Raft: r.raft, Elect: r.elect.Campaign, Mux: r.cfg.Mux, Group: r.cfg.Group, NodeID: r.cfg.NodeID, Addresses: r.cfg.Addresses, Logger: r.lg}
 		go c.Run(r.done)
 	}
 	return nil
 }
+
+// groupTransport is what a replica needs of its raft transport: a
+// NetworkTransport, or a raftnet.HeartbeatTransport around one.
+type groupTransport interface {
+	raft.Transport
+	raft.WithClose
+}
+
+var _ groupTransport = (*raftnet.HeartbeatTransport)(nil)
 
 // bootstrapIfNew bootstraps a group with no state; it reports whether it did.
 func (r *Replica) bootstrapIfNew(rc *raft.Config, snaps raft.SnapshotStore) (bool, error) {

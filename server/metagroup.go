@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tandem-kv/tandem/internal/raftlog"
+	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/replica"
 )
 
@@ -45,7 +46,7 @@ type metaGroup struct {
 	done         chan struct{}
 }
 
-func openMetaGroup(cfg Config, peers []Peer, mux *replica.Mux, logDB *replica.LogDB, lg *zap.Logger) (*metaGroup, error) {
+func openMetaGroup(cfg Config, peers []Peer, mux *raftnet.Mux, logDB *replica.LogDB, lg *zap.Logger) (*metaGroup, error) {
 	dir := filepath.Join(cfg.DataDir, "meta")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -85,7 +86,7 @@ func openMetaGroup(cfg Config, peers []Peer, mux *replica.Mux, logDB *replica.Lo
 	// A new leader is worth a look at readiness at once (reconcileLoop).
 	m.elect.WatchLeader(m.done, func(string) { m.fsm.notify() })
 	if peers[0].ID == cfg.NodeID {
-		c := replica.Campaigner{Raft: m.raft, Elections: m.elect, Mux: mux, Group: metaGroupID, NodeID: cfg.NodeID,
+		c := raftnet.Campaigner{Raft: m.raft, Elect: m.elect.Campaign, Mux: mux, Group: metaGroupID, NodeID: cfg.NodeID,
 			Addresses: peerAddresses(peers), Logger: lg.With(zap.String("group", "meta"))}
 		go c.Run(m.done)
 	}

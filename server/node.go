@@ -18,6 +18,7 @@ import (
 
 	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/replica"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
@@ -37,9 +38,9 @@ type Node struct {
 
 	shared *rocksdb.Shared
 	logDB  *replica.LogDB
-	mux    *replica.Mux
-	hub    *replica.HeartbeatHub
-	watch  *replica.PeerWatch
+	mux    *raftnet.Mux
+	hub    *raftnet.HeartbeatHub
+	watch  *raftnet.PeerWatch
 	grpc   *grpc.Server
 	http   *http.Server
 	httpLn net.Listener
@@ -106,10 +107,10 @@ func (n *Node) open() error {
 	var err error
 	// Data groups' heartbeats to a node share one connection and frame
 	// (the meta group keeps its own transport).
-	if n.hub, err = replica.NewHeartbeatHub(n.cfg.Raft.HubConfig(n.mux, n.lg)); err != nil {
+	if n.hub, err = raftnet.NewHeartbeatHub(n.cfg.Raft.HubConfig(n.mux, n.lg)); err != nil {
 		return err
 	}
-	if n.watch, err = replica.NewPeerWatch(n.mux, n.peerDown, n.peerUp, n.lg); err != nil {
+	if n.watch, err = raftnet.NewPeerWatch(n.mux, n.peerDown, n.peerUp, n.lg); err != nil {
 		return err
 	}
 	for _, p := range n.peers {

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/tandem-kv/tandem/internal/netaddr"
-	"github.com/tandem-kv/tandem/replica"
+	"github.com/tandem-kv/tandem/raftnet"
 )
 
 // Security on the node's one RPC port.
@@ -121,14 +121,14 @@ func securityWarnings(cfg Config, addr net.Addr) []string {
 
 // newMux puts the node's listener under the mux, in TLS when configured,
 // and logs the warnings of the setup.
-func (n *Node) newMux(ln net.Listener) *replica.Mux {
+func (n *Node) newMux(ln net.Listener) *raftnet.Mux {
 	for _, w := range securityWarnings(n.cfg, ln.Addr()) {
 		n.lg.Warn(w, zap.Stringer("addr", ln.Addr()))
 	}
 	if n.cfg.TLS == nil {
-		return replica.NewMux(ln, n.lg)
+		return raftnet.NewMux(ln, n.lg)
 	}
-	return replica.NewTLSMux(ln, n.cfg.TLS.serverConfig(), n.cfg.TLS.clientConfig(), n.lg)
+	return raftnet.NewTLSMux(ln, n.cfg.TLS.serverConfig(), n.cfg.TLS.clientConfig(), n.lg)
 }
 
 // securityServerOptions are the gRPC server options TLS and auth add.
@@ -163,7 +163,7 @@ type muxTLSCreds struct{}
 
 // ServerHandshake implements credentials.TransportCredentials.
 func (muxTLSCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	st, ok := replica.ConnTLSState(conn)
+	st, ok := raftnet.ConnTLSState(conn)
 	if !ok {
 		return nil, nil, errors.New("server: connection is not TLS")
 	}

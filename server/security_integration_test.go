@@ -18,7 +18,7 @@ import (
 	"github.com/tandem-kv/tandem/client"
 	"github.com/tandem-kv/tandem/internal/testpki"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
-	"github.com/tandem-kv/tandem/replica"
+	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/server"
 )
 
@@ -211,7 +211,7 @@ func TestSecureClusterServesCredentialedCallsAndRefusesOthers(t *testing.T) {
 		cfg := &tls.Config{RootCAs: ca.Pool(), GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &foreign, nil }}
 		_, err := tpb.NewAdminClient(rawConn(t, c.Addrs()[0], cfg)).CreateTable(ctx(t), &tpb.CreateTableRequest{Name: "t3", Partitions: 1})
 		wantCode(t, err, codes.Unavailable)
-		if _, err := replica.DialRaftTLS(c.Addrs()[0], 1, 2*time.Second, cfg); err == nil {
+		if _, err := raftnet.DialRaftTLS(c.Addrs()[0], 1, 2*time.Second, cfg); err == nil {
 			t.Fatal("raft dial with another CA's certificate accepted")
 		}
 		if names := tableNames(t, admin); len(names) != 1 {
@@ -243,8 +243,8 @@ func TestSecureClusterServesCredentialedCallsAndRefusesOthers(t *testing.T) {
 		})
 	})
 	t.Run("raft dial without client certificate", func(t *testing.T) {
-		_, err := replica.DialRaftTLS(c.Addrs()[0], 1, 2*time.Second, caOnly)
-		if !errors.Is(err, replica.ErrRaftUnauthenticated) {
+		_, err := raftnet.DialRaftTLS(c.Addrs()[0], 1, 2*time.Second, caOnly)
+		if !errors.Is(err, raftnet.ErrRaftUnauthenticated) {
 			t.Fatalf("raft dial without a certificate: %v, want ErrRaftUnauthenticated", err)
 		}
 	})

@@ -1,12 +1,10 @@
-package replica
+package raftnet
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"net"
-	"path/filepath"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -17,92 +15,33 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tandem-kv/tandem/internal/raftlog"
-	"github.com/tandem-kv/tandem/rocksdb"
 )
 
-// hbNode is one node of a replica-level cluster: its own mux, raft log,
-// heartbeat hub and replicas.
-type hbNode struct {
-	t        *testing.T
-	id       string
-	dir      string
-	timing   RaftTiming
-	sh       *rocksdb.Shared
-	logDB    *LogDB
-	mux      *Mux
-	hub      *HeartbeatHub
-	replicas map[uint64]*Replica
-	stopped  bool
+// fastFrameTimeout is the frame timeout of groups with test timing (a
+// heartbeat timeout of 200ms).
+const fastFrameTimeout = 200 * time.Millisecond
+
+// hubNode is a node's mux and heartbeat hub, without raft groups.
+type hubNode struct {
+	mux *Mux
+	hub *HeartbeatHub
 }
 
-// mustNewHBNode starts a node whose hub coalesces heartbeats for window.
-func mustNewHBNode(t *testing.T, id string, timing RaftTiming, window time.Duration) *hbNode {
+// mustNewHubNode starts a hub that coalesces heartbeats for window and
+// gives a frame frameTimeout.
+func mustNewHubNode(t *testing.T, frameTimeout, window time.Duration) *hubNode {
 	t.Helper()
-	n := &hbNode{t: t, id: id, dir: t.TempDir(), timing: timing, replicas: map[uint64]*Replica{}}
-	n.sh = mustNewShared(t)
-	n.logDB = mustNewLogDB(t, filepath.Join(n.dir, "raftlog"), n.sh)
-	n.mux = mustNewMux(t)
-	cfg := timing.HubConfig(n.mux, zap.NewNop())
-	cfg.Window = window
-	hub, err := NewHeartbeatHub(cfg)
+	n := &hubNode{mux: mustNewMux(t)}
+	hub, err := NewHeartbeatHub(HubConfig{Mux: n.mux, Window: window, FrameTimeout: frameTimeout, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.hub = hub
-	t.Cleanup(n.stop)
+	t.Cleanup(func() { hub.Close() })
 	return n
 }
 
-func (n *hbNode) addr() string { return n.mux.Addr().String() }
-
-// stop closes the node's replicas, hub, mux and raft log, as a node
-// shutting down does.
-func (n *hbNode) stop() {
-	if n.stopped {
-		return
-	}
-	n.stopped = true
-	for _, r := range n.replicas {
-		r.Close()
-	}
-	n.hub.Close()
-	n.mux.Close()
-	n.logDB.Close()
-}
-
-// open starts the node's replica of group, a member of nodes.
-func (n *hbNode) open(group uint64, nodes []*hbNode) *Replica {
-	n.t.Helper()
-	var servers []raft.Server
-	for _, o := range nodes {
-		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(o.id), Address: raft.ServerAddress(o.addr())})
-	}
-	r, err := Open(Config{
-		NodeID: n.id, Group: group, Table: "t", Partition: uint32(group),
-		Dir: filepath.Join(n.dir, fmt.Sprint(group)), Servers: servers, Raft: n.timing,
-		Shared: n.sh, LogDB: n.logDB, Mux: n.mux, Heartbeats: n.hub, Logger: zap.NewNop(),
-	})
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	n.replicas[group] = r
-	return r
-}
-
-// mustNewHBCluster starts three nodes, each with a replica of every group.
-func mustNewHBCluster(t *testing.T, timing RaftTiming, window time.Duration, groups ...uint64) []*hbNode {
-	t.Helper()
-	nodes := make([]*hbNode, 3)
-	for i := range nodes {
-		nodes[i] = mustNewHBNode(t, fmt.Sprintf("n%d", i+1), timing, window)
-	}
-	for _, g := range groups {
-		for _, n := range nodes {
-			n.open(g, nodes)
-		}
-	}
-	return nodes
-}
+func (n *hubNode) addr() string { return n.mux.Addr().String() }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -115,155 +54,14 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// leaderOf waits for group to have a leader among the running nodes that
-// they all agree on and returns its node.
-func leaderOf(t *testing.T, nodes []*hbNode, group uint64) *hbNode {
-	t.Helper()
-	var leader *hbNode
-	waitFor(t, 10*time.Second, fmt.Sprintf("a leader of group %d", group), func() bool {
-		leader = nil
-		var id string
-		for _, n := range nodes {
-			if n.stopped {
-				continue
-			}
-			r := n.replicas[group]
-			lid, _ := r.Leader()
-			if lid == "" || (id != "" && lid != id) {
-				return false
-			}
-			id = lid
-			if r.IsLeader() {
-				leader = n
-			}
-		}
-		return leader != nil && leader.id == id
-	})
-	return leader
-}
-
-func put(t *testing.T, r *Replica, key, value string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cmd := EncodeCommand([]Mutation{{Op: OpPut, HashKey: []byte(key), SortKey: []byte("s"), Value: []byte(value)}})
-	if _, err := r.Propose(ctx, cmd); err != nil {
-		t.Fatalf("propose: %v", err)
-	}
-}
-
-func read(t *testing.T, r *Replica, key string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var v []byte
-	err := r.Read(ctx, func(db *rocksdb.DB) error {
-		var err error
-		v, _, _, err = db.Get([]byte(key), []byte("s"))
-		return err
-	})
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	return string(v)
-}
-
-func TestHeartbeatHubCarriesGroupsHeartbeats(t *testing.T) {
-	timing := FastRaftTiming()
-	// A window near the heartbeat interval (10-20ms) so the two groups'
-	// heartbeats meet in frames; the lease (50ms) still holds.
-	nodes := mustNewHBCluster(t, timing, 10*time.Millisecond, 1, 2)
-	l1 := leaderOf(t, nodes, 1)
-	if l2 := leaderOf(t, nodes, 2); l2 != l1 {
-		// Both groups led from one node, so their heartbeats to each
-		// follower can share frames.
-		if err := l2.replicas[2].Raft().LeadershipTransferToServer(raft.ServerID(l1.id), raft.ServerAddress(l1.addr())).Error(); err != nil {
-			t.Fatalf("leadership transfer: %v", err)
-		}
-		waitFor(t, 5*time.Second, "group 2 led by "+l1.id, func() bool { return leaderOf(t, nodes, 2) == l1 })
-	}
-	put(t, l1.replicas[1], "k", "v1")
-	put(t, l1.replicas[2], "k", "v2")
-
-	term1, term2 := l1.replicas[1].Status().Term, l1.replicas[2].Status().Term
-	before, start := l1.hub.Stats(), time.Now()
-	waitFor(t, 10*time.Second, "heartbeats over several heartbeat timeouts", func() bool {
-		return time.Since(start) > 5*timing.HeartbeatTimeout && l1.hub.Stats().Heartbeats > before.Heartbeats+100
-	})
-	after := l1.hub.Stats()
-	for g, term := range map[uint64]uint64{1: term1, 2: term2} {
-		if leaderOf(t, nodes, g) != l1 || l1.replicas[g].Status().Term != term {
-			t.Fatalf("group %d: leadership moved while idle (term %d, was %d)", g, l1.replicas[g].Status().Term, term)
-		}
-	}
-	beats, frames := after.Heartbeats-before.Heartbeats, after.Frames-before.Frames
-	t.Logf("%d heartbeats in %d frames, %d failed", beats, frames, after.FailedFrames-before.FailedFrames)
-	if frames == 0 || beats <= frames {
-		t.Fatalf("%d heartbeats in %d frames: groups did not share frames", beats, frames)
-	}
-	if after.FailedFrames != before.FailedFrames {
-		t.Fatalf("%d frames failed on a healthy cluster", after.FailedFrames-before.FailedFrames)
-	}
-	if v := read(t, l1.replicas[1], "k"); v != "v1" {
-		t.Fatalf("read %q", v)
-	}
-	if v := read(t, l1.replicas[2], "k"); v != "v2" {
-		t.Fatalf("read %q", v)
-	}
-}
-
-func TestHeartbeatHubReadsSkipTheWindow(t *testing.T) {
-	// Slow timing with a window of a fifth of the heartbeat timeout: a
-	// read that waited for the window would take 200ms or more.
-	timing := DefaultRaftTiming()
-	timing.LeaderLeaseTimeout = 500 * time.Millisecond
-	window := 200 * time.Millisecond
-	nodes := mustNewHBCluster(t, timing, window, 1)
-	l := leaderOf(t, nodes, 1)
-	put(t, l.replicas[1], "k", "v")
-	read(t, l.replicas[1], "k")
-	var took []time.Duration
-	for range 5 {
-		start := time.Now()
-		if v := read(t, l.replicas[1], "k"); v != "v" {
-			t.Fatalf("read %q", v)
-		}
-		took = append(took, time.Since(start))
-	}
-	fast := 0
-	for _, d := range took {
-		if d < window/2 {
-			fast++
-		}
-	}
-	if fast < 3 {
-		t.Fatalf("reads took %v: they waited for the %s window", took, window)
-	}
-}
-
-func TestHeartbeatHubFailover(t *testing.T) {
-	nodes := mustNewHBCluster(t, FastRaftTiming(), 2*time.Millisecond, 1)
-	old := leaderOf(t, nodes, 1)
-	put(t, old.replicas[1], "k", "before")
-	old.stop()
-	l := leaderOf(t, nodes, 1)
-	if l == old {
-		t.Fatal("stopped node still leads")
-	}
-	put(t, l.replicas[1], "k", "after")
-	if v := read(t, l.replicas[1], "k"); v != "after" {
-		t.Fatalf("read %q", v)
-	}
-}
-
 // hbEndpoint is a raw group transport on a node's hub, for driving
 // heartbeats without raft.
 type hbEndpoint struct {
-	node  *hbNode
+	node  *hubNode
 	trans *HeartbeatTransport
 }
 
-func mustNewEndpoint(t *testing.T, n *hbNode, group uint64) *hbEndpoint {
+func mustNewEndpoint(t *testing.T, n *hubNode, group uint64) *hbEndpoint {
 	t.Helper()
 	sl, err := n.mux.StreamLayer(group)
 	if err != nil {
@@ -296,9 +94,8 @@ func (e *hbEndpoint) heartbeat(addr string) (raft.AppendEntriesResponse, error) 
 }
 
 func TestHeartbeatHubPerEntryErrors(t *testing.T) {
-	timing := FastRaftTiming()
-	a := mustNewHBNode(t, "a", timing, 200*time.Millisecond)
-	b := mustNewHBNode(t, "b", timing, 0)
+	a := mustNewHubNode(t, fastFrameTimeout, 200*time.Millisecond)
+	b := mustNewHubNode(t, fastFrameTimeout, 0)
 	open := mustNewEndpoint(t, b, 1)
 	open.answer(3)
 	mustNewEndpoint(t, b, 2) // registered, no handler yet
@@ -395,10 +192,8 @@ func TestHeartbeatHubBlackholedDestination(t *testing.T) {
 		handshake bool
 	}{{"no handshake", false}, {"no reply to frames", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			timing := FastRaftTiming()
-			timing.HeartbeatTimeout = 300 * time.Millisecond // frame timeout
-			a := mustNewHBNode(t, "a", timing, time.Millisecond)
-			b := mustNewHBNode(t, "b", timing, 0)
+			a := mustNewHubNode(t, 300*time.Millisecond, time.Millisecond)
+			b := mustNewHubNode(t, 300*time.Millisecond, 0)
 			mustNewEndpoint(t, b, 1).answer(3)
 			sender := mustNewEndpoint(t, a, 1)
 			hole := newBlackhole(t, tc.handshake)
@@ -446,9 +241,8 @@ func isNetTimeout(err error) bool {
 // A node without a hub (an older version) still gets heartbeats, the
 // plain way.
 func TestHeartbeatHubFallsBackForNodesWithoutHub(t *testing.T) {
-	timing := FastRaftTiming()
-	a := mustNewHBNode(t, "a", timing, time.Millisecond)
-	b := mustNewHBNode(t, "b", timing, 0)
+	a := mustNewHubNode(t, fastFrameTimeout, time.Millisecond)
+	b := mustNewHubNode(t, fastFrameTimeout, 0)
 	b.hub.Close()
 	sender := mustNewEndpoint(t, a, 1)
 	sl, err := b.mux.StreamLayer(1)

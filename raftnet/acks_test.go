@@ -1,4 +1,4 @@
-package replica
+package raftnet
 
 import (
 	"testing"

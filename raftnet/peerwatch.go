@@ -1,4 +1,4 @@
-package replica
+package raftnet
 
 import (
 	"errors"
@@ -150,7 +150,7 @@ func (w *PeerWatch) watch(id, addr string, stop <-chan struct{}) {
 			return
 		default:
 		}
-		conn, err := dialRaft(addr, WatchGroup, WatchGroup, probeTimeout, w.mux.dialTLS)
+		conn, err := dialRaft(addr, WatchGroup, WatchGroup, ProbeTimeout, w.mux.dialTLS)
 		switch {
 		case err == nil:
 			if reported && w.onUp != nil {
