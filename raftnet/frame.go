@@ -9,6 +9,8 @@ import (
 	"math"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/tandem-kv/tandem/internal/lenprefix"
 )
 
 const (
@@ -64,10 +66,10 @@ func appendRequestFrame(b []byte, reqs []hbRequest) []byte {
 		q := &reqs[i].req
 		b = binary.BigEndian.AppendUint64(b, reqs[i].group)
 		b = binary.AppendUvarint(b, uint64(q.ProtocolVersion))
-		b = appendBytes(b, q.RPCHeader.ID)
-		b = appendBytes(b, q.RPCHeader.Addr)
+		b = lenprefix.Append(b, q.RPCHeader.ID)
+		b = lenprefix.Append(b, q.RPCHeader.Addr)
 		b = binary.AppendUvarint(b, q.Term)
-		b = appendBytes(b, q.Leader)
+		b = lenprefix.Append(b, q.Leader)
 	}
 	return endFrame(b, start)
 }
@@ -81,14 +83,14 @@ func appendReplyFrame(b []byte, replies []hbReply) []byte {
 				msg = msg[:maxHeartbeatField]
 			}
 			b = append(b, hbStatusError)
-			b = appendBytes(b, []byte(msg))
+			b = lenprefix.Append(b, []byte(msg))
 			continue
 		}
 		r := &replies[i].resp
 		b = append(b, hbStatusOK)
 		b = binary.AppendUvarint(b, uint64(r.ProtocolVersion))
-		b = appendBytes(b, r.RPCHeader.ID)
-		b = appendBytes(b, r.RPCHeader.Addr)
+		b = lenprefix.Append(b, r.RPCHeader.ID)
+		b = lenprefix.Append(b, r.RPCHeader.Addr)
 		b = binary.AppendUvarint(b, r.Term)
 		b = binary.AppendUvarint(b, r.LastLog)
 		var flags byte
@@ -271,9 +273,4 @@ func decodeReplyFrame(body []byte) ([]hbReply, error) {
 		return nil, err
 	}
 	return replies, nil
-}
-
-func appendBytes(buf, b []byte) []byte {
-	buf = binary.AppendUvarint(buf, uint64(len(b)))
-	return append(buf, b...)
 }

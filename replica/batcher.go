@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/tandem-kv/tandem/internal/lenprefix"
 )
 
 // commandKindBatch carries several commands proposed at about the same
@@ -27,7 +29,7 @@ func EncodeBatch(cmds [][]byte) []byte {
 	buf = append(buf, commandVersion, commandKindBatch)
 	buf = binary.AppendUvarint(buf, uint64(len(cmds)))
 	for _, c := range cmds {
-		buf = appendBytes(buf, c)
+		buf = lenprefix.Append(buf, c)
 	}
 	return buf
 }
@@ -42,7 +44,7 @@ func decodeBatch(b []byte) ([]Command, error) {
 	for i := uint64(0); i < n; i++ {
 		var sub []byte
 		var err error
-		if sub, rest, err = readBytes(rest, ErrMalformedCommand); err != nil {
+		if sub, rest, err = lenprefix.Read(rest, ErrMalformedCommand); err != nil {
 			return nil, err
 		}
 		if len(sub) >= 2 && sub[1] == commandKindBatch {

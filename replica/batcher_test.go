@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+
+	"github.com/tandem-kv/tandem/internal/lenprefix"
 )
 
 // gateFSM records the commands it applies and, while its gate is shut,
@@ -67,7 +69,7 @@ func decodeBatchRaw(b []byte) ([]string, error) {
 	n, k := binary.Uvarint(b)
 	rest := b[k:]
 	for i := uint64(0); i < n; i++ {
-		sub, r, err := readBytes(rest, ErrMalformedCommand)
+		sub, r, err := lenprefix.Read(rest, ErrMalformedCommand)
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,8 @@ package replica
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/tandem-kv/tandem/internal/lenprefix"
 )
 
 // Op is the kind of one record mutation.
@@ -68,20 +70,20 @@ func EncodeDuplicated(entries []DupEntry, upTo uint64) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(entries)))
 	for _, e := range entries {
 		buf = binary.AppendUvarint(buf, e.SourceDecree)
-		buf = appendBytes(buf, e.Command)
+		buf = lenprefix.Append(buf, e.Command)
 	}
 	return buf
 }
 
 // EncodeDupConfirm records duplication id's confirmed decree.
 func EncodeDupConfirm(id string, confirmed uint64) []byte {
-	buf := appendBytes([]byte{commandVersion, commandKindDupConfirm}, []byte(id))
+	buf := lenprefix.Append([]byte{commandVersion, commandKindDupConfirm}, []byte(id))
 	return binary.AppendUvarint(buf, confirmed)
 }
 
 // EncodeDupRelease drops duplication id's confirmed decree.
 func EncodeDupRelease(id string) []byte {
-	return appendBytes([]byte{commandVersion, commandKindDupRelease}, []byte(id))
+	return lenprefix.Append([]byte{commandVersion, commandKindDupRelease}, []byte(id))
 }
 
 // Decode decodes a raft command of any kind.
@@ -124,7 +126,7 @@ func decodeDuplicated(b []byte) ([]DupEntry, uint64, error) {
 		}
 		var cmd []byte
 		var err error
-		if cmd, rest, err = readBytes(rest[k:], ErrMalformedCommand); err != nil {
+		if cmd, rest, err = lenprefix.Read(rest[k:], ErrMalformedCommand); err != nil {
 			return nil, 0, err
 		}
 		if _, err := DecodeCommand(cmd); err != nil {
@@ -139,7 +141,7 @@ func decodeDuplicated(b []byte) ([]DupEntry, uint64, error) {
 }
 
 func decodeDupMark(b []byte, withDecree bool) (string, uint64, error) {
-	id, rest, err := readBytes(b, ErrMalformedCommand)
+	id, rest, err := lenprefix.Read(b, ErrMalformedCommand)
 	if err != nil || len(id) == 0 {
 		return "", 0, ErrMalformedCommand
 	}
@@ -176,19 +178,14 @@ func EncodeCommand(muts []Mutation) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(muts)))
 	for _, m := range muts {
 		buf = append(buf, byte(m.Op))
-		buf = appendBytes(buf, m.HashKey)
-		buf = appendBytes(buf, m.SortKey)
+		buf = lenprefix.Append(buf, m.HashKey)
+		buf = lenprefix.Append(buf, m.SortKey)
 		if m.Op == OpPut {
-			buf = appendBytes(buf, m.Value)
+			buf = lenprefix.Append(buf, m.Value)
 			buf = binary.BigEndian.AppendUint32(buf, m.ExpireTS)
 		}
 	}
 	return buf
-}
-
-func appendBytes(buf, b []byte) []byte {
-	buf = binary.AppendUvarint(buf, uint64(len(b)))
-	return append(buf, b...)
 }
 
 // DecodeCommand decodes a raft command made by EncodeCommand. The returned
@@ -228,16 +225,16 @@ func decodeMutation(b []byte) (m Mutation, rest []byte, err error) {
 	if m.Op != OpPut && m.Op != OpDelete {
 		return m, nil, fmt.Errorf("%w: unknown op %d", ErrMalformedCommand, b[0])
 	}
-	if m.HashKey, rest, err = readBytes(b[1:], ErrMalformedCommand); err != nil {
+	if m.HashKey, rest, err = lenprefix.Read(b[1:], ErrMalformedCommand); err != nil {
 		return m, nil, err
 	}
-	if m.SortKey, rest, err = readBytes(rest, ErrMalformedCommand); err != nil {
+	if m.SortKey, rest, err = lenprefix.Read(rest, ErrMalformedCommand); err != nil {
 		return m, nil, err
 	}
 	if m.Op == OpDelete {
 		return m, rest, nil
 	}
-	if m.Value, rest, err = readBytes(rest, ErrMalformedCommand); err != nil {
+	if m.Value, rest, err = lenprefix.Read(rest, ErrMalformedCommand); err != nil {
 		return m, nil, err
 	}
 	if len(rest) < 4 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/tandem-kv/tandem/internal/lenprefix"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
 
@@ -300,30 +301,16 @@ func decodeLog(b []byte, out *raft.Log) error {
 	}
 	rest := b[18:]
 	var err error
-	if out.Data, rest, err = readBytes(rest, ErrMalformedLog); err != nil {
+	if out.Data, rest, err = lenprefix.Read(rest, ErrMalformedLog); err != nil {
 		return err
 	}
-	if out.Extensions, rest, err = readBytes(rest, ErrMalformedLog); err != nil {
+	if out.Extensions, rest, err = lenprefix.Read(rest, ErrMalformedLog); err != nil {
 		return err
 	}
 	if len(rest) != 0 {
 		return ErrMalformedLog
 	}
 	return nil
-}
-
-// readBytes reads a uvarint-length-prefixed byte string; a short or bad
-// input yields malformed.
-func readBytes(b []byte, malformed error) (v, rest []byte, err error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)-k) {
-		return nil, nil, malformed
-	}
-	b = b[k:]
-	if n == 0 {
-		return nil, b, nil
-	}
-	return b[:n:n], b[n:], nil
 }
 
 // internalOnly reports whether every entry in [from, to] is one raft keeps
