@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/tandem-kv/tandem/logdb"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/replica"
@@ -33,7 +34,7 @@ type testCluster struct {
 	name   string
 	dir    string
 	sh     *rocksdb.Shared
-	logDB  *replica.LogDB
+	logDB  *logdb.DB
 	mux    *raftnet.Mux
 	server *grpc.Server
 	meta   *testMeta
@@ -43,7 +44,7 @@ type testCluster struct {
 	mu        sync.Mutex
 	replicas  map[string][]*replica.Replica
 	conns     map[string]*grpc.ClientConn
-	retention replica.RetentionCap
+	retention logdb.RetentionCap
 	now       time.Time // zero: the real clock
 }
 
@@ -57,7 +58,7 @@ func mustNewCluster(t *testing.T, name string, opts clusterOptions) *testCluster
 	t.Helper()
 	c := &testCluster{t: t, name: name, dir: t.TempDir(), meta: newTestMeta(), timing: replica.FastRaftTiming(),
 		replicas: map[string][]*replica.Replica{}, conns: map[string]*grpc.ClientConn{},
-		retention: replica.RetentionCap{MaxBytes: 1 << 30, MaxAge: time.Hour}}
+		retention: logdb.RetentionCap{MaxBytes: 1 << 30, MaxAge: time.Hour}}
 	if opts.timing != nil {
 		opts.timing(&c.timing)
 	}
@@ -65,7 +66,7 @@ func mustNewCluster(t *testing.T, name string, opts clusterOptions) *testCluster
 	if c.sh, err = rocksdb.NewShared(rocksdb.DefaultConfig()); err != nil {
 		t.Fatal(err)
 	}
-	if c.logDB, err = replica.OpenLogDB(filepath.Join(c.dir, "raftlog"), c.sh); err != nil {
+	if c.logDB, err = logdb.Open(filepath.Join(c.dir, "raftlog"), c.sh); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -91,7 +92,7 @@ func (c *testCluster) mustNewNode(refresh time.Duration) *Node {
 	cfg.Replicas, cfg.Meta, cfg.Registry = testReplicas{c}, c.meta, testRegistry{c.meta}
 	cfg.Dial = c.dial
 	cfg.Ready = func() bool { return true }
-	cfg.RetentionCap = func() replica.RetentionCap { c.mu.Lock(); defer c.mu.Unlock(); return c.retention }
+	cfg.RetentionCap = func() logdb.RetentionCap { c.mu.Lock(); defer c.mu.Unlock(); return c.retention }
 	cfg.ToStatus = testToStatus
 	cfg.Now = c.clock
 	cfg.Logger = zap.NewNop()

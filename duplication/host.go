@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
+	"github.com/tandem-kv/tandem/logdb"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
 )
@@ -30,7 +31,7 @@ type SourceReplica interface {
 	ProposeDupConfirm(ctx context.Context, id string, confirmed uint64) error
 	ProposeDupRelease(ctx context.Context, id string) error
 	RetainedLogBytes() uint64
-	SetRetentionCap(c replica.RetentionCap)
+	SetRetentionCap(c logdb.RetentionCap)
 }
 
 // FollowerReplica is what a puller needs of the remote partition's
@@ -158,7 +159,7 @@ type Config struct {
 	Ready func() bool
 	// RetentionCap is the runtime bound on the log that floors may hold
 	// back, pushed to every replica.
-	RetentionCap func() replica.RetentionCap
+	RetentionCap func() logdb.RetentionCap
 	// ToStatus translates the node's errors at the gRPC edge.
 	ToStatus func(error) error
 	// Refresh is how often floors and pins of removed duplications are

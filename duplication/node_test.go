@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tandem-kv/tandem/logdb"
 	"github.com/tandem-kv/tandem/replica"
 )
 
@@ -131,7 +132,7 @@ func TestRemoteBehindTheRetentionCapRebootstraps(t *testing.T) {
 	}
 	d := mustNewDupPair(t, 1, clusterOptions{refresh: 20 * time.Millisecond, timing: compactFast}, clusterOptions{})
 	d.src.mu.Lock()
-	d.src.retention = replica.RetentionCap{MaxBytes: 1, MaxAge: time.Hour}
+	d.src.retention = logdb.RetentionCap{MaxBytes: 1, MaxAge: time.Hour}
 	d.src.mu.Unlock()
 	write(t, d.srcReps[0], 0, 10)
 	d.follow()

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/logdb"
 	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
@@ -41,7 +42,7 @@ type hbNode struct {
 	dir      string
 	timing   RaftTiming
 	sh       *rocksdb.Shared
-	logDB    *LogDB
+	logDB    *logdb.DB
 	mux      *raftnet.Mux
 	hub      *raftnet.HeartbeatHub
 	replicas map[uint64]*Replica

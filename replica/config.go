@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/logdb"
 	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
@@ -100,7 +101,7 @@ type Config struct {
 	// caller's context has no deadline.
 	ApplyTimeout time.Duration
 	Shared       *rocksdb.Shared
-	LogDB        *LogDB
+	LogDB        *logdb.DB
 	Mux          *raftnet.Mux
 	// Heartbeats, when set, carries the group's raft heartbeats together
 	// with other groups' to the same node (the node's HeartbeatHub).

@@ -4,29 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
-	"time"
-
-	"github.com/hashicorp/raft"
 )
-
-// FuzzDecodeLog: stored raft log entries (from disk) never panic the
-// decoder, and whatever decodes survives an encode/decode round trip
-// unchanged (non-minimal varints decode too, so bytes may differ).
-func FuzzDecodeLog(f *testing.F) {
-	f.Add(encodeLog(&raft.Log{Term: 3, Type: raft.LogCommand, Data: []byte("x"), AppendedAt: time.Unix(1, 2)}))
-	f.Add(encodeLog(&raft.Log{Term: 1, Type: raft.LogConfiguration, Extensions: []byte("e")}))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var l raft.Log
-		if err := decodeLog(b, &l); err != nil {
-			return
-		}
-		var again raft.Log
-		if err := decodeLog(encodeLog(&l), &again); err != nil || again.Term != l.Term || again.Type != l.Type ||
-			string(again.Data) != string(l.Data) || string(again.Extensions) != string(l.Extensions) || !again.AppendedAt.Equal(l.AppendedAt) {
-			t.Fatalf("decodeLog(%x) does not round-trip: %+v vs %+v (%v)", b, l, again, err)
-		}
-	})
-}
 
 // FuzzDecodeManifest: manifests come from disk and from other clusters;
 // an accepted one never names a path outside its directory.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
+
+	"github.com/tandem-kv/tandem/logdb"
 )
 
 var (
@@ -124,7 +126,7 @@ func (r *Replica) SourceDecree() uint64 { return r.fsm.SourceDecree() }
 func (r *Replica) RetainedLogBytes() uint64 { return r.glog.RetainedBytes() }
 
 // SetRetentionCap bounds how much log duplication floors may hold back.
-func (r *Replica) SetRetentionCap(c RetentionCap) { r.glog.SetRetentionCap(c) }
+func (r *Replica) SetRetentionCap(c logdb.RetentionCap) { r.glog.SetRetentionCap(c) }
 
 // retentionFloor is the lowest decree any duplication still needs.
 func (r *Replica) retentionFloor() (uint64, bool) {

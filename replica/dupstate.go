@@ -38,7 +38,7 @@ func (s *dataStore) loadDupState() (dupState, error) {
 		}
 		if ok {
 			if len(v) != 8 {
-				return fmt.Errorf("%s: %d bytes: %w", sourceDecreeKey, len(v), ErrMalformedLog)
+				return fmt.Errorf("%s: %d bytes: %w", sourceDecreeKey, len(v), ErrMalformedState)
 			}
 			ds.source = binary.BigEndian.Uint64(v)
 		}

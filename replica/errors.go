@@ -10,8 +10,9 @@ var (
 	ErrClosed = errors.New("replica: closed")
 	// ErrMalformedCommand is returned when a raft command cannot be decoded.
 	ErrMalformedCommand = errors.New("replica: malformed command")
-	// ErrMalformedLog is returned when a stored raft log entry cannot be decoded.
-	ErrMalformedLog = errors.New("replica: malformed log entry")
+	// ErrMalformedState is returned when state a replica keeps with its
+	// data (the applied decree, duplication progress) cannot be decoded.
+	ErrMalformedState = errors.New("replica: malformed replica state")
 	// ErrTimeout is returned when a call's context ends, or raft's queue
 	// stays full, before anything was proposed: a read barrier that was not
 	// confirmed in time, or a write still queued when its caller stopped

@@ -2,9 +2,9 @@
 
 package replica
 
-// The gofail markers in this package ("// gofail: var name struct{}" at the
-// raft log write, the FSM apply, checkpoint publish and GC, and snapshot
-// install) are comments in the normal build. A fault-test build rewrites
+// The gofail markers ("// gofail: var name struct{}" at the FSM apply,
+// checkpoint publish and GC and snapshot install in this package, at the
+// raft log write in logdb) are comments in the normal build. A fault-test build rewrites
 // them with `gofail enable` into calls to the gofail runtime (see
 // server/e2e/failpoints.go); this file, built only with the failpoints tag,
 // keeps that runtime in go.mod.

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tandem-kv/tandem/internal/raftlog"
+	"github.com/tandem-kv/tandem/logdb"
 	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
@@ -26,7 +27,7 @@ type Replica struct {
 	fsm     *fsm
 	catalog *Catalog
 	ckpt    *checkpointer
-	glog    *GroupLog
+	glog    *logdb.GroupLog
 	trans   groupTransport
 	raft    *raft.Raft
 	reads   *readBarrier
@@ -68,7 +69,7 @@ func Open(cfg Config) (*Replica, error) {
 		cfg.Scheduler.Register(r)
 	}
 	r.reads = newReadBarrier(r.raft, func(ctx context.Context, d uint64) error {
-		return r.fsm.waitApplied(ctx, d, r.glog.internalOnly)
+		return r.fsm.waitApplied(ctx, d, r.glog.InternalOnly)
 	}, lg, r.done)
 	if h := cfg.Heartbeats; h != nil {
 		r.reads.expedite = func() { h.Expedite(cfg.Group) }
@@ -98,7 +99,7 @@ func (r *Replica) start() error {
 	if r.glog, err = r.cfg.LogDB.Group(r.cfg.Group); err != nil {
 		return err
 	}
-	r.glog.ret.floor = r.retentionFloor
+	r.glog.SetRetentionFloor(r.retentionFloor)
 	ap.onConfirmed = func() { go r.glog.CompactPending() }
 	hl := raftlog.New(r.lg)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(r.cfg.Dir, "raft-snapshots"), 1, hl)

@@ -81,7 +81,7 @@ func (s *dataStore) appliedDecree() (uint64, error) {
 			return err
 		}
 		if len(v) != 8 {
-			return fmt.Errorf("applied decree: %d bytes: %w", len(v), ErrMalformedLog)
+			return fmt.Errorf("applied decree: %d bytes: %w", len(v), ErrMalformedState)
 		}
 		d = binary.BigEndian.Uint64(v)
 		return nil

@@ -6,7 +6,31 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/tandem-kv/tandem/logdb"
+	"github.com/tandem-kv/tandem/rocksdb"
 )
+
+func mustNewShared(t *testing.T) *rocksdb.Shared {
+	t.Helper()
+	cfg := rocksdb.DefaultConfig()
+	cfg.BlockCacheBytes = 4 << 20
+	sh, err := rocksdb.NewShared(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sh.Close)
+	return sh
+}
+
+func mustNewLogDB(t *testing.T, dir string, sh *rocksdb.Shared) *logdb.DB {
+	t.Helper()
+	db, err := logdb.Open(dir, sh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
 
 func writeTar(t *testing.T, buf *bytes.Buffer, name, content string) {
 	t.Helper()

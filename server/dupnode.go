@@ -6,7 +6,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/tandem-kv/tandem/duplication"
-	"github.com/tandem-kv/tandem/replica"
+	"github.com/tandem-kv/tandem/logdb"
 )
 
 // Duplication's wiring: the node hands the duplication package its
@@ -25,7 +25,7 @@ func (n *Node) newDuplication() (*duplication.Node, error) {
 	cfg.Replicas, cfg.Meta, cfg.Registry = dupReplicas{n}, dupMeta{n}, dupRegistry{n}
 	cfg.Dial = n.dial
 	cfg.Ready = n.Ready
-	cfg.RetentionCap = func() replica.RetentionCap { return n.limits().Retention }
+	cfg.RetentionCap = func() logdb.RetentionCap { return n.limits().Retention }
 	cfg.ToStatus = toStatus
 	cfg.Now, cfg.Logger = n.cfg.Now, n.lg
 	return duplication.NewNode(cfg)

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tandem-kv/tandem/internal/raftlog"
+	"github.com/tandem-kv/tandem/logdb"
 	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/replica"
 )
@@ -30,7 +31,7 @@ const (
 type metaGroup struct {
 	fsm   *metaFSM
 	elect *replica.Elections
-	glog  *replica.GroupLog
+	glog  *logdb.GroupLog
 	snaps raft.SnapshotStore
 	raft  *raft.Raft
 	trans *raft.NetworkTransport
@@ -46,7 +47,7 @@ type metaGroup struct {
 	done         chan struct{}
 }
 
-func openMetaGroup(cfg Config, peers []Peer, mux *raftnet.Mux, logDB *replica.LogDB, lg *zap.Logger) (*metaGroup, error) {
+func openMetaGroup(cfg Config, peers []Peer, mux *raftnet.Mux, logDB *logdb.DB, lg *zap.Logger) (*metaGroup, error) {
 	dir := filepath.Join(cfg.DataDir, "meta")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -115,7 +116,7 @@ const metaElectionTimeout = time.Second
 // that a change committed.
 const metaCommitTimeout = 20 * time.Millisecond
 
-func bootstrapMeta(rc *raft.Config, glog *replica.GroupLog, snaps raft.SnapshotStore, trans raft.Transport, peers []Peer) error {
+func bootstrapMeta(rc *raft.Config, glog *logdb.GroupLog, snaps raft.SnapshotStore, trans raft.Transport, peers []Peer) error {
 	has, err := raft.HasExistingState(glog, glog, snaps)
 	if err != nil || has {
 		return err

@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/tandem-kv/tandem/replica"
+	"github.com/tandem-kv/tandem/logdb"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
 
@@ -21,7 +21,7 @@ func TestMetaFSMCaughtUpWaitsForQueuedCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(sh.Close)
-	db, err := replica.OpenLogDB(filepath.Join(t.TempDir(), "raftlog"), sh)
+	db, err := logdb.Open(filepath.Join(t.TempDir(), "raftlog"), sh)
 	if err != nil {
 		t.Fatal(err)
 	}

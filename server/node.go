@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/tandem-kv/tandem/duplication"
+	"github.com/tandem-kv/tandem/logdb"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/replica"
@@ -37,7 +38,7 @@ type Node struct {
 	peers []Peer
 
 	shared *rocksdb.Shared
-	logDB  *replica.LogDB
+	logDB  *logdb.DB
 	mux    *raftnet.Mux
 	hub    *raftnet.HeartbeatHub
 	watch  *raftnet.PeerWatch
@@ -121,7 +122,7 @@ func (n *Node) open() error {
 	if n.shared, err = rocksdb.NewShared(n.cfg.RocksDB); err != nil {
 		return err
 	}
-	if n.logDB, err = replica.OpenLogDB(filepath.Join(n.cfg.DataDir, "raftlog"), n.shared); err != nil {
+	if n.logDB, err = logdb.Open(filepath.Join(n.cfg.DataDir, "raftlog"), n.shared); err != nil {
 		return err
 	}
 	n.sched = replica.NewScheduler(replica.SchedulerConfig{Settings: n.limits().Checkpoint, Now: n.cfg.Now, Logger: n.lg})

@@ -3,10 +3,12 @@ package server
 import (
 	"fmt"
 
-	"github.com/tandem-kv/tandem/replica"
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/tandem-kv/tandem/logdb"
+	"github.com/tandem-kv/tandem/replica"
 )
 
 // configKey is one cluster runtime setting: stored in the meta group,
@@ -116,7 +118,7 @@ type runtimeConfig struct {
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 	Checkpoint        replica.Settings
-	Retention         replica.RetentionCap
+	Retention         logdb.RetentionCap
 }
 
 // effectiveConfig merges overrides over defaults; values were validated
@@ -135,7 +137,7 @@ func effectiveConfig(overrides map[string]string) runtimeConfig {
 		MaxValueBytes:     int(atoi("kv.max_value_bytes")),
 		SnapshotThreshold: uint64(atoi("raft.snapshot_threshold")),
 		TrailingLogs:      uint64(atoi("raft.trailing_logs")),
-		Retention:         replica.RetentionCap{MaxBytes: uint64(atoi("dup.log_retain_bytes")), MaxAge: dur("dup.log_retain_age")},
+		Retention:         logdb.RetentionCap{MaxBytes: uint64(atoi("dup.log_retain_bytes")), MaxAge: dur("dup.log_retain_age")},
 		Checkpoint: replica.Settings{
 			Interval:    dur("checkpoint.interval"),
 			Retain:      int(atoi("checkpoint.retain")),

@@ -1,4 +1,4 @@
-package replica
+package logdb
 
 import (
 	"encoding/binary"
@@ -12,7 +12,7 @@ import (
 	"github.com/tandem-kv/tandem/rocksdb"
 )
 
-// LogDB is the node's raft log: one RocksDB instance shared by every raft
+// DB is the node's raft log: one RocksDB instance shared by every raft
 // group on the node. Appends are written, then fsynced with
 // rocksdb.KV.WriteSynced, so the appends of many partitions finishing
 // while one fsync runs share the next one (with 64 writers, 2.5x the
@@ -21,7 +21,7 @@ import (
 //
 // Keys: 'l' | group (8 bytes BE) | index (8 bytes BE) -> encoded raft.Log,
 // and 's' | group | name -> stable value.
-type LogDB struct {
+type DB struct {
 	kv *rocksdb.KV
 }
 
@@ -31,21 +31,21 @@ const (
 	logEncodingV1   = 1
 )
 
-// OpenLogDB opens (creating if needed) the node's raft log under dir.
-func OpenLogDB(dir string, sh *rocksdb.Shared) (*LogDB, error) {
+// Open opens (creating if needed) the node's raft log under dir.
+func Open(dir string, sh *rocksdb.Shared) (*DB, error) {
 	kv, err := rocksdb.OpenKV(dir, sh, rocksdb.Options{Sync: true})
 	if err != nil {
 		return nil, fmt.Errorf("open raft log %s: %w", dir, err)
 	}
-	return &LogDB{kv: kv}, nil
+	return &DB{kv: kv}, nil
 }
 
 // Close closes the log database; every GroupLog must be done with it.
-func (db *LogDB) Close() error { return db.kv.Close() }
+func (db *DB) Close() error { return db.kv.Close() }
 
 // Group returns the log and stable store of one raft group, loading its
 // first and last index.
-func (db *LogDB) Group(group uint64) (*GroupLog, error) {
+func (db *DB) Group(group uint64) (*GroupLog, error) {
 	g := &GroupLog{db: db, group: group, ret: retention{now: time.Now, cap: DefaultRetentionCap()}}
 	lo, hi := groupRange(logKeyPrefix, group)
 	k, _, ok, err := db.kv.First(lo, hi)
@@ -72,7 +72,7 @@ func (g *GroupLog) sumBytes(lo, hi []byte) int64 {
 }
 
 // DeleteGroup removes every log entry and stable value of group.
-func (db *LogDB) DeleteGroup(group uint64) error {
+func (db *DB) DeleteGroup(group uint64) error {
 	b := db.kv.NewBatch()
 	defer b.Close()
 	for _, p := range []byte{logKeyPrefix, stableKeyPrefix} {
@@ -110,7 +110,7 @@ func stableKey(group uint64, name []byte) []byte {
 
 // GroupLog is one raft group's raft.LogStore and raft.StableStore.
 type GroupLog struct {
-	db    *LogDB
+	db    *DB
 	group uint64
 	ret   retention
 
@@ -313,9 +313,9 @@ func decodeLog(b []byte, out *raft.Log) error {
 	return nil
 }
 
-// internalOnly reports whether every entry in [from, to] is one raft keeps
+// InternalOnly reports whether every entry in [from, to] is one raft keeps
 // to itself (no-op, barrier), i.e. none the FSM must apply.
-func (g *GroupLog) internalOnly(from, to uint64) bool {
+func (g *GroupLog) InternalOnly(from, to uint64) bool {
 	var l raft.Log
 	for i := from; i <= to; i++ {
 		if err := g.GetLog(i, &l); err != nil {

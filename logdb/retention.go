@@ -1,4 +1,4 @@
-package replica
+package logdb
 
 import (
 	"sync"
@@ -36,6 +36,11 @@ type retention struct {
 	pendingMax uint64 // the highest index raft asked to delete
 	overridden uint64 // compactions that ignored the floor (cap exceeded)
 }
+
+// SetRetentionFloor makes compaction stop below floor's decree (the lowest
+// one still needed, and whether any is), until the cap is exceeded. The
+// replica sets it once, before raft starts.
+func (g *GroupLog) SetRetentionFloor(floor func() (uint64, bool)) { g.ret.floor = floor }
 
 // SetRetentionCap changes the cap at run time.
 func (g *GroupLog) SetRetentionCap(c RetentionCap) {
