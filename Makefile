@@ -7,7 +7,7 @@ DATA      ?= ./data
 # Packages whose code runs concurrently get the race detector. They run one
 # package at a time (-p 1): their clusters time raft elections in tens of
 # milliseconds, which two packages' worth of nodes on 2 cores would upset.
-RACE_PKGS := ./replica/... ./raftnet/... ./logdb/... ./server/... ./client/... ./rocksdb/...
+RACE_PKGS := ./replica/... ./raftnet/... ./logdb/... ./checkpoint/... ./server/... ./client/... ./rocksdb/...
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 export CGO_ENABLED=1
@@ -39,7 +39,7 @@ run: build
 
 test: deps lint
 	$(GO) test -race -count=1 -p 1 -timeout 20m $(RACE_PKGS)
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /replica -e /raftnet -e /logdb -e /server -e /client -e /rocksdb)
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /replica -e /raftnet -e /logdb -e /checkpoint -e /server -e /client -e /rocksdb)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 # test-robustness runs server/robustness longer than `make test` does (that
@@ -103,17 +103,14 @@ bench: build
 # FUZZTIME each; crashers land in the package's testdata/fuzz, to commit.
 # make test runs each briefly (FUZZTIME=3s) on top of its committed corpus.
 FUZZTIME ?= 30s
-FUZZ_ROCKSDB := FuzzDecodeKey FuzzDecodeValue
-FUZZ_REPLICA := FuzzDecode FuzzDecodeCommand FuzzDecodeManifest FuzzUntarSnapshot
-FUZZ_RAFTNET := FuzzHandshake FuzzMuxRoute FuzzHeartbeatFrame
-FUZZ_LOGDB   := FuzzDecodeLog
-FUZZ_SERVER  := FuzzMetaCommand FuzzMetaSnapshot
+FUZZ := rocksdb:FuzzDecodeKey rocksdb:FuzzDecodeValue \
+	replica:FuzzDecode replica:FuzzDecodeCommand replica:FuzzUntarSnapshot \
+	raftnet:FuzzHandshake raftnet:FuzzMuxRoute raftnet:FuzzHeartbeatFrame \
+	logdb:FuzzDecodeLog checkpoint:FuzzDecodeManifest \
+	server:FuzzMetaCommand server:FuzzMetaSnapshot
 fuzz:
-	@for t in $(FUZZ_ROCKSDB); do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./rocksdb/ || exit 1; done
-	@for t in $(FUZZ_REPLICA); do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./replica/ || exit 1; done
-	@for t in $(FUZZ_RAFTNET); do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./raftnet/ || exit 1; done
-	@for t in $(FUZZ_LOGDB); do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./logdb/ || exit 1; done
-	@for t in $(FUZZ_SERVER); do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./server/ || exit 1; done
+	@for pt in $(FUZZ); do pkg=$${pt%%:*}; t=$${pt#*:}; \
+		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; done
 
 proto:
 	@command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler >/dev/null)

@@ -10,8 +10,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
-	"github.com/tandem-kv/tandem/replica"
 )
 
 // bootstrap pulls a new base and installs it through the replica's group.
@@ -26,12 +26,12 @@ func (p *Puller) bootstrap(ctx context.Context) error {
 		return fmt.Errorf("prepare base at %s: %w", addr, err)
 	}
 	p.leader.ok()
-	m, err := replica.DecodeManifest(resp.Manifest)
+	m, err := checkpoint.DecodeManifest(resp.Manifest)
 	if err != nil {
 		return err
 	}
 	if m.Decree != resp.Decree || m.ID != resp.CheckpointId {
-		return fmt.Errorf("%w: base %s answer and manifest disagree", replica.ErrBadCheckpoint, resp.CheckpointId)
+		return fmt.Errorf("%w: base %s answer and manifest disagree", checkpoint.ErrInvalid, resp.CheckpointId)
 	}
 	p.setState(PartitionApp)
 	dir := filepath.Join(p.cfg.WorkDir, m.ID)
@@ -57,7 +57,7 @@ func (p *Puller) bootstrap(ctx context.Context) error {
 
 // download fetches every file of m into dir, skipping files already there
 // with the right checksum and resuming partial ones.
-func (p *Puller) download(ctx context.Context, src tpb.DuplicationClient, m *replica.Manifest, dir string) error {
+func (p *Puller) download(ctx context.Context, src tpb.DuplicationClient, m *checkpoint.Manifest, dir string) error {
 	if err := p.keepOnly(m.ID); err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (p *Puller) addDone(n int64) {
 	p.mu.Unlock()
 }
 
-func (p *Puller) fetchFile(ctx context.Context, src tpb.DuplicationClient, ckpt string, f replica.FileInfo, path string) error {
+func (p *Puller) fetchFile(ctx context.Context, src tpb.DuplicationClient, ckpt string, f checkpoint.FileInfo, path string) error {
 	offset := int64(0)
 	if st, err := os.Stat(path); err == nil {
 		switch {
@@ -120,7 +120,7 @@ func (p *Puller) fetchFile(ctx context.Context, src tpb.DuplicationClient, ckpt 
 	}
 	if crc := fileCRC(path); crc != f.CRC32C {
 		os.Remove(path)
-		return fmt.Errorf("%w: %s: crc %08x, manifest says %08x; removed, will fetch again", replica.ErrBadCheckpoint, f.Name, crc, f.CRC32C)
+		return fmt.Errorf("%w: %s: crc %08x, manifest says %08x; removed, will fetch again", checkpoint.ErrInvalid, f.Name, crc, f.CRC32C)
 	}
 	return nil
 }
@@ -152,7 +152,7 @@ func (p *Puller) receive(stream tpb.Duplication_FetchFileClient, path string, of
 }
 
 func fileCRC(path string) uint32 {
-	crc, _, err := replica.FileCRC32C(path)
+	crc, _, err := checkpoint.FileCRC32C(path)
 	if err != nil {
 		return 0
 	}

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/logdb"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
@@ -22,8 +23,8 @@ import (
 type SourceReplica interface {
 	Applied() uint64
 	Leader() (id, addr string)
-	Checkpoint(ctx context.Context, p replica.Purpose) (*replica.Manifest, error)
-	Catalog() *replica.Catalog
+	Checkpoint(ctx context.Context, p checkpoint.Purpose) (*checkpoint.Manifest, error)
+	Catalog() *checkpoint.Catalog
 	ReadLog(from uint64, maxBytes int) ([]replica.WalEntry, uint64, error)
 	WaitDecree(ctx context.Context, d uint64, timeout time.Duration) uint64
 	EntryTime(d uint64) (time.Time, bool)
@@ -38,7 +39,7 @@ type SourceReplica interface {
 // replica: its source decree, a base install, shipped entries applied.
 type FollowerReplica interface {
 	SourceDecree() uint64
-	InstallBase(dir string, m *replica.Manifest) error
+	InstallBase(dir string, m *checkpoint.Manifest) error
 	ProposeDuplicated(ctx context.Context, entries []replica.DupEntry, upTo uint64) (uint64, error)
 }
 

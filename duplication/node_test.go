@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/logdb"
 	"github.com/tandem-kv/tandem/replica"
 )
@@ -162,12 +163,12 @@ func TestBasePinsPerDuplication(t *testing.T) {
 	c := mustNewCluster(t, "east", clusterOptions{})
 	r := c.mustOpenTable("t", 1)[0]
 	write(t, r, 0, 3)
-	first, err := r.Checkpoint(context.Background(), replica.PurposeManual)
+	first, err := r.Checkpoint(context.Background(), checkpoint.PurposeManual)
 	if err != nil {
 		t.Fatal(err)
 	}
 	write(t, r, 3, 3)
-	second, err := r.Checkpoint(context.Background(), replica.PurposeManual)
+	second, err := r.Checkpoint(context.Background(), checkpoint.PurposeManual)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestBasePinsPerDuplication(t *testing.T) {
 	}
 }
 
-func pins(cat *replica.Catalog) map[string]string {
+func pins(cat *checkpoint.Catalog) map[string]string {
 	out := map[string]string{}
 	for _, v := range cat.List() {
 		out[v.ID] = strings.Join(v.PinnedBy, ",")

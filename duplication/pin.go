@@ -3,7 +3,7 @@ package duplication
 import (
 	"strings"
 
-	"github.com/tandem-kv/tandem/replica"
+	"github.com/tandem-kv/tandem/checkpoint"
 )
 
 // A duplication's base checkpoint is pinned in the source replicas'
@@ -25,7 +25,7 @@ func PinnedDuplication(owner string) (id string, ok bool) {
 
 // pinBase pins base id for duplication dupID and unpins the duplication's
 // older bases.
-func pinBase(cat *replica.Catalog, id, dupID string) error {
+func pinBase(cat *checkpoint.Catalog, id, dupID string) error {
 	owner := PinOwner(dupID)
 	if err := cat.Pin(id, owner); err != nil {
 		return err
@@ -46,7 +46,7 @@ func pinBase(cat *replica.Catalog, id, dupID string) error {
 }
 
 // unpinRemoved drops the base pins of removed duplications from a catalog.
-func unpinRemoved(cat *replica.Catalog, removed map[string]bool) {
+func unpinRemoved(cat *checkpoint.Catalog, removed map[string]bool) {
 	for _, v := range cat.List() {
 		for _, owner := range v.PinnedBy {
 			if id, ok := PinnedDuplication(owner); ok && removed[id] {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
 )
@@ -104,7 +105,7 @@ func (s *Source) Prepare(ctx context.Context, req *tpb.PrepareRequest) (*tpb.Pre
 	if err != nil {
 		return nil, s.cfg.ToStatus(err)
 	}
-	m, err := r.Checkpoint(ctx, replica.PurposeDuplication)
+	m, err := r.Checkpoint(ctx, checkpoint.PurposeDuplication)
 	if err != nil {
 		return nil, s.cfg.ToStatus(err)
 	}
@@ -114,7 +115,7 @@ func (s *Source) Prepare(ctx context.Context, req *tpb.PrepareRequest) (*tpb.Pre
 	if err := raiseFloor(ctx, r, req.DupId, m.Decree); err != nil {
 		return nil, s.cfg.ToStatus(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(r.Catalog().Dir(m.ID), replica.ManifestFile))
+	raw, err := os.ReadFile(filepath.Join(r.Catalog().Dir(m.ID), checkpoint.ManifestFile))
 	if err != nil {
 		return nil, s.cfg.ToStatus(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
 
@@ -19,7 +20,7 @@ type checkpointer struct {
 	partition uint32
 	store     *dataStore
 	ap        *applier
-	catalog   *Catalog
+	catalog   *checkpoint.Catalog
 	now       func() time.Time
 	lg        *zap.Logger
 
@@ -27,7 +28,7 @@ type checkpointer struct {
 	// sstCRC caches checksums of SST files of the instance generation
 	// sstGen: SST files are immutable and their numbers never reused within
 	// one instance.
-	sstCRC map[string]FileInfo
+	sstCRC map[string]checkpoint.FileInfo
 	sstGen uint64
 }
 
@@ -54,7 +55,7 @@ func (c *checkpointer) size() uint64 {
 // only while RocksDB links files (and flushes the little written since).
 // An empty partition gets a metadata-only checkpoint: nothing to flush or
 // link.
-func (c *checkpointer) create(purpose Purpose) (*Manifest, error) {
+func (c *checkpointer) create(purpose checkpoint.Purpose) (*checkpoint.Manifest, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if empty, err := c.isEmpty(); err != nil {
@@ -69,36 +70,25 @@ func (c *checkpointer) create(purpose Purpose) (*Manifest, error) {
 		return nil, err
 	}
 	if gen := c.store.gen(); gen != c.sstGen || c.sstCRC == nil {
-		c.sstCRC, c.sstGen = map[string]FileInfo{}, gen
+		c.sstCRC, c.sstGen = map[string]checkpoint.FileInfo{}, gen
 	}
-	files, total, err := describeFiles(c.catalog.tmpDir(m.ID), c.sstCRC)
-	if err != nil {
-		os.RemoveAll(c.catalog.tmpDir(m.ID))
+	if err := c.catalog.Publish(m, c.sstCRC); err != nil {
 		return nil, err
 	}
-	c.sstCRC = map[string]FileInfo{}
-	for _, f := range files {
+	c.sstCRC = map[string]checkpoint.FileInfo{}
+	for _, f := range m.Files {
 		c.sstCRC[f.Name] = f
-	}
-	m.Files, m.TotalBytes = files, total
-	if err := writeManifest(c.catalog.tmpDir(m.ID), m); err != nil {
-		os.RemoveAll(c.catalog.tmpDir(m.ID))
-		return nil, err
-	}
-	if err := c.catalog.publish(m); err != nil {
-		return nil, err
 	}
 	return m, nil
 }
 
-// snapshotLocked captures the data at one decree with applies held off.
-func (c *checkpointer) snapshotLocked(purpose Purpose) (*Manifest, error) {
+// snapshotLocked captures the data at one decree with applies held off,
+// into the catalog's temporary directory for the checkpoint.
+func (c *checkpointer) snapshotLocked(purpose checkpoint.Purpose) (*checkpoint.Manifest, error) {
 	c.ap.applyMu.Lock()
 	defer c.ap.applyMu.Unlock()
-	now := c.now()
-	m := &Manifest{Version: manifestVersion, Table: c.table, Partition: c.partition, Decree: c.ap.Applied(), CreatedAt: now, Purpose: purpose}
-	m.ID = checkpointID(m.Decree, now)
-	tmp := c.catalog.tmpDir(m.ID)
+	m := checkpoint.NewManifest(c.table, c.partition, c.ap.Applied(), c.now(), purpose)
+	tmp := c.catalog.TmpDir(m.ID)
 	empty, err := c.isEmpty()
 	if err != nil {
 		return nil, err

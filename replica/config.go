@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/logdb"
 	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/rocksdb"
@@ -108,7 +109,7 @@ type Config struct {
 	Heartbeats *raftnet.HeartbeatHub
 	// Scheduler, when set, makes checkpoints (raft snapshots included) go
 	// through the node's prioritized queue.
-	Scheduler *Scheduler
+	Scheduler *checkpoint.Scheduler
 	Now       func() time.Time
 	Logger    *zap.Logger
 	// Campaign makes this member start an election as soon as a majority

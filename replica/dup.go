@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/logdb"
 )
 
@@ -176,8 +177,8 @@ func (r *Replica) ProposeDuplicated(ctx context.Context, entries []DupEntry, upT
 // InstallBase replaces the partition's data, through raft, with a
 // duplication base whose verified files are in dir, described by m (the
 // source's manifest). Followers of this group receive it as a snapshot.
-func (r *Replica) InstallBase(dir string, m *Manifest) error {
-	if err := VerifyCheckpoint(dir, m); err != nil {
+func (r *Replica) InstallBase(dir string, m *checkpoint.Manifest) error {
+	if err := checkpoint.Verify(dir, m); err != nil {
 		return err
 	}
 	local := *m
@@ -199,9 +200,9 @@ func (r *Replica) InstallBase(dir string, m *Manifest) error {
 }
 
 // tarBase streams the manifest (given as bytes) and the base's files.
-func tarBase(dir string, m *Manifest, manifest []byte, w io.Writer) error {
+func tarBase(dir string, m *checkpoint.Manifest, manifest []byte, w io.Writer) error {
 	tw := tar.NewWriter(w)
-	hdr := &tar.Header{Name: ManifestFile, Mode: 0o644, Size: int64(len(manifest)), Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
+	hdr := &tar.Header{Name: checkpoint.ManifestFile, Mode: 0o644, Size: int64(len(manifest)), Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
@@ -232,7 +233,7 @@ func tarFileUSTAR(tw *tar.Writer, path string, size int64) error {
 
 // tarSize is the exact length of tarBase's USTAR stream: a 512-byte header
 // and the content padded to 512 bytes per file, then two zero blocks.
-func tarSize(m *Manifest, manifestLen int) int64 {
+func tarSize(m *checkpoint.Manifest, manifestLen int) int64 {
 	pad := func(n int64) int64 { return (n + 511) / 512 * 512 }
 	total := 512 + pad(int64(manifestLen))
 	for _, f := range m.Files {

@@ -26,12 +26,3 @@ var (
 	// around other writes, so callers must report it, not retry it.
 	ErrOutcomeUnknown = errors.New("replica: write outcome unknown")
 )
-
-var (
-	// ErrBadCheckpoint is returned when a checkpoint's manifest or files are
-	// malformed or do not match their checksums.
-	ErrBadCheckpoint = errors.New("replica: bad checkpoint")
-	// ErrCheckpointNotFound is returned for a checkpoint id the catalog
-	// does not list.
-	ErrCheckpointNotFound = errors.New("replica: checkpoint not found")
-)

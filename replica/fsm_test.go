@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
 
@@ -90,17 +91,17 @@ func (s *bufSink) Cancel() error { s.cancelled = true; return nil }
 func (s *bufSink) Close() error  { return nil }
 
 // mustNewFSM builds an FSM with its catalog and checkpointer, no raft.
-func mustNewFSM(t *testing.T, dir string, sh *rocksdb.Shared) (*fsm, *dataStore, *Catalog) {
+func mustNewFSM(t *testing.T, dir string, sh *rocksdb.Shared) (*fsm, *dataStore, *checkpoint.Catalog) {
 	t.Helper()
 	ap, st := mustNewApplier(t, filepath.Join(dir, "data"), sh)
-	cat, err := OpenCatalog(filepath.Join(dir, "checkpoints"), zaptest.NewLogger(t))
+	cat, err := checkpoint.OpenCatalog(filepath.Join(dir, "checkpoints"), zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ck := &checkpointer{table: "t", partition: 0, store: st, ap: ap, catalog: cat, now: time.Now, lg: zaptest.NewLogger(t)}
 	f := &fsm{applier: ap}
-	f.snaps = &snapshotter{store: st, lg: zaptest.NewLogger(t), checkpoint: func(min uint64) (*Manifest, string, func(), error) {
-		m, err := ck.create(PurposeRaftSnapshot)
+	f.snaps = &snapshotter{store: st, lg: zaptest.NewLogger(t), checkpoint: func(min uint64) (*checkpoint.Manifest, string, func(), error) {
+		m, err := ck.create(checkpoint.PurposeRaftSnapshot)
 		if err != nil {
 			return nil, "", nil, err
 		}
@@ -187,7 +188,7 @@ func TestRestoreRejectsCorruptFileAndKeepsData(t *testing.T) {
 	defer dstSt.close()
 	dst.applyBatch([]*raft.Log{putLog(1, "h", "s", "kept")})
 	err := dst.Restore(io.NopCloser(bytes.NewReader(raw)))
-	if !errors.Is(err, ErrBadCheckpoint) && !errors.Is(err, ErrMalformedSnapshot) {
+	if !errors.Is(err, checkpoint.ErrInvalid) && !errors.Is(err, ErrMalformedSnapshot) {
 		t.Fatalf("corrupt snapshot: %v, want a checksum error", err)
 	}
 	if v, found := get(t, dstSt, "h", "s"); !found || v != "kept" {

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/internal/raftlog"
 	"github.com/tandem-kv/tandem/logdb"
 	"github.com/tandem-kv/tandem/raftnet"
@@ -25,7 +26,7 @@ type Replica struct {
 	lg      *zap.Logger
 	store   *dataStore
 	fsm     *fsm
-	catalog *Catalog
+	catalog *checkpoint.Catalog
 	ckpt    *checkpointer
 	glog    *logdb.GroupLog
 	trans   groupTransport
@@ -87,7 +88,7 @@ func (r *Replica) start() error {
 	if err != nil {
 		return err
 	}
-	if r.catalog, err = OpenCatalog(filepath.Join(r.cfg.Dir, "checkpoints"), r.lg); err != nil {
+	if r.catalog, err = checkpoint.OpenCatalog(filepath.Join(r.cfg.Dir, "checkpoints"), r.lg); err != nil {
 		return err
 	}
 	now := r.cfg.Now
@@ -375,19 +376,21 @@ func (r *Replica) CheckpointKey() string {
 }
 
 // Catalog is the replica's checkpoint catalog.
-func (r *Replica) Catalog() *Catalog { return r.catalog }
+func (r *Replica) Catalog() *checkpoint.Catalog { return r.catalog }
 
 // DataSize is the replica's approximate data size in bytes.
 func (r *Replica) DataSize() uint64 { return r.ckpt.size() }
 
 // CreateCheckpoint takes and publishes a checkpoint now (the scheduler
 // calls it; others go through Checkpoint).
-func (r *Replica) CreateCheckpoint(p Purpose) (*Manifest, error) { return r.ckpt.create(p) }
+func (r *Replica) CreateCheckpoint(p checkpoint.Purpose) (*checkpoint.Manifest, error) {
+	return r.ckpt.create(p)
+}
 
 // Checkpoint returns a checkpoint at least as new as everything applied
 // now, from the catalog, at once for a small partition, or through the
 // node's scheduler at the purpose's priority.
-func (r *Replica) Checkpoint(ctx context.Context, p Purpose) (*Manifest, error) {
+func (r *Replica) Checkpoint(ctx context.Context, p checkpoint.Purpose) (*checkpoint.Manifest, error) {
 	if r.cfg.Scheduler == nil {
 		return r.CreateCheckpoint(p)
 	}
@@ -395,14 +398,14 @@ func (r *Replica) Checkpoint(ctx context.Context, p Purpose) (*Manifest, error) 
 }
 
 // snapshotCheckpoint serves raft snapshots from the catalog.
-func (r *Replica) snapshotCheckpoint(min uint64) (*Manifest, string, func(), error) {
+func (r *Replica) snapshotCheckpoint(min uint64) (*checkpoint.Manifest, string, func(), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	var m *Manifest
+	var m *checkpoint.Manifest
 	var err error
 	if r.cfg.Scheduler != nil {
-		m, err = r.cfg.Scheduler.Request(ctx, r, PurposeRaftSnapshot, min)
-	} else if m, err = r.CreateCheckpoint(PurposeRaftSnapshot); err == nil && m.Decree < min {
+		m, err = r.cfg.Scheduler.Request(ctx, r, checkpoint.PurposeRaftSnapshot, min)
+	} else if m, err = r.CreateCheckpoint(checkpoint.PurposeRaftSnapshot); err == nil && m.Decree < min {
 		err = fmt.Errorf("checkpoint at %d is older than %d", m.Decree, min)
 	}
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/checkpoint"
+	"github.com/tandem-kv/tandem/internal/durable"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
 
@@ -25,7 +27,7 @@ type snapshotter struct {
 	lg    *zap.Logger
 	// checkpoint returns a published checkpoint at decree >= min, acquired
 	// for the transfer, and its directory.
-	checkpoint func(min uint64) (*Manifest, string, func(), error)
+	checkpoint func(min uint64) (*checkpoint.Manifest, string, func(), error)
 }
 
 type checkpointSnapshot struct {
@@ -52,9 +54,9 @@ func (c *checkpointSnapshot) Persist(sink raft.SnapshotSink) error {
 func (c *checkpointSnapshot) Release() {}
 
 // tarCheckpoint writes the manifest first, then the files it lists.
-func tarCheckpoint(dir string, m *Manifest, w io.Writer) error {
+func tarCheckpoint(dir string, m *checkpoint.Manifest, w io.Writer) error {
 	tw := tar.NewWriter(w)
-	names := []string{ManifestFile}
+	names := []string{checkpoint.ManifestFile}
 	for _, f := range m.Files {
 		names = append(names, f.Name)
 	}
@@ -104,24 +106,24 @@ func (s *snapshotter) install(r io.Reader) error {
 	return s.store.swapIn()
 }
 
-func (s *snapshotter) unpackVerified(r io.Reader, dst string) (*Manifest, error) {
+func (s *snapshotter) unpackVerified(r io.Reader, dst string) (*checkpoint.Manifest, error) {
 	if _, err := untarFlat(r, dst); err != nil {
 		return nil, err
 	}
-	m, err := ReadManifest(dst)
+	m, err := checkpoint.ReadManifest(dst)
 	if err != nil {
 		return nil, fmt.Errorf("%w: no valid manifest: %v", ErrMalformedSnapshot, err)
 	}
-	if err := VerifyCheckpoint(dst, m); err != nil {
+	if err := checkpoint.Verify(dst, m); err != nil {
 		return nil, err
 	}
-	if err := os.Remove(filepath.Join(dst, ManifestFile)); err != nil {
+	if err := os.Remove(filepath.Join(dst, checkpoint.ManifestFile)); err != nil {
 		return nil, err
 	}
 	if err := stampRestored(dst, s.store, m); err != nil {
 		return nil, err
 	}
-	return m, syncDir(dst)
+	return m, durable.SyncDir(dst)
 }
 
 // stampRestored writes what a restored instance must record besides its
@@ -129,7 +131,7 @@ func (s *snapshotter) unpackVerified(r io.Reader, dst string) (*Manifest, error)
 // this node are not to be served to duplications (they may predate the
 // snapshot's history); for a foreign base, the source decree, with the local
 // decree starting over and no floors of the source's duplications.
-func stampRestored(dir string, like *dataStore, m *Manifest) error {
+func stampRestored(dir string, like *dataStore, m *checkpoint.Manifest) error {
 	db, err := rocksdb.Open(dir, like.shared, like.opts)
 	if err != nil {
 		return err
@@ -161,7 +163,7 @@ func untarFlat(r io.Reader, dst string) (int64, error) {
 			return total, fmt.Errorf("%w: %v", ErrMalformedSnapshot, err)
 		}
 		name := hdr.Name
-		if hdr.Typeflag != tar.TypeReg || !plainName(name) {
+		if hdr.Typeflag != tar.TypeReg || !checkpoint.PlainName(name) {
 			return total, fmt.Errorf("%w: entry %q", ErrMalformedSnapshot, name)
 		}
 		n, err := writeFile(filepath.Join(dst, name), tr)

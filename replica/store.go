@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/tandem-kv/tandem/internal/durable"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
 
@@ -109,7 +110,7 @@ func (s *dataStore) swapIn() error {
 	if err := os.Rename(s.restore(), s.live()); err != nil {
 		return err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := durable.SyncDir(s.dir); err != nil {
 		return err
 	}
 	db, err := rocksdb.Open(s.live(), s.shared, s.opts)
@@ -136,13 +137,4 @@ func (s *dataStore) close() error {
 	err := s.db.Close()
 	s.db = nil
 	return err
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tandem-kv/tandem/checkpoint"
 )
 
 func tarSeed(t testing.TB, files map[string]string, typ byte) []byte {
@@ -35,7 +37,7 @@ func tarSeed(t testing.TB, files map[string]string, typ byte) []byte {
 // archive/tar itself is fuzzed upstream; what is ours is the entry check.)
 func FuzzUntarSnapshot(f *testing.F) {
 	f.Add("000001.sst", byte(tar.TypeReg), []byte("data"), []byte{})
-	f.Add(ManifestFile, byte(tar.TypeReg), []byte(`{"version":1}`), []byte("junk"))
+	f.Add(checkpoint.ManifestFile, byte(tar.TypeReg), []byte(`{"version":1}`), []byte("junk"))
 	f.Add("../escape", byte(tar.TypeReg), []byte("x"), []byte{})
 	f.Add("link", byte(tar.TypeSymlink), []byte{}, []byte{})
 	f.Add("a/b", byte(tar.TypeReg), []byte("x"), []byte{})

@@ -7,6 +7,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/logdb"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
@@ -59,7 +60,7 @@ func corruptFirstDataFile(t *testing.T, raw []byte) []byte {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(tr)
-		if hdr.Name != ManifestFile && !flipped && len(body) > 0 {
+		if hdr.Name != checkpoint.ManifestFile && !flipped && len(body) > 0 {
 			body[len(body)/2] ^= 0xff
 			flipped = true
 		}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/client"
-	"github.com/tandem-kv/tandem/replica"
 	"github.com/tandem-kv/tandem/rocksdb"
 	"github.com/tandem-kv/tandem/server"
 )
@@ -43,7 +43,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 				b.StopTimer()
 				advance(b, tbl, tc.bytes == 0, i)
 				b.StartTimer()
-				if _, err := r.Checkpoint(context.Background(), replica.PurposeDuplication); err != nil {
+				if _, err := r.Checkpoint(context.Background(), checkpoint.PurposeDuplication); err != nil {
 					b.Fatal(err)
 				}
 			}

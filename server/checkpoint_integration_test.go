@@ -109,7 +109,7 @@ func TestCheckpointIntervalChangesAtRuntimeAndSurvivesRestart(t *testing.T) {
 		t.Fatalf("after restart checkpoint.interval = %+v, %v", entries, err)
 	}
 	server.WaitFor(t, 5*time.Second, "restarted node uses 1s", func() bool {
-		return cl.Nodes[1].CheckpointSettings().Interval == time.Second
+		return cl.Nodes[1].CheckpointPolicy().Interval == time.Second
 	})
 }
 

@@ -7,11 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
-	"github.com/tandem-kv/tandem/replica"
 )
 
-func checkpointInfo(nodeID string, v replica.CheckpointView) *tpb.CheckpointInfo {
+func checkpointInfo(nodeID string, v checkpoint.View) *tpb.CheckpointInfo {
 	return &tpb.CheckpointInfo{
 		Id: v.ID, Table: v.Table, Partition: v.Partition, NodeId: nodeID, Decree: v.Decree,
 		SizeBytes: uint64(v.TotalBytes), CreatedAtUnixMs: v.CreatedAt.UnixMilli(), Purpose: string(v.Purpose),
@@ -38,7 +38,7 @@ func (a *adminService) LocalCheckpoints(ctx context.Context, req *tpb.LocalCheck
 }
 
 func (a *adminService) LocalCreateCheckpoint(ctx context.Context, req *tpb.LocalCreateCheckpointRequest) (*tpb.LocalCreateCheckpointResponse, error) {
-	purpose, err := replica.ParsePurpose(req.Purpose)
+	purpose, err := checkpoint.ParsePurpose(req.Purpose)
 	if err != nil {
 		return nil, toStatus(fmt.Errorf("%w: %v", ErrInvalidArgument, err))
 	}
@@ -50,14 +50,14 @@ func (a *adminService) LocalCreateCheckpoint(ctx context.Context, req *tpb.Local
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	var view replica.CheckpointView
+	var view checkpoint.View
 	for _, v := range r.Catalog().List() {
 		if v.ID == m.ID {
 			view = v
 		}
 	}
 	if view.ID == "" {
-		view = replica.CheckpointView{Manifest: *m}
+		view = checkpoint.View{Manifest: *m}
 	}
 	return &tpb.LocalCreateCheckpointResponse{Checkpoint: checkpointInfo(a.n.cfg.NodeID, view)}, nil
 }
@@ -121,9 +121,9 @@ func (a *adminService) CreateCheckpoint(ctx context.Context, req *tpb.CreateChec
 	}
 	purpose := req.Purpose
 	if purpose == "" {
-		purpose = string(replica.PurposeManual)
+		purpose = string(checkpoint.PurposeManual)
 	}
-	if _, err := replica.ParsePurpose(purpose); err != nil {
+	if _, err := checkpoint.ParsePurpose(purpose); err != nil {
 		return nil, toStatus(fmt.Errorf("%w: %v", ErrInvalidArgument, err))
 	}
 	parts := req.Partitions
@@ -205,5 +205,5 @@ func (n *Node) partitionLeaderAddr(ctx context.Context, t *TableMeta, p uint32) 
 	return n.dialAddr(parts[p].LeaderId, parts[p].LeaderAddr)
 }
 
-// CheckpointSettings returns the checkpoint settings in force on this node.
-func (n *Node) CheckpointSettings() replica.Settings { return n.sched.CurrentSettings() }
+// CheckpointPolicy returns the checkpoint policy in force on this node.
+func (n *Node) CheckpointPolicy() checkpoint.Policy { return n.sched.CurrentPolicy() }

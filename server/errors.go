@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
@@ -94,9 +95,9 @@ func toStatus(err error) error {
 		// The node's answer, not the node's absence: asking another node
 		// would try the same remote again.
 		return withReason(codes.Unavailable, err.Error(), tpb.ReasonRemoteUnreachable)
-	case errors.Is(err, duplication.ErrDupNotFound), errors.Is(err, replica.ErrCheckpointNotFound):
+	case errors.Is(err, duplication.ErrDupNotFound), errors.Is(err, checkpoint.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, replica.ErrBadCheckpoint), errors.Is(err, replica.ErrMalformedCommand):
+	case errors.Is(err, checkpoint.ErrInvalid), errors.Is(err, replica.ErrMalformedCommand):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, ErrTableNotFound), errors.Is(err, ErrUnknownConfigKey), errors.Is(err, ErrNoLocalReplica):
 		return status.Error(codes.NotFound, err.Error())
@@ -113,7 +114,7 @@ func toStatus(err error) error {
 		// wrap ErrClosed). Clients report it as ambiguous, never retry it.
 		return status.Error(codes.Aborted, err.Error())
 	case errors.Is(err, replica.ErrNotLeader), errors.Is(err, replica.ErrTimeout),
-		errors.Is(err, replica.ErrClosed), errors.Is(err, ErrNoMetaLeader), errors.Is(err, ErrNotReady):
+		errors.Is(err, replica.ErrClosed), errors.Is(err, checkpoint.ErrClosed), errors.Is(err, ErrNoMetaLeader), errors.Is(err, ErrNotReady):
 		// Refused before anything was proposed (replica.ErrTimeout is a read
 		// barrier not confirmed in time or a write withdrawn from the queue):
 		// an empty NotLeader detail tells clients a retry (elsewhere, later)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
@@ -31,6 +32,7 @@ func TestToStatusSaysWhetherAWriteMayHaveApplied(t *testing.T) {
 		{"read barrier timeout", fmt.Errorf("%w: verify leadership: %v", replica.ErrTimeout, context.DeadlineExceeded), codes.Unavailable, true},
 		{"not leader", replica.ErrNotLeader, codes.Unavailable, true},
 		{"closed", replica.ErrClosed, codes.Unavailable, true},
+		{"checkpoint scheduler closed", fmt.Errorf("checkpoint of t/0: %w", checkpoint.ErrClosed), codes.Unavailable, true},
 		{"not ready", fmt.Errorf("table %q: %w", "t", ErrNotReady), codes.Unavailable, true},
 		{"unclassified", fmt.Errorf("rocksdb: io error"), codes.Internal, false},
 	}

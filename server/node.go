@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/duplication"
 	"github.com/tandem-kv/tandem/logdb"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
@@ -48,7 +49,7 @@ type Node struct {
 	meta   *metaGroup
 	conns  *connPool
 	met    *metrics
-	sched  *replica.Scheduler
+	sched  *checkpoint.Scheduler
 
 	dup *duplication.Node
 
@@ -125,7 +126,7 @@ func (n *Node) open() error {
 	if n.logDB, err = logdb.Open(filepath.Join(n.cfg.DataDir, "raftlog"), n.shared); err != nil {
 		return err
 	}
-	n.sched = replica.NewScheduler(replica.SchedulerConfig{Settings: n.limits().Checkpoint, Now: n.cfg.Now, Logger: n.lg})
+	n.sched = checkpoint.NewScheduler(checkpoint.SchedulerConfig{Policy: n.limits().Checkpoint, Now: n.cfg.Now, Logger: n.lg})
 	if n.dup, err = n.newDuplication(); err != nil {
 		return err
 	}

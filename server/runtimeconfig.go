@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/logdb"
-	"github.com/tandem-kv/tandem/replica"
 )
 
 // configKey is one cluster runtime setting: stored in the meta group,
@@ -117,7 +117,7 @@ type runtimeConfig struct {
 	MaxValueBytes     int
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
-	Checkpoint        replica.Settings
+	Checkpoint        checkpoint.Policy
 	Retention         logdb.RetentionCap
 }
 
@@ -138,7 +138,7 @@ func effectiveConfig(overrides map[string]string) runtimeConfig {
 		SnapshotThreshold: uint64(atoi("raft.snapshot_threshold")),
 		TrailingLogs:      uint64(atoi("raft.trailing_logs")),
 		Retention:         logdb.RetentionCap{MaxBytes: uint64(atoi("dup.log_retain_bytes")), MaxAge: dur("dup.log_retain_age")},
-		Checkpoint: replica.Settings{
+		Checkpoint: checkpoint.Policy{
 			Interval:    dur("checkpoint.interval"),
 			Retain:      int(atoi("checkpoint.retain")),
 			TinyBytes:   uint64(atoi("checkpoint.tiny_bytes")),

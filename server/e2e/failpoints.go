@@ -22,7 +22,7 @@ const GofailVersion = "v0.2.0"
 
 // FailpointPackages are the packages whose gofail markers a fault-test
 // build enables.
-var FailpointPackages = []string{"./replica", "./logdb"}
+var FailpointPackages = []string{"./replica", "./logdb", "./checkpoint"}
 
 var (
 	fpOnce     sync.Once

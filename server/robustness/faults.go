@@ -61,10 +61,10 @@ func hasFault(list []FaultKind, k FaultKind) bool {
 // failpoint is a gofail failpoint and the term that arms it.
 type failpoint struct{ name, term string }
 
-// failpoints are the markers in replica/ and logdb/ (see
+// failpoints are the markers in replica/, logdb/ and checkpoint/ (see
 // replica/failpoints.go) with the term each is armed with: a panic at a
-// persistence boundary is a crash there; "1*" fires once. Checkpoint and snapshot points fire only when
-// such work runs while armed.
+// persistence boundary is a crash there; "1*" fires once. Checkpoint and
+// snapshot points fire only when such work runs while armed.
 var failpoints = []failpoint{
 	{"raftLogBeforeWrite", `1*panic("failpoint raftLogBeforeWrite")`},
 	{"raftLogAfterWrite", `1*panic("failpoint raftLogAfterWrite")`},

@@ -1,4 +1,4 @@
-package replica
+package checkpoint
 
 import (
 	"encoding/json"
@@ -11,30 +11,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tandem-kv/tandem/internal/durable"
 )
-
-// Purpose says why a checkpoint was made; it orders the scheduler's queue.
-type Purpose string
-
-const (
-	// PurposeManual is an operator's `checkpoint create`: someone waits.
-	PurposeManual Purpose = "manual"
-	// PurposeDuplication is a duplication's base: a remote cluster waits.
-	PurposeDuplication Purpose = "duplication"
-	// PurposeRaftSnapshot feeds a raft snapshot.
-	PurposeRaftSnapshot Purpose = "raft-snapshot"
-	// PurposePeriodic is the background checkpoint taken every interval.
-	PurposePeriodic Purpose = "periodic"
-)
-
-// ParsePurpose validates a purpose name.
-func ParsePurpose(s string) (Purpose, error) {
-	switch p := Purpose(s); p {
-	case PurposeManual, PurposeDuplication, PurposeRaftSnapshot, PurposePeriodic:
-		return p, nil
-	}
-	return "", fmt.Errorf("%w: unknown checkpoint purpose %q", ErrBadCheckpoint, s)
-}
 
 // ManifestFile is the name of the manifest inside a checkpoint directory.
 // A directory is a published checkpoint exactly when its manifest exists.
@@ -71,9 +50,14 @@ type Manifest struct {
 	SourceDecree uint64 `json:"source_decree,omitempty"`
 }
 
-// checkpointID names a checkpoint so that ids sort by decree, then time.
-func checkpointID(decree uint64, at time.Time) string {
-	return fmt.Sprintf("ckpt-%020d-%019d", decree, at.UnixNano())
+// NewManifest describes a checkpoint of a partition at decree, taken at
+// at for purpose, before its files are listed (Catalog.Publish does that).
+// Its id sorts by decree, then time.
+func NewManifest(table string, partition uint32, decree uint64, at time.Time, purpose Purpose) *Manifest {
+	return &Manifest{
+		Version: manifestVersion, ID: fmt.Sprintf("ckpt-%020d-%019d", decree, at.UnixNano()),
+		Table: table, Partition: partition, Decree: decree, CreatedAt: at, Purpose: purpose,
+	}
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -126,30 +110,13 @@ func describeFile(dir string, e os.DirEntry, known map[string]FileInfo) (FileInf
 	return FileInfo{Name: e.Name(), Size: size, CRC32C: crc}, err
 }
 
-// writeManifest writes m into dir durably (temp file, fsync, rename).
+// writeManifest writes m into dir durably.
 func writeManifest(dir string, m *Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, ManifestFile+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, ManifestFile)); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return durable.WriteFile(filepath.Join(dir, ManifestFile), b)
 }
 
 // ReadManifest reads and validates the manifest of a checkpoint directory.
@@ -166,53 +133,54 @@ func ReadManifest(dir string) (*Manifest, error) {
 func DecodeManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: manifest: %v", ErrBadCheckpoint, err)
+		return nil, fmt.Errorf("%w: manifest: %v", ErrInvalid, err)
 	}
-	if m.Version != manifestVersion || !plainName(m.ID) {
-		return nil, fmt.Errorf("%w: manifest version %d id %q", ErrBadCheckpoint, m.Version, m.ID)
+	if m.Version != manifestVersion || !PlainName(m.ID) {
+		return nil, fmt.Errorf("%w: manifest version %d id %q", ErrInvalid, m.Version, m.ID)
 	}
 	var total int64
 	for _, f := range m.Files {
-		if !plainName(f.Name) || f.Name == ManifestFile || f.Size < 0 {
-			return nil, fmt.Errorf("%w: manifest lists file %q", ErrBadCheckpoint, f.Name)
+		if !PlainName(f.Name) || f.Name == ManifestFile || f.Size < 0 {
+			return nil, fmt.Errorf("%w: manifest lists file %q", ErrInvalid, f.Name)
 		}
 		total += f.Size
 	}
 	if total != m.TotalBytes || (m.Empty && len(m.Files) > 0) {
-		return nil, fmt.Errorf("%w: manifest sizes do not add up", ErrBadCheckpoint)
+		return nil, fmt.Errorf("%w: manifest sizes do not add up", ErrInvalid)
 	}
 	return &m, nil
 }
 
-// plainName reports whether s names an entry directly inside a directory:
+// PlainName reports whether s names an entry directly inside a directory:
 // not empty, no separator, not hidden (so not "." or ".."). Names in
-// manifests come from disk or from another cluster and become paths.
-func plainName(s string) bool {
+// manifests and snapshot streams come from disk or from another cluster
+// and become paths.
+func PlainName(s string) bool {
 	return s != "" && !strings.ContainsAny(s, `/\`) && !strings.HasPrefix(s, ".")
 }
 
-// VerifyCheckpoint checks every file of dir against the manifest.
-func VerifyCheckpoint(dir string, m *Manifest) error {
+// Verify checks every file of dir against the manifest.
+func Verify(dir string, m *Manifest) error {
 	for _, f := range m.Files {
 		crc, size, err := FileCRC32C(filepath.Join(dir, f.Name))
 		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, f.Name, err)
+			return fmt.Errorf("%w: %s: %v", ErrInvalid, f.Name, err)
 		}
 		if size != f.Size || crc != f.CRC32C {
-			return fmt.Errorf("%w: %s: size %d crc %08x, manifest says %d %08x", ErrBadCheckpoint, f.Name, size, crc, f.Size, f.CRC32C)
+			return fmt.Errorf("%w: %s: size %d crc %08x, manifest says %d %08x", ErrInvalid, f.Name, size, crc, f.Size, f.CRC32C)
 		}
 	}
 	return nil
 }
 
-// removeCheckpointDir deletes a checkpoint crash-safely: the manifest goes
+// removeDir deletes a checkpoint crash-safely: the manifest goes
 // first (so a crash leaves an unpublished directory the start-up sweep
 // removes, never a listed checkpoint with files missing), then the rest.
-func removeCheckpointDir(dir string) error {
+func removeDir(dir string) error {
 	if err := os.Remove(filepath.Join(dir, ManifestFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if err := syncDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := durable.SyncDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	// gofail: var checkpointGCAfterManifestRemoved struct{}

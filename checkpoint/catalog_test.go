@@ -1,4 +1,4 @@
-package replica
+package checkpoint
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 )
 
-func ids(views []CheckpointView) []uint64 {
+func ids(views []View) []uint64 {
 	var out []uint64
 	for _, v := range views {
 		out = append(out, v.Decree)
@@ -21,12 +21,12 @@ func ids(views []CheckpointView) []uint64 {
 	return out
 }
 
-func makeCheckpoints(t *testing.T, tt *testTarget, from, to uint64) []*Manifest {
+func makeCheckpoints(t *testing.T, tt *testPartition, from, to uint64) []*Manifest {
 	t.Helper()
 	var out []*Manifest
 	for d := from; d <= to; d++ {
 		tt.write(d)
-		m, err := tt.ck.create(PurposePeriodic)
+		m, err := tt.create(PurposePeriodic)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,7 +36,7 @@ func makeCheckpoints(t *testing.T, tt *testTarget, from, to uint64) []*Manifest 
 }
 
 func TestRetentionKeepsNewestPlusPinned(t *testing.T) {
-	tt := mustNewTarget(t, mustNewShared(t), "t")
+	tt := mustNewPartition(t, "t")
 	ms := makeCheckpoints(t, tt, 1, 6)
 	if err := tt.cat.Pin(ms[0].ID, "dup-1"); err != nil {
 		t.Fatal(err)
@@ -85,26 +85,26 @@ func TestRetentionKeepsNewestPlusPinned(t *testing.T) {
 func TestCatalogRecoversFromCrashAtEveryStep(t *testing.T) {
 	cases := []struct {
 		name  string
-		crash func(t *testing.T, tt *testTarget, m *Manifest)
+		crash func(t *testing.T, tt *testPartition, m *Manifest)
 	}{
-		{"create: checkpoint files, no manifest", func(t *testing.T, tt *testTarget, m *Manifest) {
+		{"create: checkpoint files, no manifest", func(t *testing.T, tt *testPartition, m *Manifest) {
 			os.Remove(filepath.Join(tt.cat.Dir(m.ID), ManifestFile))
-			os.Rename(tt.cat.Dir(m.ID), tt.cat.tmpDir(m.ID))
+			os.Rename(tt.cat.Dir(m.ID), tt.cat.TmpDir(m.ID))
 		}},
-		{"create: manifest written, not yet published", func(t *testing.T, tt *testTarget, m *Manifest) {
-			os.Rename(tt.cat.Dir(m.ID), tt.cat.tmpDir(m.ID))
+		{"create: manifest written, not yet published", func(t *testing.T, tt *testPartition, m *Manifest) {
+			os.Rename(tt.cat.Dir(m.ID), tt.cat.TmpDir(m.ID))
 		}},
-		{"delete: manifest removed, files remain", func(t *testing.T, tt *testTarget, m *Manifest) {
+		{"delete: manifest removed, files remain", func(t *testing.T, tt *testPartition, m *Manifest) {
 			os.Remove(filepath.Join(tt.cat.Dir(m.ID), ManifestFile))
 		}},
-		{"delete: half the files removed", func(t *testing.T, tt *testTarget, m *Manifest) {
+		{"delete: half the files removed", func(t *testing.T, tt *testPartition, m *Manifest) {
 			os.Remove(filepath.Join(tt.cat.Dir(m.ID), ManifestFile))
 			os.Remove(filepath.Join(tt.cat.Dir(m.ID), m.Files[0].Name))
 		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tt := mustNewTarget(t, mustNewShared(t), "t")
+			tt := mustNewPartition(t, "t")
 			ms := makeCheckpoints(t, tt, 1, 2)
 			tc.crash(t, tt, ms[1])
 			cat, err := OpenCatalog(tt.cat.dir, zaptest.NewLogger(t))
@@ -126,7 +126,7 @@ func assertConsistent(t *testing.T, cat *Catalog) {
 	listed := map[string]bool{}
 	for _, v := range cat.List() {
 		listed[v.ID] = true
-		if err := VerifyCheckpoint(v.Dir, &v.Manifest); err != nil {
+		if err := Verify(v.Dir, &v.Manifest); err != nil {
 			t.Fatalf("listed checkpoint %s is damaged: %v", v.ID, err)
 		}
 	}
@@ -165,19 +165,12 @@ func TestCatalogSurvivesKill9(t *testing.T) {
 }
 
 func catalogChild(t *testing.T) {
-	dir := os.Getenv("TANDEM_CATALOG_CHILD")
-	sh := mustNewShared(t)
-	ap, st := mustNewApplier(t, filepath.Join(dir, "data"), sh)
-	cat, err := OpenCatalog(filepath.Join(dir, "checkpoints"), zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tt := &testTarget{key: "child", ap: ap, st: st, cat: cat, ck: &checkpointer{table: "t", store: st, ap: ap, catalog: cat, now: time.Now, lg: zaptest.NewLogger(t)}}
-	for d := ap.Applied() + 1; ; d++ {
+	tt := openPartition(t, os.Getenv("TANDEM_CATALOG_CHILD"), "child")
+	for d := tt.Applied() + 1; ; d++ {
 		tt.write(d)
-		if _, err := tt.ck.create(PurposePeriodic); err != nil {
+		if _, err := tt.create(PurposePeriodic); err != nil {
 			t.Fatal(err)
 		}
-		cat.GC(2)
+		tt.cat.GC(2)
 	}
 }

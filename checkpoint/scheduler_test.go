@@ -1,84 +1,31 @@
-package replica
+package checkpoint
 
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"go.uber.org/zap/zaptest"
-
-	"github.com/tandem-kv/tandem/rocksdb"
 )
-
-// testTarget is a real replica without raft: data, applier, catalog and
-// checkpointer. gate, when set, holds CreateCheckpoint until closed, and
-// started records the order creations begin in.
-type testTarget struct {
-	key     string
-	ap      *applier
-	st      *dataStore
-	cat     *Catalog
-	ck      *checkpointer
-	size    uint64
-	creates atomic.Int32
-	gate    chan struct{}
-	started chan string
-}
-
-func mustNewTarget(t *testing.T, sh *rocksdb.Shared, key string) *testTarget {
-	t.Helper()
-	dir := t.TempDir()
-	ap, st := mustNewApplier(t, filepath.Join(dir, "data"), sh)
-	t.Cleanup(func() { st.close() })
-	cat, err := OpenCatalog(filepath.Join(dir, "checkpoints"), zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ck := &checkpointer{table: "t", store: st, ap: ap, catalog: cat, now: time.Now, lg: zaptest.NewLogger(t)}
-	return &testTarget{key: key, ap: ap, st: st, cat: cat, ck: ck}
-}
-
-func (tt *testTarget) CheckpointKey() string { return tt.key }
-func (tt *testTarget) Catalog() *Catalog     { return tt.cat }
-func (tt *testTarget) Applied() uint64       { return tt.ap.Applied() }
-func (tt *testTarget) DataSize() uint64      { return tt.size }
-func (tt *testTarget) CreateCheckpoint(p Purpose) (*Manifest, error) {
-	if tt.started != nil {
-		tt.started <- tt.key
-	}
-	if tt.gate != nil {
-		<-tt.gate
-	}
-	tt.creates.Add(1)
-	return tt.ck.create(p)
-}
-
-// write applies one record at decree d.
-func (tt *testTarget) write(d uint64) {
-	tt.ap.applyBatch([]*raft.Log{putLog(d, "h", fmt.Sprint(d), "v")})
-}
 
 func newTestScheduler(t *testing.T, conc int) *Scheduler {
 	t.Helper()
-	st := DefaultSettings()
+	st := DefaultPolicy()
 	st.Concurrency = conc
 	st.TinyBytes = 0 // everything queues unless a test says otherwise
-	s := NewScheduler(SchedulerConfig{Settings: st, Tick: time.Hour, Logger: zaptest.NewLogger(t)})
+	s := NewScheduler(SchedulerConfig{Policy: st, Tick: time.Hour, Logger: zaptest.NewLogger(t)})
 	t.Cleanup(s.Close)
 	return s
 }
 
 func TestSchedulerHighPriorityGoesBeforeQueuedPeriodic(t *testing.T) {
-	sh := mustNewShared(t)
 	s := newTestScheduler(t, 1)
 	started := make(chan string, 20)
 	gate := make(chan struct{})
-	blocker := mustNewTarget(t, sh, "blocker")
+	blocker := mustNewPartition(t, "blocker")
 	blocker.gate, blocker.started = gate, started
 	blocker.write(1)
 	go s.Request(context.Background(), blocker, PurposePeriodic, 1)
@@ -87,14 +34,14 @@ func TestSchedulerHighPriorityGoesBeforeQueuedPeriodic(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
-		tt := mustNewTarget(t, sh, fmt.Sprintf("periodic-%d", i))
+		tt := mustNewPartition(t, fmt.Sprintf("periodic-%d", i))
 		tt.started = started
 		tt.write(1)
 		wg.Add(1)
 		go func() { defer wg.Done(); s.Request(context.Background(), tt, PurposePeriodic, 1) }()
 	}
 	waitQueued(t, s, PurposePeriodic, 8)
-	dup := mustNewTarget(t, sh, "dup")
+	dup := mustNewPartition(t, "dup")
 	dup.started = started
 	dup.write(1)
 	done := make(chan error, 1)
@@ -123,7 +70,7 @@ func waitQueued(t *testing.T, s *Scheduler, p Purpose, n int) {
 
 func TestSchedulerReusesRecentEnoughCheckpoint(t *testing.T) {
 	s := newTestScheduler(t, 2)
-	tt := mustNewTarget(t, mustNewShared(t), "t")
+	tt := mustNewPartition(t, "t")
 	tt.write(5)
 	m1, err := s.Request(context.Background(), tt, PurposeDuplication, 5)
 	if err != nil {
@@ -144,21 +91,21 @@ func TestSchedulerReusesRecentEnoughCheckpoint(t *testing.T) {
 }
 
 func TestSchedulerFastPathSkipsTheQueue(t *testing.T) {
-	sh := mustNewShared(t)
 	s := newTestScheduler(t, 1)
-	st := s.CurrentSettings()
+	st := s.CurrentPolicy()
 	st.TinyBytes = 4 << 20
 	s.Update(st)
-	blocker := mustNewTarget(t, sh, "big")
+	blocker := mustNewPartition(t, "big")
 	blocker.size = 1 << 30
 	blocker.gate = make(chan struct{})
 	blocker.started = make(chan string, 1)
 	blocker.write(1)
-	go s.Request(context.Background(), blocker, PurposePeriodic, 1)
+	blockerDone := make(chan struct{})
+	go func() { s.Request(context.Background(), blocker, PurposePeriodic, 1); close(blockerDone) }()
 	<-blocker.started
-	defer close(blocker.gate)
+	defer func() { close(blocker.gate); <-blockerDone }() // before its directory goes
 
-	tiny := mustNewTarget(t, sh, "tiny")
+	tiny := mustNewPartition(t, "tiny")
 	tiny.write(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -166,7 +113,7 @@ func TestSchedulerFastPathSkipsTheQueue(t *testing.T) {
 	if err != nil || m.Decree != 1 {
 		t.Fatalf("tiny partition behind a running big checkpoint: %+v, %v", m, err)
 	}
-	empty := mustNewTarget(t, sh, "empty")
+	empty := mustNewPartition(t, "empty")
 	m, err = s.Request(ctx, empty, PurposeDuplication, 0)
 	if err != nil || !m.Empty || len(m.Files) != 0 {
 		t.Fatalf("empty partition: %+v, %v", m, err)
@@ -174,28 +121,27 @@ func TestSchedulerFastPathSkipsTheQueue(t *testing.T) {
 }
 
 func TestSchedulerAgingPreventsStarvation(t *testing.T) {
-	sh := mustNewShared(t)
 	var now atomic.Int64
 	now.Store(time.Now().UnixNano())
-	st := DefaultSettings()
+	st := DefaultPolicy()
 	st.Concurrency, st.TinyBytes = 1, 0
-	s := NewScheduler(SchedulerConfig{Settings: st, Tick: time.Hour, AgingStep: time.Minute, Logger: zaptest.NewLogger(t),
+	s := NewScheduler(SchedulerConfig{Policy: st, Tick: time.Hour, AgingStep: time.Minute, Logger: zaptest.NewLogger(t),
 		Now: func() time.Time { return time.Unix(0, now.Load()) }})
 	defer s.Close()
 	started := make(chan string, 10)
-	blocker := mustNewTarget(t, sh, "blocker")
+	blocker := mustNewPartition(t, "blocker")
 	blocker.gate, blocker.started = make(chan struct{}), started
 	blocker.write(1)
 	go s.Request(context.Background(), blocker, PurposeRaftSnapshot, 1)
 	<-started
 
-	old := mustNewTarget(t, sh, "old-periodic")
+	old := mustNewPartition(t, "old-periodic")
 	old.started = started
 	old.write(1)
 	go s.Request(context.Background(), old, PurposePeriodic, 1)
 	waitQueued(t, s, PurposePeriodic, 1)
 	now.Add(int64(3 * time.Minute)) // it has waited three aging steps
-	fresh := mustNewTarget(t, sh, "fresh-snapshot")
+	fresh := mustNewPartition(t, "fresh-snapshot")
 	fresh.started = started
 	fresh.write(1)
 	go s.Request(context.Background(), fresh, PurposeRaftSnapshot, 1)
@@ -207,11 +153,11 @@ func TestSchedulerAgingPreventsStarvation(t *testing.T) {
 }
 
 func TestSchedulerPeriodicFollowsRuntimeInterval(t *testing.T) {
-	st := DefaultSettings()
+	st := DefaultPolicy()
 	st.Interval, st.TinyBytes = time.Hour, 0
-	s := NewScheduler(SchedulerConfig{Settings: st, Tick: 5 * time.Millisecond, Logger: zaptest.NewLogger(t)})
+	s := NewScheduler(SchedulerConfig{Policy: st, Tick: 5 * time.Millisecond, Logger: zaptest.NewLogger(t)})
 	defer s.Close()
-	tt := mustNewTarget(t, mustNewShared(t), "t")
+	tt := mustNewPartition(t, "t")
 	tt.write(1)
 	s.Register(tt)
 	time.Sleep(50 * time.Millisecond) // ten ticks: nothing is due at 1h

@@ -1,4 +1,4 @@
-package replica
+package checkpoint
 
 import (
 	"encoding/json"
@@ -41,8 +41,8 @@ func TestManifestRefusesNamesThatAreNotPlain(t *testing.T) {
 		`{"version":1,"id":"../up","files":[]}`,
 		`{"version":1,"id":"a/b","files":[]}`,
 	} {
-		if _, err := DecodeManifest([]byte(b)); !errors.Is(err, ErrBadCheckpoint) {
-			t.Errorf("DecodeManifest(%s) = %v, want ErrBadCheckpoint", b, err)
+		if _, err := DecodeManifest([]byte(b)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("DecodeManifest(%s) = %v, want ErrInvalid", b, err)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package replica
+package checkpoint
 
 import (
 	"context"
@@ -10,8 +10,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// Target is what the scheduler checkpoints; *Replica is one.
-type Target interface {
+// Partition is what the scheduler checkpoints: one partition replica
+// (*replica.Replica is one), keyed by table and partition.
+type Partition interface {
 	CheckpointKey() string
 	Catalog() *Catalog
 	Applied() uint64
@@ -19,8 +20,10 @@ type Target interface {
 	CreateCheckpoint(Purpose) (*Manifest, error)
 }
 
-// Settings are the scheduler's runtime knobs, changed without restart.
-type Settings struct {
+// Policy is the node's checkpoint policy, cluster runtime config changed
+// without a restart: how often, how many kept, what is checkpointed at
+// once, how many at a time.
+type Policy struct {
 	// Interval between periodic checkpoints of a replica that changed.
 	Interval time.Duration
 	// Retain is how many newest checkpoints each replica keeps (plus pinned).
@@ -32,14 +35,14 @@ type Settings struct {
 	Concurrency int
 }
 
-// DefaultSettings are the defaults the cluster config starts from.
-func DefaultSettings() Settings {
-	return Settings{Interval: 10 * time.Minute, Retain: 2, TinyBytes: 4 << 20, Concurrency: 2}
+// DefaultPolicy is the policy the cluster config starts from.
+func DefaultPolicy() Policy {
+	return Policy{Interval: 10 * time.Minute, Retain: 2, TinyBytes: 4 << 20, Concurrency: 2}
 }
 
 // SchedulerConfig configures a node's checkpoint scheduler.
 type SchedulerConfig struct {
-	Settings Settings
+	Policy Policy
 	// AgingStep: every AgingStep a request waits raises it one priority
 	// level, so periodic work cannot starve.
 	AgingStep time.Duration
@@ -49,24 +52,13 @@ type SchedulerConfig struct {
 	Logger *zap.Logger
 }
 
-// priority orders purposes: lower runs first.
-func priority(p Purpose) int {
-	switch p {
-	case PurposeManual, PurposeDuplication:
-		return 0
-	case PurposeRaftSnapshot:
-		return 1
-	}
-	return 2
-}
-
 type ckptResult struct {
 	m   *Manifest
 	err error
 }
 
 type ckptJob struct {
-	t        Target
+	t        Partition
 	purpose  Purpose
 	min      uint64
 	seq      uint64
@@ -83,13 +75,13 @@ type Scheduler struct {
 	lg  *zap.Logger
 	met *SchedulerMetrics
 
-	mu       sync.Mutex
-	settings Settings
-	queue    []*ckptJob
-	running  int
-	seq      uint64
-	targets  map[string]Target
-	lastRun  map[string]time.Time
+	mu      sync.Mutex
+	policy  Policy
+	queue   []*ckptJob
+	running int
+	seq     uint64
+	targets map[string]Partition
+	lastRun map[string]time.Time
 	// active counts queued and running jobs per target key.
 	active map[string]int
 	stop   chan struct{}
@@ -110,8 +102,8 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	s := &Scheduler{cfg: cfg, lg: cfg.Logger, met: newSchedulerMetrics(), settings: cfg.Settings,
-		targets: map[string]Target{}, lastRun: map[string]time.Time{}, active: map[string]int{}, stop: make(chan struct{})}
+	s := &Scheduler{cfg: cfg, lg: cfg.Logger, met: newSchedulerMetrics(), policy: cfg.Policy,
+		targets: map[string]Partition{}, lastRun: map[string]time.Time{}, active: map[string]int{}, stop: make(chan struct{})}
 	s.wg.Add(1)
 	go s.periodicLoop()
 	return s
@@ -120,28 +112,28 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 // Metrics returns the scheduler's Prometheus collectors.
 func (s *Scheduler) Metrics() *SchedulerMetrics { return s.met }
 
-// Update applies new runtime settings; they take effect at the next
-// dispatch and tick.
-func (s *Scheduler) Update(st Settings) {
+// Update applies a new policy; it takes effect at the next dispatch and
+// tick.
+func (s *Scheduler) Update(st Policy) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st != s.settings {
+	if st != s.policy {
 		s.lg.Info("checkpoint settings changed", zap.Duration("interval", st.Interval), zap.Int("retain", st.Retain),
 			zap.Uint64("tiny_bytes", st.TinyBytes), zap.Int("concurrency", st.Concurrency))
 	}
-	s.settings = st
+	s.policy = st
 	s.dispatchLocked()
 }
 
-// CurrentSettings returns the settings in force.
-func (s *Scheduler) CurrentSettings() Settings {
+// CurrentPolicy returns the policy in force.
+func (s *Scheduler) CurrentPolicy() Policy {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.settings
+	return s.policy
 }
 
 // Register adds a target to periodic checkpointing and GC.
-func (s *Scheduler) Register(t Target) {
+func (s *Scheduler) Register(t Partition) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.targets[t.CheckpointKey()] = t
@@ -153,7 +145,7 @@ func (s *Scheduler) Register(t Target) {
 }
 
 // Unregister removes a target; queued requests for it fail.
-func (s *Scheduler) Unregister(t Target) {
+func (s *Scheduler) Unregister(t Partition) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.targets, t.CheckpointKey())
@@ -173,12 +165,12 @@ func (s *Scheduler) Unregister(t Target) {
 // Request returns a checkpoint of t at decree >= min: an existing one if
 // there is one, one made at once if t is small, otherwise one made through
 // the queue at the purpose's priority.
-func (s *Scheduler) Request(ctx context.Context, t Target, purpose Purpose, min uint64) (*Manifest, error) {
+func (s *Scheduler) Request(ctx context.Context, t Partition, purpose Purpose, min uint64) (*Manifest, error) {
 	if m, ok := t.Catalog().LatestAtLeast(min); ok {
 		s.met.requests.WithLabelValues(string(purpose), "reused").Inc()
 		return m, nil
 	}
-	if t.DataSize() < s.CurrentSettings().TinyBytes {
+	if t.DataSize() < s.CurrentPolicy().TinyBytes {
 		s.met.requests.WithLabelValues(string(purpose), "fast").Inc()
 		return s.create(t, purpose)
 	}
@@ -195,7 +187,7 @@ func (s *Scheduler) Request(ctx context.Context, t Target, purpose Purpose, min 
 }
 
 // create makes a checkpoint now, then collects old ones.
-func (s *Scheduler) create(t Target, purpose Purpose) (*Manifest, error) {
+func (s *Scheduler) create(t Partition, purpose Purpose) (*Manifest, error) {
 	start := time.Now()
 	m, err := t.CreateCheckpoint(purpose)
 	if err != nil {
@@ -210,15 +202,15 @@ func (s *Scheduler) create(t Target, purpose Purpose) (*Manifest, error) {
 	return m, nil
 }
 
-func (s *Scheduler) gc(t Target) {
-	if n := t.Catalog().GC(s.CurrentSettings().Retain); n > 0 {
+func (s *Scheduler) gc(t Partition) {
+	if n := t.Catalog().GC(s.CurrentPolicy().Retain); n > 0 {
 		s.met.gcDeletions.Add(float64(n))
 	}
 }
 
 // enqueue joins a queued request for the same target (raising its priority
 // and decree if needed) or queues a new one.
-func (s *Scheduler) enqueue(t Target, purpose Purpose, min uint64) chan ckptResult {
+func (s *Scheduler) enqueue(t Partition, purpose Purpose, min uint64) chan ckptResult {
 	ch := make(chan ckptResult, 1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -273,7 +265,7 @@ func (s *Scheduler) dispatchLocked() {
 		return
 	default:
 	}
-	conc := max(1, s.settings.Concurrency)
+	conc := max(1, s.policy.Concurrency)
 	for s.running < conc && len(s.queue) > 0 {
 		j := s.popBestLocked()
 		s.running++
@@ -326,8 +318,8 @@ func (s *Scheduler) periodicLoop() {
 
 func (s *Scheduler) periodicPass() {
 	s.mu.Lock()
-	now, interval := s.cfg.Now(), s.settings.Interval
-	var due, all []Target
+	now, interval := s.cfg.Now(), s.policy.Interval
+	var due, all []Partition
 	for key, t := range s.targets {
 		all = append(all, t)
 		if now.Sub(s.lastRun[key]) < interval || s.active[key] > 0 {

@@ -1,4 +1,4 @@
-package replica
+package checkpoint
 
 import (
 	"encoding/json"
@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"go.uber.org/zap"
+
+	"github.com/tandem-kv/tandem/internal/durable"
 )
 
 const (
@@ -80,7 +82,7 @@ func (c *Catalog) loadPins() error {
 	}
 	var pins map[string][]string
 	if err := json.Unmarshal(b, &pins); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, pinsFile, err)
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, pinsFile, err)
 	}
 	for id, owners := range pins {
 		if _, ok := c.entries[id]; !ok {
@@ -108,37 +110,38 @@ func (c *Catalog) savePins() error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(c.dir, pinsFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	f, err := os.Open(tmp)
-	if err == nil {
-		err = f.Sync()
-		f.Close()
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(c.dir, pinsFile)); err != nil {
-		return err
-	}
-	return syncDir(c.dir)
+	return durable.WriteFile(filepath.Join(c.dir, pinsFile), b)
 }
 
 // Dir is the directory of checkpoint id.
 func (c *Catalog) Dir(id string) string { return filepath.Join(c.dir, id) }
 
-// tmpDir is where a checkpoint is built before it is published.
-func (c *Catalog) tmpDir(id string) string { return filepath.Join(c.dir, tmpPrefix+id) }
+// TmpDir is where checkpoint id is built before it is published: a
+// directory there without a manifest is swept at start-up.
+func (c *Catalog) TmpDir(id string) string { return filepath.Join(c.dir, tmpPrefix+id) }
 
-// publish renames a built checkpoint into place and lists it.
-func (c *Catalog) publish(m *Manifest) error {
-	// gofail: var checkpointBeforePublish struct{}
-	if err := os.Rename(c.tmpDir(m.ID), c.Dir(m.ID)); err != nil {
+// Publish lists the files built in TmpDir(m.ID) into m with their sizes
+// and checksums, writes m there as the manifest, and publishes the
+// checkpoint with one rename. known supplies checksums of immutable files
+// (SSTs) computed before, so a checkpoint of a big partition reads only
+// what is new since the last one. A failure before the rename removes the
+// temporary directory.
+func (c *Catalog) Publish(m *Manifest, known map[string]FileInfo) error {
+	tmp := c.TmpDir(m.ID)
+	files, total, err := describeFiles(tmp, known)
+	if err == nil {
+		m.Files, m.TotalBytes = files, total
+		err = writeManifest(tmp, m)
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
 		return err
 	}
-	if err := syncDir(c.dir); err != nil {
+	// gofail: var checkpointBeforePublish struct{}
+	if err := os.Rename(tmp, c.Dir(m.ID)); err != nil {
+		return err
+	}
+	if err := durable.SyncDir(c.dir); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -147,8 +150,8 @@ func (c *Catalog) publish(m *Manifest) error {
 	return nil
 }
 
-// CheckpointView is a catalog entry with its pin state.
-type CheckpointView struct {
+// View is a catalog entry with its pin state.
+type View struct {
 	Manifest
 	Dir      string
 	PinnedBy []string
@@ -156,12 +159,12 @@ type CheckpointView struct {
 }
 
 // List returns the checkpoints, oldest first.
-func (c *Catalog) List() []CheckpointView {
+func (c *Catalog) List() []View {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]CheckpointView, 0, len(c.entries))
+	out := make([]View, 0, len(c.entries))
 	for id, m := range c.entries {
-		v := CheckpointView{Manifest: *m, Dir: c.Dir(id), InFlight: c.refs[id]}
+		v := View{Manifest: *m, Dir: c.Dir(id), InFlight: c.refs[id]}
 		for o := range c.pins[id] {
 			v.PinnedBy = append(v.PinnedBy, o)
 		}
@@ -199,7 +202,7 @@ func (c *Catalog) Pin(id, owner string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.entries[id]; !ok {
-		return fmt.Errorf("pin %s: %w", id, ErrCheckpointNotFound)
+		return fmt.Errorf("pin %s: %w", id, ErrNotFound)
 	}
 	if c.pins[id] == nil {
 		c.pins[id] = map[string]bool{}
@@ -227,7 +230,7 @@ func (c *Catalog) Acquire(id string) (release func(), err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.entries[id]; !ok {
-		return nil, fmt.Errorf("acquire %s: %w", id, ErrCheckpointNotFound)
+		return nil, fmt.Errorf("acquire %s: %w", id, ErrNotFound)
 	}
 	c.refs[id]++
 	var once sync.Once
@@ -251,7 +254,7 @@ func (c *Catalog) GC(retain int) int {
 	}
 	victims := c.pickVictims(retain)
 	for _, m := range victims {
-		if err := removeCheckpointDir(c.Dir(m.ID)); err != nil {
+		if err := removeDir(c.Dir(m.ID)); err != nil {
 			c.lg.Warn("delete checkpoint", zap.String("id", m.ID), zap.Error(err))
 			continue
 		}
