@@ -204,8 +204,7 @@ func write(t *testing.T, r *replica.Replica, from, n int) {
 	t.Helper()
 	for i := from; i < from+n; i++ {
 		key := []byte(fmt.Sprintf("k%06d", i))
-		cmd := replica.EncodeCommand([]replica.Mutation{{Op: replica.OpPut, HashKey: key, SortKey: []byte("s"), Value: []byte("v")}})
-		if _, err := r.Propose(context.Background(), cmd); err != nil {
+		if _, err := r.Write(context.Background(), []replica.Mutation{{Op: replica.OpPut, HashKey: key, SortKey: []byte("s"), Value: []byte("v")}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -19,8 +19,8 @@ const commandKindBatch byte = 5
 // maxBatchBytes bounds one batched raft entry.
 const maxBatchBytes = 4 << 20
 
-// EncodeBatch encodes commands as one raft command.
-func EncodeBatch(cmds [][]byte) []byte {
+// encodeBatch encodes commands as one raft command.
+func encodeBatch(cmds [][]byte) []byte {
 	size := 2 + binary.MaxVarintLen64
 	for _, c := range cmds {
 		size += binary.MaxVarintLen64 + len(c)
@@ -34,13 +34,13 @@ func EncodeBatch(cmds [][]byte) []byte {
 	return buf
 }
 
-func decodeBatch(b []byte) ([]Command, error) {
+func decodeBatch(b []byte) ([]command, error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
 		return nil, fmt.Errorf("%w: bad batch count", ErrMalformedCommand)
 	}
 	rest := b[k:]
-	out := make([]Command, 0, n)
+	out := make([]command, 0, n)
 	for i := uint64(0); i < n; i++ {
 		var sub []byte
 		var err error
@@ -50,7 +50,7 @@ func decodeBatch(b []byte) ([]Command, error) {
 		if len(sub) >= 2 && sub[1] == commandKindBatch {
 			return nil, fmt.Errorf("%w: nested batch", ErrMalformedCommand)
 		}
-		c, err := Decode(sub)
+		c, err := decode(sub)
 		if err != nil {
 			return nil, fmt.Errorf("batched command %d: %w", i, err)
 		}
@@ -146,7 +146,7 @@ func (b *batcher) run() {
 			for i, p := range batch {
 				cmds[i] = p.cmd
 			}
-			entry = EncodeBatch(cmds)
+			entry = encodeBatch(cmds)
 		}
 		res := proposeResult{}
 		f := b.raft.Apply(entry, b.timeout)

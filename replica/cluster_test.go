@@ -160,9 +160,8 @@ func put(t *testing.T, r *Replica, key, value string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cmd := EncodeCommand([]Mutation{{Op: OpPut, HashKey: []byte(key), SortKey: []byte("s"), Value: []byte(value)}})
-	if _, err := r.Propose(ctx, cmd); err != nil {
-		t.Fatalf("propose: %v", err)
+	if _, err := r.Write(ctx, []Mutation{{Op: OpPut, HashKey: []byte(key), SortKey: []byte("s"), Value: []byte(value)}}); err != nil {
+		t.Fatalf("write: %v", err)
 	}
 }
 
@@ -170,12 +169,7 @@ func read(t *testing.T, r *Replica, key string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var v []byte
-	err := r.Read(ctx, func(db *rocksdb.DB) error {
-		var err error
-		v, _, _, err = db.Get([]byte(key), []byte("s"))
-		return err
-	})
+	v, _, _, err := r.Get(ctx, []byte(key), []byte("s"))
 	if err != nil {
 		t.Fatalf("read: %v", err)
 	}
@@ -191,7 +185,7 @@ func TestHeartbeatHubCarriesGroupsHeartbeats(t *testing.T) {
 	if l2 := leaderOf(t, nodes, 2); l2 != l1 {
 		// Both groups led from one node, so their heartbeats to each
 		// follower can share frames.
-		if err := l2.replicas[2].raft.LeadershipTransferToServer(raft.ServerID(l1.id), raft.ServerAddress(l1.addr())).Error(); err != nil {
+		if err := l2.replicas[2].TransferLeadership(l1.id); err != nil {
 			t.Fatalf("leadership transfer: %v", err)
 		}
 		waitFor(t, 5*time.Second, "group 2 led by "+l1.id, func() bool { return leaderOf(t, nodes, 2) == l1 })

@@ -42,8 +42,8 @@ type DupEntry struct {
 	Command []byte
 }
 
-// Command is a decoded raft command of any kind.
-type Command struct {
+// command is a decoded raft command of any kind.
+type command struct {
 	Kind      byte
 	Mutations []Mutation
 	// Duplicated entries and UpTo, the source decree the batch reaches
@@ -54,17 +54,17 @@ type Command struct {
 	DupID     string
 	Confirmed uint64
 	// Batch holds the commands of a batched entry, in order.
-	Batch []Command
+	Batch []command
 }
 
-// IsMutation reports whether a raft command carries client mutations (the
+// isMutation reports whether a raft command carries client mutations (the
 // entries duplication ships).
-func IsMutation(b []byte) bool {
+func isMutation(b []byte) bool {
 	return len(b) >= 2 && b[0] == commandVersion && b[1] == commandKindMutation
 }
 
-// EncodeDuplicated encodes a batch of shipped source entries reaching upTo.
-func EncodeDuplicated(entries []DupEntry, upTo uint64) []byte {
+// encodeDuplicated encodes a batch of shipped source entries reaching upTo.
+func encodeDuplicated(entries []DupEntry, upTo uint64) []byte {
 	buf := []byte{commandVersion, commandKindDuplicated}
 	buf = binary.AppendUvarint(buf, upTo)
 	buf = binary.AppendUvarint(buf, uint64(len(entries)))
@@ -75,27 +75,27 @@ func EncodeDuplicated(entries []DupEntry, upTo uint64) []byte {
 	return buf
 }
 
-// EncodeDupConfirm records duplication id's confirmed decree.
-func EncodeDupConfirm(id string, confirmed uint64) []byte {
+// encodeDupConfirm records duplication id's confirmed decree.
+func encodeDupConfirm(id string, confirmed uint64) []byte {
 	buf := lenprefix.Append([]byte{commandVersion, commandKindDupConfirm}, []byte(id))
 	return binary.AppendUvarint(buf, confirmed)
 }
 
-// EncodeDupRelease drops duplication id's confirmed decree.
-func EncodeDupRelease(id string) []byte {
+// encodeDupRelease drops duplication id's confirmed decree.
+func encodeDupRelease(id string) []byte {
 	return lenprefix.Append([]byte{commandVersion, commandKindDupRelease}, []byte(id))
 }
 
-// Decode decodes a raft command of any kind.
-func Decode(b []byte) (Command, error) {
+// decode decodes a raft command of any kind.
+func decode(b []byte) (command, error) {
 	if len(b) < 2 || b[0] != commandVersion {
-		return Command{}, fmt.Errorf("%w: bad header", ErrMalformedCommand)
+		return command{}, fmt.Errorf("%w: bad header", ErrMalformedCommand)
 	}
-	c := Command{Kind: b[1]}
+	c := command{Kind: b[1]}
 	var err error
 	switch c.Kind {
 	case commandKindMutation:
-		c.Mutations, err = DecodeCommand(b)
+		c.Mutations, err = decodeCommand(b)
 	case commandKindDuplicated:
 		c.Duplicated, c.UpTo, err = decodeDuplicated(b[2:])
 	case commandKindDupConfirm, commandKindDupRelease:
@@ -129,7 +129,7 @@ func decodeDuplicated(b []byte) ([]DupEntry, uint64, error) {
 		if cmd, rest, err = lenprefix.Read(rest[k:], ErrMalformedCommand); err != nil {
 			return nil, 0, err
 		}
-		if _, err := DecodeCommand(cmd); err != nil {
+		if _, err := decodeCommand(cmd); err != nil {
 			return nil, 0, err
 		}
 		entries = append(entries, DupEntry{SourceDecree: d, Command: cmd})
@@ -167,8 +167,8 @@ type Mutation struct {
 	ExpireTS uint32
 }
 
-// EncodeCommand encodes mutations, applied atomically, as one raft command.
-func EncodeCommand(muts []Mutation) []byte {
+// encodeCommand encodes mutations, applied atomically, as one raft command.
+func encodeCommand(muts []Mutation) []byte {
 	size := 2 + binary.MaxVarintLen64
 	for _, m := range muts {
 		size += 1 + 3*binary.MaxVarintLen64 + len(m.HashKey) + len(m.SortKey) + len(m.Value) + 4
@@ -188,9 +188,9 @@ func EncodeCommand(muts []Mutation) []byte {
 	return buf
 }
 
-// DecodeCommand decodes a raft command made by EncodeCommand. The returned
+// decodeCommand decodes a raft command made by encodeCommand. The returned
 // mutations alias b.
-func DecodeCommand(b []byte) ([]Mutation, error) {
+func decodeCommand(b []byte) ([]Mutation, error) {
 	if len(b) < 2 || b[0] != commandVersion {
 		return nil, fmt.Errorf("%w: bad header", ErrMalformedCommand)
 	}

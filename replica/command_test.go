@@ -22,7 +22,7 @@ func TestCommandRoundTrip(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := DecodeCommand(EncodeCommand(tc.muts))
+			got, err := decodeCommand(encodeCommand(tc.muts))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,7 +41,7 @@ func TestCommandRoundTrip(t *testing.T) {
 }
 
 func TestDecodeCommandRejectsMalformed(t *testing.T) {
-	good := EncodeCommand([]Mutation{{Op: OpPut, HashKey: []byte("h"), SortKey: []byte("s"), Value: []byte("v")}})
+	good := encodeCommand([]Mutation{{Op: OpPut, HashKey: []byte("h"), SortKey: []byte("s"), Value: []byte("v")}})
 	cases := map[string][]byte{
 		"nil":          nil,
 		"bad version":  {9, 1, 0},
@@ -53,22 +53,22 @@ func TestDecodeCommandRejectsMalformed(t *testing.T) {
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
-			if _, err := DecodeCommand(b); !errors.Is(err, ErrMalformedCommand) {
-				t.Fatalf("DecodeCommand(%v) = %v, want ErrMalformedCommand", b, err)
+			if _, err := decodeCommand(b); !errors.Is(err, ErrMalformedCommand) {
+				t.Fatalf("decodeCommand(%v) = %v, want ErrMalformedCommand", b, err)
 			}
 		})
 	}
 }
 
 func FuzzDecodeCommand(f *testing.F) {
-	f.Add(EncodeCommand([]Mutation{{Op: OpPut, HashKey: []byte("h"), SortKey: []byte("s"), Value: []byte("v"), ExpireTS: 1}}))
-	f.Add(EncodeCommand([]Mutation{{Op: OpDelete, HashKey: []byte("h")}}))
+	f.Add(encodeCommand([]Mutation{{Op: OpPut, HashKey: []byte("h"), SortKey: []byte("s"), Value: []byte("v"), ExpireTS: 1}}))
+	f.Add(encodeCommand([]Mutation{{Op: OpDelete, HashKey: []byte("h")}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		muts, err := DecodeCommand(b)
+		muts, err := decodeCommand(b)
 		if err != nil {
 			return
 		}
-		again, err := DecodeCommand(EncodeCommand(muts))
+		again, err := decodeCommand(encodeCommand(muts))
 		if err != nil || len(again) != len(muts) {
 			t.Fatalf("re-encode of a decoded command failed: %v", err)
 		}
@@ -77,26 +77,26 @@ func FuzzDecodeCommand(f *testing.F) {
 
 func TestBatchAppliesItsCommandsInOrder(t *testing.T) {
 	put := func(v string) []byte {
-		return EncodeCommand([]Mutation{{Op: OpPut, HashKey: []byte("h"), SortKey: []byte("k"), Value: []byte(v)}})
+		return encodeCommand([]Mutation{{Op: OpPut, HashKey: []byte("h"), SortKey: []byte("k"), Value: []byte(v)}})
 	}
-	batch := EncodeBatch([][]byte{put("1"), EncodeDupConfirm("d", 7), put("2")})
-	c, err := Decode(batch)
+	batch := encodeBatch([][]byte{put("1"), encodeDupConfirm("d", 7), put("2")})
+	c, err := decode(batch)
 	if err != nil || len(c.Batch) != 3 || c.Batch[1].DupID != "d" {
 		t.Fatalf("decode batch: %+v, %v", c, err)
 	}
-	if _, err := Decode(EncodeBatch([][]byte{batch})); !errors.Is(err, ErrMalformedCommand) {
+	if _, err := decode(encodeBatch([][]byte{batch})); !errors.Is(err, ErrMalformedCommand) {
 		t.Fatalf("nested batch: %v, want ErrMalformedCommand", err)
 	}
-	if _, err := Decode(batch[:len(batch)-1]); !errors.Is(err, ErrMalformedCommand) {
+	if _, err := decode(batch[:len(batch)-1]); !errors.Is(err, ErrMalformedCommand) {
 		t.Fatalf("truncated batch: %v, want ErrMalformedCommand", err)
 	}
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(EncodeBatch([][]byte{EncodeCommand([]Mutation{{Op: OpDelete, HashKey: []byte("h")}}), EncodeDupRelease("x")}))
-	f.Add(EncodeDuplicated([]DupEntry{{SourceDecree: 3, Command: EncodeCommand(nil)}}, 5))
-	f.Add(EncodeDupConfirm("dup", 9))
+	f.Add(encodeBatch([][]byte{encodeCommand([]Mutation{{Op: OpDelete, HashKey: []byte("h")}}), encodeDupRelease("x")}))
+	f.Add(encodeDuplicated([]DupEntry{{SourceDecree: 3, Command: encodeCommand(nil)}}, 5))
+	f.Add(encodeDupConfirm("dup", 9))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = Decode(b) // must not panic on any input
+		_, _ = decode(b) // must not panic on any input
 	})
 }

@@ -75,13 +75,13 @@ func (r *Replica) ReadLog(from uint64, maxBytes int) (entries []WalEntry, upTo u
 // command (a batched entry's mutations, in order, were committed together),
 // or nil when it carries none.
 func shippable(data []byte) []byte {
-	if IsMutation(data) {
+	if isMutation(data) {
 		return data
 	}
 	if len(data) < 2 || data[1] != commandKindBatch {
 		return nil
 	}
-	c, err := Decode(data)
+	c, err := decode(data)
 	if err != nil {
 		return nil
 	}
@@ -94,7 +94,7 @@ func shippable(data []byte) []byte {
 	if len(muts) == 0 {
 		return nil
 	}
-	return EncodeCommand(muts)
+	return encodeCommand(muts)
 }
 
 // WaitDecree waits until decree d is applied or timeout passes; it returns
@@ -148,13 +148,13 @@ func (r *Replica) retentionFloor() (uint64, bool) {
 // ProposeDupConfirm persists duplication id's confirmed decree through
 // raft, raising the retention floor on every replica.
 func (r *Replica) ProposeDupConfirm(ctx context.Context, id string, confirmed uint64) error {
-	_, err := r.Propose(ctx, EncodeDupConfirm(id, confirmed))
+	_, err := r.propose(ctx, encodeDupConfirm(id, confirmed))
 	return err
 }
 
 // ProposeDupRelease drops duplication id's floor.
 func (r *Replica) ProposeDupRelease(ctx context.Context, id string) error {
-	_, err := r.Propose(ctx, EncodeDupRelease(id))
+	_, err := r.propose(ctx, encodeDupRelease(id))
 	return err
 }
 
@@ -164,14 +164,14 @@ func (r *Replica) ProposeDupRelease(ctx context.Context, id string) error {
 // enter the log (a malformed committed command would stop every replica).
 func (r *Replica) ProposeDuplicated(ctx context.Context, entries []DupEntry, upTo uint64) (uint64, error) {
 	for _, e := range entries {
-		if !IsMutation(e.Command) || e.SourceDecree > upTo {
+		if !isMutation(e.Command) || e.SourceDecree > upTo {
 			return 0, fmt.Errorf("%w: shipped entry at source decree %d", ErrMalformedCommand, e.SourceDecree)
 		}
-		if _, err := DecodeCommand(e.Command); err != nil {
+		if _, err := decodeCommand(e.Command); err != nil {
 			return 0, fmt.Errorf("shipped entry at source decree %d: %w", e.SourceDecree, err)
 		}
 	}
-	return r.Propose(ctx, EncodeDuplicated(entries, upTo))
+	return r.propose(ctx, encodeDuplicated(entries, upTo))
 }
 
 // InstallBase replaces the partition's data, through raft, with a

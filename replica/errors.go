@@ -8,6 +8,9 @@ var (
 	ErrNotLeader = errors.New("replica: not leader")
 	// ErrClosed is returned by a replica after Close.
 	ErrClosed = errors.New("replica: closed")
+	// ErrNotMember is returned for a node id that is not a member of the
+	// replica's raft group.
+	ErrNotMember = errors.New("replica: not a member of the group")
 	// ErrMalformedCommand is returned when a raft command cannot be decoded.
 	ErrMalformedCommand = errors.New("replica: malformed command")
 	// ErrMalformedState is returned when state a replica keeps with its

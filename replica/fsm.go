@@ -110,7 +110,7 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 		if l.Type != raft.LogCommand {
 			continue
 		}
-		cmd, err := Decode(l.Data)
+		cmd, err := decode(l.Data)
 		if err != nil {
 			a.lg.Fatal("undecodable committed command", zap.Uint64("decree", l.Index), zap.Error(err))
 		}
@@ -141,7 +141,7 @@ type batchState struct {
 	confirmedChanged bool
 }
 
-func (b *batchState) add(cmd Command, lg *zap.Logger) {
+func (b *batchState) add(cmd command, lg *zap.Logger) {
 	switch cmd.Kind {
 	case commandKindMutation:
 		b.muts = append(b.muts, cmd.Mutations...)
@@ -150,7 +150,7 @@ func (b *batchState) add(cmd Command, lg *zap.Logger) {
 			if e.SourceDecree <= b.src {
 				continue // already applied: a re-shipped batch changes nothing
 			}
-			muts, _ := DecodeCommand(e.Command)
+			muts, _ := decodeCommand(e.Command)
 			b.muts = append(b.muts, muts...)
 			b.src = e.SourceDecree
 		}

@@ -29,7 +29,7 @@ func mustNewApplier(t *testing.T, dir string, sh *rocksdb.Shared) (*applier, *da
 }
 
 func putLog(index uint64, hk, sk, v string) *raft.Log {
-	return &raft.Log{Index: index, Type: raft.LogCommand, Data: EncodeCommand([]Mutation{{Op: OpPut, HashKey: []byte(hk), SortKey: []byte(sk), Value: []byte(v)}})}
+	return &raft.Log{Index: index, Type: raft.LogCommand, Data: encodeCommand([]Mutation{{Op: OpPut, HashKey: []byte(hk), SortKey: []byte(sk), Value: []byte(v)}})}
 }
 
 func get(t *testing.T, st *dataStore, hk, sk string) (string, bool) {
@@ -215,11 +215,11 @@ func TestApplierAppliesBatchedEntryInOrder(t *testing.T) {
 	ap, st := mustNewApplier(t, t.TempDir(), mustNewShared(t))
 	defer st.close()
 	put := func(v string) []byte {
-		return EncodeCommand([]Mutation{{Op: OpPut, HashKey: []byte("h"), SortKey: []byte("k"), Value: []byte(v)}})
+		return encodeCommand([]Mutation{{Op: OpPut, HashKey: []byte("h"), SortKey: []byte("k"), Value: []byte(v)}})
 	}
-	del := EncodeCommand([]Mutation{{Op: OpDelete, HashKey: []byte("h"), SortKey: []byte("gone")}})
+	del := encodeCommand([]Mutation{{Op: OpDelete, HashKey: []byte("h"), SortKey: []byte("gone")}})
 	ap.applyBatch([]*raft.Log{putLog(1, "h", "gone", "x")})
-	ap.applyBatch([]*raft.Log{{Index: 2, Type: raft.LogCommand, Data: EncodeBatch([][]byte{put("first"), del, put("last")})}})
+	ap.applyBatch([]*raft.Log{{Index: 2, Type: raft.LogCommand, Data: encodeBatch([][]byte{put("first"), del, put("last")})}})
 	if v, _ := get(t, st, "h", "k"); v != "last" {
 		t.Fatalf("h/k = %q, want the batch's last write", v)
 	}

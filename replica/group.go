@@ -2,6 +2,7 @@ package replica
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -57,24 +58,33 @@ func (r *Replica) NudgeFollower(id string) bool {
 	if r.raft.State() != raft.Leader {
 		return false
 	}
+	addr, ok := r.memberAddr(id)
+	if ok {
+		go r.nudgeWhenOpen(addr)
+	}
+	return ok
+}
+
+// memberAddr returns the address this node dials group member id at
+// (Config.Addresses first, then the group's configuration), and whether
+// id is a member.
+func (r *Replica) memberAddr(id string) (string, bool) {
 	f := r.raft.GetConfiguration()
 	if f.Error() != nil {
-		return false
+		return "", false
 	}
 	for _, s := range f.Configuration().Servers {
 		if string(s.ID) != id {
 			continue
 		}
-		addr := s.Address
 		if r.cfg.Addresses != nil {
 			if a, err := r.cfg.Addresses.ServerAddr(s.ID); err == nil {
-				addr = a
+				return string(a), true
 			}
 		}
-		go r.nudgeWhenOpen(string(addr))
-		return true
+		return string(s.Address), true
 	}
-	return false
+	return "", false
 }
 
 func (r *Replica) nudgeWhenOpen(addr string) {
@@ -90,4 +100,43 @@ func (r *Replica) nudgeWhenOpen(addr string) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// Snapshot makes raft take a snapshot now (a catalog checkpoint) and
+// compact its log behind it, as it does on its own past the snapshot
+// threshold.
+func (r *Replica) Snapshot() error { return r.raft.Snapshot().Error() }
+
+// LastIndex is the index of the last entry in this replica's raft log:
+// appended, not necessarily committed.
+func (r *Replica) LastIndex() uint64 { return r.raft.LastIndex() }
+
+// TransferLeadership hands the group's leadership to member id. Read
+// leases count on followers voting for nobody while they hear from a
+// leader, which a transfer breaks on purpose, so this replica first stops
+// serving reads from its lease (until it leads again in a later term).
+// Tandem itself never transfers leadership; tests and tools do.
+func (r *Replica) TransferLeadership(id string) error {
+	addr, ok := r.memberAddr(id)
+	if !ok {
+		return fmt.Errorf("transfer leadership to %s: %w", id, ErrNotMember)
+	}
+	r.reads.endLease()
+	return r.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr)).Error()
+}
+
+// Compacting reports whether RocksDB has a flush or compaction of this
+// replica's data running or pending.
+func (r *Replica) Compacting() bool {
+	db, err := r.store.acquire()
+	if err != nil {
+		return false
+	}
+	defer r.store.release()
+	for _, p := range []string{"rocksdb.num-running-compactions", "rocksdb.num-running-flushes", "rocksdb.compaction-pending"} {
+		if v, _ := db.Property(p); v > 0 {
+			return true
+		}
+	}
+	return false
 }

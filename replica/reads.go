@@ -44,6 +44,9 @@ type readBarrier struct {
 	// leaseUntil caches when the latest lease computed in readyTerm ends,
 	// so reads inside it need no look at the transport's acks.
 	leaseUntil time.Time
+	// noLease is set by endLease, before a leadership transfer, until this
+	// replica is ready again as a leader.
+	noLease bool
 }
 
 func newReadBarrier(r *raft.Raft, waitApplied func(context.Context, uint64) error, lg *zap.Logger, done <-chan struct{}) *readBarrier {
@@ -101,6 +104,7 @@ func (rb *readBarrier) setReady(ready bool, term uint64) {
 	rb.ready, rb.readyTerm = ready, term
 	rb.leaseUntil = time.Time{}
 	if ready {
+		rb.noLease = false
 		close(rb.readyCh)
 	} else {
 		rb.readyCh = make(chan struct{})
@@ -129,7 +133,7 @@ func (rb *readBarrier) leased() bool {
 		return false
 	}
 	rb.mu.Lock()
-	ready, term, until := rb.ready, rb.readyTerm, rb.leaseUntil
+	ready, term, until := rb.ready && !rb.noLease, rb.readyTerm, rb.leaseUntil
 	rb.mu.Unlock()
 	if !ready {
 		return false
@@ -145,11 +149,20 @@ func (rb *readBarrier) leased() bool {
 		return false
 	}
 	rb.mu.Lock()
-	if rb.ready && rb.readyTerm == term && until.After(rb.leaseUntil) {
+	if rb.ready && !rb.noLease && rb.readyTerm == term && until.After(rb.leaseUntil) {
 		rb.leaseUntil = until
 	}
 	rb.mu.Unlock()
 	return true
+}
+
+// endLease stops reads from skipping the VerifyLeader round until this
+// replica is ready again as a leader, in a later term: a leadership
+// transfer lets followers vote while they know a leader.
+func (rb *readBarrier) endLease() {
+	rb.mu.Lock()
+	rb.noLease, rb.leaseUntil = true, time.Time{}
+	rb.mu.Unlock()
 }
 
 func (rb *readBarrier) waitReady(ctx context.Context) error {

@@ -172,12 +172,10 @@ func latestSnapshotIndex(s raft.SnapshotStore) uint64 {
 	return list[0].Index
 }
 
-// Propose replicates a command and returns its decree once applied locally.
-// Concurrent proposals are batched into few raft entries (see batcher).
-// Every error says whether the command can still apply: ErrNotLeader,
-// ErrTimeout and ErrClosed (alone) mean it was never proposed and a retry
-// is safe; ErrOutcomeUnknown means it may apply, and must not be retried.
-func (r *Replica) Propose(ctx context.Context, cmd []byte) (uint64, error) {
+// propose replicates a command and returns its decree once applied
+// locally; its errors are Write's. Concurrent proposals are batched into
+// few raft entries (see batcher).
+func (r *Replica) propose(ctx context.Context, cmd []byte) (uint64, error) {
 	if r.raft.State() != raft.Leader {
 		return 0, ErrNotLeader
 	}
@@ -221,23 +219,9 @@ func mapRaftError(err error) error {
 	return fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
 }
 
-// Read runs fn against the replica's data after a linearizable read barrier:
-// the replica is the leader, still confirmed by a quorum, and has applied
-// everything committed before the call.
-func (r *Replica) Read(ctx context.Context, fn func(db *rocksdb.DB) error) error {
-	if err := r.reads.wait(ctx); err != nil {
-		return err
-	}
-	return r.store.with(fn)
-}
-
 // ReadRounds counts the leadership rounds linearizable reads have run on
 // this replica (reads inside a read lease need none).
 func (r *Replica) ReadRounds() uint64 { return r.reads.rounds.Load() }
-
-// ReadLocal runs fn against the local data without a barrier (for status
-// and sizes).
-func (r *Replica) ReadLocal(fn func(db *rocksdb.DB) error) error { return r.store.with(fn) }
 
 // Applied is the replica's last applied decree.
 func (r *Replica) Applied() uint64 { return r.fsm.Applied() }
@@ -286,9 +270,6 @@ func (r *Replica) WaitLeader(ctx context.Context, timeout time.Duration) (id, ad
 
 // IsLeader reports whether this replica is the group's leader.
 func (r *Replica) IsLeader() bool { return r.raft.State() == raft.Leader }
-
-// Raft exposes the underlying raft group (membership changes, stats).
-func (r *Replica) Raft() *raft.Raft { return r.raft }
 
 // Status is a snapshot of the replica's state for operators.
 type Status struct {

@@ -73,6 +73,19 @@ func (s *dataStore) with(fn func(db *rocksdb.DB) error) error {
 	return fn(s.db)
 }
 
+// acquire returns the live instance, read-locked until release: a
+// restore waits for the reads in progress, and reads for a restore.
+func (s *dataStore) acquire() (*rocksdb.DB, error) {
+	s.mu.RLock()
+	if s.db == nil {
+		s.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	return s.db, nil
+}
+
+func (s *dataStore) release() { s.mu.RUnlock() }
+
 // appliedDecree reads the decree recorded in the live instance.
 func (s *dataStore) appliedDecree() (uint64, error) {
 	var d uint64

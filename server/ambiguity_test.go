@@ -59,7 +59,7 @@ func isolateLeader(t *testing.T, cl *TestCluster, name string) stuckLeader {
 // machine; then nothing was proposed and the error must be a refusal).
 func tryStuckWrite(t *testing.T, s stuckLeader, write func(ctx context.Context) error) (error, bool) {
 	t.Helper()
-	before := s.leader.Raft().LastIndex()
+	before := s.leader.LastIndex()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)
@@ -67,9 +67,9 @@ func tryStuckWrite(t *testing.T, s stuckLeader, write func(ctx context.Context) 
 	for {
 		select {
 		case err := <-errc:
-			return err, s.leader.Raft().LastIndex() > before
+			return err, s.leader.LastIndex() > before
 		case <-time.After(time.Millisecond):
-			if s.leader.Raft().LastIndex() > before {
+			if s.leader.LastIndex() > before {
 				cancel() // proposed, cannot commit: the caller stops waiting
 			}
 		}
@@ -128,7 +128,7 @@ func TestSDKReportsStuckWriteAmbiguousAndDoesNotResend(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := s.leader.Raft().LastIndex()
+		before := s.leader.LastIndex()
 		rpcs := batchWrites(t, cl)
 		err, proposed := tryStuckWrite(t, s, func(ctx context.Context) error {
 			return tbl.Set(ctx, []byte("h"), []byte("s"), []byte("v1"))
@@ -149,7 +149,7 @@ func TestSDKReportsStuckWriteAmbiguousAndDoesNotResend(t *testing.T) {
 		if n := batchWrites(t, cl) - rpcs; n != 1 {
 			t.Fatalf("%d write calls reached the nodes, want 1 (no re-send)", n)
 		}
-		if n := s.leader.Raft().LastIndex() - before; n != 1 {
+		if n := s.leader.LastIndex() - before; n != 1 {
 			t.Fatalf("the leader appended %d entries, want 1 (no re-send)", n)
 		}
 		return

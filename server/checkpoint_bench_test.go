@@ -12,7 +12,6 @@ import (
 
 	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/client"
-	"github.com/tandem-kv/tandem/rocksdb"
 	"github.com/tandem-kv/tandem/server"
 )
 
@@ -153,15 +152,7 @@ func settle(b *testing.B, cl *server.TestCluster, table string) {
 			if r == nil {
 				continue
 			}
-			n := uint64(0)
-			_ = r.ReadLocal(func(db *rocksdb.DB) error {
-				for _, p := range []string{"rocksdb.num-running-compactions", "rocksdb.num-running-flushes", "rocksdb.compaction-pending"} {
-					v, _ := db.Property(p)
-					n += v
-				}
-				return nil
-			})
-			if n > 0 {
+			if r.Compacting() {
 				return true
 			}
 		}

@@ -23,7 +23,7 @@ func TestLocalChecksumMatchesAcrossReplicas(t *testing.T) {
 	var last uint64
 	for i := 0; i < 20; i++ {
 		m := replica.Mutation{Op: replica.OpPut, HashKey: []byte("h"), SortKey: []byte(fmt.Sprint(i)), Value: []byte("v")}
-		d, err := leader.Propose(ctx, replica.EncodeCommand([]replica.Mutation{m}))
+		d, err := leader.Write(ctx, []replica.Mutation{m})
 		if err != nil {
 			t.Fatal(err)
 		}

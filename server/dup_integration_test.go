@@ -225,7 +225,7 @@ func TestDuplicationRebootstrapsWhenTheLogIsGone(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // let the retained entries age past the 1s cap
 	writeN(t, srcTbl, 200, 210)
 	leader := src.Replica(0, "t", 0)
-	if err := leader.Raft().Snapshot().Error(); err != nil {
+	if err := leader.Snapshot(); err != nil {
 		t.Fatal(err)
 	}
 	server.WaitFor(t, 10*time.Second, "log compacted past the floor", func() bool {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,14 +12,13 @@ import (
 	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
-	"github.com/tandem-kv/tandem/rocksdb"
 )
 
 const (
 	maxScanLimit     = 1000
 	maxBatchKeys     = 10000
 	maxTTLSeconds    = 10 * 365 * 24 * 3600
-	maxHashKeyLength = rocksdb.MaxHashKeyLen
+	maxHashKeyLength = replica.MaxHashKeyLen
 	// maxCursorBytes bounds a scan cursor: an encoded key plus one byte.
 	maxCursorBytes = 2 + (1 << 20) + 1
 )
@@ -162,29 +160,41 @@ func (n *Node) writeLeader(ctx context.Context, table string, partition uint32, 
 	return r, t, p, nil
 }
 
-// propose validates nothing: callers have; it replicates muts atomically.
-func (n *Node) propose(ctx context.Context, table string, hashKey []byte, muts []replica.Mutation) (uint64, error) {
+// writeMutation validates a single-record write (a Set, a Del, a write of
+// a batch) and turns it into a mutation.
+func (n *Node) writeMutation(w *tpb.BatchWrite) (replica.Mutation, error) {
+	if err := n.checkKey(w.HashKey, w.SortKey); err != nil {
+		return replica.Mutation{}, err
+	}
+	if w.Del {
+		return replica.Mutation{Op: replica.OpDelete, HashKey: w.HashKey, SortKey: w.SortKey}, nil
+	}
+	if err := n.checkValue(w.Value); err != nil {
+		return replica.Mutation{}, err
+	}
+	ts, err := n.expireTS(w.TtlSeconds)
+	if err != nil {
+		return replica.Mutation{}, err
+	}
+	return replica.Mutation{Op: replica.OpPut, HashKey: w.HashKey, SortKey: w.SortKey, Value: w.Value, ExpireTS: ts}, nil
+}
+
+// write replicates validated mutations of hashKey's partition atomically.
+func (n *Node) write(ctx context.Context, table string, hashKey []byte, muts []replica.Mutation) (uint64, error) {
 	r, _, _, err := n.writeLeader(ctx, table, 0, false, hashKey)
 	if err != nil {
 		return 0, err
 	}
-	d, err := r.Propose(ctx, replica.EncodeCommand(muts))
+	d, err := r.Write(ctx, muts)
 	return d, notLeaderFrom(r, err)
 }
 
 func (s *kvService) Set(ctx context.Context, req *tpb.SetRequest) (*tpb.SetResponse, error) {
-	if err := s.n.checkKey(req.HashKey, req.SortKey); err != nil {
-		return nil, toStatus(err)
-	}
-	if err := s.n.checkValue(req.Value); err != nil {
-		return nil, toStatus(err)
-	}
-	ts, err := s.n.expireTS(req.TtlSeconds)
+	m, err := s.n.writeMutation(&tpb.BatchWrite{HashKey: req.HashKey, SortKey: req.SortKey, Value: req.Value, TtlSeconds: req.TtlSeconds})
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	m := replica.Mutation{Op: replica.OpPut, HashKey: req.HashKey, SortKey: req.SortKey, Value: req.Value, ExpireTS: ts}
-	d, err := s.n.propose(ctx, req.Table, req.HashKey, []replica.Mutation{m})
+	d, err := s.n.write(ctx, req.Table, req.HashKey, []replica.Mutation{m})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -192,11 +202,11 @@ func (s *kvService) Set(ctx context.Context, req *tpb.SetRequest) (*tpb.SetRespo
 }
 
 func (s *kvService) Del(ctx context.Context, req *tpb.DelRequest) (*tpb.DelResponse, error) {
-	if err := s.n.checkKey(req.HashKey, req.SortKey); err != nil {
+	m, err := s.n.writeMutation(&tpb.BatchWrite{HashKey: req.HashKey, SortKey: req.SortKey, Del: true})
+	if err != nil {
 		return nil, toStatus(err)
 	}
-	m := replica.Mutation{Op: replica.OpDelete, HashKey: req.HashKey, SortKey: req.SortKey}
-	d, err := s.n.propose(ctx, req.Table, req.HashKey, []replica.Mutation{m})
+	d, err := s.n.write(ctx, req.Table, req.HashKey, []replica.Mutation{m})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -208,33 +218,34 @@ func (s *kvService) MultiSet(ctx context.Context, req *tpb.MultiSetRequest) (*tp
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	d, err := s.n.propose(ctx, req.Table, req.HashKey, muts)
+	d, err := s.n.write(ctx, req.Table, req.HashKey, muts)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &tpb.MultiSetResponse{Decree: d}, nil
 }
 
-// read runs fn on the partition leader after the linearizable read barrier.
-func (n *Node) read(ctx context.Context, table string, partition uint32, hasPartition bool, hashKey []byte, fn func(db *rocksdb.DB) error) error {
+// read returns a view of the partition leader's data after the
+// linearizable read barrier.
+func (n *Node) read(ctx context.Context, table string, partition uint32, hasPartition bool, hashKey []byte) (replica.View, error) {
 	r, _, _, err := n.leaderFor(ctx, table, partition, hasPartition, hashKey)
 	if err != nil {
-		return err
+		return replica.View{}, err
 	}
-	return notLeaderFrom(r, r.Read(ctx, fn))
+	v, err := r.Read(ctx)
+	return v, notLeaderFrom(r, err)
 }
 
 func (s *kvService) Get(ctx context.Context, req *tpb.GetRequest) (*tpb.GetResponse, error) {
 	if err := s.n.checkKey(req.HashKey, req.SortKey); err != nil {
 		return nil, toStatus(err)
 	}
-	resp := &tpb.GetResponse{}
-	err := s.n.read(ctx, req.Table, 0, false, req.HashKey, func(db *rocksdb.DB) error {
-		v, ts, found, err := db.Get(req.HashKey, req.SortKey)
-		resp.Found, resp.Value, resp.ExpireTs = found, v, ts
-		return err
-	})
+	v, err := s.n.read(ctx, req.Table, 0, false, req.HashKey)
 	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &tpb.GetResponse{}
+	if resp.Value, resp.ExpireTs, resp.Found, err = v.Get(req.HashKey, req.SortKey); err != nil {
 		return nil, toStatus(err)
 	}
 	return resp, nil
@@ -244,12 +255,12 @@ func (s *kvService) MultiGet(ctx context.Context, req *tpb.MultiGetRequest) (*tp
 	if err := s.n.checkMultiGet(req.HashKey, req.SortKeys); err != nil {
 		return nil, toStatus(err)
 	}
-	resp := &tpb.MultiGetResponse{}
-	err := s.n.read(ctx, req.Table, 0, false, req.HashKey, func(db *rocksdb.DB) (err error) {
-		resp.Records, _, err = multiGet(db, req.HashKey, req.SortKeys)
-		return err
-	})
+	v, err := s.n.read(ctx, req.Table, 0, false, req.HashKey)
 	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &tpb.MultiGetResponse{}
+	if resp.Records, _, err = multiGet(v, req.HashKey, req.SortKeys); err != nil {
 		return nil, toStatus(err)
 	}
 	return resp, nil
@@ -260,43 +271,30 @@ func (s *kvService) Scan(ctx context.Context, req *tpb.ScanRequest) (*tpb.ScanRe
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	resp := &tpb.ScanResponse{}
-	hasPartition := len(req.HashKey) == 0
-	err = s.n.read(ctx, req.Table, req.Partition, hasPartition, req.HashKey, func(db *rocksdb.DB) error {
-		recs, next, err := db.Scan(rng)
-		if err != nil {
-			return err
-		}
-		for _, r := range recs {
-			resp.Records = append(resp.Records, &tpb.Record{HashKey: r.HashKey, SortKey: r.SortKey, Value: r.Value, ExpireTs: r.ExpireTS})
-		}
-		resp.Cursor, resp.Done = next, next == nil
-		return nil
-	})
+	v, err := s.n.read(ctx, req.Table, req.Partition, len(req.HashKey) == 0, req.HashKey)
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	resp := &tpb.ScanResponse{}
+	if resp.Records, resp.Cursor, _, err = scanPage(v, rng); err != nil {
+		return nil, toStatus(err)
+	}
+	resp.Done = resp.Cursor == nil
 	return resp, nil
 }
 
-// scanRange turns a request into a key range; a cursor must lie inside it.
-func scanRange(req *tpb.ScanRequest) (rocksdb.ScanRange, error) {
+// scanRange validates a scan request's range; a cursor must lie inside it.
+func scanRange(req *tpb.ScanRequest) (replica.ScanRange, error) {
 	limit := int(req.Limit)
 	if limit <= 0 || limit > maxScanLimit {
 		limit = maxScanLimit
 	}
-	rng := rocksdb.ScanRange{Start: req.Cursor, Limit: limit}
+	rng := replica.ScanRange{HashKey: req.HashKey, Cursor: req.Cursor, Limit: limit}
 	if len(req.HashKey) > maxHashKeyLength {
 		return rng, fmt.Errorf("%w: hash key is %d bytes; limit is %d bytes", ErrInvalidArgument, len(req.HashKey), maxHashKeyLength)
 	}
-	if len(req.HashKey) > 0 {
-		prefix := rocksdb.HashKeyPrefix(req.HashKey)
-		rng.End = rocksdb.PrefixEnd(prefix)
-		if len(req.Cursor) == 0 {
-			rng.Start = prefix
-		} else if !bytes.HasPrefix(req.Cursor, prefix) {
-			return rng, fmt.Errorf("%w: cursor does not belong to this hash key", ErrInvalidArgument)
-		}
+	if !rng.CursorInRange() {
+		return rng, fmt.Errorf("%w: cursor does not belong to this hash key", ErrInvalidArgument)
 	}
 	if len(req.Cursor) > maxCursorBytes {
 		return rng, fmt.Errorf("%w: scan cursor is %d bytes; a cursor is at most %d", ErrInvalidArgument, len(req.Cursor), maxCursorBytes)
@@ -305,13 +303,12 @@ func scanRange(req *tpb.ScanRequest) (rocksdb.ScanRange, error) {
 }
 
 func (s *kvService) Count(ctx context.Context, req *tpb.CountRequest) (*tpb.CountResponse, error) {
-	resp := &tpb.CountResponse{}
-	err := s.n.read(ctx, req.Table, req.Partition, true, nil, func(db *rocksdb.DB) error {
-		c, err := db.Count()
-		resp.Count = c
-		return err
-	})
+	v, err := s.n.read(ctx, req.Table, req.Partition, true, nil)
 	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &tpb.CountResponse{}
+	if resp.Count, err = v.Count(); err != nil {
 		return nil, toStatus(err)
 	}
 	return resp, nil

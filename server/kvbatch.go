@@ -9,7 +9,6 @@ import (
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
-	"github.com/tandem-kv/tandem/rocksdb"
 )
 
 // Batch calls carry many operations of one partition, so a gRPC call, a
@@ -89,8 +88,12 @@ func (s *kvService) BatchGet(ctx context.Context, req *tpb.BatchGetRequest) (*tp
 		return nil, toStatus(err)
 	}
 	b := s.n.newBatchRead(t, p, req)
-	if err := r.Read(ctx, b.read); err != nil {
+	v, err := r.Read(ctx)
+	if err != nil {
 		return nil, toStatus(notLeaderFrom(r, err))
+	}
+	if err := b.read(v); err != nil {
+		return nil, toStatus(err)
 	}
 	return b.resp, nil
 }
@@ -100,7 +103,7 @@ func (s *kvService) BatchGet(ctx context.Context, req *tpb.BatchGetRequest) (*tp
 type batchRead struct {
 	req   *tpb.BatchGetRequest
 	resp  *tpb.BatchGetResponse
-	scans []rocksdb.ScanRange // by scan index; valid where no result is set yet
+	scans []replica.ScanRange // by scan index; valid where no result is set yet
 	bytes int                 // keys and values in the reply
 	done  int                 // reads done
 }
@@ -112,7 +115,7 @@ func (n *Node) newBatchRead(t *TableMeta, p uint32, req *tpb.BatchGetRequest) *b
 		Results:         make([]*tpb.BatchOpResult, len(req.Gets)),
 		MultiGetResults: make([]*tpb.RecordsResult, len(req.MultiGets)),
 		ScanResults:     make([]*tpb.RecordsResult, len(req.Scans)),
-	}, scans: make([]rocksdb.ScanRange, len(req.Scans))}
+	}, scans: make([]replica.ScanRange, len(req.Scans))}
 	for i, g := range req.Gets {
 		if err := n.checkBatchKey(t, p, g.HashKey, g.SortKey); err != nil {
 			b.resp.Results[i] = opRefused(err)
@@ -135,7 +138,7 @@ func (n *Node) newBatchRead(t *TableMeta, p uint32, req *tpb.BatchGetRequest) *b
 
 // batchScanRange validates one scan of a batch: a hash key of the call's
 // partition, or none and the call's partition.
-func batchScanRange(t *TableMeta, p uint32, sc *tpb.ScanRequest) (rocksdb.ScanRange, error) {
+func batchScanRange(t *TableMeta, p uint32, sc *tpb.ScanRequest) (replica.ScanRange, error) {
 	rng, err := scanRange(sc)
 	switch {
 	case err != nil:
@@ -159,31 +162,31 @@ func (b *batchRead) fits(size int) bool {
 	return true
 }
 
-// read does the valid reads of the call in order, under one read barrier.
-func (b *batchRead) read(db *rocksdb.DB) error {
+// read does the valid reads of the call in order, after one read barrier.
+func (b *batchRead) read(v replica.View) error {
 	for i, g := range b.req.Gets {
 		if b.resp.Results[i] != nil {
 			continue
 		}
-		v, ts, found, err := db.Get(g.HashKey, g.SortKey)
+		value, ts, found, err := v.Get(g.HashKey, g.SortKey)
 		if err != nil {
 			return err
 		}
-		b.resp.Results[i] = &tpb.BatchOpResult{Found: found, Value: v, ExpireTs: ts}
-		if !b.fits(len(g.HashKey) + len(g.SortKey) + len(v)) {
+		b.resp.Results[i] = &tpb.BatchOpResult{Found: found, Value: value, ExpireTs: ts}
+		if !b.fits(len(g.HashKey) + len(g.SortKey) + len(value)) {
 			b.resp.Results[i] = &tpb.BatchOpResult{Code: uint32(codes.ResourceExhausted), Message: notRead}
 		}
 	}
-	return b.readRecords(db)
+	return b.readRecords(v)
 }
 
 // readRecords does the valid multi-gets and scans of the call in order.
-func (b *batchRead) readRecords(db *rocksdb.DB) error {
+func (b *batchRead) readRecords(v replica.View) error {
 	for i, mg := range b.req.MultiGets {
 		if b.resp.MultiGetResults[i] != nil {
 			continue
 		}
-		recs, size, err := multiGet(db, mg.HashKey, mg.SortKeys)
+		recs, size, err := multiGet(v, mg.HashKey, mg.SortKeys)
 		if err != nil {
 			return err
 		}
@@ -193,7 +196,7 @@ func (b *batchRead) readRecords(db *rocksdb.DB) error {
 		if b.resp.ScanResults[i] != nil {
 			continue
 		}
-		recs, next, size, err := scanPage(db, b.scans[i])
+		recs, next, size, err := scanPage(v, b.scans[i])
 		if err != nil {
 			return err
 		}
@@ -231,8 +234,8 @@ func (n *Node) checkMultiGet(hashKey []byte, sortKeys [][]byte) error {
 // multiGet reads sortKeys of hashKey at one point in time (a MultiSet is
 // seen whole or not at all): the live records found, in the order of
 // sortKeys, and their keys' and values' bytes.
-func multiGet(db *rocksdb.DB, hashKey []byte, sortKeys [][]byte) ([]*tpb.Record, int, error) {
-	found, err := db.MultiGet(hashKey, sortKeys)
+func multiGet(v replica.View, hashKey []byte, sortKeys [][]byte) ([]*tpb.Record, int, error) {
+	found, err := v.MultiGet(hashKey, sortKeys)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -247,8 +250,8 @@ func multiGet(db *rocksdb.DB, hashKey []byte, sortKeys [][]byte) ([]*tpb.Record,
 
 // scanPage reads one page of rng: its records, the cursor to resume from
 // (nil at the end) and the records' bytes.
-func scanPage(db *rocksdb.DB, rng rocksdb.ScanRange) ([]*tpb.Record, []byte, int, error) {
-	recs, next, err := db.Scan(rng)
+func scanPage(v replica.View, rng replica.ScanRange) ([]*tpb.Record, []byte, int, error) {
+	recs, next, err := v.Scan(rng)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -286,7 +289,7 @@ func (s *kvService) BatchWrite(ctx context.Context, req *tpb.BatchWriteRequest) 
 	if len(muts) == 0 {
 		return resp, nil
 	}
-	d, err := r.Propose(ctx, replica.EncodeCommand(muts))
+	d, err := r.Write(ctx, muts)
 	if err != nil {
 		return nil, toStatus(notLeaderFrom(r, err))
 	}
@@ -327,23 +330,13 @@ func (n *Node) batchMutations(t *TableMeta, p uint32, req *tpb.BatchWriteRequest
 	return muts
 }
 
-// batchMutation validates one write of a batch and turns it into a
-// mutation.
+// batchMutation validates one write of a batch, whose key must belong to
+// the call's partition, and turns it into a mutation.
 func (n *Node) batchMutation(t *TableMeta, partition uint32, w *tpb.BatchWrite) (replica.Mutation, error) {
 	if err := n.checkBatchKey(t, partition, w.HashKey, w.SortKey); err != nil {
 		return replica.Mutation{}, err
 	}
-	if w.Del {
-		return replica.Mutation{Op: replica.OpDelete, HashKey: w.HashKey, SortKey: w.SortKey}, nil
-	}
-	if err := n.checkValue(w.Value); err != nil {
-		return replica.Mutation{}, err
-	}
-	ts, err := n.expireTS(w.TtlSeconds)
-	if err != nil {
-		return replica.Mutation{}, err
-	}
-	return replica.Mutation{Op: replica.OpPut, HashKey: w.HashKey, SortKey: w.SortKey, Value: w.Value, ExpireTS: ts}, nil
+	return n.writeMutation(w)
 }
 
 // multiSetMutations validates a MultiSet as a whole (any invalid part

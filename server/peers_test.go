@@ -57,7 +57,7 @@ func TestNodeDialsPeersAtItsOwnPeersAddresses(t *testing.T) {
 		if l < 0 || l == moved || c.Replica(moved, "t", 0) == nil {
 			return l == moved
 		}
-		err := c.Replica(l, "t", 0).Raft().LeadershipTransferToServer(id, raft.ServerAddress(c.cfgs[moved].Addr)).Error()
+		err := c.Replica(l, "t", 0).TransferLeadership(string(id))
 		return err == nil && c.LeaderOf("t", 0) == moved
 	})
 	if through() == 0 {

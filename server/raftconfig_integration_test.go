@@ -29,7 +29,7 @@ func TestRaftLogSettingsChangeAtRuntime(t *testing.T) {
 				if r == nil {
 					return false
 				}
-				rc := r.Raft().ReloadableConfig()
+				rc := r.RaftSettings()
 				if rc.TrailingLogs != 7 || rc.SnapshotThreshold != 64 {
 					return false
 				}

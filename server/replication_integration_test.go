@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tandem-kv/tandem/client"
-	"github.com/tandem-kv/tandem/rocksdb"
 	"github.com/tandem-kv/tandem/server"
 )
 
@@ -42,13 +41,7 @@ func localValue(cl *server.TestCluster, i int, table, hk, sk string, partition u
 	if r == nil {
 		return "", false
 	}
-	var v []byte
-	var found bool
-	_ = r.ReadLocal(func(db *rocksdb.DB) error {
-		var err error
-		v, _, found, err = db.Get([]byte(hk), []byte(sk))
-		return err
-	})
+	v, _, found, _ := r.Local().Get([]byte(hk), []byte(sk))
 	return string(v), found
 }
 
@@ -95,7 +88,7 @@ func TestFollowerCatchesUpBySnapshot(t *testing.T) {
 	server.WaitFor(t, 10*time.Second, "raft log settings on every replica", func() bool {
 		for i := range cl.Nodes {
 			r := cl.Replica(i, "t", 0)
-			if r == nil || r.Raft().ReloadableConfig().TrailingLogs != 5 {
+			if r == nil || r.RaftSettings().TrailingLogs != 5 {
 				return false
 			}
 		}
@@ -108,7 +101,7 @@ func TestFollowerCatchesUpBySnapshot(t *testing.T) {
 	cl.Stop(follower)
 	writeN(t, tbl, 10, 300)
 	leader := cl.LeaderOf("t", 0)
-	if err := cl.Replica(leader, "t", 0).Raft().Snapshot().Error(); err != nil {
+	if err := cl.Replica(leader, "t", 0).Snapshot(); err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
 	// The log the follower misses is compacted away; only a snapshot can
@@ -215,7 +208,7 @@ func TestReadLeaseSkipsRoundsUntilTheQuorumIsGone(t *testing.T) {
 	before = leader.ReadRounds()
 	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	err := leader.Read(rctx, func(*rocksdb.DB) error { return nil })
+	_, err := leader.Read(rctx)
 	if err == nil {
 		t.Fatal("a leader without its quorum served a read after the lease ran out")
 	}
