@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -13,12 +13,14 @@ import (
 	"github.com/tandem-kv/tandem/client"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
+	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // slowLease keeps a leader that lost its followers leading for about a
 // second (raft steps down a lease timeout after it last heard from a
 // quorum), so a test can propose a write that cannot commit.
-func slowLease(c *Config) {
+func slowLease(c *server.Config) {
 	c.Raft.HeartbeatTimeout, c.Raft.ElectionTimeout, c.Raft.LeaderLeaseTimeout = time.Second, time.Second, time.Second
 }
 
@@ -26,18 +28,18 @@ func slowLease(c *Config) {
 // leader still leads: what the leader proposes now cannot commit.
 type stuckLeader struct {
 	table  string
-	node   *Node
+	node   *server.Node
 	leader *replica.Replica
 }
 
 // isolateLeader creates table name (one partition, three replicas), checks
 // a write commits, then closes the followers' replicas of the partition.
-func isolateLeader(t *testing.T, cl *TestCluster, name string) stuckLeader {
+func isolateLeader(t *testing.T, cl *servertest.Cluster, name string) stuckLeader {
 	t.Helper()
 	cl.CreateTable(name, 1, 3)
 	var l int
-	WaitFor(t, 20*time.Second, "a leader of "+name, func() bool { l = cl.LeaderOf(name, 0); return l >= 0 })
-	kv := &kvService{n: cl.Nodes[l]}
+	servertest.WaitFor(t, 20*time.Second, "a leader of "+name, func() bool { l = cl.LeaderOf(name, 0); return l >= 0 })
+	kv := cl.Nodes[l].KV()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := kv.Set(ctx, &tpb.SetRequest{Table: name, HashKey: []byte("h"), SortKey: []byte("s"), Value: []byte("v0")}); err != nil {
@@ -82,10 +84,10 @@ func tryStuckWrite(t *testing.T, s stuckLeader, write func(ctx context.Context) 
 // Unavailable with the empty NotLeader detail that tells clients a retry
 // is safe, so the write could apply twice.
 func TestAbandonedProposedWriteIsAbortedNotRetrySafe(t *testing.T) {
-	cl := MakeCluster(t, 3, slowLease)
+	cl := servertest.MakeCluster(t, 3, slowLease)
 	for attempt := 1; ; attempt++ {
 		s := isolateLeader(t, cl, fmt.Sprintf("t%d", attempt))
-		kv := &kvService{n: s.node}
+		kv := s.node.KV()
 		err, proposed := tryStuckWrite(t, s, func(ctx context.Context) error {
 			_, err := kv.Set(ctx, &tpb.SetRequest{Table: s.table, HashKey: []byte("h"), SortKey: []byte("s"), Value: []byte("v1")})
 			return err
@@ -93,7 +95,7 @@ func TestAbandonedProposedWriteIsAbortedNotRetrySafe(t *testing.T) {
 		st := status.Convert(err)
 		if !proposed {
 			// Not the case under test; the answer must still be exact.
-			if st.Code() != codes.Unavailable || notLeaderOf(st) == nil {
+			if st.Code() != codes.Unavailable || server.NotLeaderOf(st) == nil {
 				t.Fatalf("write never proposed: err = %v, want Unavailable with a NotLeader detail", err)
 			}
 			if attempt == 5 {
@@ -101,7 +103,7 @@ func TestAbandonedProposedWriteIsAbortedNotRetrySafe(t *testing.T) {
 			}
 			continue
 		}
-		if st.Code() != codes.Aborted || notLeaderOf(st) != nil {
+		if st.Code() != codes.Aborted || server.NotLeaderOf(st) != nil {
 			t.Fatalf("proposed write abandoned by its caller: %v; want Aborted without a NotLeader detail", err)
 		}
 		return
@@ -111,7 +113,7 @@ func TestAbandonedProposedWriteIsAbortedNotRetrySafe(t *testing.T) {
 // Through the SDK: a Set whose deadline passes while its entry cannot
 // commit comes back ErrAmbiguous, and is not sent again.
 func TestSDKReportsStuckWriteAmbiguousAndDoesNotResend(t *testing.T) {
-	cl := MakeCluster(t, 3, slowLease)
+	cl := servertest.MakeCluster(t, 3, slowLease)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cfg := client.DefaultConfig()
@@ -145,7 +147,7 @@ func TestSDKReportsStuckWriteAmbiguousAndDoesNotResend(t *testing.T) {
 		if !errors.Is(err, client.ErrAmbiguous) {
 			t.Fatalf("write proposed, caller gone: err = %v, want ErrAmbiguous", err)
 		}
-		WaitFor(t, 10*time.Second, "the server to count the call", func() bool { return batchWrites(t, cl) > rpcs })
+		servertest.WaitFor(t, 10*time.Second, "the server to count the call", func() bool { return batchWrites(t, cl) > rpcs })
 		if n := batchWrites(t, cl) - rpcs; n != 1 {
 			t.Fatalf("%d write calls reached the nodes, want 1 (no re-send)", n)
 		}
@@ -156,25 +158,15 @@ func TestSDKReportsStuckWriteAmbiguousAndDoesNotResend(t *testing.T) {
 	}
 }
 
-// notLeaderOf returns st's NotLeader detail, or nil.
-func notLeaderOf(st *status.Status) *tpb.NotLeader {
-	for _, d := range st.Details() {
-		if nl, ok := d.(*tpb.NotLeader); ok {
-			return nl
-		}
-	}
-	return nil
-}
-
 // batchWrites counts the BatchWrite calls every running node has answered.
-func batchWrites(t *testing.T, cl *TestCluster) int {
+func batchWrites(t *testing.T, cl *servertest.Cluster) int {
 	t.Helper()
 	total := 0
 	for _, n := range cl.Nodes {
 		if n == nil {
 			continue
 		}
-		fams, err := n.met.reg.Gather()
+		fams, err := n.Registry().Gather()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/client"
-	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // BenchmarkCheckpoint measures the time from a duplication-priority request
@@ -22,7 +22,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkCheckpoint -benchtime 20x ./server/
 func BenchmarkCheckpoint(b *testing.B) {
-	cl := server.MakeCluster(b, 3)
+	cl := servertest.MakeCluster(b, 3)
 	cli := mustDialB(b, cl.Addrs()...)
 	cases := []struct {
 		name  string
@@ -145,7 +145,7 @@ func mustTableB(b *testing.B, c *client.Client, name string) *client.Table {
 
 // settle waits until no replica of the table is flushing or compacting, so
 // the measurement is of the checkpoint, not of the load's aftermath.
-func settle(b *testing.B, cl *server.TestCluster, table string) {
+func settle(b *testing.B, cl *servertest.Cluster, table string) {
 	busy := func() bool {
 		for i := range cl.Nodes {
 			r := cl.Replica(i, table, 0)
@@ -158,5 +158,5 @@ func settle(b *testing.B, cl *server.TestCluster, table string) {
 		}
 		return false
 	}
-	server.WaitFor(b, 5*time.Minute, "compactions settled", func() bool { return !busy() })
+	servertest.WaitFor(b, 5*time.Minute, "compactions settled", func() bool { return !busy() })
 }

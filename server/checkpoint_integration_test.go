@@ -5,11 +5,11 @@ import (
 	"time"
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
-	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 func TestCheckpointCreateOnEmptyAndTinyTable(t *testing.T) {
-	cl := server.MakeCluster(t, 3)
+	cl := servertest.MakeCluster(t, 3)
 	cl.CreateTable("t", 8, 3)
 	cli := mustDial(t, cl.Addrs()...)
 	c := ctx(t)
@@ -66,7 +66,7 @@ func checkpointOf(results []*tpb.CheckpointResult, p uint32) string {
 }
 
 func TestCheckpointIntervalChangesAtRuntimeAndSurvivesRestart(t *testing.T) {
-	cl := server.MakeCluster(t, 3)
+	cl := servertest.MakeCluster(t, 3)
 	cl.CreateTable("t", 2, 3)
 	cli := mustDial(t, cl.Addrs()...)
 	c := ctx(t)
@@ -76,7 +76,7 @@ func TestCheckpointIntervalChangesAtRuntimeAndSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every replica on every node takes a periodic checkpoint, no restart.
-	server.WaitFor(t, 10*time.Second, "periodic checkpoints on every replica", func() bool {
+	servertest.WaitFor(t, 10*time.Second, "periodic checkpoints on every replica", func() bool {
 		for i := range cl.Nodes {
 			for p := uint32(0); p < 2; p++ {
 				r := cl.Replica(i, "t", p)
@@ -91,7 +91,7 @@ func TestCheckpointIntervalChangesAtRuntimeAndSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeN(t, tbl, 20, 40)
-	server.WaitFor(t, 10*time.Second, "retain 1 enforced after new checkpoints", func() bool {
+	servertest.WaitFor(t, 10*time.Second, "retain 1 enforced after new checkpoints", func() bool {
 		for i := range cl.Nodes {
 			for p := uint32(0); p < 2; p++ {
 				list := cl.Replica(i, "t", p).Catalog().List()
@@ -108,13 +108,13 @@ func TestCheckpointIntervalChangesAtRuntimeAndSurvivesRestart(t *testing.T) {
 	if err != nil || len(entries) != 1 || entries[0].Value != "1s" {
 		t.Fatalf("after restart checkpoint.interval = %+v, %v", entries, err)
 	}
-	server.WaitFor(t, 5*time.Second, "restarted node uses 1s", func() bool {
+	servertest.WaitFor(t, 5*time.Second, "restarted node uses 1s", func() bool {
 		return cl.Nodes[1].CheckpointPolicy().Interval == time.Second
 	})
 }
 
 func TestBadCheckpointConfigChangesNothing(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cli := mustDial(t, cl.Addrs()...)
 	c := ctx(t)
 	for _, bad := range [][2]string{{"checkpoint.interval", "-5s"}, {"checkpoint.interval", "banana"}, {"checkpoint.retain", "0"}, {"checkpoint.tiny_bytes", "-1"}} {

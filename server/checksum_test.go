@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -11,12 +11,13 @@ import (
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 func TestLocalChecksumMatchesAcrossReplicas(t *testing.T) {
-	c := MakeCluster(t, 3)
+	c := servertest.MakeCluster(t, 3)
 	c.CreateTable("t", 1, 3)
-	WaitFor(t, 10*time.Second, "a leader", func() bool { return c.LeaderOf("t", 0) >= 0 })
+	servertest.WaitFor(t, 10*time.Second, "a leader", func() bool { return c.LeaderOf("t", 0) >= 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	leader := c.Replica(c.LeaderOf("t", 0), "t", 0)
@@ -30,9 +31,9 @@ func TestLocalChecksumMatchesAcrossReplicas(t *testing.T) {
 		last = d
 	}
 	sums := make([]*tpb.LocalChecksumResponse, len(c.Nodes))
-	WaitFor(t, 10*time.Second, "every replica at the last decree", func() bool {
+	servertest.WaitFor(t, 10*time.Second, "every replica at the last decree", func() bool {
 		for i, n := range c.Nodes {
-			resp, err := (&adminService{n: n}).LocalChecksum(ctx, &tpb.LocalChecksumRequest{Table: "t", Partition: 0})
+			resp, err := n.Admin().LocalChecksum(ctx, &tpb.LocalChecksumRequest{Table: "t", Partition: 0})
 			if err != nil || resp.AppliedDecree < last {
 				return false
 			}
@@ -41,11 +42,11 @@ func TestLocalChecksumMatchesAcrossReplicas(t *testing.T) {
 		return true
 	})
 	for i, s := range sums {
-		if s.Records != 20 || s.Checksum != sums[0].Checksum || s.AppliedDecree != sums[0].AppliedDecree || s.NodeId != c.cfgs[i].NodeID {
+		if s.Records != 20 || s.Checksum != sums[0].Checksum || s.AppliedDecree != sums[0].AppliedDecree || s.NodeId != c.Config(i).NodeID {
 			t.Fatalf("node %d: %+v; node 0: %+v", i, s, sums[0])
 		}
 	}
-	_, err := (&adminService{n: c.Nodes[0]}).LocalChecksum(ctx, &tpb.LocalChecksumRequest{Table: "t", Partition: 1})
+	_, err := c.Nodes[0].Admin().LocalChecksum(ctx, &tpb.LocalChecksumRequest{Table: "t", Partition: 1})
 	if status.Code(err) != codes.NotFound {
 		t.Fatalf("partition without a local replica: %v, want NotFound", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/tandem-kv/tandem/client"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // tableDump reads a whole table into a map.
@@ -34,7 +35,7 @@ func tableDump(tbl *client.Table) (map[string]string, error) {
 // fails (a leader change in progress) is retried.
 func waitSame(t *testing.T, src, dst *client.Table, what string) {
 	t.Helper()
-	server.WaitFor(t, 60*time.Second, what, func() bool {
+	servertest.WaitFor(t, 60*time.Second, what, func() bool {
 		a, err := tableDump(src)
 		if err != nil {
 			return false
@@ -54,7 +55,7 @@ func waitSame(t *testing.T, src, dst *client.Table, what string) {
 
 func waitAllLog(t *testing.T, cli *client.Client, table, id string) {
 	t.Helper()
-	server.WaitFor(t, 30*time.Second, "every partition in LOG", func() bool {
+	servertest.WaitFor(t, 30*time.Second, "every partition in LOG", func() bool {
 		resp, err := cli.ShowDuplication(context.Background(), table, id)
 		if err != nil {
 			return false
@@ -69,8 +70,8 @@ func waitAllLog(t *testing.T, cli *client.Client, table, id string) {
 }
 
 func TestDuplicationEndToEndInProcess(t *testing.T) {
-	src := server.MakeCluster(t, 3, func(c *server.Config) { c.Cluster = "east" })
-	dst := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
+	src := servertest.MakeCluster(t, 3, func(c *server.Config) { c.Cluster = "east" })
+	dst := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
 	src.CreateTable("t", 4, 3)
 	srcCli, dstCli := mustDial(t, src.Addrs()...), mustDial(t, dst.Addrs()...)
 	srcTbl := mustTable(t, srcCli, "t")
@@ -122,7 +123,7 @@ func TestDuplicationEndToEndInProcess(t *testing.T) {
 	if _, err := srcCli.PauseDuplication(ctx(t), "t", dup.Id); err != nil {
 		t.Fatal(err)
 	}
-	server.WaitFor(t, 10*time.Second, "paused", func() bool {
+	servertest.WaitFor(t, 10*time.Second, "paused", func() bool {
 		resp, _ := srcCli.ShowDuplication(ctx(t), "t", dup.Id)
 		if resp == nil {
 			return false
@@ -148,7 +149,7 @@ func TestDuplicationEndToEndInProcess(t *testing.T) {
 	if _, err := srcCli.RemoveDuplication(ctx(t), "t", dup.Id); err != nil {
 		t.Fatal(err)
 	}
-	server.WaitFor(t, 10*time.Second, "remote writable", func() bool {
+	servertest.WaitFor(t, 10*time.Second, "remote writable", func() bool {
 		return dstTbl.Set(ctx(t), []byte("x"), []byte("y"), []byte("z")) == nil
 	})
 	list, err := srcCli.ListDuplications(ctx(t), "t")
@@ -158,8 +159,8 @@ func TestDuplicationEndToEndInProcess(t *testing.T) {
 }
 
 func TestDuplicationOfEmptyTableAndBadInput(t *testing.T) {
-	src := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "east" })
-	dst := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
+	src := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "east" })
+	dst := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
 	src.CreateTable("empty", 8, 1)
 	dst.CreateTable("taken", 2, 1)
 	src.CreateTable("taken", 2, 1)
@@ -201,8 +202,8 @@ func TestDuplicationOfEmptyTableAndBadInput(t *testing.T) {
 }
 
 func TestDuplicationRebootstrapsWhenTheLogIsGone(t *testing.T) {
-	src := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "east" })
-	dst := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
+	src := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "east" })
+	dst := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
 	src.CreateTable("t", 1, 1)
 	cli := mustDial(t, src.Addrs()...)
 	srcTbl := mustTable(t, cli, "t")
@@ -228,7 +229,7 @@ func TestDuplicationRebootstrapsWhenTheLogIsGone(t *testing.T) {
 	if err := leader.Snapshot(); err != nil {
 		t.Fatal(err)
 	}
-	server.WaitFor(t, 10*time.Second, "log compacted past the floor", func() bool {
+	servertest.WaitFor(t, 10*time.Second, "log compacted past the floor", func() bool {
 		_, _, err := leader.ReadLog(21, 1<<20)
 		return err != nil
 	})
@@ -248,8 +249,8 @@ func TestDuplicationRebootstrapsWhenTheLogIsGone(t *testing.T) {
 }
 
 func TestDuplicationSurvivesLeaderChangesOnBothSides(t *testing.T) {
-	src := server.MakeCluster(t, 3, func(c *server.Config) { c.Cluster = "east" })
-	dst := server.MakeCluster(t, 3, func(c *server.Config) { c.Cluster = "west" })
+	src := servertest.MakeCluster(t, 3, func(c *server.Config) { c.Cluster = "east" })
+	dst := servertest.MakeCluster(t, 3, func(c *server.Config) { c.Cluster = "west" })
 	src.CreateTable("t", 2, 3)
 	srcCli := mustDial(t, src.Addrs()...)
 	srcTbl := mustTable(t, srcCli, "t")
@@ -283,8 +284,8 @@ func TestDuplicationSurvivesLeaderChangesOnBothSides(t *testing.T) {
 }
 
 func TestPullAPIRejectsBadRequests(t *testing.T) {
-	src := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "east" })
-	dst := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
+	src := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "east" })
+	dst := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
 	src.CreateTable("t", 1, 1)
 	cli := mustDial(t, src.Addrs()...)
 	writeN(t, mustTable(t, cli, "t"), 0, 10)

@@ -10,13 +10,14 @@ import (
 
 	"github.com/tandem-kv/tandem/client"
 	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // A follower table cannot be dropped while its duplication writes into it;
 // dup rm is idempotent and makes it writable (and droppable) again.
 func TestFollowerTableCannotBeDroppedWhileDuplicated(t *testing.T) {
-	src := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "east" })
-	dst := server.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
+	src := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "east" })
+	dst := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
 	src.CreateTable("users", 2, 1)
 	cli, remote := mustDial(t, src.Addrs()...), mustDial(t, dst.Addrs()...)
 	c := context.Background()
@@ -49,7 +50,7 @@ func TestFollowerTableCannotBeDroppedWhileDuplicated(t *testing.T) {
 // the caller's deadline and leaves no duplication behind; while it runs it
 // is not shown as active.
 func TestFailedDupAddLeavesNothing(t *testing.T) {
-	src := server.MakeCluster(t, 1)
+	src := servertest.MakeCluster(t, 1)
 	src.CreateTable("t", 1, 1)
 	cli := mustDial(t, src.Addrs()...)
 	// A port that accepts connections and never answers: a remote behind

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tandem-kv/tandem/replica"
 	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // slowFailureDetection gives data groups a heartbeat timeout longer than
@@ -21,7 +22,7 @@ func slowFailureDetection(c *server.Config) {
 const slowTimeout = 10 * time.Second
 
 func TestNewGroupsElectWithoutWaitingForATimeout(t *testing.T) {
-	cl := server.MakeCluster(t, 3, slowFailureDetection)
+	cl := servertest.MakeCluster(t, 3, slowFailureDetection)
 	cl.CreateTable("t", 8, 3) // waits for every partition's leader
 	for p := uint32(0); p < 8; p++ {
 		if cl.LeaderOf("t", p) < 0 {
@@ -31,7 +32,7 @@ func TestNewGroupsElectWithoutWaitingForATimeout(t *testing.T) {
 }
 
 func TestDeadLeadersNodeIsReplacedAfterTheLeaseTimeout(t *testing.T) {
-	cl := server.MakeCluster(t, 3, slowFailureDetection)
+	cl := servertest.MakeCluster(t, 3, slowFailureDetection)
 	cl.CreateTable("t", 4, 3)
 	victim := cl.LeaderOf("t", 0)
 	led := []uint32{}
@@ -42,14 +43,14 @@ func TestDeadLeadersNodeIsReplacedAfterTheLeaseTimeout(t *testing.T) {
 	}
 	cl.Stop(victim) // its port closes: peers see the process gone
 	for _, p := range led {
-		server.WaitFor(t, slowTimeout-time.Second, "a new leader of a partition the stopped node led", func() bool {
+		servertest.WaitFor(t, slowTimeout-time.Second, "a new leader of a partition the stopped node led", func() bool {
 			l := cl.LeaderOf("t", p)
 			return l >= 0 && l != victim
 		})
 	}
 	// Once leaders exist, the followers' timeouts are back to the
 	// configured ones.
-	server.WaitFor(t, 10*time.Second, "timeouts restored", func() bool {
+	servertest.WaitFor(t, 10*time.Second, "timeouts restored", func() bool {
 		for i := range cl.Nodes {
 			if i == victim {
 				continue
@@ -68,7 +69,7 @@ func TestDeadLeadersNodeIsReplacedAfterTheLeaseTimeout(t *testing.T) {
 // A follower whose node comes back gets the log at once, not at raft's
 // next idle commit refresh (30 s here).
 func TestReturningFollowerCatchesUpAtOnce(t *testing.T) {
-	cl := server.MakeCluster(t, 3, func(c *server.Config) { c.Raft.CommitTimeout = 30 * time.Second })
+	cl := servertest.MakeCluster(t, 3, func(c *server.Config) { c.Raft.CommitTimeout = 30 * time.Second })
 	cl.CreateTable("t", 1, 3)
 	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
 	writeN(t, tbl, 0, 1)
@@ -77,7 +78,7 @@ func TestReturningFollowerCatchesUpAtOnce(t *testing.T) {
 	cl.Stop(follower)
 	writeN(t, tbl, 1, 2)
 	cl.Restart(follower)
-	server.WaitFor(t, 20*time.Second, "the restarted follower applies the write it missed", func() bool {
+	servertest.WaitFor(t, 20*time.Second, "the restarted follower applies the write it missed", func() bool {
 		l, f := cl.Replica(leader, "t", 0), cl.Replica(follower, "t", 0)
 		return l != nil && f != nil && f.Applied() >= l.Applied()
 	})

@@ -70,3 +70,13 @@ func TestToStatusOfDuplicationErrors(t *testing.T) {
 		t.Error("an unreachable remote is not marked as the node's final answer")
 	}
 }
+
+// notLeaderOf returns st's NotLeader detail, or nil.
+func notLeaderOf(st *status.Status) *tpb.NotLeader {
+	for _, d := range st.Details() {
+		if nl, ok := d.(*tpb.NotLeader); ok {
+			return nl
+		}
+	}
+	return nil
+}

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 func TestHTTPEndpoints(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cl.CreateTable("shown", 2, 1)
 	base := "http://" + cl.Nodes[0].HTTPAddr()
 	for path, want := range map[string]string{

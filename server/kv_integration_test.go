@@ -11,6 +11,7 @@ import (
 
 	"github.com/tandem-kv/tandem/client"
 	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 func mustDial(t *testing.T, addrs ...string) *client.Client {
@@ -43,7 +44,7 @@ func ctx(t *testing.T) context.Context {
 }
 
 func TestSingleNodeRecordOperations(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cl.CreateTable("t", 4, 1)
 	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
 	c := ctx(t)
@@ -85,7 +86,7 @@ func TestSingleNodeRecordOperations(t *testing.T) {
 func TestTTLExpiresRecords(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
-	cl := server.MakeCluster(t, 1, func(c *server.Config) { c.Now = func() time.Time { return clock() } })
+	cl := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Now = func() time.Time { return clock() } })
 	cl.CreateTable("ttl", 1, 1)
 	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "ttl")
 	c := ctx(t)
@@ -109,7 +110,7 @@ func TestTTLExpiresRecords(t *testing.T) {
 }
 
 func TestBadInputGetsTypedErrorsAndChangesNothing(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cl.CreateTable("t", 2, 1)
 	cli := mustDial(t, cl.Addrs()...)
 	tbl := mustTable(t, cli, "t")
@@ -153,7 +154,7 @@ func TestBadInputGetsTypedErrorsAndChangesNothing(t *testing.T) {
 }
 
 func TestRuntimeConfigValidatesAndAppliesLimits(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cl.CreateTable("t", 1, 1)
 	cli := mustDial(t, cl.Addrs()...)
 	c := ctx(t)
@@ -166,7 +167,7 @@ func TestRuntimeConfigValidatesAndAppliesLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	tbl := mustTable(t, cli, "t")
-	server.WaitFor(t, 5*time.Second, "limit applied", func() bool {
+	servertest.WaitFor(t, 5*time.Second, "limit applied", func() bool {
 		err := tbl.Set(c, []byte("h"), []byte("s"), []byte("12345678901"))
 		return errors.Is(err, client.ErrInvalidArgument)
 	})
@@ -177,7 +178,7 @@ func TestRuntimeConfigValidatesAndAppliesLimits(t *testing.T) {
 }
 
 func TestWholeTableScanResumesAcrossPages(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cl.CreateTable("t", 3, 1)
 	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
 	c := ctx(t)

@@ -19,7 +19,7 @@ import (
 
 	"github.com/tandem-kv/tandem/client"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
-	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // keysOf returns n hash keys of partition p of a table with parts
@@ -38,7 +38,7 @@ func keysOf(p, parts uint32, n int) [][]byte {
 // A batch call refuses an invalid operation in its own result and applies
 // or answers the others; what concerns the whole call fails the call.
 func TestBatchCallsRefuseOperationsAlone(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cl.CreateTable("t", 2, 1)
 	conn, err := grpc.NewClient(cl.Addrs()[0], grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -149,7 +149,7 @@ func untilKnown(write func() error) error {
 // Many concurrent SDK calls share batched calls on a replicated table and
 // every one of them gets its own answer.
 func TestConcurrentCallsShareBatches(t *testing.T) {
-	cl := server.MakeCluster(t, 3)
+	cl := servertest.MakeCluster(t, 3)
 	cl.CreateTable("t", 2, 3)
 	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
 	c := ctx(t)
@@ -236,7 +236,7 @@ func wantResult(t *testing.T, what string, code uint32, msg string, wantC codes.
 // nothing, the valid ones and the single writes of the call are one raft
 // entry.
 func TestBatchWriteMultiSets(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cl.CreateTable("t", 2, 1)
 	kv, c := kvClient(t, cl.Addrs()[0]), ctx(t)
 	mine, other := keysOf(0, 2, 5), keysOf(1, 2, 1)[0]
@@ -281,7 +281,7 @@ func TestBatchWriteMultiSets(t *testing.T) {
 // A batch get answers multi-gets and scans (of a hash key, or of the
 // call's partition), each refused alone when invalid.
 func TestBatchGetMultiGetsAndScans(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cl.CreateTable("t", 2, 1)
 	kv, c := kvClient(t, cl.Addrs()[0]), ctx(t)
 	mine, other := keysOf(0, 2, 2), keysOf(1, 2, 1)[0]
@@ -349,7 +349,7 @@ func TestBatchGetMultiGetsAndScans(t *testing.T) {
 // reads after that are answered ResourceExhausted (the SDK sends them
 // again); the first read of a call is always done.
 func TestBatchGetReplyBudget(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cl.CreateTable("t", 1, 1)
 	kv, c := kvClient(t, cl.Addrs()[0]), ctx(t)
 	value := bytes.Repeat([]byte("v"), 3<<20)
@@ -388,7 +388,7 @@ func TestBatchGetReplyBudget(t *testing.T) {
 
 // The calls of clients older than batched records keep working.
 func TestOldClientRecordCalls(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cl.CreateTable("t", 2, 1)
 	kv, c := kvClient(t, cl.Addrs()[0]), ctx(t)
 	if _, err := kv.MultiSet(c, &tpb.MultiSetRequest{Table: "t", HashKey: []byte("h"), Kvs: kvs(3, []byte("v")), TtlSeconds: 60}); err != nil {
@@ -408,7 +408,7 @@ func TestOldClientRecordCalls(t *testing.T) {
 }
 
 // rpcCounts sums tandem_rpc_requests_total by method over the nodes.
-func rpcCounts(t *testing.T, cl *server.TestCluster) map[string]int {
+func rpcCounts(t *testing.T, cl *servertest.Cluster) map[string]int {
 	t.Helper()
 	out := make(map[string]int)
 	for _, n := range cl.Nodes {
@@ -442,7 +442,7 @@ func rpcCounts(t *testing.T, cl *server.TestCluster) map[string]int {
 // refused MultiSet, in the same calls, leaves no trace. The SDK makes no
 // MultiSet, MultiGet or Scan call.
 func TestConcurrentMultiSetsStayAtomic(t *testing.T) {
-	cl := server.MakeCluster(t, 3)
+	cl := servertest.MakeCluster(t, 3)
 	cl.CreateTable("t", 2, 3)
 	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
 	c := ctx(t)

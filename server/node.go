@@ -216,6 +216,17 @@ func (n *Node) replica(group uint64) *replica.Replica {
 	return n.replicas[group]
 }
 
+// Replica returns this node's replica of a table partition, nil when it
+// hosts none. Requests reach replicas through the node's services; tools
+// and tests look at them directly.
+func (n *Node) Replica(table string, partition uint32) *replica.Replica {
+	t, ok := n.table(table)
+	if !ok {
+		return nil
+	}
+	return n.replica(groupID(t.ID, partition))
+}
+
 // localReplicas lists hosted replicas with their group ids.
 func (n *Node) localReplicas() map[uint64]*replica.Replica {
 	n.mu.RLock()

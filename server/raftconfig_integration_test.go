@@ -4,13 +4,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // raft.trailing_logs and raft.snapshot_threshold reach every replica's raft
 // at run time, and tables created afterwards start with them.
 func TestRaftLogSettingsChangeAtRuntime(t *testing.T) {
-	cl := server.MakeCluster(t, 3)
+	cl := servertest.MakeCluster(t, 3)
 	cl.CreateTable("before", 2, 3)
 	cli := mustDial(t, cl.Addrs()...)
 	for k, v := range map[string]string{"raft.trailing_logs": "7", "raft.snapshot_threshold": "64"} {
@@ -19,7 +19,7 @@ func TestRaftLogSettingsChangeAtRuntime(t *testing.T) {
 		}
 	}
 	cl.CreateTable("after", 1, 3)
-	server.WaitFor(t, 10*time.Second, "every replica's raft has the new settings", func() bool {
+	servertest.WaitFor(t, 10*time.Second, "every replica's raft has the new settings", func() bool {
 		for i := range cl.Nodes {
 			for _, tp := range []struct {
 				table string

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tandem-kv/tandem/client"
-	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // writeN writes keys k<from>..k<to-1> under hash keys spread over partitions
@@ -36,7 +36,7 @@ func checkN(t *testing.T, tbl *client.Table, from, to int) {
 }
 
 // localValue reads a record straight from node i's replica, bypassing raft.
-func localValue(cl *server.TestCluster, i int, table, hk, sk string, partition uint32) (string, bool) {
+func localValue(cl *servertest.Cluster, i int, table, hk, sk string, partition uint32) (string, bool) {
 	r := cl.Replica(i, table, partition)
 	if r == nil {
 		return "", false
@@ -46,7 +46,7 @@ func localValue(cl *server.TestCluster, i int, table, hk, sk string, partition u
 }
 
 func TestLeaderFailoverKeepsAcknowledgedWrites(t *testing.T) {
-	cl := server.MakeCluster(t, 3)
+	cl := servertest.MakeCluster(t, 3)
 	cl.CreateTable("t", 4, 3)
 	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
 	writeN(t, tbl, 0, 200)
@@ -56,7 +56,7 @@ func TestLeaderFailoverKeepsAcknowledgedWrites(t *testing.T) {
 		t.Fatal("partition 0 has no leader")
 	}
 	cl.Stop(victim)
-	server.WaitFor(t, 10*time.Second, "new leader of partition 0", func() bool {
+	servertest.WaitFor(t, 10*time.Second, "new leader of partition 0", func() bool {
 		l := cl.LeaderOf("t", 0)
 		return l >= 0 && l != victim
 	})
@@ -69,7 +69,7 @@ func TestLeaderFailoverKeepsAcknowledgedWrites(t *testing.T) {
 	checkN(t, tbl, 0, 300)
 	for p := uint32(0); p < 4; p++ {
 		leader := cl.LeaderOf("t", p)
-		server.WaitFor(t, 10*time.Second, "restarted replica caught up", func() bool {
+		servertest.WaitFor(t, 10*time.Second, "restarted replica caught up", func() bool {
 			lr, vr := cl.Replica(leader, "t", p), cl.Replica(victim, "t", p)
 			return lr != nil && vr != nil && vr.Applied() >= lr.Applied()
 		})
@@ -77,7 +77,7 @@ func TestLeaderFailoverKeepsAcknowledgedWrites(t *testing.T) {
 }
 
 func TestFollowerCatchesUpBySnapshot(t *testing.T) {
-	cl := server.MakeCluster(t, 3)
+	cl := servertest.MakeCluster(t, 3)
 	cli := mustDial(t, cl.Addrs()...)
 	for k, v := range map[string]string{"raft.trailing_logs": "5", "raft.snapshot_threshold": "20"} {
 		if _, err := cli.SetConfig(ctx(t), k, v); err != nil {
@@ -85,7 +85,7 @@ func TestFollowerCatchesUpBySnapshot(t *testing.T) {
 		}
 	}
 	cl.CreateTable("t", 1, 3)
-	server.WaitFor(t, 10*time.Second, "raft log settings on every replica", func() bool {
+	servertest.WaitFor(t, 10*time.Second, "raft log settings on every replica", func() bool {
 		for i := range cl.Nodes {
 			r := cl.Replica(i, "t", 0)
 			if r == nil || r.RaftSettings().TrailingLogs != 5 {
@@ -107,19 +107,19 @@ func TestFollowerCatchesUpBySnapshot(t *testing.T) {
 	// The log the follower misses is compacted away; only a snapshot can
 	// bring it back.
 	cl.Restart(follower)
-	server.WaitFor(t, 15*time.Second, "follower restored from snapshot", func() bool {
+	servertest.WaitFor(t, 15*time.Second, "follower restored from snapshot", func() bool {
 		v, ok := localValue(cl, follower, "t", "h3", "k00291", 0)
 		return ok && v == "v291"
 	})
 	writeN(t, tbl, 300, 310)
-	server.WaitFor(t, 10*time.Second, "follower follows after snapshot", func() bool {
+	servertest.WaitFor(t, 10*time.Second, "follower follows after snapshot", func() bool {
 		v, ok := localValue(cl, follower, "t", "h5", "k00309", 0)
 		return ok && v == "v309"
 	})
 }
 
 func TestClusterRestartFromDisk(t *testing.T) {
-	cl := server.MakeCluster(t, 3)
+	cl := servertest.MakeCluster(t, 3)
 	cl.CreateTable("t", 3, 3)
 	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
 	writeN(t, tbl, 0, 100)
@@ -136,7 +136,7 @@ func TestClusterRestartFromDisk(t *testing.T) {
 }
 
 func TestDropTableRemovesReplicasEverywhere(t *testing.T) {
-	cl := server.MakeCluster(t, 3)
+	cl := servertest.MakeCluster(t, 3)
 	info := cl.CreateTable("gone", 2, 3)
 	cli := mustDial(t, cl.Addrs()...)
 	writeN(t, mustTable(t, cli, "gone"), 0, 20)
@@ -150,7 +150,7 @@ func TestDropTableRemovesReplicasEverywhere(t *testing.T) {
 	cl.WaitReady()
 	for i := range cl.Nodes {
 		dir := filepath.Join(cl.Config(i).DataDir, "replicas")
-		server.WaitFor(t, 10*time.Second, "replica dirs removed", func() bool {
+		servertest.WaitFor(t, 10*time.Second, "replica dirs removed", func() bool {
 			entries, _ := os.ReadDir(dir)
 			return len(entries) == 0
 		})
@@ -169,7 +169,7 @@ func TestDropTableRemovesReplicasEverywhere(t *testing.T) {
 }
 
 func TestNonLeaderAnswersWithLeaderAddress(t *testing.T) {
-	cl := server.MakeCluster(t, 3)
+	cl := servertest.MakeCluster(t, 3)
 	cl.CreateTable("t", 1, 3)
 	leader := cl.LeaderOf("t", 0)
 	other := (leader + 1) % 3
@@ -183,7 +183,7 @@ func TestNonLeaderAnswersWithLeaderAddress(t *testing.T) {
 // run no leadership round; a leader cut off from its followers serves no
 // read once the lease has run out.
 func TestReadLeaseSkipsRoundsUntilTheQuorumIsGone(t *testing.T) {
-	cl := server.MakeCluster(t, 3)
+	cl := servertest.MakeCluster(t, 3)
 	cl.CreateTable("t", 1, 3)
 	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "t")
 	writeN(t, tbl, 0, 1)
@@ -220,7 +220,7 @@ func TestReadLeaseSkipsRoundsUntilTheQuorumIsGone(t *testing.T) {
 // A node with raft state stays out of raft for a lease timeout after it
 // starts: leaders' read leases count on it not voting before then.
 func TestRestartedNodeWaitsOutReadLeases(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cl.Stop(0)
 	start := time.Now()
 	cl.Restart(0)

@@ -10,6 +10,7 @@ import (
 	"github.com/tandem-kv/tandem/internal/testpki"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // TestDuplicationBetweenSecureClusters duplicates a table between two
@@ -26,16 +27,16 @@ func TestDuplicationBetweenSecureClusters(t *testing.T) {
 		tls        *tls.Config
 	}{
 		{"mTLS identities of one CA",
-			[]func(*server.Config){server.WithTLS(t, ca), server.WithAuth(tokens, "")},
-			[]func(*server.Config){server.WithTLS(t, ca), server.WithAuth(tokens, "")}, caOnly},
+			[]func(*server.Config){servertest.WithTLS(t, ca), servertest.WithAuth(tokens, "")},
+			[]func(*server.Config){servertest.WithTLS(t, ca), servertest.WithAuth(tokens, "")}, caOnly},
 		{"node tokens without TLS",
-			[]func(*server.Config){server.WithAuth(tokens, "east-node")},
-			[]func(*server.Config){server.WithAuth(tokens, "west-node")}, nil},
+			[]func(*server.Config){servertest.WithAuth(tokens, "east-node")},
+			[]func(*server.Config){servertest.WithAuth(tokens, "west-node")}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			src := server.MakeCluster(t, 1, append(tc.east, func(c *server.Config) { c.Cluster = "east" })...)
-			dst := server.MakeCluster(t, 1, append(tc.west, func(c *server.Config) { c.Cluster = "west" })...)
+			src := servertest.MakeCluster(t, 1, append(tc.east, func(c *server.Config) { c.Cluster = "east" })...)
+			dst := servertest.MakeCluster(t, 1, append(tc.west, func(c *server.Config) { c.Cluster = "west" })...)
 			src.CreateTable("t", 2, 1)
 			asAdmin := func(cfg *client.Config) { cfg.TLS, cfg.Token = tc.tls, adminToken }
 			srcCli, dstCli := mustDialConfig(t, src.Addrs(), asAdmin), mustDialConfig(t, dst.Addrs(), asAdmin)

@@ -20,6 +20,7 @@ import (
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/raftnet"
 	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // The tokens of the secure test clusters.
@@ -110,7 +111,7 @@ func tableNames(t *testing.T, admin tpb.AdminClient) []string {
 
 func TestSecureClusterServesCredentialedCallsAndRefusesOthers(t *testing.T) {
 	ca := testpki.New(t, "east-ca")
-	c := server.MakeCluster(t, 3, server.WithTLS(t, ca), server.WithAuth(mustTokens(t, tokensFile), ""))
+	c := servertest.MakeCluster(t, 3, servertest.WithTLS(t, ca), servertest.WithAuth(mustTokens(t, tokensFile), ""))
 	c.CreateTable("t", 2, 3)
 	caOnly := &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
 
@@ -232,7 +233,7 @@ func TestSecureClusterServesCredentialedCallsAndRefusesOthers(t *testing.T) {
 		if err := mustTable(t, writer, "t").Set(ctx(t), []byte("h2"), []byte("k"), []byte("after")); err != nil {
 			t.Fatal(err)
 		}
-		server.WaitFor(t, 10*time.Second, "restarted node applies the write", func() bool {
+		servertest.WaitFor(t, 10*time.Second, "restarted node applies the write", func() bool {
 			for p := uint32(0); p < 2; p++ {
 				r0, r2 := c.Replica(0, "t", p), c.Replica(2, "t", p)
 				if r0 == nil || r2 == nil || r2.Applied() != r0.Applied() {

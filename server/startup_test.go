@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // A node restarting while clients keep calling it serves calls only once
@@ -21,9 +23,9 @@ import (
 // call arriving in between crashed the process on the nil meta group (the
 // robustness test found it: clients retry against a restarting node).
 func TestCallsWhileANodeStartsDoNotCrashIt(t *testing.T) {
-	c := MakeCluster(t, 1)
+	c := servertest.MakeCluster(t, 1)
 	c.CreateTable("t", 1, 1)
-	conn, err := grpc.NewClient(c.cfgs[0].Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	conn, err := grpc.NewClient(c.Config(0).Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: time.Millisecond, Multiplier: 1, MaxDelay: time.Millisecond}}))
 	if err != nil {
 		t.Fatal(err)
@@ -62,16 +64,16 @@ func TestCallsWhileANodeStartsDoNotCrashIt(t *testing.T) {
 // retryable Unavailable, not NotFound: before the fix clients were told the
 // table did not exist and gave up.
 func TestNodeNotReadyDoesNotSayTableNotFound(t *testing.T) {
-	c := MakeCluster(t, 3)
+	c := servertest.MakeCluster(t, 3)
 	c.CreateTable("t", 1, 3)
 	for i := range c.Nodes {
 		c.Stop(i)
 	}
-	c.start(0)
+	c.Start(0)
 	if c.Nodes[0].Ready() {
 		t.Fatal("a lone node of three is ready")
 	}
-	conn, err := grpc.NewClient(c.cfgs[0].Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(c.Config(0).Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,17 +95,17 @@ func TestNodeNotReadyDoesNotSayTableNotFound(t *testing.T) {
 // its metadata lags, so it answers Unavailable; with a leader, any node
 // answers NotFound for a table that really is missing.
 func TestOnlyTheMetaLeaderSaysTableNotFound(t *testing.T) {
-	c := MakeCluster(t, 3)
+	c := servertest.MakeCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for i, n := range c.Nodes {
-		if _, err := n.findTable(ctx, "nope"); !errors.Is(err, ErrTableNotFound) {
-			t.Fatalf("node %d (meta leader %v) on a missing table: %v, want ErrTableNotFound", i, n.meta.isLeader(), err)
+		if err := n.FindTable(ctx, "nope"); !errors.Is(err, server.ErrTableNotFound) {
+			t.Fatalf("node %d (meta leader %v) on a missing table: %v, want ErrTableNotFound", i, n.IsMetaLeader(), err)
 		}
 	}
 	follower := 0
 	for i, n := range c.Nodes {
-		if !n.meta.isLeader() {
+		if !n.IsMetaLeader() {
 			follower = i
 			break
 		}
@@ -113,11 +115,11 @@ func TestOnlyTheMetaLeaderSaysTableNotFound(t *testing.T) {
 			c.Stop(i)
 		}
 	}
-	WaitFor(t, 10*time.Second, "the lone follower has no meta leader", func() bool {
-		_, addr := c.Nodes[follower].meta.leader()
+	servertest.WaitFor(t, 10*time.Second, "the lone follower has no meta leader", func() bool {
+		_, addr := c.Nodes[follower].MetaLeader()
 		return addr == ""
 	})
-	if _, err := c.Nodes[follower].findTable(ctx, "nope"); !errors.Is(err, ErrNotReady) {
+	if err := c.Nodes[follower].FindTable(ctx, "nope"); !errors.Is(err, server.ErrNotReady) {
 		t.Fatalf("a node without a meta leader on an unknown table: %v, want ErrNotReady", err)
 	}
 }

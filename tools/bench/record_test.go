@@ -14,7 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/tandem-kv/tandem/client"
-	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // runJSON runs tandem-bench with args and returns its JSON summary.
@@ -60,7 +60,7 @@ func recordRuns(t *testing.T, base []string) {
 // The record ops write and read whole records of a real cluster: after the
 // load phase every record has all its fields.
 func TestRecordOpsOnTandem(t *testing.T) {
-	cl := server.MakeCluster(t, 1)
+	cl := servertest.MakeCluster(t, 1)
 	cl.CreateTable("r", 2, 1)
 	recordRuns(t, []string{"--addr", cl.Addrs()[0], "--table", "r"})
 
@@ -130,7 +130,7 @@ func startEtcd(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	server.WaitFor(t, 30*time.Second, "etcd to answer", func() bool {
+	servertest.WaitFor(t, 30*time.Second, "etcd to answer", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_, err := cli.Get(ctx, "probe")

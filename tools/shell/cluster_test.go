@@ -16,6 +16,7 @@ import (
 	"github.com/tandem-kv/tandem/client"
 	"github.com/tandem-kv/tandem/internal/testpki"
 	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 )
 
 // asShellEnv makes the test binary act as tandem-shell (see TestMain), so
@@ -52,12 +53,12 @@ func shellProcess(t *testing.T, stdin io.Reader, argv ...string) (code int, stdo
 }
 
 // startCluster starts a real in-process cluster of n nodes.
-func startCluster(t *testing.T, n int, mutate ...func(*server.Config)) *server.TestCluster {
+func startCluster(t *testing.T, n int, mutate ...func(*server.Config)) *servertest.Cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
-	return server.MakeCluster(t, n, mutate...)
+	return servertest.MakeCluster(t, n, mutate...)
 }
 
 // sdkGet reads a record through the SDK, to check what the shell stored.
@@ -213,7 +214,7 @@ func TestTransportMismatch(t *testing.T) {
 		t.Skip("starts clusters")
 	}
 	ca := testpki.New(t, "east-ca")
-	tlsCluster := startCluster(t, 1, server.WithTLS(t, ca))
+	tlsCluster := startCluster(t, 1, servertest.WithTLS(t, ca))
 	plain := startCluster(t, 1)
 	dir := t.TempDir()
 	caFile := ca.WriteCert(t, dir, "ca")

@@ -12,6 +12,7 @@ import (
 	"github.com/tandem-kv/tandem/client"
 	"github.com/tandem-kv/tandem/internal/testpki"
 	"github.com/tandem-kv/tandem/server"
+	"github.com/tandem-kv/tandem/server/servertest"
 	"github.com/tandem-kv/tandem/tools/internal/credflags"
 )
 
@@ -25,7 +26,7 @@ const (
 )
 
 // mustOpenTable dials a test cluster and opens its table.
-func mustOpenTable(t *testing.T, c *server.TestCluster, table string) *client.Table {
+func mustOpenTable(t *testing.T, c *servertest.Cluster, table string) *client.Table {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -68,7 +69,7 @@ func mustDo(t *testing.T, write func(ctx context.Context) error) {
 }
 
 // runVerify runs tandem-verify between two clusters with extra flags.
-func runVerify(t *testing.T, src, tgt *server.TestCluster, table string, extra ...string) (code int, stdout, stderr string) {
+func runVerify(t *testing.T, src, tgt *servertest.Cluster, table string, extra ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	argv := append([]string{"--source", strings.Join(src.Addrs(), ","), "--target", strings.Join(tgt.Addrs(), ","),
 		"--table", table, "--timeout", "1m"}, extra...)
@@ -84,7 +85,7 @@ func lastLine(out string) string {
 }
 
 func TestVerifyTwoClusters(t *testing.T) {
-	src, tgt := server.MakeCluster(t, 1), server.MakeCluster(t, 1)
+	src, tgt := servertest.MakeCluster(t, 1), servertest.MakeCluster(t, 1)
 	src.CreateTable(testTable, testPartitions, 1)
 	tgt.CreateTable(testTable, testPartitions, 1)
 	srcTbl, tgtTbl := mustOpenTable(t, src, testTable), mustOpenTable(t, tgt, testTable)
@@ -156,7 +157,7 @@ func TestVerifyTwoClusters(t *testing.T) {
 }
 
 func TestVerifyRefusesMismatchedTables(t *testing.T) {
-	src, tgt := server.MakeCluster(t, 1), server.MakeCluster(t, 1)
+	src, tgt := servertest.MakeCluster(t, 1), servertest.MakeCluster(t, 1)
 	src.CreateTable("four", 4, 1)
 	tgt.CreateTable("four", 2, 1)
 	tests := []struct {
@@ -184,10 +185,10 @@ func TestVerifySecureClusters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return server.WithAuth(toks, "")
+		return servertest.WithAuth(toks, "")
 	}
-	src := server.MakeCluster(t, 1, server.WithTLS(t, ca), secure("read src-reader\n"))
-	tgt := server.MakeCluster(t, 1, server.WithTLS(t, ca), secure("read tgt-reader\n"))
+	src := servertest.MakeCluster(t, 1, servertest.WithTLS(t, ca), secure("read src-reader\n"))
+	tgt := servertest.MakeCluster(t, 1, servertest.WithTLS(t, ca), secure("read tgt-reader\n"))
 	src.CreateTable(testTable, 1, 1)
 	tgt.CreateTable(testTable, 1, 1)
 	tests := []struct {

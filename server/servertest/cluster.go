@@ -1,4 +1,8 @@
-package server
+// Package servertest runs a cluster of tandem nodes in one process, on
+// loopback, with fast raft timeouts, for integration tests of any package
+// (hashicorp/raft's testing.go, as a package of its own so the server
+// binary links no testing code).
+package servertest
 
 import (
 	"context"
@@ -14,34 +18,35 @@ import (
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
 	"github.com/tandem-kv/tandem/rocksdb"
+	"github.com/tandem-kv/tandem/server"
 )
 
-// TestCluster is a cluster of nodes in one process on loopback, with fast
-// raft timeouts. Integration tests in any package can build on it.
-type TestCluster struct {
+// Cluster is a cluster of nodes in one process on loopback, with fast
+// raft timeouts.
+type Cluster struct {
 	t     testing.TB
-	Nodes []*Node
-	cfgs  []Config
+	Nodes []*server.Node
+	cfgs  []server.Config
 }
 
 // MakeCluster starts n nodes that form one cluster and waits until every
 // node serves. mutate, if given, adjusts each node's config.
-func MakeCluster(t testing.TB, n int, mutate ...func(*Config)) *TestCluster {
+func MakeCluster(t testing.TB, n int, mutate ...func(*server.Config)) *Cluster {
 	t.Helper()
 	lns := make([]net.Listener, n)
-	peers := make([]Peer, n)
+	peers := make([]server.Peer, n)
 	for i := range lns {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		lns[i] = ln
-		peers[i] = Peer{ID: fmt.Sprintf("n%d", i+1), Addr: ln.Addr().String()}
+		peers[i] = server.Peer{ID: fmt.Sprintf("n%d", i+1), Addr: ln.Addr().String()}
 	}
-	c := &TestCluster{t: t, Nodes: make([]*Node, n), cfgs: make([]Config, n)}
+	c := &Cluster{t: t, Nodes: make([]*server.Node, n), cfgs: make([]server.Config, n)}
 	base := t.TempDir()
 	for i := range lns {
-		cfg := DefaultConfig()
+		cfg := server.DefaultConfig()
 		cfg.NodeID, cfg.Addr, cfg.Listener = peers[i].ID, peers[i].Addr, lns[i]
 		cfg.HTTPAddr = "127.0.0.1:0"
 		cfg.DataDir = filepath.Join(base, peers[i].ID)
@@ -57,16 +62,18 @@ func MakeCluster(t testing.TB, n int, mutate ...func(*Config)) *TestCluster {
 		c.cfgs[i] = cfg
 	}
 	for i := range c.Nodes {
-		c.start(i)
+		c.Start(i)
 	}
 	t.Cleanup(c.Close)
 	c.WaitReady()
 	return c
 }
 
-func (c *TestCluster) start(i int) {
+// Start starts node i, which is not running, on its address and data
+// directory.
+func (c *Cluster) Start(i int) {
 	c.t.Helper()
-	node, err := NewNode(c.cfgs[i])
+	node, err := server.NewNode(c.cfgs[i])
 	if err != nil {
 		c.t.Fatalf("start node %d: %v", i, err)
 	}
@@ -75,7 +82,7 @@ func (c *TestCluster) start(i int) {
 }
 
 // Addrs lists the RPC addresses of the nodes that are running.
-func (c *TestCluster) Addrs() []string {
+func (c *Cluster) Addrs() []string {
 	var out []string
 	for i, n := range c.Nodes {
 		if n != nil {
@@ -86,10 +93,10 @@ func (c *TestCluster) Addrs() []string {
 }
 
 // Config returns node i's configuration.
-func (c *TestCluster) Config(i int) Config { return c.cfgs[i] }
+func (c *Cluster) Config(i int) server.Config { return c.cfgs[i] }
 
 // Stop closes node i cleanly, keeping its data.
-func (c *TestCluster) Stop(i int) {
+func (c *Cluster) Stop(i int) {
 	c.t.Helper()
 	if c.Nodes[i] == nil {
 		return
@@ -100,22 +107,26 @@ func (c *TestCluster) Stop(i int) {
 	c.Nodes[i] = nil
 }
 
-// Restart starts node i again on its address and data directory.
-func (c *TestCluster) Restart(i int) {
+// Restart stops node i and starts it again on its address and data
+// directory; mutate, if given, changes its config first (new --peers, say).
+func (c *Cluster) Restart(i int, mutate ...func(*server.Config)) {
 	c.t.Helper()
 	c.Stop(i)
-	c.start(i)
+	for _, m := range mutate {
+		m(&c.cfgs[i])
+	}
+	c.Start(i)
 }
 
 // Close stops every node.
-func (c *TestCluster) Close() {
+func (c *Cluster) Close() {
 	for i := range c.Nodes {
 		c.Stop(i)
 	}
 }
 
 // WaitReady waits until every running node serves.
-func (c *TestCluster) WaitReady() {
+func (c *Cluster) WaitReady() {
 	c.t.Helper()
 	WaitFor(c.t, 20*time.Second, "nodes ready", func() bool {
 		for _, n := range c.Nodes {
@@ -129,7 +140,7 @@ func (c *TestCluster) WaitReady() {
 
 // CreateTable creates a table through node 0 (or the first running node)
 // and waits for its leaders.
-func (c *TestCluster) CreateTable(name string, partitions, replicas int) *tpb.TableInfo {
+func (c *Cluster) CreateTable(name string, partitions, replicas int) *tpb.TableInfo {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -148,20 +159,15 @@ func (c *TestCluster) CreateTable(name string, partitions, replicas int) *tpb.Ta
 }
 
 // Replica returns node i's replica of a table partition, nil if absent.
-func (c *TestCluster) Replica(i int, table string, partition uint32) *replica.Replica {
-	n := c.Nodes[i]
-	if n == nil {
+func (c *Cluster) Replica(i int, table string, partition uint32) *replica.Replica {
+	if c.Nodes[i] == nil {
 		return nil
 	}
-	t, ok := n.table(table)
-	if !ok {
-		return nil
-	}
-	return n.replica(groupID(t.ID, partition))
+	return c.Nodes[i].Replica(table, partition)
 }
 
 // LeaderOf returns the index of the node leading a partition, -1 if none.
-func (c *TestCluster) LeaderOf(table string, partition uint32) int {
+func (c *Cluster) LeaderOf(table string, partition uint32) int {
 	for i := range c.Nodes {
 		if r := c.Replica(i, table, partition); r != nil && r.IsLeader() {
 			return i
@@ -173,16 +179,16 @@ func (c *TestCluster) LeaderOf(table string, partition uint32) int {
 // WithTLS gives each node of a test cluster a certificate of ca, for use
 // as a MakeCluster mutation. Clusters made with the same ca trust each
 // other (their nodes are admins to one another).
-func WithTLS(t testing.TB, ca *testpki.CA) func(*Config) {
-	return func(c *Config) {
-		c.TLS = &TLSIdentity{Cert: ca.Issue(t, c.NodeID).Certificate(t), CAs: ca.Pool()}
+func WithTLS(t testing.TB, ca *testpki.CA) func(*server.Config) {
+	return func(c *server.Config) {
+		c.TLS = &server.TLSIdentity{Cert: ca.Issue(t, c.NodeID).Certificate(t), CAs: ca.Pool()}
 	}
 }
 
 // WithAuth turns auth on with tokens, for use as a MakeCluster mutation;
 // nodes present token (may be empty under TLS) on their outgoing calls.
-func WithAuth(tokens *Tokens, token string) func(*Config) {
-	return func(c *Config) { c.AuthTokens, c.AuthToken = tokens, token }
+func WithAuth(tokens *server.Tokens, token string) func(*server.Config) {
+	return func(c *server.Config) { c.AuthTokens, c.AuthToken = tokens, token }
 }
 
 // WaitFor polls cond every 10ms until it holds or timeout passes.
