@@ -7,7 +7,8 @@ DATA      ?= ./data
 # Packages whose code runs concurrently get the race detector. They run one
 # package at a time (-p 1): their clusters time raft elections in tens of
 # milliseconds, which two packages' worth of nodes on 2 cores would upset.
-RACE_PKGS := ./replica/... ./raftnet/... ./logdb/... ./checkpoint/... ./server/... ./client/... ./rocksdb/...
+RACE_PKGS := ./replica/... ./raftnet/... ./logdb/... ./checkpoint/... ./server/... ./client/... ./rocksdb/... \
+	./tests/e2e/... ./tests/robustness/...
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 export CGO_ENABLED=1
@@ -39,16 +40,16 @@ run: build
 
 test: deps lint
 	$(GO) test -race -count=1 -p 1 -timeout 20m $(RACE_PKGS)
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /replica -e /raftnet -e /logdb -e /checkpoint -e /server -e /client -e /rocksdb)
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -vxF "$$($(GO) list $(RACE_PKGS))")
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
-# test-robustness runs server/robustness longer than `make test` does (that
+# test-robustness runs tests/robustness longer than `make test` does (that
 # one is a single fixed-seed run of 40s): RUNS runs, seeds SEED, SEED+1, ...,
 # each DURATION of client load on real processes with one fault at a time
 # from FAULTS (failpoint needs a fault-test build: a copy of the module with
 # `gofail enable`, ~30s once). A failed run prints where it saved the
 # history visualisation and the data directories (TANDEM_ROBUSTNESS_ARTIFACTS
-# overrides the place). Then DUP_RUNS duplication chaos runs (server/e2e
+# overrides the place). Then DUP_RUNS duplication chaos runs (tests/e2e
 # TestDuplicationChaos: a source and a remote cluster of 3 real nodes each,
 # writes on the source, kill -9 of leaders on both sides, the remote down past
 # the retention cap, a network cut between the clusters; each run must end
@@ -60,9 +61,9 @@ SEED     ?= 1
 FAULTS   ?= kill,pause,partition,delay,failpoint
 DUP_RUNS ?= 2
 test-robustness: deps
-	$(GO) test -count=1 -timeout 30m -v -run '^TestRobustness$$' ./server/robustness/ \
+	$(GO) test -count=1 -timeout 30m -v -run '^TestRobustness$$' ./tests/robustness/ \
 		-robust.runs $(RUNS) -robust.duration $(DURATION) -robust.seed $(SEED) -robust.faults $(FAULTS)
-	$(GO) test -count=1 -timeout 30m -v -run '^TestDuplicationChaos$$' ./server/e2e/ \
+	$(GO) test -count=1 -timeout 30m -v -run '^TestDuplicationChaos$$' ./tests/e2e/ \
 		-dupchaos.runs $(DUP_RUNS) -dupchaos.duration $(DURATION) -dupchaos.seed $(SEED)
 
 # test-deploy checks deploy/ without a container engine or a Kubernetes
@@ -91,9 +92,9 @@ lint:
 # field, update a record, the A mix). About ten minutes.
 bench: build
 	$(GO) test -run '^$$' -bench BenchmarkCheckpoint -benchtime 20x ./server/
-	$(GO) test -run '^$$' -bench BenchmarkShellCheckpoint -benchtime 10x ./server/e2e/
-	$(GO) test -run '^$$' -bench BenchmarkDuplication -benchtime 1x ./server/e2e/
-	$(GO) test -run '^$$' -bench '^BenchmarkDefaults$$' -benchtime 1x -timeout 180m ./server/e2e/ -defaults.tries 20
+	$(GO) test -run '^$$' -bench BenchmarkShellCheckpoint -benchtime 10x ./tests/e2e/
+	$(GO) test -run '^$$' -bench BenchmarkDuplication -benchtime 1x ./tests/e2e/
+	$(GO) test -run '^$$' -bench '^BenchmarkDefaults$$' -benchtime 1x -timeout 180m ./tests/e2e/ -defaults.tries 20
 	@command -v etcd >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null) || echo "etcd-server not installed: the etcd comparison is skipped"
 	BIN=$(BIN) tools/bench/compare.sh
 	BIN=$(BIN) tools/bench/idle.sh

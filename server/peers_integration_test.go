@@ -7,8 +7,8 @@ import (
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/server"
-	"github.com/tandem-kv/tandem/server/e2e"
 	"github.com/tandem-kv/tandem/server/servertest"
+	"github.com/tandem-kv/tandem/tests/e2e"
 )
 
 // A node restarted with new --peers addresses dials its peers there, for

@@ -13,7 +13,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
-	"github.com/tandem-kv/tandem/server/e2e"
+	"github.com/tandem-kv/tandem/tests/e2e"
 )
 
 // TestComposeAsProcesses runs deploy/compose.yaml without a container

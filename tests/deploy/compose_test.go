@@ -14,7 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
-	"github.com/tandem-kv/tandem/server/e2e"
+	"github.com/tandem-kv/tandem/tests/e2e"
 )
 
 const composeFile = "../../deploy/compose.yaml"

@@ -15,8 +15,8 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/tandem-kv/tandem/client"
-	"github.com/tandem-kv/tandem/server/e2e"
-	"github.com/tandem-kv/tandem/server/robustness/lincheck"
+	"github.com/tandem-kv/tandem/tests/e2e"
+	"github.com/tandem-kv/tandem/tests/robustness/lincheck"
 )
 
 // Options configures one run.
@@ -447,7 +447,7 @@ func artifactsDir(opts Options) string {
 }
 
 // saveHistory writes every run's history as JSON, to check again offline
-// with no budget (go run ./server/robustness/cmd/recheck -history PATH),
+// with no budget (go run ./tests/robustness/cmd/recheck -history PATH),
 // and returns its path.
 func (r *run) saveHistory(recs []lincheck.Record) string {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {

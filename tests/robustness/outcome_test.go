@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/tandem-kv/tandem/client"
-	"github.com/tandem-kv/tandem/server/robustness/lincheck"
+	"github.com/tandem-kv/tandem/tests/robustness/lincheck"
 )
 
 // Only what the SDK reports as ambiguous is checked as maybe applied; the

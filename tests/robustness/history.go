@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tandem-kv/tandem/server/robustness/lincheck"
+	"github.com/tandem-kv/tandem/tests/robustness/lincheck"
 )
 
 // History collects the operations of concurrent clients with call and

@@ -2,9 +2,9 @@
 // the run's artifacts directory) again, offline and by default without a
 // budget: porcupine searches until it decides, however long that takes.
 //
-//	go run ./server/robustness/cmd/recheck -history DIR/seed1/history.json
-//	go run ./server/robustness/cmd/recheck -history H -html out.html   # draw it
-//	go run ./server/robustness/cmd/recheck -history H -no-prune        # the full search
+//	go run ./tests/robustness/cmd/recheck -history DIR/seed1/history.json
+//	go run ./tests/robustness/cmd/recheck -history H -html out.html   # draw it
+//	go run ./tests/robustness/cmd/recheck -history H -no-prune        # the full search
 //
 // It runs the run's checks on the saved records: linearizability (key by
 // key, with the time and model steps each took), refused writes that were
@@ -21,7 +21,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
-	"github.com/tandem-kv/tandem/server/robustness/lincheck"
+	"github.com/tandem-kv/tandem/tests/robustness/lincheck"
 )
 
 func main() {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandem-kv/tandem/server/e2e"
-	"github.com/tandem-kv/tandem/server/robustness/lincheck"
+	"github.com/tandem-kv/tandem/tests/e2e"
+	"github.com/tandem-kv/tandem/tests/robustness/lincheck"
 )
 
 var (

@@ -11,7 +11,7 @@ import (
 // leaders on a 3-node cluster of real processes) on a freshly created,
 // empty 8-partition table each iteration.
 //
-//	go test -run '^$' -bench ShellCheckpoint -benchtime 10x ./server/e2e/
+//	go test -run '^$' -bench ShellCheckpoint -benchtime 10x ./tests/e2e/
 func BenchmarkShellCheckpointCreateEmptyTable(b *testing.B) {
 	cl := StartCluster(b, "bench", 3)
 	b.ResetTimer()

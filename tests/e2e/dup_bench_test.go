@@ -16,7 +16,7 @@ import (
 // Duplication benchmarks on real processes with production raft timings: a
 // 3-node source cluster and a 1-node remote on 127.0.0.1.
 //
-//	go test -run '^$' -bench BenchmarkDuplication -benchtime 1x ./server/e2e/
+//	go test -run '^$' -bench BenchmarkDuplication -benchtime 1x ./tests/e2e/
 func BenchmarkDuplication(b *testing.B) {
 	src := StartCluster(b, "east", 3)
 	dst := StartCluster(b, "west", 1)

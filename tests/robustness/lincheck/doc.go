@@ -1,9 +1,9 @@
 // Package lincheck decides whether a recorded history of Tandem client
 // operations (Get, Set, Del, MultiSet on a few hash keys) is linearizable,
 // and whether acknowledged writes survived: the checking half of the
-// robustness runs (server/robustness), kept apart from the harness so a
+// robustness runs (tests/robustness), kept apart from the harness so a
 // saved history can be checked again anywhere, without a cluster, by
-// server/robustness/cmd/recheck.
+// tests/robustness/cmd/recheck.
 //
 // A history is a list of Records with the client's outcome for each:
 // acknowledged, ambiguous (client.ErrAmbiguous: may or may not have

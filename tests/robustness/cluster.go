@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
-	"github.com/tandem-kv/tandem/server/e2e"
+	"github.com/tandem-kv/tandem/tests/e2e"
 )
 
 // faultCluster is a cluster of real nodes where node i reaches node j

@@ -26,7 +26,7 @@
 // adds porcupine's drawing (history.html) and the nodes' data directories
 // and logs. Check a saved history again offline, with no budget:
 //
-//	go run ./server/robustness/cmd/recheck -history DIR/seed1/history.json
+//	go run ./tests/robustness/cmd/recheck -history DIR/seed1/history.json
 //
 // Run is the harness; robustness_test.go drives it with flags (see the
 // Makefile's test-robustness target).

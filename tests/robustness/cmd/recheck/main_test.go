@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tandem-kv/tandem/server/robustness/lincheck"
+	"github.com/tandem-kv/tandem/tests/robustness/lincheck"
 )
 
 func set(v string, call, ret int64, o lincheck.Outcome) lincheck.Record {

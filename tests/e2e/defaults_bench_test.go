@@ -34,7 +34,7 @@ const settle = 90 * time.Second
 // nothing asserts a time (the TARGET column quotes issue 11). `make bench`
 // runs it:
 //
-//	go test -run '^$' -bench '^BenchmarkDefaults$' -benchtime 1x -timeout 180m ./server/e2e/ -defaults.tries 20
+//	go test -run '^$' -bench '^BenchmarkDefaults$' -benchtime 1x -timeout 180m ./tests/e2e/ -defaults.tries 20
 //
 // and one part alone runs with -bench 'BenchmarkDefaults/metadata$'. Parts:
 //
