@@ -13,6 +13,12 @@ var (
 	ErrNotMember = errors.New("replica: not a member of the group")
 	// ErrMalformedCommand is returned when a raft command cannot be decoded.
 	ErrMalformedCommand = errors.New("replica: malformed command")
+	// ErrMalformedSnapshot is returned when a streamed snapshot is not a
+	// flat archive of regular files with a manifest.
+	ErrMalformedSnapshot = errors.New("replica: malformed snapshot stream")
+	// ErrInvalidScan is returned for a scan whose hash key is too long or
+	// whose cursor does not lie among the hash key's records.
+	ErrInvalidScan = errors.New("replica: invalid scan range")
 	// ErrMalformedState is returned when state a replica keeps with its
 	// data (the applied decree, duplication progress) cannot be decoded.
 	ErrMalformedState = errors.New("replica: malformed replica state")

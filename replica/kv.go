@@ -3,7 +3,6 @@ package replica
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/tandem-kv/tandem/rocksdb"
@@ -22,10 +21,6 @@ type Record = rocksdb.Record
 // MaxHashKeyLen is the longest hash key a record can have (the key
 // encoding stores its length in two bytes).
 const MaxHashKeyLen = rocksdb.MaxHashKeyLen
-
-// ErrInvalidScan is returned for a scan whose hash key is too long or
-// whose cursor does not lie among the hash key's records.
-var ErrInvalidScan = errors.New("replica: invalid scan range")
 
 // ScanRange is one page of a scan: the records of HashKey in sort key
 // order, or of the whole partition in key order when HashKey is empty,

@@ -16,10 +16,6 @@ import (
 	"github.com/tandem-kv/tandem/rocksdb"
 )
 
-// ErrMalformedSnapshot is returned when a streamed snapshot is not a flat
-// archive of regular files with a manifest.
-var ErrMalformedSnapshot = errors.New("replica: malformed snapshot stream")
-
 // snapshotter turns catalog checkpoints into raft snapshot streams (a tar
 // of the checkpoint's files and manifest) and installs such streams.
 type snapshotter struct {
