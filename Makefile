@@ -7,8 +7,8 @@ DATA      ?= ./data
 # Packages whose code runs concurrently get the race detector. They run one
 # package at a time (-p 1): their clusters time raft elections in tens of
 # milliseconds, which two packages' worth of nodes on 2 cores would upset.
-RACE_PKGS := ./replica/... ./raftnet/... ./logdb/... ./checkpoint/... ./server/... ./client/... ./rocksdb/... \
-	./tests/e2e/... ./tests/robustness/...
+RACE_PKGS := ./replica/... ./raftnet/... ./logdb/... ./checkpoint/... ./duplication/... ./server/... \
+	./client/... ./rocksdb/... ./tests/e2e/... ./tests/robustness/...
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 export CGO_ENABLED=1
