@@ -134,26 +134,34 @@ func errNoRoute(table string, p int) error {
 // It fails only when retrying is pointless: the table is gone or the
 // client is closed; other failures leave the cache as it was.
 func (t *Table) refreshRoute(ctx context.Context) error {
-	addrs := append(slices.Clone(t.c.cfg.Addrs), t.route.addrs()...)
-	seen := make(map[string]bool, len(addrs))
-	for _, addr := range addrs {
-		if seen[addr] {
-			continue
-		}
-		seen[addr] = true
-		resp, err := t.c.adminAt(addr).Route(ctx, &tandempb.RouteRequest{Table: t.name})
-		switch {
-		case err == nil:
-			t.route.update(resp)
-			return nil
-		case errors.Is(err, ErrClosed):
-			return err
-		case status.Code(err) == codes.NotFound, status.Code(err) == codes.Unauthenticated, status.Code(err) == codes.PermissionDenied:
-			return mapError(err, ErrTableNotFound)
-		case ctx.Err() != nil:
-			return nil
-		}
-		t.c.lg.Debug("route refresh failed", zap.String("table", t.name), zapAddr(addr), zapErr(err))
+	resp, err := tandempb.FindRoute(ctx, tandempb.RouteQuery{
+		Table: t.name,
+		Addrs: append(slices.Clone(t.c.cfg.Addrs), t.route.addrs()...),
+		Admin: func(addr string) (tandempb.AdminClient, error) { return t.c.adminAt(addr), nil },
+		Final: routeFinal,
+	})
+	switch {
+	case err == nil:
+		t.route.update(resp)
+		return nil
+	case errors.Is(err, ErrClosed):
+		return err
+	case routeFinal(err):
+		return mapError(err, ErrTableNotFound)
 	}
+	t.c.lg.Debug("route refresh failed", zap.String("table", t.name), zapErr(err))
 	return nil
+}
+
+// routeFinal reports the route lookup errors that asking another node
+// cannot change: the client is closed, the table is gone, the credentials
+// are refused.
+func routeFinal(err error) bool {
+	switch {
+	case errors.Is(err, ErrClosed):
+		return true
+	case status.Code(err) == codes.NotFound, status.Code(err) == codes.Unauthenticated, status.Code(err) == codes.PermissionDenied:
+		return true
+	}
+	return false
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -54,39 +53,25 @@ var (
 	ErrAmbiguous = errors.New("client: write outcome unknown")
 )
 
-// errorKind says what the retry loop does with an RPC error.
-type errorKind int
+// errorKind says what the retry loop does with an RPC error: the answer
+// every caller of a partition leader gets from tandempb.
+type errorKind = tandempb.LeaderAnswer
 
 const (
 	// kindFatal errors are returned to the caller at once.
-	kindFatal errorKind = iota
+	kindFatal = tandempb.LeaderFinal
 	// kindRedirect is a NotLeader that names the leader: retry there now.
-	kindRedirect
+	kindRedirect = tandempb.LeaderRedirect
 	// kindNoLeader is a NotLeader without a leader: back off, refresh.
-	kindNoLeader
+	kindNoLeader = tandempb.LeaderUnknown
 	// kindUnavailable is a node that is down, unreachable or stopping:
 	// try another replica, back off.
-	kindUnavailable
+	kindUnavailable = tandempb.LeaderUnreachable
 )
 
 // classify tells the retry loop what to do with err, and for a redirect the
 // leader's address.
-func classify(err error) (errorKind, string) {
-	st, ok := status.FromError(err)
-	if !ok {
-		return kindFatal, ""
-	}
-	if st.Code() != codes.Unavailable || hasReason(st, tandempb.ReasonRemoteUnreachable) {
-		return kindFatal, ""
-	}
-	if nl := notLeaderDetail(st); nl != nil {
-		if nl.GetLeaderAddr() != "" {
-			return kindRedirect, nl.GetLeaderAddr()
-		}
-		return kindNoLeader, ""
-	}
-	return kindUnavailable, ""
-}
+func classify(err error) (errorKind, string) { return tandempb.ClassifyLeaderError(err) }
 
 // notSent reports whether a transport error happened before the request
 // left the client (no connection could be made), so even a write may be
@@ -98,16 +83,6 @@ func notSent(err error) bool {
 	}
 	msg := st.Message()
 	return strings.Contains(msg, "Error while dialing") || strings.Contains(msg, "connect: connection refused")
-}
-
-// hasReason reports whether st carries Tandem's ErrorInfo with reason.
-func hasReason(st *status.Status, reason string) bool {
-	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == tandempb.ErrorDomain && ei.GetReason() == reason {
-			return true
-		}
-	}
-	return false
 }
 
 // writeRefused reports whether a write attempt's error proves the write had
@@ -126,23 +101,13 @@ func writeRefused(err error) bool {
 	}
 	switch st.Code() {
 	case codes.Unavailable:
-		return notLeaderDetail(st) != nil || notSent(err)
+		return tandempb.NotLeaderOf(st) != nil || notSent(err)
 	case codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.AlreadyExists,
 		codes.PermissionDenied, codes.Unauthenticated, codes.ResourceExhausted, codes.OutOfRange,
 		codes.Unimplemented:
 		return true
 	}
 	return false
-}
-
-// notLeaderDetail returns the NotLeader detail of st, or nil.
-func notLeaderDetail(st *status.Status) *tandempb.NotLeader {
-	for _, d := range st.Details() {
-		if nl, ok := d.(*tandempb.NotLeader); ok {
-			return nl
-		}
-	}
-	return nil
 }
 
 // mapError translates a gRPC error into the client's sentinels, keeping the

@@ -11,4 +11,18 @@
 // long poll and proposes them to its group with their source decrees, so a
 // re-applied batch changes nothing. When the source says the log it needs
 // is gone, it re-bootstraps from a new base.
+//
+// Node is one tandem node's part of it all, behind narrow interfaces of the
+// node (Replicas, Replica, Meta; see host.go): it serves Source, runs the
+// pullers of the follower partitions it leads (started and stopped on
+// leadership and metadata changes), releases the floors and base pins of
+// removed duplications, pushes the retention cap to its replicas, and
+// assembles `dup show` and the duplication metrics.
+//
+// Files: host.go (interfaces, Config), node.go (lifecycle), source.go (pull
+// API), floors.go (confirmed decrees, release, retention cap), pin.go (base
+// pins), followers.go (pullers per led follower partition), puller.go and
+// base.go (the follower side), leader.go (finding the source leader),
+// status.go (dup show), state.go (typed states), metrics.go. DESIGN.md says
+// why it is built this way.
 package duplication

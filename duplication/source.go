@@ -3,7 +3,6 @@ package duplication
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,33 +16,6 @@ import (
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
 )
-
-// Info is what the source side needs to know of a duplication.
-type Info struct {
-	ID            string
-	Table         string
-	RemoteCluster string
-	Paused        bool
-}
-
-// SourceHost is what the source side needs from its node.
-type SourceHost interface {
-	// Duplication returns duplication id, if it exists.
-	Duplication(id string) (Info, bool)
-	// LocalLeader returns this node's replica of a partition if it leads
-	// it, or an error the edge translates (NotLeader with a hint, unknown
-	// table).
-	LocalLeader(table string, partition uint32) (*replica.Replica, error)
-	// LocalReplica returns this node's replica of a partition, leader or not.
-	LocalReplica(table string, partition uint32) (*replica.Replica, bool)
-	// Cluster is this cluster's name.
-	Cluster() string
-	// ToStatus translates errors at the gRPC edge.
-	ToStatus(error) error
-}
-
-// PinOwner is the catalog pin owner of duplication id's base.
-func PinOwner(id string) string { return "dup:" + id }
 
 const (
 	chunkBytes = 1 << 20
@@ -63,10 +35,9 @@ const (
 // last report for `dup show`.
 type Source struct {
 	tpb.UnimplementedDuplicationServer
-	host SourceHost
-	lg   *zap.Logger
-	now  func() time.Time
-	met  *Metrics
+	cfg *Config
+	lg  *zap.Logger
+	met *Metrics
 
 	mu       sync.Mutex
 	progress map[progressKey]*progress
@@ -90,15 +61,14 @@ type progress struct {
 	shipped     uint64
 }
 
-// NewSource returns the source side of duplication for a node.
-func NewSource(host SourceHost, met *Metrics, lg *zap.Logger) *Source {
-	return &Source{host: host, lg: lg, now: time.Now, met: met, progress: map[progressKey]*progress{}}
+func newSource(cfg *Config, met *Metrics) *Source {
+	return &Source{cfg: cfg, lg: cfg.Logger, met: met, progress: map[progressKey]*progress{}}
 }
 
 func (s *Source) check(id, table string) (Info, error) {
-	info, ok := s.host.Duplication(id)
+	info, ok := s.cfg.Meta.Duplication(id)
 	if !ok {
-		return Info{}, status.Errorf(codes.NotFound, "duplication %q does not exist on cluster %s", id, s.host.Cluster())
+		return Info{}, status.Errorf(codes.NotFound, "duplication %q does not exist on cluster %s", id, s.cfg.Cluster)
 	}
 	if info.Table != table {
 		return Info{}, status.Errorf(codes.InvalidArgument, "duplication %q is of table %q, not %q", id, info.Table, table)
@@ -119,7 +89,7 @@ func (s *Source) touch(id string, p uint32, report *tpb.FollowerReport) *progres
 	if report != nil {
 		pr.report = report
 	}
-	pr.lastContact = s.now()
+	pr.lastContact = s.cfg.Now()
 	return pr
 }
 
@@ -130,25 +100,23 @@ func (s *Source) Prepare(ctx context.Context, req *tpb.PrepareRequest) (*tpb.Pre
 	if _, err := s.check(req.DupId, req.Table); err != nil {
 		return nil, err
 	}
-	r, err := s.host.LocalLeader(req.Table, req.Partition)
+	r, err := s.cfg.Replicas.Leader(req.Table, req.Partition)
 	if err != nil {
-		return nil, s.host.ToStatus(err)
+		return nil, s.cfg.ToStatus(err)
 	}
 	m, err := r.Checkpoint(ctx, replica.PurposeDuplication)
 	if err != nil {
-		return nil, s.host.ToStatus(err)
+		return nil, s.cfg.ToStatus(err)
 	}
-	if err := pinBase(r.Catalog(), m.ID, PinOwner(req.DupId)); err != nil {
-		return nil, s.host.ToStatus(err)
+	if err := pinBase(r.Catalog(), m.ID, req.DupId); err != nil {
+		return nil, s.cfg.ToStatus(err)
 	}
-	if c, ok := r.Confirmed()[req.DupId]; !ok || c < m.Decree {
-		if err := r.ProposeDupConfirm(ctx, req.DupId, m.Decree); err != nil {
-			return nil, s.host.ToStatus(err)
-		}
+	if err := raiseFloor(ctx, r, req.DupId, m.Decree); err != nil {
+		return nil, s.cfg.ToStatus(err)
 	}
 	raw, err := os.ReadFile(filepath.Join(r.Catalog().Dir(m.ID), replica.ManifestFile))
 	if err != nil {
-		return nil, s.host.ToStatus(err)
+		return nil, s.cfg.ToStatus(err)
 	}
 	pr := s.touch(req.DupId, req.Partition, req.Report)
 	s.mu.Lock()
@@ -156,27 +124,7 @@ func (s *Source) Prepare(ctx context.Context, req *tpb.PrepareRequest) (*tpb.Pre
 	s.mu.Unlock()
 	s.lg.Info("duplication base prepared", zap.String("dup", req.DupId), zap.String("table", req.Table),
 		zap.Uint32("partition", req.Partition), zap.String("checkpoint", m.ID), zap.Uint64("decree", m.Decree))
-	return &tpb.PrepareResponse{CheckpointId: m.ID, Decree: m.Decree, Manifest: raw, SourceCluster: s.host.Cluster()}, nil
-}
-
-// pinBase pins the new base for owner and unpins the owner's older bases.
-func pinBase(cat *replica.Catalog, id, owner string) error {
-	if err := cat.Pin(id, owner); err != nil {
-		return err
-	}
-	for _, v := range cat.List() {
-		if v.ID == id {
-			continue
-		}
-		for _, o := range v.PinnedBy {
-			if o == owner {
-				if err := cat.Unpin(v.ID, owner); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+	return &tpb.PrepareResponse{CheckpointId: m.ID, Decree: m.Decree, Manifest: raw, SourceCluster: s.cfg.Cluster}, nil
 }
 
 // FetchFile streams one file of a base from offset on. Any replica on this
@@ -186,7 +134,7 @@ func (s *Source) FetchFile(req *tpb.FetchFileRequest, stream tpb.Duplication_Fet
 	if _, err := s.check(req.DupId, req.Table); err != nil {
 		return err
 	}
-	r, ok := s.host.LocalReplica(req.Table, req.Partition)
+	r, ok := s.cfg.Replicas.Local(req.Table, req.Partition)
 	if !ok {
 		return status.Errorf(codes.NotFound, "checkpoint %s is not on this node", req.CheckpointId)
 	}
@@ -205,7 +153,7 @@ func (s *Source) FetchFile(req *tpb.FetchFileRequest, stream tpb.Duplication_Fet
 	}
 	release, err := r.Catalog().Acquire(req.CheckpointId)
 	if err != nil {
-		return s.host.ToStatus(err)
+		return s.cfg.ToStatus(err)
 	}
 	defer release()
 	s.touch(req.DupId, req.Partition, req.Report)
@@ -248,24 +196,30 @@ func (s *Source) Pull(ctx context.Context, req *tpb.PullRequest) (*tpb.PullRespo
 	if req.From == 0 {
 		return nil, status.Error(codes.InvalidArgument, "pull from decree 0: a remote starts after its base decree")
 	}
-	r, err := s.host.LocalLeader(req.Table, req.Partition)
+	r, err := s.cfg.Replicas.Leader(req.Table, req.Partition)
 	if err != nil {
-		return nil, s.host.ToStatus(err)
+		return nil, s.cfg.ToStatus(err)
 	}
 	if req.Confirmed > r.Applied() {
 		return nil, status.Errorf(codes.InvalidArgument, "confirmed decree %d is in the future (source applied %d)", req.Confirmed, r.Applied())
 	}
 	pr := s.touch(req.DupId, req.Partition, req.Report)
 	s.recordConfirmed(r, req.DupId, pr, req.Confirmed)
-	if info.Paused {
+	if info.Paused() {
 		return &tpb.PullResponse{Paused: true, SourceDecree: r.Applied(), UpTo: req.From - 1}, nil
 	}
 	wait := min(time.Duration(req.WaitMs)*time.Millisecond, maxWait)
 	r.WaitDecree(ctx, req.From, wait)
 	// A pause that came during the long poll holds this batch back too.
-	if info, ok := s.host.Duplication(req.DupId); !ok || info.Paused {
+	if info, ok := s.cfg.Meta.Duplication(req.DupId); !ok || info.Paused() {
 		return &tpb.PullResponse{Paused: true, SourceDecree: r.Applied(), UpTo: req.From - 1}, nil
 	}
+	return s.readLog(r, req, pr)
+}
+
+// readLog answers a pull with the entries from req.From on, or says the
+// log the remote needs is gone.
+func (s *Source) readLog(r SourceReplica, req *tpb.PullRequest, pr *progress) (*tpb.PullResponse, error) {
 	maxBytes := int(req.MaxBytes)
 	if maxBytes <= 0 || maxBytes > maxPullBytes {
 		maxBytes = maxPullBytes
@@ -276,7 +230,7 @@ func (s *Source) Pull(ctx context.Context, req *tpb.PullRequest) (*tpb.PullRespo
 		return &tpb.PullResponse{LogGone: true, GoneReason: err.Error(), SourceDecree: r.Applied()}, nil
 	}
 	if err != nil {
-		return nil, s.host.ToStatus(err)
+		return nil, s.cfg.ToStatus(err)
 	}
 	resp := &tpb.PullResponse{SourceDecree: r.Applied(), UpTo: upTo}
 	for _, e := range entries {
@@ -287,95 +241,4 @@ func (s *Source) Pull(ctx context.Context, req *tpb.PullRequest) (*tpb.PullRespo
 	s.mu.Unlock()
 	s.met.shipped.WithLabelValues(req.DupId, req.Table).Add(float64(len(entries)))
 	return resp, nil
-}
-
-// recordConfirmed remembers the remote's confirmed decree and writes it
-// through raft when it moved on enough, in the background.
-func (s *Source) recordConfirmed(r *replica.Replica, id string, pr *progress, confirmed uint64) {
-	s.mu.Lock()
-	if confirmed > pr.confirmed {
-		pr.confirmed = confirmed
-	}
-	if stored := r.Confirmed()[id]; stored > pr.persisted {
-		pr.persisted = stored
-	}
-	due := !pr.persisting && pr.confirmed > pr.persisted+1 &&
-		(s.now().Sub(pr.lastPersist) >= persistEvery || pr.confirmed-pr.persisted >= persistAfter)
-	if due {
-		pr.persisting, pr.lastPersist = true, s.now()
-	}
-	target := pr.confirmed
-	s.mu.Unlock()
-	if !due {
-		return
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err := r.ProposeDupConfirm(ctx, id, target)
-		s.mu.Lock()
-		pr.persisting = false
-		if err == nil {
-			pr.persisted = max(pr.persisted, target)
-		}
-		s.mu.Unlock()
-		if err != nil {
-			s.lg.Debug("persist confirmed decree", zap.String("dup", id), zap.Error(err))
-		}
-	}()
-}
-
-// Forget drops what the source remembers of a removed duplication.
-func (s *Source) Forget(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k := range s.progress {
-		if k.id == id {
-			delete(s.progress, k)
-		}
-	}
-}
-
-// Status reports a partition this node leads, for `dup show`.
-func (s *Source) Status(info Info, p uint32, r *replica.Replica) *tpb.DupPartitionStatus {
-	st := &tpb.DupPartitionStatus{Partition: p, State: "INIT", SourceDecree: r.Applied(), RetainedLogBytes: r.RetainedLogBytes()}
-	st.SourceLeader, _ = r.Leader()
-	st.ConfirmedDecree = r.Confirmed()[info.ID]
-	s.mu.Lock()
-	if pr := s.progress[progressKey{info.ID, p}]; pr != nil {
-		st.ConfirmedDecree = max(st.ConfirmedDecree, pr.confirmed)
-		st.BaseDecree, st.BaseCheckpoint, st.ShippedEntries = pr.baseDecree, pr.baseID, pr.shipped
-		st.LastContactUnixMs = pr.lastContact.UnixMilli()
-		if rep := pr.report; rep != nil {
-			st.State, st.Rebootstraps, st.LastError = rep.State, rep.Rebootstraps, rep.LastError
-			st.BaseBytesDone, st.BaseBytesTotal = rep.BaseBytesDone, rep.BaseBytesTotal
-			if rep.BaseCheckpoint != "" { // the remote knows its base even after a source leader change
-				st.BaseDecree, st.BaseCheckpoint = rep.BaseDecree, rep.BaseCheckpoint
-			}
-		}
-	}
-	s.mu.Unlock()
-	if info.Paused {
-		st.State = "PAUSED"
-	} else if silent := s.now().Sub(time.UnixMilli(st.LastContactUnixMs)); st.LastContactUnixMs > 0 && silent > staleContact && st.LastError == "" {
-		// A remote that stopped pulling (down, its follower table gone)
-		// must not look healthy just because its last report did.
-		st.LastError = fmt.Sprintf("no pull from the remote for %s", silent.Round(time.Second))
-	}
-	if st.ConfirmedDecree < st.SourceDecree {
-		st.LagDecrees = st.SourceDecree - st.ConfirmedDecree
-		if t, ok := r.EntryTime(st.ConfirmedDecree + 1); ok {
-			st.LagSeconds = s.now().Sub(t).Seconds()
-		}
-	}
-	return st
-}
-
-// ErrFollowerTable is returned when a client writes to a follower table.
-var ErrFollowerTable = errors.New("duplication: table is a duplication follower")
-
-// FollowerWriteError explains why a follower table refuses a write.
-func FollowerWriteError(table, dupID, sourceCluster string) error {
-	return fmt.Errorf("%w: table %q is the follower of duplication %s from cluster %s and is read-only until that duplication is removed",
-		ErrFollowerTable, table, dupID, sourceCluster)
 }

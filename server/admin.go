@@ -107,8 +107,8 @@ func (n *Node) createTableMeta(ctx context.Context, req *tpb.CreateTableRequest,
 		reps = uint32(min(3, len(n.peers)))
 	}
 	tm := &TableMeta{Name: req.Name, Partitions: parts, Replicas: reps, CreatedAtMs: n.cfg.Now().UnixMilli(),
-		Placement: place(n.peerIDs(), n.replicaLoad(), parts, reps), Follower: follower, RequestID: requestID(ctx)}
-	res, index, err := n.meta.apply(ctx, metaCommand{Op: opCreateTable, Table: tm})
+		Placement: place(n.peerIDs(), n.meta.replicaLoad(), parts, reps), Follower: follower, RequestID: requestID(ctx)}
+	res, index, err := n.meta.apply(ctx, &createTableCmd{Table: tm})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -125,21 +125,6 @@ func (n *Node) peerIDs() []string {
 	return ids
 }
 
-// replicaLoad counts the replicas each node hosts, from the metadata.
-func (n *Node) replicaLoad() map[string]int {
-	load := map[string]int{}
-	n.meta.fsm.view(func(s *MetaState) {
-		for _, t := range s.Tables {
-			for _, nodes := range t.Placement {
-				for _, id := range nodes {
-					load[id]++
-				}
-			}
-		}
-	})
-	return load
-}
-
 func (a *adminService) DropTable(ctx context.Context, req *tpb.DropTableRequest) (*tpb.DropTableResponse, error) {
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.DropTable, func() (*tpb.DropTableResponse, error) {
 		if t, ok := a.n.table(req.Name); ok && t.Follower != nil {
@@ -148,7 +133,7 @@ func (a *adminService) DropTable(ctx context.Context, req *tpb.DropTableRequest)
 			return nil, toStatus(fmt.Errorf("%w: table %q is the follower of duplication %s from cluster %s; remove that duplication on the source first (dup rm %s %s)",
 				ErrFollowerBusy, req.Name, t.Follower.DupID, t.Follower.SourceCluster, req.Name, t.Follower.DupID))
 		}
-		if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDropTable, Name: req.Name}); err != nil {
+		if _, _, err := a.n.meta.apply(ctx, &dropTableCmd{Name: req.Name}); err != nil {
 			return nil, toStatus(err)
 		}
 		a.n.lg.Info("table dropped", zap.String("table", req.Name))
@@ -158,11 +143,9 @@ func (a *adminService) DropTable(ctx context.Context, req *tpb.DropTableRequest)
 
 func (a *adminService) ListTables(ctx context.Context, _ *tpb.ListTablesRequest) (*tpb.ListTablesResponse, error) {
 	resp := &tpb.ListTablesResponse{}
-	a.n.meta.fsm.view(func(s *MetaState) {
-		for _, t := range s.sortedTables() {
-			resp.Tables = append(resp.Tables, tableInfo(t))
-		}
-	})
+	for _, t := range a.n.meta.tables() {
+		resp.Tables = append(resp.Tables, tableInfo(t))
+	}
 	return resp, nil
 }
 
@@ -192,8 +175,7 @@ func (a *adminService) GetConfig(ctx context.Context, req *tpb.GetConfigRequest)
 			return nil, toStatus(fmt.Errorf("%q (known keys: %v): %w", req.Key, configKeyNames(), ErrUnknownConfigKey))
 		}
 	}
-	var overrides map[string]string
-	a.n.meta.fsm.view(func(s *MetaState) { overrides = s.Config })
+	overrides := a.n.meta.configOverrides()
 	resp := &tpb.GetConfigResponse{}
 	for _, name := range configKeyNames() {
 		if req.Key != "" && req.Key != name {
@@ -215,7 +197,7 @@ func (a *adminService) SetConfig(ctx context.Context, req *tpb.SetConfigRequest)
 		return nil, toStatus(err)
 	}
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.SetConfig, func() (*tpb.SetConfigResponse, error) {
-		if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetConfig, Key: req.Key, Value: v}); err != nil {
+		if _, _, err := a.n.meta.apply(ctx, &setConfigCmd{Key: req.Key, Value: v}); err != nil {
 			return nil, toStatus(err)
 		}
 		a.n.lg.Info("config set", zap.String("key", req.Key), zap.String("value", v))

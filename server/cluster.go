@@ -130,16 +130,7 @@ func (n *Node) localStatus(table string) []*tpb.ReplicaStatus {
 }
 
 // table returns a table's metadata from the local meta state.
-func (n *Node) table(name string) (*TableMeta, bool) {
-	var t *TableMeta
-	n.meta.fsm.view(func(s *MetaState) {
-		if tm, ok := s.Tables[name]; ok {
-			c := *tm
-			t = &c
-		}
-	})
-	return t, t != nil
-}
+func (n *Node) table(name string) (*TableMeta, bool) { return n.meta.table(name) }
 
 // partitionsInfo assembles the cluster-wide view of a table's partitions.
 func (n *Node) partitionsInfo(ctx context.Context, t *TableMeta) []*tpb.PartitionInfo {

@@ -4,87 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
-	"sync"
-	"time"
 
-	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
-	"github.com/tandem-kv/tandem/replica"
 )
 
-const remoteCallTimeout = 15 * time.Second
-
-// sourceHost adapts the node to duplication.SourceHost.
-type sourceHost struct{ n *Node }
-
-func (h sourceHost) Duplication(id string) (duplication.Info, bool) {
-	var info duplication.Info
-	ok := false
-	h.n.meta.fsm.view(func(s *MetaState) {
-		if d, found := s.Dups[id]; found {
-			info = duplication.Info{ID: d.ID, Table: d.Table, RemoteCluster: d.RemoteCluster, Paused: d.State == dupPaused}
-			ok = true
-		}
-	})
-	return info, ok
-}
-
-func (h sourceHost) LocalLeader(table string, p uint32) (*replica.Replica, error) {
-	r, _, _, err := h.n.leaderFor(context.Background(), table, p, true, nil)
-	return r, err
-}
-
-func (h sourceHost) LocalReplica(table string, p uint32) (*replica.Replica, bool) {
-	t, ok := h.n.table(table)
-	if !ok {
-		return nil, false
-	}
-	r := h.n.replica(groupID(t.ID, p))
-	return r, r != nil
-}
-
-func (h sourceHost) Cluster() string          { return h.n.cfg.Cluster }
-func (h sourceHost) ToStatus(err error) error { return toStatus(err) }
-
-func dupInfo(d *DupMeta) *tpb.DuplicationInfo {
-	return &tpb.DuplicationInfo{Id: d.ID, Table: d.Table, RemoteAddr: d.RemoteAddr, RemoteCluster: d.RemoteCluster, State: d.State, CreatedAtUnixMs: d.CreatedAtMs}
-}
-
-// dupRemoved reports whether duplication id was removed.
-func (n *Node) dupRemoved(id string) bool {
-	removed := false
-	n.meta.fsm.view(func(s *MetaState) { _, removed = s.RemovedDups[id] })
-	return removed
-}
-
-// removedDupRemote is the remote address of removed duplication id, when
-// the metadata still knows it.
-func (n *Node) removedDupRemote(id string) string {
-	var addr string
-	n.meta.fsm.view(func(s *MetaState) { addr = s.RemovedDupRemotes[id] })
-	return addr
-}
-
-func (n *Node) dup(table, id string) (*DupMeta, error) {
-	var d *DupMeta
-	n.meta.fsm.view(func(s *MetaState) {
-		if x, ok := s.Dups[id]; ok && x.Table == table {
-			c := *x
-			d = &c
-		}
-	})
-	if d == nil {
-		return nil, fmt.Errorf("duplication %s of table %q: %w", id, table, ErrDupNotFound)
-	}
-	return d, nil
-}
+// The Admin service's duplication calls. Changes are forwarded to the meta
+// leader and made there by the duplication package; views answer from the
+// meta leader's metadata. The remote side (a follower table created,
+// detached) is table metadata, made here.
 
 // AddDuplication records the duplication, then asks the remote cluster to
 // create the follower table; if the remote refuses, the record is undone.
@@ -96,113 +28,16 @@ func (a *adminService) AddDuplication(ctx context.Context, req *tpb.AddDuplicati
 	if t.Follower != nil {
 		return nil, toStatus(fmt.Errorf("%w: table %q is itself the follower of duplication %s; chained duplication is not supported", ErrInvalidArgument, t.Name, t.Follower.DupID))
 	}
-	if err := checkRemoteAddr(req.RemoteAddr); err != nil {
+	if err := duplication.CheckRemoteAddr(req.RemoteAddr); err != nil {
 		return nil, toStatus(err)
 	}
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.AddDuplication, func() (*tpb.AddDuplicationResponse, error) {
-		return a.addDuplicationHere(ctx, req, t)
+		info, err := a.n.dup.Add(ctx, duplication.Table{Name: t.Name, Partitions: t.Partitions}, req.RemoteAddr)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &tpb.AddDuplicationResponse{Duplication: info}, nil
 	})
-}
-
-// addDuplicationHere records the duplication and creates the remote's
-// follower table; it runs on the meta leader. The record says "adding"
-// until the remote has its follower table; when the remote refuses or
-// cannot be reached in time the record is removed again, so a failed
-// `dup add` leaves nothing behind.
-func (a *adminService) addDuplicationHere(ctx context.Context, req *tpb.AddDuplicationRequest, t *TableMeta) (*tpb.AddDuplicationResponse, error) {
-	d := &DupMeta{ID: fmt.Sprintf("%d", a.n.cfg.Now().UnixMilli()), Table: t.Name, RemoteAddr: req.RemoteAddr, State: dupAdding,
-		CreatedAtMs: a.n.cfg.Now().UnixMilli(), RequestID: requestID(ctx)}
-	res, _, err := a.n.meta.apply(ctx, metaCommand{Op: opAddDup, Dup: d})
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	c := *res.Dup // a retried call gets the duplication its first attempt added
-	d = &c
-	cluster, err := a.n.createFollower(ctx, t, d)
-	if err == nil && d.State == dupAdding {
-		_, _, err = a.n.meta.apply(ctx, metaCommand{Op: opSetDupState, Name: d.ID, Value: dupActive})
-		d.State = dupActive
-	}
-	if err != nil {
-		// The caller may have given up already: clean up regardless.
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, _, rerr := a.n.meta.apply(cctx, metaCommand{Op: opRemoveDup, Name: d.ID})
-		cancel()
-		if rerr != nil {
-			a.n.lg.Warn("could not remove the record of a failed dup add", zap.String("dup", d.ID), zap.Error(rerr))
-		}
-		return nil, toStatus(err)
-	}
-	d.RemoteCluster = cluster
-	a.n.lg.Info("duplication added", zap.String("dup", d.ID), zap.String("table", t.Name), zap.String("remote", req.RemoteAddr), zap.String("remote_cluster", cluster))
-	return &tpb.AddDuplicationResponse{Duplication: dupInfo(d)}, nil
-}
-
-// Duplication states as the meta group records them.
-const (
-	dupAdding  = "adding"
-	dupActive  = "active"
-	dupPaused  = "paused"
-	dupRemoved = "removed"
-)
-
-// remoteTimeout bounds a call to a remote cluster: remoteCallTimeout, and
-// short of the caller's own deadline, so the caller hears why rather than
-// a bare deadline and the node still has time to clean up.
-func remoteTimeout(ctx context.Context) time.Duration {
-	d := remoteCallTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		d = min(d, max(time.Until(dl)-time.Second, time.Second))
-	}
-	return d
-}
-
-func checkRemoteAddr(addr string) error {
-	if addr == "" || !strings.Contains(addr, ":") {
-		return fmt.Errorf("%w: remote address %q: want HOST:PORT of a node of the remote cluster", ErrInvalidArgument, addr)
-	}
-	return nil
-}
-
-// createFollower asks the remote cluster for the follower table and
-// returns the remote cluster's name.
-func (n *Node) createFollower(ctx context.Context, t *TableMeta, d *DupMeta) (string, error) {
-	c, err := n.admin(d.RemoteAddr)
-	if err != nil {
-		return "", fmt.Errorf("%w: %s: %v", ErrRemoteUnreachable, d.RemoteAddr, err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, remoteTimeout(ctx))
-	defer cancel()
-	spec := &tpb.FollowerSpec{Table: t.Name, Partitions: t.Partitions, DupId: d.ID, SourceCluster: n.cfg.Cluster, SourceAddrs: n.peerAddrs()}
-	resp, err := c.CreateFollowerTable(cctx, spec)
-	if err != nil {
-		st, _ := status.FromError(err)
-		switch st.Code() {
-		case codes.AlreadyExists:
-			return "", fmt.Errorf("%w: %s", ErrRemoteConflict, st.Message())
-		case codes.Unavailable, codes.DeadlineExceeded:
-			return "", fmt.Errorf("%w: no answer from %s within %s: %s", ErrRemoteUnreachable, d.RemoteAddr, remoteTimeout(ctx).Round(time.Second), st.Message())
-		}
-		return "", fmt.Errorf("remote %s: %s", d.RemoteAddr, st.Message())
-	}
-	if resp.Cluster == n.cfg.Cluster {
-		n.lg.Warn("duplicating to a cluster with the same name", zap.String("cluster", resp.Cluster))
-	}
-	_, _, err = n.meta.apply(ctx, metaCommand{Op: opSetDupRemote, Name: d.ID, Value: resp.Cluster})
-	return resp.Cluster, err
-}
-
-// peerAddrs lists the cluster's nodes for another cluster: this node at
-// the address it advertises, the others as --peers names them.
-func (n *Node) peerAddrs() []string {
-	out := make([]string, len(n.peers))
-	for i, p := range n.peers {
-		out[i] = p.Addr
-		if p.ID == n.cfg.NodeID {
-			out[i] = n.Addr()
-		}
-	}
-	return out
 }
 
 // CreateFollowerTable runs on the remote cluster: it creates the follower
@@ -247,83 +82,45 @@ func (a *adminService) DetachFollower(ctx context.Context, req *tpb.DetachFollow
 		if t, ok := a.n.table(req.Table); !ok || t.Follower == nil || t.Follower.DupID != req.DupId {
 			return &tpb.DetachFollowerResponse{}, nil // nothing of this duplication's to detach
 		}
-		if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opDetachFollower, Name: req.Table, Key: req.DupId}); err != nil {
+		if _, _, err := a.n.meta.apply(ctx, &detachFollowerCmd{Table: req.Table, DupID: req.DupId}); err != nil {
 			return nil, toStatus(err)
 		}
 		return &tpb.DetachFollowerResponse{}, nil
 	})
 }
 
-func (a *adminService) setDupState(ctx context.Context, req *tpb.DuplicationRequest, state string,
+func (a *adminService) setDupState(ctx context.Context, req *tpb.DuplicationRequest, state duplication.State,
 	rpc func(tpb.AdminClient, context.Context, *tpb.DuplicationRequest, ...grpc.CallOption) (*tpb.DuplicationResponse, error)) (*tpb.DuplicationResponse, error) {
-	if _, err := a.n.dup(req.Table, req.DupId); err != nil {
+	if _, err := a.n.dup.Find(req.Table, req.DupId); err != nil {
 		return nil, toStatus(err)
 	}
 	return onMetaLeader(a.n, ctx, req, rpc, func() (*tpb.DuplicationResponse, error) {
-		res, _, err := a.n.meta.apply(ctx, metaCommand{Op: opSetDupState, Name: req.DupId, Value: state})
+		info, err := a.n.dup.SetState(ctx, req.DupId, state)
 		if err != nil {
 			return nil, toStatus(err)
 		}
-		a.n.lg.Info("duplication state set", zap.String("dup", req.DupId), zap.String("state", state))
-		return &tpb.DuplicationResponse{Duplication: dupInfo(res.Dup)}, nil
+		return &tpb.DuplicationResponse{Duplication: info}, nil
 	})
 }
 
 func (a *adminService) PauseDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
-	return a.setDupState(ctx, req, dupPaused, tpb.AdminClient.PauseDuplication)
+	return a.setDupState(ctx, req, duplication.StatePaused, tpb.AdminClient.PauseDuplication)
 }
 
 func (a *adminService) StartDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
-	return a.setDupState(ctx, req, dupActive, tpb.AdminClient.StartDuplication)
+	return a.setDupState(ctx, req, duplication.StateActive, tpb.AdminClient.StartDuplication)
 }
 
 // RemoveDuplication drops the duplication (partition leaders then release
 // its floor and base) and makes the remote table writable again.
 func (a *adminService) RemoveDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.DuplicationResponse, error) {
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.RemoveDuplication, func() (*tpb.DuplicationResponse, error) {
-		d, err := a.n.dup(req.Table, req.DupId)
-		if errors.Is(err, ErrDupNotFound) && a.n.dupRemoved(req.DupId) {
-			// A retry of a removal whose answer was lost, or a second dup
-			// rm after the remote was not reachable: the record is gone,
-			// so only the remote's table may still need detaching.
-			d = &DupMeta{ID: req.DupId, Table: req.Table, State: dupRemoved}
-			return a.detachRemote(ctx, d, a.n.removedDupRemote(req.DupId))
-		}
+		info, err := a.n.dup.Remove(ctx, req.Table, req.DupId)
 		if err != nil {
 			return nil, toStatus(err)
 		}
-		return a.removeDuplicationHere(ctx, d)
+		return &tpb.DuplicationResponse{Duplication: info}, nil
 	})
-}
-
-// removeDuplicationHere drops the record and detaches the remote table; it
-// runs on the meta leader.
-func (a *adminService) removeDuplicationHere(ctx context.Context, d *DupMeta) (*tpb.DuplicationResponse, error) {
-	if _, _, err := a.n.meta.apply(ctx, metaCommand{Op: opRemoveDup, Name: d.ID}); err != nil {
-		return nil, toStatus(err)
-	}
-	a.n.lg.Info("duplication removed", zap.String("dup", d.ID))
-	d.State = dupRemoved
-	return a.detachRemote(ctx, d, d.RemoteAddr)
-}
-
-// detachRemote tells the remote cluster to make the follower table of a
-// removed duplication writable.
-func (a *adminService) detachRemote(ctx context.Context, d *DupMeta, remote string) (*tpb.DuplicationResponse, error) {
-	if remote == "" {
-		return &tpb.DuplicationResponse{Duplication: dupInfo(d)}, nil
-	}
-	c, err := a.n.admin(remote)
-	if err == nil {
-		cctx, cancel := context.WithTimeout(ctx, remoteTimeout(ctx))
-		_, err = c.DetachFollower(cctx, &tpb.DetachFollowerRequest{Table: d.Table, DupId: d.ID})
-		cancel()
-	}
-	if err != nil {
-		a.n.lg.Warn("remote did not detach its follower table; it stays read-only until it is told", zap.String("dup", d.ID), zap.Error(err))
-		return nil, status.Errorf(codes.Unavailable, "duplication %s is removed here, but the remote %s did not make its table writable: %v (run dup rm again when it is back)", d.ID, remote, err)
-	}
-	return &tpb.DuplicationResponse{Duplication: dupInfo(d)}, nil
 }
 
 // ListDuplications and ShowDuplication answer from the meta leader's
@@ -332,134 +129,22 @@ func (a *adminService) detachRemote(ctx context.Context, d *DupMeta, remote stri
 // answer from this node's metadata.
 func (a *adminService) ListDuplications(ctx context.Context, req *tpb.ListDuplicationsRequest) (*tpb.ListDuplicationsResponse, error) {
 	return onMetaLeaderOrLocal(a.n, ctx, req, tpb.AdminClient.ListDuplications, func() (*tpb.ListDuplicationsResponse, error) {
-		return a.listDuplicationsHere(ctx, req)
-	})
-}
-
-func (a *adminService) listDuplicationsHere(ctx context.Context, req *tpb.ListDuplicationsRequest) (*tpb.ListDuplicationsResponse, error) {
-	if req.Table != "" {
-		if _, err := a.n.findTable(ctx, req.Table); err != nil {
-			return nil, toStatus(err)
-		}
-	}
-	var dups []*DupMeta
-	a.n.meta.fsm.view(func(s *MetaState) {
-		for _, d := range s.Dups {
-			if req.Table == "" || d.Table == req.Table {
-				c := *d
-				dups = append(dups, &c)
+		if req.Table != "" {
+			if _, err := a.n.findTable(ctx, req.Table); err != nil {
+				return nil, toStatus(err)
 			}
 		}
+		return &tpb.ListDuplicationsResponse{Duplications: a.n.dup.List(ctx, req.Table)}, nil
 	})
-	sort.Slice(dups, func(i, j int) bool { return dups[i].ID < dups[j].ID })
-	resp := &tpb.ListDuplicationsResponse{}
-	for _, d := range dups {
-		info := dupInfo(d)
-		summarize(info, a.n.dupStatus(ctx, d))
-		resp.Duplications = append(resp.Duplications, info)
-	}
-	return resp, nil
 }
 
 func (a *adminService) ShowDuplication(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.ShowDuplicationResponse, error) {
 	return onMetaLeaderOrLocal(a.n, ctx, req, tpb.AdminClient.ShowDuplication, func() (*tpb.ShowDuplicationResponse, error) {
-		return a.showDuplicationHere(ctx, req)
+		resp, err := a.n.dup.Show(ctx, req.Table, req.DupId)
+		return resp, toStatus(err)
 	})
 }
 
-func (a *adminService) showDuplicationHere(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.ShowDuplicationResponse, error) {
-	d, err := a.n.dup(req.Table, req.DupId)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	parts := a.n.dupStatus(ctx, d)
-	info := dupInfo(d)
-	summarize(info, parts)
-	return &tpb.ShowDuplicationResponse{Duplication: info, Partitions: parts}, nil
-}
-
-// summarize fills the duplication's progress line and its worst lag.
-func summarize(info *tpb.DuplicationInfo, parts []*tpb.DupPartitionStatus) {
-	counts := map[string]int{}
-	for _, p := range parts {
-		counts[p.State]++
-		info.MaxLagDecrees = max(info.MaxLagDecrees, p.LagDecrees)
-		info.MaxLagSeconds = max(info.MaxLagSeconds, p.LagSeconds)
-	}
-	var states []string
-	for s := range counts {
-		states = append(states, s)
-	}
-	sort.Strings(states)
-	var b strings.Builder
-	for i, s := range states {
-		if i > 0 {
-			b.WriteString(" ")
-		}
-		fmt.Fprintf(&b, "%s:%d", s, counts[s])
-	}
-	info.Progress = b.String()
-}
-
-// dupStatus gathers every partition's status from the source leaders.
-func (n *Node) dupStatus(ctx context.Context, d *DupMeta) []*tpb.DupPartitionStatus {
-	t, ok := n.table(d.Table)
-	if !ok {
-		return nil
-	}
-	byPart := map[uint32]*tpb.DupPartitionStatus{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, p := range n.peers {
-		wg.Add(1)
-		go func(p Peer) {
-			defer wg.Done()
-			var parts []*tpb.DupPartitionStatus
-			if p.ID == n.cfg.NodeID {
-				parts = n.localDupStatus(d.ID)
-			} else if c, err := n.admin(p.Addr); err == nil {
-				cctx, cancel := context.WithTimeout(ctx, fanoutTimeout)
-				if resp, err := c.LocalDupStatus(cctx, &tpb.LocalDupStatusRequest{Table: d.Table, DupId: d.ID}); err == nil {
-					parts = resp.Partitions
-				}
-				cancel()
-			}
-			mu.Lock()
-			for _, s := range parts {
-				byPart[s.Partition] = s
-			}
-			mu.Unlock()
-		}(p)
-	}
-	wg.Wait()
-	out := make([]*tpb.DupPartitionStatus, t.Partitions)
-	for i := range out {
-		if s, ok := byPart[uint32(i)]; ok {
-			out[i] = s
-		} else {
-			out[i] = &tpb.DupPartitionStatus{Partition: uint32(i), State: "UNKNOWN", LastError: "no source leader answered"}
-		}
-	}
-	return out
-}
-
-// localDupStatus reports the partitions of dup id this node leads.
-func (n *Node) localDupStatus(id string) []*tpb.DupPartitionStatus {
-	info, ok := sourceHost{n}.Duplication(id)
-	if !ok {
-		return nil
-	}
-	var out []*tpb.DupPartitionStatus
-	for _, r := range n.localReplicas() {
-		ri := r.Info()
-		if ri.Table != info.Table || !r.IsLeader() {
-			continue
-		}
-		out = append(out, n.dupSource.Status(info, ri.Partition, r))
-	}
-	return out
-}
-
 func (a *adminService) LocalDupStatus(ctx context.Context, req *tpb.LocalDupStatusRequest) (*tpb.LocalDupStatusResponse, error) {
-	return &tpb.LocalDupStatusResponse{Partitions: a.n.localDupStatus(req.DupId)}, nil
+	return &tpb.LocalDupStatusResponse{Partitions: a.n.dup.LocalStatus(req.DupId)}, nil
 }

@@ -88,13 +88,13 @@ func toStatus(err error) error {
 		return st.Err()
 	case errors.Is(err, duplication.ErrFollowerTable), errors.Is(err, ErrFollowerBusy):
 		return status.Error(codes.FailedPrecondition, err.Error())
-	case errors.Is(err, ErrDupExists), errors.Is(err, ErrRemoteConflict):
+	case errors.Is(err, duplication.ErrDupExists), errors.Is(err, duplication.ErrRemoteConflict):
 		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, ErrRemoteUnreachable):
+	case errors.Is(err, duplication.ErrRemoteUnreachable):
 		// The node's answer, not the node's absence: asking another node
 		// would try the same remote again.
 		return withReason(codes.Unavailable, err.Error(), tpb.ReasonRemoteUnreachable)
-	case errors.Is(err, ErrDupNotFound), errors.Is(err, replica.ErrCheckpointNotFound):
+	case errors.Is(err, duplication.ErrDupNotFound), errors.Is(err, replica.ErrCheckpointNotFound):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, replica.ErrBadCheckpoint), errors.Is(err, replica.ErrMalformedCommand):
 		return status.Error(codes.InvalidArgument, err.Error())
@@ -102,9 +102,10 @@ func toStatus(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, ErrTableExists):
 		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, ErrInvalidArgument):
+	case errors.Is(err, ErrInvalidArgument), errors.Is(err, duplication.ErrBadRemoteAddr):
 		// The code already says "invalid argument"; keep the message to the point.
-		return status.Error(codes.InvalidArgument, strings.Replace(err.Error(), ErrInvalidArgument.Error()+": ", "", 1))
+		msg := strings.Replace(err.Error(), ErrInvalidArgument.Error()+": ", "", 1)
+		return status.Error(codes.InvalidArgument, strings.Replace(msg, duplication.ErrBadRemoteAddr.Error()+": ", "", 1))
 	case errors.Is(err, ErrInvalidName):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, replica.ErrOutcomeUnknown):

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tandem-kv/tandem/duplication"
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
 )
 
@@ -39,5 +41,30 @@ func TestToStatusSaysWhetherAWriteMayHaveApplied(t *testing.T) {
 				t.Fatalf("toStatus(%v) = %s (NotLeader detail: %v); want %s (detail: %v)", c.err, st.Code(), notLeaderOf(st) != nil, c.code, c.retrySafe)
 			}
 		})
+	}
+}
+
+// Duplication's sentinels keep the codes (and, for a bad remote address,
+// the message) they had when they were the server's.
+func TestToStatusOfDuplicationErrors(t *testing.T) {
+	cases := []struct {
+		err  error
+		code codes.Code
+		msg  string
+	}{
+		{duplication.CheckRemoteAddr("nocolon"), codes.InvalidArgument, `remote address "nocolon": want HOST:PORT of a node of the remote cluster`},
+		{fmt.Errorf("duplication 9 of table %q: %w", "t", duplication.ErrDupNotFound), codes.NotFound, ""},
+		{fmt.Errorf("table %q to r:1 is duplication 9: %w", "t", duplication.ErrDupExists), codes.AlreadyExists, ""},
+		{fmt.Errorf("%w: taken", duplication.ErrRemoteConflict), codes.AlreadyExists, ""},
+		{fmt.Errorf("%w: r:1: refused", duplication.ErrRemoteUnreachable), codes.Unavailable, ""},
+	}
+	for _, c := range cases {
+		st := status.Convert(toStatus(c.err))
+		if st.Code() != c.code || (c.msg != "" && st.Message() != c.msg) || notLeaderOf(st) != nil {
+			t.Errorf("toStatus(%v) = %s %q (NotLeader detail: %v); want %s %q", c.err, st.Code(), st.Message(), notLeaderOf(st) != nil, c.code, c.msg)
+		}
+	}
+	if st := status.Convert(toStatus(fmt.Errorf("%w: r:1", duplication.ErrRemoteUnreachable))); !tpb.HasReason(st, tpb.ReasonRemoteUnreachable) {
+		t.Error("an unreachable remote is not marked as the node's final answer")
 	}
 }

@@ -1,13 +1,11 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"html/template"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"sort"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -76,7 +74,7 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#eee}<
 
 func (n *Node) handleStatus(w http.ResponseWriter, req *http.Request) {
 	_, leaderAddr := n.meta.leader()
-	state := n.meta.fsm.snapshotState()
+	state := n.meta.state()
 	data := struct {
 		Node, Cluster, Addr, MetaRole, MetaLeader string
 		Ready                                     bool
@@ -86,7 +84,7 @@ func (n *Node) handleStatus(w http.ResponseWriter, req *http.Request) {
 		Checkpoints                               map[string]int
 	}{
 		Node: n.cfg.NodeID, Cluster: n.cfg.Cluster, Addr: n.Addr(), MetaRole: n.meta.role(n.cfg.NodeID),
-		MetaLeader: leaderAddr, Ready: n.Ready(), Tables: state.sortedTables(), Dups: n.dupSummaries(req.Context(), state),
+		MetaLeader: leaderAddr, Ready: n.Ready(), Tables: state.sortedTables(), Dups: n.dup.List(req.Context(), ""),
 		Replicas: n.localStatus(""), Checkpoints: map[string]int{},
 	}
 	for _, r := range n.localReplicas() {
@@ -96,24 +94,4 @@ func (n *Node) handleStatus(w http.ResponseWriter, req *http.Request) {
 	if err := statusPage.Execute(w, data); err != nil {
 		n.lg.Warn("render status page", zap.Error(err))
 	}
-}
-
-// dupSummaries lists the duplications with their progress and worst lag.
-func (n *Node) dupSummaries(ctx context.Context, s *MetaState) []*tpb.DuplicationInfo {
-	var out []*tpb.DuplicationInfo
-	for _, d := range sortedDups(s) {
-		info := dupInfo(d)
-		summarize(info, n.dupStatus(ctx, d))
-		out = append(out, info)
-	}
-	return out
-}
-
-func sortedDups(s *MetaState) []*DupMeta {
-	out := make([]*DupMeta, 0, len(s.Dups))
-	for _, d := range s.Dups {
-		out = append(out, d)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
 }

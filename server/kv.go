@@ -93,7 +93,7 @@ func (n *Node) findTable(ctx context.Context, name string) (*TableMeta, error) {
 		return nil, fmt.Errorf("table %q: %w", name, ErrTableNotFound)
 	} else if err != nil {
 		return nil, notReady("meta leader: " + err.Error())
-	} else if err := n.meta.waitApplied(ctx, n.meta.raft.CommitIndex()); err != nil {
+	} else if err := n.meta.waitCommitted(ctx); err != nil {
 		return nil, notReady("catching up with the meta leader: " + err.Error())
 	}
 	if t, ok := n.table(name); ok {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
+
+	"github.com/tandem-kv/tandem/duplication"
 )
 
 // TableMeta is a table as the meta group records it.
@@ -56,9 +58,9 @@ type DupMeta struct {
 	Table         string `json:"table"`
 	RemoteAddr    string `json:"remote_addr"`
 	RemoteCluster string `json:"remote_cluster"`
-	// State is "active" or "paused".
-	State       string `json:"state"`
-	CreatedAtMs int64  `json:"created_at_ms"`
+	// State is adding, active or paused (removed records are deleted).
+	State       duplication.State `json:"state"`
+	CreatedAtMs int64             `json:"created_at_ms"`
 	// RequestID is the client's id for the call that added it (see
 	// TableMeta.RequestID).
 	RequestID string `json:"request_id,omitempty"`
@@ -116,28 +118,6 @@ func (s *MetaState) sortedTables() []*TableMeta {
 	return ts
 }
 
-// metaCommand is one change to MetaState, JSON-encoded in the meta log.
-type metaCommand struct {
-	Op    string     `json:"op"`
-	Table *TableMeta `json:"table,omitempty"`
-	Name  string     `json:"name,omitempty"`
-	Key   string     `json:"key,omitempty"`
-	Value string     `json:"value,omitempty"`
-	Dup   *DupMeta   `json:"dup,omitempty"`
-}
-
-const (
-	opCreateTable = "create_table"
-	opDropTable   = "drop_table"
-	opSetConfig   = "set_config"
-	// Duplication ops.
-	opAddDup         = "add_dup"
-	opSetDupState    = "set_dup_state"
-	opRemoveDup      = "remove_dup"
-	opDetachFollower = "detach_follower"
-	opSetDupRemote   = "set_dup_remote"
-)
-
 // metaResult is what applying a metaCommand returns to the proposer.
 type metaResult struct {
 	Table *TableMeta
@@ -156,6 +136,10 @@ type metaFSM struct {
 	waitCh  chan struct{}
 	// onChange is signalled (without blocking) after every apply or restore.
 	onChange chan struct{}
+
+	watchMu sync.Mutex
+	// watchers are called (and must not block) after every apply or restore.
+	watchers []func()
 }
 
 func newMetaFSM(lg *zap.Logger) *metaFSM {
@@ -183,91 +167,30 @@ func (f *metaFSM) applyCommand(data []byte) metaResult {
 		// not decode is corruption, and applying around it would fork state.
 		f.lg.Fatal("undecodable meta command", zap.Error(err))
 	}
-	return applyMetaCommand(f.state, cmd)
+	return cmd.apply(f.state)
 }
 
 // errMalformedMeta marks meta log entries or snapshots that do not decode
-// into something applyMetaCommand or Restore can use.
+// into something a command or Restore can use.
 var errMalformedMeta = errors.New("malformed meta data")
-
-// decodeMetaCommand decodes a meta log entry and checks the fields its op
-// dereferences, so a corrupt entry is an error, never a nil dereference.
-func decodeMetaCommand(data []byte) (metaCommand, error) {
-	var cmd metaCommand
-	if err := json.Unmarshal(data, &cmd); err != nil {
-		return cmd, fmt.Errorf("%w: %v", errMalformedMeta, err)
-	}
-	switch cmd.Op {
-	case opCreateTable:
-		if cmd.Table == nil || cmd.Table.Name == "" {
-			return cmd, fmt.Errorf("%w: %s without a table", errMalformedMeta, cmd.Op)
-		}
-		if err := cmd.Table.checkShape(); err != nil {
-			return cmd, err
-		}
-	case opAddDup:
-		if cmd.Dup == nil || cmd.Dup.ID == "" {
-			return cmd, fmt.Errorf("%w: %s without a duplication", errMalformedMeta, cmd.Op)
-		}
-	case opDropTable, opSetConfig, opSetDupState, opRemoveDup, opDetachFollower, opSetDupRemote:
-	default:
-		return cmd, fmt.Errorf("%w: unknown op %q", errMalformedMeta, cmd.Op)
-	}
-	return cmd, nil
-}
-
-// sameRequest reports whether a change is a retry of the one that made an
-// existing entry: both carry the same non-empty client request id.
-func sameRequest(existing, incoming string) bool {
-	return incoming != "" && existing == incoming
-}
-
-// applyMetaCommand applies a decoded command to s.
-func applyMetaCommand(s *MetaState, cmd metaCommand) metaResult {
-	switch cmd.Op {
-	case opCreateTable:
-		if t, ok := s.Tables[cmd.Table.Name]; ok {
-			if sameRequest(t.RequestID, cmd.Table.RequestID) {
-				return metaResult{Table: t}
-			}
-			return metaResult{Err: fmt.Errorf("table %q: %w", cmd.Table.Name, ErrTableExists)}
-		}
-		t := *cmd.Table
-		t.ID = s.NextTableID
-		// Keep follower specs independent of the command's memory.
-		if cmd.Table.Follower != nil {
-			f := *cmd.Table.Follower
-			t.Follower = &f
-		}
-		s.NextTableID++
-		s.Tables[t.Name] = &t
-		return metaResult{Table: &t}
-	case opDropTable:
-		t, ok := s.Tables[cmd.Name]
-		if !ok {
-			return metaResult{Err: fmt.Errorf("table %q: %w", cmd.Name, ErrTableNotFound)}
-		}
-		for _, d := range s.Dups {
-			if d.Table == cmd.Name {
-				return metaResult{Err: fmt.Errorf("%w: table %q is duplicated to %s (duplication %s); dup rm it first", ErrInvalidArgument, cmd.Name, d.RemoteAddr, d.ID)}
-			}
-		}
-		delete(s.Tables, cmd.Name)
-		return metaResult{Table: t}
-	case opSetConfig:
-		s.Config[cmd.Key] = cmd.Value
-		return metaResult{}
-	case opAddDup, opSetDupState, opRemoveDup, opDetachFollower, opSetDupRemote:
-		return applyDupCommand(s, cmd)
-	}
-	return metaResult{Err: fmt.Errorf("unknown meta op %q", cmd.Op)}
-}
 
 func (f *metaFSM) notify() {
 	select {
 	case f.onChange <- struct{}{}:
 	default:
 	}
+	f.watchMu.Lock()
+	defer f.watchMu.Unlock()
+	for _, fn := range f.watchers {
+		fn()
+	}
+}
+
+// watch calls fn, which must not block, after every apply or restore.
+func (f *metaFSM) watch(fn func()) {
+	f.watchMu.Lock()
+	defer f.watchMu.Unlock()
+	f.watchers = append(f.watchers, fn)
 }
 
 // view runs fn with the current state under a read lock; fn must not keep it.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/tandem-kv/tandem/duplication"
 )
 
 // FuzzMetaCommand: meta log entries come from disk and from the meta
@@ -12,13 +14,22 @@ import (
 // to one with a table and a duplication.
 func FuzzMetaCommand(f *testing.F) {
 	table := &TableMeta{Name: "t", Partitions: 2, Replicas: 1, Placement: [][]string{{"n1"}, {"n1"}}}
-	f.Add(mustJSON(f, metaCommand{Op: opCreateTable, Table: table}))
-	f.Add(mustJSON(f, metaCommand{Op: opDropTable, Name: "t"}))
-	f.Add(mustJSON(f, metaCommand{Op: opSetConfig, Key: "kv.max_value_bytes", Value: "10"}))
-	f.Add(mustJSON(f, metaCommand{Op: opAddDup, Dup: &DupMeta{ID: "1", Table: "t", RemoteAddr: "r:1"}}))
-	f.Add(mustJSON(f, metaCommand{Op: opRemoveDup, Name: "1"}))
-	f.Add(mustJSON(f, metaCommand{Op: opDetachFollower, Name: "t", Key: "1"}))
+	for _, cmd := range []metaCommand{
+		&createTableCmd{Table: table},
+		&dropTableCmd{Name: "t"},
+		&setConfigCmd{Key: "kv.max_value_bytes", Value: "10"},
+		&addDupCmd{Dup: &DupMeta{ID: "1", Table: "t", RemoteAddr: "r:1"}},
+		&setDupStateCmd{ID: "1", State: duplication.StatePaused},
+		&removeDupCmd{ID: "1"},
+		&detachFollowerCmd{Table: "t", DupID: "1"},
+	} {
+		f.Add(mustEncode(f, cmd))
+	}
+	for _, legacy := range legacyEntries {
+		f.Add([]byte(legacy.entry))
+	}
 	f.Add([]byte(`{"op":"create_table"}`))
+	f.Add([]byte(`{"cmd":"create_table","args":{}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cmd, err := decodeMetaCommand(b)
 		if err != nil {
@@ -27,22 +38,31 @@ func FuzzMetaCommand(f *testing.F) {
 			}
 			return
 		}
-		applyMetaCommand(newMetaState(), cmd)
+		cmd.apply(newMetaState())
 		s := newMetaState()
-		applyMetaCommand(s, metaCommand{Op: opCreateTable, Table: table})
-		applyMetaCommand(s, metaCommand{Op: opAddDup, Dup: &DupMeta{ID: "1", Table: "t", RemoteAddr: "r:1"}})
-		applyMetaCommand(s, cmd)
+		(&createTableCmd{Table: table}).apply(s)
+		(&addDupCmd{Dup: &DupMeta{ID: "1", Table: "t", RemoteAddr: "r:1"}}).apply(s)
+		cmd.apply(s)
 		if _, err := decodeMetaState(bytes.NewReader(mustJSON(t, s))); err != nil {
 			t.Fatalf("state after %s does not survive a snapshot: %v", b, err)
 		}
 	})
 }
 
+func mustEncode(t testing.TB, cmd metaCommand) []byte {
+	t.Helper()
+	b, err := encodeMetaCommand(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // FuzzMetaSnapshot: a meta snapshot that decodes leaves a state every
 // command can be applied to.
 func FuzzMetaSnapshot(f *testing.F) {
 	s := newMetaState()
-	applyMetaCommand(s, metaCommand{Op: opCreateTable, Table: &TableMeta{Name: "t", Partitions: 1, Placement: [][]string{{"n1"}}}})
+	(&createTableCmd{Table: &TableMeta{Name: "t", Partitions: 1, Placement: [][]string{{"n1"}}}}).apply(s)
 	f.Add(mustJSON(f, s))
 	f.Add([]byte(`{"tables":null,"config":null}`))
 	f.Add([]byte(`{"tables":{"t":null}}`))
@@ -52,13 +72,13 @@ func FuzzMetaSnapshot(f *testing.F) {
 			return
 		}
 		for _, cmd := range []metaCommand{
-			{Op: opSetConfig, Key: "k", Value: "v"},
-			{Op: opCreateTable, Table: &TableMeta{Name: "x", Partitions: 1, Placement: [][]string{{"n1"}}}},
-			{Op: opAddDup, Dup: &DupMeta{ID: "d", Table: "x"}},
-			{Op: opRemoveDup, Name: "d"},
-			{Op: opDropTable, Name: "x"},
+			&setConfigCmd{Key: "k", Value: "v"},
+			&createTableCmd{Table: &TableMeta{Name: "x", Partitions: 1, Placement: [][]string{{"n1"}}}},
+			&addDupCmd{Dup: &DupMeta{ID: "d", Table: "x"}},
+			&removeDupCmd{ID: "d"},
+			&dropTableCmd{Name: "x"},
 		} {
-			applyMetaCommand(s, cmd)
+			cmd.apply(s)
 		}
 		for _, tm := range s.sortedTables() {
 			s.isDropped(tm.ID)
@@ -82,6 +102,10 @@ func TestMalformedMetaCommandsAreRefused(t *testing.T) {
 		"create, no placement":  `{"op":"create_table","table":{"name":"t","partitions":2}}`,
 		"create, empty replica": `{"op":"create_table","table":{"name":"t","partitions":1,"placement":[[]]}}`,
 		"add dup without dup":   `{"op":"add_dup"}`,
+		"typed, unknown op":     `{"cmd":"explode","args":{}}`,
+		"typed, no table":       `{"cmd":"create_table","args":{}}`,
+		"typed, args not json":  `{"cmd":"drop_table","args":"t"}`,
+		"typed, add dup no id":  `{"cmd":"add_dup","args":{"dup":{"table":"t"}}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := decodeMetaCommand([]byte(b)); !errors.Is(err, errMalformedMeta) {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -226,7 +225,7 @@ func (m *metaGroup) role(id string) string {
 
 // apply proposes cmd on the leader and returns its result and log index.
 func (m *metaGroup) apply(ctx context.Context, cmd metaCommand) (metaResult, uint64, error) {
-	data, err := json.Marshal(cmd)
+	data, err := encodeMetaCommand(cmd)
 	if err != nil {
 		return metaResult{}, 0, err
 	}

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
@@ -49,10 +48,7 @@ type Node struct {
 	met    *metrics
 	sched  *replica.Scheduler
 
-	dupSource  *duplication.Source
-	dupMetrics *duplication.Metrics
-	pullersMu  sync.Mutex
-	pullers    map[uint64]*duplication.Puller
+	dup *duplication.Node
 
 	mu       sync.RWMutex
 	replicas map[uint64]*replica.Replica
@@ -61,9 +57,9 @@ type Node struct {
 	ready atomic.Bool
 	stop  chan struct{}
 	wg    sync.WaitGroup
-	// loops tracks the reconcile and duplication loops, which open and
-	// close replicas: Close waits for them before closing replicas, so none
-	// is opened behind its back.
+	// loops tracks the reconcile loop, which opens and closes replicas:
+	// Close waits for it (and stops duplication's work) before closing
+	// replicas, so none is opened or used behind its back.
 	loops   sync.WaitGroup
 	closeMu sync.Once
 }
@@ -128,9 +124,9 @@ func (n *Node) open() error {
 		return err
 	}
 	n.sched = replica.NewScheduler(replica.SchedulerConfig{Settings: n.limits().Checkpoint, Now: n.cfg.Now, Logger: n.lg})
-	n.dupMetrics = duplication.NewMetrics()
-	n.dupSource = duplication.NewSource(sourceHost{n}, n.dupMetrics, n.lg)
-	n.pullers = map[uint64]*duplication.Puller{}
+	if n.dup, err = n.newDuplication(); err != nil {
+		return err
+	}
 	n.met = newMetrics(n)
 	n.conns = newConnPool(n.dialOptions()...)
 	if n.meta, err = openMetaGroup(n.cfg, n.peers, n.mux, n.logDB, n.lg); err != nil {
@@ -142,9 +138,9 @@ func (n *Node) open() error {
 	if err := n.startHTTP(); err != nil {
 		return err
 	}
-	n.loops.Add(2)
+	n.loops.Add(1)
 	go n.reconcileLoop()
-	go n.dupLoop()
+	n.startDuplication()
 	return nil
 }
 
@@ -160,7 +156,7 @@ func (n *Node) startGRPC() {
 	}, n.securityServerOptions()...)...)
 	tpb.RegisterKVServer(n.grpc, &kvService{n: n})
 	tpb.RegisterAdminServer(n.grpc, &adminService{n: n})
-	tpb.RegisterDuplicationServer(n.grpc, n.dupSource)
+	tpb.RegisterDuplicationServer(n.grpc, n.dup.Source())
 	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()
@@ -240,10 +236,8 @@ func (n *Node) peerDown(id string) {
 			count++
 		}
 	}
-	if lid, _ := n.meta.leader(); lid == id && n.meta.raft.State() == raft.Follower {
-		if err := n.meta.elect.Expedite(id); err == nil {
-			count++
-		}
+	if n.meta.expedite(id) {
+		count++
 	}
 	if count > 0 {
 		n.lg.Info("peer down: electing new leaders after the lease timeout", zap.String("peer", id), zap.Int("groups", count))
@@ -281,7 +275,9 @@ func (n *Node) Close() error {
 			stopGRPC(n.grpc, 2*time.Second)
 		}
 		n.loops.Wait()
-		n.stopPullers()
+		if n.dup != nil {
+			n.dup.Close()
+		}
 		for _, r := range n.localReplicas() {
 			errs = append(errs, r.Close())
 		}

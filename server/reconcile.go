@@ -41,7 +41,7 @@ func (n *Node) reconcileLoop() {
 		select {
 		case <-n.stop:
 			return
-		case <-n.meta.fsm.onChange:
+		case <-n.meta.changes():
 		case <-tick.C:
 		case <-soon:
 		}
@@ -52,7 +52,7 @@ func (n *Node) reconcile() {
 	if !n.ready.Load() && !n.checkReady() {
 		return
 	}
-	state := n.meta.fsm.snapshotState()
+	state := n.meta.state()
 	rc := effectiveConfig(state.Config)
 	if old := n.runtime.Swap(&rc); *old != rc {
 		n.lg.Info("runtime config changed", zap.Any("config", rc))
@@ -112,11 +112,11 @@ func (n *Node) checkReady() bool {
 	if !n.meta.isLeader() && !n.meta.learnedCommit() {
 		return false
 	}
-	if applied := n.meta.raft.AppliedIndex(); applied < n.meta.raft.CommitIndex() || !n.meta.fsmCaughtUp(applied) {
+	if !n.meta.caughtUp() {
 		return false
 	}
-	if n.meta.raft.State() == raft.Leader {
-		if err := n.meta.raft.Barrier(5 * time.Second).Error(); err != nil {
+	if n.meta.isLeader() {
+		if err := n.meta.barrier(5 * time.Second); err != nil {
 			return false
 		}
 	}
@@ -140,6 +140,8 @@ func (n *Node) openReplica(t *TableMeta, p uint32, nodes []string, rc runtimeCon
 		Servers: servers, Addresses: peerAddresses(n.peers), Raft: timing,
 		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Scheduler: n.sched, Now: n.cfg.Now, Logger: n.lg,
 		Heartbeats: n.hub,
+		// Pullers of follower partitions start and stop with leadership.
+		OnLeaderChange: func(string) { n.dup.LeaderChanged() },
 		// One member starts the first election as soon as a majority has the
 		// group open; the first in the placement list spreads leaders.
 		Campaign: nodes[0] == n.cfg.NodeID,

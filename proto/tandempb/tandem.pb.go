@@ -25,6 +25,138 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// DuplicationState is a duplication's state in the source cluster's
+// metadata. The string fields beside it carry the name in lowercase
+// without the prefix ("adding", "active", "paused", "removed").
+type DuplicationState int32
+
+const (
+	DuplicationState_DUPLICATION_STATE_UNSPECIFIED DuplicationState = 0
+	// ADDING: recorded; the remote has not confirmed its follower table yet.
+	DuplicationState_DUPLICATION_STATE_ADDING DuplicationState = 1
+	// ACTIVE: the remote pulls.
+	DuplicationState_DUPLICATION_STATE_ACTIVE DuplicationState = 2
+	// PAUSED: pulls get no entries; the source keeps its log (within
+	// dup.log_retain_*).
+	DuplicationState_DUPLICATION_STATE_PAUSED DuplicationState = 3
+	// REMOVED: gone from the metadata; floors and base pins are released.
+	DuplicationState_DUPLICATION_STATE_REMOVED DuplicationState = 4
+)
+
+// Enum value maps for DuplicationState.
+var (
+	DuplicationState_name = map[int32]string{
+		0: "DUPLICATION_STATE_UNSPECIFIED",
+		1: "DUPLICATION_STATE_ADDING",
+		2: "DUPLICATION_STATE_ACTIVE",
+		3: "DUPLICATION_STATE_PAUSED",
+		4: "DUPLICATION_STATE_REMOVED",
+	}
+	DuplicationState_value = map[string]int32{
+		"DUPLICATION_STATE_UNSPECIFIED": 0,
+		"DUPLICATION_STATE_ADDING":      1,
+		"DUPLICATION_STATE_ACTIVE":      2,
+		"DUPLICATION_STATE_PAUSED":      3,
+		"DUPLICATION_STATE_REMOVED":     4,
+	}
+)
+
+func (x DuplicationState) Enum() *DuplicationState {
+	p := new(DuplicationState)
+	*p = x
+	return p
+}
+
+func (x DuplicationState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DuplicationState) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_proto_enumTypes[0].Descriptor()
+}
+
+func (DuplicationState) Type() protoreflect.EnumType {
+	return &file_tandem_proto_enumTypes[0]
+}
+
+func (x DuplicationState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DuplicationState.Descriptor instead.
+func (DuplicationState) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{0}
+}
+
+// DupPartitionState is one partition's duplication progress. The string
+// fields beside it carry the name without the prefix ("INIT", "LOG", ...).
+type DupPartitionState int32
+
+const (
+	DupPartitionState_DUP_PARTITION_STATE_UNSPECIFIED DupPartitionState = 0
+	// INIT: the source has no report from the remote yet.
+	DupPartitionState_DUP_PARTITION_STATE_INIT DupPartitionState = 1
+	// PREPARE: the source leader takes the base checkpoint.
+	DupPartitionState_DUP_PARTITION_STATE_PREPARE DupPartitionState = 2
+	// APP: the remote pulls the base's files and installs them.
+	DupPartitionState_DUP_PARTITION_STATE_APP DupPartitionState = 3
+	// LOG: the remote pulls the log from the base decree on.
+	DupPartitionState_DUP_PARTITION_STATE_LOG DupPartitionState = 4
+	// PAUSED: the duplication is paused.
+	DupPartitionState_DUP_PARTITION_STATE_PAUSED DupPartitionState = 5
+	// UNKNOWN: no source leader answered for the partition.
+	DupPartitionState_DUP_PARTITION_STATE_UNKNOWN DupPartitionState = 6
+)
+
+// Enum value maps for DupPartitionState.
+var (
+	DupPartitionState_name = map[int32]string{
+		0: "DUP_PARTITION_STATE_UNSPECIFIED",
+		1: "DUP_PARTITION_STATE_INIT",
+		2: "DUP_PARTITION_STATE_PREPARE",
+		3: "DUP_PARTITION_STATE_APP",
+		4: "DUP_PARTITION_STATE_LOG",
+		5: "DUP_PARTITION_STATE_PAUSED",
+		6: "DUP_PARTITION_STATE_UNKNOWN",
+	}
+	DupPartitionState_value = map[string]int32{
+		"DUP_PARTITION_STATE_UNSPECIFIED": 0,
+		"DUP_PARTITION_STATE_INIT":        1,
+		"DUP_PARTITION_STATE_PREPARE":     2,
+		"DUP_PARTITION_STATE_APP":         3,
+		"DUP_PARTITION_STATE_LOG":         4,
+		"DUP_PARTITION_STATE_PAUSED":      5,
+		"DUP_PARTITION_STATE_UNKNOWN":     6,
+	}
+)
+
+func (x DupPartitionState) Enum() *DupPartitionState {
+	p := new(DupPartitionState)
+	*p = x
+	return p
+}
+
+func (x DupPartitionState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DupPartitionState) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_proto_enumTypes[1].Descriptor()
+}
+
+func (DupPartitionState) Type() protoreflect.EnumType {
+	return &file_tandem_proto_enumTypes[1]
+}
+
+func (x DupPartitionState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DupPartitionState.Descriptor instead.
+func (DupPartitionState) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{1}
+}
+
 // Record is one (hash_key, sort_key) -> value pair.
 type Record struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -3572,22 +3704,24 @@ func (x *LocalCreateCheckpointResponse) GetCheckpoint() *CheckpointInfo {
 type DupPartitionStatus struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
-	// state: INIT, PREPARE, APP, LOG, PAUSED, REMOVED.
-	State             string  `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
-	SourceLeader      string  `protobuf:"bytes,3,opt,name=source_leader,json=sourceLeader,proto3" json:"source_leader,omitempty"`
-	BaseDecree        uint64  `protobuf:"varint,4,opt,name=base_decree,json=baseDecree,proto3" json:"base_decree,omitempty"`
-	BaseCheckpoint    string  `protobuf:"bytes,5,opt,name=base_checkpoint,json=baseCheckpoint,proto3" json:"base_checkpoint,omitempty"`
-	BaseBytesDone     uint64  `protobuf:"varint,6,opt,name=base_bytes_done,json=baseBytesDone,proto3" json:"base_bytes_done,omitempty"`
-	BaseBytesTotal    uint64  `protobuf:"varint,7,opt,name=base_bytes_total,json=baseBytesTotal,proto3" json:"base_bytes_total,omitempty"`
-	ConfirmedDecree   uint64  `protobuf:"varint,8,opt,name=confirmed_decree,json=confirmedDecree,proto3" json:"confirmed_decree,omitempty"`
-	SourceDecree      uint64  `protobuf:"varint,9,opt,name=source_decree,json=sourceDecree,proto3" json:"source_decree,omitempty"`
-	LagDecrees        uint64  `protobuf:"varint,10,opt,name=lag_decrees,json=lagDecrees,proto3" json:"lag_decrees,omitempty"`
-	LagSeconds        float64 `protobuf:"fixed64,11,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
-	RetainedLogBytes  uint64  `protobuf:"varint,12,opt,name=retained_log_bytes,json=retainedLogBytes,proto3" json:"retained_log_bytes,omitempty"`
-	Rebootstraps      uint32  `protobuf:"varint,13,opt,name=rebootstraps,proto3" json:"rebootstraps,omitempty"`
-	LastError         string  `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
-	LastContactUnixMs int64   `protobuf:"varint,15,opt,name=last_contact_unix_ms,json=lastContactUnixMs,proto3" json:"last_contact_unix_ms,omitempty"`
-	ShippedEntries    uint64  `protobuf:"varint,16,opt,name=shipped_entries,json=shippedEntries,proto3" json:"shipped_entries,omitempty"`
+	// state is state_code's name: INIT, PREPARE, APP, LOG, PAUSED, UNKNOWN
+	// (kept for readers that predate state_code).
+	State             string            `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	SourceLeader      string            `protobuf:"bytes,3,opt,name=source_leader,json=sourceLeader,proto3" json:"source_leader,omitempty"`
+	BaseDecree        uint64            `protobuf:"varint,4,opt,name=base_decree,json=baseDecree,proto3" json:"base_decree,omitempty"`
+	BaseCheckpoint    string            `protobuf:"bytes,5,opt,name=base_checkpoint,json=baseCheckpoint,proto3" json:"base_checkpoint,omitempty"`
+	BaseBytesDone     uint64            `protobuf:"varint,6,opt,name=base_bytes_done,json=baseBytesDone,proto3" json:"base_bytes_done,omitempty"`
+	BaseBytesTotal    uint64            `protobuf:"varint,7,opt,name=base_bytes_total,json=baseBytesTotal,proto3" json:"base_bytes_total,omitempty"`
+	ConfirmedDecree   uint64            `protobuf:"varint,8,opt,name=confirmed_decree,json=confirmedDecree,proto3" json:"confirmed_decree,omitempty"`
+	SourceDecree      uint64            `protobuf:"varint,9,opt,name=source_decree,json=sourceDecree,proto3" json:"source_decree,omitempty"`
+	LagDecrees        uint64            `protobuf:"varint,10,opt,name=lag_decrees,json=lagDecrees,proto3" json:"lag_decrees,omitempty"`
+	LagSeconds        float64           `protobuf:"fixed64,11,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
+	RetainedLogBytes  uint64            `protobuf:"varint,12,opt,name=retained_log_bytes,json=retainedLogBytes,proto3" json:"retained_log_bytes,omitempty"`
+	Rebootstraps      uint32            `protobuf:"varint,13,opt,name=rebootstraps,proto3" json:"rebootstraps,omitempty"`
+	LastError         string            `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastContactUnixMs int64             `protobuf:"varint,15,opt,name=last_contact_unix_ms,json=lastContactUnixMs,proto3" json:"last_contact_unix_ms,omitempty"`
+	ShippedEntries    uint64            `protobuf:"varint,16,opt,name=shipped_entries,json=shippedEntries,proto3" json:"shipped_entries,omitempty"`
+	StateCode         DupPartitionState `protobuf:"varint,17,opt,name=state_code,json=stateCode,proto3,enum=tandem.v1.DupPartitionState" json:"state_code,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -3734,19 +3868,28 @@ func (x *DupPartitionStatus) GetShippedEntries() uint64 {
 	return 0
 }
 
+func (x *DupPartitionStatus) GetStateCode() DupPartitionState {
+	if x != nil {
+		return x.StateCode
+	}
+	return DupPartitionState_DUP_PARTITION_STATE_UNSPECIFIED
+}
+
 type DuplicationInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Table         string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
 	RemoteAddr    string                 `protobuf:"bytes,3,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
 	RemoteCluster string                 `protobuf:"bytes,4,opt,name=remote_cluster,json=remoteCluster,proto3" json:"remote_cluster,omitempty"`
-	// state: active, paused.
+	// state is state_code's name: adding, active, paused, removed (kept
+	// for readers that predate state_code).
 	State           string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
 	CreatedAtUnixMs int64  `protobuf:"varint,6,opt,name=created_at_unix_ms,json=createdAtUnixMs,proto3" json:"created_at_unix_ms,omitempty"`
 	// Summary over partitions (filled by ListDuplications / ShowDuplication).
-	Progress      string  `protobuf:"bytes,7,opt,name=progress,proto3" json:"progress,omitempty"`
-	MaxLagDecrees uint64  `protobuf:"varint,8,opt,name=max_lag_decrees,json=maxLagDecrees,proto3" json:"max_lag_decrees,omitempty"`
-	MaxLagSeconds float64 `protobuf:"fixed64,9,opt,name=max_lag_seconds,json=maxLagSeconds,proto3" json:"max_lag_seconds,omitempty"`
+	Progress      string           `protobuf:"bytes,7,opt,name=progress,proto3" json:"progress,omitempty"`
+	MaxLagDecrees uint64           `protobuf:"varint,8,opt,name=max_lag_decrees,json=maxLagDecrees,proto3" json:"max_lag_decrees,omitempty"`
+	MaxLagSeconds float64          `protobuf:"fixed64,9,opt,name=max_lag_seconds,json=maxLagSeconds,proto3" json:"max_lag_seconds,omitempty"`
+	StateCode     DuplicationState `protobuf:"varint,10,opt,name=state_code,json=stateCode,proto3,enum=tandem.v1.DuplicationState" json:"state_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3842,6 +3985,13 @@ func (x *DuplicationInfo) GetMaxLagSeconds() float64 {
 		return x.MaxLagSeconds
 	}
 	return 0
+}
+
+func (x *DuplicationInfo) GetStateCode() DuplicationState {
+	if x != nil {
+		return x.StateCode
+	}
+	return DuplicationState_DUPLICATION_STATE_UNSPECIFIED
 }
 
 type AddDuplicationRequest struct {
@@ -4493,16 +4643,18 @@ func (x *LocalDupStatusResponse) GetPartitions() []*DupPartitionStatus {
 // FollowerReport is what the remote partition leader says of itself with
 // every call, so the source can show progress without asking.
 type FollowerReport struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	State          string                 `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
-	BaseBytesDone  uint64                 `protobuf:"varint,2,opt,name=base_bytes_done,json=baseBytesDone,proto3" json:"base_bytes_done,omitempty"`
-	BaseBytesTotal uint64                 `protobuf:"varint,3,opt,name=base_bytes_total,json=baseBytesTotal,proto3" json:"base_bytes_total,omitempty"`
-	Rebootstraps   uint32                 `protobuf:"varint,4,opt,name=rebootstraps,proto3" json:"rebootstraps,omitempty"`
-	LastError      string                 `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
-	FollowerNode   string                 `protobuf:"bytes,6,opt,name=follower_node,json=followerNode,proto3" json:"follower_node,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// state is state_code's name (kept for sources that predate state_code).
+	State          string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	BaseBytesDone  uint64 `protobuf:"varint,2,opt,name=base_bytes_done,json=baseBytesDone,proto3" json:"base_bytes_done,omitempty"`
+	BaseBytesTotal uint64 `protobuf:"varint,3,opt,name=base_bytes_total,json=baseBytesTotal,proto3" json:"base_bytes_total,omitempty"`
+	Rebootstraps   uint32 `protobuf:"varint,4,opt,name=rebootstraps,proto3" json:"rebootstraps,omitempty"`
+	LastError      string `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	FollowerNode   string `protobuf:"bytes,6,opt,name=follower_node,json=followerNode,proto3" json:"follower_node,omitempty"`
 	// The base the remote loaded (or is loading).
-	BaseDecree     uint64 `protobuf:"varint,7,opt,name=base_decree,json=baseDecree,proto3" json:"base_decree,omitempty"`
-	BaseCheckpoint string `protobuf:"bytes,8,opt,name=base_checkpoint,json=baseCheckpoint,proto3" json:"base_checkpoint,omitempty"`
+	BaseDecree     uint64            `protobuf:"varint,7,opt,name=base_decree,json=baseDecree,proto3" json:"base_decree,omitempty"`
+	BaseCheckpoint string            `protobuf:"bytes,8,opt,name=base_checkpoint,json=baseCheckpoint,proto3" json:"base_checkpoint,omitempty"`
+	StateCode      DupPartitionState `protobuf:"varint,9,opt,name=state_code,json=stateCode,proto3,enum=tandem.v1.DupPartitionState" json:"state_code,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -4591,6 +4743,13 @@ func (x *FollowerReport) GetBaseCheckpoint() string {
 		return x.BaseCheckpoint
 	}
 	return ""
+}
+
+func (x *FollowerReport) GetStateCode() DupPartitionState {
+	if x != nil {
+		return x.StateCode
+	}
+	return DupPartitionState_DUP_PARTITION_STATE_UNSPECIFIED
 }
 
 type PrepareRequest struct {
@@ -5386,7 +5545,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x1dLocalCreateCheckpointResponse\x129\n" +
 	"\n" +
 	"checkpoint\x18\x01 \x01(\v2\x19.tandem.v1.CheckpointInfoR\n" +
-	"checkpoint\"\xe6\x04\n" +
+	"checkpoint\"\xa3\x05\n" +
 	"\x12DupPartitionStatus\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12#\n" +
@@ -5408,7 +5567,9 @@ const file_tandem_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\x0e \x01(\tR\tlastError\x12/\n" +
 	"\x14last_contact_unix_ms\x18\x0f \x01(\x03R\x11lastContactUnixMs\x12'\n" +
-	"\x0fshipped_entries\x18\x10 \x01(\x04R\x0eshippedEntries\"\xae\x02\n" +
+	"\x0fshipped_entries\x18\x10 \x01(\x04R\x0eshippedEntries\x12;\n" +
+	"\n" +
+	"state_code\x18\x11 \x01(\x0e2\x1c.tandem.v1.DupPartitionStateR\tstateCode\"\xea\x02\n" +
 	"\x0fDuplicationInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1f\n" +
@@ -5419,7 +5580,10 @@ const file_tandem_proto_rawDesc = "" +
 	"\x12created_at_unix_ms\x18\x06 \x01(\x03R\x0fcreatedAtUnixMs\x12\x1a\n" +
 	"\bprogress\x18\a \x01(\tR\bprogress\x12&\n" +
 	"\x0fmax_lag_decrees\x18\b \x01(\x04R\rmaxLagDecrees\x12&\n" +
-	"\x0fmax_lag_seconds\x18\t \x01(\x01R\rmaxLagSeconds\"N\n" +
+	"\x0fmax_lag_seconds\x18\t \x01(\x01R\rmaxLagSeconds\x12:\n" +
+	"\n" +
+	"state_code\x18\n" +
+	" \x01(\x0e2\x1b.tandem.v1.DuplicationStateR\tstateCode\"N\n" +
 	"\x15AddDuplicationRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1f\n" +
 	"\vremote_addr\x18\x02 \x01(\tR\n" +
@@ -5461,7 +5625,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x16LocalDupStatusResponse\x12=\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2\x1d.tandem.v1.DupPartitionStatusR\n" +
-	"partitions\"\xaa\x02\n" +
+	"partitions\"\xe7\x02\n" +
 	"\x0eFollowerReport\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12&\n" +
 	"\x0fbase_bytes_done\x18\x02 \x01(\x04R\rbaseBytesDone\x12(\n" +
@@ -5472,7 +5636,9 @@ const file_tandem_proto_rawDesc = "" +
 	"\rfollower_node\x18\x06 \x01(\tR\ffollowerNode\x12\x1f\n" +
 	"\vbase_decree\x18\a \x01(\x04R\n" +
 	"baseDecree\x12'\n" +
-	"\x0fbase_checkpoint\x18\b \x01(\tR\x0ebaseCheckpoint\"\x8e\x01\n" +
+	"\x0fbase_checkpoint\x18\b \x01(\tR\x0ebaseCheckpoint\x12;\n" +
+	"\n" +
+	"state_code\x18\t \x01(\x0e2\x1c.tandem.v1.DupPartitionStateR\tstateCode\"\x8e\x01\n" +
 	"\x0ePrepareRequest\x12\x15\n" +
 	"\x06dup_id\x18\x01 \x01(\tR\x05dupId\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1c\n" +
@@ -5514,7 +5680,21 @@ const file_tandem_proto_rawDesc = "" +
 	"\vgone_reason\x18\x04 \x01(\tR\n" +
 	"goneReason\x12\x16\n" +
 	"\x06paused\x18\x05 \x01(\bR\x06paused\x12\x13\n" +
-	"\x05up_to\x18\x06 \x01(\x04R\x04upTo2\xb5\x04\n" +
+	"\x05up_to\x18\x06 \x01(\x04R\x04upTo*\xae\x01\n" +
+	"\x10DuplicationState\x12!\n" +
+	"\x1dDUPLICATION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18DUPLICATION_STATE_ADDING\x10\x01\x12\x1c\n" +
+	"\x18DUPLICATION_STATE_ACTIVE\x10\x02\x12\x1c\n" +
+	"\x18DUPLICATION_STATE_PAUSED\x10\x03\x12\x1d\n" +
+	"\x19DUPLICATION_STATE_REMOVED\x10\x04*\xf2\x01\n" +
+	"\x11DupPartitionState\x12#\n" +
+	"\x1fDUP_PARTITION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18DUP_PARTITION_STATE_INIT\x10\x01\x12\x1f\n" +
+	"\x1bDUP_PARTITION_STATE_PREPARE\x10\x02\x12\x1b\n" +
+	"\x17DUP_PARTITION_STATE_APP\x10\x03\x12\x1b\n" +
+	"\x17DUP_PARTITION_STATE_LOG\x10\x04\x12\x1e\n" +
+	"\x1aDUP_PARTITION_STATE_PAUSED\x10\x05\x12\x1f\n" +
+	"\x1bDUP_PARTITION_STATE_UNKNOWN\x10\x062\xb5\x04\n" +
 	"\x02KV\x124\n" +
 	"\x03Get\x12\x15.tandem.v1.GetRequest\x1a\x16.tandem.v1.GetResponse\x124\n" +
 	"\x03Set\x12\x15.tandem.v1.SetRequest\x1a\x16.tandem.v1.SetResponse\x124\n" +
@@ -5569,209 +5749,215 @@ func file_tandem_proto_rawDescGZIP() []byte {
 	return file_tandem_proto_rawDescData
 }
 
+var file_tandem_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
 var file_tandem_proto_goTypes = []any{
-	(*Record)(nil),                        // 0: tandem.v1.Record
-	(*SortKeyValue)(nil),                  // 1: tandem.v1.SortKeyValue
-	(*NotLeader)(nil),                     // 2: tandem.v1.NotLeader
-	(*GetRequest)(nil),                    // 3: tandem.v1.GetRequest
-	(*GetResponse)(nil),                   // 4: tandem.v1.GetResponse
-	(*SetRequest)(nil),                    // 5: tandem.v1.SetRequest
-	(*SetResponse)(nil),                   // 6: tandem.v1.SetResponse
-	(*DelRequest)(nil),                    // 7: tandem.v1.DelRequest
-	(*DelResponse)(nil),                   // 8: tandem.v1.DelResponse
-	(*MultiGetRequest)(nil),               // 9: tandem.v1.MultiGetRequest
-	(*MultiGetResponse)(nil),              // 10: tandem.v1.MultiGetResponse
-	(*MultiSetRequest)(nil),               // 11: tandem.v1.MultiSetRequest
-	(*MultiSetResponse)(nil),              // 12: tandem.v1.MultiSetResponse
-	(*ScanRequest)(nil),                   // 13: tandem.v1.ScanRequest
-	(*ScanResponse)(nil),                  // 14: tandem.v1.ScanResponse
-	(*CountRequest)(nil),                  // 15: tandem.v1.CountRequest
-	(*CountResponse)(nil),                 // 16: tandem.v1.CountResponse
-	(*BatchOpResult)(nil),                 // 17: tandem.v1.BatchOpResult
-	(*RecordsResult)(nil),                 // 18: tandem.v1.RecordsResult
-	(*BatchGetRequest)(nil),               // 19: tandem.v1.BatchGetRequest
-	(*BatchGetResponse)(nil),              // 20: tandem.v1.BatchGetResponse
-	(*BatchWrite)(nil),                    // 21: tandem.v1.BatchWrite
-	(*BatchWriteRequest)(nil),             // 22: tandem.v1.BatchWriteRequest
-	(*BatchWriteResponse)(nil),            // 23: tandem.v1.BatchWriteResponse
-	(*NodeInfo)(nil),                      // 24: tandem.v1.NodeInfo
-	(*NodesRequest)(nil),                  // 25: tandem.v1.NodesRequest
-	(*NodesResponse)(nil),                 // 26: tandem.v1.NodesResponse
-	(*PartitionPlacement)(nil),            // 27: tandem.v1.PartitionPlacement
-	(*TableInfo)(nil),                     // 28: tandem.v1.TableInfo
-	(*CreateTableRequest)(nil),            // 29: tandem.v1.CreateTableRequest
-	(*CreateTableResponse)(nil),           // 30: tandem.v1.CreateTableResponse
-	(*DropTableRequest)(nil),              // 31: tandem.v1.DropTableRequest
-	(*DropTableResponse)(nil),             // 32: tandem.v1.DropTableResponse
-	(*ListTablesRequest)(nil),             // 33: tandem.v1.ListTablesRequest
-	(*ListTablesResponse)(nil),            // 34: tandem.v1.ListTablesResponse
-	(*ReplicaStatus)(nil),                 // 35: tandem.v1.ReplicaStatus
-	(*PartitionInfo)(nil),                 // 36: tandem.v1.PartitionInfo
-	(*PartitionsRequest)(nil),             // 37: tandem.v1.PartitionsRequest
-	(*PartitionsResponse)(nil),            // 38: tandem.v1.PartitionsResponse
-	(*PartitionRoute)(nil),                // 39: tandem.v1.PartitionRoute
-	(*RouteRequest)(nil),                  // 40: tandem.v1.RouteRequest
-	(*RouteResponse)(nil),                 // 41: tandem.v1.RouteResponse
-	(*ConfigEntry)(nil),                   // 42: tandem.v1.ConfigEntry
-	(*GetConfigRequest)(nil),              // 43: tandem.v1.GetConfigRequest
-	(*GetConfigResponse)(nil),             // 44: tandem.v1.GetConfigResponse
-	(*SetConfigRequest)(nil),              // 45: tandem.v1.SetConfigRequest
-	(*SetConfigResponse)(nil),             // 46: tandem.v1.SetConfigResponse
-	(*LocalReplicasRequest)(nil),          // 47: tandem.v1.LocalReplicasRequest
-	(*LocalReplicasResponse)(nil),         // 48: tandem.v1.LocalReplicasResponse
-	(*LocalChecksumRequest)(nil),          // 49: tandem.v1.LocalChecksumRequest
-	(*LocalChecksumResponse)(nil),         // 50: tandem.v1.LocalChecksumResponse
-	(*CheckpointInfo)(nil),                // 51: tandem.v1.CheckpointInfo
-	(*ListCheckpointsRequest)(nil),        // 52: tandem.v1.ListCheckpointsRequest
-	(*ListCheckpointsResponse)(nil),       // 53: tandem.v1.ListCheckpointsResponse
-	(*CreateCheckpointRequest)(nil),       // 54: tandem.v1.CreateCheckpointRequest
-	(*CheckpointResult)(nil),              // 55: tandem.v1.CheckpointResult
-	(*CreateCheckpointResponse)(nil),      // 56: tandem.v1.CreateCheckpointResponse
-	(*LocalCheckpointsRequest)(nil),       // 57: tandem.v1.LocalCheckpointsRequest
-	(*LocalCreateCheckpointRequest)(nil),  // 58: tandem.v1.LocalCreateCheckpointRequest
-	(*LocalCreateCheckpointResponse)(nil), // 59: tandem.v1.LocalCreateCheckpointResponse
-	(*DupPartitionStatus)(nil),            // 60: tandem.v1.DupPartitionStatus
-	(*DuplicationInfo)(nil),               // 61: tandem.v1.DuplicationInfo
-	(*AddDuplicationRequest)(nil),         // 62: tandem.v1.AddDuplicationRequest
-	(*AddDuplicationResponse)(nil),        // 63: tandem.v1.AddDuplicationResponse
-	(*ListDuplicationsRequest)(nil),       // 64: tandem.v1.ListDuplicationsRequest
-	(*ListDuplicationsResponse)(nil),      // 65: tandem.v1.ListDuplicationsResponse
-	(*DuplicationRequest)(nil),            // 66: tandem.v1.DuplicationRequest
-	(*ShowDuplicationResponse)(nil),       // 67: tandem.v1.ShowDuplicationResponse
-	(*DuplicationResponse)(nil),           // 68: tandem.v1.DuplicationResponse
-	(*FollowerSpec)(nil),                  // 69: tandem.v1.FollowerSpec
-	(*CreateFollowerTableResponse)(nil),   // 70: tandem.v1.CreateFollowerTableResponse
-	(*DetachFollowerRequest)(nil),         // 71: tandem.v1.DetachFollowerRequest
-	(*DetachFollowerResponse)(nil),        // 72: tandem.v1.DetachFollowerResponse
-	(*LocalDupStatusRequest)(nil),         // 73: tandem.v1.LocalDupStatusRequest
-	(*LocalDupStatusResponse)(nil),        // 74: tandem.v1.LocalDupStatusResponse
-	(*FollowerReport)(nil),                // 75: tandem.v1.FollowerReport
-	(*PrepareRequest)(nil),                // 76: tandem.v1.PrepareRequest
-	(*PrepareResponse)(nil),               // 77: tandem.v1.PrepareResponse
-	(*FetchFileRequest)(nil),              // 78: tandem.v1.FetchFileRequest
-	(*FileChunk)(nil),                     // 79: tandem.v1.FileChunk
-	(*PullRequest)(nil),                   // 80: tandem.v1.PullRequest
-	(*WalEntry)(nil),                      // 81: tandem.v1.WalEntry
-	(*PullResponse)(nil),                  // 82: tandem.v1.PullResponse
+	(DuplicationState)(0),                 // 0: tandem.v1.DuplicationState
+	(DupPartitionState)(0),                // 1: tandem.v1.DupPartitionState
+	(*Record)(nil),                        // 2: tandem.v1.Record
+	(*SortKeyValue)(nil),                  // 3: tandem.v1.SortKeyValue
+	(*NotLeader)(nil),                     // 4: tandem.v1.NotLeader
+	(*GetRequest)(nil),                    // 5: tandem.v1.GetRequest
+	(*GetResponse)(nil),                   // 6: tandem.v1.GetResponse
+	(*SetRequest)(nil),                    // 7: tandem.v1.SetRequest
+	(*SetResponse)(nil),                   // 8: tandem.v1.SetResponse
+	(*DelRequest)(nil),                    // 9: tandem.v1.DelRequest
+	(*DelResponse)(nil),                   // 10: tandem.v1.DelResponse
+	(*MultiGetRequest)(nil),               // 11: tandem.v1.MultiGetRequest
+	(*MultiGetResponse)(nil),              // 12: tandem.v1.MultiGetResponse
+	(*MultiSetRequest)(nil),               // 13: tandem.v1.MultiSetRequest
+	(*MultiSetResponse)(nil),              // 14: tandem.v1.MultiSetResponse
+	(*ScanRequest)(nil),                   // 15: tandem.v1.ScanRequest
+	(*ScanResponse)(nil),                  // 16: tandem.v1.ScanResponse
+	(*CountRequest)(nil),                  // 17: tandem.v1.CountRequest
+	(*CountResponse)(nil),                 // 18: tandem.v1.CountResponse
+	(*BatchOpResult)(nil),                 // 19: tandem.v1.BatchOpResult
+	(*RecordsResult)(nil),                 // 20: tandem.v1.RecordsResult
+	(*BatchGetRequest)(nil),               // 21: tandem.v1.BatchGetRequest
+	(*BatchGetResponse)(nil),              // 22: tandem.v1.BatchGetResponse
+	(*BatchWrite)(nil),                    // 23: tandem.v1.BatchWrite
+	(*BatchWriteRequest)(nil),             // 24: tandem.v1.BatchWriteRequest
+	(*BatchWriteResponse)(nil),            // 25: tandem.v1.BatchWriteResponse
+	(*NodeInfo)(nil),                      // 26: tandem.v1.NodeInfo
+	(*NodesRequest)(nil),                  // 27: tandem.v1.NodesRequest
+	(*NodesResponse)(nil),                 // 28: tandem.v1.NodesResponse
+	(*PartitionPlacement)(nil),            // 29: tandem.v1.PartitionPlacement
+	(*TableInfo)(nil),                     // 30: tandem.v1.TableInfo
+	(*CreateTableRequest)(nil),            // 31: tandem.v1.CreateTableRequest
+	(*CreateTableResponse)(nil),           // 32: tandem.v1.CreateTableResponse
+	(*DropTableRequest)(nil),              // 33: tandem.v1.DropTableRequest
+	(*DropTableResponse)(nil),             // 34: tandem.v1.DropTableResponse
+	(*ListTablesRequest)(nil),             // 35: tandem.v1.ListTablesRequest
+	(*ListTablesResponse)(nil),            // 36: tandem.v1.ListTablesResponse
+	(*ReplicaStatus)(nil),                 // 37: tandem.v1.ReplicaStatus
+	(*PartitionInfo)(nil),                 // 38: tandem.v1.PartitionInfo
+	(*PartitionsRequest)(nil),             // 39: tandem.v1.PartitionsRequest
+	(*PartitionsResponse)(nil),            // 40: tandem.v1.PartitionsResponse
+	(*PartitionRoute)(nil),                // 41: tandem.v1.PartitionRoute
+	(*RouteRequest)(nil),                  // 42: tandem.v1.RouteRequest
+	(*RouteResponse)(nil),                 // 43: tandem.v1.RouteResponse
+	(*ConfigEntry)(nil),                   // 44: tandem.v1.ConfigEntry
+	(*GetConfigRequest)(nil),              // 45: tandem.v1.GetConfigRequest
+	(*GetConfigResponse)(nil),             // 46: tandem.v1.GetConfigResponse
+	(*SetConfigRequest)(nil),              // 47: tandem.v1.SetConfigRequest
+	(*SetConfigResponse)(nil),             // 48: tandem.v1.SetConfigResponse
+	(*LocalReplicasRequest)(nil),          // 49: tandem.v1.LocalReplicasRequest
+	(*LocalReplicasResponse)(nil),         // 50: tandem.v1.LocalReplicasResponse
+	(*LocalChecksumRequest)(nil),          // 51: tandem.v1.LocalChecksumRequest
+	(*LocalChecksumResponse)(nil),         // 52: tandem.v1.LocalChecksumResponse
+	(*CheckpointInfo)(nil),                // 53: tandem.v1.CheckpointInfo
+	(*ListCheckpointsRequest)(nil),        // 54: tandem.v1.ListCheckpointsRequest
+	(*ListCheckpointsResponse)(nil),       // 55: tandem.v1.ListCheckpointsResponse
+	(*CreateCheckpointRequest)(nil),       // 56: tandem.v1.CreateCheckpointRequest
+	(*CheckpointResult)(nil),              // 57: tandem.v1.CheckpointResult
+	(*CreateCheckpointResponse)(nil),      // 58: tandem.v1.CreateCheckpointResponse
+	(*LocalCheckpointsRequest)(nil),       // 59: tandem.v1.LocalCheckpointsRequest
+	(*LocalCreateCheckpointRequest)(nil),  // 60: tandem.v1.LocalCreateCheckpointRequest
+	(*LocalCreateCheckpointResponse)(nil), // 61: tandem.v1.LocalCreateCheckpointResponse
+	(*DupPartitionStatus)(nil),            // 62: tandem.v1.DupPartitionStatus
+	(*DuplicationInfo)(nil),               // 63: tandem.v1.DuplicationInfo
+	(*AddDuplicationRequest)(nil),         // 64: tandem.v1.AddDuplicationRequest
+	(*AddDuplicationResponse)(nil),        // 65: tandem.v1.AddDuplicationResponse
+	(*ListDuplicationsRequest)(nil),       // 66: tandem.v1.ListDuplicationsRequest
+	(*ListDuplicationsResponse)(nil),      // 67: tandem.v1.ListDuplicationsResponse
+	(*DuplicationRequest)(nil),            // 68: tandem.v1.DuplicationRequest
+	(*ShowDuplicationResponse)(nil),       // 69: tandem.v1.ShowDuplicationResponse
+	(*DuplicationResponse)(nil),           // 70: tandem.v1.DuplicationResponse
+	(*FollowerSpec)(nil),                  // 71: tandem.v1.FollowerSpec
+	(*CreateFollowerTableResponse)(nil),   // 72: tandem.v1.CreateFollowerTableResponse
+	(*DetachFollowerRequest)(nil),         // 73: tandem.v1.DetachFollowerRequest
+	(*DetachFollowerResponse)(nil),        // 74: tandem.v1.DetachFollowerResponse
+	(*LocalDupStatusRequest)(nil),         // 75: tandem.v1.LocalDupStatusRequest
+	(*LocalDupStatusResponse)(nil),        // 76: tandem.v1.LocalDupStatusResponse
+	(*FollowerReport)(nil),                // 77: tandem.v1.FollowerReport
+	(*PrepareRequest)(nil),                // 78: tandem.v1.PrepareRequest
+	(*PrepareResponse)(nil),               // 79: tandem.v1.PrepareResponse
+	(*FetchFileRequest)(nil),              // 80: tandem.v1.FetchFileRequest
+	(*FileChunk)(nil),                     // 81: tandem.v1.FileChunk
+	(*PullRequest)(nil),                   // 82: tandem.v1.PullRequest
+	(*WalEntry)(nil),                      // 83: tandem.v1.WalEntry
+	(*PullResponse)(nil),                  // 84: tandem.v1.PullResponse
 }
 var file_tandem_proto_depIdxs = []int32{
-	0,  // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
-	1,  // 1: tandem.v1.MultiSetRequest.kvs:type_name -> tandem.v1.SortKeyValue
-	0,  // 2: tandem.v1.ScanResponse.records:type_name -> tandem.v1.Record
-	0,  // 3: tandem.v1.RecordsResult.records:type_name -> tandem.v1.Record
-	3,  // 4: tandem.v1.BatchGetRequest.gets:type_name -> tandem.v1.GetRequest
-	9,  // 5: tandem.v1.BatchGetRequest.multi_gets:type_name -> tandem.v1.MultiGetRequest
-	13, // 6: tandem.v1.BatchGetRequest.scans:type_name -> tandem.v1.ScanRequest
-	17, // 7: tandem.v1.BatchGetResponse.results:type_name -> tandem.v1.BatchOpResult
-	18, // 8: tandem.v1.BatchGetResponse.multi_get_results:type_name -> tandem.v1.RecordsResult
-	18, // 9: tandem.v1.BatchGetResponse.scan_results:type_name -> tandem.v1.RecordsResult
-	21, // 10: tandem.v1.BatchWriteRequest.writes:type_name -> tandem.v1.BatchWrite
-	11, // 11: tandem.v1.BatchWriteRequest.multi_sets:type_name -> tandem.v1.MultiSetRequest
-	17, // 12: tandem.v1.BatchWriteResponse.results:type_name -> tandem.v1.BatchOpResult
-	17, // 13: tandem.v1.BatchWriteResponse.multi_set_results:type_name -> tandem.v1.BatchOpResult
-	24, // 14: tandem.v1.NodesResponse.nodes:type_name -> tandem.v1.NodeInfo
-	27, // 15: tandem.v1.TableInfo.placement:type_name -> tandem.v1.PartitionPlacement
-	28, // 16: tandem.v1.CreateTableResponse.table:type_name -> tandem.v1.TableInfo
-	28, // 17: tandem.v1.ListTablesResponse.tables:type_name -> tandem.v1.TableInfo
-	35, // 18: tandem.v1.PartitionInfo.replicas:type_name -> tandem.v1.ReplicaStatus
-	28, // 19: tandem.v1.PartitionsResponse.table:type_name -> tandem.v1.TableInfo
-	36, // 20: tandem.v1.PartitionsResponse.partitions:type_name -> tandem.v1.PartitionInfo
-	28, // 21: tandem.v1.RouteResponse.table:type_name -> tandem.v1.TableInfo
-	39, // 22: tandem.v1.RouteResponse.partitions:type_name -> tandem.v1.PartitionRoute
-	42, // 23: tandem.v1.GetConfigResponse.entries:type_name -> tandem.v1.ConfigEntry
-	42, // 24: tandem.v1.SetConfigResponse.entry:type_name -> tandem.v1.ConfigEntry
-	35, // 25: tandem.v1.LocalReplicasResponse.replicas:type_name -> tandem.v1.ReplicaStatus
-	51, // 26: tandem.v1.ListCheckpointsResponse.checkpoints:type_name -> tandem.v1.CheckpointInfo
-	51, // 27: tandem.v1.CheckpointResult.checkpoint:type_name -> tandem.v1.CheckpointInfo
-	55, // 28: tandem.v1.CreateCheckpointResponse.results:type_name -> tandem.v1.CheckpointResult
-	51, // 29: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
-	61, // 30: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	61, // 31: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
-	61, // 32: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	60, // 33: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
-	61, // 34: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	28, // 35: tandem.v1.CreateFollowerTableResponse.table:type_name -> tandem.v1.TableInfo
-	60, // 36: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
-	75, // 37: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
-	75, // 38: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
-	75, // 39: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
-	81, // 40: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
-	3,  // 41: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
-	5,  // 42: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
-	7,  // 43: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
-	9,  // 44: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
-	11, // 45: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
-	13, // 46: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
-	15, // 47: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
-	19, // 48: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
-	22, // 49: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
-	25, // 50: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
-	29, // 51: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
-	31, // 52: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
-	33, // 53: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
-	37, // 54: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
-	40, // 55: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
-	43, // 56: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
-	45, // 57: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
-	47, // 58: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
-	49, // 59: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
-	52, // 60: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
-	54, // 61: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
-	57, // 62: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
-	58, // 63: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
-	62, // 64: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
-	64, // 65: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
-	66, // 66: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
-	66, // 67: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
-	66, // 68: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
-	66, // 69: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
-	69, // 70: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
-	71, // 71: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
-	73, // 72: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
-	76, // 73: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
-	78, // 74: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
-	80, // 75: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
-	4,  // 76: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	6,  // 77: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	8,  // 78: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	10, // 79: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	12, // 80: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	14, // 81: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	16, // 82: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	20, // 83: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
-	23, // 84: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
-	26, // 85: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	30, // 86: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	32, // 87: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	34, // 88: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	38, // 89: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	41, // 90: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	44, // 91: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	46, // 92: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	48, // 93: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	50, // 94: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
-	53, // 95: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	56, // 96: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
-	53, // 97: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	59, // 98: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
-	63, // 99: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
-	65, // 100: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
-	67, // 101: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
-	68, // 102: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
-	68, // 103: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
-	68, // 104: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
-	70, // 105: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
-	72, // 106: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
-	74, // 107: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
-	77, // 108: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
-	79, // 109: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
-	82, // 110: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
-	76, // [76:111] is the sub-list for method output_type
-	41, // [41:76] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	2,  // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
+	3,  // 1: tandem.v1.MultiSetRequest.kvs:type_name -> tandem.v1.SortKeyValue
+	2,  // 2: tandem.v1.ScanResponse.records:type_name -> tandem.v1.Record
+	2,  // 3: tandem.v1.RecordsResult.records:type_name -> tandem.v1.Record
+	5,  // 4: tandem.v1.BatchGetRequest.gets:type_name -> tandem.v1.GetRequest
+	11, // 5: tandem.v1.BatchGetRequest.multi_gets:type_name -> tandem.v1.MultiGetRequest
+	15, // 6: tandem.v1.BatchGetRequest.scans:type_name -> tandem.v1.ScanRequest
+	19, // 7: tandem.v1.BatchGetResponse.results:type_name -> tandem.v1.BatchOpResult
+	20, // 8: tandem.v1.BatchGetResponse.multi_get_results:type_name -> tandem.v1.RecordsResult
+	20, // 9: tandem.v1.BatchGetResponse.scan_results:type_name -> tandem.v1.RecordsResult
+	23, // 10: tandem.v1.BatchWriteRequest.writes:type_name -> tandem.v1.BatchWrite
+	13, // 11: tandem.v1.BatchWriteRequest.multi_sets:type_name -> tandem.v1.MultiSetRequest
+	19, // 12: tandem.v1.BatchWriteResponse.results:type_name -> tandem.v1.BatchOpResult
+	19, // 13: tandem.v1.BatchWriteResponse.multi_set_results:type_name -> tandem.v1.BatchOpResult
+	26, // 14: tandem.v1.NodesResponse.nodes:type_name -> tandem.v1.NodeInfo
+	29, // 15: tandem.v1.TableInfo.placement:type_name -> tandem.v1.PartitionPlacement
+	30, // 16: tandem.v1.CreateTableResponse.table:type_name -> tandem.v1.TableInfo
+	30, // 17: tandem.v1.ListTablesResponse.tables:type_name -> tandem.v1.TableInfo
+	37, // 18: tandem.v1.PartitionInfo.replicas:type_name -> tandem.v1.ReplicaStatus
+	30, // 19: tandem.v1.PartitionsResponse.table:type_name -> tandem.v1.TableInfo
+	38, // 20: tandem.v1.PartitionsResponse.partitions:type_name -> tandem.v1.PartitionInfo
+	30, // 21: tandem.v1.RouteResponse.table:type_name -> tandem.v1.TableInfo
+	41, // 22: tandem.v1.RouteResponse.partitions:type_name -> tandem.v1.PartitionRoute
+	44, // 23: tandem.v1.GetConfigResponse.entries:type_name -> tandem.v1.ConfigEntry
+	44, // 24: tandem.v1.SetConfigResponse.entry:type_name -> tandem.v1.ConfigEntry
+	37, // 25: tandem.v1.LocalReplicasResponse.replicas:type_name -> tandem.v1.ReplicaStatus
+	53, // 26: tandem.v1.ListCheckpointsResponse.checkpoints:type_name -> tandem.v1.CheckpointInfo
+	53, // 27: tandem.v1.CheckpointResult.checkpoint:type_name -> tandem.v1.CheckpointInfo
+	57, // 28: tandem.v1.CreateCheckpointResponse.results:type_name -> tandem.v1.CheckpointResult
+	53, // 29: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
+	1,  // 30: tandem.v1.DupPartitionStatus.state_code:type_name -> tandem.v1.DupPartitionState
+	0,  // 31: tandem.v1.DuplicationInfo.state_code:type_name -> tandem.v1.DuplicationState
+	63, // 32: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	63, // 33: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
+	63, // 34: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	62, // 35: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	63, // 36: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	30, // 37: tandem.v1.CreateFollowerTableResponse.table:type_name -> tandem.v1.TableInfo
+	62, // 38: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	1,  // 39: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
+	77, // 40: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
+	77, // 41: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
+	77, // 42: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
+	83, // 43: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
+	5,  // 44: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
+	7,  // 45: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
+	9,  // 46: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
+	11, // 47: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
+	13, // 48: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
+	15, // 49: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
+	17, // 50: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
+	21, // 51: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
+	24, // 52: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
+	27, // 53: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
+	31, // 54: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
+	33, // 55: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
+	35, // 56: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
+	39, // 57: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
+	42, // 58: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
+	45, // 59: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
+	47, // 60: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
+	49, // 61: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
+	51, // 62: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
+	54, // 63: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
+	56, // 64: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
+	59, // 65: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
+	60, // 66: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
+	64, // 67: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
+	66, // 68: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
+	68, // 69: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
+	68, // 70: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
+	68, // 71: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
+	68, // 72: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
+	71, // 73: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
+	73, // 74: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
+	75, // 75: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
+	78, // 76: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
+	80, // 77: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
+	82, // 78: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
+	6,  // 79: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	8,  // 80: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	10, // 81: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	12, // 82: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	14, // 83: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	16, // 84: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	18, // 85: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	22, // 86: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
+	25, // 87: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
+	28, // 88: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	32, // 89: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	34, // 90: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	36, // 91: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	40, // 92: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	43, // 93: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	46, // 94: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	48, // 95: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	50, // 96: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	52, // 97: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
+	55, // 98: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	58, // 99: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	55, // 100: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	61, // 101: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	65, // 102: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
+	67, // 103: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
+	69, // 104: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
+	70, // 105: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
+	70, // 106: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
+	70, // 107: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
+	72, // 108: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
+	74, // 109: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
+	76, // 110: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
+	79, // 111: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
+	81, // 112: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
+	84, // 113: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
+	79, // [79:114] is the sub-list for method output_type
+	44, // [44:79] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_tandem_proto_init() }
@@ -5784,13 +5970,14 @@ func file_tandem_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      2,
 			NumMessages:   83,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
 		GoTypes:           file_tandem_proto_goTypes,
 		DependencyIndexes: file_tandem_proto_depIdxs,
+		EnumInfos:         file_tandem_proto_enumTypes,
 		MessageInfos:      file_tandem_proto_msgTypes,
 	}.Build()
 	File_tandem_proto = out.File

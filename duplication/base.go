@@ -1,0 +1,160 @@
+package duplication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"go.uber.org/zap"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/replica"
+)
+
+// bootstrap pulls a new base and installs it through the replica's group.
+func (p *Puller) bootstrap(ctx context.Context) error {
+	p.setState(PartitionPrepare)
+	src, addr, err := p.leader.client(ctx)
+	if err != nil {
+		return err
+	}
+	resp, err := src.Prepare(ctx, &tpb.PrepareRequest{DupId: p.cfg.DupID, Table: p.cfg.Table, Partition: p.cfg.Partition, Report: p.report()})
+	if err != nil {
+		return fmt.Errorf("prepare base at %s: %w", addr, err)
+	}
+	p.leader.ok()
+	m, err := replica.DecodeManifest(resp.Manifest)
+	if err != nil {
+		return err
+	}
+	if m.Decree != resp.Decree || m.ID != resp.CheckpointId {
+		return fmt.Errorf("%w: base %s answer and manifest disagree", replica.ErrBadCheckpoint, resp.CheckpointId)
+	}
+	p.setState(PartitionApp)
+	dir := filepath.Join(p.cfg.WorkDir, m.ID)
+	if err := p.download(ctx, src, m, dir); err != nil {
+		return err
+	}
+	if err := p.cfg.Replica.InstallBase(dir, m); err != nil {
+		return err
+	}
+	// One entry through the group makes every replica's applied decree
+	// catch up with the restore and records the source decree.
+	if _, err := p.cfg.Replica.ProposeDuplicated(ctx, nil, m.Decree); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.upTo = m.Decree
+	p.clearTransientLocked()
+	p.mu.Unlock()
+	os.RemoveAll(p.cfg.WorkDir)
+	p.lg.Info("duplication base loaded", zap.String("checkpoint", m.ID), zap.Uint64("source_decree", m.Decree), zap.Int64("bytes", m.TotalBytes))
+	return nil
+}
+
+// download fetches every file of m into dir, skipping files already there
+// with the right checksum and resuming partial ones.
+func (p *Puller) download(ctx context.Context, src tpb.DuplicationClient, m *replica.Manifest, dir string) error {
+	if err := p.keepOnly(m.ID); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.bytesDone, p.bytesTotal = 0, uint64(m.TotalBytes)
+	p.baseDecree, p.baseID = m.Decree, m.ID
+	p.mu.Unlock()
+	for _, f := range m.Files {
+		if err := p.fetchFile(ctx, src, m.ID, f, filepath.Join(dir, f.Name)); err != nil {
+			return fmt.Errorf("fetch %s of base %s: %w", f.Name, m.ID, err)
+		}
+	}
+	return nil
+}
+
+// keepOnly removes downloads of other bases from the work dir.
+func (p *Puller) keepOnly(id string) error {
+	entries, err := os.ReadDir(p.cfg.WorkDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, e := range entries {
+		if e.Name() != id {
+			os.RemoveAll(filepath.Join(p.cfg.WorkDir, e.Name()))
+		}
+	}
+	return err
+}
+
+func (p *Puller) addDone(n int64) {
+	p.mu.Lock()
+	p.bytesDone += uint64(n)
+	p.mu.Unlock()
+}
+
+func (p *Puller) fetchFile(ctx context.Context, src tpb.DuplicationClient, ckpt string, f replica.FileInfo, path string) error {
+	offset := int64(0)
+	if st, err := os.Stat(path); err == nil {
+		switch {
+		case st.Size() == f.Size && fileCRC(path) == f.CRC32C:
+			p.addDone(f.Size)
+			return nil
+		case st.Size() < f.Size:
+			offset = st.Size() // resume after a break
+		default:
+			os.Remove(path)
+		}
+	}
+	p.addDone(offset)
+	stream, err := src.FetchFile(ctx, &tpb.FetchFileRequest{DupId: p.cfg.DupID, Table: p.cfg.Table, Partition: p.cfg.Partition,
+		CheckpointId: ckpt, Name: f.Name, Offset: uint64(offset), Report: p.report()})
+	if err != nil {
+		return err
+	}
+	if err := p.receive(stream, path, offset, f.Size); err != nil {
+		return err
+	}
+	if crc := fileCRC(path); crc != f.CRC32C {
+		os.Remove(path)
+		return fmt.Errorf("%w: %s: crc %08x, manifest says %08x; removed, will fetch again", replica.ErrBadCheckpoint, f.Name, crc, f.CRC32C)
+	}
+	return nil
+}
+
+func (p *Puller) receive(stream tpb.Duplication_FetchFileClient, path string, offset, size int64) error {
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	for offset < size {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("stream ended at %d of %d bytes", offset, size)
+		}
+		if err != nil {
+			return err
+		}
+		if int64(chunk.Offset) != offset || offset+int64(len(chunk.Data)) > size {
+			return fmt.Errorf("chunk at %d (%d bytes) does not continue the file at %d", chunk.Offset, len(chunk.Data), offset)
+		}
+		if _, err := out.Write(chunk.Data); err != nil {
+			return err
+		}
+		offset += int64(len(chunk.Data))
+		p.addDone(int64(len(chunk.Data)))
+	}
+	return out.Sync()
+}
+
+func fileCRC(path string) uint32 {
+	crc, _, err := replica.FileCRC32C(path)
+	if err != nil {
+		return 0
+	}
+	return crc
+}
