@@ -239,6 +239,7 @@ func allLed(c *client.Client, table string, n int) bool {
 // first had a leader and when /healthz said ready on every node, and
 // returns the cluster, ready.
 func startTimes(b *testing.B, rep *benchReport) *Cluster {
+	Binaries(b) // built once per run: not part of a start
 	t0 := time.Now()
 	c := defaultCluster(b, "fresh", 3)
 	var leaderAt time.Time
