@@ -57,13 +57,13 @@ func (c Config) batchOps() int {
 }
 
 // DefaultConfig returns the defaults: a 5s dial timeout, a 10s request
-// timeout, backoff from 10ms to 500ms, and no logging. Addrs is empty.
+// timeout, backoff from 10ms to 250ms, and no logging. Addrs is empty.
 func DefaultConfig() Config {
 	return Config{
 		DialTimeout:    5 * time.Second,
 		RequestTimeout: 10 * time.Second,
 		InitialBackoff: 10 * time.Millisecond,
-		MaxBackoff:     500 * time.Millisecond,
+		MaxBackoff:     250 * time.Millisecond,
 		Logger:         zap.NewNop(),
 	}
 }

@@ -41,7 +41,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
-	if c.RequestTimeout != 10*time.Second || c.InitialBackoff != 10*time.Millisecond || c.MaxBackoff != 500*time.Millisecond {
+	if c.RequestTimeout != 10*time.Second || c.InitialBackoff != 10*time.Millisecond || c.MaxBackoff != 250*time.Millisecond {
 		t.Fatalf("DefaultConfig() = %+v", c)
 	}
 }

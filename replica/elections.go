@@ -41,6 +41,8 @@ type Elections struct {
 	// go back without a leader.
 	expedited bool
 	until     time.Time
+	// expedites tells the watch goroutine to end an expedite's window.
+	expedites chan struct{}
 	// gone is the leader whose node is dead: seeing it as leader still
 	// (followers forget a leader only when their timer fires) is no reason
 	// to restore the timeouts.
@@ -53,7 +55,7 @@ const expediteWindow = 10 * time.Second
 // NewElections controls r, whose configured heartbeat and election timeout
 // is base and leader lease timeout lease.
 func NewElections(r *raft.Raft, base, lease time.Duration, lg *zap.Logger) *Elections {
-	return &Elections{raft: r, base: base, lease: lease, lg: lg}
+	return &Elections{raft: r, base: base, lease: lease, lg: lg, expedites: make(chan struct{}, 1)}
 }
 
 // Update applies fn to the reloadable settings (runtime config) and keeps
@@ -97,6 +99,10 @@ func (e *Elections) Expedite(gone string) error {
 		return err
 	}
 	e.expedited = true
+	select {
+	case e.expedites <- struct{}{}:
+	default:
+	}
 	go e.campaignAfterLease()
 	return nil
 }
@@ -164,9 +170,9 @@ func (e *Elections) WatchLeader(done <-chan struct{}, fn func(leaderID string)) 
 	e.raft.RegisterObserver(obs)
 	go func() {
 		defer e.raft.DeregisterObserver(obs)
-		// The window of an expedite ends even if no leader is ever seen.
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
+		// The window of an expedite ends even if no leader is ever seen; no
+		// timer runs otherwise (hundreds of idle groups per node).
+		var windowEnd <-chan time.Time
 		for {
 			select {
 			case <-done:
@@ -176,7 +182,10 @@ func (e *Elections) WatchLeader(done <-chan struct{}, fn func(leaderID string)) 
 				if fn != nil {
 					fn(string(o.Data.(raft.LeaderObservation).LeaderID))
 				}
-			case <-tick.C:
+			case <-e.expedites:
+				windowEnd = time.After(expediteWindow)
+			case <-windowEnd:
+				windowEnd = nil
 				e.LeaderSeen()
 			}
 		}

@@ -59,7 +59,7 @@ func (n *Node) leaderFor(ctx context.Context, table string, partition uint32, ha
 // leaderWait bounds how long a request that reaches a follower during an
 // election waits for the election's outcome before it is sent away without
 // a leader to try.
-const leaderWait = time.Second
+const leaderWait = 2 * time.Second
 
 // findTable returns a table from this node's metadata, or, when the table
 // is not there, the authoritative answer. Only the meta leader says "not

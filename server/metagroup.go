@@ -85,7 +85,12 @@ func openMetaGroup(cfg Config, peers []Peer, mux *raftnet.Mux, logDB *logdb.DB, 
 	m.elect = replica.NewElections(m.raft, timing.HeartbeatTimeout, timing.LeaderLeaseTimeout, lg)
 	m.done = make(chan struct{})
 	// A new leader is worth a look at readiness at once (reconcileLoop).
-	m.elect.WatchLeader(m.done, func(string) { m.fsm.notify() })
+	m.elect.WatchLeader(m.done, func(id string) {
+		m.fsm.notify()
+		if id == cfg.NodeID {
+			m.tell() // followers learn the new term's first commit at once
+		}
+	})
 	if peers[0].ID == cfg.NodeID {
 		c := raftnet.Campaigner{Raft: m.raft, Elect: m.elect.Campaign, Mux: mux, Group: metaGroupID, NodeID: cfg.NodeID,
 			Addresses: peerAddresses(peers), Logger: lg.With(zap.String("group", "meta"))}
@@ -97,9 +102,10 @@ func openMetaGroup(cfg Config, peers []Peer, mux *raftnet.Mux, logDB *logdb.DB, 
 // metaTiming is the meta group's raft timing. The meta group is one small
 // group per node, so it can afford what hundreds of data groups cannot:
 // failure detection within a second whatever the data groups' timeout, and
-// followers told of every commit within tens of milliseconds (raft tells an
-// idle follower the commit index only every CommitTimeout), so metadata
-// changes reach every node at once rather than after an idle refresh.
+// an idle commit refresh every half second rather than every few seconds.
+// Followers learn of a change at once anyway: raft tells an idle follower
+// the commit index only with its next append, and apply sends one right
+// after every change (tell).
 func metaTiming(data replica.RaftTiming) replica.RaftTiming {
 	t := data
 	if t.HeartbeatTimeout > metaElectionTimeout {
@@ -113,8 +119,8 @@ func metaTiming(data replica.RaftTiming) replica.RaftTiming {
 const metaElectionTimeout = time.Second
 
 // metaCommitTimeout bounds how long an idle meta follower waits to learn
-// that a change committed.
-const metaCommitTimeout = 20 * time.Millisecond
+// that a change committed when the append that tells it was lost.
+const metaCommitTimeout = 500 * time.Millisecond
 
 func bootstrapMeta(rc *raft.Config, glog *logdb.GroupLog, snaps raft.SnapshotStore, trans raft.Transport, peers []Peer) error {
 	has, err := raft.HasExistingState(glog, glog, snaps)
@@ -253,7 +259,16 @@ func (m *metaGroup) apply(ctx context.Context, cmd metaCommand) (metaResult, uin
 	if res.Err == nil {
 		announceMetaIndex(ctx, f.Index())
 	}
+	m.tell()
 	return res, f.Index(), res.Err
+}
+
+// tell makes the followers learn the commit index now: a barrier entry
+// goes out at once, carrying it (raft otherwise sends it to an idle
+// follower only at the next commit refresh). Run after every change and
+// when a node comes back.
+func (m *metaGroup) tell() {
+	go func() { _ = m.raft.Barrier(5 * time.Second).Error() }()
 }
 
 // waitApplied blocks until this node's meta state includes log index.

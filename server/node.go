@@ -270,8 +270,28 @@ func (n *Node) peerUp(id string) {
 			count++
 		}
 	}
+	if n.meta.isLeader() {
+		go n.tellMetaWhenOpen(n.peerAddr(id))
+	}
 	if count > 0 {
 		n.lg.Info("peer back: sending it the log now", zap.String("peer", id), zap.Int("groups", count))
+	}
+}
+
+// tellMetaWhenOpen tells a node that came back the meta commit index as
+// soon as its meta group is open, so it is ready at once.
+func (n *Node) tellMetaWhenOpen(addr string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && n.meta.isLeader() {
+		if n.mux.ProbeGroup(addr, metaGroupID, time.Second) == nil {
+			n.meta.tell()
+			return
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 
