@@ -51,6 +51,11 @@ var (
 	// after other clients' writes to the same record; read the record to
 	// learn the outcome. Every other error of a write means it had no effect.
 	ErrAmbiguous = errors.New("client: write outcome unknown")
+	// ErrMessageTooLarge is returned when a request or its reply is larger
+	// than MaxMessageBytes: nothing was applied (a request is refused before
+	// it is sent, or by the node before any of it runs). Split the batch or
+	// page the scan.
+	ErrMessageTooLarge = errors.New("client: message too large")
 )
 
 // errorKind says what the retry loop does with an RPC error: the answer
@@ -120,6 +125,9 @@ func mapError(err error, notFound error) error {
 	st, ok := status.FromError(err)
 	if !ok {
 		return err
+	}
+	if messageTooLarge(st) {
+		return tooLargeError(st)
 	}
 	var sentinel error
 	switch st.Code() {

@@ -121,6 +121,7 @@ func (n *Node) checkReady() bool {
 		}
 	}
 	n.ready.Store(true)
+	n.markServing()
 	n.lg.Info("node ready", zap.String("addr", n.Addr()))
 	return true
 }
