@@ -142,7 +142,8 @@ func (n *Node) openReplica(t *TableMeta, p uint32, nodes []string, rc runtimeCon
 		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Scheduler: n.sched, Now: n.cfg.Now, Logger: n.lg,
 		Heartbeats: n.hub,
 		// Pullers of follower partitions start and stop with leadership.
-		OnLeaderChange: func(string) { n.dup.LeaderChanged() },
+		OnLeaderChange: func(id string) { n.met.ops.leaderChanged(t.Name, id); n.dup.LeaderChanged() },
+		Metrics:        n.met.ops.raft,
 		// One member starts the first election as soon as a majority has the
 		// group open; the first in the placement list spreads leaders.
 		Campaign: nodes[0] == n.cfg.NodeID,

@@ -1,0 +1,140 @@
+package server_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/server/servertest"
+)
+
+var updateDocs = flag.Bool("update", false, "rewrite docs/metrics.md from the registry")
+
+// metricDoc is one metric's entry in docs/metrics.md.
+type metricDoc struct {
+	name, kind, help string
+	labels           []string
+}
+
+// descPattern parses prometheus.Desc.String(), the only public view of a
+// Desc's name, help and labels.
+var descPattern = regexp.MustCompile(`^Desc\{fqName: ("(?:[^"\\]|\\.)*"), help: ("(?:[^"\\]|\\.)*"), constLabels: \{(.*)\}, variableLabels: \{(.*)\}\}$`)
+
+// registryDocs lists every tandem_ metric reg describes, with the type
+// its samples have (metrics without samples: counter when named _total,
+// else gauge).
+func registryDocs(t *testing.T, reg *prometheus.Registry) []metricDoc {
+	t.Helper()
+	kinds := map[string]string{}
+	ch := make(chan prometheus.Metric, 64)
+	go func() { reg.Collect(ch); close(ch) }()
+	for m := range ch {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		name := descPattern.FindStringSubmatch(m.Desc().String())[1]
+		switch {
+		case pb.Counter != nil:
+			kinds[name] = "counter"
+		case pb.Histogram != nil:
+			kinds[name] = "histogram"
+		case pb.Summary != nil:
+			kinds[name] = "summary"
+		default:
+			kinds[name] = "gauge"
+		}
+	}
+	descs := make(chan *prometheus.Desc, 64)
+	go func() { reg.Describe(descs); close(descs) }()
+	var out []metricDoc
+	for d := range descs {
+		m := descPattern.FindStringSubmatch(d.String())
+		if m == nil {
+			t.Fatalf("cannot parse %s", d)
+		}
+		name, _ := strconv.Unquote(m[1])
+		help, _ := strconv.Unquote(m[2])
+		if !strings.HasPrefix(name, "tandem_") {
+			continue // go_* and process_*: client_golang's standard collectors
+		}
+		kind := kinds[m[1]]
+		if kind == "" {
+			kind = "gauge"
+			if strings.HasSuffix(name, "_total") {
+				kind = "counter"
+			}
+		}
+		var labels []string
+		if m[4] != "" {
+			labels = strings.Split(m[4], ",")
+		}
+		out = append(out, metricDoc{name: name, kind: kind, help: help, labels: labels})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// renderMetricsDoc is docs/metrics.md.
+func renderMetricsDoc(docs []metricDoc) string {
+	var b strings.Builder
+	b.WriteString("# Tandem metrics\n\n")
+	b.WriteString("Every node serves these on `GET /metrics` (HTTP port), in the Prometheus text format.\n")
+	b.WriteString("This file is generated from a live node's registry by\n")
+	b.WriteString("`go test ./server -run TestMetricsDocIsCurrent -update`; the same test fails when it\n")
+	b.WriteString("is out of date. Besides these, the node exports client_golang's standard `go_*` and\n")
+	b.WriteString("`process_*` metrics. Histograms also have `_bucket`, `_sum` and `_count` series.\n\n")
+	b.WriteString("| Name | Type | Labels | Meaning |\n|---|---|---|---|\n")
+	for _, d := range docs {
+		labels := strings.Join(d.labels, ", ")
+		if labels == "" {
+			labels = "-"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", d.name, d.kind, labels, strings.ReplaceAll(d.help, "|", `\|`))
+	}
+	return b.String()
+}
+
+// docs/metrics.md lists every metric a node registers with its type,
+// labels and help, as the registry has them: adding, renaming or
+// retyping a metric without regenerating the file fails here.
+func TestMetricsDocIsCurrent(t *testing.T) {
+	c := servertest.MakeCluster(t, 1)
+	c.CreateTable("t", 1, 1)
+	n := c.Nodes[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Samples for the histograms, so their type shows.
+	if _, err := n.KV().Set(ctx, &tpb.SetRequest{Table: "t", HashKey: []byte("h"), SortKey: []byte("s"), Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Admin().CreateCheckpoint(ctx, &tpb.CreateCheckpointRequest{Table: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	got := renderMetricsDoc(registryDocs(t, n.Registry()))
+	path := filepath.Join("..", "docs", "metrics.md")
+	if *updateDocs {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != got {
+		t.Fatalf("docs/metrics.md is out of date: run go test ./server -run TestMetricsDocIsCurrent -update\n--- generated:\n%s", got)
+	}
+}
