@@ -12,10 +12,13 @@ import (
 // grpcurlVersion is the grpcurl the test was written against.
 const grpcurlVersion = "v1.9.4"
 
-// grpcurlBin finds grpcurl on PATH or in GOPATH/bin, or skips the test
-// saying how to install it.
+// grpcurlBin finds grpcurl ($GRPCURL, then PATH, then GOPATH/bin), or
+// skips the test saying how to install it.
 func grpcurlBin(t *testing.T) string {
 	t.Helper()
+	if p := os.Getenv("GRPCURL"); p != "" {
+		return p
+	}
 	if p, err := exec.LookPath("grpcurl"); err == nil {
 		return p
 	}
