@@ -162,7 +162,9 @@ func (s *Shared) Close() {
 	s.plainTable.Destroy()
 	s.cache.Destroy()
 	s.env.Destroy()
-	s.stats.destroy()
+	if s.stats != nil {
+		s.stats.destroy()
+	}
 }
 
 // newOptions returns the per-instance options every store uses, with the
@@ -189,7 +191,9 @@ func (s *Shared) newOptions(table *grocksdb.BlockBasedTableOptions) *grocksdb.Op
 	// sched_yield: on a small machine the spin burns the CPU the leader of
 	// the group needs.
 	o.SetEnableWriteThreadAdaptiveYield(false)
-	s.stats.install(o)
+	if s.stats != nil {
+		s.stats.install(o)
+	}
 	if s.wbm != nil {
 		o.SetTableCacheNumshardbits(budgetTableCacheShardBits)
 		o.SetArenaBlockSize(s.cfg.arenaBlockSize())

@@ -3,6 +3,7 @@ package rocksdb
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 // Two instances of one Shared report memtable bytes before a flush, SST
@@ -41,5 +42,57 @@ func TestStatsAcrossInstances(t *testing.T) {
 	}
 	if after.BlockCacheCapacity != 8<<20 || after.BlockCacheUsage == 0 {
 		t.Fatalf("cache figures %+v, want 8 MiB capacity and some usage", after)
+	}
+}
+
+// BenchmarkStatisticsCost runs the same cached reads and unsynced writes on
+// an instance counting into the node's statistics and on one without, in
+// one run, alternating chunks of 1,000 operations between the two so that
+// the machine's load drifts over both alike, and prints the ratio
+// (with/without) of each.
+func BenchmarkStatisticsCost(b *testing.B) {
+	for _, op := range []string{"get", "put"} {
+		b.Run(op, func(b *testing.B) {
+			var dbs [2]*DB
+			for i := range dbs {
+				sh := mustNewShared(b)
+				if i == 0 {
+					sh.stats.destroy()
+					sh.stats = nil
+				}
+				dbs[i] = mustOpen(b, sh, Options{})
+				for k := 0; k < 1000; k++ {
+					mustPut(b, dbs[i], fmt.Sprintf("h%04d", k), "s", "value", 0)
+				}
+				if err := dbs[i].Flush(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			keys := make([][]byte, 1000)
+			for k := range keys {
+				keys[k] = []byte(fmt.Sprintf("h%04d", k))
+			}
+			var took [2]time.Duration
+			b.ResetTimer()
+			for done, round := 0, 0; done < b.N; round++ {
+				chunk := min(1000, b.N-done)
+				for j := 0; j < 2; j++ {
+					i := (round + j) % 2
+					start := time.Now()
+					for _, key := range keys[:chunk] {
+						if op == "get" {
+							_, _, _, _ = dbs[i].Get(key, []byte("s"))
+						} else {
+							mustPut(b, dbs[i], string(key), "s", "value", 0)
+						}
+					}
+					took[i] += time.Since(start)
+				}
+				done += chunk
+			}
+			b.ReportMetric(float64(took[0].Nanoseconds())/float64(b.N), "ns/op-without")
+			b.ReportMetric(float64(took[1].Nanoseconds())/float64(b.N), "ns/op-with")
+			b.ReportMetric(float64(took[1])/float64(took[0]), "ratio")
+		})
 	}
 }
