@@ -91,6 +91,24 @@ func registryDocs(t *testing.T, reg *prometheus.Registry, known map[string]strin
 	return out
 }
 
+// metricsDocQueries ends docs/metrics.md: derived figures operators ask
+// for, as PromQL (deploy/monitoring has the dashboard and alerts).
+const metricsDocQueries = `
+## Derived figures
+
+- Block cache hit ratio of a node:
+  ` + "`rate(tandem_rocksdb_block_cache_hits_total[5m]) / (rate(tandem_rocksdb_block_cache_hits_total[5m]) + rate(tandem_rocksdb_block_cache_misses_total[5m]))`" + `
+- Partitions without a leader (scrape every node):
+  ` + "`max by (table, partition) (tandem_replica_is_leader) == 0`" + `
+- Per-table request rates: ` + "`sum by (table) (rate(tandem_table_read_ops_total[1m]))`" + `, likewise writes.
+- Raft commit latency p99: ` + "`histogram_quantile(0.99, sum by (le, table) (rate(tandem_raft_commit_duration_seconds_bucket[5m])))`" + `
+- Share of the duplication log cap in use:
+  ` + "`tandem_duplication_retained_log_bytes / on (instance) group_left tandem_raft_log_retain_cap_bytes`" + `
+
+Alerting rules, their unit tests, an example Prometheus configuration and a
+Grafana dashboard are in ` + "`deploy/monitoring/`" + `.
+`
+
 // renderMetricsDoc is docs/metrics.md.
 func renderMetricsDoc(docs []metricDoc) string {
 	var b strings.Builder
@@ -108,6 +126,7 @@ func renderMetricsDoc(docs []metricDoc) string {
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", d.name, d.kind, labels, strings.ReplaceAll(d.help, "|", `\|`))
 	}
+	b.WriteString(metricsDocQueries)
 	return b.String()
 }
 
