@@ -126,9 +126,6 @@ func mapError(err error, notFound error) error {
 	if !ok {
 		return err
 	}
-	if messageTooLarge(st) {
-		return tooLargeError(st)
-	}
 	var sentinel error
 	switch st.Code() {
 	case codes.NotFound:
@@ -147,6 +144,11 @@ func mapError(err error, notFound error) error {
 		sentinel = ErrPermissionDenied
 	case codes.Aborted:
 		sentinel = ErrAmbiguous
+	case codes.ResourceExhausted:
+		if messageTooLarge(st) {
+			return tooLargeError(st)
+		}
+		return fmt.Errorf("client: %s: %s", st.Code(), st.Message())
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("%w: %w: %s", ErrUnavailable, context.DeadlineExceeded, st.Message())
 	case codes.Canceled:

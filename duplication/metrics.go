@@ -15,8 +15,6 @@ type Metrics struct {
 	lagDecrees *prometheus.GaugeVec
 	retained   *prometheus.GaugeVec
 	baseBytes  *prometheus.GaugeVec
-	// rebootstraps is what the follower reports: its puller's count.
-	rebootstraps *prometheus.GaugeVec
 }
 
 // NewMetrics creates duplication's metrics (register Collectors()).
@@ -38,15 +36,12 @@ func NewMetrics() *Metrics {
 		baseBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tandem_duplication_base_bytes_done", Help: "Bytes of the current base the remote has pulled.",
 		}, labels),
-		rebootstraps: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "tandem_duplication_rebootstraps", Help: "Times the remote partition re-bootstrapped from a new base (its log was gone), as its puller reports since it started.",
-		}, labels),
 	}
 }
 
 // Collectors lists the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.shipped, m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes, m.rebootstraps}
+	return []prometheus.Collector{m.shipped, m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes}
 }
 
 // ResetGauges clears per-partition gauges before a refresh, so partitions
@@ -56,7 +51,6 @@ func (m *Metrics) ResetGauges() {
 	m.lagDecrees.Reset()
 	m.retained.Reset()
 	m.baseBytes.Reset()
-	m.rebootstraps.Reset()
 }
 
 // Observe sets the gauges of one partition from its status.
@@ -66,13 +60,12 @@ func (m *Metrics) Observe(dupID, table string, st *tpb.DupPartitionStatus) {
 	m.lagDecrees.WithLabelValues(dupID, table, p).Set(float64(st.LagDecrees))
 	m.retained.WithLabelValues(dupID, table, p).Set(float64(st.RetainedLogBytes))
 	m.baseBytes.WithLabelValues(dupID, table, p).Set(float64(st.BaseBytesDone))
-	m.rebootstraps.WithLabelValues(dupID, table, p).Set(float64(st.Rebootstraps))
 }
 
 // Forget drops the series of a removed duplication.
 func (m *Metrics) Forget(dupID string) {
 	m.shipped.DeletePartialMatch(prometheus.Labels{"dup": dupID})
-	for _, g := range []*prometheus.GaugeVec{m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes, m.rebootstraps} {
+	for _, g := range []*prometheus.GaugeVec{m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes} {
 		g.DeletePartialMatch(prometheus.Labels{"dup": dupID})
 	}
 }

@@ -11,6 +11,7 @@ import (
 // Metrics are raft figures of a node's replicas, by table, shared by every
 // replica of the node (Config.Metrics; nil records nothing).
 type Metrics struct {
+	leaders  *prometheus.CounterVec
 	commit   *prometheus.HistogramVec
 	apply    *prometheus.HistogramVec
 	installs *prometheus.CounterVec
@@ -20,6 +21,10 @@ type Metrics struct {
 func NewMetrics() *Metrics {
 	buckets := prometheus.ExponentialBuckets(0.0001, 2, 18)
 	return &Metrics{
+		leaders: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tandem_raft_leader_changes_total",
+			Help: "Leaders elected in the raft groups of a table's partitions, as this node's replicas saw them.",
+		}, []string{"table"}),
 		commit: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tandem_raft_commit_duration_seconds",
 			Help:    "Time from a write's proposal on the leader until raft committed and applied it (batching wait included).",
@@ -39,7 +44,15 @@ func NewMetrics() *Metrics {
 
 // Collectors lists the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.commit, m.apply, m.installs}
+	return []prometheus.Collector{m.leaders, m.commit, m.apply, m.installs}
+}
+
+// leaderChanged counts a replica of table seeing a new leader (an empty id
+// is a leader lost; the next one known counts).
+func (m *Metrics) leaderChanged(table, leaderID string) {
+	if m != nil && leaderID != "" {
+		m.leaders.WithLabelValues(table).Inc()
+	}
 }
 
 func (m *Metrics) observeCommit(table string, since time.Time, err error) {

@@ -240,6 +240,7 @@ func (r *Replica) leaderChanged(id string) {
 	close(r.leaderCh)
 	r.leaderCh = make(chan struct{})
 	r.leaderMu.Unlock()
+	r.cfg.Metrics.leaderChanged(r.cfg.Table, id)
 	if r.cfg.OnLeaderChange != nil {
 		r.cfg.OnLeaderChange(id)
 	}

@@ -35,19 +35,18 @@ const (
 // node's readiness; "" is the node as a whole.
 var servedServices = []string{"", tpb.KV_ServiceDesc.ServiceName, tpb.Admin_ServiceDesc.ServiceName, tpb.Duplication_ServiceDesc.ServiceName}
 
-// opsServerOptions are the transport options every node serves with:
-// message size caps and keepalive.
-func opsServerOptions() []grpc.ServerOption {
+// keepaliveServerOptions are the keepalive settings every node serves
+// with (the message size caps are in startGRPC).
+func keepaliveServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(maxMessageBytes),
-		grpc.MaxSendMsgSize(maxMessageBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: serverPingInterval, Timeout: serverPingTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: minClientPing, PermitWithoutStream: true}),
 	}
 }
 
 // keepaliveDialOption is the keepalive of the node's outgoing connections
-// (other nodes, remote clusters): within what opsServerOptions accepts.
+// (other nodes, remote clusters; dialOptions): within what
+// keepaliveServerOptions accepts.
 func keepaliveDialOption() grpc.DialOption {
 	return grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: clientPingInterval, Timeout: clientPingTimeout, PermitWithoutStream: true})
 }

@@ -36,9 +36,9 @@ func newMetrics(n *Node) *metrics {
 	m.reg.MustRegister(n.sched.Metrics().Collectors()...)
 	m.reg.MustRegister(n.dup.Collectors()...)
 	m.reg.MustRegister(n.hub.Collectors()...)
-	m.reg.MustRegister(append(m.ops.collectors(), &opsCollector{n: n})...)
 	m.reg.MustRegister(m.requests, m.latency, &replicaCollector{n: n},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(append(m.ops.collectors(), &opsCollector{n: n})...)
 	return m
 }
 

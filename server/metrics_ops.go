@@ -15,7 +15,6 @@ import (
 // the RED metrics of metrics.go.
 type opsMetrics struct {
 	reads, writes *prometheus.CounterVec
-	leaderChanges *prometheus.CounterVec
 	raft          *replica.Metrics
 }
 
@@ -29,16 +28,12 @@ func newOpsMetrics() *opsMetrics {
 			Name: "tandem_table_write_ops_total",
 			Help: "Write operations this node served for a table: sets, dels, multi-sets, each write of a batch.",
 		}, []string{"table"}),
-		leaderChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tandem_raft_leader_changes_total",
-			Help: "Leaders elected in the raft groups of a table's partitions, as this node's replicas saw them.",
-		}, []string{"table"}),
 		raft: replica.NewMetrics(),
 	}
 }
 
 func (m *opsMetrics) collectors() []prometheus.Collector {
-	return append(m.raft.Collectors(), m.reads, m.writes, m.leaderChanges)
+	return append(m.raft.Collectors(), m.reads, m.writes)
 }
 
 // countTableOps adds a served KV call's operations to its table's rate.
@@ -74,14 +69,6 @@ func (m *opsMetrics) countTableOps(req any) {
 	}
 	if writes > 0 {
 		m.writes.WithLabelValues(table).Add(float64(writes))
-	}
-}
-
-// leaderChanged counts a replica of table seeing a new leader (an empty id
-// is a leader lost, counted when the next one is known).
-func (m *opsMetrics) leaderChanged(table, leaderID string) {
-	if leaderID != "" {
-		m.leaderChanges.WithLabelValues(table).Inc()
 	}
 }
 

@@ -128,7 +128,7 @@ func (n *Node) open() error {
 		return err
 	}
 	n.met = newMetrics(n)
-	n.conns = newConnPool(append(n.dialOptions(), keepaliveDialOption())...)
+	n.conns = newConnPool(n.dialOptions()...)
 	if n.meta, err = openMetaGroup(n.cfg, n.peers, n.mux, n.logDB, n.lg); err != nil {
 		return fmt.Errorf("open meta group: %w", err)
 	}
@@ -145,13 +145,15 @@ func (n *Node) open() error {
 }
 
 func (n *Node) startGRPC() {
-	n.grpc = grpc.NewServer(append(append(opsServerOptions(),
+	n.grpc = grpc.NewServer(append([]grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxMessageBytes),
+		grpc.MaxSendMsgSize(maxMessageBytes),
 		grpc.ChainUnaryInterceptor(n.met.unaryInterceptor),
 		// Long-lived workers serve the calls: a fresh goroutine per call
 		// grows its stack on the way through the handlers (stack copying
 		// was a tenth of a node's CPU profile under a read load).
-		grpc.NumStreamWorkers(uint32(4*runtime.GOMAXPROCS(0)))),
-		n.securityServerOptions()...)...)
+		grpc.NumStreamWorkers(uint32(4 * runtime.GOMAXPROCS(0))),
+	}, append(n.securityServerOptions(), keepaliveServerOptions()...)...)...)
 	tpb.RegisterKVServer(n.grpc, &kvService{n: n})
 	tpb.RegisterAdminServer(n.grpc, &adminService{n: n})
 	tpb.RegisterDuplicationServer(n.grpc, n.dup.Source())
