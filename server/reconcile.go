@@ -138,10 +138,10 @@ func (n *Node) openReplica(t *TableMeta, p uint32, nodes []string, rc runtimeCon
 	r, err := replica.Open(replica.Config{
 		NodeID: n.cfg.NodeID, Group: g, Table: t.Name, Partition: p,
 		Dir:     n.replicaDir(g),
-		Metrics: n.met.ops.raft,
 		Servers: servers, Addresses: peerAddresses(n.peers), Raft: timing,
 		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Scheduler: n.sched, Now: n.cfg.Now, Logger: n.lg,
 		Heartbeats: n.hub,
+		Metrics:    n.met.ops.raft,
 		// Pullers of follower partitions start and stop with leadership.
 		OnLeaderChange: func(string) { n.dup.LeaderChanged() },
 		// One member starts the first election as soon as a majority has the
