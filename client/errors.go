@@ -51,6 +51,11 @@ var (
 	// after other clients' writes to the same record; read the record to
 	// learn the outcome. Every other error of a write means it had no effect.
 	ErrAmbiguous = errors.New("client: write outcome unknown")
+	// ErrMessageTooLarge is returned when a request or its reply is larger
+	// than MaxMessageBytes: nothing was applied (a request is refused before
+	// it is sent, or by the node before any of it runs). Split the batch or
+	// page the scan.
+	ErrMessageTooLarge = errors.New("client: message too large")
 )
 
 // errorKind says what the retry loop does with an RPC error: the answer
@@ -139,6 +144,11 @@ func mapError(err error, notFound error) error {
 		sentinel = ErrPermissionDenied
 	case codes.Aborted:
 		sentinel = ErrAmbiguous
+	case codes.ResourceExhausted:
+		if messageTooLarge(st) {
+			return tooLargeError(st)
+		}
+		return fmt.Errorf("client: %s: %s", st.Code(), st.Message())
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("%w: %w: %s", ErrUnavailable, context.DeadlineExceeded, st.Message())
 	case codes.Canceled:

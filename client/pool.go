@@ -12,21 +12,16 @@ import (
 	"github.com/tandem-kv/tandem/internal/netaddr"
 )
 
-// maxRecvMsgSize lets a full scan page of large values through; gRPC's
-// default of 4 MiB is too small for 1,000 records of a few KiB each.
-const maxRecvMsgSize = 64 << 20
-
 // dialOptions are the options of every connection the client opens to
-// addr: TLS and the token as cfg says.
+// addr: TLS and the token as cfg says, the message size caps (gRPC's
+// default of 4 MiB is too small for a full scan page of large values) and
+// keepalive (limits.go).
 func dialOptions(cfg Config, addr string) ([]grpc.DialOption, error) {
 	creds := insecure.NewCredentials()
 	if cfg.TLS != nil {
 		creds = credentials.NewTLS(cfg.TLS)
 	}
-	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
-	}
+	opts := append(transportOptions(), grpc.WithTransportCredentials(creds))
 	if cfg.Token == "" {
 		return opts, nil
 	}

@@ -17,6 +17,7 @@ type Node struct {
 	cfg       Config
 	lg        *zap.Logger
 	met       *Metrics
+	reboots   *rebootstrapGauge
 	source    *Source
 	followers *followers
 
@@ -32,7 +33,7 @@ func NewNode(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, lg: cfg.Logger, met: NewMetrics(),
+	n := &Node{cfg: cfg, lg: cfg.Logger, met: NewMetrics(), reboots: newRebootstrapGauge(),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	n.source = newSource(&n.cfg, n.met)
 	n.followers = newFollowers(&n.cfg)
@@ -43,7 +44,9 @@ func NewNode(cfg Config) (*Node, error) {
 func (n *Node) Source() tpb.DuplicationServer { return n.source }
 
 // Collectors lists the metrics to register.
-func (n *Node) Collectors() []prometheus.Collector { return n.met.Collectors() }
+func (n *Node) Collectors() []prometheus.Collector {
+	return append(n.met.Collectors(), n.reboots.g)
+}
 
 // LeaderChanged tells duplication that a replica of this node saw its
 // group's leader change (replica.Config.OnLeaderChange), so pullers start

@@ -164,9 +164,11 @@ func Summarize(info *tpb.DuplicationInfo, parts []*tpb.DupPartitionStatus) {
 // observe refreshes the lag gauges of the partitions this node leads.
 func (n *Node) observe() {
 	n.met.ResetGauges()
+	n.reboots.g.Reset()
 	for _, d := range n.cfg.Meta.Duplications() {
 		for _, st := range n.LocalStatus(d.ID) {
 			n.met.Observe(d.ID, d.Table, st)
+			n.reboots.set(d.ID, d.Table, st)
 		}
 	}
 }

@@ -119,6 +119,9 @@ type Config struct {
 	// OnLeaderChange, when set, is called with the leader's node id (empty:
 	// none known) whenever raft sees the group's leader change.
 	OnLeaderChange func(leaderID string)
+	// Metrics, when set, records commit and apply latency and snapshot
+	// installs (shared by the node's replicas).
+	Metrics *Metrics
 }
 
 // Validate reports a missing or inconsistent field.

@@ -226,13 +226,18 @@ func writeMutations(db *rocksdb.DB, muts []Mutation, decree uint64, meta map[str
 type fsm struct {
 	*applier
 	snaps *snapshotter
+	met   *Metrics
+	table string
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
 
-func (f *fsm) Apply(l *raft.Log) interface{} { return f.applyBatch([]*raft.Log{l})[0] }
+func (f *fsm) Apply(l *raft.Log) interface{} { return f.ApplyBatch([]*raft.Log{l})[0] }
 
-func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} { return f.applyBatch(logs) }
+func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
+	defer f.met.observeApply(f.table, time.Now())
+	return f.applyBatch(logs)
+}
 
 // Snapshot returns at once; Persist, which raft runs off the FSM
 // goroutine, gets a checkpoint at this decree or newer from the catalog
@@ -243,8 +248,9 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 }
 
 // Restore replaces the replica's data with a streamed checkpoint.
-func (f *fsm) Restore(rc io.ReadCloser) error {
+func (f *fsm) Restore(rc io.ReadCloser) (err error) {
 	defer rc.Close()
+	defer func() { f.met.snapshotInstalled(f.table, err) }()
 	if err := f.snaps.install(rc); err != nil {
 		return err
 	}

@@ -96,7 +96,7 @@ func (r *Replica) start() error {
 		now = time.Now
 	}
 	r.ckpt = &checkpointer{table: r.cfg.Table, partition: r.cfg.Partition, store: r.store, ap: ap, catalog: r.catalog, now: now, lg: r.lg}
-	r.fsm = &fsm{applier: ap, snaps: &snapshotter{store: r.store, lg: r.lg, checkpoint: r.snapshotCheckpoint}}
+	r.fsm = &fsm{applier: ap, snaps: &snapshotter{store: r.store, lg: r.lg, checkpoint: r.snapshotCheckpoint}, met: r.cfg.Metrics, table: r.cfg.Table}
 	if r.glog, err = r.cfg.LogDB.Group(r.cfg.Group); err != nil {
 		return err
 	}
@@ -179,7 +179,10 @@ func (r *Replica) propose(ctx context.Context, cmd []byte) (uint64, error) {
 	if r.raft.State() != raft.Leader {
 		return 0, ErrNotLeader
 	}
-	return r.batch.propose(ctx, cmd)
+	start := time.Now()
+	d, err := r.batch.propose(ctx, cmd)
+	r.cfg.Metrics.observeCommit(r.cfg.Table, start, err)
+	return d, err
 }
 
 func (r *Replica) timeout(ctx context.Context) time.Duration {
@@ -237,6 +240,7 @@ func (r *Replica) leaderChanged(id string) {
 	close(r.leaderCh)
 	r.leaderCh = make(chan struct{})
 	r.leaderMu.Unlock()
+	r.cfg.Metrics.leaderChanged(r.cfg.Table, id)
 	if r.cfg.OnLeaderChange != nil {
 		r.cfg.OnLeaderChange(id)
 	}

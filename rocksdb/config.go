@@ -83,6 +83,8 @@ type Shared struct {
 	env    *grocksdb.Env
 	// wbm caps all instances' memtables; nil without a memory budget.
 	wbm *writeBufferManager
+	// stats counts every instance's tickers (stats.go).
+	stats *statistics
 	// bloomTable is used for the records column family, plainTable for
 	// metadata and KV stores, which are read by iteration or rarely.
 	bloomTable *grocksdb.BlockBasedTableOptions
@@ -110,6 +112,7 @@ func NewShared(cfg Config) (*Shared, error) {
 		env:        env,
 		bloomTable: newTableOptions(cache, true),
 		plainTable: newTableOptions(cache, false),
+		stats:      newStatistics(),
 	}
 	if cfg.MemoryBudgetBytes != 0 {
 		s.wbm = newWriteBufferManager(cfg.memtableLimit(), cache)
@@ -159,6 +162,9 @@ func (s *Shared) Close() {
 	s.plainTable.Destroy()
 	s.cache.Destroy()
 	s.env.Destroy()
+	if s.stats != nil {
+		s.stats.destroy()
+	}
 }
 
 // newOptions returns the per-instance options every store uses, with the
@@ -185,6 +191,9 @@ func (s *Shared) newOptions(table *grocksdb.BlockBasedTableOptions) *grocksdb.Op
 	// sched_yield: on a small machine the spin burns the CPU the leader of
 	// the group needs.
 	o.SetEnableWriteThreadAdaptiveYield(false)
+	if s.stats != nil {
+		s.stats.install(o)
+	}
 	if s.wbm != nil {
 		o.SetTableCacheNumshardbits(budgetTableCacheShardBits)
 		o.SetArenaBlockSize(s.cfg.arenaBlockSize())

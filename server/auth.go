@@ -13,8 +13,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
@@ -55,8 +58,8 @@ func ParseRole(s string) (Role, bool) {
 	return RoleNone, false
 }
 
-// methodRoles is the role each gRPC method needs. A method missing here
-// needs admin (deny by default); a test checks that every method of the
+// methodRoles is the role each gRPC method needs; RoleNone means no
+// credentials at all. A method missing here needs admin (deny by default); a test checks that every method of the
 // generated services is listed, so a new one gets a deliberate role.
 var methodRoles = map[string]Role{
 	tpb.KV_Get_FullMethodName:        RoleRead,
@@ -97,6 +100,15 @@ var methodRoles = map[string]Role{
 	tpb.Duplication_Prepare_FullMethodName:   RoleAdmin,
 	tpb.Duplication_FetchFile_FullMethodName: RoleAdmin,
 	tpb.Duplication_Pull_FullMethodName:      RoleAdmin,
+
+	// Load balancers and Kubernetes probes ask without credentials; the
+	// answer says only whether the node serves (grpcops.go).
+	healthpb.Health_Check_FullMethodName: RoleNone,
+	healthpb.Health_List_FullMethodName:  RoleNone,
+	healthpb.Health_Watch_FullMethodName: RoleNone,
+	// Reflection describes the API, no data: any valid token.
+	reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName:      RoleRead,
+	reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName: RoleRead,
 }
 
 // methodRole is the role method needs.
@@ -195,6 +207,9 @@ type authorizer struct {
 // Unauthenticated or PermissionDenied status.
 func (a *authorizer) authorize(ctx context.Context, method string) error {
 	need := methodRole(method)
+	if need == RoleNone {
+		return nil
+	}
 	have, via := a.callerRole(ctx)
 	if have == RoleNone {
 		return status.Error(codes.Unauthenticated, "missing or invalid bearer token")

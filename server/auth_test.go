@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 )
@@ -68,7 +71,8 @@ func TestTokenLookupComparesEveryEntryInConstantTime(t *testing.T) {
 // deliberate entry in methodRoles.
 func TestEveryMethodHasARole(t *testing.T) {
 	seen := 0
-	for _, sd := range []grpc.ServiceDesc{tpb.KV_ServiceDesc, tpb.Admin_ServiceDesc, tpb.Duplication_ServiceDesc} {
+	for _, sd := range []grpc.ServiceDesc{tpb.KV_ServiceDesc, tpb.Admin_ServiceDesc, tpb.Duplication_ServiceDesc,
+		healthpb.Health_ServiceDesc, reflectionv1.ServerReflection_ServiceDesc, reflectionv1alpha.ServerReflection_ServiceDesc} {
 		var names []string
 		for _, m := range sd.Methods {
 			names = append(names, m.MethodName)

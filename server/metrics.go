@@ -18,6 +18,7 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	ops      *opsMetrics
 }
 
 func newMetrics(n *Node) *metrics {
@@ -30,12 +31,14 @@ func newMetrics(n *Node) *metrics {
 			Name: "tandem_rpc_duration_seconds", Help: "RPC latency by method.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 		}, []string{"method"}),
+		ops: newOpsMetrics(),
 	}
 	m.reg.MustRegister(n.sched.Metrics().Collectors()...)
 	m.reg.MustRegister(n.dup.Collectors()...)
 	m.reg.MustRegister(n.hub.Collectors()...)
 	m.reg.MustRegister(m.requests, m.latency, &replicaCollector{n: n},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(append(m.ops.collectors(), &opsCollector{n: n})...)
 	return m
 }
 
@@ -45,6 +48,9 @@ func (m *metrics) unaryInterceptor(ctx context.Context, req any, info *grpc.Unar
 	method := path.Base(info.FullMethod)
 	m.requests.WithLabelValues(method, status.Code(err).String()).Inc()
 	m.latency.WithLabelValues(method).Observe(time.Since(start).Seconds())
+	if err == nil {
+		m.ops.countTableOps(req)
+	}
 	return resp, err
 }
 
@@ -54,7 +60,7 @@ var (
 	descLeader   = prometheus.NewDesc("tandem_replica_is_leader", "1 when this replica leads its partition.", []string{"table", "partition"}, nil)
 	descSize     = prometheus.NewDesc("tandem_replica_size_bytes", "Approximate data size of a replica.", []string{"table", "partition"}, nil)
 	descMeta     = prometheus.NewDesc("tandem_meta_is_leader", "1 when this node leads the meta group.", nil, nil)
-	descCkpts    = prometheus.NewDesc("tandem_checkpoint_count", "Published checkpoints of a replica.", []string{"table", "partition"}, nil)
+	descCkpts    = prometheus.NewDesc("tandem_checkpoint_published", "Published checkpoints of a replica.", []string{"table", "partition"}, nil)
 	descCkptSize = prometheus.NewDesc("tandem_checkpoint_bytes", "Bytes of a replica's published checkpoints (hard links share data with the live instance).", []string{"table", "partition"}, nil)
 )
 

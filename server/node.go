@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
 
 	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/duplication"
@@ -24,11 +25,6 @@ import (
 	"github.com/tandem-kv/tandem/replica"
 	"github.com/tandem-kv/tandem/rocksdb"
 )
-
-// maxMessageBytes caps one gRPC message; it sits above the value limit so an
-// oversized value gets our InvalidArgument naming the limit, not a transport
-// error.
-const maxMessageBytes = 80 << 20
 
 // Node is one tandem-server process: the shared RocksDB resources and raft
 // log, the mux on the node's one port, the meta group, the partition
@@ -44,6 +40,7 @@ type Node struct {
 	hub    *raftnet.HeartbeatHub
 	watch  *raftnet.PeerWatch
 	grpc   *grpc.Server
+	health *health.Server
 	http   *http.Server
 	httpLn net.Listener
 	meta   *metaGroup
@@ -156,10 +153,11 @@ func (n *Node) startGRPC() {
 		// grows its stack on the way through the handlers (stack copying
 		// was a tenth of a node's CPU profile under a read load).
 		grpc.NumStreamWorkers(uint32(4 * runtime.GOMAXPROCS(0))),
-	}, n.securityServerOptions()...)...)
+	}, append(n.securityServerOptions(), keepaliveServerOptions()...)...)...)
 	tpb.RegisterKVServer(n.grpc, &kvService{n: n})
 	tpb.RegisterAdminServer(n.grpc, &adminService{n: n})
 	tpb.RegisterDuplicationServer(n.grpc, n.dup.Source())
+	n.registerOps()
 	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()
@@ -300,6 +298,7 @@ func (n *Node) Close() error {
 	var errs []error
 	n.closeMu.Do(func() {
 		close(n.stop)
+		n.markStopping()
 		if n.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			_ = n.http.Shutdown(ctx)

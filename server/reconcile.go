@@ -121,6 +121,7 @@ func (n *Node) checkReady() bool {
 		}
 	}
 	n.ready.Store(true)
+	n.markServing()
 	n.lg.Info("node ready", zap.String("addr", n.Addr()))
 	return true
 }
@@ -140,6 +141,7 @@ func (n *Node) openReplica(t *TableMeta, p uint32, nodes []string, rc runtimeCon
 		Servers: servers, Addresses: peerAddresses(n.peers), Raft: timing,
 		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Scheduler: n.sched, Now: n.cfg.Now, Logger: n.lg,
 		Heartbeats: n.hub,
+		Metrics:    n.met.ops.raft,
 		// Pullers of follower partitions start and stop with leadership.
 		OnLeaderChange: func(string) { n.dup.LeaderChanged() },
 		// One member starts the first election as soon as a majority has the

@@ -144,13 +144,14 @@ func (n *Node) securityServerOptions() []grpc.ServerOption {
 	return opts
 }
 
-// dialOptions are the credentials of the node's outgoing gRPC connections.
+// dialOptions are the credentials and keepalive of the node's outgoing gRPC
+// connections.
 func (n *Node) dialOptions() []grpc.DialOption {
 	creds := insecure.NewCredentials()
 	if n.cfg.TLS != nil {
 		creds = credentials.NewTLS(n.cfg.TLS.clientConfig())
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds), keepaliveDialOption()}
 	if n.cfg.AuthToken != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(bearerToken(n.cfg.AuthToken)))
 	}
