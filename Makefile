@@ -13,7 +13,7 @@ PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 export CGO_ENABLED=1
 
-.PHONY: all deps build run test test-unit test-e2e test-robustness test-deploy lint proto bench fuzz clean
+.PHONY: all deps build run test test-tools metrics-doc test-unit test-e2e test-robustness test-deploy lint proto bench fuzz clean
 
 all: build
 
@@ -38,7 +38,24 @@ run: build
 	exec $(BIN)/tandem-server --id n1 --addr 127.0.0.1:7100 --http 127.0.0.1:7180 \
 		--data $(DATA)/n1 --cluster local --create-table demo:8
 
-test: deps lint
+# test-tools installs the operators' own tools that tests run for real:
+# promtool (Debian's prometheus) for /metrics and the alert rules, grpcurl
+# (module proxy, into bin/) for reflection and health. A test that lacks its
+# tool skips saying how to install it; `make test` never lacks one.
+GRPCURL_VERSION ?= v1.9.4
+export GRPCURL ?= $(CURDIR)/$(BIN)/grpcurl
+test-tools: deps
+	@command -v promtool >/dev/null || { echo "installing prometheus (promtool) (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+	@test -x $(GRPCURL) || { echo "installing grpcurl $(GRPCURL_VERSION) into $(BIN)/"; \
+		GOBIN=$(CURDIR)/$(BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION); }
+
+# metrics-doc rewrites docs/metrics.md from a live node's registry (make test
+# fails when it drifts).
+metrics-doc:
+	$(GO) test -count=1 -run TestMetricsDocIsCurrent ./server -update
+
+test: deps lint test-tools
 	$(GO) test -race -count=1 -p 1 -timeout 20m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -vxF "$$($(GO) list $(RACE_PKGS))")
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s

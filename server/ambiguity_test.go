@@ -45,6 +45,16 @@ func isolateLeader(t *testing.T, cl *servertest.Cluster, name string) stuckLeade
 	if _, err := kv.Set(ctx, &tpb.SetRequest{Table: name, HashKey: []byte("h"), SortKey: []byte("s"), Value: []byte("v0")}); err != nil {
 		t.Fatalf("first write to %s: %v", name, err)
 	}
+	// A leader needs only a majority: the third replica may still be
+	// opening when the first write commits.
+	servertest.WaitFor(t, 20*time.Second, "every replica of "+name+" open", func() bool {
+		for i := range cl.Nodes {
+			if cl.Replica(i, name, 0) == nil {
+				return false
+			}
+		}
+		return true
+	})
 	for i := range cl.Nodes {
 		if i != l {
 			if err := cl.Replica(i, name, 0).Close(); err != nil {
