@@ -23,6 +23,10 @@ import (
 type SourceReplica interface {
 	Applied() uint64
 	Leader() (id, addr string)
+	// Read returns once this replica, still leading, has applied every
+	// write acknowledged before the call (the linearizable read barrier):
+	// what makes a pull answer's replicated time sound.
+	Read(ctx context.Context) (replica.View, error)
 	Checkpoint(ctx context.Context, p checkpoint.Purpose) (*checkpoint.Manifest, error)
 	Catalog() *checkpoint.Catalog
 	ReadLog(from uint64, maxBytes int) ([]replica.WalEntry, uint64, error)
@@ -39,8 +43,14 @@ type SourceReplica interface {
 // replica: its source decree, a base install, shipped entries applied.
 type FollowerReplica interface {
 	SourceDecree() uint64
+	// ReplicatedTime is the replicated time stored with the data (zero
+	// when unknown).
+	ReplicatedTime() time.Time
 	InstallBase(dir string, m *checkpoint.Manifest) error
 	ProposeDuplicated(ctx context.Context, entries []replica.DupEntry, upTo uint64) (uint64, error)
+	// ProposeDuplicatedAt also records the replicated time the batch
+	// establishes, atomically with it.
+	ProposeDuplicatedAt(ctx context.Context, entries []replica.DupEntry, upTo uint64, at time.Time) (uint64, error)
 }
 
 // Replica is one partition replica of this node, on either side.

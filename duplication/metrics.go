@@ -15,6 +15,10 @@ type Metrics struct {
 	lagDecrees *prometheus.GaugeVec
 	retained   *prometheus.GaugeVec
 	baseBytes  *prometheus.GaugeVec
+	// replicated and replicatedAge: the remote partition's replicated
+	// time (unix seconds) and its age; absent while unknown.
+	replicated    *prometheus.GaugeVec
+	replicatedAge *prometheus.GaugeVec
 }
 
 // NewMetrics creates duplication's metrics (register Collectors()).
@@ -36,12 +40,20 @@ func NewMetrics() *Metrics {
 		baseBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tandem_duplication_base_bytes_done", Help: "Bytes of the current base the remote has pulled.",
 		}, labels),
+		replicated: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tandem_duplication_replicated_time_seconds",
+			Help: "Replicated time (unix seconds): every write the source acknowledged before it is applied on the remote.",
+		}, labels),
+		replicatedAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tandem_duplication_replicated_age_seconds",
+			Help: "Age of the replicated time: the writes a failover now could lose are at most this old.",
+		}, labels),
 	}
 }
 
 // Collectors lists the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.shipped, m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes}
+	return []prometheus.Collector{m.shipped, m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes, m.replicated, m.replicatedAge}
 }
 
 // ResetGauges clears per-partition gauges before a refresh, so partitions
@@ -51,6 +63,8 @@ func (m *Metrics) ResetGauges() {
 	m.lagDecrees.Reset()
 	m.retained.Reset()
 	m.baseBytes.Reset()
+	m.replicated.Reset()
+	m.replicatedAge.Reset()
 }
 
 // Observe sets the gauges of one partition from its status.
@@ -60,12 +74,16 @@ func (m *Metrics) Observe(dupID, table string, st *tpb.DupPartitionStatus) {
 	m.lagDecrees.WithLabelValues(dupID, table, p).Set(float64(st.LagDecrees))
 	m.retained.WithLabelValues(dupID, table, p).Set(float64(st.RetainedLogBytes))
 	m.baseBytes.WithLabelValues(dupID, table, p).Set(float64(st.BaseBytesDone))
+	if st.ReplicatedTimeUnixMs > 0 {
+		m.replicated.WithLabelValues(dupID, table, p).Set(float64(st.ReplicatedTimeUnixMs) / 1000)
+		m.replicatedAge.WithLabelValues(dupID, table, p).Set(st.ReplicatedAgeSeconds)
+	}
 }
 
 // Forget drops the series of a removed duplication.
 func (m *Metrics) Forget(dupID string) {
 	m.shipped.DeletePartialMatch(prometheus.Labels{"dup": dupID})
-	for _, g := range []*prometheus.GaugeVec{m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes} {
+	for _, g := range []*prometheus.GaugeVec{m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes, m.replicated, m.replicatedAge} {
 		g.DeletePartialMatch(prometheus.Labels{"dup": dupID})
 	}
 }

@@ -48,12 +48,20 @@ type Puller struct {
 	baseDecree   uint64
 	baseID       string
 	upTo         uint64
+	// replicated is the replicated time through upTo; the replica stores
+	// it with every batch, and an idle partition's advances every
+	// idlePersist (so a restart or promote sees a time at most that old).
+	replicated time.Time
 }
+
+// idlePersist is how often an idle partition writes its advancing
+// replicated time through raft.
+const idlePersist = 5 * time.Second
 
 // StartPuller starts pulling in the background.
 func StartPuller(cfg PullerConfig) *Puller {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Puller{cfg: cfg, cancel: cancel, done: make(chan struct{}), state: PartitionInit,
+	p := &Puller{cfg: cfg, cancel: cancel, done: make(chan struct{}), state: PartitionInit, replicated: cfg.Replica.ReplicatedTime(),
 		leader: &sourceLeader{table: cfg.Table, partition: cfg.Partition, addrs: cfg.SourceAddrs, dial: cfg.Dial},
 		lg:     cfg.Logger.With(zap.String("dup", cfg.DupID), zap.String("table", cfg.Table), zap.Uint32("partition", cfg.Partition))}
 	go p.run(ctx)
@@ -125,7 +133,24 @@ func (p *Puller) report() *tpb.FollowerReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return &tpb.FollowerReport{State: string(p.state), StateCode: p.state.Proto(), BaseBytesDone: p.bytesDone, BaseBytesTotal: p.bytesTotal,
-		Rebootstraps: p.rebootstraps, LastError: p.lastErr, FollowerNode: p.cfg.NodeID, BaseDecree: p.baseDecree, BaseCheckpoint: p.baseID}
+		Rebootstraps: p.rebootstraps, LastError: p.lastErr, FollowerNode: p.cfg.NodeID, BaseDecree: p.baseDecree, BaseCheckpoint: p.baseID,
+		ReplicatedTimeUnixMs: unixMs(p.replicated)}
+}
+
+// unixMs is t in unix milliseconds, 0 for the zero time.
+func unixMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// ReplicatedTime is the partition's replicated time as the puller knows it
+// (zero when unknown).
+func (p *Puller) ReplicatedTime() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.replicated
 }
 
 // ship pulls WAL batches and proposes them until an error or a stop.
@@ -166,20 +191,34 @@ func (p *Puller) apply(ctx context.Context, resp *tpb.PullResponse) error {
 		return nil
 	}
 	p.setState(PartitionLog)
-	if len(resp.Entries) > 0 {
+	var at time.Time
+	if resp.SourceTimeUnixMs > 0 {
+		at = time.UnixMilli(resp.SourceTimeUnixMs)
+	}
+	if len(resp.Entries) > 0 || p.idleAdvanceDue(at) {
 		entries := make([]replica.DupEntry, len(resp.Entries))
 		for i, e := range resp.Entries {
 			entries[i] = replica.DupEntry{SourceDecree: e.Decree, Command: e.Command}
 		}
-		if _, err := p.cfg.Replica.ProposeDuplicated(ctx, entries, resp.UpTo); err != nil {
+		if _, err := p.cfg.Replica.ProposeDuplicatedAt(ctx, entries, resp.UpTo, at); err != nil {
 			return err
 		}
 	}
 	p.mu.Lock()
 	p.upTo = max(p.upTo, resp.UpTo)
+	if at.After(p.replicated) {
+		p.replicated = at
+	}
 	p.clearTransientLocked()
 	p.mu.Unlock()
 	return nil
+}
+
+// idleAdvanceDue reports whether an answer without entries should still
+// write its replicated time through raft: it moved idlePersist past the
+// stored one.
+func (p *Puller) idleAdvanceDue(at time.Time) bool {
+	return !at.IsZero() && at.Sub(p.cfg.Replica.ReplicatedTime()) >= idlePersist
 }
 
 // clearTransientLocked forgets a transient error once things work again;

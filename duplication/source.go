@@ -215,12 +215,47 @@ func (s *Source) Pull(ctx context.Context, req *tpb.PullRequest) (*tpb.PullRespo
 	if info, ok := s.cfg.Meta.Duplication(req.DupId); !ok || info.Paused() {
 		return &tpb.PullResponse{Paused: true, SourceDecree: r.Applied(), UpTo: req.From - 1}, nil
 	}
-	return s.readLog(r, req, pr)
+	return s.readLog(r, req, pr, stampNow(ctx, r, s.cfg.Now))
+}
+
+// stamp is a moment on the source leader's clock and its applied decree
+// after the read barrier: every write acknowledged before at has a decree
+// <= applied. A zero at means the barrier failed (not leading any more).
+type stamp struct {
+	at      time.Time
+	applied uint64
+}
+
+// stampNow takes the time first and the applied decree after the barrier,
+// in that order: a write acknowledged before the time is then applied.
+func stampNow(ctx context.Context, r SourceReplica, now func() time.Time) stamp {
+	at := now()
+	if _, err := r.Read(ctx); err != nil {
+		return stamp{}
+	}
+	return stamp{at: at, applied: r.Applied()}
+}
+
+// sourceTime is the replicated time an answer reaching upTo establishes
+// (unix ms, 0 for none): the stamp when it reaches the stamp's decree,
+// else just before the next entry was appended (writes acknowledged
+// before that came earlier in the log).
+func sourceTime(r SourceReplica, st stamp, upTo uint64) int64 {
+	if st.at.IsZero() {
+		return 0
+	}
+	if upTo >= st.applied {
+		return st.at.UnixMilli()
+	}
+	if t, ok := r.EntryTime(upTo + 1); ok {
+		return min(t.UnixMilli()-1, st.at.UnixMilli())
+	}
+	return 0
 }
 
 // readLog answers a pull with the entries from req.From on, or says the
 // log the remote needs is gone.
-func (s *Source) readLog(r SourceReplica, req *tpb.PullRequest, pr *progress) (*tpb.PullResponse, error) {
+func (s *Source) readLog(r SourceReplica, req *tpb.PullRequest, pr *progress, st stamp) (*tpb.PullResponse, error) {
 	maxBytes := int(req.MaxBytes)
 	if maxBytes <= 0 || maxBytes > maxPullBytes {
 		maxBytes = maxPullBytes
@@ -233,7 +268,7 @@ func (s *Source) readLog(r SourceReplica, req *tpb.PullRequest, pr *progress) (*
 	if err != nil {
 		return nil, s.cfg.ToStatus(err)
 	}
-	resp := &tpb.PullResponse{SourceDecree: r.Applied(), UpTo: upTo}
+	resp := &tpb.PullResponse{SourceDecree: r.Applied(), UpTo: upTo, SourceTimeUnixMs: sourceTime(r, st, upTo)}
 	for _, e := range entries {
 		resp.Entries = append(resp.Entries, &tpb.WalEntry{Decree: e.Decree, Command: e.Command, AppendedAtUnixMs: e.AppendedAt.UnixMilli()})
 	}

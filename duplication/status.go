@@ -35,6 +35,9 @@ func (s *Source) partitionStatus(info Info, p uint32, r SourceReplica) *tpb.DupP
 		// must not look healthy just because its last report did.
 		st.LastError = fmt.Sprintf("no pull from the remote for %s", silent.Round(time.Second))
 	}
+	if st.ReplicatedTimeUnixMs > 0 {
+		st.ReplicatedAgeSeconds = max(0, now.Sub(time.UnixMilli(st.ReplicatedTimeUnixMs)).Seconds())
+	}
 	if st.ConfirmedDecree < st.SourceDecree {
 		st.LagDecrees = st.SourceDecree - st.ConfirmedDecree
 		if t, ok := r.EntryTime(st.ConfirmedDecree + 1); ok {
@@ -60,6 +63,7 @@ func (s *Source) addProgress(st *tpb.DupPartitionStatus, id string) {
 		setPartitionState(st, partitionStateOf(rep))
 		st.Rebootstraps, st.LastError = rep.Rebootstraps, rep.LastError
 		st.BaseBytesDone, st.BaseBytesTotal = rep.BaseBytesDone, rep.BaseBytesTotal
+		st.ReplicatedTimeUnixMs = rep.ReplicatedTimeUnixMs
 		if rep.BaseCheckpoint != "" { // the remote knows its base even after a source leader change
 			st.BaseDecree, st.BaseCheckpoint = rep.BaseDecree, rep.BaseCheckpoint
 		}
@@ -137,14 +141,22 @@ func (n *Node) peerStatus(ctx context.Context, p Peer, info Info) []*tpb.DupPart
 	return resp.Partitions
 }
 
-// Summarize fills a duplication's progress line ("LOG:7 APP:1") and its
-// worst lag from its partitions.
+// Summarize fills a duplication's progress line ("LOG:7 APP:1"), its
+// worst lag and its replicated time (the minimum over the partitions, 0
+// while one is unknown) from its partitions.
 func Summarize(info *tpb.DuplicationInfo, parts []*tpb.DupPartitionStatus) {
 	counts := map[string]int{}
-	for _, p := range parts {
+	for i, p := range parts {
 		counts[p.State]++
 		info.MaxLagDecrees = max(info.MaxLagDecrees, p.LagDecrees)
 		info.MaxLagSeconds = max(info.MaxLagSeconds, p.LagSeconds)
+		if i == 0 || p.ReplicatedTimeUnixMs < info.ReplicatedTimeUnixMs {
+			info.ReplicatedTimeUnixMs = p.ReplicatedTimeUnixMs
+		}
+		info.ReplicatedAgeSeconds = max(info.ReplicatedAgeSeconds, p.ReplicatedAgeSeconds)
+	}
+	if info.ReplicatedTimeUnixMs == 0 {
+		info.ReplicatedAgeSeconds = 0
 	}
 	states := make([]string, 0, len(counts))
 	for s := range counts {

@@ -47,9 +47,12 @@ type command struct {
 	Kind      byte
 	Mutations []Mutation
 	// Duplicated entries and UpTo, the source decree the batch reaches
-	// (kind duplicated).
+	// (kind duplicated), and AtMs, the replicated time (unix ms) the batch
+	// establishes once applied (0: none; an optional trailer, absent in
+	// batches older versions wrote).
 	Duplicated []DupEntry
 	UpTo       uint64
+	AtMs       uint64
 	// DupID and Confirmed (kinds dup-confirm, dup-release).
 	DupID     string
 	Confirmed uint64
@@ -63,14 +66,18 @@ func isMutation(b []byte) bool {
 	return len(b) >= 2 && b[0] == commandVersion && b[1] == commandKindMutation
 }
 
-// encodeDuplicated encodes a batch of shipped source entries reaching upTo.
-func encodeDuplicated(entries []DupEntry, upTo uint64) []byte {
+// encodeDuplicated encodes a batch of shipped source entries reaching upTo;
+// atMs, when not 0, is the replicated time it establishes.
+func encodeDuplicated(entries []DupEntry, upTo, atMs uint64) []byte {
 	buf := []byte{commandVersion, commandKindDuplicated}
 	buf = binary.AppendUvarint(buf, upTo)
 	buf = binary.AppendUvarint(buf, uint64(len(entries)))
 	for _, e := range entries {
 		buf = binary.AppendUvarint(buf, e.SourceDecree)
 		buf = lenprefix.Append(buf, e.Command)
+	}
+	if atMs > 0 {
+		buf = binary.AppendUvarint(buf, atMs)
 	}
 	return buf
 }
@@ -97,7 +104,7 @@ func decode(b []byte) (command, error) {
 	case commandKindMutation:
 		c.Mutations, err = decodeCommand(b)
 	case commandKindDuplicated:
-		c.Duplicated, c.UpTo, err = decodeDuplicated(b[2:])
+		c.Duplicated, c.UpTo, c.AtMs, err = decodeDuplicated(b[2:])
 	case commandKindDupConfirm, commandKindDupRelease:
 		c.DupID, c.Confirmed, err = decodeDupMark(b[2:], c.Kind == commandKindDupConfirm)
 	case commandKindBatch:
@@ -108,36 +115,41 @@ func decode(b []byte) (command, error) {
 	return c, err
 }
 
-func decodeDuplicated(b []byte) ([]DupEntry, uint64, error) {
+func decodeDuplicated(b []byte) ([]DupEntry, uint64, uint64, error) {
 	upTo, k := binary.Uvarint(b)
 	if k <= 0 {
-		return nil, 0, ErrMalformedCommand
+		return nil, 0, 0, ErrMalformedCommand
 	}
 	n, k2 := binary.Uvarint(b[k:])
 	if k2 <= 0 || n > uint64(len(b)) {
-		return nil, 0, ErrMalformedCommand
+		return nil, 0, 0, ErrMalformedCommand
 	}
 	rest := b[k+k2:]
 	entries := make([]DupEntry, 0, n)
 	for i := uint64(0); i < n; i++ {
 		d, k := binary.Uvarint(rest)
 		if k <= 0 {
-			return nil, 0, ErrMalformedCommand
+			return nil, 0, 0, ErrMalformedCommand
 		}
 		var cmd []byte
 		var err error
 		if cmd, rest, err = lenprefix.Read(rest[k:], ErrMalformedCommand); err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		if _, err := decodeCommand(cmd); err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		entries = append(entries, DupEntry{SourceDecree: d, Command: cmd})
 	}
-	if len(rest) != 0 {
-		return nil, 0, fmt.Errorf("%w: trailing bytes", ErrMalformedCommand)
+	var atMs uint64
+	if len(rest) > 0 {
+		at, k := binary.Uvarint(rest)
+		if k <= 0 || k != len(rest) {
+			return nil, 0, 0, fmt.Errorf("%w: trailing bytes", ErrMalformedCommand)
+		}
+		atMs = at
 	}
-	return entries, upTo, nil
+	return entries, upTo, atMs, nil
 }
 
 func decodeDupMark(b []byte, withDecree bool) (string, uint64, error) {

@@ -94,7 +94,8 @@ func TestBatchAppliesItsCommandsInOrder(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	f.Add(encodeBatch([][]byte{encodeCommand([]Mutation{{Op: OpDelete, HashKey: []byte("h")}}), encodeDupRelease("x")}))
-	f.Add(encodeDuplicated([]DupEntry{{SourceDecree: 3, Command: encodeCommand(nil)}}, 5))
+	f.Add(encodeDuplicated([]DupEntry{{SourceDecree: 3, Command: encodeCommand(nil)}}, 5, 0))
+	f.Add(encodeDuplicated([]DupEntry{{SourceDecree: 3, Command: encodeCommand(nil)}}, 5, 1700000000000))
 	f.Add(encodeDupConfirm("dup", 9))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = decode(b) // must not panic on any input

@@ -163,6 +163,13 @@ func (r *Replica) ProposeDupRelease(ctx context.Context, id string) error {
 // Commands come from another cluster, so they are checked before they
 // enter the log (a malformed committed command would stop every replica).
 func (r *Replica) ProposeDuplicated(ctx context.Context, entries []DupEntry, upTo uint64) (uint64, error) {
+	return r.ProposeDuplicatedAt(ctx, entries, upTo, time.Time{})
+}
+
+// ProposeDuplicatedAt is ProposeDuplicated that also records at as the
+// replicated time (zero: unchanged), atomically with the entries: every
+// write the source acknowledged before at has a decree <= upTo.
+func (r *Replica) ProposeDuplicatedAt(ctx context.Context, entries []DupEntry, upTo uint64, at time.Time) (uint64, error) {
 	for _, e := range entries {
 		if !isMutation(e.Command) || e.SourceDecree > upTo {
 			return 0, fmt.Errorf("%w: shipped entry at source decree %d", ErrMalformedCommand, e.SourceDecree)
@@ -171,7 +178,21 @@ func (r *Replica) ProposeDuplicated(ctx context.Context, entries []DupEntry, upT
 			return 0, fmt.Errorf("shipped entry at source decree %d: %w", e.SourceDecree, err)
 		}
 	}
-	return r.propose(ctx, encodeDuplicated(entries, upTo))
+	var atMs uint64
+	if !at.IsZero() && at.UnixMilli() > 0 {
+		atMs = uint64(at.UnixMilli())
+	}
+	return r.propose(ctx, encodeDuplicated(entries, upTo, atMs))
+}
+
+// ReplicatedTime is, on a duplication follower, the replicated time stored
+// with the data: every write the source acknowledged before it is applied
+// here (zero when unknown).
+func (r *Replica) ReplicatedTime() time.Time {
+	if ms := r.fsm.ReplicatedMs(); ms > 0 {
+		return time.UnixMilli(int64(ms))
+	}
+	return time.Time{}
 }
 
 // InstallBase replaces the partition's data, through raft, with a

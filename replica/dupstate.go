@@ -19,6 +19,9 @@ var (
 	// trustedFromKey: the first raft log index this replica may serve to a
 	// duplication (entries below it predate a snapshot it installed).
 	trustedFromKey = []byte("log_trusted_from")
+	// replicatedKey: on a follower replica, the replicated time (unix ms):
+	// every write the source acknowledged before it is applied here.
+	replicatedKey = []byte("dup_replicated_ms")
 )
 
 // dupState is the duplication state an applier keeps in memory; it is
@@ -27,6 +30,8 @@ type dupState struct {
 	source      uint64
 	confirmed   map[string]uint64
 	trustedFrom uint64
+	// replicatedMs is the replicated time (unix ms; 0 unknown).
+	replicatedMs uint64
 }
 
 func (s *dataStore) loadDupState() (dupState, error) {
@@ -41,6 +46,11 @@ func (s *dataStore) loadDupState() (dupState, error) {
 				return fmt.Errorf("%s: %d bytes: %w", sourceDecreeKey, len(v), ErrMalformedState)
 			}
 			ds.source = binary.BigEndian.Uint64(v)
+		}
+		if v, ok, err = db.GetMeta(replicatedKey); err != nil {
+			return err
+		} else if ok && len(v) == 8 {
+			ds.replicatedMs = binary.BigEndian.Uint64(v)
 		}
 		if v, ok, err = db.GetMeta(trustedFromKey); err != nil {
 			return err
@@ -71,6 +81,10 @@ func (a *applier) setDupState(ds dupState) {
 // SourceDecree is, on a duplication follower, the last source decree
 // applied here.
 func (a *applier) SourceDecree() uint64 { return a.dupState().source }
+
+// ReplicatedMs is, on a duplication follower, the replicated time (unix
+// ms, 0 unknown) applied here.
+func (a *applier) ReplicatedMs() uint64 { return a.dupState().replicatedMs }
 
 // Confirmed returns each duplication's persisted confirmed decree.
 func (a *applier) Confirmed() map[string]uint64 { return a.dupState().confirmed }

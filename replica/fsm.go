@@ -99,7 +99,7 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 	results := make([]interface{}, len(logs))
 	from := a.Applied()
 	st := a.dupState()
-	b := batchState{src: st.source, confirmed: st.confirmed}
+	b := batchState{src: st.source, confirmed: st.confirmed, replicatedMs: st.replicatedMs}
 	last := from
 	for i, l := range logs {
 		results[i] = l.Index
@@ -125,7 +125,7 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 		a.lg.Fatal("apply to rocksdb failed", zap.Uint64("decree", last), zap.Error(err))
 	}
 	// gofail: var fsmAfterApply struct{}
-	a.setDupState(dupState{source: b.src, confirmed: b.confirmed, trustedFrom: st.trustedFrom})
+	a.setDupState(dupState{source: b.src, confirmed: b.confirmed, trustedFrom: st.trustedFrom, replicatedMs: b.replicatedMs})
 	a.advance(last)
 	if b.confirmedChanged && a.onConfirmed != nil {
 		a.onConfirmed()
@@ -139,6 +139,7 @@ type batchState struct {
 	src              uint64
 	confirmed        map[string]uint64
 	confirmedChanged bool
+	replicatedMs     uint64
 }
 
 func (b *batchState) add(cmd command, lg *zap.Logger) {
@@ -155,6 +156,9 @@ func (b *batchState) add(cmd command, lg *zap.Logger) {
 			b.src = e.SourceDecree
 		}
 		b.src = max(b.src, cmd.UpTo)
+		// Applied through UpTo, every write the source acknowledged
+		// before AtMs is here (a re-shipped older batch cannot lower it).
+		b.replicatedMs = max(b.replicatedMs, cmd.AtMs)
 	case commandKindDupConfirm:
 		if cmd.Confirmed > b.confirmed[cmd.DupID] {
 			b.setConfirmed(cmd.DupID, cmd.Confirmed, true)
@@ -190,6 +194,9 @@ func writeBatch(db *rocksdb.DB, b batchState, prev dupState, decree uint64) erro
 	meta := map[string][]byte{}
 	if b.src != prev.source {
 		meta[string(sourceDecreeKey)] = u64(b.src)
+	}
+	if b.replicatedMs != prev.replicatedMs {
+		meta[string(replicatedKey)] = u64(b.replicatedMs)
 	}
 	if b.confirmedChanged {
 		j, _ := json.Marshal(b.confirmed)

@@ -3722,8 +3722,13 @@ type DupPartitionStatus struct {
 	LastContactUnixMs int64             `protobuf:"varint,15,opt,name=last_contact_unix_ms,json=lastContactUnixMs,proto3" json:"last_contact_unix_ms,omitempty"`
 	ShippedEntries    uint64            `protobuf:"varint,16,opt,name=shipped_entries,json=shippedEntries,proto3" json:"shipped_entries,omitempty"`
 	StateCode         DupPartitionState `protobuf:"varint,17,opt,name=state_code,json=stateCode,proto3,enum=tandem.v1.DupPartitionState" json:"state_code,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// replicated_time_unix_ms: every write the source acknowledged before it
+	// is applied on the remote (0: unknown); replicated_age_seconds is its
+	// age on the answering node's clock.
+	ReplicatedTimeUnixMs int64   `protobuf:"varint,18,opt,name=replicated_time_unix_ms,json=replicatedTimeUnixMs,proto3" json:"replicated_time_unix_ms,omitempty"`
+	ReplicatedAgeSeconds float64 `protobuf:"fixed64,19,opt,name=replicated_age_seconds,json=replicatedAgeSeconds,proto3" json:"replicated_age_seconds,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *DupPartitionStatus) Reset() {
@@ -3875,6 +3880,20 @@ func (x *DupPartitionStatus) GetStateCode() DupPartitionState {
 	return DupPartitionState_DUP_PARTITION_STATE_UNSPECIFIED
 }
 
+func (x *DupPartitionStatus) GetReplicatedTimeUnixMs() int64 {
+	if x != nil {
+		return x.ReplicatedTimeUnixMs
+	}
+	return 0
+}
+
+func (x *DupPartitionStatus) GetReplicatedAgeSeconds() float64 {
+	if x != nil {
+		return x.ReplicatedAgeSeconds
+	}
+	return 0
+}
+
 type DuplicationInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -3890,8 +3909,12 @@ type DuplicationInfo struct {
 	MaxLagDecrees uint64           `protobuf:"varint,8,opt,name=max_lag_decrees,json=maxLagDecrees,proto3" json:"max_lag_decrees,omitempty"`
 	MaxLagSeconds float64          `protobuf:"fixed64,9,opt,name=max_lag_seconds,json=maxLagSeconds,proto3" json:"max_lag_seconds,omitempty"`
 	StateCode     DuplicationState `protobuf:"varint,10,opt,name=state_code,json=stateCode,proto3,enum=tandem.v1.DuplicationState" json:"state_code,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The duplication's replicated time: the minimum over its partitions (0
+	// while any partition's is unknown), and its age.
+	ReplicatedTimeUnixMs int64   `protobuf:"varint,11,opt,name=replicated_time_unix_ms,json=replicatedTimeUnixMs,proto3" json:"replicated_time_unix_ms,omitempty"`
+	ReplicatedAgeSeconds float64 `protobuf:"fixed64,12,opt,name=replicated_age_seconds,json=replicatedAgeSeconds,proto3" json:"replicated_age_seconds,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *DuplicationInfo) Reset() {
@@ -3992,6 +4015,20 @@ func (x *DuplicationInfo) GetStateCode() DuplicationState {
 		return x.StateCode
 	}
 	return DuplicationState_DUPLICATION_STATE_UNSPECIFIED
+}
+
+func (x *DuplicationInfo) GetReplicatedTimeUnixMs() int64 {
+	if x != nil {
+		return x.ReplicatedTimeUnixMs
+	}
+	return 0
+}
+
+func (x *DuplicationInfo) GetReplicatedAgeSeconds() float64 {
+	if x != nil {
+		return x.ReplicatedAgeSeconds
+	}
+	return 0
 }
 
 type AddDuplicationRequest struct {
@@ -4655,8 +4692,11 @@ type FollowerReport struct {
 	BaseDecree     uint64            `protobuf:"varint,7,opt,name=base_decree,json=baseDecree,proto3" json:"base_decree,omitempty"`
 	BaseCheckpoint string            `protobuf:"bytes,8,opt,name=base_checkpoint,json=baseCheckpoint,proto3" json:"base_checkpoint,omitempty"`
 	StateCode      DupPartitionState `protobuf:"varint,9,opt,name=state_code,json=stateCode,proto3,enum=tandem.v1.DupPartitionState" json:"state_code,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// replicated_time_unix_ms is the remote partition's replicated time
+	// (0: unknown yet).
+	ReplicatedTimeUnixMs int64 `protobuf:"varint,10,opt,name=replicated_time_unix_ms,json=replicatedTimeUnixMs,proto3" json:"replicated_time_unix_ms,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *FollowerReport) Reset() {
@@ -4750,6 +4790,13 @@ func (x *FollowerReport) GetStateCode() DupPartitionState {
 		return x.StateCode
 	}
 	return DupPartitionState_DUP_PARTITION_STATE_UNSPECIFIED
+}
+
+func (x *FollowerReport) GetReplicatedTimeUnixMs() int64 {
+	if x != nil {
+		return x.ReplicatedTimeUnixMs
+	}
+	return 0
 }
 
 type PrepareRequest struct {
@@ -5210,9 +5257,15 @@ type PullResponse struct {
 	Paused     bool   `protobuf:"varint,5,opt,name=paused,proto3" json:"paused,omitempty"`
 	// up_to is the last source decree this answer covers: entries without
 	// mutations up to it were skipped, so the remote may confirm it.
-	UpTo          uint64 `protobuf:"varint,6,opt,name=up_to,json=upTo,proto3" json:"up_to,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpTo uint64 `protobuf:"varint,6,opt,name=up_to,json=upTo,proto3" json:"up_to,omitempty"`
+	// source_time_unix_ms is the replicated time this answer establishes
+	// once the remote applied through up_to: every write the source
+	// acknowledged before it has a decree <= up_to (0: none). A long poll
+	// that found nothing new still advances it, so an idle partition does
+	// not hold the duplication's replicated time back.
+	SourceTimeUnixMs int64 `protobuf:"varint,7,opt,name=source_time_unix_ms,json=sourceTimeUnixMs,proto3" json:"source_time_unix_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PullResponse) Reset() {
@@ -5283,6 +5336,13 @@ func (x *PullResponse) GetPaused() bool {
 func (x *PullResponse) GetUpTo() uint64 {
 	if x != nil {
 		return x.UpTo
+	}
+	return 0
+}
+
+func (x *PullResponse) GetSourceTimeUnixMs() int64 {
+	if x != nil {
+		return x.SourceTimeUnixMs
 	}
 	return 0
 }
@@ -5545,7 +5605,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x1dLocalCreateCheckpointResponse\x129\n" +
 	"\n" +
 	"checkpoint\x18\x01 \x01(\v2\x19.tandem.v1.CheckpointInfoR\n" +
-	"checkpoint\"\xa3\x05\n" +
+	"checkpoint\"\x90\x06\n" +
 	"\x12DupPartitionStatus\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12#\n" +
@@ -5569,7 +5629,9 @@ const file_tandem_proto_rawDesc = "" +
 	"\x14last_contact_unix_ms\x18\x0f \x01(\x03R\x11lastContactUnixMs\x12'\n" +
 	"\x0fshipped_entries\x18\x10 \x01(\x04R\x0eshippedEntries\x12;\n" +
 	"\n" +
-	"state_code\x18\x11 \x01(\x0e2\x1c.tandem.v1.DupPartitionStateR\tstateCode\"\xea\x02\n" +
+	"state_code\x18\x11 \x01(\x0e2\x1c.tandem.v1.DupPartitionStateR\tstateCode\x125\n" +
+	"\x17replicated_time_unix_ms\x18\x12 \x01(\x03R\x14replicatedTimeUnixMs\x124\n" +
+	"\x16replicated_age_seconds\x18\x13 \x01(\x01R\x14replicatedAgeSeconds\"\xd7\x03\n" +
 	"\x0fDuplicationInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1f\n" +
@@ -5583,7 +5645,9 @@ const file_tandem_proto_rawDesc = "" +
 	"\x0fmax_lag_seconds\x18\t \x01(\x01R\rmaxLagSeconds\x12:\n" +
 	"\n" +
 	"state_code\x18\n" +
-	" \x01(\x0e2\x1b.tandem.v1.DuplicationStateR\tstateCode\"N\n" +
+	" \x01(\x0e2\x1b.tandem.v1.DuplicationStateR\tstateCode\x125\n" +
+	"\x17replicated_time_unix_ms\x18\v \x01(\x03R\x14replicatedTimeUnixMs\x124\n" +
+	"\x16replicated_age_seconds\x18\f \x01(\x01R\x14replicatedAgeSeconds\"N\n" +
 	"\x15AddDuplicationRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1f\n" +
 	"\vremote_addr\x18\x02 \x01(\tR\n" +
@@ -5625,7 +5689,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x16LocalDupStatusResponse\x12=\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2\x1d.tandem.v1.DupPartitionStatusR\n" +
-	"partitions\"\xe7\x02\n" +
+	"partitions\"\x9e\x03\n" +
 	"\x0eFollowerReport\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12&\n" +
 	"\x0fbase_bytes_done\x18\x02 \x01(\x04R\rbaseBytesDone\x12(\n" +
@@ -5638,7 +5702,9 @@ const file_tandem_proto_rawDesc = "" +
 	"baseDecree\x12'\n" +
 	"\x0fbase_checkpoint\x18\b \x01(\tR\x0ebaseCheckpoint\x12;\n" +
 	"\n" +
-	"state_code\x18\t \x01(\x0e2\x1c.tandem.v1.DupPartitionStateR\tstateCode\"\x8e\x01\n" +
+	"state_code\x18\t \x01(\x0e2\x1c.tandem.v1.DupPartitionStateR\tstateCode\x125\n" +
+	"\x17replicated_time_unix_ms\x18\n" +
+	" \x01(\x03R\x14replicatedTimeUnixMs\"\x8e\x01\n" +
 	"\x0ePrepareRequest\x12\x15\n" +
 	"\x06dup_id\x18\x01 \x01(\tR\x05dupId\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1c\n" +
@@ -5672,7 +5738,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\bWalEntry\x12\x16\n" +
 	"\x06decree\x18\x01 \x01(\x04R\x06decree\x12\x18\n" +
 	"\acommand\x18\x02 \x01(\fR\acommand\x12-\n" +
-	"\x13appended_at_unix_ms\x18\x03 \x01(\x03R\x10appendedAtUnixMs\"\xcb\x01\n" +
+	"\x13appended_at_unix_ms\x18\x03 \x01(\x03R\x10appendedAtUnixMs\"\xfa\x01\n" +
 	"\fPullResponse\x12-\n" +
 	"\aentries\x18\x01 \x03(\v2\x13.tandem.v1.WalEntryR\aentries\x12#\n" +
 	"\rsource_decree\x18\x02 \x01(\x04R\fsourceDecree\x12\x19\n" +
@@ -5680,7 +5746,8 @@ const file_tandem_proto_rawDesc = "" +
 	"\vgone_reason\x18\x04 \x01(\tR\n" +
 	"goneReason\x12\x16\n" +
 	"\x06paused\x18\x05 \x01(\bR\x06paused\x12\x13\n" +
-	"\x05up_to\x18\x06 \x01(\x04R\x04upTo*\xae\x01\n" +
+	"\x05up_to\x18\x06 \x01(\x04R\x04upTo\x12-\n" +
+	"\x13source_time_unix_ms\x18\a \x01(\x03R\x10sourceTimeUnixMs*\xae\x01\n" +
 	"\x10DuplicationState\x12!\n" +
 	"\x1dDUPLICATION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18DUPLICATION_STATE_ADDING\x10\x01\x12\x1c\n" +

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/tandem-kv/tandem/client"
 	"github.com/tandem-kv/tandem/proto/tandempb"
@@ -103,10 +104,11 @@ func (r dupAddResult) json() any {
 type dupListResult struct{ list []*tandempb.DuplicationInfo }
 
 func (r dupListResult) human(w io.Writer) error {
-	rows := [][]string{{"ID", "TABLE", "REMOTE", "CLUSTER", "STATE", "PROGRESS", "MAX-LAG"}}
+	rows := [][]string{{"ID", "TABLE", "REMOTE", "CLUSTER", "STATE", "PROGRESS", "MAX-LAG", "REPLICATED", "AGE"}}
 	for _, d := range r.list {
 		rows = append(rows, []string{d.GetId(), d.GetTable(), dash(d.GetRemoteAddr()), dash(d.GetRemoteCluster()),
-			dash(d.GetState()), dash(d.GetProgress()), lagText(d.GetMaxLagDecrees(), d.GetMaxLagSeconds())})
+			dash(d.GetState()), dash(d.GetProgress()), lagText(d.GetMaxLagDecrees(), d.GetMaxLagSeconds()),
+			replicatedTime(d.GetReplicatedTimeUnixMs()), replicatedAge(d.GetReplicatedTimeUnixMs(), d.GetReplicatedAgeSeconds())})
 	}
 	if err := table(w, rows); err != nil {
 		return err
@@ -130,18 +132,20 @@ type dupShowResult struct {
 
 func (r dupShowResult) human(w io.Writer) error {
 	d := r.resp.GetDuplication()
-	if err := line(w, fmt.Sprintf("duplication %s: table %s to %s, state %s, max lag %s",
-		d.GetId(), d.GetTable(), remoteText(d), dash(d.GetState()), lagText(d.GetMaxLagDecrees(), d.GetMaxLagSeconds()))); err != nil {
+	if err := line(w, fmt.Sprintf("duplication %s: table %s to %s, state %s, max lag %s, %s",
+		d.GetId(), d.GetTable(), remoteText(d), dash(d.GetState()), lagText(d.GetMaxLagDecrees(), d.GetMaxLagSeconds()),
+		replicatedText(d.GetReplicatedTimeUnixMs(), d.GetReplicatedAgeSeconds()))); err != nil {
 		return err
 	}
 	rows := [][]string{{"PARTITION", "STATE", "BASE", "CONFIRMED", "SOURCE", "LAG(decrees)", "LAG(s)",
-		"BASE-PROGRESS", "RETAINED", "REBOOTSTRAPS", "LAST-ERROR"}}
+		"BASE-PROGRESS", "RETAINED", "REBOOTSTRAPS", "REPLICATED", "AGE", "LAST-ERROR"}}
 	for _, p := range r.resp.GetPartitions() {
 		rows = append(rows, []string{strconv.Itoa(int(p.GetPartition())), dash(p.GetState()),
 			strconv.FormatUint(p.GetBaseDecree(), 10), strconv.FormatUint(p.GetConfirmedDecree(), 10),
 			strconv.FormatUint(p.GetSourceDecree(), 10), strconv.FormatUint(p.GetLagDecrees(), 10),
 			strconv.FormatFloat(p.GetLagSeconds(), 'f', 3, 64), baseProgress(p), humanBytes(p.GetRetainedLogBytes()),
-			strconv.Itoa(int(p.GetRebootstraps())), dash(p.GetLastError())})
+			strconv.Itoa(int(p.GetRebootstraps())), replicatedTime(p.GetReplicatedTimeUnixMs()),
+			replicatedAge(p.GetReplicatedTimeUnixMs(), p.GetReplicatedAgeSeconds()), dash(p.GetLastError())})
 	}
 	return table(w, rows)
 }
@@ -191,6 +195,31 @@ func lagText(decrees uint64, seconds float64) string {
 	return fmt.Sprintf("%d %s / %.3fs", decrees, noun, seconds)
 }
 
+// replicatedTime formats a replicated time (UTC, milliseconds), "-" while
+// unknown.
+func replicatedTime(ms int64) string {
+	if ms <= 0 {
+		return "-"
+	}
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// replicatedAge formats a replicated time's age, "-" while unknown.
+func replicatedAge(ms int64, age float64) string {
+	if ms <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(age, 'f', 3, 64) + "s"
+}
+
+// replicatedText is dup show's "replicated TIME (AGE ago)".
+func replicatedText(ms int64, age float64) string {
+	if ms <= 0 {
+		return "replicated time unknown"
+	}
+	return fmt.Sprintf("replicated %s (%s ago)", replicatedTime(ms), replicatedAge(ms, age))
+}
+
 // baseProgress shows how much of the base checkpoint the remote has
 // pulled, "12.0MiB/40.0MiB", or "-" when no base is being shipped.
 func baseProgress(p *tandempb.DupPartitionStatus) string {
@@ -204,7 +233,8 @@ func baseProgress(p *tandempb.DupPartitionStatus) string {
 func dupDoc(d *tandempb.DuplicationInfo) map[string]any {
 	return map[string]any{"id": d.GetId(), "table": d.GetTable(), "remote_addr": d.GetRemoteAddr(),
 		"remote_cluster": d.GetRemoteCluster(), "state": d.GetState(), "created_at_unix_ms": d.GetCreatedAtUnixMs(),
-		"progress": d.GetProgress(), "max_lag_decrees": d.GetMaxLagDecrees(), "max_lag_seconds": d.GetMaxLagSeconds()}
+		"progress": d.GetProgress(), "max_lag_decrees": d.GetMaxLagDecrees(), "max_lag_seconds": d.GetMaxLagSeconds(),
+		"replicated_time_unix_ms": d.GetReplicatedTimeUnixMs(), "replicated_age_seconds": d.GetReplicatedAgeSeconds()}
 }
 
 // dupPartitionDoc is one partition's duplication progress as JSON.
@@ -215,5 +245,6 @@ func dupPartitionDoc(p *tandempb.DupPartitionStatus) map[string]any {
 		"confirmed_decree": p.GetConfirmedDecree(), "source_decree": p.GetSourceDecree(),
 		"lag_decrees": p.GetLagDecrees(), "lag_seconds": p.GetLagSeconds(), "retained_log_bytes": p.GetRetainedLogBytes(),
 		"rebootstraps": p.GetRebootstraps(), "last_error": p.GetLastError(),
-		"last_contact_unix_ms": p.GetLastContactUnixMs(), "shipped_entries": p.GetShippedEntries()}
+		"last_contact_unix_ms": p.GetLastContactUnixMs(), "shipped_entries": p.GetShippedEntries(),
+		"replicated_time_unix_ms": p.GetReplicatedTimeUnixMs(), "replicated_age_seconds": p.GetReplicatedAgeSeconds()}
 }

@@ -23,7 +23,8 @@ func (p *peer) AddDuplication(_ context.Context, r *tandempb.AddDuplicationReque
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	d := &tandempb.DuplicationInfo{Id: strconv.Itoa(firstDupID + len(p.dups)), Table: r.Table,
-		RemoteAddr: r.RemoteAddr, RemoteCluster: "west", State: "active", Progress: "8/8 LOG", MaxLagDecrees: 3, MaxLagSeconds: 0.012}
+		RemoteAddr: r.RemoteAddr, RemoteCluster: "west", State: "active", Progress: "8/8 LOG", MaxLagDecrees: 3, MaxLagSeconds: 0.012,
+		ReplicatedTimeUnixMs: 1795440810123, ReplicatedAgeSeconds: 0.5}
 	p.dups = append(p.dups, d)
 	return &tandempb.AddDuplicationResponse{Duplication: d}, nil
 }
@@ -56,7 +57,8 @@ func (p *peer) ShowDuplication(_ context.Context, r *tandempb.DuplicationRequest
 		return nil, err
 	}
 	return &tandempb.ShowDuplicationResponse{Duplication: p.dups[i], Partitions: []*tandempb.DupPartitionStatus{
-		{Partition: 0, State: "LOG", BaseDecree: 10, ConfirmedDecree: 20, SourceDecree: 23, LagDecrees: 3, LagSeconds: 0.012},
+		{Partition: 0, State: "LOG", BaseDecree: 10, ConfirmedDecree: 20, SourceDecree: 23, LagDecrees: 3, LagSeconds: 0.012,
+			ReplicatedTimeUnixMs: 1795440810123, ReplicatedAgeSeconds: 0.5},
 		{Partition: 1, State: "APP", BaseDecree: 7, SourceDecree: 9, LagDecrees: 9, LagSeconds: 1.5,
 			BaseBytesDone: 12 << 20, BaseBytesTotal: 40 << 20, RetainedLogBytes: 2048, Rebootstraps: 1, LastError: "remote busy"},
 	}}, nil
@@ -107,32 +109,32 @@ func TestDupScript(t *testing.T) {
 		stderrHas string
 	}{
 		{"ls without duplications", "create demo; dup ls", false, 0,
-			"created table demo: id 1, 8 partitions, 1 replicas\nID  TABLE  REMOTE  CLUSTER  STATE  PROGRESS  MAX-LAG\n(0 duplications)\n", ""},
+			"created table demo: id 1, 8 partitions, 1 replicas\nID  TABLE  REMOTE  CLUSTER  STATE  PROGRESS  MAX-LAG  REPLICATED  AGE\n(0 duplications)\n", ""},
 		{"ls json without duplications", "dup ls demo", true, 0, "[]\n", ""},
 		{"add", "dup add demo 10.0.0.2:7100", false, 0, id + "\nduplicating demo to cluster west at 10.0.0.2:7100\n", ""},
 		{"add json", "dup add demo 10.0.0.3:7100", true, 0,
 			`{"id":"1795440808690","remote_addr":"10.0.0.3:7100","remote_cluster":"west","table":"demo"}` + "\n", ""},
 		{"add to unknown table", "dup add nope 10.0.0.2:7100", false, 2, "", `table "nope" not found`},
 		{"ls", "dup ls demo", false, 0,
-			"ID             TABLE  REMOTE         CLUSTER  STATE   PROGRESS  MAX-LAG\n" +
-				"1795440808689  demo   10.0.0.2:7100  west     active  8/8 LOG   3 decrees / 0.012s\n" +
-				"1795440808690  demo   10.0.0.3:7100  west     active  8/8 LOG   3 decrees / 0.012s\n" +
+			"ID             TABLE  REMOTE         CLUSTER  STATE   PROGRESS  MAX-LAG             REPLICATED                AGE\n" +
+				"1795440808689  demo   10.0.0.2:7100  west     active  8/8 LOG   3 decrees / 0.012s  2026-11-23T13:33:30.123Z  0.500s\n" +
+				"1795440808690  demo   10.0.0.3:7100  west     active  8/8 LOG   3 decrees / 0.012s  2026-11-23T13:33:30.123Z  0.500s\n" +
 				"(2 duplications)\n", ""},
 		{"ls of unknown table", "dup ls nope", false, 2, "", `table "nope" not found`},
 		{"show", "dup show demo " + id, false, 0,
-			"duplication 1795440808689: table demo to cluster west at 10.0.0.2:7100, state active, max lag 3 decrees / 0.012s\n" +
-				"PARTITION  STATE  BASE  CONFIRMED  SOURCE  LAG(decrees)  LAG(s)  BASE-PROGRESS    RETAINED  REBOOTSTRAPS  LAST-ERROR\n" +
-				"0          LOG    10    20         23      3             0.012   -                0B        0             -\n" +
-				"1          APP    7     0          9       9             1.500   12.0MiB/40.0MiB  2.0KiB    1             remote busy\n", ""},
+			"duplication 1795440808689: table demo to cluster west at 10.0.0.2:7100, state active, max lag 3 decrees / 0.012s, replicated 2026-11-23T13:33:30.123Z (0.500s ago)\n" +
+				"PARTITION  STATE  BASE  CONFIRMED  SOURCE  LAG(decrees)  LAG(s)  BASE-PROGRESS    RETAINED  REBOOTSTRAPS  REPLICATED                AGE     LAST-ERROR\n" +
+				"0          LOG    10    20         23      3             0.012   -                0B        0             2026-11-23T13:33:30.123Z  0.500s  -\n" +
+				"1          APP    7     0          9       9             1.500   12.0MiB/40.0MiB  2.0KiB    1             -                         -       remote busy\n", ""},
 		{"show unknown id is 1", "dup show demo 42", false, 1, "", "not found"},
 		{"pause", "dup pause demo " + id + "; dup ls", false, 0, "duplication 1795440808689 paused\n" +
-			"ID             TABLE  REMOTE         CLUSTER  STATE   PROGRESS  MAX-LAG\n" +
-			"1795440808689  demo   10.0.0.2:7100  west     paused  8/8 LOG   3 decrees / 0.012s\n" +
-			"1795440808690  demo   10.0.0.3:7100  west     active  8/8 LOG   3 decrees / 0.012s\n" +
+			"ID             TABLE  REMOTE         CLUSTER  STATE   PROGRESS  MAX-LAG             REPLICATED                AGE\n" +
+			"1795440808689  demo   10.0.0.2:7100  west     paused  8/8 LOG   3 decrees / 0.012s  2026-11-23T13:33:30.123Z  0.500s\n" +
+			"1795440808690  demo   10.0.0.3:7100  west     active  8/8 LOG   3 decrees / 0.012s  2026-11-23T13:33:30.123Z  0.500s\n" +
 			"(2 duplications)\n", ""},
 		{"pause json", "dup pause demo " + id, true, 0,
 			`{"done":"paused","duplication":{"created_at_unix_ms":0,"id":"1795440808689","max_lag_decrees":3,"max_lag_seconds":0.012,` +
-				`"progress":"8/8 LOG","remote_addr":"10.0.0.2:7100","remote_cluster":"west","state":"paused","table":"demo"},` +
+				`"progress":"8/8 LOG","remote_addr":"10.0.0.2:7100","remote_cluster":"west","replicated_age_seconds":0.5,"replicated_time_unix_ms":1795440810123,"state":"paused","table":"demo"},` +
 				`"id":"1795440808689","ok":true,"table":"demo"}` + "\n", ""},
 		{"start", "dup start demo " + id, false, 0, "duplication 1795440808689 started\n", ""},
 		{"rm", "dup rm demo " + id + "; dup rm demo 1795440808690", false, 0,

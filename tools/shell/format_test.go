@@ -68,21 +68,21 @@ func TestFormat(t *testing.T) {
 		{"dup add without cluster name", dupAddResult{&tandempb.DuplicationInfo{Id: "17", Table: "demo", RemoteAddr: "b:1"}},
 			"17\nduplicating demo to b:1\n", `{"id":"17","remote_addr":"b:1","remote_cluster":"","table":"demo"}`},
 		{"dup ls", dupListResult{[]*tandempb.DuplicationInfo{{Id: "17", Table: "demo", RemoteAddr: "b:1", State: "active", MaxLagDecrees: 1, MaxLagSeconds: 0.5}}},
-			"ID  TABLE  REMOTE  CLUSTER  STATE   PROGRESS  MAX-LAG\n17  demo   b:1     -        active  -         1 decree / 0.500s\n(1 duplication)\n",
+			"ID  TABLE  REMOTE  CLUSTER  STATE   PROGRESS  MAX-LAG            REPLICATED  AGE\n17  demo   b:1     -        active  -         1 decree / 0.500s  -           -\n(1 duplication)\n",
 			`[{"created_at_unix_ms":0,"id":"17","max_lag_decrees":1,"max_lag_seconds":0.5,"progress":"","remote_addr":"b:1",` +
-				`"remote_cluster":"","state":"active","table":"demo"}]`},
-		{"dup ls empty", dupListResult{}, "ID  TABLE  REMOTE  CLUSTER  STATE  PROGRESS  MAX-LAG\n(0 duplications)\n", `[]`},
+				`"remote_cluster":"","replicated_age_seconds":0,"replicated_time_unix_ms":0,"state":"active","table":"demo"}]`},
+		{"dup ls empty", dupListResult{}, "ID  TABLE  REMOTE  CLUSTER  STATE  PROGRESS  MAX-LAG  REPLICATED  AGE\n(0 duplications)\n", `[]`},
 		{"dup show", dupShowResult{&tandempb.ShowDuplicationResponse{
 			Duplication: &tandempb.DuplicationInfo{Id: "17", Table: "demo", RemoteAddr: "b:1", State: "active"},
 			Partitions:  []*tandempb.DupPartitionStatus{{Partition: 3, State: "PREPARE", SourceLeader: "n2", BaseBytesDone: 1 << 20, BaseBytesTotal: 4 << 20}},
 		}},
-			"duplication 17: table demo to b:1, state active, max lag 0 decrees / 0.000s\n" +
-				"PARTITION  STATE    BASE  CONFIRMED  SOURCE  LAG(decrees)  LAG(s)  BASE-PROGRESS  RETAINED  REBOOTSTRAPS  LAST-ERROR\n" +
-				"3          PREPARE  0     0          0       0             0.000   1.0MiB/4.0MiB  0B        0             -\n",
+			"duplication 17: table demo to b:1, state active, max lag 0 decrees / 0.000s, replicated time unknown\n" +
+				"PARTITION  STATE    BASE  CONFIRMED  SOURCE  LAG(decrees)  LAG(s)  BASE-PROGRESS  RETAINED  REBOOTSTRAPS  REPLICATED  AGE  LAST-ERROR\n" +
+				"3          PREPARE  0     0          0       0             0.000   1.0MiB/4.0MiB  0B        0             -           -    -\n",
 			`{"duplication":{"created_at_unix_ms":0,"id":"17","max_lag_decrees":0,"max_lag_seconds":0,"progress":"","remote_addr":"b:1",` +
-				`"remote_cluster":"","state":"active","table":"demo"},"partitions":[{"base_bytes_done":1048576,"base_bytes_total":4194304,` +
+				`"remote_cluster":"","replicated_age_seconds":0,"replicated_time_unix_ms":0,"state":"active","table":"demo"},"partitions":[{"base_bytes_done":1048576,"base_bytes_total":4194304,` +
 				`"base_checkpoint":"","base_decree":0,"confirmed_decree":0,"lag_decrees":0,"lag_seconds":0,` +
-				`"last_contact_unix_ms":0,"last_error":"","partition":3,"rebootstraps":0,"retained_log_bytes":0,"shipped_entries":0,"source_decree":0,` +
+				`"last_contact_unix_ms":0,"last_error":"","partition":3,"rebootstraps":0,"replicated_age_seconds":0,"replicated_time_unix_ms":0,"retained_log_bytes":0,"shipped_entries":0,"source_decree":0,` +
 				`"source_leader":"n2","state":"PREPARE"}]}`},
 		{"dup rm", dupOpResult{table: "demo", id: "17", done: "removed"}, "duplication 17 removed\n",
 			`{"done":"removed","id":"17","ok":true,"table":"demo"}`},
