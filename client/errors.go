@@ -126,6 +126,9 @@ func mapError(err error, notFound error) error {
 	if !ok {
 		return err
 	}
+	if derr := drError(st); derr != nil {
+		return derr
+	}
 	var sentinel error
 	switch st.Code() {
 	case codes.NotFound:

@@ -456,6 +456,9 @@ func (m *testMeta) Followers() []Follower {
 	defer m.mu.Unlock()
 	var out []Follower
 	for _, f := range m.followers {
+		if f.Partitions == 0 && m.partitions != nil {
+			f.Partitions = m.partitions(f.Table)
+		}
 		out = append(out, f)
 	}
 	return out

@@ -3,6 +3,7 @@ package duplication
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
@@ -27,7 +28,38 @@ var (
 	// ErrBadRemoteAddr is returned for a remote address that cannot be a
 	// node's.
 	ErrBadRemoteAddr = errors.New("duplication: bad remote address")
+	// ErrSwitchedOver is returned for a client write to a table that was
+	// switched over (or is being switched over) to another cluster; the
+	// error is a *SwitchedOverError naming the new primary.
+	ErrSwitchedOver = errors.New("duplication: table switched over")
+	// ErrRefused is returned when a disaster-recovery command cannot run in
+	// the state the duplication or its table is in (a paused
+	// duplication's switchover, a partition not in LOG, a table that is
+	// not the duplication's follower).
+	ErrRefused = errors.New("duplication: refused")
 )
+
+// SwitchedOverError is a write refused because its table's primary moved
+// to another cluster: the application writes there.
+type SwitchedOverError struct {
+	Table   string
+	Cluster string
+	Addrs   []string
+	// Done is false while the switchover is under way (the new primary
+	// takes writes once it completes).
+	Done bool
+}
+
+func (e *SwitchedOverError) Error() string {
+	verb := "is being switched over"
+	if e.Done {
+		verb = "was switched over"
+	}
+	return fmt.Sprintf("%v: table %q %s to cluster %s (%s); write there", ErrSwitchedOver, e.Table, verb, e.Cluster, strings.Join(e.Addrs, ","))
+}
+
+// Is makes errors.Is(err, ErrSwitchedOver) true.
+func (e *SwitchedOverError) Is(target error) bool { return target == ErrSwitchedOver }
 
 // FollowerWriteError explains why a follower table refuses a write.
 func FollowerWriteError(table, dupID, sourceCluster string) error {

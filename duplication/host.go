@@ -53,12 +53,21 @@ type FollowerReplica interface {
 	ProposeDuplicatedAt(ctx context.Context, entries []replica.DupEntry, upTo uint64, at time.Time) (uint64, error)
 }
 
+// SwitchReplica is what a switchover needs of a partition replica: a
+// fence in its log, and a follower's start decree set outright.
+type SwitchReplica interface {
+	Fence(ctx context.Context) (uint64, error)
+	Unfence(ctx context.Context) error
+	FollowFrom(ctx context.Context, d uint64) error
+}
+
 // Replica is one partition replica of this node, on either side.
 type Replica interface {
 	Info() replica.Info
 	IsLeader() bool
 	SourceReplica
 	FollowerReplica
+	SwitchReplica
 }
 
 // Replicas is what duplication needs of the node's replicas.
@@ -109,6 +118,14 @@ type Registry interface {
 	SetState(ctx context.Context, id string, s State) (Info, error)
 	// Remove drops the record and lists the duplication as removed.
 	Remove(ctx context.Context, id string) error
+	// AcceptSwitchover, on the remote of duplication fromDup, makes its
+	// follower table primary and records reverse (the duplication back to
+	// the old source), in one change; done already, it returns the reverse
+	// duplication recorded then.
+	AcceptSwitchover(ctx context.Context, table, fromDup string, reverse Info) (Info, error)
+	// CompleteSwitchover, on the old source, removes duplication id and
+	// makes its table the follower f, in one change.
+	CompleteSwitchover(ctx context.Context, id string, f Follower) error
 }
 
 // Info is a duplication of a table of this cluster to a remote one.
@@ -121,6 +138,14 @@ type Info struct {
 	CreatedAtMs   int64
 	// Partitions is the table's partition count (0 when the table is gone).
 	Partitions uint32
+	// ReverseOf is the duplication a switchover reversed into this one
+	// (its remote's table was this one's source); Starts are the decrees,
+	// per partition, this one started shipping after (no base).
+	ReverseOf string
+	Starts    []uint64
+	// RemoteAddrs are more nodes of the remote (a reversed duplication
+	// knows them all), tried when RemoteAddr does not answer.
+	RemoteAddrs []string
 }
 
 // Paused reports whether pulls get no entries.
@@ -142,6 +167,11 @@ type Follower struct {
 	// SourceAddrs are nodes of the source cluster, asked for the source
 	// partitions' leaders.
 	SourceAddrs []string
+	// Partitions is the table's partition count.
+	Partitions uint32
+	// SwitchedFrom is the duplication a switchover moved the primary away
+	// from (this table was its source): writes name the new primary.
+	SwitchedFrom string
 }
 
 // Peer is a node of this cluster.

@@ -38,6 +38,15 @@ type sourceLeader struct {
 // client returns a Duplication client for the source partition's leader
 // and the leader's address.
 func (l *sourceLeader) client(ctx context.Context) (tpb.DuplicationClient, string, error) {
+	conn, addr, err := l.conn(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return tpb.NewDuplicationClient(conn), addr, nil
+}
+
+// conn returns a connection to the partition's leader and its address.
+func (l *sourceLeader) conn(ctx context.Context) (*grpc.ClientConn, string, error) {
 	addr := l.current()
 	if addr == "" {
 		var err error
@@ -52,7 +61,7 @@ func (l *sourceLeader) client(ctx context.Context) (tpb.DuplicationClient, strin
 	if err != nil {
 		return nil, "", err
 	}
-	return tpb.NewDuplicationClient(conn), addr, nil
+	return conn, addr, nil
 }
 
 func (l *sourceLeader) current() string {

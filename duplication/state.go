@@ -21,16 +21,21 @@ const (
 	// StatePaused: pulls get no entries; the source keeps its log within
 	// the retention cap.
 	StatePaused State = "paused"
+	// StateSwitching: dup switchover fenced the source table (client
+	// writes are refused, naming the remote); the remote catches up to the
+	// fence and becomes the primary, then the record is removed.
+	StateSwitching State = "switching"
 	// StateRemoved: gone from the metadata; every node releases the
 	// duplication's floors and base pins.
 	StateRemoved State = "removed"
 )
 
 var stateEnums = map[State]tpb.DuplicationState{
-	StateAdding:  tpb.DuplicationState_DUPLICATION_STATE_ADDING,
-	StateActive:  tpb.DuplicationState_DUPLICATION_STATE_ACTIVE,
-	StatePaused:  tpb.DuplicationState_DUPLICATION_STATE_PAUSED,
-	StateRemoved: tpb.DuplicationState_DUPLICATION_STATE_REMOVED,
+	StateAdding:    tpb.DuplicationState_DUPLICATION_STATE_ADDING,
+	StateActive:    tpb.DuplicationState_DUPLICATION_STATE_ACTIVE,
+	StatePaused:    tpb.DuplicationState_DUPLICATION_STATE_PAUSED,
+	StateRemoved:   tpb.DuplicationState_DUPLICATION_STATE_REMOVED,
+	StateSwitching: tpb.DuplicationState_DUPLICATION_STATE_SWITCHING,
 }
 
 // Proto returns s as the wire enum (UNSPECIFIED for a state this version

@@ -58,6 +58,8 @@ type command struct {
 	Confirmed uint64
 	// Batch holds the commands of a batched entry, in order.
 	Batch []command
+	// Step is a duplication step's kind (kind dup-step; its decree in UpTo).
+	Step byte
 }
 
 // isMutation reports whether a raft command carries client mutations (the
@@ -109,6 +111,8 @@ func decode(b []byte) (command, error) {
 		c.DupID, c.Confirmed, err = decodeDupMark(b[2:], c.Kind == commandKindDupConfirm)
 	case commandKindBatch:
 		c.Batch, err = decodeBatch(b[2:])
+	case commandKindDupStep:
+		c.Step, c.UpTo, err = decodeDupStep(b[2:])
 	default:
 		err = fmt.Errorf("%w: unknown kind %d", ErrMalformedCommand, c.Kind)
 	}

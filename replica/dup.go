@@ -46,7 +46,8 @@ func (r *Replica) ReadLog(from uint64, maxBytes int) (entries []WalEntry, upTo u
 		return nil, upTo, nil
 	}
 	first, _ := r.glog.FirstIndex()
-	trusted := r.fsm.dupState().trustedFrom
+	ds := r.fsm.dupState()
+	trusted := ds.trustedFrom
 	if first == 0 || from < first || from < trusted {
 		return nil, upTo, fmt.Errorf("%w: decree %d wanted, log starts at %d (trusted from %d)", ErrLogGone, from, first, trusted)
 	}
@@ -60,8 +61,8 @@ func (r *Replica) ReadLog(from uint64, maxBytes int) (entries []WalEntry, upTo u
 			return nil, from - 1, err
 		}
 		upTo = i
-		if l.Type != raft.LogCommand {
-			continue
+		if l.Type != raft.LogCommand || ds.fenced(i) {
+			continue // a fenced partition's refused writes never applied
 		}
 		if cmd := shippable(l.Data); cmd != nil {
 			entries = append(entries, WalEntry{Decree: i, Command: cmd, AppendedAt: l.AppendedAt})

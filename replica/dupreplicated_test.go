@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -43,5 +44,59 @@ func TestDuplicatedRejectsGarbageAfterTheTime(t *testing.T) {
 	}
 	if _, err := decode(append(b, 1)); err == nil {
 		t.Fatal("trailing byte after the time accepted")
+	}
+}
+
+// A fence refuses the client mutations after it (alone or batched), on
+// replay too, keeps applying shipped entries, and ReadLog never ships the
+// refused ones; an unfence lets writes in again; a follow step sets the
+// source decree outright.
+func TestFenceRefusesLaterClientWritesOnly(t *testing.T) {
+	sh := mustNewShared(t)
+	dir := t.TempDir()
+	ap, st := mustNewApplier(t, dir, sh)
+	put := func(k string) []byte {
+		return encodeCommand([]Mutation{{Op: OpPut, HashKey: []byte("h"), SortKey: []byte(k), Value: []byte("v")}})
+	}
+	step := func(i uint64, s byte, d uint64) *raft.Log {
+		return &raft.Log{Index: i, Type: raft.LogCommand, Data: encodeDupStep(s, d)}
+	}
+	res := ap.applyBatch([]*raft.Log{
+		putLog(1, "h", "before", "v"),
+		step(2, stepFence, 0),
+		putLog(3, "h", "after", "v"),
+		{Index: 4, Type: raft.LogCommand, Data: encodeBatch([][]byte{put("batched"), encodeDupConfirm("d", 1)})},
+		dupLog(5, 9, 0, DupEntry{SourceDecree: 9, Command: put("shipped")}),
+	})
+	for _, i := range []int{2 - 1, 5 - 1} {
+		if _, isErr := res[i].(error); isErr {
+			t.Fatalf("entry %d refused: %v", i+1, res[i])
+		}
+	}
+	for _, i := range []int{3 - 1, 4 - 1} {
+		if err, _ := res[i].(error); !errors.Is(err, ErrFenced) {
+			t.Fatalf("entry %d after the fence: result %v, want ErrFenced", i+1, res[i])
+		}
+	}
+	for k, want := range map[string]bool{"before": true, "after": false, "batched": false, "shipped": true} {
+		if _, found := get(t, st, "h", k); found != want {
+			t.Fatalf("record %s present %v, want %v", k, found, want)
+		}
+	}
+	if ap.Confirmed()["d"] != 1 {
+		t.Fatal("a duplication mark batched with a refused write was lost")
+	}
+	st.close()
+	ap, st = mustNewApplier(t, dir, sh)
+	defer st.close()
+	if s := ap.dupState(); s.fencedAt != 2 || !s.fenced(3) || s.fenced(2) {
+		t.Fatalf("fence after reopen: %+v", s)
+	}
+	ap.applyBatch([]*raft.Log{step(6, stepUnfence, 0), putLog(7, "h", "later", "v"), step(8, stepFollow, 4)})
+	if _, found := get(t, st, "h", "later"); !found {
+		t.Fatal("write after the unfence refused")
+	}
+	if s := ap.dupState(); s.fenced(7) || !s.fenced(4) || s.source != 4 || s.replicatedMs != 0 {
+		t.Fatalf("after unfence and follow: %+v", s)
 	}
 }

@@ -22,6 +22,9 @@ var (
 	// replicatedKey: on a follower replica, the replicated time (unix ms):
 	// every write the source acknowledged before it is applied here.
 	replicatedKey = []byte("dup_replicated_ms")
+	// fenceKey: the decrees a switchover fenced and unfenced the partition
+	// at (16 bytes; see fence.go).
+	fenceKey = []byte("dup_fence")
 )
 
 // dupState is the duplication state an applier keeps in memory; it is
@@ -32,6 +35,9 @@ type dupState struct {
 	trustedFrom uint64
 	// replicatedMs is the replicated time (unix ms; 0 unknown).
 	replicatedMs uint64
+	// fencedAt and unfencedAt: client mutations between them (or after
+	// fencedAt while unfencedAt is 0) are refused (fence.go).
+	fencedAt, unfencedAt uint64
 }
 
 func (s *dataStore) loadDupState() (dupState, error) {
@@ -51,6 +57,11 @@ func (s *dataStore) loadDupState() (dupState, error) {
 			return err
 		} else if ok && len(v) == 8 {
 			ds.replicatedMs = binary.BigEndian.Uint64(v)
+		}
+		if v, ok, err = db.GetMeta(fenceKey); err != nil {
+			return err
+		} else if ok && len(v) == 16 {
+			ds.fencedAt, ds.unfencedAt = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
 		}
 		if v, ok, err = db.GetMeta(trustedFromKey); err != nil {
 			return err

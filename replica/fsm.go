@@ -99,7 +99,7 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 	results := make([]interface{}, len(logs))
 	from := a.Applied()
 	st := a.dupState()
-	b := batchState{src: st.source, confirmed: st.confirmed, replicatedMs: st.replicatedMs}
+	b := batchState{src: st.source, confirmed: st.confirmed, replicatedMs: st.replicatedMs, fencedAt: st.fencedAt, unfencedAt: st.unfencedAt}
 	last := from
 	for i, l := range logs {
 		results[i] = l.Index
@@ -114,7 +114,10 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 		if err != nil {
 			a.lg.Fatal("undecodable committed command", zap.Uint64("decree", l.Index), zap.Error(err))
 		}
-		b.add(cmd, a.lg)
+		b.index = l.Index
+		if b.add(cmd, a.lg) {
+			results[i] = fmt.Errorf("%w (fenced at decree %d)", ErrFenced, b.fencedAt)
+		}
 	}
 	if last == from {
 		return results
@@ -125,7 +128,8 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 		a.lg.Fatal("apply to rocksdb failed", zap.Uint64("decree", last), zap.Error(err))
 	}
 	// gofail: var fsmAfterApply struct{}
-	a.setDupState(dupState{source: b.src, confirmed: b.confirmed, trustedFrom: st.trustedFrom, replicatedMs: b.replicatedMs})
+	a.setDupState(dupState{source: b.src, confirmed: b.confirmed, trustedFrom: st.trustedFrom, replicatedMs: b.replicatedMs,
+		fencedAt: b.fencedAt, unfencedAt: b.unfencedAt})
 	a.advance(last)
 	if b.confirmedChanged && a.onConfirmed != nil {
 		a.onConfirmed()
@@ -140,11 +144,23 @@ type batchState struct {
 	confirmed        map[string]uint64
 	confirmedChanged bool
 	replicatedMs     uint64
+	// index is the decree of the entry being added; fencedAt and
+	// unfencedAt the partition's fence (fence.go); srcReset is set when a
+	// step set the source decree outright.
+	index                uint64
+	fencedAt, unfencedAt uint64
+	srcReset             bool
 }
 
-func (b *batchState) add(cmd command, lg *zap.Logger) {
+// add adds one command to the batch; it reports whether client mutations
+// in it were refused by a fence.
+func (b *batchState) add(cmd command, lg *zap.Logger) (refused bool) {
+	fenced := dupState{fencedAt: b.fencedAt, unfencedAt: b.unfencedAt}.fenced(b.index)
 	switch cmd.Kind {
 	case commandKindMutation:
+		if fenced {
+			return true
+		}
 		b.muts = append(b.muts, cmd.Mutations...)
 	case commandKindDuplicated:
 		for _, e := range cmd.Duplicated {
@@ -169,9 +185,12 @@ func (b *batchState) add(cmd command, lg *zap.Logger) {
 		}
 	case commandKindBatch:
 		for _, sub := range cmd.Batch {
-			b.add(sub, lg)
+			refused = b.add(sub, lg) || refused
 		}
+	case commandKindDupStep:
+		b.applyStep(cmd, b.index)
 	}
+	return refused
 }
 
 // setConfirmed copies the map on first change (the applier's map is shared).
@@ -192,8 +211,11 @@ func (b *batchState) setConfirmed(id string, d uint64, keep bool) {
 
 func writeBatch(db *rocksdb.DB, b batchState, prev dupState, decree uint64) error {
 	meta := map[string][]byte{}
-	if b.src != prev.source {
+	if b.src != prev.source || b.srcReset {
 		meta[string(sourceDecreeKey)] = u64(b.src)
+	}
+	if b.fencedAt != prev.fencedAt || b.unfencedAt != prev.unfencedAt {
+		meta[string(fenceKey)] = append(u64(b.fencedAt), u64(b.unfencedAt)...)
 	}
 	if b.replicatedMs != prev.replicatedMs {
 		meta[string(replicatedKey)] = u64(b.replicatedMs)

@@ -95,7 +95,8 @@ func (d dupMeta) Followers() []duplication.Follower {
 	var out []duplication.Follower
 	for _, t := range d.n.meta.followerTables() {
 		f := t.Follower
-		out = append(out, duplication.Follower{Table: t.Name, DupID: f.DupID, SourceCluster: f.SourceCluster, SourceAddrs: f.SourceAddrs})
+		out = append(out, duplication.Follower{Table: t.Name, DupID: f.DupID, SourceCluster: f.SourceCluster, SourceAddrs: f.SourceAddrs,
+			Partitions: t.Partitions, SwitchedFrom: f.SwitchedFrom})
 	}
 	return out
 }
@@ -107,7 +108,7 @@ func (d dupMeta) RemovedRemote(id string) (string, bool) { return d.n.meta.remov
 // info is a duplication as the duplication package sees it.
 func (d dupMeta) info(dm *DupMeta) duplication.Info {
 	info := duplication.Info{ID: dm.ID, Table: dm.Table, RemoteAddr: dm.RemoteAddr, RemoteCluster: dm.RemoteCluster,
-		State: dm.State, CreatedAtMs: dm.CreatedAtMs}
+		State: dm.State, CreatedAtMs: dm.CreatedAtMs, ReverseOf: dm.ReverseOf, Starts: dm.Starts, RemoteAddrs: dm.RemoteAddrs}
 	if t, ok := d.n.meta.table(dm.Table); ok {
 		info.Partitions = t.Partitions
 	}

@@ -79,6 +79,9 @@ func toStatus(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
+	if st, ok := drStatus(err); ok {
+		return st
+	}
 	var nl *notLeaderError
 	switch {
 	case errors.As(err, &nl):

@@ -154,6 +154,9 @@ func (n *Node) writeLeader(ctx context.Context, table string, partition uint32, 
 	if err != nil {
 		return nil, nil, 0, err
 	}
+	if err := n.switchoverRefusal(t); err != nil {
+		return nil, nil, 0, err
+	}
 	if f := t.Follower; f != nil {
 		return nil, nil, 0, duplication.FollowerWriteError(t.Name, f.DupID, f.SourceCluster)
 	}
@@ -186,7 +189,7 @@ func (n *Node) write(ctx context.Context, table string, hashKey []byte, muts []r
 		return 0, err
 	}
 	d, err := r.Write(ctx, muts)
-	return d, notLeaderFrom(r, err)
+	return d, n.fencedWrite(table, notLeaderFrom(r, err))
 }
 
 func (s *kvService) Set(ctx context.Context, req *tpb.SetRequest) (*tpb.SetResponse, error) {

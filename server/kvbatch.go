@@ -291,7 +291,7 @@ func (s *kvService) BatchWrite(ctx context.Context, req *tpb.BatchWriteRequest) 
 	}
 	d, err := r.Write(ctx, muts)
 	if err != nil {
-		return nil, toStatus(notLeaderFrom(r, err))
+		return nil, toStatus(s.n.fencedWrite(req.Table, notLeaderFrom(r, err)))
 	}
 	for _, results := range [][]*tpb.BatchOpResult{resp.Results, resp.MultiSetResults} {
 		for i := range results {

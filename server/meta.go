@@ -50,6 +50,9 @@ type FollowerMeta struct {
 	DupID         string   `json:"dup_id"`
 	SourceCluster string   `json:"source_cluster"`
 	SourceAddrs   []string `json:"source_addrs"`
+	// SwitchedFrom is the duplication a switchover moved this table's
+	// primary away from: writes are refused naming the new primary.
+	SwitchedFrom string `json:"switched_from,omitempty"`
 }
 
 // DupMeta is a duplication of a table of this cluster to a remote one.
@@ -64,6 +67,13 @@ type DupMeta struct {
 	// RequestID is the client's id for the call that added it (see
 	// TableMeta.RequestID).
 	RequestID string `json:"request_id,omitempty"`
+	// ReverseOf and Starts: a duplication a switchover created, reversing
+	// ReverseOf, that ships each partition's log after Starts[p] (no base).
+	ReverseOf string   `json:"reverse_of,omitempty"`
+	Starts    []uint64 `json:"starts,omitempty"`
+	// RemoteAddrs are more nodes of the remote, tried when RemoteAddr
+	// does not answer.
+	RemoteAddrs []string `json:"remote_addrs,omitempty"`
 }
 
 // MetaState is the cluster metadata: tables and runtime config overrides.

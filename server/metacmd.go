@@ -30,6 +30,9 @@ const (
 	opRemoveDup      = "remove_dup"
 	opDetachFollower = "detach_follower"
 	opSetDupRemote   = "set_dup_remote"
+	// Disaster recovery (metacmd_dr.go).
+	opAcceptSwitchover   = "accept_switchover"
+	opCompleteSwitchover = "complete_switchover"
 )
 
 // metaCommands makes an empty command of each operation, for decoding.
@@ -42,6 +45,9 @@ var metaCommands = map[string]func() metaCommand{
 	opRemoveDup:      func() metaCommand { return &removeDupCmd{} },
 	opDetachFollower: func() metaCommand { return &detachFollowerCmd{} },
 	opSetDupRemote:   func() metaCommand { return &setDupRemoteCmd{} },
+	// Disaster recovery (metacmd_dr.go).
+	opAcceptSwitchover:   func() metaCommand { return &acceptSwitchoverCmd{} },
+	opCompleteSwitchover: func() metaCommand { return &completeSwitchoverCmd{} },
 }
 
 // metaEntry is a meta log entry: {"cmd": op, "args": the command's fields}.

@@ -41,6 +41,9 @@ const (
 	DuplicationState_DUPLICATION_STATE_PAUSED DuplicationState = 3
 	// REMOVED: gone from the metadata; floors and base pins are released.
 	DuplicationState_DUPLICATION_STATE_REMOVED DuplicationState = 4
+	// SWITCHING: dup switchover fenced the source table; the remote catches
+	// up and becomes the primary.
+	DuplicationState_DUPLICATION_STATE_SWITCHING DuplicationState = 5
 )
 
 // Enum value maps for DuplicationState.
@@ -51,6 +54,7 @@ var (
 		2: "DUPLICATION_STATE_ACTIVE",
 		3: "DUPLICATION_STATE_PAUSED",
 		4: "DUPLICATION_STATE_REMOVED",
+		5: "DUPLICATION_STATE_SWITCHING",
 	}
 	DuplicationState_value = map[string]int32{
 		"DUPLICATION_STATE_UNSPECIFIED": 0,
@@ -58,6 +62,7 @@ var (
 		"DUPLICATION_STATE_ACTIVE":      2,
 		"DUPLICATION_STATE_PAUSED":      3,
 		"DUPLICATION_STATE_REMOVED":     4,
+		"DUPLICATION_STATE_SWITCHING":   5,
 	}
 )
 
@@ -155,6 +160,63 @@ func (x DupPartitionState) Number() protoreflect.EnumNumber {
 // Deprecated: Use DupPartitionState.Descriptor instead.
 func (DupPartitionState) EnumDescriptor() ([]byte, []int) {
 	return file_tandem_proto_rawDescGZIP(), []int{1}
+}
+
+// DupStep is a step a partition leader takes for a switchover.
+type DupStep int32
+
+const (
+	DupStep_DUP_STEP_UNSPECIFIED DupStep = 0
+	// FENCE: refuse client writes from a raft entry on; returns its decree.
+	DupStep_DUP_STEP_FENCE DupStep = 1
+	// CUT: on the new primary, unfence, take the applied decree as the
+	// reversed duplication's start and hold the log after it (its floor).
+	DupStep_DUP_STEP_CUT DupStep = 2
+	// FOLLOW: on the old primary, resume as a follower after decree.
+	DupStep_DUP_STEP_FOLLOW DupStep = 3
+)
+
+// Enum value maps for DupStep.
+var (
+	DupStep_name = map[int32]string{
+		0: "DUP_STEP_UNSPECIFIED",
+		1: "DUP_STEP_FENCE",
+		2: "DUP_STEP_CUT",
+		3: "DUP_STEP_FOLLOW",
+	}
+	DupStep_value = map[string]int32{
+		"DUP_STEP_UNSPECIFIED": 0,
+		"DUP_STEP_FENCE":       1,
+		"DUP_STEP_CUT":         2,
+		"DUP_STEP_FOLLOW":      3,
+	}
+)
+
+func (x DupStep) Enum() *DupStep {
+	p := new(DupStep)
+	*p = x
+	return p
+}
+
+func (x DupStep) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DupStep) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_proto_enumTypes[2].Descriptor()
+}
+
+func (DupStep) Type() protoreflect.EnumType {
+	return &file_tandem_proto_enumTypes[2]
+}
+
+func (x DupStep) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DupStep.Descriptor instead.
+func (DupStep) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{2}
 }
 
 // Record is one (hash_key, sort_key) -> value pair.
@@ -4677,6 +4739,356 @@ func (x *LocalDupStatusResponse) GetPartitions() []*DupPartitionStatus {
 	return nil
 }
 
+// SwitchoverResponse is what dup switchover did: the reversed duplication
+// (on the new primary, to this cluster) and the new primary.
+type SwitchoverResponse struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Duplication       *DuplicationInfo       `protobuf:"bytes,1,opt,name=duplication,proto3" json:"duplication,omitempty"`
+	ReverseDupId      string                 `protobuf:"bytes,2,opt,name=reverse_dup_id,json=reverseDupId,proto3" json:"reverse_dup_id,omitempty"`
+	NewPrimaryCluster string                 `protobuf:"bytes,3,opt,name=new_primary_cluster,json=newPrimaryCluster,proto3" json:"new_primary_cluster,omitempty"`
+	NewPrimaryAddrs   []string               `protobuf:"bytes,4,rep,name=new_primary_addrs,json=newPrimaryAddrs,proto3" json:"new_primary_addrs,omitempty"`
+	// fence_decrees: each partition's fence decree on the old primary;
+	// start_decrees: the new primary's decree the reversed duplication
+	// starts after (no base transfer).
+	FenceDecrees  []uint64 `protobuf:"varint,5,rep,packed,name=fence_decrees,json=fenceDecrees,proto3" json:"fence_decrees,omitempty"`
+	StartDecrees  []uint64 `protobuf:"varint,6,rep,packed,name=start_decrees,json=startDecrees,proto3" json:"start_decrees,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SwitchoverResponse) Reset() {
+	*x = SwitchoverResponse{}
+	mi := &file_tandem_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SwitchoverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SwitchoverResponse) ProtoMessage() {}
+
+func (x *SwitchoverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SwitchoverResponse.ProtoReflect.Descriptor instead.
+func (*SwitchoverResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *SwitchoverResponse) GetDuplication() *DuplicationInfo {
+	if x != nil {
+		return x.Duplication
+	}
+	return nil
+}
+
+func (x *SwitchoverResponse) GetReverseDupId() string {
+	if x != nil {
+		return x.ReverseDupId
+	}
+	return ""
+}
+
+func (x *SwitchoverResponse) GetNewPrimaryCluster() string {
+	if x != nil {
+		return x.NewPrimaryCluster
+	}
+	return ""
+}
+
+func (x *SwitchoverResponse) GetNewPrimaryAddrs() []string {
+	if x != nil {
+		return x.NewPrimaryAddrs
+	}
+	return nil
+}
+
+func (x *SwitchoverResponse) GetFenceDecrees() []uint64 {
+	if x != nil {
+		return x.FenceDecrees
+	}
+	return nil
+}
+
+func (x *SwitchoverResponse) GetStartDecrees() []uint64 {
+	if x != nil {
+		return x.StartDecrees
+	}
+	return nil
+}
+
+// AcceptSwitchoverRequest is sent by the old primary to the remote once
+// every partition applied the fence: the remote's table becomes primary
+// and duplicates back.
+type AcceptSwitchoverRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	DupId         string                 `protobuf:"bytes,2,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	SourceCluster string                 `protobuf:"bytes,3,opt,name=source_cluster,json=sourceCluster,proto3" json:"source_cluster,omitempty"`
+	SourceAddrs   []string               `protobuf:"bytes,4,rep,name=source_addrs,json=sourceAddrs,proto3" json:"source_addrs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptSwitchoverRequest) Reset() {
+	*x = AcceptSwitchoverRequest{}
+	mi := &file_tandem_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptSwitchoverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptSwitchoverRequest) ProtoMessage() {}
+
+func (x *AcceptSwitchoverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptSwitchoverRequest.ProtoReflect.Descriptor instead.
+func (*AcceptSwitchoverRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *AcceptSwitchoverRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *AcceptSwitchoverRequest) GetDupId() string {
+	if x != nil {
+		return x.DupId
+	}
+	return ""
+}
+
+func (x *AcceptSwitchoverRequest) GetSourceCluster() string {
+	if x != nil {
+		return x.SourceCluster
+	}
+	return ""
+}
+
+func (x *AcceptSwitchoverRequest) GetSourceAddrs() []string {
+	if x != nil {
+		return x.SourceAddrs
+	}
+	return nil
+}
+
+type AcceptSwitchoverResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReverseDupId  string                 `protobuf:"bytes,1,opt,name=reverse_dup_id,json=reverseDupId,proto3" json:"reverse_dup_id,omitempty"`
+	Cluster       string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Addrs         []string               `protobuf:"bytes,3,rep,name=addrs,proto3" json:"addrs,omitempty"`
+	StartDecrees  []uint64               `protobuf:"varint,4,rep,packed,name=start_decrees,json=startDecrees,proto3" json:"start_decrees,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptSwitchoverResponse) Reset() {
+	*x = AcceptSwitchoverResponse{}
+	mi := &file_tandem_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptSwitchoverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptSwitchoverResponse) ProtoMessage() {}
+
+func (x *AcceptSwitchoverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptSwitchoverResponse.ProtoReflect.Descriptor instead.
+func (*AcceptSwitchoverResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *AcceptSwitchoverResponse) GetReverseDupId() string {
+	if x != nil {
+		return x.ReverseDupId
+	}
+	return ""
+}
+
+func (x *AcceptSwitchoverResponse) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *AcceptSwitchoverResponse) GetAddrs() []string {
+	if x != nil {
+		return x.Addrs
+	}
+	return nil
+}
+
+func (x *AcceptSwitchoverResponse) GetStartDecrees() []uint64 {
+	if x != nil {
+		return x.StartDecrees
+	}
+	return nil
+}
+
+type DupStepRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Table     string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partition uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Step      DupStep                `protobuf:"varint,3,opt,name=step,proto3,enum=tandem.v1.DupStep" json:"step,omitempty"`
+	// dup_id: the reversed duplication (CUT); decree: the source decree to
+	// follow from (FOLLOW).
+	DupId         string `protobuf:"bytes,4,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	Decree        uint64 `protobuf:"varint,5,opt,name=decree,proto3" json:"decree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DupStepRequest) Reset() {
+	*x = DupStepRequest{}
+	mi := &file_tandem_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DupStepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DupStepRequest) ProtoMessage() {}
+
+func (x *DupStepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DupStepRequest.ProtoReflect.Descriptor instead.
+func (*DupStepRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *DupStepRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *DupStepRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *DupStepRequest) GetStep() DupStep {
+	if x != nil {
+		return x.Step
+	}
+	return DupStep_DUP_STEP_UNSPECIFIED
+}
+
+func (x *DupStepRequest) GetDupId() string {
+	if x != nil {
+		return x.DupId
+	}
+	return ""
+}
+
+func (x *DupStepRequest) GetDecree() uint64 {
+	if x != nil {
+		return x.Decree
+	}
+	return 0
+}
+
+type DupStepResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decree        uint64                 `protobuf:"varint,1,opt,name=decree,proto3" json:"decree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DupStepResponse) Reset() {
+	*x = DupStepResponse{}
+	mi := &file_tandem_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DupStepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DupStepResponse) ProtoMessage() {}
+
+func (x *DupStepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DupStepResponse.ProtoReflect.Descriptor instead.
+func (*DupStepResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *DupStepResponse) GetDecree() uint64 {
+	if x != nil {
+		return x.Decree
+	}
+	return 0
+}
+
 // FollowerReport is what the remote partition leader says of itself with
 // every call, so the source can show progress without asking.
 type FollowerReport struct {
@@ -4701,7 +5113,7 @@ type FollowerReport struct {
 
 func (x *FollowerReport) Reset() {
 	*x = FollowerReport{}
-	mi := &file_tandem_proto_msgTypes[75]
+	mi := &file_tandem_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4713,7 +5125,7 @@ func (x *FollowerReport) String() string {
 func (*FollowerReport) ProtoMessage() {}
 
 func (x *FollowerReport) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[75]
+	mi := &file_tandem_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4726,7 +5138,7 @@ func (x *FollowerReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowerReport.ProtoReflect.Descriptor instead.
 func (*FollowerReport) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{75}
+	return file_tandem_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *FollowerReport) GetState() string {
@@ -4811,7 +5223,7 @@ type PrepareRequest struct {
 
 func (x *PrepareRequest) Reset() {
 	*x = PrepareRequest{}
-	mi := &file_tandem_proto_msgTypes[76]
+	mi := &file_tandem_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4823,7 +5235,7 @@ func (x *PrepareRequest) String() string {
 func (*PrepareRequest) ProtoMessage() {}
 
 func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[76]
+	mi := &file_tandem_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4836,7 +5248,7 @@ func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareRequest.ProtoReflect.Descriptor instead.
 func (*PrepareRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{76}
+	return file_tandem_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *PrepareRequest) GetDupId() string {
@@ -4881,7 +5293,7 @@ type PrepareResponse struct {
 
 func (x *PrepareResponse) Reset() {
 	*x = PrepareResponse{}
-	mi := &file_tandem_proto_msgTypes[77]
+	mi := &file_tandem_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4893,7 +5305,7 @@ func (x *PrepareResponse) String() string {
 func (*PrepareResponse) ProtoMessage() {}
 
 func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[77]
+	mi := &file_tandem_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4906,7 +5318,7 @@ func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareResponse.ProtoReflect.Descriptor instead.
 func (*PrepareResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{77}
+	return file_tandem_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *PrepareResponse) GetCheckpointId() string {
@@ -4952,7 +5364,7 @@ type FetchFileRequest struct {
 
 func (x *FetchFileRequest) Reset() {
 	*x = FetchFileRequest{}
-	mi := &file_tandem_proto_msgTypes[78]
+	mi := &file_tandem_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4964,7 +5376,7 @@ func (x *FetchFileRequest) String() string {
 func (*FetchFileRequest) ProtoMessage() {}
 
 func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[78]
+	mi := &file_tandem_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4977,7 +5389,7 @@ func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchFileRequest.ProtoReflect.Descriptor instead.
 func (*FetchFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{78}
+	return file_tandem_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *FetchFileRequest) GetDupId() string {
@@ -5039,7 +5451,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_tandem_proto_msgTypes[79]
+	mi := &file_tandem_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5051,7 +5463,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[79]
+	mi := &file_tandem_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5064,7 +5476,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{79}
+	return file_tandem_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *FileChunk) GetOffset() uint64 {
@@ -5100,7 +5512,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_tandem_proto_msgTypes[80]
+	mi := &file_tandem_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5112,7 +5524,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[80]
+	mi := &file_tandem_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5125,7 +5537,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{80}
+	return file_tandem_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *PullRequest) GetDupId() string {
@@ -5196,7 +5608,7 @@ type WalEntry struct {
 
 func (x *WalEntry) Reset() {
 	*x = WalEntry{}
-	mi := &file_tandem_proto_msgTypes[81]
+	mi := &file_tandem_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5208,7 +5620,7 @@ func (x *WalEntry) String() string {
 func (*WalEntry) ProtoMessage() {}
 
 func (x *WalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[81]
+	mi := &file_tandem_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5221,7 +5633,7 @@ func (x *WalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
 func (*WalEntry) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{81}
+	return file_tandem_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *WalEntry) GetDecree() uint64 {
@@ -5270,7 +5682,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_tandem_proto_msgTypes[82]
+	mi := &file_tandem_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5282,7 +5694,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[82]
+	mi := &file_tandem_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5295,7 +5707,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{82}
+	return file_tandem_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *PullResponse) GetEntries() []*WalEntry {
@@ -5689,7 +6101,32 @@ const file_tandem_proto_rawDesc = "" +
 	"\x16LocalDupStatusResponse\x12=\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2\x1d.tandem.v1.DupPartitionStatusR\n" +
-	"partitions\"\x9e\x03\n" +
+	"partitions\"\x9e\x02\n" +
+	"\x12SwitchoverResponse\x12<\n" +
+	"\vduplication\x18\x01 \x01(\v2\x1a.tandem.v1.DuplicationInfoR\vduplication\x12$\n" +
+	"\x0ereverse_dup_id\x18\x02 \x01(\tR\freverseDupId\x12.\n" +
+	"\x13new_primary_cluster\x18\x03 \x01(\tR\x11newPrimaryCluster\x12*\n" +
+	"\x11new_primary_addrs\x18\x04 \x03(\tR\x0fnewPrimaryAddrs\x12#\n" +
+	"\rfence_decrees\x18\x05 \x03(\x04R\ffenceDecrees\x12#\n" +
+	"\rstart_decrees\x18\x06 \x03(\x04R\fstartDecrees\"\x90\x01\n" +
+	"\x17AcceptSwitchoverRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x15\n" +
+	"\x06dup_id\x18\x02 \x01(\tR\x05dupId\x12%\n" +
+	"\x0esource_cluster\x18\x03 \x01(\tR\rsourceCluster\x12!\n" +
+	"\fsource_addrs\x18\x04 \x03(\tR\vsourceAddrs\"\x95\x01\n" +
+	"\x18AcceptSwitchoverResponse\x12$\n" +
+	"\x0ereverse_dup_id\x18\x01 \x01(\tR\freverseDupId\x12\x18\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\x12\x14\n" +
+	"\x05addrs\x18\x03 \x03(\tR\x05addrs\x12#\n" +
+	"\rstart_decrees\x18\x04 \x03(\x04R\fstartDecrees\"\x9b\x01\n" +
+	"\x0eDupStepRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12&\n" +
+	"\x04step\x18\x03 \x01(\x0e2\x12.tandem.v1.DupStepR\x04step\x12\x15\n" +
+	"\x06dup_id\x18\x04 \x01(\tR\x05dupId\x12\x16\n" +
+	"\x06decree\x18\x05 \x01(\x04R\x06decree\")\n" +
+	"\x0fDupStepResponse\x12\x16\n" +
+	"\x06decree\x18\x01 \x01(\x04R\x06decree\"\x9e\x03\n" +
 	"\x0eFollowerReport\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12&\n" +
 	"\x0fbase_bytes_done\x18\x02 \x01(\x04R\rbaseBytesDone\x12(\n" +
@@ -5747,13 +6184,14 @@ const file_tandem_proto_rawDesc = "" +
 	"goneReason\x12\x16\n" +
 	"\x06paused\x18\x05 \x01(\bR\x06paused\x12\x13\n" +
 	"\x05up_to\x18\x06 \x01(\x04R\x04upTo\x12-\n" +
-	"\x13source_time_unix_ms\x18\a \x01(\x03R\x10sourceTimeUnixMs*\xae\x01\n" +
+	"\x13source_time_unix_ms\x18\a \x01(\x03R\x10sourceTimeUnixMs*\xcf\x01\n" +
 	"\x10DuplicationState\x12!\n" +
 	"\x1dDUPLICATION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18DUPLICATION_STATE_ADDING\x10\x01\x12\x1c\n" +
 	"\x18DUPLICATION_STATE_ACTIVE\x10\x02\x12\x1c\n" +
 	"\x18DUPLICATION_STATE_PAUSED\x10\x03\x12\x1d\n" +
-	"\x19DUPLICATION_STATE_REMOVED\x10\x04*\xf2\x01\n" +
+	"\x19DUPLICATION_STATE_REMOVED\x10\x04\x12\x1f\n" +
+	"\x1bDUPLICATION_STATE_SWITCHING\x10\x05*\xf2\x01\n" +
 	"\x11DupPartitionState\x12#\n" +
 	"\x1fDUP_PARTITION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18DUP_PARTITION_STATE_INIT\x10\x01\x12\x1f\n" +
@@ -5761,7 +6199,12 @@ const file_tandem_proto_rawDesc = "" +
 	"\x17DUP_PARTITION_STATE_APP\x10\x03\x12\x1b\n" +
 	"\x17DUP_PARTITION_STATE_LOG\x10\x04\x12\x1e\n" +
 	"\x1aDUP_PARTITION_STATE_PAUSED\x10\x05\x12\x1f\n" +
-	"\x1bDUP_PARTITION_STATE_UNKNOWN\x10\x062\xb5\x04\n" +
+	"\x1bDUP_PARTITION_STATE_UNKNOWN\x10\x06*^\n" +
+	"\aDupStep\x12\x18\n" +
+	"\x14DUP_STEP_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eDUP_STEP_FENCE\x10\x01\x12\x10\n" +
+	"\fDUP_STEP_CUT\x10\x02\x12\x13\n" +
+	"\x0fDUP_STEP_FOLLOW\x10\x032\xb5\x04\n" +
 	"\x02KV\x124\n" +
 	"\x03Get\x12\x15.tandem.v1.GetRequest\x1a\x16.tandem.v1.GetResponse\x124\n" +
 	"\x03Set\x12\x15.tandem.v1.SetRequest\x1a\x16.tandem.v1.SetResponse\x124\n" +
@@ -5772,7 +6215,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x05Count\x12\x17.tandem.v1.CountRequest\x1a\x18.tandem.v1.CountResponse\x12C\n" +
 	"\bBatchGet\x12\x1a.tandem.v1.BatchGetRequest\x1a\x1b.tandem.v1.BatchGetResponse\x12I\n" +
 	"\n" +
-	"BatchWrite\x12\x1c.tandem.v1.BatchWriteRequest\x1a\x1d.tandem.v1.BatchWriteResponse2\xec\x0e\n" +
+	"BatchWrite\x12\x1c.tandem.v1.BatchWriteRequest\x1a\x1d.tandem.v1.BatchWriteResponse2\xeb\x10\n" +
 	"\x05Admin\x12:\n" +
 	"\x05Nodes\x12\x17.tandem.v1.NodesRequest\x1a\x18.tandem.v1.NodesResponse\x12L\n" +
 	"\vCreateTable\x12\x1d.tandem.v1.CreateTableRequest\x1a\x1e.tandem.v1.CreateTableResponse\x12F\n" +
@@ -5798,7 +6241,10 @@ const file_tandem_proto_rawDesc = "" +
 	"\x11RemoveDuplication\x12\x1d.tandem.v1.DuplicationRequest\x1a\x1e.tandem.v1.DuplicationResponse\x12V\n" +
 	"\x13CreateFollowerTable\x12\x17.tandem.v1.FollowerSpec\x1a&.tandem.v1.CreateFollowerTableResponse\x12U\n" +
 	"\x0eDetachFollower\x12 .tandem.v1.DetachFollowerRequest\x1a!.tandem.v1.DetachFollowerResponse\x12U\n" +
-	"\x0eLocalDupStatus\x12 .tandem.v1.LocalDupStatusRequest\x1a!.tandem.v1.LocalDupStatusResponse2\xca\x01\n" +
+	"\x0eLocalDupStatus\x12 .tandem.v1.LocalDupStatusRequest\x1a!.tandem.v1.LocalDupStatusResponse\x12U\n" +
+	"\x15SwitchoverDuplication\x12\x1d.tandem.v1.DuplicationRequest\x1a\x1d.tandem.v1.SwitchoverResponse\x12[\n" +
+	"\x10AcceptSwitchover\x12\".tandem.v1.AcceptSwitchoverRequest\x1a#.tandem.v1.AcceptSwitchoverResponse\x12I\n" +
+	"\x10DupPartitionStep\x12\x19.tandem.v1.DupStepRequest\x1a\x1a.tandem.v1.DupStepResponse2\xca\x01\n" +
 	"\vDuplication\x12@\n" +
 	"\aPrepare\x12\x19.tandem.v1.PrepareRequest\x1a\x1a.tandem.v1.PrepareResponse\x12@\n" +
 	"\tFetchFile\x12\x1b.tandem.v1.FetchFileRequest\x1a\x14.tandem.v1.FileChunk0\x01\x127\n" +
@@ -5816,215 +6262,229 @@ func file_tandem_proto_rawDescGZIP() []byte {
 	return file_tandem_proto_rawDescData
 }
 
-var file_tandem_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
+var file_tandem_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 88)
 var file_tandem_proto_goTypes = []any{
 	(DuplicationState)(0),                 // 0: tandem.v1.DuplicationState
 	(DupPartitionState)(0),                // 1: tandem.v1.DupPartitionState
-	(*Record)(nil),                        // 2: tandem.v1.Record
-	(*SortKeyValue)(nil),                  // 3: tandem.v1.SortKeyValue
-	(*NotLeader)(nil),                     // 4: tandem.v1.NotLeader
-	(*GetRequest)(nil),                    // 5: tandem.v1.GetRequest
-	(*GetResponse)(nil),                   // 6: tandem.v1.GetResponse
-	(*SetRequest)(nil),                    // 7: tandem.v1.SetRequest
-	(*SetResponse)(nil),                   // 8: tandem.v1.SetResponse
-	(*DelRequest)(nil),                    // 9: tandem.v1.DelRequest
-	(*DelResponse)(nil),                   // 10: tandem.v1.DelResponse
-	(*MultiGetRequest)(nil),               // 11: tandem.v1.MultiGetRequest
-	(*MultiGetResponse)(nil),              // 12: tandem.v1.MultiGetResponse
-	(*MultiSetRequest)(nil),               // 13: tandem.v1.MultiSetRequest
-	(*MultiSetResponse)(nil),              // 14: tandem.v1.MultiSetResponse
-	(*ScanRequest)(nil),                   // 15: tandem.v1.ScanRequest
-	(*ScanResponse)(nil),                  // 16: tandem.v1.ScanResponse
-	(*CountRequest)(nil),                  // 17: tandem.v1.CountRequest
-	(*CountResponse)(nil),                 // 18: tandem.v1.CountResponse
-	(*BatchOpResult)(nil),                 // 19: tandem.v1.BatchOpResult
-	(*RecordsResult)(nil),                 // 20: tandem.v1.RecordsResult
-	(*BatchGetRequest)(nil),               // 21: tandem.v1.BatchGetRequest
-	(*BatchGetResponse)(nil),              // 22: tandem.v1.BatchGetResponse
-	(*BatchWrite)(nil),                    // 23: tandem.v1.BatchWrite
-	(*BatchWriteRequest)(nil),             // 24: tandem.v1.BatchWriteRequest
-	(*BatchWriteResponse)(nil),            // 25: tandem.v1.BatchWriteResponse
-	(*NodeInfo)(nil),                      // 26: tandem.v1.NodeInfo
-	(*NodesRequest)(nil),                  // 27: tandem.v1.NodesRequest
-	(*NodesResponse)(nil),                 // 28: tandem.v1.NodesResponse
-	(*PartitionPlacement)(nil),            // 29: tandem.v1.PartitionPlacement
-	(*TableInfo)(nil),                     // 30: tandem.v1.TableInfo
-	(*CreateTableRequest)(nil),            // 31: tandem.v1.CreateTableRequest
-	(*CreateTableResponse)(nil),           // 32: tandem.v1.CreateTableResponse
-	(*DropTableRequest)(nil),              // 33: tandem.v1.DropTableRequest
-	(*DropTableResponse)(nil),             // 34: tandem.v1.DropTableResponse
-	(*ListTablesRequest)(nil),             // 35: tandem.v1.ListTablesRequest
-	(*ListTablesResponse)(nil),            // 36: tandem.v1.ListTablesResponse
-	(*ReplicaStatus)(nil),                 // 37: tandem.v1.ReplicaStatus
-	(*PartitionInfo)(nil),                 // 38: tandem.v1.PartitionInfo
-	(*PartitionsRequest)(nil),             // 39: tandem.v1.PartitionsRequest
-	(*PartitionsResponse)(nil),            // 40: tandem.v1.PartitionsResponse
-	(*PartitionRoute)(nil),                // 41: tandem.v1.PartitionRoute
-	(*RouteRequest)(nil),                  // 42: tandem.v1.RouteRequest
-	(*RouteResponse)(nil),                 // 43: tandem.v1.RouteResponse
-	(*ConfigEntry)(nil),                   // 44: tandem.v1.ConfigEntry
-	(*GetConfigRequest)(nil),              // 45: tandem.v1.GetConfigRequest
-	(*GetConfigResponse)(nil),             // 46: tandem.v1.GetConfigResponse
-	(*SetConfigRequest)(nil),              // 47: tandem.v1.SetConfigRequest
-	(*SetConfigResponse)(nil),             // 48: tandem.v1.SetConfigResponse
-	(*LocalReplicasRequest)(nil),          // 49: tandem.v1.LocalReplicasRequest
-	(*LocalReplicasResponse)(nil),         // 50: tandem.v1.LocalReplicasResponse
-	(*LocalChecksumRequest)(nil),          // 51: tandem.v1.LocalChecksumRequest
-	(*LocalChecksumResponse)(nil),         // 52: tandem.v1.LocalChecksumResponse
-	(*CheckpointInfo)(nil),                // 53: tandem.v1.CheckpointInfo
-	(*ListCheckpointsRequest)(nil),        // 54: tandem.v1.ListCheckpointsRequest
-	(*ListCheckpointsResponse)(nil),       // 55: tandem.v1.ListCheckpointsResponse
-	(*CreateCheckpointRequest)(nil),       // 56: tandem.v1.CreateCheckpointRequest
-	(*CheckpointResult)(nil),              // 57: tandem.v1.CheckpointResult
-	(*CreateCheckpointResponse)(nil),      // 58: tandem.v1.CreateCheckpointResponse
-	(*LocalCheckpointsRequest)(nil),       // 59: tandem.v1.LocalCheckpointsRequest
-	(*LocalCreateCheckpointRequest)(nil),  // 60: tandem.v1.LocalCreateCheckpointRequest
-	(*LocalCreateCheckpointResponse)(nil), // 61: tandem.v1.LocalCreateCheckpointResponse
-	(*DupPartitionStatus)(nil),            // 62: tandem.v1.DupPartitionStatus
-	(*DuplicationInfo)(nil),               // 63: tandem.v1.DuplicationInfo
-	(*AddDuplicationRequest)(nil),         // 64: tandem.v1.AddDuplicationRequest
-	(*AddDuplicationResponse)(nil),        // 65: tandem.v1.AddDuplicationResponse
-	(*ListDuplicationsRequest)(nil),       // 66: tandem.v1.ListDuplicationsRequest
-	(*ListDuplicationsResponse)(nil),      // 67: tandem.v1.ListDuplicationsResponse
-	(*DuplicationRequest)(nil),            // 68: tandem.v1.DuplicationRequest
-	(*ShowDuplicationResponse)(nil),       // 69: tandem.v1.ShowDuplicationResponse
-	(*DuplicationResponse)(nil),           // 70: tandem.v1.DuplicationResponse
-	(*FollowerSpec)(nil),                  // 71: tandem.v1.FollowerSpec
-	(*CreateFollowerTableResponse)(nil),   // 72: tandem.v1.CreateFollowerTableResponse
-	(*DetachFollowerRequest)(nil),         // 73: tandem.v1.DetachFollowerRequest
-	(*DetachFollowerResponse)(nil),        // 74: tandem.v1.DetachFollowerResponse
-	(*LocalDupStatusRequest)(nil),         // 75: tandem.v1.LocalDupStatusRequest
-	(*LocalDupStatusResponse)(nil),        // 76: tandem.v1.LocalDupStatusResponse
-	(*FollowerReport)(nil),                // 77: tandem.v1.FollowerReport
-	(*PrepareRequest)(nil),                // 78: tandem.v1.PrepareRequest
-	(*PrepareResponse)(nil),               // 79: tandem.v1.PrepareResponse
-	(*FetchFileRequest)(nil),              // 80: tandem.v1.FetchFileRequest
-	(*FileChunk)(nil),                     // 81: tandem.v1.FileChunk
-	(*PullRequest)(nil),                   // 82: tandem.v1.PullRequest
-	(*WalEntry)(nil),                      // 83: tandem.v1.WalEntry
-	(*PullResponse)(nil),                  // 84: tandem.v1.PullResponse
+	(DupStep)(0),                          // 2: tandem.v1.DupStep
+	(*Record)(nil),                        // 3: tandem.v1.Record
+	(*SortKeyValue)(nil),                  // 4: tandem.v1.SortKeyValue
+	(*NotLeader)(nil),                     // 5: tandem.v1.NotLeader
+	(*GetRequest)(nil),                    // 6: tandem.v1.GetRequest
+	(*GetResponse)(nil),                   // 7: tandem.v1.GetResponse
+	(*SetRequest)(nil),                    // 8: tandem.v1.SetRequest
+	(*SetResponse)(nil),                   // 9: tandem.v1.SetResponse
+	(*DelRequest)(nil),                    // 10: tandem.v1.DelRequest
+	(*DelResponse)(nil),                   // 11: tandem.v1.DelResponse
+	(*MultiGetRequest)(nil),               // 12: tandem.v1.MultiGetRequest
+	(*MultiGetResponse)(nil),              // 13: tandem.v1.MultiGetResponse
+	(*MultiSetRequest)(nil),               // 14: tandem.v1.MultiSetRequest
+	(*MultiSetResponse)(nil),              // 15: tandem.v1.MultiSetResponse
+	(*ScanRequest)(nil),                   // 16: tandem.v1.ScanRequest
+	(*ScanResponse)(nil),                  // 17: tandem.v1.ScanResponse
+	(*CountRequest)(nil),                  // 18: tandem.v1.CountRequest
+	(*CountResponse)(nil),                 // 19: tandem.v1.CountResponse
+	(*BatchOpResult)(nil),                 // 20: tandem.v1.BatchOpResult
+	(*RecordsResult)(nil),                 // 21: tandem.v1.RecordsResult
+	(*BatchGetRequest)(nil),               // 22: tandem.v1.BatchGetRequest
+	(*BatchGetResponse)(nil),              // 23: tandem.v1.BatchGetResponse
+	(*BatchWrite)(nil),                    // 24: tandem.v1.BatchWrite
+	(*BatchWriteRequest)(nil),             // 25: tandem.v1.BatchWriteRequest
+	(*BatchWriteResponse)(nil),            // 26: tandem.v1.BatchWriteResponse
+	(*NodeInfo)(nil),                      // 27: tandem.v1.NodeInfo
+	(*NodesRequest)(nil),                  // 28: tandem.v1.NodesRequest
+	(*NodesResponse)(nil),                 // 29: tandem.v1.NodesResponse
+	(*PartitionPlacement)(nil),            // 30: tandem.v1.PartitionPlacement
+	(*TableInfo)(nil),                     // 31: tandem.v1.TableInfo
+	(*CreateTableRequest)(nil),            // 32: tandem.v1.CreateTableRequest
+	(*CreateTableResponse)(nil),           // 33: tandem.v1.CreateTableResponse
+	(*DropTableRequest)(nil),              // 34: tandem.v1.DropTableRequest
+	(*DropTableResponse)(nil),             // 35: tandem.v1.DropTableResponse
+	(*ListTablesRequest)(nil),             // 36: tandem.v1.ListTablesRequest
+	(*ListTablesResponse)(nil),            // 37: tandem.v1.ListTablesResponse
+	(*ReplicaStatus)(nil),                 // 38: tandem.v1.ReplicaStatus
+	(*PartitionInfo)(nil),                 // 39: tandem.v1.PartitionInfo
+	(*PartitionsRequest)(nil),             // 40: tandem.v1.PartitionsRequest
+	(*PartitionsResponse)(nil),            // 41: tandem.v1.PartitionsResponse
+	(*PartitionRoute)(nil),                // 42: tandem.v1.PartitionRoute
+	(*RouteRequest)(nil),                  // 43: tandem.v1.RouteRequest
+	(*RouteResponse)(nil),                 // 44: tandem.v1.RouteResponse
+	(*ConfigEntry)(nil),                   // 45: tandem.v1.ConfigEntry
+	(*GetConfigRequest)(nil),              // 46: tandem.v1.GetConfigRequest
+	(*GetConfigResponse)(nil),             // 47: tandem.v1.GetConfigResponse
+	(*SetConfigRequest)(nil),              // 48: tandem.v1.SetConfigRequest
+	(*SetConfigResponse)(nil),             // 49: tandem.v1.SetConfigResponse
+	(*LocalReplicasRequest)(nil),          // 50: tandem.v1.LocalReplicasRequest
+	(*LocalReplicasResponse)(nil),         // 51: tandem.v1.LocalReplicasResponse
+	(*LocalChecksumRequest)(nil),          // 52: tandem.v1.LocalChecksumRequest
+	(*LocalChecksumResponse)(nil),         // 53: tandem.v1.LocalChecksumResponse
+	(*CheckpointInfo)(nil),                // 54: tandem.v1.CheckpointInfo
+	(*ListCheckpointsRequest)(nil),        // 55: tandem.v1.ListCheckpointsRequest
+	(*ListCheckpointsResponse)(nil),       // 56: tandem.v1.ListCheckpointsResponse
+	(*CreateCheckpointRequest)(nil),       // 57: tandem.v1.CreateCheckpointRequest
+	(*CheckpointResult)(nil),              // 58: tandem.v1.CheckpointResult
+	(*CreateCheckpointResponse)(nil),      // 59: tandem.v1.CreateCheckpointResponse
+	(*LocalCheckpointsRequest)(nil),       // 60: tandem.v1.LocalCheckpointsRequest
+	(*LocalCreateCheckpointRequest)(nil),  // 61: tandem.v1.LocalCreateCheckpointRequest
+	(*LocalCreateCheckpointResponse)(nil), // 62: tandem.v1.LocalCreateCheckpointResponse
+	(*DupPartitionStatus)(nil),            // 63: tandem.v1.DupPartitionStatus
+	(*DuplicationInfo)(nil),               // 64: tandem.v1.DuplicationInfo
+	(*AddDuplicationRequest)(nil),         // 65: tandem.v1.AddDuplicationRequest
+	(*AddDuplicationResponse)(nil),        // 66: tandem.v1.AddDuplicationResponse
+	(*ListDuplicationsRequest)(nil),       // 67: tandem.v1.ListDuplicationsRequest
+	(*ListDuplicationsResponse)(nil),      // 68: tandem.v1.ListDuplicationsResponse
+	(*DuplicationRequest)(nil),            // 69: tandem.v1.DuplicationRequest
+	(*ShowDuplicationResponse)(nil),       // 70: tandem.v1.ShowDuplicationResponse
+	(*DuplicationResponse)(nil),           // 71: tandem.v1.DuplicationResponse
+	(*FollowerSpec)(nil),                  // 72: tandem.v1.FollowerSpec
+	(*CreateFollowerTableResponse)(nil),   // 73: tandem.v1.CreateFollowerTableResponse
+	(*DetachFollowerRequest)(nil),         // 74: tandem.v1.DetachFollowerRequest
+	(*DetachFollowerResponse)(nil),        // 75: tandem.v1.DetachFollowerResponse
+	(*LocalDupStatusRequest)(nil),         // 76: tandem.v1.LocalDupStatusRequest
+	(*LocalDupStatusResponse)(nil),        // 77: tandem.v1.LocalDupStatusResponse
+	(*SwitchoverResponse)(nil),            // 78: tandem.v1.SwitchoverResponse
+	(*AcceptSwitchoverRequest)(nil),       // 79: tandem.v1.AcceptSwitchoverRequest
+	(*AcceptSwitchoverResponse)(nil),      // 80: tandem.v1.AcceptSwitchoverResponse
+	(*DupStepRequest)(nil),                // 81: tandem.v1.DupStepRequest
+	(*DupStepResponse)(nil),               // 82: tandem.v1.DupStepResponse
+	(*FollowerReport)(nil),                // 83: tandem.v1.FollowerReport
+	(*PrepareRequest)(nil),                // 84: tandem.v1.PrepareRequest
+	(*PrepareResponse)(nil),               // 85: tandem.v1.PrepareResponse
+	(*FetchFileRequest)(nil),              // 86: tandem.v1.FetchFileRequest
+	(*FileChunk)(nil),                     // 87: tandem.v1.FileChunk
+	(*PullRequest)(nil),                   // 88: tandem.v1.PullRequest
+	(*WalEntry)(nil),                      // 89: tandem.v1.WalEntry
+	(*PullResponse)(nil),                  // 90: tandem.v1.PullResponse
 }
 var file_tandem_proto_depIdxs = []int32{
-	2,  // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
-	3,  // 1: tandem.v1.MultiSetRequest.kvs:type_name -> tandem.v1.SortKeyValue
-	2,  // 2: tandem.v1.ScanResponse.records:type_name -> tandem.v1.Record
-	2,  // 3: tandem.v1.RecordsResult.records:type_name -> tandem.v1.Record
-	5,  // 4: tandem.v1.BatchGetRequest.gets:type_name -> tandem.v1.GetRequest
-	11, // 5: tandem.v1.BatchGetRequest.multi_gets:type_name -> tandem.v1.MultiGetRequest
-	15, // 6: tandem.v1.BatchGetRequest.scans:type_name -> tandem.v1.ScanRequest
-	19, // 7: tandem.v1.BatchGetResponse.results:type_name -> tandem.v1.BatchOpResult
-	20, // 8: tandem.v1.BatchGetResponse.multi_get_results:type_name -> tandem.v1.RecordsResult
-	20, // 9: tandem.v1.BatchGetResponse.scan_results:type_name -> tandem.v1.RecordsResult
-	23, // 10: tandem.v1.BatchWriteRequest.writes:type_name -> tandem.v1.BatchWrite
-	13, // 11: tandem.v1.BatchWriteRequest.multi_sets:type_name -> tandem.v1.MultiSetRequest
-	19, // 12: tandem.v1.BatchWriteResponse.results:type_name -> tandem.v1.BatchOpResult
-	19, // 13: tandem.v1.BatchWriteResponse.multi_set_results:type_name -> tandem.v1.BatchOpResult
-	26, // 14: tandem.v1.NodesResponse.nodes:type_name -> tandem.v1.NodeInfo
-	29, // 15: tandem.v1.TableInfo.placement:type_name -> tandem.v1.PartitionPlacement
-	30, // 16: tandem.v1.CreateTableResponse.table:type_name -> tandem.v1.TableInfo
-	30, // 17: tandem.v1.ListTablesResponse.tables:type_name -> tandem.v1.TableInfo
-	37, // 18: tandem.v1.PartitionInfo.replicas:type_name -> tandem.v1.ReplicaStatus
-	30, // 19: tandem.v1.PartitionsResponse.table:type_name -> tandem.v1.TableInfo
-	38, // 20: tandem.v1.PartitionsResponse.partitions:type_name -> tandem.v1.PartitionInfo
-	30, // 21: tandem.v1.RouteResponse.table:type_name -> tandem.v1.TableInfo
-	41, // 22: tandem.v1.RouteResponse.partitions:type_name -> tandem.v1.PartitionRoute
-	44, // 23: tandem.v1.GetConfigResponse.entries:type_name -> tandem.v1.ConfigEntry
-	44, // 24: tandem.v1.SetConfigResponse.entry:type_name -> tandem.v1.ConfigEntry
-	37, // 25: tandem.v1.LocalReplicasResponse.replicas:type_name -> tandem.v1.ReplicaStatus
-	53, // 26: tandem.v1.ListCheckpointsResponse.checkpoints:type_name -> tandem.v1.CheckpointInfo
-	53, // 27: tandem.v1.CheckpointResult.checkpoint:type_name -> tandem.v1.CheckpointInfo
-	57, // 28: tandem.v1.CreateCheckpointResponse.results:type_name -> tandem.v1.CheckpointResult
-	53, // 29: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
+	3,  // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
+	4,  // 1: tandem.v1.MultiSetRequest.kvs:type_name -> tandem.v1.SortKeyValue
+	3,  // 2: tandem.v1.ScanResponse.records:type_name -> tandem.v1.Record
+	3,  // 3: tandem.v1.RecordsResult.records:type_name -> tandem.v1.Record
+	6,  // 4: tandem.v1.BatchGetRequest.gets:type_name -> tandem.v1.GetRequest
+	12, // 5: tandem.v1.BatchGetRequest.multi_gets:type_name -> tandem.v1.MultiGetRequest
+	16, // 6: tandem.v1.BatchGetRequest.scans:type_name -> tandem.v1.ScanRequest
+	20, // 7: tandem.v1.BatchGetResponse.results:type_name -> tandem.v1.BatchOpResult
+	21, // 8: tandem.v1.BatchGetResponse.multi_get_results:type_name -> tandem.v1.RecordsResult
+	21, // 9: tandem.v1.BatchGetResponse.scan_results:type_name -> tandem.v1.RecordsResult
+	24, // 10: tandem.v1.BatchWriteRequest.writes:type_name -> tandem.v1.BatchWrite
+	14, // 11: tandem.v1.BatchWriteRequest.multi_sets:type_name -> tandem.v1.MultiSetRequest
+	20, // 12: tandem.v1.BatchWriteResponse.results:type_name -> tandem.v1.BatchOpResult
+	20, // 13: tandem.v1.BatchWriteResponse.multi_set_results:type_name -> tandem.v1.BatchOpResult
+	27, // 14: tandem.v1.NodesResponse.nodes:type_name -> tandem.v1.NodeInfo
+	30, // 15: tandem.v1.TableInfo.placement:type_name -> tandem.v1.PartitionPlacement
+	31, // 16: tandem.v1.CreateTableResponse.table:type_name -> tandem.v1.TableInfo
+	31, // 17: tandem.v1.ListTablesResponse.tables:type_name -> tandem.v1.TableInfo
+	38, // 18: tandem.v1.PartitionInfo.replicas:type_name -> tandem.v1.ReplicaStatus
+	31, // 19: tandem.v1.PartitionsResponse.table:type_name -> tandem.v1.TableInfo
+	39, // 20: tandem.v1.PartitionsResponse.partitions:type_name -> tandem.v1.PartitionInfo
+	31, // 21: tandem.v1.RouteResponse.table:type_name -> tandem.v1.TableInfo
+	42, // 22: tandem.v1.RouteResponse.partitions:type_name -> tandem.v1.PartitionRoute
+	45, // 23: tandem.v1.GetConfigResponse.entries:type_name -> tandem.v1.ConfigEntry
+	45, // 24: tandem.v1.SetConfigResponse.entry:type_name -> tandem.v1.ConfigEntry
+	38, // 25: tandem.v1.LocalReplicasResponse.replicas:type_name -> tandem.v1.ReplicaStatus
+	54, // 26: tandem.v1.ListCheckpointsResponse.checkpoints:type_name -> tandem.v1.CheckpointInfo
+	54, // 27: tandem.v1.CheckpointResult.checkpoint:type_name -> tandem.v1.CheckpointInfo
+	58, // 28: tandem.v1.CreateCheckpointResponse.results:type_name -> tandem.v1.CheckpointResult
+	54, // 29: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
 	1,  // 30: tandem.v1.DupPartitionStatus.state_code:type_name -> tandem.v1.DupPartitionState
 	0,  // 31: tandem.v1.DuplicationInfo.state_code:type_name -> tandem.v1.DuplicationState
-	63, // 32: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	63, // 33: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
-	63, // 34: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	62, // 35: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
-	63, // 36: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	30, // 37: tandem.v1.CreateFollowerTableResponse.table:type_name -> tandem.v1.TableInfo
-	62, // 38: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
-	1,  // 39: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
-	77, // 40: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
-	77, // 41: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
-	77, // 42: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
-	83, // 43: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
-	5,  // 44: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
-	7,  // 45: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
-	9,  // 46: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
-	11, // 47: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
-	13, // 48: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
-	15, // 49: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
-	17, // 50: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
-	21, // 51: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
-	24, // 52: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
-	27, // 53: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
-	31, // 54: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
-	33, // 55: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
-	35, // 56: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
-	39, // 57: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
-	42, // 58: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
-	45, // 59: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
-	47, // 60: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
-	49, // 61: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
-	51, // 62: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
-	54, // 63: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
-	56, // 64: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
-	59, // 65: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
-	60, // 66: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
-	64, // 67: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
-	66, // 68: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
-	68, // 69: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
-	68, // 70: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
-	68, // 71: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
-	68, // 72: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
-	71, // 73: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
-	73, // 74: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
-	75, // 75: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
-	78, // 76: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
-	80, // 77: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
-	82, // 78: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
-	6,  // 79: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	8,  // 80: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	10, // 81: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	12, // 82: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	14, // 83: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	16, // 84: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	18, // 85: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	22, // 86: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
-	25, // 87: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
-	28, // 88: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	32, // 89: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	34, // 90: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	36, // 91: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	40, // 92: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	43, // 93: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	46, // 94: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	48, // 95: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	50, // 96: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	52, // 97: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
-	55, // 98: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	58, // 99: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
-	55, // 100: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	61, // 101: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
-	65, // 102: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
-	67, // 103: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
-	69, // 104: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
-	70, // 105: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
-	70, // 106: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
-	70, // 107: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
-	72, // 108: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
-	74, // 109: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
-	76, // 110: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
-	79, // 111: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
-	81, // 112: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
-	84, // 113: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
-	79, // [79:114] is the sub-list for method output_type
-	44, // [44:79] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	64, // 32: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	64, // 33: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
+	64, // 34: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	63, // 35: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	64, // 36: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	31, // 37: tandem.v1.CreateFollowerTableResponse.table:type_name -> tandem.v1.TableInfo
+	63, // 38: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	64, // 39: tandem.v1.SwitchoverResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	2,  // 40: tandem.v1.DupStepRequest.step:type_name -> tandem.v1.DupStep
+	1,  // 41: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
+	83, // 42: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
+	83, // 43: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
+	83, // 44: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
+	89, // 45: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
+	6,  // 46: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
+	8,  // 47: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
+	10, // 48: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
+	12, // 49: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
+	14, // 50: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
+	16, // 51: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
+	18, // 52: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
+	22, // 53: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
+	25, // 54: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
+	28, // 55: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
+	32, // 56: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
+	34, // 57: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
+	36, // 58: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
+	40, // 59: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
+	43, // 60: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
+	46, // 61: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
+	48, // 62: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
+	50, // 63: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
+	52, // 64: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
+	55, // 65: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
+	57, // 66: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
+	60, // 67: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
+	61, // 68: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
+	65, // 69: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
+	67, // 70: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
+	69, // 71: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
+	69, // 72: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
+	69, // 73: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
+	69, // 74: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
+	72, // 75: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
+	74, // 76: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
+	76, // 77: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
+	69, // 78: tandem.v1.Admin.SwitchoverDuplication:input_type -> tandem.v1.DuplicationRequest
+	79, // 79: tandem.v1.Admin.AcceptSwitchover:input_type -> tandem.v1.AcceptSwitchoverRequest
+	81, // 80: tandem.v1.Admin.DupPartitionStep:input_type -> tandem.v1.DupStepRequest
+	84, // 81: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
+	86, // 82: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
+	88, // 83: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
+	7,  // 84: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	9,  // 85: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	11, // 86: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	13, // 87: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	15, // 88: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	17, // 89: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	19, // 90: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	23, // 91: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
+	26, // 92: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
+	29, // 93: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	33, // 94: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	35, // 95: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	37, // 96: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	41, // 97: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	44, // 98: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	47, // 99: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	49, // 100: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	51, // 101: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	53, // 102: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
+	56, // 103: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	59, // 104: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	56, // 105: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	62, // 106: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	66, // 107: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
+	68, // 108: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
+	70, // 109: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
+	71, // 110: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
+	71, // 111: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
+	71, // 112: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
+	73, // 113: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
+	75, // 114: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
+	77, // 115: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
+	78, // 116: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
+	80, // 117: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
+	82, // 118: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
+	85, // 119: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
+	87, // 120: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
+	90, // 121: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
+	84, // [84:122] is the sub-list for method output_type
+	46, // [46:84] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_tandem_proto_init() }
@@ -6037,8 +6497,8 @@ func file_tandem_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   83,
+			NumEnums:      3,
+			NumMessages:   88,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -458,6 +458,9 @@ const (
 	Admin_CreateFollowerTable_FullMethodName   = "/tandem.v1.Admin/CreateFollowerTable"
 	Admin_DetachFollower_FullMethodName        = "/tandem.v1.Admin/DetachFollower"
 	Admin_LocalDupStatus_FullMethodName        = "/tandem.v1.Admin/LocalDupStatus"
+	Admin_SwitchoverDuplication_FullMethodName = "/tandem.v1.Admin/SwitchoverDuplication"
+	Admin_AcceptSwitchover_FullMethodName      = "/tandem.v1.Admin/AcceptSwitchover"
+	Admin_DupPartitionStep_FullMethodName      = "/tandem.v1.Admin/DupPartitionStep"
 )
 
 // AdminClient is the client API for Admin service.
@@ -504,6 +507,11 @@ type AdminClient interface {
 	// LocalDupStatus reports the duplication progress of the partitions this
 	// node leads.
 	LocalDupStatus(ctx context.Context, in *LocalDupStatusRequest, opts ...grpc.CallOption) (*LocalDupStatusResponse, error)
+	// Switchover (issue 13): run on the source; its remote's part; a step
+	// of one partition, on its leader.
+	SwitchoverDuplication(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*SwitchoverResponse, error)
+	AcceptSwitchover(ctx context.Context, in *AcceptSwitchoverRequest, opts ...grpc.CallOption) (*AcceptSwitchoverResponse, error)
+	DupPartitionStep(ctx context.Context, in *DupStepRequest, opts ...grpc.CallOption) (*DupStepResponse, error)
 }
 
 type adminClient struct {
@@ -744,6 +752,36 @@ func (c *adminClient) LocalDupStatus(ctx context.Context, in *LocalDupStatusRequ
 	return out, nil
 }
 
+func (c *adminClient) SwitchoverDuplication(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*SwitchoverResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SwitchoverResponse)
+	err := c.cc.Invoke(ctx, Admin_SwitchoverDuplication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) AcceptSwitchover(ctx context.Context, in *AcceptSwitchoverRequest, opts ...grpc.CallOption) (*AcceptSwitchoverResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcceptSwitchoverResponse)
+	err := c.cc.Invoke(ctx, Admin_AcceptSwitchover_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) DupPartitionStep(ctx context.Context, in *DupStepRequest, opts ...grpc.CallOption) (*DupStepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DupStepResponse)
+	err := c.cc.Invoke(ctx, Admin_DupPartitionStep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -788,6 +826,11 @@ type AdminServer interface {
 	// LocalDupStatus reports the duplication progress of the partitions this
 	// node leads.
 	LocalDupStatus(context.Context, *LocalDupStatusRequest) (*LocalDupStatusResponse, error)
+	// Switchover (issue 13): run on the source; its remote's part; a step
+	// of one partition, on its leader.
+	SwitchoverDuplication(context.Context, *DuplicationRequest) (*SwitchoverResponse, error)
+	AcceptSwitchover(context.Context, *AcceptSwitchoverRequest) (*AcceptSwitchoverResponse, error)
+	DupPartitionStep(context.Context, *DupStepRequest) (*DupStepResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -866,6 +909,15 @@ func (UnimplementedAdminServer) DetachFollower(context.Context, *DetachFollowerR
 }
 func (UnimplementedAdminServer) LocalDupStatus(context.Context, *LocalDupStatusRequest) (*LocalDupStatusResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method LocalDupStatus not implemented")
+}
+func (UnimplementedAdminServer) SwitchoverDuplication(context.Context, *DuplicationRequest) (*SwitchoverResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SwitchoverDuplication not implemented")
+}
+func (UnimplementedAdminServer) AcceptSwitchover(context.Context, *AcceptSwitchoverRequest) (*AcceptSwitchoverResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AcceptSwitchover not implemented")
+}
+func (UnimplementedAdminServer) DupPartitionStep(context.Context, *DupStepRequest) (*DupStepResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DupPartitionStep not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -1302,6 +1354,60 @@ func _Admin_LocalDupStatus_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_SwitchoverDuplication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DuplicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).SwitchoverDuplication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_SwitchoverDuplication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).SwitchoverDuplication(ctx, req.(*DuplicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_AcceptSwitchover_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptSwitchoverRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).AcceptSwitchover(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_AcceptSwitchover_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).AcceptSwitchover(ctx, req.(*AcceptSwitchoverRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_DupPartitionStep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DupStepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).DupPartitionStep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_DupPartitionStep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).DupPartitionStep(ctx, req.(*DupStepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1400,6 +1506,18 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LocalDupStatus",
 			Handler:    _Admin_LocalDupStatus_Handler,
+		},
+		{
+			MethodName: "SwitchoverDuplication",
+			Handler:    _Admin_SwitchoverDuplication_Handler,
+		},
+		{
+			MethodName: "AcceptSwitchover",
+			Handler:    _Admin_AcceptSwitchover_Handler,
+		},
+		{
+			MethodName: "DupPartitionStep",
+			Handler:    _Admin_DupPartitionStep_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

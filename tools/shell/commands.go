@@ -90,9 +90,10 @@ func commandTable() []*command {
 	}
 }
 
-// dupCommands are the duplication subcommands.
+// dupCommands are the duplication subcommands (disaster recovery's, from
+// dr.go, at the end).
 func dupCommands() []*command {
-	return []*command{
+	return append([]*command{
 		{name: "add", usage: "TABLE REMOTE_ADDR", help: "start duplicating TABLE to the cluster at REMOTE_ADDR; prints the duplication id",
 			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupAdd, change: adminChange("a duplication may have been added", "dup ls $1")},
 		{name: "ls", usage: "[TABLE]", help: "list duplications with id, table, remote, state, lag",
@@ -108,7 +109,7 @@ func dupCommands() []*command {
 		{name: "rm", usage: "TABLE DUPID", help: "remove a duplication; the remote table becomes writable",
 			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupOp((*client.Client).RemoveDuplication, "removed"),
 			change: adminChange("the duplication may have been removed", "dup ls $1")},
-	}
+	}, drCommands()...)
 }
 
 // lookup finds the command words name and returns it with its own words.

@@ -222,7 +222,7 @@ func TestCompleteLine(t *testing.T) {
 		{"get d", "get ", []string{"demo "}},
 		{"get demo ", "get demo ", nil},
 		{"config ", "config ", []string{"get ", "set "}},
-		{"dup s", "dup ", []string{"show ", "start "}},
+		{"dup s", "dup ", []string{"show ", "start ", "switchover "}},
 		{"dup show u", "dup show ", []string{"users "}},
 		{"scan demo --l", "scan demo ", []string{"--limit "}},
 		{"scan --limit 5 ", "scan --limit 5 ", []string{"demo ", "users "}},

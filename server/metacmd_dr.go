@@ -1,0 +1,103 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tandem-kv/tandem/duplication"
+)
+
+// Disaster recovery's metadata changes (issue 13): each is one command, so
+// a switchover's steps leave the metadata in one state or the next, never
+// half of one.
+
+// acceptSwitchoverCmd runs on the remote of duplication FromDup: its
+// follower table becomes primary and Reverse (the duplication back to the
+// old source) is recorded. Applied again it changes nothing.
+type acceptSwitchoverCmd struct {
+	Table   string   `json:"table"`
+	FromDup string   `json:"from_dup"`
+	Reverse *DupMeta `json:"reverse"`
+}
+
+func (*acceptSwitchoverCmd) op() string { return opAcceptSwitchover }
+
+func (c *acceptSwitchoverCmd) check() error {
+	if c.Reverse == nil || c.Reverse.ID == "" || c.Table == "" || c.FromDup == "" {
+		return fmt.Errorf("%w: %s without a table, a duplication or its reverse", errMalformedMeta, opAcceptSwitchover)
+	}
+	return nil
+}
+
+func (c *acceptSwitchoverCmd) apply(s *MetaState) metaResult {
+	for _, d := range s.Dups {
+		if d.ReverseOf == c.FromDup && d.Table == c.Table {
+			cp := *d
+			return metaResult{Dup: &cp}
+		}
+	}
+	t, ok := s.Tables[c.Table]
+	if !ok {
+		return metaResult{Err: fmt.Errorf("table %q: %w", c.Table, ErrTableNotFound)}
+	}
+	if t.Follower == nil || t.Follower.DupID != c.FromDup {
+		return metaResult{Err: fmt.Errorf("%w: table %q is not the follower of duplication %s", duplication.ErrRefused, c.Table, c.FromDup)}
+	}
+	if _, ok := s.Dups[c.Reverse.ID]; ok {
+		return metaResult{Err: fmt.Errorf("duplication id %s: %w", c.Reverse.ID, duplication.ErrDupExists)}
+	}
+	t.Follower = nil
+	d := *c.Reverse
+	s.Dups[d.ID] = &d
+	return metaResult{Dup: &d, Table: t}
+}
+
+// completeSwitchoverCmd runs on the old source: duplication ID is removed
+// (its floors and base pins are released) and its table becomes Follower.
+type completeSwitchoverCmd struct {
+	ID       string        `json:"id"`
+	Table    string        `json:"table"`
+	Follower *FollowerMeta `json:"follower"`
+}
+
+func (*completeSwitchoverCmd) op() string { return opCompleteSwitchover }
+
+func (c *completeSwitchoverCmd) check() error {
+	if c.Follower == nil || c.ID == "" || c.Table == "" {
+		return fmt.Errorf("%w: %s without a duplication, a table or its follower", errMalformedMeta, opCompleteSwitchover)
+	}
+	return nil
+}
+
+func (c *completeSwitchoverCmd) apply(s *MetaState) metaResult {
+	t, ok := s.Tables[c.Table]
+	if !ok {
+		return metaResult{Err: fmt.Errorf("table %q: %w", c.Table, ErrTableNotFound)}
+	}
+	if d, ok := s.Dups[c.ID]; ok {
+		delete(s.Dups, c.ID)
+		s.RemovedDups[c.ID] = d.CreatedAtMs
+		s.RemovedDupRemotes[c.ID] = d.RemoteAddr
+	}
+	f := *c.Follower
+	t.Follower = &f
+	return metaResult{Table: t}
+}
+
+// AcceptSwitchover records the remote's part of a switchover.
+func (r dupRegistry) AcceptSwitchover(ctx context.Context, table, fromDup string, rev duplication.Info) (duplication.Info, error) {
+	res, _, err := r.n.meta.apply(ctx, &acceptSwitchoverCmd{Table: table, FromDup: fromDup, Reverse: &DupMeta{ID: rev.ID, Table: rev.Table,
+		RemoteAddr: rev.RemoteAddr, RemoteCluster: rev.RemoteCluster, State: rev.State, CreatedAtMs: rev.CreatedAtMs,
+		ReverseOf: rev.ReverseOf, Starts: rev.Starts, RemoteAddrs: rev.RemoteAddrs}})
+	if err != nil {
+		return duplication.Info{}, err
+	}
+	return dupMeta(r).info(res.Dup), nil
+}
+
+// CompleteSwitchover records the old source's last step of a switchover.
+func (r dupRegistry) CompleteSwitchover(ctx context.Context, id string, f duplication.Follower) error {
+	_, _, err := r.n.meta.apply(ctx, &completeSwitchoverCmd{ID: id, Table: f.Table, Follower: &FollowerMeta{DupID: f.DupID,
+		SourceCluster: f.SourceCluster, SourceAddrs: f.SourceAddrs, SwitchedFrom: f.SwitchedFrom}})
+	return err
+}
