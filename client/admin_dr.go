@@ -96,3 +96,18 @@ func (c *Client) Switchover(ctx context.Context, table, id string) (*tandempb.Sw
 
 // switchoverTimeout bounds a switchover whose caller set no deadline.
 const switchoverTimeout = time.Minute
+
+// Promote makes follower table table writable on this (the remote)
+// cluster when its source is lost, and returns the replicated time it
+// starts from: writes the source acknowledged after it may be missing. It
+// is refused (ErrDupRefused) while the source cluster answers unless
+// force. Without a deadline on ctx it waits a minute.
+func (c *Client) Promote(ctx context.Context, table string, force bool) (*tandempb.PromoteResponse, error) {
+	ctx, cancel := withDefaultTimeout(ctx, switchoverTimeout)
+	defer cancel()
+	resp, err := c.admin.PromoteFollower(ctx, &tandempb.PromoteRequest{Table: table, Force: force})
+	if err != nil {
+		return nil, c.adminError(ctx, err, ErrTableNotFound)
+	}
+	return resp, nil
+}

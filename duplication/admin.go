@@ -182,8 +182,15 @@ func (n *Node) List(ctx context.Context, table string) []*tpb.DuplicationInfo {
 	out := make([]*tpb.DuplicationInfo, 0, len(dups))
 	for _, d := range dups {
 		info := d.Proto()
-		Summarize(info, n.Status(ctx, d))
+		parts := n.Status(ctx, d)
+		Summarize(info, parts)
+		info.RemoteNote = n.remoteNote(ctx, d, parts)
 		out = append(out, info)
+	}
+	for _, p := range n.cfg.Meta.Promotions() {
+		if table == "" || p.Table == table {
+			out = append(out, n.failedOverInfo(p))
+		}
 	}
 	return out
 }
@@ -192,10 +199,18 @@ func (n *Node) List(ctx context.Context, table string) []*tpb.DuplicationInfo {
 func (n *Node) Show(ctx context.Context, table, id string) (*tpb.ShowDuplicationResponse, error) {
 	d, err := n.Find(table, id)
 	if err != nil {
+		if p, ok := n.promotion(table); ok && p.DupID == id {
+			return &tpb.ShowDuplicationResponse{Duplication: n.failedOverInfo(p)}, nil
+		}
 		return nil, err
 	}
 	parts := n.Status(ctx, d)
 	info := d.Proto()
 	Summarize(info, parts)
+	if info.RemoteNote = n.remoteNote(ctx, d, parts); info.RemoteNote != "" {
+		for _, p := range parts {
+			p.LastError = "the remote failed over (see above)"
+		}
+	}
 	return &tpb.ShowDuplicationResponse{Duplication: info, Partitions: parts}, nil
 }

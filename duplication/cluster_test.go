@@ -349,13 +349,16 @@ type testMeta struct {
 	removed   map[string]bool
 	// removedRemotes keeps removed duplications' remote addresses.
 	removedRemotes map[string]string
-	onChange       func()
+	// promotions are the follower tables dup promote made writable.
+	promotions map[string]Promotion
+	onChange   func()
 	// partitions counts a table's partitions, for what Duplication says.
 	partitions func(table string) uint32
 }
 
 func newTestMeta() *testMeta {
-	return &testMeta{dups: map[string]Info{}, followers: map[string]Follower{}, removed: map[string]bool{}, removedRemotes: map[string]string{}}
+	return &testMeta{dups: map[string]Info{}, followers: map[string]Follower{}, removed: map[string]bool{}, removedRemotes: map[string]string{},
+		promotions: map[string]Promotion{}}
 }
 
 // testRegistry changes a testMeta as the meta group's duplication

@@ -37,6 +37,10 @@ var (
 	// duplication's switchover, a partition not in LOG, a table that is
 	// not the duplication's follower).
 	ErrRefused = errors.New("duplication: refused")
+	// ErrFailedOver is a remote's answer that its follower table of the
+	// duplication was promoted (dup promote): it will not pull again, and
+	// the source must not count on it.
+	ErrFailedOver = errors.New("duplication: remote table failed over")
 )
 
 // SwitchedOverError is a write refused because its table's primary moved

@@ -59,6 +59,7 @@ type SwitchReplica interface {
 	Fence(ctx context.Context) (uint64, error)
 	Unfence(ctx context.Context) error
 	FollowFrom(ctx context.Context, d uint64) error
+	Unfollow(ctx context.Context) (uint64, time.Time, error)
 }
 
 // Replica is one partition replica of this node, on either side.
@@ -102,6 +103,9 @@ type Meta interface {
 	// RemovedRemote reports whether duplication id was removed, and its
 	// remote's address when the metadata still knows it.
 	RemovedRemote(id string) (addr string, removed bool)
+	// Promotions lists this cluster's follower tables that dup promote
+	// made writable.
+	Promotions() []Promotion
 }
 
 // Registry is what duplication changes in the cluster metadata. The
@@ -126,6 +130,23 @@ type Registry interface {
 	// CompleteSwitchover, on the old source, removes duplication id and
 	// makes its table the follower f, in one change.
 	CompleteSwitchover(ctx context.Context, id string, f Follower) error
+	// Promote makes follower table p.Table of duplication p.DupID writable
+	// and records p, in one change; done already, it returns the record.
+	Promote(ctx context.Context, p Promotion) (Promotion, error)
+}
+
+// Promotion is a follower table dup promote made writable: the
+// duplication it followed is failed over.
+type Promotion struct {
+	Table         string
+	DupID         string
+	SourceCluster string
+	SourceAddrs   []string
+	// ReplicatedMs: every write the source acknowledged before it is in
+	// the table (0: unknown); SourceDecrees: each partition's last one.
+	ReplicatedMs  int64
+	AtMs          int64
+	SourceDecrees []uint64
 }
 
 // Info is a duplication of a table of this cluster to a remote one.

@@ -25,6 +25,9 @@ const (
 	// writes are refused, naming the remote); the remote catches up to the
 	// fence and becomes the primary, then the record is removed.
 	StateSwitching State = "switching"
+	// StateFailedOver: dup promote made the remote's follower table
+	// writable while the source was lost (the remote shows it).
+	StateFailedOver State = "failed-over"
 	// StateRemoved: gone from the metadata; every node releases the
 	// duplication's floors and base pins.
 	StateRemoved State = "removed"
@@ -36,6 +39,7 @@ var stateEnums = map[State]tpb.DuplicationState{
 	StatePaused:    tpb.DuplicationState_DUPLICATION_STATE_PAUSED,
 	StateRemoved:   tpb.DuplicationState_DUPLICATION_STATE_REMOVED,
 	StateSwitching: tpb.DuplicationState_DUPLICATION_STATE_SWITCHING,
+	StateFailedOver: tpb.DuplicationState_DUPLICATION_STATE_FAILED_OVER,
 }
 
 // Proto returns s as the wire enum (UNSPECIFIED for a state this version

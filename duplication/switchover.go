@@ -211,7 +211,20 @@ func reverseID(id string) string {
 // nodes at addrs), in parallel, retrying until ctx ends, and returns each
 // partition's decree. decrees, when set, gives each partition's argument.
 func (n *Node) stepAll(ctx context.Context, addrs []string, table string, parts uint32, step tpb.DupStep, dupID string, decrees []uint64) ([]uint64, error) {
+	resps, err := n.stepAllResp(ctx, addrs, table, parts, step, dupID, decrees)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]uint64, parts)
+	for p, r := range resps {
+		out[p] = r.Decree
+	}
+	return out, nil
+}
+
+// stepAllResp is stepAll returning the partitions' whole answers.
+func (n *Node) stepAllResp(ctx context.Context, addrs []string, table string, parts uint32, step tpb.DupStep, dupID string, decrees []uint64) ([]*tpb.DupStepResponse, error) {
+	out := make([]*tpb.DupStepResponse, parts)
 	errs := make([]error, parts)
 	var wg sync.WaitGroup
 	for p := uint32(0); p < parts; p++ {
@@ -236,7 +249,7 @@ func (n *Node) stepAll(ctx context.Context, addrs []string, table string, parts 
 
 // stepPartition takes one partition's step on its leader, following
 // leader changes, until it is done or ctx ends.
-func (n *Node) stepPartition(ctx context.Context, addrs []string, req *tpb.DupStepRequest) (uint64, error) {
+func (n *Node) stepPartition(ctx context.Context, addrs []string, req *tpb.DupStepRequest) (*tpb.DupStepResponse, error) {
 	l := &sourceLeader{table: req.Table, partition: req.Partition, addrs: addrs, dial: n.cfg.Dial}
 	for {
 		conn, _, err := l.conn(ctx)
@@ -246,10 +259,10 @@ func (n *Node) stepPartition(ctx context.Context, addrs []string, req *tpb.DupSt
 			resp, err = tpb.NewAdminClient(conn).DupPartitionStep(cctx, req)
 			cancel()
 			if err == nil {
-				return resp.Decree, nil
+				return resp, nil
 			}
 			if st, ok := status.FromError(err); ok && (st.Code() == codes.InvalidArgument || st.Code() == codes.NotFound) {
-				return 0, err
+				return nil, err
 			}
 			if l.follow(err) {
 				continue
@@ -257,7 +270,7 @@ func (n *Node) stepPartition(ctx context.Context, addrs []string, req *tpb.DupSt
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("%v (last: %v)", ctx.Err(), err)
+			return nil, fmt.Errorf("%v (last: %v)", ctx.Err(), err)
 		case <-time.After(stepRetry):
 		}
 	}
@@ -284,6 +297,11 @@ func (n *Node) PartitionStep(ctx context.Context, req *tpb.DupStepRequest) (*tpb
 		}
 	case tpb.DupStep_DUP_STEP_FOLLOW:
 		d, err = req.Decree, r.FollowFrom(ctx, req.Decree)
+	case tpb.DupStep_DUP_STEP_UNFOLLOW:
+		var at time.Time
+		if d, at, err = r.Unfollow(ctx); err == nil {
+			return &tpb.DupStepResponse{Decree: d, ReplicatedTimeUnixMs: unixMs(at)}, nil
+		}
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "unknown duplication step %v", req.Step)
 	}

@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 	"github.com/tandem-kv/tandem/replica"
 )
@@ -176,4 +180,14 @@ func TestSwitchoverRefusesPausedDuplication(t *testing.T) {
 	if err := putKey(d.srcReps[0], "k"); err != nil {
 		t.Fatalf("a refused switchover left the table fenced: %v", err)
 	}
+}
+
+// statusWithReason is err as a FailedPrecondition status with Tandem's
+// ErrorInfo reason, as the server's edge makes it.
+func statusWithReason(err error, reason string) (error, bool) {
+	st, derr := status.New(codes.FailedPrecondition, err.Error()).WithDetails(&errdetails.ErrorInfo{Domain: tpb.ErrorDomain, Reason: reason})
+	if derr != nil {
+		return err, false
+	}
+	return st.Err(), true
 }

@@ -100,3 +100,37 @@ func TestFenceRefusesLaterClientWritesOnly(t *testing.T) {
 		t.Fatalf("after unfence and follow: %+v", s)
 	}
 }
+
+// After an unfollow step (dup promote) shipped entries no longer apply, on
+// replay too; a follow step (the table follows again) lets them in.
+func TestUnfollowIgnoresLateShippedEntries(t *testing.T) {
+	sh := mustNewShared(t)
+	dir := t.TempDir()
+	ap, st := mustNewApplier(t, dir, sh)
+	put := func(k string) []byte {
+		return encodeCommand([]Mutation{{Op: OpPut, HashKey: []byte("h"), SortKey: []byte(k), Value: []byte("v")}})
+	}
+	ap.applyBatch([]*raft.Log{
+		dupLog(1, 5, 100, DupEntry{SourceDecree: 5, Command: put("early")}),
+		{Index: 2, Type: raft.LogCommand, Data: encodeDupStep(stepUnfollow, 0)},
+		dupLog(3, 6, 200, DupEntry{SourceDecree: 6, Command: put("late")}),
+		putLog(4, "h", "client", "v"),
+	})
+	if _, found := get(t, st, "h", "late"); found {
+		t.Fatal("a shipped entry applied after the unfollow step")
+	}
+	if s := ap.dupState(); s.source != 5 || s.replicatedMs != 100 || !s.unfollowed {
+		t.Fatalf("state after unfollow: %+v", s)
+	}
+	st.close()
+	ap, st = mustNewApplier(t, dir, sh)
+	defer st.close()
+	if !ap.dupState().unfollowed {
+		t.Fatal("unfollow lost on reopen")
+	}
+	ap.applyBatch([]*raft.Log{{Index: 5, Type: raft.LogCommand, Data: encodeDupStep(stepFollow, 9)},
+		dupLog(6, 10, 0, DupEntry{SourceDecree: 10, Command: put("again")})})
+	if _, found := get(t, st, "h", "again"); !found {
+		t.Fatal("following again: shipped entry ignored")
+	}
+}

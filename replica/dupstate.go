@@ -25,6 +25,8 @@ var (
 	// fenceKey: the decrees a switchover fenced and unfenced the partition
 	// at (16 bytes; see fence.go).
 	fenceKey = []byte("dup_fence")
+	// unfollowedKey: a promote ended following (1 byte, 1 = yes).
+	unfollowedKey = []byte("dup_unfollowed")
 )
 
 // dupState is the duplication state an applier keeps in memory; it is
@@ -38,6 +40,9 @@ type dupState struct {
 	// fencedAt and unfencedAt: client mutations between them (or after
 	// fencedAt while unfencedAt is 0) are refused (fence.go).
 	fencedAt, unfencedAt uint64
+	// unfollowed: a promote ended following; shipped entries are ignored
+	// until a follow step (fence.go).
+	unfollowed bool
 }
 
 func (s *dataStore) loadDupState() (dupState, error) {
@@ -62,6 +67,11 @@ func (s *dataStore) loadDupState() (dupState, error) {
 			return err
 		} else if ok && len(v) == 16 {
 			ds.fencedAt, ds.unfencedAt = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
+		}
+		if v, ok, err = db.GetMeta(unfollowedKey); err != nil {
+			return err
+		} else if ok && len(v) == 1 {
+			ds.unfollowed = v[0] == 1
 		}
 		if v, ok, err = db.GetMeta(trustedFromKey); err != nil {
 			return err

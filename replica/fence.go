@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -31,6 +32,8 @@ const (
 	stepFence   byte = 1
 	stepUnfence byte = 2
 	stepFollow  byte = 3
+	// stepUnfollow: a promoted follower applies no shipped entry after it.
+	stepUnfollow byte = 4
 )
 
 func encodeDupStep(step byte, decree uint64) []byte {
@@ -38,7 +41,7 @@ func encodeDupStep(step byte, decree uint64) []byte {
 }
 
 func decodeDupStep(b []byte) (byte, uint64, error) {
-	if len(b) < 2 || b[0] < stepFence || b[0] > stepFollow {
+	if len(b) < 2 || b[0] < stepFence || b[0] > stepUnfollow {
 		return 0, 0, fmt.Errorf("%w: bad duplication step", ErrMalformedCommand)
 	}
 	d, k := binary.Uvarint(b[1:])
@@ -63,6 +66,9 @@ func (b *batchState) applyStep(cmd command, index uint64) {
 		// A table that follows a new source starts at exactly this source
 		// decree, whatever an earlier direction left stored.
 		b.src, b.replicatedMs, b.srcReset = cmd.UpTo, 0, true
+		b.unfollowed = false
+	case stepUnfollow:
+		b.unfollowed = true
 	}
 }
 
@@ -126,4 +132,17 @@ func (r *Replica) FollowFrom(ctx context.Context, d uint64) error {
 	}
 	_, err := r.proposeStep(ctx, stepFollow, d)
 	return err
+}
+
+// Unfollow ends following: no shipped entry applies after it (a batch a
+// stopping puller still had in flight cannot overwrite writes the now
+// writable table takes). It returns the source decree and replicated time
+// the partition ends with, exact once it applied here.
+func (r *Replica) Unfollow(ctx context.Context) (uint64, time.Time, error) {
+	if !r.fsm.dupState().unfollowed {
+		if _, err := r.proposeStep(ctx, stepUnfollow, 0); err != nil {
+			return 0, time.Time{}, err
+		}
+	}
+	return r.SourceDecree(), r.ReplicatedTime(), nil
 }

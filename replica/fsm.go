@@ -99,7 +99,7 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 	results := make([]interface{}, len(logs))
 	from := a.Applied()
 	st := a.dupState()
-	b := batchState{src: st.source, confirmed: st.confirmed, replicatedMs: st.replicatedMs, fencedAt: st.fencedAt, unfencedAt: st.unfencedAt}
+	b := batchState{src: st.source, confirmed: st.confirmed, replicatedMs: st.replicatedMs, fencedAt: st.fencedAt, unfencedAt: st.unfencedAt, unfollowed: st.unfollowed}
 	last := from
 	for i, l := range logs {
 		results[i] = l.Index
@@ -129,7 +129,7 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 	}
 	// gofail: var fsmAfterApply struct{}
 	a.setDupState(dupState{source: b.src, confirmed: b.confirmed, trustedFrom: st.trustedFrom, replicatedMs: b.replicatedMs,
-		fencedAt: b.fencedAt, unfencedAt: b.unfencedAt})
+		fencedAt: b.fencedAt, unfencedAt: b.unfencedAt, unfollowed: b.unfollowed})
 	a.advance(last)
 	if b.confirmedChanged && a.onConfirmed != nil {
 		a.onConfirmed()
@@ -150,6 +150,7 @@ type batchState struct {
 	index                uint64
 	fencedAt, unfencedAt uint64
 	srcReset             bool
+	unfollowed           bool
 }
 
 // add adds one command to the batch; it reports whether client mutations
@@ -163,6 +164,9 @@ func (b *batchState) add(cmd command, lg *zap.Logger) (refused bool) {
 		}
 		b.muts = append(b.muts, cmd.Mutations...)
 	case commandKindDuplicated:
+		if b.unfollowed {
+			return false // promoted: shipped entries no longer apply
+		}
 		for _, e := range cmd.Duplicated {
 			if e.SourceDecree <= b.src {
 				continue // already applied: a re-shipped batch changes nothing
@@ -216,6 +220,13 @@ func writeBatch(db *rocksdb.DB, b batchState, prev dupState, decree uint64) erro
 	}
 	if b.fencedAt != prev.fencedAt || b.unfencedAt != prev.unfencedAt {
 		meta[string(fenceKey)] = append(u64(b.fencedAt), u64(b.unfencedAt)...)
+	}
+	if b.unfollowed != prev.unfollowed {
+		v := byte(0)
+		if b.unfollowed {
+			v = 1
+		}
+		meta[string(unfollowedKey)] = []byte{v}
 	}
 	if b.replicatedMs != prev.replicatedMs {
 		meta[string(replicatedKey)] = u64(b.replicatedMs)

@@ -84,10 +84,31 @@ func drStatus(err error) (error, bool) {
 			st = d
 		}
 		return st.Err(), true
+	case errors.Is(err, duplication.ErrFailedOver):
+		return withReason(codes.FailedPrecondition, err.Error(), tpb.ReasonFailedOver), true
 	case errors.Is(err, duplication.ErrRefused):
 		return withReason(codes.FailedPrecondition, err.Error(), tpb.ReasonDupRefused), true
 	case errors.Is(err, replica.ErrFenced):
 		return drStatus(&duplication.SwitchedOverError{})
 	}
 	return nil, false
+}
+
+// PromoteFollower runs dup promote on the remote cluster.
+func (a *adminService) PromoteFollower(ctx context.Context, req *tpb.PromoteRequest) (*tpb.PromoteResponse, error) {
+	if _, err := a.n.findTable(ctx, req.Table); err != nil {
+		return nil, toStatus(err)
+	}
+	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.PromoteFollower, func() (*tpb.PromoteResponse, error) {
+		resp, err := a.n.dup.Promote(ctx, req.Table, req.Force)
+		return resp, toStatus(err)
+	})
+}
+
+// CheckFollower answers a source's check of this cluster's follower table.
+func (a *adminService) CheckFollower(ctx context.Context, req *tpb.DuplicationRequest) (*tpb.CheckFollowerResponse, error) {
+	if err := a.n.dup.CheckFollower(req.Table, req.DupId); err != nil {
+		return nil, toStatus(err)
+	}
+	return &tpb.CheckFollowerResponse{}, nil
 }

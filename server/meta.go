@@ -29,6 +29,9 @@ type TableMeta struct {
 	// Follower is set while the table is a duplication's follower: it is
 	// read-only to clients and fed by the source cluster.
 	Follower *FollowerMeta `json:"follower,omitempty"`
+	// Promoted is set once dup promote made this follower table writable:
+	// the duplication it followed is failed over (metacmd_dr.go).
+	Promoted *PromotedMeta `json:"promoted,omitempty"`
 }
 
 // checkShape reports a table whose placement does not give every partition

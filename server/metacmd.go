@@ -33,6 +33,7 @@ const (
 	// Disaster recovery (metacmd_dr.go).
 	opAcceptSwitchover   = "accept_switchover"
 	opCompleteSwitchover = "complete_switchover"
+	opPromoteFollower    = "promote_follower"
 )
 
 // metaCommands makes an empty command of each operation, for decoding.
@@ -48,6 +49,7 @@ var metaCommands = map[string]func() metaCommand{
 	// Disaster recovery (metacmd_dr.go).
 	opAcceptSwitchover:   func() metaCommand { return &acceptSwitchoverCmd{} },
 	opCompleteSwitchover: func() metaCommand { return &completeSwitchoverCmd{} },
+	opPromoteFollower:    func() metaCommand { return &promoteFollowerCmd{} },
 }
 
 // metaEntry is a meta log entry: {"cmd": op, "args": the command's fields}.

@@ -101,3 +101,73 @@ func (r dupRegistry) CompleteSwitchover(ctx context.Context, id string, f duplic
 		SourceCluster: f.SourceCluster, SourceAddrs: f.SourceAddrs, SwitchedFrom: f.SwitchedFrom}})
 	return err
 }
+
+// PromotedMeta records a follower table dup promote made writable.
+type PromotedMeta struct {
+	DupID         string   `json:"dup_id"`
+	SourceCluster string   `json:"source_cluster"`
+	SourceAddrs   []string `json:"source_addrs"`
+	ReplicatedMs  int64    `json:"replicated_ms"`
+	AtMs          int64    `json:"at_ms"`
+	SourceDecrees []uint64 `json:"source_decrees"`
+}
+
+// promoteFollowerCmd makes follower table Table of duplication
+// Promoted.DupID writable and records the failover. Applied again it
+// changes nothing.
+type promoteFollowerCmd struct {
+	Table    string        `json:"table"`
+	Promoted *PromotedMeta `json:"promoted"`
+}
+
+func (*promoteFollowerCmd) op() string { return opPromoteFollower }
+
+func (c *promoteFollowerCmd) check() error {
+	if c.Promoted == nil || c.Table == "" || c.Promoted.DupID == "" {
+		return fmt.Errorf("%w: %s without a table or its promotion", errMalformedMeta, opPromoteFollower)
+	}
+	return nil
+}
+
+func (c *promoteFollowerCmd) apply(s *MetaState) metaResult {
+	t, ok := s.Tables[c.Table]
+	if !ok {
+		return metaResult{Err: fmt.Errorf("table %q: %w", c.Table, ErrTableNotFound)}
+	}
+	if p := t.Promoted; p != nil && p.DupID == c.Promoted.DupID {
+		return metaResult{Table: t}
+	}
+	if t.Follower == nil || t.Follower.DupID != c.Promoted.DupID {
+		return metaResult{Err: fmt.Errorf("%w: table %q is not the follower of duplication %s", duplication.ErrRefused, c.Table, c.Promoted.DupID)}
+	}
+	p := *c.Promoted
+	t.Follower, t.Promoted = nil, &p
+	return metaResult{Table: t}
+}
+
+// Promote records dup promote's metadata change.
+func (r dupRegistry) Promote(ctx context.Context, p duplication.Promotion) (duplication.Promotion, error) {
+	res, _, err := r.n.meta.apply(ctx, &promoteFollowerCmd{Table: p.Table, Promoted: &PromotedMeta{DupID: p.DupID, SourceCluster: p.SourceCluster,
+		SourceAddrs: p.SourceAddrs, ReplicatedMs: p.ReplicatedMs, AtMs: p.AtMs, SourceDecrees: p.SourceDecrees}})
+	if err != nil {
+		return duplication.Promotion{}, err
+	}
+	return promotionOf(res.Table), nil
+}
+
+// Promotions lists the tables dup promote made writable.
+func (d dupMeta) Promotions() []duplication.Promotion {
+	var out []duplication.Promotion
+	for _, t := range d.n.meta.tables() {
+		if t.Promoted != nil {
+			out = append(out, promotionOf(t))
+		}
+	}
+	return out
+}
+
+func promotionOf(t *TableMeta) duplication.Promotion {
+	p := t.Promoted
+	return duplication.Promotion{Table: t.Name, DupID: p.DupID, SourceCluster: p.SourceCluster, SourceAddrs: p.SourceAddrs,
+		ReplicatedMs: p.ReplicatedMs, AtMs: p.AtMs, SourceDecrees: p.SourceDecrees}
+}

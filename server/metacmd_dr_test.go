@@ -10,7 +10,7 @@ import (
 
 // typedOnlyOps are the operations added after typed commands: no node ever
 // wrote them the legacy way.
-var typedOnlyOps = map[string]bool{opAcceptSwitchover: true, opCompleteSwitchover: true}
+var typedOnlyOps = map[string]bool{opAcceptSwitchover: true, opCompleteSwitchover: true, opPromoteFollower: true}
 
 // A switchover's metadata changes: the remote's table becomes primary with
 // the reversed duplication recorded, once (a resumed switchover gets the

@@ -14,6 +14,10 @@ const ReasonSwitchedOver = "SWITCHED_OVER"
 // promote while the source answers); the message says why.
 const ReasonDupRefused = "DUP_REFUSED"
 
+// ReasonFailedOver marks a remote's answer that its follower table of the
+// duplication was promoted (dup promote): it will not pull again.
+const ReasonFailedOver = "FAILED_OVER"
+
 // ErrorInfo metadata keys of ReasonSwitchedOver.
 const (
 	MetaNewPrimaryCluster = "new_primary_cluster"

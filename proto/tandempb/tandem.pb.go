@@ -44,6 +44,9 @@ const (
 	// SWITCHING: dup switchover fenced the source table; the remote catches
 	// up and becomes the primary.
 	DuplicationState_DUPLICATION_STATE_SWITCHING DuplicationState = 5
+	// FAILED_OVER: dup promote made the remote's follower table writable
+	// while the source was lost; shown on the remote.
+	DuplicationState_DUPLICATION_STATE_FAILED_OVER DuplicationState = 6
 )
 
 // Enum value maps for DuplicationState.
@@ -55,6 +58,7 @@ var (
 		3: "DUPLICATION_STATE_PAUSED",
 		4: "DUPLICATION_STATE_REMOVED",
 		5: "DUPLICATION_STATE_SWITCHING",
+		6: "DUPLICATION_STATE_FAILED_OVER",
 	}
 	DuplicationState_value = map[string]int32{
 		"DUPLICATION_STATE_UNSPECIFIED": 0,
@@ -63,6 +67,7 @@ var (
 		"DUPLICATION_STATE_PAUSED":      3,
 		"DUPLICATION_STATE_REMOVED":     4,
 		"DUPLICATION_STATE_SWITCHING":   5,
+		"DUPLICATION_STATE_FAILED_OVER": 6,
 	}
 )
 
@@ -174,6 +179,9 @@ const (
 	DupStep_DUP_STEP_CUT DupStep = 2
 	// FOLLOW: on the old primary, resume as a follower after decree.
 	DupStep_DUP_STEP_FOLLOW DupStep = 3
+	// UNFOLLOW: on a promoted follower, apply no shipped entry from here on;
+	// returns the source decree it ends at and its replicated time.
+	DupStep_DUP_STEP_UNFOLLOW DupStep = 4
 )
 
 // Enum value maps for DupStep.
@@ -183,12 +191,14 @@ var (
 		1: "DUP_STEP_FENCE",
 		2: "DUP_STEP_CUT",
 		3: "DUP_STEP_FOLLOW",
+		4: "DUP_STEP_UNFOLLOW",
 	}
 	DupStep_value = map[string]int32{
 		"DUP_STEP_UNSPECIFIED": 0,
 		"DUP_STEP_FENCE":       1,
 		"DUP_STEP_CUT":         2,
 		"DUP_STEP_FOLLOW":      3,
+		"DUP_STEP_UNFOLLOW":    4,
 	}
 )
 
@@ -3975,8 +3985,11 @@ type DuplicationInfo struct {
 	// while any partition's is unknown), and its age.
 	ReplicatedTimeUnixMs int64   `protobuf:"varint,11,opt,name=replicated_time_unix_ms,json=replicatedTimeUnixMs,proto3" json:"replicated_time_unix_ms,omitempty"`
 	ReplicatedAgeSeconds float64 `protobuf:"fixed64,12,opt,name=replicated_age_seconds,json=replicatedAgeSeconds,proto3" json:"replicated_age_seconds,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// remote_note says what the remote reported about its table when it
+	// stopped pulling (e.g. promoted by dup promote: it will not pull again).
+	RemoteNote    string `protobuf:"bytes,13,opt,name=remote_note,json=remoteNote,proto3" json:"remote_note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DuplicationInfo) Reset() {
@@ -4091,6 +4104,13 @@ func (x *DuplicationInfo) GetReplicatedAgeSeconds() float64 {
 		return x.ReplicatedAgeSeconds
 	}
 	return 0
+}
+
+func (x *DuplicationInfo) GetRemoteNote() string {
+	if x != nil {
+		return x.RemoteNote
+	}
+	return ""
 }
 
 type AddDuplicationRequest struct {
@@ -5046,10 +5066,11 @@ func (x *DupStepRequest) GetDecree() uint64 {
 }
 
 type DupStepResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Decree        uint64                 `protobuf:"varint,1,opt,name=decree,proto3" json:"decree,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Decree               uint64                 `protobuf:"varint,1,opt,name=decree,proto3" json:"decree,omitempty"`
+	ReplicatedTimeUnixMs int64                  `protobuf:"varint,2,opt,name=replicated_time_unix_ms,json=replicatedTimeUnixMs,proto3" json:"replicated_time_unix_ms,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *DupStepResponse) Reset() {
@@ -5089,6 +5110,192 @@ func (x *DupStepResponse) GetDecree() uint64 {
 	return 0
 }
 
+func (x *DupStepResponse) GetReplicatedTimeUnixMs() int64 {
+	if x != nil {
+		return x.ReplicatedTimeUnixMs
+	}
+	return 0
+}
+
+// PromoteRequest: dup promote, run on the remote cluster.
+type PromoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	// force promotes even while the source cluster answers.
+	Force         bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteRequest) Reset() {
+	*x = PromoteRequest{}
+	mi := &file_tandem_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteRequest) ProtoMessage() {}
+
+func (x *PromoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteRequest.ProtoReflect.Descriptor instead.
+func (*PromoteRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *PromoteRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *PromoteRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
+type PromoteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	DupId         string                 `protobuf:"bytes,2,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	SourceCluster string                 `protobuf:"bytes,3,opt,name=source_cluster,json=sourceCluster,proto3" json:"source_cluster,omitempty"`
+	// replicated_time_unix_ms: every write the source acknowledged before it
+	// is in the promoted table; later ones may be missing (0: unknown).
+	ReplicatedTimeUnixMs int64 `protobuf:"varint,4,opt,name=replicated_time_unix_ms,json=replicatedTimeUnixMs,proto3" json:"replicated_time_unix_ms,omitempty"`
+	PromotedAtUnixMs     int64 `protobuf:"varint,5,opt,name=promoted_at_unix_ms,json=promotedAtUnixMs,proto3" json:"promoted_at_unix_ms,omitempty"`
+	// source_decrees: each partition's last applied source decree.
+	SourceDecrees []uint64 `protobuf:"varint,6,rep,packed,name=source_decrees,json=sourceDecrees,proto3" json:"source_decrees,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteResponse) Reset() {
+	*x = PromoteResponse{}
+	mi := &file_tandem_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteResponse) ProtoMessage() {}
+
+func (x *PromoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteResponse.ProtoReflect.Descriptor instead.
+func (*PromoteResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *PromoteResponse) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *PromoteResponse) GetDupId() string {
+	if x != nil {
+		return x.DupId
+	}
+	return ""
+}
+
+func (x *PromoteResponse) GetSourceCluster() string {
+	if x != nil {
+		return x.SourceCluster
+	}
+	return ""
+}
+
+func (x *PromoteResponse) GetReplicatedTimeUnixMs() int64 {
+	if x != nil {
+		return x.ReplicatedTimeUnixMs
+	}
+	return 0
+}
+
+func (x *PromoteResponse) GetPromotedAtUnixMs() int64 {
+	if x != nil {
+		return x.PromotedAtUnixMs
+	}
+	return 0
+}
+
+func (x *PromoteResponse) GetSourceDecrees() []uint64 {
+	if x != nil {
+		return x.SourceDecrees
+	}
+	return nil
+}
+
+// CheckFollowerResponse: the remote's follower table of a duplication is
+// in place (a promoted one answers FailedPrecondition FAILED_OVER).
+type CheckFollowerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckFollowerResponse) Reset() {
+	*x = CheckFollowerResponse{}
+	mi := &file_tandem_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckFollowerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckFollowerResponse) ProtoMessage() {}
+
+func (x *CheckFollowerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckFollowerResponse.ProtoReflect.Descriptor instead.
+func (*CheckFollowerResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{82}
+}
+
 // FollowerReport is what the remote partition leader says of itself with
 // every call, so the source can show progress without asking.
 type FollowerReport struct {
@@ -5113,7 +5320,7 @@ type FollowerReport struct {
 
 func (x *FollowerReport) Reset() {
 	*x = FollowerReport{}
-	mi := &file_tandem_proto_msgTypes[80]
+	mi := &file_tandem_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5125,7 +5332,7 @@ func (x *FollowerReport) String() string {
 func (*FollowerReport) ProtoMessage() {}
 
 func (x *FollowerReport) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[80]
+	mi := &file_tandem_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5138,7 +5345,7 @@ func (x *FollowerReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowerReport.ProtoReflect.Descriptor instead.
 func (*FollowerReport) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{80}
+	return file_tandem_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *FollowerReport) GetState() string {
@@ -5223,7 +5430,7 @@ type PrepareRequest struct {
 
 func (x *PrepareRequest) Reset() {
 	*x = PrepareRequest{}
-	mi := &file_tandem_proto_msgTypes[81]
+	mi := &file_tandem_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5235,7 +5442,7 @@ func (x *PrepareRequest) String() string {
 func (*PrepareRequest) ProtoMessage() {}
 
 func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[81]
+	mi := &file_tandem_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5248,7 +5455,7 @@ func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareRequest.ProtoReflect.Descriptor instead.
 func (*PrepareRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{81}
+	return file_tandem_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *PrepareRequest) GetDupId() string {
@@ -5293,7 +5500,7 @@ type PrepareResponse struct {
 
 func (x *PrepareResponse) Reset() {
 	*x = PrepareResponse{}
-	mi := &file_tandem_proto_msgTypes[82]
+	mi := &file_tandem_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5305,7 +5512,7 @@ func (x *PrepareResponse) String() string {
 func (*PrepareResponse) ProtoMessage() {}
 
 func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[82]
+	mi := &file_tandem_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5318,7 +5525,7 @@ func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareResponse.ProtoReflect.Descriptor instead.
 func (*PrepareResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{82}
+	return file_tandem_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *PrepareResponse) GetCheckpointId() string {
@@ -5364,7 +5571,7 @@ type FetchFileRequest struct {
 
 func (x *FetchFileRequest) Reset() {
 	*x = FetchFileRequest{}
-	mi := &file_tandem_proto_msgTypes[83]
+	mi := &file_tandem_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5376,7 +5583,7 @@ func (x *FetchFileRequest) String() string {
 func (*FetchFileRequest) ProtoMessage() {}
 
 func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[83]
+	mi := &file_tandem_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5389,7 +5596,7 @@ func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchFileRequest.ProtoReflect.Descriptor instead.
 func (*FetchFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{83}
+	return file_tandem_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *FetchFileRequest) GetDupId() string {
@@ -5451,7 +5658,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_tandem_proto_msgTypes[84]
+	mi := &file_tandem_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5463,7 +5670,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[84]
+	mi := &file_tandem_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5476,7 +5683,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{84}
+	return file_tandem_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *FileChunk) GetOffset() uint64 {
@@ -5512,7 +5719,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_tandem_proto_msgTypes[85]
+	mi := &file_tandem_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5524,7 +5731,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[85]
+	mi := &file_tandem_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5537,7 +5744,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{85}
+	return file_tandem_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *PullRequest) GetDupId() string {
@@ -5608,7 +5815,7 @@ type WalEntry struct {
 
 func (x *WalEntry) Reset() {
 	*x = WalEntry{}
-	mi := &file_tandem_proto_msgTypes[86]
+	mi := &file_tandem_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5620,7 +5827,7 @@ func (x *WalEntry) String() string {
 func (*WalEntry) ProtoMessage() {}
 
 func (x *WalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[86]
+	mi := &file_tandem_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5633,7 +5840,7 @@ func (x *WalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
 func (*WalEntry) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{86}
+	return file_tandem_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *WalEntry) GetDecree() uint64 {
@@ -5682,7 +5889,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_tandem_proto_msgTypes[87]
+	mi := &file_tandem_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5694,7 +5901,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[87]
+	mi := &file_tandem_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5707,7 +5914,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{87}
+	return file_tandem_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *PullResponse) GetEntries() []*WalEntry {
@@ -6043,7 +6250,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\n" +
 	"state_code\x18\x11 \x01(\x0e2\x1c.tandem.v1.DupPartitionStateR\tstateCode\x125\n" +
 	"\x17replicated_time_unix_ms\x18\x12 \x01(\x03R\x14replicatedTimeUnixMs\x124\n" +
-	"\x16replicated_age_seconds\x18\x13 \x01(\x01R\x14replicatedAgeSeconds\"\xd7\x03\n" +
+	"\x16replicated_age_seconds\x18\x13 \x01(\x01R\x14replicatedAgeSeconds\"\xf8\x03\n" +
 	"\x0fDuplicationInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1f\n" +
@@ -6059,7 +6266,9 @@ const file_tandem_proto_rawDesc = "" +
 	"state_code\x18\n" +
 	" \x01(\x0e2\x1b.tandem.v1.DuplicationStateR\tstateCode\x125\n" +
 	"\x17replicated_time_unix_ms\x18\v \x01(\x03R\x14replicatedTimeUnixMs\x124\n" +
-	"\x16replicated_age_seconds\x18\f \x01(\x01R\x14replicatedAgeSeconds\"N\n" +
+	"\x16replicated_age_seconds\x18\f \x01(\x01R\x14replicatedAgeSeconds\x12\x1f\n" +
+	"\vremote_note\x18\r \x01(\tR\n" +
+	"remoteNote\"N\n" +
 	"\x15AddDuplicationRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1f\n" +
 	"\vremote_addr\x18\x02 \x01(\tR\n" +
@@ -6124,9 +6333,21 @@ const file_tandem_proto_rawDesc = "" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12&\n" +
 	"\x04step\x18\x03 \x01(\x0e2\x12.tandem.v1.DupStepR\x04step\x12\x15\n" +
 	"\x06dup_id\x18\x04 \x01(\tR\x05dupId\x12\x16\n" +
-	"\x06decree\x18\x05 \x01(\x04R\x06decree\")\n" +
+	"\x06decree\x18\x05 \x01(\x04R\x06decree\"`\n" +
 	"\x0fDupStepResponse\x12\x16\n" +
-	"\x06decree\x18\x01 \x01(\x04R\x06decree\"\x9e\x03\n" +
+	"\x06decree\x18\x01 \x01(\x04R\x06decree\x125\n" +
+	"\x17replicated_time_unix_ms\x18\x02 \x01(\x03R\x14replicatedTimeUnixMs\"<\n" +
+	"\x0ePromoteRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x14\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\"\xf2\x01\n" +
+	"\x0fPromoteResponse\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x15\n" +
+	"\x06dup_id\x18\x02 \x01(\tR\x05dupId\x12%\n" +
+	"\x0esource_cluster\x18\x03 \x01(\tR\rsourceCluster\x125\n" +
+	"\x17replicated_time_unix_ms\x18\x04 \x01(\x03R\x14replicatedTimeUnixMs\x12-\n" +
+	"\x13promoted_at_unix_ms\x18\x05 \x01(\x03R\x10promotedAtUnixMs\x12%\n" +
+	"\x0esource_decrees\x18\x06 \x03(\x04R\rsourceDecrees\"\x17\n" +
+	"\x15CheckFollowerResponse\"\x9e\x03\n" +
 	"\x0eFollowerReport\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12&\n" +
 	"\x0fbase_bytes_done\x18\x02 \x01(\x04R\rbaseBytesDone\x12(\n" +
@@ -6184,14 +6405,15 @@ const file_tandem_proto_rawDesc = "" +
 	"goneReason\x12\x16\n" +
 	"\x06paused\x18\x05 \x01(\bR\x06paused\x12\x13\n" +
 	"\x05up_to\x18\x06 \x01(\x04R\x04upTo\x12-\n" +
-	"\x13source_time_unix_ms\x18\a \x01(\x03R\x10sourceTimeUnixMs*\xcf\x01\n" +
+	"\x13source_time_unix_ms\x18\a \x01(\x03R\x10sourceTimeUnixMs*\xf2\x01\n" +
 	"\x10DuplicationState\x12!\n" +
 	"\x1dDUPLICATION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18DUPLICATION_STATE_ADDING\x10\x01\x12\x1c\n" +
 	"\x18DUPLICATION_STATE_ACTIVE\x10\x02\x12\x1c\n" +
 	"\x18DUPLICATION_STATE_PAUSED\x10\x03\x12\x1d\n" +
 	"\x19DUPLICATION_STATE_REMOVED\x10\x04\x12\x1f\n" +
-	"\x1bDUPLICATION_STATE_SWITCHING\x10\x05*\xf2\x01\n" +
+	"\x1bDUPLICATION_STATE_SWITCHING\x10\x05\x12!\n" +
+	"\x1dDUPLICATION_STATE_FAILED_OVER\x10\x06*\xf2\x01\n" +
 	"\x11DupPartitionState\x12#\n" +
 	"\x1fDUP_PARTITION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18DUP_PARTITION_STATE_INIT\x10\x01\x12\x1f\n" +
@@ -6199,12 +6421,13 @@ const file_tandem_proto_rawDesc = "" +
 	"\x17DUP_PARTITION_STATE_APP\x10\x03\x12\x1b\n" +
 	"\x17DUP_PARTITION_STATE_LOG\x10\x04\x12\x1e\n" +
 	"\x1aDUP_PARTITION_STATE_PAUSED\x10\x05\x12\x1f\n" +
-	"\x1bDUP_PARTITION_STATE_UNKNOWN\x10\x06*^\n" +
+	"\x1bDUP_PARTITION_STATE_UNKNOWN\x10\x06*u\n" +
 	"\aDupStep\x12\x18\n" +
 	"\x14DUP_STEP_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eDUP_STEP_FENCE\x10\x01\x12\x10\n" +
 	"\fDUP_STEP_CUT\x10\x02\x12\x13\n" +
-	"\x0fDUP_STEP_FOLLOW\x10\x032\xb5\x04\n" +
+	"\x0fDUP_STEP_FOLLOW\x10\x03\x12\x15\n" +
+	"\x11DUP_STEP_UNFOLLOW\x10\x042\xb5\x04\n" +
 	"\x02KV\x124\n" +
 	"\x03Get\x12\x15.tandem.v1.GetRequest\x1a\x16.tandem.v1.GetResponse\x124\n" +
 	"\x03Set\x12\x15.tandem.v1.SetRequest\x1a\x16.tandem.v1.SetResponse\x124\n" +
@@ -6215,7 +6438,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x05Count\x12\x17.tandem.v1.CountRequest\x1a\x18.tandem.v1.CountResponse\x12C\n" +
 	"\bBatchGet\x12\x1a.tandem.v1.BatchGetRequest\x1a\x1b.tandem.v1.BatchGetResponse\x12I\n" +
 	"\n" +
-	"BatchWrite\x12\x1c.tandem.v1.BatchWriteRequest\x1a\x1d.tandem.v1.BatchWriteResponse2\xeb\x10\n" +
+	"BatchWrite\x12\x1c.tandem.v1.BatchWriteRequest\x1a\x1d.tandem.v1.BatchWriteResponse2\x87\x12\n" +
 	"\x05Admin\x12:\n" +
 	"\x05Nodes\x12\x17.tandem.v1.NodesRequest\x1a\x18.tandem.v1.NodesResponse\x12L\n" +
 	"\vCreateTable\x12\x1d.tandem.v1.CreateTableRequest\x1a\x1e.tandem.v1.CreateTableResponse\x12F\n" +
@@ -6244,7 +6467,9 @@ const file_tandem_proto_rawDesc = "" +
 	"\x0eLocalDupStatus\x12 .tandem.v1.LocalDupStatusRequest\x1a!.tandem.v1.LocalDupStatusResponse\x12U\n" +
 	"\x15SwitchoverDuplication\x12\x1d.tandem.v1.DuplicationRequest\x1a\x1d.tandem.v1.SwitchoverResponse\x12[\n" +
 	"\x10AcceptSwitchover\x12\".tandem.v1.AcceptSwitchoverRequest\x1a#.tandem.v1.AcceptSwitchoverResponse\x12I\n" +
-	"\x10DupPartitionStep\x12\x19.tandem.v1.DupStepRequest\x1a\x1a.tandem.v1.DupStepResponse2\xca\x01\n" +
+	"\x10DupPartitionStep\x12\x19.tandem.v1.DupStepRequest\x1a\x1a.tandem.v1.DupStepResponse\x12H\n" +
+	"\x0fPromoteFollower\x12\x19.tandem.v1.PromoteRequest\x1a\x1a.tandem.v1.PromoteResponse\x12P\n" +
+	"\rCheckFollower\x12\x1d.tandem.v1.DuplicationRequest\x1a .tandem.v1.CheckFollowerResponse2\xca\x01\n" +
 	"\vDuplication\x12@\n" +
 	"\aPrepare\x12\x19.tandem.v1.PrepareRequest\x1a\x1a.tandem.v1.PrepareResponse\x12@\n" +
 	"\tFetchFile\x12\x1b.tandem.v1.FetchFileRequest\x1a\x14.tandem.v1.FileChunk0\x01\x127\n" +
@@ -6263,7 +6488,7 @@ func file_tandem_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 88)
+var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 91)
 var file_tandem_proto_goTypes = []any{
 	(DuplicationState)(0),                 // 0: tandem.v1.DuplicationState
 	(DupPartitionState)(0),                // 1: tandem.v1.DupPartitionState
@@ -6348,14 +6573,17 @@ var file_tandem_proto_goTypes = []any{
 	(*AcceptSwitchoverResponse)(nil),      // 80: tandem.v1.AcceptSwitchoverResponse
 	(*DupStepRequest)(nil),                // 81: tandem.v1.DupStepRequest
 	(*DupStepResponse)(nil),               // 82: tandem.v1.DupStepResponse
-	(*FollowerReport)(nil),                // 83: tandem.v1.FollowerReport
-	(*PrepareRequest)(nil),                // 84: tandem.v1.PrepareRequest
-	(*PrepareResponse)(nil),               // 85: tandem.v1.PrepareResponse
-	(*FetchFileRequest)(nil),              // 86: tandem.v1.FetchFileRequest
-	(*FileChunk)(nil),                     // 87: tandem.v1.FileChunk
-	(*PullRequest)(nil),                   // 88: tandem.v1.PullRequest
-	(*WalEntry)(nil),                      // 89: tandem.v1.WalEntry
-	(*PullResponse)(nil),                  // 90: tandem.v1.PullResponse
+	(*PromoteRequest)(nil),                // 83: tandem.v1.PromoteRequest
+	(*PromoteResponse)(nil),               // 84: tandem.v1.PromoteResponse
+	(*CheckFollowerResponse)(nil),         // 85: tandem.v1.CheckFollowerResponse
+	(*FollowerReport)(nil),                // 86: tandem.v1.FollowerReport
+	(*PrepareRequest)(nil),                // 87: tandem.v1.PrepareRequest
+	(*PrepareResponse)(nil),               // 88: tandem.v1.PrepareResponse
+	(*FetchFileRequest)(nil),              // 89: tandem.v1.FetchFileRequest
+	(*FileChunk)(nil),                     // 90: tandem.v1.FileChunk
+	(*PullRequest)(nil),                   // 91: tandem.v1.PullRequest
+	(*WalEntry)(nil),                      // 92: tandem.v1.WalEntry
+	(*PullResponse)(nil),                  // 93: tandem.v1.PullResponse
 }
 var file_tandem_proto_depIdxs = []int32{
 	3,  // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
@@ -6400,10 +6628,10 @@ var file_tandem_proto_depIdxs = []int32{
 	64, // 39: tandem.v1.SwitchoverResponse.duplication:type_name -> tandem.v1.DuplicationInfo
 	2,  // 40: tandem.v1.DupStepRequest.step:type_name -> tandem.v1.DupStep
 	1,  // 41: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
-	83, // 42: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
-	83, // 43: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
-	83, // 44: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
-	89, // 45: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
+	86, // 42: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
+	86, // 43: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
+	86, // 44: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
+	92, // 45: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
 	6,  // 46: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
 	8,  // 47: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
 	10, // 48: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
@@ -6439,49 +6667,53 @@ var file_tandem_proto_depIdxs = []int32{
 	69, // 78: tandem.v1.Admin.SwitchoverDuplication:input_type -> tandem.v1.DuplicationRequest
 	79, // 79: tandem.v1.Admin.AcceptSwitchover:input_type -> tandem.v1.AcceptSwitchoverRequest
 	81, // 80: tandem.v1.Admin.DupPartitionStep:input_type -> tandem.v1.DupStepRequest
-	84, // 81: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
-	86, // 82: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
-	88, // 83: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
-	7,  // 84: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	9,  // 85: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	11, // 86: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	13, // 87: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	15, // 88: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	17, // 89: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	19, // 90: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	23, // 91: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
-	26, // 92: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
-	29, // 93: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	33, // 94: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	35, // 95: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	37, // 96: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	41, // 97: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	44, // 98: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	47, // 99: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	49, // 100: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	51, // 101: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	53, // 102: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
-	56, // 103: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	59, // 104: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
-	56, // 105: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	62, // 106: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
-	66, // 107: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
-	68, // 108: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
-	70, // 109: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
-	71, // 110: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
-	71, // 111: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
-	71, // 112: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
-	73, // 113: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
-	75, // 114: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
-	77, // 115: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
-	78, // 116: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
-	80, // 117: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
-	82, // 118: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
-	85, // 119: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
-	87, // 120: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
-	90, // 121: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
-	84, // [84:122] is the sub-list for method output_type
-	46, // [46:84] is the sub-list for method input_type
+	83, // 81: tandem.v1.Admin.PromoteFollower:input_type -> tandem.v1.PromoteRequest
+	69, // 82: tandem.v1.Admin.CheckFollower:input_type -> tandem.v1.DuplicationRequest
+	87, // 83: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
+	89, // 84: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
+	91, // 85: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
+	7,  // 86: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	9,  // 87: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	11, // 88: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	13, // 89: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	15, // 90: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	17, // 91: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	19, // 92: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	23, // 93: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
+	26, // 94: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
+	29, // 95: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	33, // 96: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	35, // 97: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	37, // 98: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	41, // 99: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	44, // 100: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	47, // 101: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	49, // 102: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	51, // 103: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	53, // 104: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
+	56, // 105: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	59, // 106: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	56, // 107: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	62, // 108: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	66, // 109: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
+	68, // 110: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
+	70, // 111: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
+	71, // 112: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
+	71, // 113: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
+	71, // 114: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
+	73, // 115: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
+	75, // 116: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
+	77, // 117: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
+	78, // 118: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
+	80, // 119: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
+	82, // 120: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
+	84, // 121: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
+	85, // 122: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
+	88, // 123: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
+	90, // 124: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
+	93, // 125: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
+	86, // [86:126] is the sub-list for method output_type
+	46, // [46:86] is the sub-list for method input_type
 	46, // [46:46] is the sub-list for extension type_name
 	46, // [46:46] is the sub-list for extension extendee
 	0,  // [0:46] is the sub-list for field type_name
@@ -6498,7 +6730,7 @@ func file_tandem_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   88,
+			NumMessages:   91,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

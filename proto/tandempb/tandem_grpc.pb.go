@@ -461,6 +461,8 @@ const (
 	Admin_SwitchoverDuplication_FullMethodName = "/tandem.v1.Admin/SwitchoverDuplication"
 	Admin_AcceptSwitchover_FullMethodName      = "/tandem.v1.Admin/AcceptSwitchover"
 	Admin_DupPartitionStep_FullMethodName      = "/tandem.v1.Admin/DupPartitionStep"
+	Admin_PromoteFollower_FullMethodName       = "/tandem.v1.Admin/PromoteFollower"
+	Admin_CheckFollower_FullMethodName         = "/tandem.v1.Admin/CheckFollower"
 )
 
 // AdminClient is the client API for Admin service.
@@ -512,6 +514,10 @@ type AdminClient interface {
 	SwitchoverDuplication(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*SwitchoverResponse, error)
 	AcceptSwitchover(ctx context.Context, in *AcceptSwitchoverRequest, opts ...grpc.CallOption) (*AcceptSwitchoverResponse, error)
 	DupPartitionStep(ctx context.Context, in *DupStepRequest, opts ...grpc.CallOption) (*DupStepResponse, error)
+	// Failover (issue 13): dup promote on the remote; a source's check of
+	// the remote's follower table.
+	PromoteFollower(ctx context.Context, in *PromoteRequest, opts ...grpc.CallOption) (*PromoteResponse, error)
+	CheckFollower(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*CheckFollowerResponse, error)
 }
 
 type adminClient struct {
@@ -782,6 +788,26 @@ func (c *adminClient) DupPartitionStep(ctx context.Context, in *DupStepRequest, 
 	return out, nil
 }
 
+func (c *adminClient) PromoteFollower(ctx context.Context, in *PromoteRequest, opts ...grpc.CallOption) (*PromoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PromoteResponse)
+	err := c.cc.Invoke(ctx, Admin_PromoteFollower_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) CheckFollower(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*CheckFollowerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckFollowerResponse)
+	err := c.cc.Invoke(ctx, Admin_CheckFollower_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -831,6 +857,10 @@ type AdminServer interface {
 	SwitchoverDuplication(context.Context, *DuplicationRequest) (*SwitchoverResponse, error)
 	AcceptSwitchover(context.Context, *AcceptSwitchoverRequest) (*AcceptSwitchoverResponse, error)
 	DupPartitionStep(context.Context, *DupStepRequest) (*DupStepResponse, error)
+	// Failover (issue 13): dup promote on the remote; a source's check of
+	// the remote's follower table.
+	PromoteFollower(context.Context, *PromoteRequest) (*PromoteResponse, error)
+	CheckFollower(context.Context, *DuplicationRequest) (*CheckFollowerResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -918,6 +948,12 @@ func (UnimplementedAdminServer) AcceptSwitchover(context.Context, *AcceptSwitcho
 }
 func (UnimplementedAdminServer) DupPartitionStep(context.Context, *DupStepRequest) (*DupStepResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DupPartitionStep not implemented")
+}
+func (UnimplementedAdminServer) PromoteFollower(context.Context, *PromoteRequest) (*PromoteResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PromoteFollower not implemented")
+}
+func (UnimplementedAdminServer) CheckFollower(context.Context, *DuplicationRequest) (*CheckFollowerResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CheckFollower not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -1408,6 +1444,42 @@ func _Admin_DupPartitionStep_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_PromoteFollower_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PromoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).PromoteFollower(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_PromoteFollower_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).PromoteFollower(ctx, req.(*PromoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_CheckFollower_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DuplicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).CheckFollower(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_CheckFollower_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).CheckFollower(ctx, req.(*DuplicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1518,6 +1590,14 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DupPartitionStep",
 			Handler:    _Admin_DupPartitionStep_Handler,
+		},
+		{
+			MethodName: "PromoteFollower",
+			Handler:    _Admin_PromoteFollower_Handler,
+		},
+		{
+			MethodName: "CheckFollower",
+			Handler:    _Admin_CheckFollower_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

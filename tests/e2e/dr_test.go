@@ -93,7 +93,8 @@ type switchWriter struct {
 	mu     sync.Mutex
 	cur    string
 	acked  map[string]string
-	where  map[string]string // key -> cluster that acknowledged it
+	where  map[string]string    // key -> cluster that acknowledged it
+	ackAt  map[string]time.Time // key -> when it was acknowledged
 	failed int
 	// refusedAt is the first refusal naming each new primary; acceptedAt
 	// the first acknowledged write there after it.
@@ -104,7 +105,7 @@ type switchWriter struct {
 }
 
 func startSwitchWriters(tables map[string]*client.Table, primary string, n int) *switchWriter {
-	w := &switchWriter{tables: tables, cur: primary, acked: map[string]string{}, where: map[string]string{},
+	w := &switchWriter{tables: tables, cur: primary, acked: map[string]string{}, where: map[string]string{}, ackAt: map[string]time.Time{},
 		refusedAt: map[string]time.Time{}, acceptedAt: map[string]time.Time{}, stop: make(chan struct{})}
 	for i := 0; i < n; i++ {
 		w.wg.Add(1)
@@ -143,7 +144,7 @@ func (w *switchWriter) record(cur, key, v string, err error) {
 	var so *client.SwitchedOverError
 	switch {
 	case err == nil:
-		w.acked[key], w.where[key] = v, cur
+		w.acked[key], w.where[key], w.ackAt[key] = v, cur, now
 		if r, ok := w.refusedAt[cur]; ok && w.acceptedAt[cur].IsZero() && now.After(r) {
 			w.acceptedAt[cur] = now
 		}
@@ -268,4 +269,82 @@ func TestSwitchoverAndBackUnderLoad(t *testing.T) {
 	out := waitIdentical(t, east, west, "t", 90*time.Second)
 	t.Logf("%d acknowledged writes (%d failed, outcome unknown); back as dup %s; tandem-verify: %s", len(acked), w.failed, back, lastLine(out))
 	verifyAcked(t, openTable(t, dial(t, east.Addrs()), "t"), acked)
+}
+
+// ackedBefore lists the writes acknowledged before t.
+func (w *switchWriter) ackedBefore(t time.Time) map[string]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]string{}
+	for k, at := range w.ackAt {
+		if at.Before(t) {
+			out[k] = w.acked[k]
+		}
+	}
+	return out
+}
+
+// dup promote on real processes: refused while the source answers; with
+// the whole source frozen (SIGSTOP) mid-load, the follower table becomes
+// writable and the command prints the replicated time, before which every
+// write the source acknowledged is on the promoted table; the source,
+// back, shows in dup show that its remote failed over.
+func TestPromoteWithSourceFrozen(t *testing.T) {
+	east := StartCluster(t, "east", 3)
+	west := StartCluster(t, "west", 1)
+	if _, err := east.Shell("create t --partitions 4 --replicas 3"); err != nil {
+		t.Fatal(err)
+	}
+	w := startSwitchWriters(map[string]*client.Table{"east": openTable(t, dial(t, east.Addrs()), "t")}, "east", 4)
+	w.waitAcked(t, 200)
+	id := dupAdd(t, east, west, "t")
+	waitLog(t, east, "t", id, 4)
+	w.waitAcked(t, w.count()+300)
+	if out, err := west.Shell("dup promote t"); err == nil || !strings.Contains(err.Error(), "answers") {
+		t.Fatalf("promote while the source answers: %q %v", out, err)
+	}
+
+	for _, nd := range east.Nodes {
+		nd.Pause()
+	}
+	start := time.Now()
+	out, err := west.Shell("dup promote t")
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("dup promote with the source frozen took %v:\n%s", took, out)
+	rt, err := time.Parse("2006-01-02T15:04:05.000Z07:00", strings.TrimPrefix(strings.Split(out, "\n")[0], "replicated time "))
+	if err != nil {
+		t.Fatalf("no replicated time in %q: %v", out, err)
+	}
+	before := w.ackedBefore(rt)
+	ctw := openTable(t, dial(t, west.Addrs()), "t")
+	verifyAcked(t, ctw, before)
+	if err := ctw.Set(context.Background(), []byte("after"), []byte("promote"), []byte("v")); err != nil {
+		t.Fatalf("write to the promoted table: %v", err)
+	}
+	for _, nd := range east.Nodes {
+		nd.Resume()
+	}
+	acked := w.halt()
+	t.Logf("%d writes acknowledged by east, %d before the replicated time %s (all on west), %d after (east only or both)",
+		len(acked), len(before), rt.Format(time.RFC3339Nano), len(acked)-len(before))
+	if ls, err := west.Shell("dup ls t"); err != nil || !strings.Contains(ls, "failed-over") {
+		t.Fatalf("dup ls on the promoted side: %q %v", ls, err)
+	} else {
+		t.Logf("west dup ls:\n%s", ls)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		show, err := east.Shell("dup show t " + id)
+		if err == nil && strings.Contains(show, "remote: cluster west promoted") {
+			t.Logf("east dup show:\n%s", show)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the old source never said its remote failed over: %q %v", show, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

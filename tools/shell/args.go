@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +40,9 @@ func parseArgs(cmd *command, words []string) (args, error) {
 		if !cmd.allowsFlag(name) {
 			return args{}, fmt.Errorf("%w: unknown flag --%s", errUsage, name)
 		}
-		if !hasValue {
+		if !hasValue && slices.Contains(cmd.bools, name) {
+			value = "true"
+		} else if !hasValue {
 			if i+1 == len(words) {
 				return args{}, fmt.Errorf("%w: flag --%s needs a value", errUsage, name)
 			}
@@ -74,6 +77,12 @@ func (a args) arg(i int) string {
 		return a.pos[i]
 	}
 	return ""
+}
+
+// boolFlag reports whether a flag without value (--force) was given.
+func (a args) boolFlag(name string) bool {
+	_, ok := a.flags[name]
+	return ok
 }
 
 // intFlag returns flag name as a non-negative integer, def when absent.

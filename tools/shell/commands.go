@@ -38,6 +38,7 @@ type command struct {
 	minArgs   int
 	maxArgs   int
 	flags     []string
+	bools     []string // flags that take no value ("--force")
 	tableArgs bool     // the first positional is a table name (completion)
 	notes     []string // more help lines, shown by help for this command
 	change    *change  // what the command changes; nil for a read
@@ -46,7 +47,9 @@ type command struct {
 }
 
 // allowsFlag reports whether c takes the flag --name.
-func (c *command) allowsFlag(name string) bool { return slices.Contains(c.flags, name) }
+func (c *command) allowsFlag(name string) bool {
+	return slices.Contains(c.flags, name) || slices.Contains(c.bools, name)
+}
 
 // commandTable returns the shell's commands, in the order help lists them.
 func commandTable() []*command {

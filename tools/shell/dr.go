@@ -18,7 +18,42 @@ func drCommands() []*command {
 			help:    "on the source: fence TABLE, catch the remote up, make it the primary and duplicate back (no base transfer); run again to resume",
 			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupSwitchover,
 			change: adminChange("the switchover may have started (writes to the table are refused); run it again to finish it", "dup ls $1")},
+		{name: "promote", usage: "TABLE [--force]",
+			help:    "on the remote, when the source is lost: make follower TABLE writable; prints the replicated time it starts from (--force: even while the source answers)",
+			minArgs: 1, maxArgs: 1, bools: []string{"force"}, tableArgs: true, run: runDupPromote,
+			change: adminChange("the table may have been promoted; run it again to see", "dup ls $1")},
 	}
+}
+
+func runDupPromote(ctx context.Context, s *session, a args) (result, error) {
+	c, err := s.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Promote(ctx, a.arg(0), a.boolFlag("force"))
+	if err != nil {
+		return nil, err
+	}
+	return promoteResult{resp}, nil
+}
+
+// promoteResult is dup promote's answer: the replicated time first.
+type promoteResult struct{ resp *tandempb.PromoteResponse }
+
+func (r promoteResult) human(w io.Writer) error {
+	p := r.resp
+	if err := line(w, "replicated time "+replicatedTime(p.GetReplicatedTimeUnixMs())); err != nil {
+		return err
+	}
+	return line(w, fmt.Sprintf("table %s promoted: writable here; duplication %s from cluster %s is failed over (writes the source acknowledged after the replicated time may be missing)",
+		p.GetTable(), p.GetDupId(), p.GetSourceCluster()))
+}
+
+func (r promoteResult) json() any {
+	p := r.resp
+	return map[string]any{"ok": true, "table": p.GetTable(), "dup_id": p.GetDupId(), "source_cluster": p.GetSourceCluster(),
+		"replicated_time_unix_ms": p.GetReplicatedTimeUnixMs(), "promoted_at_unix_ms": p.GetPromotedAtUnixMs(),
+		"source_decrees": p.GetSourceDecrees()}
 }
 
 func runDupSwitchover(ctx context.Context, s *session, a args) (result, error) {

@@ -137,6 +137,11 @@ func (r dupShowResult) human(w io.Writer) error {
 		replicatedText(d.GetReplicatedTimeUnixMs(), d.GetReplicatedAgeSeconds()))); err != nil {
 		return err
 	}
+	if note := d.GetRemoteNote(); note != "" {
+		if err := line(w, "remote: "+note); err != nil {
+			return err
+		}
+	}
 	rows := [][]string{{"PARTITION", "STATE", "BASE", "CONFIRMED", "SOURCE", "LAG(decrees)", "LAG(s)",
 		"BASE-PROGRESS", "RETAINED", "REBOOTSTRAPS", "REPLICATED", "AGE", "LAST-ERROR"}}
 	for _, p := range r.resp.GetPartitions() {
@@ -234,7 +239,8 @@ func dupDoc(d *tandempb.DuplicationInfo) map[string]any {
 	return map[string]any{"id": d.GetId(), "table": d.GetTable(), "remote_addr": d.GetRemoteAddr(),
 		"remote_cluster": d.GetRemoteCluster(), "state": d.GetState(), "created_at_unix_ms": d.GetCreatedAtUnixMs(),
 		"progress": d.GetProgress(), "max_lag_decrees": d.GetMaxLagDecrees(), "max_lag_seconds": d.GetMaxLagSeconds(),
-		"replicated_time_unix_ms": d.GetReplicatedTimeUnixMs(), "replicated_age_seconds": d.GetReplicatedAgeSeconds()}
+		"replicated_time_unix_ms": d.GetReplicatedTimeUnixMs(), "replicated_age_seconds": d.GetReplicatedAgeSeconds(),
+		"remote_note": d.GetRemoteNote()}
 }
 
 // dupPartitionDoc is one partition's duplication progress as JSON.

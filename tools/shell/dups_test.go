@@ -134,7 +134,7 @@ func TestDupScript(t *testing.T) {
 			"(2 duplications)\n", ""},
 		{"pause json", "dup pause demo " + id, true, 0,
 			`{"done":"paused","duplication":{"created_at_unix_ms":0,"id":"1795440808689","max_lag_decrees":3,"max_lag_seconds":0.012,` +
-				`"progress":"8/8 LOG","remote_addr":"10.0.0.2:7100","remote_cluster":"west","replicated_age_seconds":0.5,"replicated_time_unix_ms":1795440810123,"state":"paused","table":"demo"},` +
+				`"progress":"8/8 LOG","remote_addr":"10.0.0.2:7100","remote_cluster":"west","remote_note":"","replicated_age_seconds":0.5,"replicated_time_unix_ms":1795440810123,"state":"paused","table":"demo"},` +
 				`"id":"1795440808689","ok":true,"table":"demo"}` + "\n", ""},
 		{"start", "dup start demo " + id, false, 0, "duplication 1795440808689 started\n", ""},
 		{"rm", "dup rm demo " + id + "; dup rm demo 1795440808690", false, 0,

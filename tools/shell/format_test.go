@@ -70,7 +70,7 @@ func TestFormat(t *testing.T) {
 		{"dup ls", dupListResult{[]*tandempb.DuplicationInfo{{Id: "17", Table: "demo", RemoteAddr: "b:1", State: "active", MaxLagDecrees: 1, MaxLagSeconds: 0.5}}},
 			"ID  TABLE  REMOTE  CLUSTER  STATE   PROGRESS  MAX-LAG            REPLICATED  AGE\n17  demo   b:1     -        active  -         1 decree / 0.500s  -           -\n(1 duplication)\n",
 			`[{"created_at_unix_ms":0,"id":"17","max_lag_decrees":1,"max_lag_seconds":0.5,"progress":"","remote_addr":"b:1",` +
-				`"remote_cluster":"","replicated_age_seconds":0,"replicated_time_unix_ms":0,"state":"active","table":"demo"}]`},
+				`"remote_cluster":"","remote_note":"","replicated_age_seconds":0,"replicated_time_unix_ms":0,"state":"active","table":"demo"}]`},
 		{"dup ls empty", dupListResult{}, "ID  TABLE  REMOTE  CLUSTER  STATE  PROGRESS  MAX-LAG  REPLICATED  AGE\n(0 duplications)\n", `[]`},
 		{"dup show", dupShowResult{&tandempb.ShowDuplicationResponse{
 			Duplication: &tandempb.DuplicationInfo{Id: "17", Table: "demo", RemoteAddr: "b:1", State: "active"},
@@ -80,7 +80,7 @@ func TestFormat(t *testing.T) {
 				"PARTITION  STATE    BASE  CONFIRMED  SOURCE  LAG(decrees)  LAG(s)  BASE-PROGRESS  RETAINED  REBOOTSTRAPS  REPLICATED  AGE  LAST-ERROR\n" +
 				"3          PREPARE  0     0          0       0             0.000   1.0MiB/4.0MiB  0B        0             -           -    -\n",
 			`{"duplication":{"created_at_unix_ms":0,"id":"17","max_lag_decrees":0,"max_lag_seconds":0,"progress":"","remote_addr":"b:1",` +
-				`"remote_cluster":"","replicated_age_seconds":0,"replicated_time_unix_ms":0,"state":"active","table":"demo"},"partitions":[{"base_bytes_done":1048576,"base_bytes_total":4194304,` +
+				`"remote_cluster":"","remote_note":"","replicated_age_seconds":0,"replicated_time_unix_ms":0,"state":"active","table":"demo"},"partitions":[{"base_bytes_done":1048576,"base_bytes_total":4194304,` +
 				`"base_checkpoint":"","base_decree":0,"confirmed_decree":0,"lag_decrees":0,"lag_seconds":0,` +
 				`"last_contact_unix_ms":0,"last_error":"","partition":3,"rebootstraps":0,"replicated_age_seconds":0,"replicated_time_unix_ms":0,"retained_log_bytes":0,"shipped_entries":0,"source_decree":0,` +
 				`"source_leader":"n2","state":"PREPARE"}]}`},
