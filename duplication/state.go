@@ -34,11 +34,11 @@ const (
 )
 
 var stateEnums = map[State]tpb.DuplicationState{
-	StateAdding:    tpb.DuplicationState_DUPLICATION_STATE_ADDING,
-	StateActive:    tpb.DuplicationState_DUPLICATION_STATE_ACTIVE,
-	StatePaused:    tpb.DuplicationState_DUPLICATION_STATE_PAUSED,
-	StateRemoved:   tpb.DuplicationState_DUPLICATION_STATE_REMOVED,
-	StateSwitching: tpb.DuplicationState_DUPLICATION_STATE_SWITCHING,
+	StateAdding:     tpb.DuplicationState_DUPLICATION_STATE_ADDING,
+	StateActive:     tpb.DuplicationState_DUPLICATION_STATE_ACTIVE,
+	StatePaused:     tpb.DuplicationState_DUPLICATION_STATE_PAUSED,
+	StateRemoved:    tpb.DuplicationState_DUPLICATION_STATE_REMOVED,
+	StateSwitching:  tpb.DuplicationState_DUPLICATION_STATE_SWITCHING,
 	StateFailedOver: tpb.DuplicationState_DUPLICATION_STATE_FAILED_OVER,
 }
 
