@@ -91,6 +91,14 @@ func (n *Node) switchoverReady(ctx context.Context, d Info) error {
 	case StateAdding:
 		return fmt.Errorf("%w: duplication %s is still being added", ErrRefused, d.ID)
 	}
+	for _, o := range n.cfg.Meta.Duplications() {
+		if o.Table == d.Table && o.ID != d.ID {
+			// The table would become a follower, and a follower does not
+			// ship onward (no chains yet): the other remote would starve.
+			return fmt.Errorf("%w: table %q also duplicates to %s (duplication %s); remove it first: a switched-over table cannot feed it",
+				ErrRefused, d.Table, o.RemoteAddr, o.ID)
+		}
+	}
 	for _, st := range n.Status(ctx, d) {
 		if partitionStateOf(&tpb.FollowerReport{State: st.State, StateCode: st.StateCode}) != PartitionLog {
 			return fmt.Errorf("%w: partition %d of duplication %s is %s, not LOG (wait until the base is loaded)", ErrRefused, st.Partition, d.ID, st.State)
