@@ -55,6 +55,9 @@ type SwitchedOverError struct {
 }
 
 func (e *SwitchedOverError) Error() string {
+	if e.Cluster == "" {
+		return fmt.Sprintf("%v: table %q is fenced for a switchover; write to its new primary", ErrSwitchedOver, e.Table)
+	}
 	verb := "is being switched over"
 	if e.Done {
 		verb = "was switched over"

@@ -3,6 +3,7 @@ package duplication
 import (
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // followers runs a puller for every follower partition this node leads:
@@ -80,4 +81,18 @@ func (f *followers) close() {
 		p.Stop()
 		delete(f.pullers, k)
 	}
+}
+
+// replicatedTime is the replicated time the puller of raft group g knows
+// (zero without one).
+func (f *followers) replicatedTime(g uint64) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var t time.Time
+	for k, p := range f.pullers {
+		if k.group == g && p.ReplicatedTime().After(t) {
+			t = p.ReplicatedTime()
+		}
+	}
+	return t
 }

@@ -306,10 +306,7 @@ func (n *Node) PartitionStep(ctx context.Context, req *tpb.DupStepRequest) (*tpb
 	case tpb.DupStep_DUP_STEP_FOLLOW:
 		d, err = req.Decree, r.FollowFrom(ctx, req.Decree)
 	case tpb.DupStep_DUP_STEP_UNFOLLOW:
-		var at time.Time
-		if d, at, err = r.Unfollow(ctx); err == nil {
-			return &tpb.DupStepResponse{Decree: d, ReplicatedTimeUnixMs: unixMs(at)}, nil
-		}
+		return n.unfollow(ctx, r)
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "unknown duplication step %v", req.Step)
 	}
@@ -317,4 +314,24 @@ func (n *Node) PartitionStep(ctx context.Context, req *tpb.DupStepRequest) (*tpb
 		return nil, n.cfg.ToStatus(err)
 	}
 	return &tpb.DupStepResponse{Decree: d}, nil
+}
+
+// unfollow ends following on a promoted partition and makes it writable
+// (a table switched over earlier is fenced). Its replicated time is the
+// later of the stored one and the puller's, read before the unfollow entry
+// (an idle partition stores its advances only every idlePersist; a batch
+// the unfollow entry then ignores cannot have raised the earlier reading).
+func (n *Node) unfollow(ctx context.Context, r Replica) (*tpb.DupStepResponse, error) {
+	pulled := n.followers.replicatedTime(r.Info().Group)
+	d, at, err := r.Unfollow(ctx)
+	if err == nil {
+		err = r.Unfence(ctx)
+	}
+	if err != nil {
+		return nil, n.cfg.ToStatus(err)
+	}
+	if pulled.After(at) {
+		at = pulled
+	}
+	return &tpb.DupStepResponse{Decree: d, ReplicatedTimeUnixMs: unixMs(at)}, nil
 }

@@ -165,6 +165,15 @@ func TestSwitchoverAndBack(t *testing.T) {
 	}
 	waitFor(t, "remote caught up after switching back", d.caughtUp)
 	t.Logf("switched back: reverse dup %s", back.ReverseDupId)
+
+	// The remote, fenced when it was switched away from, is promoted:
+	// it takes writes again.
+	if _, err := d.dst.node.Promote(ctx, "t", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := putKey(d.dstReps[1], "promoted"); err != nil {
+		t.Fatalf("write to a promoted table that was switched over before: %v", err)
+	}
 }
 
 func TestSwitchoverRefusesPausedDuplication(t *testing.T) {
