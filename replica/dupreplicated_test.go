@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/tandem-kv/tandem/checkpoint"
 )
 
 func dupLog(index, upTo, atMs uint64, entries ...DupEntry) *raft.Log {
@@ -132,5 +134,33 @@ func TestUnfollowIgnoresLateShippedEntries(t *testing.T) {
 		dupLog(6, 10, 0, DupEntry{SourceDecree: 10, Command: put("again")})})
 	if _, found := get(t, st, "h", "again"); !found {
 		t.Fatal("following again: shipped entry ignored")
+	}
+}
+
+// A duplication base carries the source's data and meta keys: the
+// follower installing it must not take over the source's fence, its
+// promotion (which would make it ignore every shipped entry) or its
+// replicated time.
+func TestForeignBaseDropsTheSourcesFenceAndPromotion(t *testing.T) {
+	sh := mustNewShared(t)
+	dir := t.TempDir()
+	ap, st := mustNewApplier(t, dir, sh)
+	ap.applyBatch([]*raft.Log{
+		dupLog(1, 5, 100),
+		{Index: 2, Type: raft.LogCommand, Data: encodeDupStep(stepFence, 0)},
+		{Index: 3, Type: raft.LogCommand, Data: encodeDupStep(stepUnfence, 0)},
+		{Index: 4, Type: raft.LogCommand, Data: encodeDupStep(stepUnfollow, 0)},
+	})
+	if s := ap.dupState(); s.fencedAt != 2 || !s.unfollowed || s.replicatedMs != 100 {
+		t.Fatalf("source state: %+v", s)
+	}
+	st.close()
+	if err := stampRestored(st.live(), st, &checkpoint.Manifest{ID: "b", Decree: 4, Foreign: true, SourceDecree: 4}); err != nil {
+		t.Fatal(err)
+	}
+	ap, st = mustNewApplier(t, dir, sh)
+	defer st.close()
+	if s := ap.dupState(); s.fencedAt != 0 || s.unfencedAt != 0 || s.unfollowed || s.replicatedMs != 0 || s.source != 4 {
+		t.Fatalf("follower state after a foreign base: %+v", s)
 	}
 }

@@ -146,3 +146,10 @@ func (r *Replica) Unfollow(ctx context.Context) (uint64, time.Time, error) {
 	}
 	return r.SourceDecree(), r.ReplicatedTime(), nil
 }
+
+// foreignResets are the meta values a replica installing a duplication
+// base writes over the source's: the fence and unfollow state and the
+// replicated time belong to the source's own log and role.
+func foreignResets() map[string][]byte {
+	return map[string][]byte{string(fenceKey): make([]byte, 16), string(unfollowedKey): {0}, string(replicatedKey): u64(0)}
+}

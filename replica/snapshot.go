@@ -137,6 +137,11 @@ func stampRestored(dir string, like *dataStore, m *checkpoint.Manifest) error {
 	if m.Foreign {
 		decree = 0
 		meta = map[string][]byte{string(sourceDecreeKey): u64(m.SourceDecree), string(confirmedKey): []byte("{}"), string(trustedFromKey): u64(0)}
+		// Nor the source's own switchover fence, promotion or replicated
+		// time (fence.go): they are of the source's log, not this one.
+		for k, v := range foreignResets() {
+			meta[k] = v
+		}
 	}
 	if err := writeMutations(db, nil, decree, meta); err != nil {
 		db.Close()
