@@ -206,17 +206,26 @@ func (w *switchWriter) halt() map[string]string {
 // failure (the command resumes), and returns the reversed duplication id.
 func switchover(t testing.TB, cl *Cluster, table, id string) string {
 	t.Helper()
+	rev, err := switchoverE(t, cl, table, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rev
+}
+
+// switchoverE is switchover for any goroutine: it returns the error.
+func switchoverE(t testing.TB, cl *Cluster, table, id string) (string, error) {
 	var out string
 	var err error
 	for try := 0; try < 5; try++ {
 		if out, err = cl.Shell("dup switchover " + table + " " + id); err == nil {
 			t.Logf("dup switchover %s %s:\n%s", table, id, out)
-			return strings.Fields(strings.Split(out, "\n")[1])[4]
+			return strings.Fields(strings.Split(out, "\n")[1])[4], nil
 		}
 		t.Logf("dup switchover failed, running it again: %v", err)
+		time.Sleep(time.Second)
 	}
-	t.Fatalf("dup switchover never finished: %v", err)
-	return ""
+	return "", fmt.Errorf("dup switchover never finished: %w", err)
 }
 
 // A planned switchover and back under a steady write load on real
@@ -255,10 +264,17 @@ func TestSwitchoverAndBackUnderLoad(t *testing.T) {
 	// Switch back; kill -9 the east leader of partition 0 while east
 	// catches up and takes the primary back.
 	victim := east.Node(leaderOf(t, ce, "t", 0))
-	done := make(chan string)
-	go func() { done <- switchover(t, west, "t", rev) }()
+	done := make(chan error, 1)
+	var back string
+	go func() {
+		var err error
+		back, err = switchoverE(t, west, "t", rev)
+		done <- err
+	}()
 	victim.Kill()
-	back := <-done
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 	victim.Start()
 	victim.WaitHealthy(30 * time.Second)
 	w.waitAcked(t, w.count()+300)

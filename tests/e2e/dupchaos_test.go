@@ -30,7 +30,8 @@ const dupChaosRetainBytes = 16 << 10
 // either side: kill -9 of a source or remote partition leader, the whole
 // remote down past the retention cap, and a network cut between the
 // clusters (the remote's connections to the source blackholed by proxies
-// the source nodes are reached through, their own traffic untouched). Each
+// the source nodes are reached through, their own traffic untouched), and
+// a switchover to the remote and back (dupchaos_dr_test.go). Each
 // run ends with tandem-verify saying identical and every acknowledged
 // source write read back on the remote. Waits are on progress (see
 // stallPatience), not on totals of time, so a loaded machine is slower, not
@@ -91,7 +92,7 @@ func dupChaosRun(t *testing.T, seed int64, duration time.Duration) {
 	id := dupAdd(t, src, dst, "t")
 
 	counts := map[dupFault]int{}
-	faults := []dupFault{faultKillSourceLeader, faultKillRemoteLeader, faultRemoteDownLong, faultClusterCut}
+	faults := []dupFault{faultKillSourceLeader, faultKillRemoteLeader, faultRemoteDownLong, faultClusterCut, faultSwitchover}
 	end := time.Now().Add(duration)
 	for i := 0; time.Now().Before(end); i++ {
 		f := faults[rng.Intn(len(faults))]
@@ -101,7 +102,11 @@ func dupChaosRun(t *testing.T, seed int64, duration time.Duration) {
 		counts[f]++
 		r.setStep("fault %d: %s (acked so far %d)", i, f, w.count())
 		r.note("fault %d: %s", i, f)
-		r.inject(f, w, src, dst, c, front, rng)
+		if f == faultSwitchover {
+			id = r.switchoverAndBack(id, w, src, dst, c, rng)
+		} else {
+			r.inject(f, w, src, dst, c, front, rng)
+		}
 		// Let the duplication make progress between faults.
 		r.waitAcked(w, w.count()+100)
 	}
