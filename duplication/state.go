@@ -27,7 +27,7 @@ const (
 	StateSwitching State = "switching"
 	// StateFailedOver: dup promote made the remote's follower table
 	// writable while the source was lost (the remote shows it).
-	StateFailedOver State = "failed-over"
+	StateFailedOver State = "failed_over"
 	// StateRemoved: gone from the metadata; every node releases the
 	// duplication's floors and base pins.
 	StateRemoved State = "removed"

@@ -346,7 +346,7 @@ func TestPromoteWithSourceFrozen(t *testing.T) {
 	acked := w.halt()
 	t.Logf("%d writes acknowledged by east, %d before the replicated time %s (all on west), %d after (east only or both)",
 		len(acked), len(before), rt.Format(time.RFC3339Nano), len(acked)-len(before))
-	if ls, err := west.Shell("dup ls t"); err != nil || !strings.Contains(ls, "failed-over") {
+	if ls, err := west.Shell("dup ls t"); err != nil || !strings.Contains(ls, "failed_over") {
 		t.Fatalf("dup ls on the promoted side: %q %v", ls, err)
 	} else {
 		t.Logf("west dup ls:\n%s", ls)
