@@ -23,6 +23,8 @@
 // API), floors.go (confirmed decrees, release, retention cap), pin.go (base
 // pins), followers.go (pullers per led follower partition), puller.go and
 // base.go (the follower side), leader.go (finding the source leader),
-// status.go (dup show), state.go (typed states), metrics.go. DESIGN.md says
-// why it is built this way.
+// status.go (dup show), state.go (typed states), metrics.go, and disaster
+// recovery: switchover.go (dup switchover, the partition steps) and
+// promote.go (dup promote, the source's check of a promoted remote).
+// DESIGN.md says why it is built this way.
 package duplication
