@@ -112,3 +112,16 @@ func (a *adminService) CheckFollower(ctx context.Context, req *tpb.DuplicationRe
 	}
 	return &tpb.CheckFollowerResponse{}, nil
 }
+
+// cycleRefusal refuses a follower table that would close a cycle: this
+// cluster's table duplicates to the cluster asking already. Only a
+// switchover reverses a duplication.
+func (n *Node) cycleRefusal(t *TableMeta, spec *tpb.FollowerSpec) error {
+	for _, d := range n.meta.dups(t.Name) {
+		if d.RemoteCluster != "" && d.RemoteCluster == spec.SourceCluster {
+			return status.Errorf(codes.AlreadyExists, "cycle: table %q of cluster %s duplicates to cluster %s already (duplication %s); a table cannot duplicate back into its own source (dup switchover reverses a duplication)",
+				t.Name, n.cfg.Cluster, d.RemoteCluster, d.ID)
+		}
+	}
+	return nil
+}

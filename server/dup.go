@@ -47,6 +47,9 @@ func (a *adminService) CreateFollowerTable(ctx context.Context, spec *tpb.Follow
 		return nil, toStatus(fmt.Errorf("%w: follower spec needs a duplication id and source addresses", ErrInvalidArgument))
 	}
 	if t, ok := a.n.table(spec.Table); ok {
+		if err := a.n.cycleRefusal(t, spec); err != nil {
+			return nil, err
+		}
 		if t.Follower == nil || t.Follower.DupID != spec.DupId {
 			return nil, status.Errorf(codes.AlreadyExists, "cluster %s already has a table %q that is not the follower of duplication %s", a.n.cfg.Cluster, spec.Table, spec.DupId)
 		}

@@ -344,6 +344,10 @@ func TestPromoteWithSourceFrozen(t *testing.T) {
 		nd.Resume()
 	}
 	acked := w.halt()
+	// The promoted table duplicating back into its old source is a cycle.
+	if out, err := west.Shell("dup add t " + east.Nodes[0].Addr); err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Fatalf("dup add back into the old source: %q %v, want a cycle refusal", out, err)
+	}
 	t.Logf("%d writes acknowledged by east, %d before the replicated time %s (all on west), %d after (east only or both)",
 		len(acked), len(before), rt.Format(time.RFC3339Nano), len(acked)-len(before))
 	if ls, err := west.Shell("dup ls t"); err != nil || !strings.Contains(ls, "failed_over") {
