@@ -50,7 +50,7 @@ import (
 // SIGINT (Ctrl-C) at the end.
 
 // readmeWalkthroughs lists the walkthroughs README.md must have.
-var readmeWalkthroughs = []string{"start-here", "three-nodes", "duplicate", "security"}
+var readmeWalkthroughs = []string{"start-here", "three-nodes", "duplicate", "disaster-recovery", "security"}
 
 // walkthroughLimit bounds one walkthrough's script; far above what it needs.
 const walkthroughLimit = 5 * time.Minute
@@ -146,9 +146,16 @@ func readmeBlocks(t *testing.T, path string) map[string][]string {
 		}
 		i = j
 	}
+	listed := map[string]bool{}
 	for _, name := range readmeWalkthroughs {
+		listed[name] = true
 		if len(blocks[name]) == 0 {
 			t.Fatalf("README.md has no walkthrough %q (a `<!-- walkthrough: %s -->` line before a ```sh block)", name, name)
+		}
+	}
+	for name := range blocks {
+		if !listed[name] {
+			t.Fatalf("README.md walkthrough %q is not in readmeWalkthroughs: it would never run", name)
 		}
 	}
 	return blocks
