@@ -49,6 +49,8 @@ type Node struct {
 	sched  *checkpoint.Scheduler
 
 	dup *duplication.Node
+	// status is the status page's sampled history (statushistory.go).
+	status *statusHistory
 
 	mu       sync.RWMutex
 	replicas map[uint64]*replica.Replica
