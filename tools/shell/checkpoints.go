@@ -37,7 +37,15 @@ func runCheckpointCreate(ctx context.Context, s *session, a args) (result, error
 		return nil, fmt.Errorf("%w: --partition must be >= 0", errUsage)
 	}
 	start := time.Now()
-	results, err := c.CreateCheckpoint(ctx, a.arg(0), parts...)
+	var results []*tandempb.CheckpointResult
+	if view := s.progressView(); view != nil {
+		if parts, err = checkpointParts(ctx, s, a.arg(0), parts); err != nil {
+			return nil, err
+		}
+		results, err = createCheckpointsProgress(ctx, c, a.arg(0), parts, view)
+	} else {
+		results, err = c.CreateCheckpoint(ctx, a.arg(0), parts...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +56,21 @@ func runCheckpointCreate(ctx context.Context, s *session, a args) (result, error
 		}
 	}
 	return res, nil
+}
+
+// checkpointParts returns parts, or every partition of table when empty.
+func checkpointParts(ctx context.Context, s *session, table string, parts []uint32) ([]uint32, error) {
+	if len(parts) > 0 {
+		return parts, nil
+	}
+	tbl, err := s.table(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	for p := 0; p < tbl.Partitions(); p++ {
+		parts = append(parts, uint32(p))
+	}
+	return parts, nil
 }
 
 // checkpointsResult is checkpoint ls's answer.

@@ -26,6 +26,10 @@ var (
 	// errValueTooLarge is returned for a value file over the largest value
 	// any cluster accepts; nothing is sent.
 	errValueTooLarge = errors.New("value too large")
+	// errWaitStopped is returned when a command that waits for a long
+	// operation stops waiting (Ctrl-C, or the operation cannot finish);
+	// the operation itself goes on.
+	errWaitStopped = errors.New("stopped waiting")
 )
 
 // command is one entry of the command table: its name, usage, the
@@ -97,9 +101,11 @@ func commandTable() []*command {
 // dr.go, at the end).
 func dupCommands() []*command {
 	return append([]*command{
-		{name: "add", usage: "TABLE REMOTE_ADDR", help: "start duplicating TABLE to the cluster at REMOTE_ADDR; prints the duplication id",
-			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupAdd, change: adminChange("a duplication may have been added", "dup ls $1")},
-		{name: "ls", usage: "[TABLE]", help: "list duplications with id, table, remote, state, lag",
+		{name: "add", usage: "TABLE REMOTE_ADDR [--wait]",
+			help:    "start duplicating TABLE to the cluster at REMOTE_ADDR; prints the duplication id; --wait: until every partition is in LOG, with each partition's base bytes as a bar",
+			minArgs: 2, maxArgs: 2, bools: []string{"wait"}, tableArgs: true, run: runDupAdd,
+			change: adminChange("a duplication may have been added", "dup ls $1")},
+		{name: "ls", usage: "[TABLE]", help: "list duplications with id, table, remote, state, lag (MAX-LAG: the worst partition's time/decrees behind)",
 			maxArgs: 1, tableArgs: true, run: runDupLs},
 		{name: "show", usage: "TABLE DUPID", help: "per partition: state (help dup show lists them), base, confirmed and source decree, lag, base progress",
 			minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupShow, notes: dupStateNotes},

@@ -20,7 +20,13 @@ func runDupAdd(ctx context.Context, s *session, a args) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dupAddResult{info}, nil
+	if !a.boolFlag("wait") {
+		return dupAddResult{info: info}, nil
+	}
+	start := time.Now()
+	resp, err := waitDupLog(ctx, c, info.GetTable(), info.GetId(), s.progressView())
+	// The duplication exists whatever the wait gave: its id is printed.
+	return dupAddResult{info: info, waited: resp, took: time.Since(start)}, err
 }
 
 func runDupLs(ctx context.Context, s *session, a args) (result, error) {
@@ -85,19 +91,38 @@ func runDupOp(op dupOp, done string) func(context.Context, *session, args) (resu
 }
 
 // dupAddResult is dup add's answer: the id alone on the first line, so
-// scripts can take it with head -1.
-type dupAddResult struct{ info *tandempb.DuplicationInfo }
+// scripts can take it with head -1. With --wait, waited is the last
+// progress seen (nil when none came) and took how long the wait took.
+type dupAddResult struct {
+	info   *tandempb.DuplicationInfo
+	waited *tandempb.ShowDuplicationResponse
+	took   time.Duration
+}
 
 func (r dupAddResult) human(w io.Writer) error {
 	if err := line(w, r.info.GetId()); err != nil {
 		return err
 	}
-	return line(w, fmt.Sprintf("duplicating %s to %s", r.info.GetTable(), remoteText(r.info)))
+	if err := line(w, fmt.Sprintf("duplicating %s to %s", r.info.GetTable(), remoteText(r.info))); err != nil {
+		return err
+	}
+	if parts := r.waited.GetPartitions(); allInLog(parts) {
+		return line(w, fmt.Sprintf("every partition in LOG (%s) after %s", plural(len(parts), "partition"), r.took.Round(time.Millisecond)))
+	}
+	return nil
 }
 
 func (r dupAddResult) json() any {
-	return map[string]any{"id": r.info.GetId(), "table": r.info.GetTable(),
+	doc := map[string]any{"id": r.info.GetId(), "table": r.info.GetTable(),
 		"remote_addr": r.info.GetRemoteAddr(), "remote_cluster": r.info.GetRemoteCluster()}
+	if r.waited != nil {
+		parts := make([]map[string]any, len(r.waited.GetPartitions()))
+		for i, p := range r.waited.GetPartitions() {
+			parts[i] = dupPartitionDoc(p)
+		}
+		doc["all_in_log"], doc["wait_seconds"], doc["partitions"] = allInLog(r.waited.GetPartitions()), r.took.Seconds(), parts
+	}
+	return doc
 }
 
 // dupListResult is dup ls's answer.
@@ -107,7 +132,7 @@ func (r dupListResult) human(w io.Writer) error {
 	rows := [][]string{{"ID", "TABLE", "REMOTE", "CLUSTER", "STATE", "PROGRESS", "MAX-LAG", "REPLICATED", "AGE"}}
 	for _, d := range r.list {
 		rows = append(rows, []string{d.GetId(), d.GetTable(), dash(d.GetRemoteAddr()), dash(d.GetRemoteCluster()),
-			dash(d.GetState()), dash(d.GetProgress()), lagText(d.GetMaxLagDecrees(), d.GetMaxLagSeconds()),
+			dash(d.GetState()), dash(d.GetProgress()), lagCompact(d.GetMaxLagDecrees(), d.GetMaxLagSeconds()),
 			replicatedTime(d.GetReplicatedTimeUnixMs()), replicatedAge(d.GetReplicatedTimeUnixMs(), d.GetReplicatedAgeSeconds())})
 	}
 	if err := table(w, rows); err != nil {

@@ -116,9 +116,9 @@ func TestDupScript(t *testing.T) {
 			`{"id":"1795440808690","remote_addr":"10.0.0.3:7100","remote_cluster":"west","table":"demo"}` + "\n", ""},
 		{"add to unknown table", "dup add nope 10.0.0.2:7100", false, 2, "", `table "nope" not found`},
 		{"ls", "dup ls demo", false, 0,
-			"ID             TABLE  REMOTE         CLUSTER  STATE   PROGRESS  MAX-LAG             REPLICATED                AGE\n" +
-				"1795440808689  demo   10.0.0.2:7100  west     active  8/8 LOG   3 decrees / 0.012s  2026-11-23T13:33:30.123Z  0.500s\n" +
-				"1795440808690  demo   10.0.0.3:7100  west     active  8/8 LOG   3 decrees / 0.012s  2026-11-23T13:33:30.123Z  0.500s\n" +
+			"ID             TABLE  REMOTE         CLUSTER  STATE   PROGRESS  MAX-LAG  REPLICATED                AGE\n" +
+				"1795440808689  demo   10.0.0.2:7100  west     active  8/8 LOG   12ms/3   2026-11-23T13:33:30.123Z  0.500s\n" +
+				"1795440808690  demo   10.0.0.3:7100  west     active  8/8 LOG   12ms/3   2026-11-23T13:33:30.123Z  0.500s\n" +
 				"(2 duplications)\n", ""},
 		{"ls of unknown table", "dup ls nope", false, 2, "", `table "nope" not found`},
 		{"show", "dup show demo " + id, false, 0,
@@ -128,9 +128,9 @@ func TestDupScript(t *testing.T) {
 				"1          APP    7     0          9       9             1.500   12.0MiB/40.0MiB  2.0KiB    1             -                         -       remote busy\n", ""},
 		{"show unknown id is 1", "dup show demo 42", false, 1, "", "not found"},
 		{"pause", "dup pause demo " + id + "; dup ls", false, 0, "duplication 1795440808689 paused\n" +
-			"ID             TABLE  REMOTE         CLUSTER  STATE   PROGRESS  MAX-LAG             REPLICATED                AGE\n" +
-			"1795440808689  demo   10.0.0.2:7100  west     paused  8/8 LOG   3 decrees / 0.012s  2026-11-23T13:33:30.123Z  0.500s\n" +
-			"1795440808690  demo   10.0.0.3:7100  west     active  8/8 LOG   3 decrees / 0.012s  2026-11-23T13:33:30.123Z  0.500s\n" +
+			"ID             TABLE  REMOTE         CLUSTER  STATE   PROGRESS  MAX-LAG  REPLICATED                AGE\n" +
+			"1795440808689  demo   10.0.0.2:7100  west     paused  8/8 LOG   12ms/3   2026-11-23T13:33:30.123Z  0.500s\n" +
+			"1795440808690  demo   10.0.0.3:7100  west     active  8/8 LOG   12ms/3   2026-11-23T13:33:30.123Z  0.500s\n" +
 			"(2 duplications)\n", ""},
 		{"pause json", "dup pause demo " + id, true, 0,
 			`{"done":"paused","duplication":{"created_at_unix_ms":0,"id":"1795440808689","max_lag_decrees":3,"max_lag_seconds":0.012,` +

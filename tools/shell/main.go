@@ -35,12 +35,13 @@ func main() {
 
 // options are the command-line flags.
 type options struct {
-	addrs   []string
-	json    bool
-	script  string
-	hasE    bool
-	timeout time.Duration
-	cred    credflags.Flags
+	addrs    []string
+	json     bool
+	progress string
+	script   string
+	hasE     bool
+	timeout  time.Duration
+	cred     credflags.Flags
 }
 
 // parseOptions parses the command line.
@@ -50,6 +51,7 @@ func parseOptions(argv []string, stderr io.Writer) (options, error) {
 	addr := fs.String("addr", "127.0.0.1:7100", "RPC address of any node, or a comma-separated list")
 	var o options
 	fs.BoolVar(&o.json, "json", false, "print one JSON document per command")
+	fs.StringVar(&o.progress, "progress", progressAuto, "progress bars of long commands on stderr: auto (on a terminal, not with --json), always, never")
 	fs.StringVar(&o.script, "e", "", "run these `commands` (separated by ';') and exit")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit of each request, retries included")
 	o.cred.Register(fs, "", "the cluster")
@@ -92,6 +94,10 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	s := newSession(cfg, stdin)
 	defer s.close()
+	if s.progress, s.progressTTY, err = progressSetting(o.progress, o.json, stderr); err != nil {
+		fmt.Fprintln(stderr, "tandem-shell:", err)
+		return exitError
+	}
 	p := &printer{out: stdout, errOut: stderr, json: o.json}
 	switch {
 	case o.hasE:

@@ -23,6 +23,11 @@ type session struct {
 	stdinCommands bool // the commands come from stdin: it holds no value
 	stdinRead     bool // a --value-file - has read stdin to its end
 
+	// progress is where long commands draw their bars (progress.go); nil
+	// for none. progressTTY: it is a terminal, frames redraw in place.
+	progress    io.Writer
+	progressTTY bool
+
 	mu         sync.Mutex
 	c          *client.Client
 	tables     map[string]*client.Table
@@ -130,6 +135,10 @@ func (s *session) knownTableNames(ctx context.Context) []string {
 	}
 	return s.rememberTableNames(tables)
 }
+
+// progressView returns a view for one command's bars; nil (drawing
+// nothing) when bars are off.
+func (s *session) progressView() *progressView { return newProgressView(s.progress, s.progressTTY) }
 
 // close closes the client, if one was dialled.
 func (s *session) close() {
