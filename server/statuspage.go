@@ -214,7 +214,7 @@ func (n *Node) statusTables(gathered []nodeReplicas) []StatusTable {
 			byPart[k] = append(byPart[k], r)
 		}
 	}
-	var out []StatusTable
+	out := []StatusTable{}
 	for _, t := range n.meta.state().sortedTables() {
 		st := StatusTable{Name: t.Name, ID: t.ID, Partitions: t.Partitions, Replicas: t.Replicas, Role: "primary"}
 		if t.Follower != nil {
@@ -276,7 +276,7 @@ func partitionKey(table string, p uint32) string {
 // current figures come from the latest sample rather than a fresh fan-out,
 // so a page load costs no extra round of questions to every source leader.
 func (n *Node) statusDups() []StatusDup {
-	var out []StatusDup
+	out := []StatusDup{}
 	infos := dupMeta{n}.Duplications()
 	sort.Slice(infos, func(i, j int) bool { return infos[i].ID < infos[j].ID })
 	for _, info := range infos {

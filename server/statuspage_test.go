@@ -93,3 +93,30 @@ func TestStatusAssets(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusJSONShowsADownNode: with one of three nodes stopped, the
+// overview marks it unreachable and every partition, led again by a node
+// that runs, is under-replicated.
+func TestStatusJSONShowsADownNode(t *testing.T) {
+	cl := servertest.MakeCluster(t, 3)
+	cl.CreateTable("spread", 3, 3)
+	addr := cl.Nodes[0].HTTPAddr()
+	cl.Stop(2)
+	var last server.StatusSnapshot
+	servertest.WaitFor(t, 60*time.Second, "n3 unreachable and every partition under-replicated", func() bool {
+		last = getStatusJSON(t, addr)
+		if len(last.Nodes) != 3 || last.Nodes[2].ID != "n3" || last.Nodes[2].State != "unreachable" || last.Nodes[2].Error == "" {
+			return false
+		}
+		tbl := last.Tables[0]
+		for _, p := range tbl.PartitionRows {
+			if p.Health != "under-replicated" || p.Live != 2 || p.Placed != 3 || p.Leader == "n3" {
+				return false
+			}
+		}
+		return tbl.UnderReplicated == 3 && tbl.Healthy == 0
+	})
+	if up := last.Nodes[0].Leaders + last.Nodes[1].Leaders; up < 3 {
+		t.Fatalf("the running nodes lead %d partitions of 3 (and the meta group): %+v", up, last.Nodes)
+	}
+}
