@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
 	"sort"
@@ -260,6 +261,7 @@ func partitionHealth(p uint32, placed int, reps []*tpb.ReplicaStatus) StatusPart
 	return row
 }
 
+// placedCount is how many replicas partition p is placed on.
 func placedCount(t *TableMeta, p uint32) int {
 	if int(p) < len(t.Placement) {
 		return len(t.Placement[p])
@@ -267,10 +269,8 @@ func placedCount(t *TableMeta, p uint32) int {
 	return int(t.Replicas)
 }
 
-func partitionKey(table string, p uint32) string {
-	b, _ := json.Marshal([]any{table, p})
-	return string(b)
-}
+// partitionKey names a partition across tables (table names hold no "/").
+func partitionKey(table string, p uint32) string { return fmt.Sprintf("%s/%d", table, p) }
 
 // statusDups lists the duplications with their sampled history. The
 // current figures come from the latest sample rather than a fresh fan-out,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tandem-kv/tandem/replica"
 	"github.com/tandem-kv/tandem/server"
 	"github.com/tandem-kv/tandem/server/servertest"
 )
@@ -22,16 +23,15 @@ func TestStatusPageScreenshot(t *testing.T) {
 		t.Skip("set TANDEM_STATUS_SCREENSHOT=FILE.png to write a screenshot of the status page")
 	}
 	b := newBrowser(t)
-	src := servertest.MakeCluster(t, 3, func(c *server.Config) { c.Cluster = "east" })
-	dst := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
+	// The server's own raft timing: the test harness's fast elections
+	// churn leaders on a busy machine, which is not the picture to show.
+	src := servertest.MakeCluster(t, 3, func(c *server.Config) { c.Cluster, c.Raft = "east", replica.DefaultRaftTiming() })
+	dst := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Cluster, c.Raft = "west", replica.DefaultRaftTiming() })
 	src.CreateTable("orders", 8, 3)
 	cli := mustDial(t, src.Addrs()...)
 	tbl := mustTable(t, cli, "orders")
 	writeRetrying(t, tbl, 0, 50)
-	dup, err := cli.AddDuplication(ctx(t), "orders", dst.Addrs()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	dup := addDupOnce(t, cli, "orders", dst.Addrs()[0])
 	waitAllLog(t, cli, "orders", dup.Id)
 	if _, err := cli.CreateCheckpoint(ctx(t), "orders"); err != nil {
 		t.Fatal(err)
@@ -43,6 +43,9 @@ func TestStatusPageScreenshot(t *testing.T) {
 	}
 	b.run(t, "open the status page", chromedp.EmulateViewport(1200, 1500),
 		chromedp.Navigate("http://"+src.Nodes[0].HTTPAddr()+"/status"), chromedp.WaitVisible(`.dup svg polyline`))
+	servertest.WaitFor(t, 30*time.Second, "two refreshes", func() bool {
+		return b.evalInt(t, `Number(document.getElementById("refreshes").textContent)`) >= 2
+	})
 	c, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(c, chromedp.FullScreenshot(100)) // quality 100 is PNG

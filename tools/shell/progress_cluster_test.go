@@ -37,7 +37,7 @@ func fillTable(t *testing.T, addrs []string, table string, n int) {
 			if err == nil {
 				break
 			}
-			if !errors.Is(err, client.ErrAmbiguous) || attempt == 5 {
+			if !errors.Is(err, client.ErrAmbiguous) && !errors.Is(err, client.ErrUnavailable) || attempt == 5 {
 				t.Fatalf("write %d: %v", i, err)
 			}
 		}
