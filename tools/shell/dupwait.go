@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ const dupWaitListedRows = 16
 func waitDupLog(ctx context.Context, c *client.Client, table, id string, view *progressView) (*tandempb.ShowDuplicationResponse, error) {
 	tick := time.NewTicker(dupWaitPoll)
 	defer tick.Stop()
+	var last []string // the last frame drawn from an answer
 	for {
 		resp, err := c.ShowDuplication(ctx, table, id)
 		switch {
@@ -34,8 +36,11 @@ func waitDupLog(ctx context.Context, c *client.Client, table, id string, view *p
 			return nil, fmt.Errorf("%w: duplication %s goes on; see dup show %s %s", errWaitStopped, id, table, id)
 		case err != nil && !errors.Is(err, client.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded):
 			return nil, err
-		case err == nil:
-			view.draw(dupWaitFrame(resp))
+		case err != nil:
+			view.draw(append(slices.Clip(last), "  (no answer, asking again: "+err.Error()+")"))
+		default:
+			last = dupWaitFrame(resp)
+			view.draw(last)
 			if allInLog(resp.GetPartitions()) {
 				return resp, nil
 			}

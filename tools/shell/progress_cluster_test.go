@@ -139,3 +139,41 @@ func TestCheckpointCreateProgress(t *testing.T) {
 		t.Fatalf("checkpoint create --json: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
+
+// TestWaitDupLogStops: waiting on a paused duplication, which cannot reach
+// LOG, ends with errWaitStopped instead of hanging, and so does a wait
+// whose context ends (Ctrl-C); a removed duplication ends it with the
+// cluster's not-found error.
+func TestWaitDupLogStops(t *testing.T) {
+	src := startCluster(t, 1, func(c *server.Config) { c.Cluster = "east" })
+	dst := startCluster(t, 1, func(c *server.Config) { c.Cluster = "west" })
+	src.CreateTable("orders", 2, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, src.Addrs()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	d, err := c.AddDuplication(ctx, "orders", dst.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PauseDuplication(ctx, "orders", d.GetId()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitDupLog(ctx, c, "orders", d.GetId(), nil); !errors.Is(err, errWaitStopped) || !strings.Contains(err.Error(), "is paused") {
+		t.Fatalf("wait on a paused duplication: %v, want errWaitStopped saying it is paused", err)
+	}
+	done, stop := context.WithCancel(ctx)
+	stop()
+	if _, err := waitDupLog(done, c, "orders", d.GetId(), nil); !errors.Is(err, errWaitStopped) || !strings.Contains(err.Error(), "goes on") {
+		t.Fatalf("wait with an ended context: %v, want errWaitStopped", err)
+	}
+	if _, err := c.RemoveDuplication(ctx, "orders", d.GetId()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitDupLog(ctx, c, "orders", d.GetId(), nil); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("wait on a removed duplication: %v, want not found", err)
+	}
+}
