@@ -43,14 +43,13 @@ type Node struct {
 	health *health.Server
 	http   *http.Server
 	httpLn net.Listener
+	status *statusHistory // the status page's sampled history (statushistory.go)
 	meta   *metaGroup
 	conns  *connPool
 	met    *metrics
 	sched  *checkpoint.Scheduler
 
 	dup *duplication.Node
-	// status is the status page's sampled history (statushistory.go).
-	status *statusHistory
 
 	mu       sync.RWMutex
 	replicas map[uint64]*replica.Replica
