@@ -85,6 +85,11 @@ type DupSample struct {
 	LagSeconds float64 `json:"lag_s"`
 	LagDecrees uint64  `json:"lag_decrees"`
 	Progress   string  `json:"progress,omitempty"`
+	// ReplicatedUnixMs is the duplication's replicated time (every source
+	// write acknowledged before it is on the remote), 0 while unknown;
+	// ReplicatedAge is its age when sampled.
+	ReplicatedUnixMs int64   `json:"replicated_unix_ms,omitempty"`
+	ReplicatedAge    float64 `json:"replicated_age_s"`
 }
 
 // RateSample is this node's apply rate over one sampling interval.
@@ -126,7 +131,7 @@ func (h *statusHistory) recordDups(at time.Time, dups []*tpb.DuplicationInfo) {
 			h.dups[d.GetId()] = r
 		}
 		r.push(DupSample{UnixMs: at.UnixMilli(), LagSeconds: d.GetMaxLagSeconds(), LagDecrees: d.GetMaxLagDecrees(),
-			Progress: d.GetProgress()})
+			Progress: d.GetProgress(), ReplicatedUnixMs: d.GetReplicatedTimeUnixMs(), ReplicatedAge: d.GetReplicatedAgeSeconds()})
 	}
 	for id := range h.dups {
 		if !seen[id] {

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,7 +139,7 @@ func TestStatusSnapshotJSONNames(t *testing.T) {
 	}
 	dup := doc["duplications"].([]any)[0].(map[string]any)
 	sample := dup["history"].([]any)[0].(map[string]any)
-	for _, k := range []string{"t", "lag_s", "lag_decrees"} {
+	for _, k := range []string{"t", "lag_s", "lag_decrees", "replicated_age_s"} {
 		if _, ok := sample[k]; !ok {
 			t.Errorf("a duplication sample lacks %q: %v", k, sample)
 		}
@@ -148,5 +149,18 @@ func TestStatusSnapshotJSONNames(t *testing.T) {
 		if _, ok := table[k]; !ok {
 			t.Errorf("a table lacks %q: %v", k, table)
 		}
+	}
+}
+
+func TestStatusHistoryKeepsReplicatedTime(t *testing.T) {
+	h := newStatusHistory(StatusHistoryConfig{Interval: time.Second, Samples: 4})
+	at := time.UnixMilli(2_000_000)
+	h.recordDups(at, []*tpb.DuplicationInfo{{Id: "d1", ReplicatedTimeUnixMs: 1_999_500, ReplicatedAgeSeconds: 0.5}, {Id: "d2"}})
+	if s := h.dupSeries("d1"); len(s) != 1 || s[0].ReplicatedUnixMs != 1_999_500 || s[0].ReplicatedAge != 0.5 {
+		t.Fatalf("d1 = %+v, want its replicated time and age", s)
+	}
+	b, err := json.Marshal(h.dupSeries("d2"))
+	if err != nil || strings.Contains(string(b), "replicated_unix_ms") {
+		t.Fatalf("an unknown replicated time is sent as %s (%v); want it left out", b, err)
 	}
 }

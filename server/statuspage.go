@@ -95,15 +95,19 @@ type StatusPartition struct {
 
 // StatusDup is one duplication with its sampled lag history.
 type StatusDup struct {
-	ID            string      `json:"id"`
-	Table         string      `json:"table"`
-	RemoteAddr    string      `json:"remote_addr"`
-	RemoteCluster string      `json:"remote_cluster"`
-	State         string      `json:"state"`
-	Progress      string      `json:"progress"`
-	MaxLagDecrees uint64      `json:"max_lag_decrees"`
-	MaxLagSeconds float64     `json:"max_lag_seconds"`
-	History       []DupSample `json:"history"`
+	ID            string  `json:"id"`
+	Table         string  `json:"table"`
+	RemoteAddr    string  `json:"remote_addr"`
+	RemoteCluster string  `json:"remote_cluster"`
+	State         string  `json:"state"`
+	Progress      string  `json:"progress"`
+	MaxLagDecrees uint64  `json:"max_lag_decrees"`
+	MaxLagSeconds float64 `json:"max_lag_seconds"`
+	// ReplicatedUnixMs and ReplicatedAgeSeconds are the latest sample's
+	// replicated time (0 while unknown) and its age.
+	ReplicatedUnixMs     int64       `json:"replicated_unix_ms"`
+	ReplicatedAgeSeconds float64     `json:"replicated_age_s"`
+	History              []DupSample `json:"history"`
 }
 
 // StatusCheckpoints is this node's checkpoint activity.
@@ -286,6 +290,7 @@ func (n *Node) statusDups() []StatusDup {
 		if h := sd.History; len(h) > 0 {
 			last := h[len(h)-1]
 			sd.Progress, sd.MaxLagDecrees, sd.MaxLagSeconds = last.Progress, last.LagDecrees, last.LagSeconds
+			sd.ReplicatedUnixMs, sd.ReplicatedAgeSeconds = last.ReplicatedUnixMs, last.ReplicatedAge
 		}
 		out = append(out, sd)
 	}

@@ -231,6 +231,13 @@ func TestStatusPageInBrowser(t *testing.T) {
 	servertest.WaitFor(t, 60*time.Second, "the lag plot to draw more points", func() bool {
 		return plotPoints(dupPlot) >= max(first+2, 3)
 	})
+	// The replicated time (every source write acknowledged before it is on
+	// the remote) is known once the remote has pulled: the page says when
+	// and plots its age beside the lag.
+	servertest.WaitFor(t, 60*time.Second, "the replicated time shown and plotted", func() bool {
+		return b.evalInt(t, `document.querySelector('`+dupPlot+` polyline[data-series="replicated_age_s"]').getAttribute("points").trim().split(" ").length`) >= 2 &&
+			b.evalString(t, `document.querySelector('.dup[data-dup="`+dup.Id+`"] .replicated').textContent`) != "unknown yet"
+	})
 	servertest.WaitFor(t, 60*time.Second, "the apply-rate plot to draw points", func() bool {
 		return plotPoints("#apply-plot") >= 2
 	})

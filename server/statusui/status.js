@@ -138,11 +138,14 @@
       head.appendChild(badge(d.state));
       head.appendChild(document.createTextNode(" " + (d.progress || "") + " · lag "));
       head.appendChild(el("span", { "class": "lag" }, d.max_lag_decrees + " decrees / " + fmt(d.max_lag_seconds) + "s"));
+      head.appendChild(document.createTextNode(" · replicated "));
+      head.appendChild(el("span", { "class": "replicated" }, d.replicated_unix_ms > 0 ?
+        new Date(d.replicated_unix_ms).toLocaleTimeString() + " (" + fmt(d.replicated_age_s) + "s ago)" : "unknown yet"));
       div.appendChild(head);
       var svg = svgEl("svg", { "class": "plot dup-plot", viewBox: "0 0 640 140", role: "img", "aria-label": "lag of " + d.id });
       var series = [{ name: "lag_s", value: function (p) { return p.lag_s; } }];
-      if (d.history.some(function (p) { return p.replicated_age_s !== undefined; })) {
-        series.push({ name: "replicated_age_s", cls: "second", value: function (p) { return p.replicated_age_s || 0; } });
+      if ((d.history || []).some(function (p) { return p.replicated_unix_ms > 0; })) {
+        series.push({ name: "replicated_age_s", cls: "second", value: function (p) { return p.replicated_unix_ms > 0 ? p.replicated_age_s : 0; } });
       }
       plot(svg, d.history || [], series, "s");
       div.appendChild(svg);
