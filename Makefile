@@ -40,13 +40,16 @@ run: build
 
 # test-tools installs the operators' own tools that tests run for real:
 # promtool (Debian's prometheus) for /metrics and the alert rules, grpcurl
-# (module proxy, into bin/) for reflection and health. A test that lacks its
+# (module proxy, into bin/) for reflection and health, chromium (Debian's)
+# for the status page's browser test. A test that lacks its
 # tool skips saying how to install it; `make test` never lacks one.
 GRPCURL_VERSION ?= v1.9.4
 export GRPCURL ?= $(CURDIR)/$(BIN)/grpcurl
 test-tools: deps
 	@command -v promtool >/dev/null || { echo "installing prometheus (promtool) (apt-get)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+	@command -v chromium >/dev/null || { echo "installing chromium (apt-get) for the status page's browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@test -x $(GRPCURL) || { echo "installing grpcurl $(GRPCURL_VERSION) into $(BIN)/"; \
 		GOBIN=$(CURDIR)/$(BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION); }
 
