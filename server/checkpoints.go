@@ -71,14 +71,7 @@ func (a *adminService) ListCheckpoints(ctx context.Context, req *tpb.ListCheckpo
 	for _, p := range a.n.partitionsInfo(ctx, t) {
 		leaders[p.Index] = p.LeaderId
 	}
-	resp := &tpb.ListCheckpointsResponse{}
-	for _, nr := range a.n.gatherCheckpoints(ctx, t.Name) {
-		for _, c := range nr {
-			if leaders[c.Partition] == c.NodeId {
-				resp.Checkpoints = append(resp.Checkpoints, c)
-			}
-		}
-	}
+	resp := &tpb.ListCheckpointsResponse{Checkpoints: leadersCheckpoints(a.n.gatherCheckpoints(ctx, t.Name), leaders)}
 	sort.Slice(resp.Checkpoints, func(i, j int) bool {
 		ci, cj := resp.Checkpoints[i], resp.Checkpoints[j]
 		if ci.Partition != cj.Partition {
@@ -87,6 +80,34 @@ func (a *adminService) ListCheckpoints(ctx context.Context, req *tpb.ListCheckpo
 		return ci.Id < cj.Id
 	})
 	return resp, nil
+}
+
+// leadersCheckpoints picks, per partition, the checkpoints its leader's node
+// holds; a partition whose leader holds none (leadership moved after a
+// checkpoint was taken, or no leader now) shows those of its other replicas,
+// so a checkpoint that exists is never hidden. NodeId says where each is.
+func leadersCheckpoints(perNode [][]*tpb.CheckpointInfo, leaders map[uint32]string) []*tpb.CheckpointInfo {
+	atLeader := map[uint32][]*tpb.CheckpointInfo{}
+	elsewhere := map[uint32][]*tpb.CheckpointInfo{}
+	for _, nr := range perNode {
+		for _, c := range nr {
+			if leaders[c.Partition] == c.NodeId {
+				atLeader[c.Partition] = append(atLeader[c.Partition], c)
+			} else {
+				elsewhere[c.Partition] = append(elsewhere[c.Partition], c)
+			}
+		}
+	}
+	var out []*tpb.CheckpointInfo
+	for _, cs := range atLeader {
+		out = append(out, cs...)
+	}
+	for p, cs := range elsewhere {
+		if len(atLeader[p]) == 0 {
+			out = append(out, cs...)
+		}
+	}
+	return out
 }
 
 // gatherCheckpoints asks every node for its checkpoints of table.
