@@ -73,6 +73,11 @@ func (n *Node) Status(ctx context.Context, info Info) []*tpb.ArchivePartitionSta
 	out := make([]*tpb.ArchivePartitionStatus, info.Partitions)
 	for i := range out {
 		if s, ok := byPart[uint32(i)]; ok {
+			if info.State == StatePaused {
+				// This metadata says paused; a leader whose metadata lags
+				// stops its uploads as soon as it learns it.
+				s.State = "PAUSED"
+			}
 			out[i] = s
 			continue
 		}
