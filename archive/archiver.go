@@ -34,7 +34,13 @@ type archiver struct {
 	cursor   uint64    // archived up to here (uploaded, or nothing to upload)
 	lastBase time.Time // when the newest base was uploaded
 	lastIdle time.Time // when the idle marker was last written
+	lastGC   time.Time // when the bucket's retention last ran
+	files    FileGC    // partition 0's archiver collects the table's files
 }
+
+// gcEvery is how often an archiver applies the bucket's retention besides
+// after every base (file deletion needs two passes).
+const gcEvery = time.Minute
 
 func newArchiver(cfg *Config, info Info, r Replica) *archiver {
 	p := r.Info().Partition
@@ -181,6 +187,9 @@ func (a *archiver) upload(ctx context.Context, s *Store) error {
 			if err := a.takeBase(ctx, s, false); err != nil {
 				return err
 			}
+			a.gc(ctx, s, set)
+		} else if a.cfg.Now().Sub(a.lastGC) >= gcEvery {
+			a.gc(ctx, s, set)
 		}
 		from := a.next(&pend)
 		// Every entry appended before readAt has an index <= last: if the
@@ -365,5 +374,25 @@ func (a *archiver) markIdle(ctx context.Context, s *Store, pend *pending, set Se
 	b, _ := json.Marshal(progress{Decree: d, AsOf: now})
 	if err := s.Put(ctx, progressKey(a.p), b); err == nil {
 		a.lastIdle = now
+	}
+}
+
+// gc applies the bucket's retention to this partition (and, on partition
+// 0, to the table's files). A failure is logged; the next pass retries.
+func (a *archiver) gc(ctx context.Context, s *Store, set Settings) {
+	a.lastGC = a.cfg.Now()
+	if set.RetainBases <= 0 {
+		return
+	}
+	st, err := s.gcPartition(ctx, a.p, set.RetainBases)
+	if err == nil && a.p == 0 && a.info.Partitions > 0 {
+		st.Files, err = a.files.Pass(ctx, s, a.info.Partitions, a.cfg.Now())
+	}
+	if err != nil {
+		a.lg.Warn("archive retention failed", zap.Error(err))
+		return
+	}
+	if st.Bases+st.Segments+st.Files > 0 {
+		a.lg.Info("archive retention", zap.Int("bases_deleted", st.Bases), zap.Int("segments_deleted", st.Segments), zap.Int("files_deleted", st.Files))
 	}
 }

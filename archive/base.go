@@ -26,6 +26,15 @@ type BaseStats struct {
 // once every file it names is stored.
 func (s *Store) UploadBase(ctx context.Context, p uint32, dir string, m *checkpoint.Manifest, decreeTime, now time.Time) (BaseStats, error) {
 	st := BaseStats{Decree: m.Decree}
+	b, err := json.MarshalIndent(&Base{Version: baseVersion, Table: s.table, Partition: p, Decree: m.Decree,
+		DecreeTime: decreeTime, UploadedAt: now, Checkpoint: m}, "", "  ")
+	if err != nil {
+		return st, err
+	}
+	// While the files go up, a pending record keeps GC off them.
+	if err := s.Put(ctx, pendingKey(p, m.Decree), b); err != nil {
+		return st, err
+	}
 	for _, f := range m.Files {
 		key := fileKey(f)
 		ok, err := s.Exists(ctx, key)
@@ -44,16 +53,11 @@ func (s *Store) UploadBase(ctx context.Context, p uint32, dir string, m *checkpo
 		}
 		st.UploadedBytes += n
 	}
-	b, err := json.MarshalIndent(&Base{Version: baseVersion, Table: s.table, Partition: p, Decree: m.Decree,
-		DecreeTime: decreeTime, UploadedAt: now, Checkpoint: m}, "", "  ")
-	if err != nil {
-		return st, err
-	}
 	if err := s.Put(ctx, baseKey(p, m.Decree), b); err != nil {
 		return st, err
 	}
 	st.UploadedBytes += int64(len(b))
-	return st, nil
+	return st, s.Delete(ctx, pendingKey(p, m.Decree))
 }
 
 // readBase reads and checks partition p's base at decree.

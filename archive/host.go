@@ -96,11 +96,15 @@ type Settings struct {
 	SegmentAge   time.Duration
 	// BaseInterval is how often a new base is uploaded.
 	BaseInterval time.Duration
+	// RetainBases is how many bases each partition keeps in the bucket
+	// (with the log after the oldest); 0 keeps every base.
+	RetainBases int
 }
 
-// DefaultSettings returns 8 MiB / 10 s segments and a base every 6 hours.
+// DefaultSettings returns 8 MiB / 10 s segments, a base every 6 hours and
+// the newest 4 bases kept.
 func DefaultSettings() Settings {
-	return Settings{SegmentBytes: 8 << 20, SegmentAge: 10 * time.Second, BaseInterval: 6 * time.Hour}
+	return Settings{SegmentBytes: 8 << 20, SegmentAge: 10 * time.Second, BaseInterval: 6 * time.Hour, RetainBases: 4}
 }
 
 // Peer is a node of this cluster.

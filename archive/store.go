@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"sort"
-	"strings"
 
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file:// archives
@@ -160,7 +159,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]Object, error) {
 		if err != nil {
 			return nil, storeErr("list", prefix, err)
 		}
-		if !o.IsDir && !strings.Contains(o.Key[len(prefix):], ".tmp") {
+		if !o.IsDir {
 			out = append(out, Object{Key: o.Key, Size: o.Size})
 		}
 	}

@@ -24,6 +24,8 @@ func init() {
 			help: "archived log segment age: a segment is uploaded once its oldest entry is this old (the archive's RPO)"},
 		{name: "archive.base_interval", def: "6h0m0s", check: durationRange(time.Second, 30*24*time.Hour),
 			help: "how often each archived partition uploads a new base (only files the bucket lacks are sent)"},
+		{name: "archive.retain_bases", def: "4", check: intRange(0, 10000),
+			help: "bases each archived partition keeps in the bucket, with the log after the oldest (0 keeps every base)"},
 	} {
 		configKeys[k.name] = k
 	}
@@ -47,7 +49,8 @@ func archiveSettings(overrides map[string]string) archive.Settings {
 	n, _ := strconv.Atoi(get("archive.segment_bytes"))
 	age, _ := time.ParseDuration(get("archive.segment_age"))
 	base, _ := time.ParseDuration(get("archive.base_interval"))
-	return archive.Settings{SegmentBytes: n, SegmentAge: age, BaseInterval: base}
+	keep, _ := strconv.Atoi(get("archive.retain_bases"))
+	return archive.Settings{SegmentBytes: n, SegmentAge: age, BaseInterval: base, RetainBases: keep}
 }
 
 // newArchive makes the node's archive work (started once the meta group
