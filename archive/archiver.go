@@ -143,12 +143,14 @@ func (a *archiver) takeBase(ctx context.Context, s *Store, jump bool) error {
 	if !ok {
 		at = m.CreatedAt
 	}
+	start := time.Now()
 	st, err := s.UploadBase(ctx, a.p, a.r.Catalog().Dir(m.ID), m, at, a.cfg.Now())
 	if err != nil {
 		return err
 	}
+	took := time.Since(start)
 	a.lg.Info("archive base uploaded", zap.Uint64("decree", m.Decree), zap.Int64("uploaded_bytes", st.UploadedBytes),
-		zap.Int64("reused_bytes", st.ReusedBytes), zap.Int("files", st.Files), zap.Int("reused_files", st.ReusedFiles))
+		zap.Int64("reused_bytes", st.ReusedBytes), zap.Int("files", st.Files), zap.Int("reused_files", st.ReusedFiles), zap.Duration("took", took))
 	a.mu.Lock()
 	a.lastBase = a.cfg.Now()
 	a.st.Bases++
@@ -156,6 +158,7 @@ func (a *archiver) takeBase(ctx context.Context, s *Store, jump bool) error {
 	a.st.UploadedBytes += uint64(st.UploadedBytes)
 	a.st.BaseBytesUploaded += uint64(st.UploadedBytes)
 	a.st.BaseBytesReused += uint64(st.ReusedBytes)
+	a.st.LastBaseUploadSeconds = took.Seconds()
 	if jump {
 		a.cursor = m.Decree
 		a.st.ArchivedDecree, a.st.ArchivedTimeUnixMs = m.Decree, at.UnixMilli()
@@ -314,7 +317,7 @@ func (a *archiver) status() *tpb.ArchivePartitionStatus {
 	st := tpb.ArchivePartitionStatus{Partition: a.st.Partition, State: a.st.State, BaseDecree: a.st.BaseDecree,
 		ArchivedDecree: a.st.ArchivedDecree, ArchivedTimeUnixMs: a.st.ArchivedTimeUnixMs, UploadedBytes: a.st.UploadedBytes,
 		Segments: a.st.Segments, Bases: a.st.Bases, Gaps: a.st.Gaps, LastError: a.st.LastError,
-		BaseBytesUploaded: a.st.BaseBytesUploaded, BaseBytesReused: a.st.BaseBytesReused}
+		BaseBytesUploaded: a.st.BaseBytesUploaded, BaseBytesReused: a.st.BaseBytesReused, LastBaseUploadSeconds: a.st.LastBaseUploadSeconds}
 	a.mu.Unlock()
 	fillLag(&st, a.r, a.cfg.Now())
 	return &st

@@ -5433,8 +5433,11 @@ type ArchivePartitionStatus struct {
 	LastError          string  `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	BaseBytesUploaded  uint64  `protobuf:"varint,15,opt,name=base_bytes_uploaded,json=baseBytesUploaded,proto3" json:"base_bytes_uploaded,omitempty"`
 	BaseBytesReused    uint64  `protobuf:"varint,16,opt,name=base_bytes_reused,json=baseBytesReused,proto3" json:"base_bytes_reused,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// last_base_upload_seconds is how long the last base took to upload
+	// (its checkpoint not included).
+	LastBaseUploadSeconds float64 `protobuf:"fixed64,17,opt,name=last_base_upload_seconds,json=lastBaseUploadSeconds,proto3" json:"last_base_upload_seconds,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *ArchivePartitionStatus) Reset() {
@@ -5575,6 +5578,13 @@ func (x *ArchivePartitionStatus) GetBaseBytesUploaded() uint64 {
 func (x *ArchivePartitionStatus) GetBaseBytesReused() uint64 {
 	if x != nil {
 		return x.BaseBytesReused
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetLastBaseUploadSeconds() float64 {
+	if x != nil {
+		return x.LastBaseUploadSeconds
 	}
 	return 0
 }
@@ -7327,7 +7337,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x0fmax_lag_decrees\x18\x06 \x01(\x04R\rmaxLagDecrees\x12&\n" +
 	"\x0fmax_lag_seconds\x18\a \x01(\x01R\rmaxLagSeconds\x12%\n" +
 	"\x0euploaded_bytes\x18\b \x01(\x04R\ruploadedBytes\x121\n" +
-	"\x15archived_time_unix_ms\x18\t \x01(\x03R\x12archivedTimeUnixMs\"\xb2\x04\n" +
+	"\x15archived_time_unix_ms\x18\t \x01(\x03R\x12archivedTimeUnixMs\"\xeb\x04\n" +
 	"\x16ArchivePartitionStatus\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x16\n" +
@@ -7349,7 +7359,8 @@ const file_tandem_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\x0e \x01(\tR\tlastError\x12.\n" +
 	"\x13base_bytes_uploaded\x18\x0f \x01(\x04R\x11baseBytesUploaded\x12*\n" +
-	"\x11base_bytes_reused\x18\x10 \x01(\x04R\x0fbaseBytesReused\";\n" +
+	"\x11base_bytes_reused\x18\x10 \x01(\x04R\x0fbaseBytesReused\x127\n" +
+	"\x18last_base_upload_seconds\x18\x11 \x01(\x01R\x15lastBaseUploadSeconds\";\n" +
 	"\x11AddArchiveRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\"+\n" +

@@ -15,7 +15,7 @@ import (
 
 // archiveCaughtUp waits until every partition of table's archive has
 // archived what its leader applied, and returns the archived decrees.
-func archiveCaughtUp(t *testing.T, c *client.Client, table string) map[uint32]uint64 {
+func archiveCaughtUp(t testing.TB, c *client.Client, table string) map[uint32]uint64 {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -41,7 +41,7 @@ func archiveCaughtUp(t *testing.T, c *client.Client, table string) map[uint32]ui
 }
 
 // mustShell runs a shell script on a cluster and fails the test on error.
-func mustShell(t *testing.T, c *Cluster, script string) string {
+func mustShell(t testing.TB, c *Cluster, script string) string {
 	t.Helper()
 	out, err := c.Shell(script)
 	if err != nil {
@@ -52,7 +52,7 @@ func mustShell(t *testing.T, c *Cluster, script string) string {
 
 // writeRound sets keys k0..k(n-1) to value prefix-i and deletes every
 // fifth, so a round changes records, adds and removes them.
-func writeRound(t *testing.T, tbl *client.Table, prefix string, n int) {
+func writeRound(t testing.TB, tbl *client.Table, prefix string, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -73,7 +73,7 @@ func writeRound(t *testing.T, tbl *client.Table, prefix string, n int) {
 	}
 }
 
-func mustIdentical(t *testing.T, a, b *Cluster, what string) {
+func mustIdentical(t testing.TB, a, b *Cluster, what string) {
 	const table = "t"
 	t.Helper()
 	out, ok := Verify(t, a, b, table)
