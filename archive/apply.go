@@ -68,6 +68,12 @@ func (n *Node) installBase(ctx context.Context, s *Store, r Replica, req *tpb.Re
 	}
 	m := *b.Checkpoint
 	m.Table, m.Partition = req.Table, req.Partition
+	// raft refuses a restore until the group's first configuration entry
+	// is applied (a table created a moment ago): an entry proposed and
+	// applied first orders the restore after it. It changes nothing.
+	if _, err := r.ProposeDuplicated(ctx, nil, r.SourceDecree()); err != nil {
+		return err
+	}
 	if err := r.InstallBase(dir, &m); err != nil {
 		return err
 	}
