@@ -92,12 +92,27 @@ func TestPlanFindsCorruptedBaseFile(t *testing.T) {
 }
 
 func TestBadURLs(t *testing.T) {
-	for _, u := range []string{"", "ftp://x/y", "file://host/path", "file:///", "::"} {
+	for _, u := range []string{"", "ftp://x/y", "file://host/path", "file:///", "::", "s3://"} {
 		if err := CheckURL(u); !errors.Is(err, ErrBadURL) {
 			t.Errorf("CheckURL(%q) = %v, want ErrBadURL", u, err)
 		}
 	}
 	if err := CheckURL("file:///tmp/a"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestS3URLs(t *testing.T) {
+	got, err := bucketURL("s3://bk/backups/east?endpoint=http://127.0.0.1:8333&region=us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"s3://bk?", "prefix=backups%2Feast%2F", "use_path_style=true", "endpoint=http%3A%2F%2F127.0.0.1%3A8333", "region=us-east-1"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("bucketURL = %q, want it to contain %q", got, want)
+		}
+	}
+	if err := CheckURL("s3:///nobucket"); !errors.Is(err, ErrBadURL) {
+		t.Fatalf("s3 without a bucket: %v", err)
 	}
 }
