@@ -14,7 +14,7 @@ import (
 // Add starts archiving table (of partitions partitions) to the archive
 // URL. The bucket is opened and the table's record written first, so an
 // unreachable or unwritable archive is refused now, not found out later.
-func (n *Node) Add(ctx context.Context, table string, partitions uint32, url string) (*tpb.ArchiveInfo, error) {
+func (n *Node) Add(ctx context.Context, table string, tableID uint64, partitions uint32, url string) (*tpb.ArchiveInfo, error) {
 	if a, ok := n.cfg.Meta.Archive(table); ok {
 		return nil, fmt.Errorf("table %q is archived to %s (archive %s): %w", table, a.URL, a.ID, ErrArchiveExists)
 	}
@@ -23,9 +23,16 @@ func (n *Node) Add(ctx context.Context, table string, partitions uint32, url str
 		return nil, err
 	}
 	defer s.Close()
+	// The same table may go on in an archive it had (its log resumes or a
+	// gap starts a new base); another table of that name may not mix its
+	// decrees into it.
+	if old, err := s.ReadTableInfo(ctx); err == nil && (old.TableID != tableID || old.Partitions != partitions) {
+		return nil, fmt.Errorf("%s already holds an archive of another table %q (id %d, %d partitions; this one is id %d, %d partitions): use another url: %w",
+			url, table, old.TableID, old.Partitions, tableID, partitions, ErrArchiveExists)
+	}
 	id := newID()
 	now := n.cfg.Now()
-	if err := s.PutTableInfo(ctx, TableInfo{Table: table, Partitions: partitions, ArchiveID: id, CreatedAt: now}); err != nil {
+	if err := s.PutTableInfo(ctx, TableInfo{Table: table, TableID: tableID, Partitions: partitions, ArchiveID: id, CreatedAt: now}); err != nil {
 		return nil, err
 	}
 	info, err := n.cfg.Registry.Add(ctx, Info{ID: id, Table: table, URL: url, State: StateActive, CreatedAtMs: now.UnixMilli()})

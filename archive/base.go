@@ -93,7 +93,10 @@ func (s *Store) readSegment(ctx context.Context, p uint32, from, to uint64) (*Se
 
 // TableInfo is the archive's record of the table it holds.
 type TableInfo struct {
-	Table      string    `json:"table"`
+	Table string `json:"table"`
+	// TableID is the source cluster's id of the table: a table dropped and
+	// created again under its name is another table, with other decrees.
+	TableID    uint64    `json:"table_id"`
 	Partitions uint32    `json:"partitions"`
 	ArchiveID  string    `json:"archive_id"`
 	CreatedAt  time.Time `json:"created_at"`

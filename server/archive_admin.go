@@ -32,7 +32,7 @@ func (a *adminService) AddArchive(ctx context.Context, req *tpb.AddArchiveReques
 		return nil, archiveStatus(err)
 	}
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.AddArchive, func() (*tpb.ArchiveResponse, error) {
-		info, err := a.n.archive.Add(ctx, t.Name, t.Partitions, req.Url)
+		info, err := a.n.archive.Add(ctx, t.Name, t.ID, t.Partitions, req.Url)
 		if err != nil {
 			return nil, archiveStatus(err)
 		}

@@ -132,7 +132,7 @@ func TestArchiveAndPointInTimeRestore(t *testing.T) {
 
 	checkUnreachablePoint(t, other, url)
 	checkCorruptedObject(t, other, bucket, url)
-	checkArchiveLifecycle(t, src)
+	checkArchiveLifecycle(t, src, url)
 }
 
 // checkUnreachablePoint asks for a decree before the first base: a typed
@@ -186,7 +186,7 @@ func checkCorruptedObject(t *testing.T, cl *Cluster, bucket, url string) {
 
 // checkArchiveLifecycle pauses, resumes and removes the archive from the
 // shell, and checks the typed errors of a second add and of a missing one.
-func checkArchiveLifecycle(t *testing.T, src *Cluster) {
+func checkArchiveLifecycle(t *testing.T, src *Cluster, url string) {
 	t.Helper()
 	if out := mustShell(t, src, "archive pause t; archive show t"); strings.Count(out, " PAUSED ") != 2 {
 		t.Fatalf("archive pause:\n%s", out)
@@ -208,5 +208,10 @@ func checkArchiveLifecycle(t *testing.T, src *Cluster) {
 	}
 	if _, err := c.ShowArchive(ctx, "t"); !errors.Is(err, client.ErrArchiveNotFound) {
 		t.Fatalf("archive show after rm: %v, want ErrArchiveNotFound", err)
+	}
+	// Another table under the same name may not write into t's archive.
+	mustShell(t, src, "drop t; create t --partitions 2 --replicas 3")
+	if _, err := c.AddArchive(ctx, "t", url); !errors.Is(err, client.ErrAlreadyExists) || !strings.Contains(err.Error(), "another table") {
+		t.Fatalf("archive add of a new table t to the old table's archive: %v, want ErrAlreadyExists", err)
 	}
 }
