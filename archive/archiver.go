@@ -328,7 +328,10 @@ func (a *archiver) status() *tpb.ArchivePartitionStatus {
 func fillLag(st *tpb.ArchivePartitionStatus, r Replica, now time.Time) {
 	st.Leader, _ = r.Leader()
 	st.AppliedDecree = r.Applied()
-	if st.ArchivedDecree < st.AppliedDecree {
+	if st.ArchivedDecree >= st.AppliedDecree {
+		// Caught up: every write appended until now is archived.
+		st.ArchivedTimeUnixMs = now.UnixMilli()
+	} else {
 		st.LagDecrees = st.AppliedDecree - st.ArchivedDecree
 		if t, ok := r.EntryTime(st.ArchivedDecree + 1); ok {
 			st.LagSeconds = now.Sub(t).Seconds()

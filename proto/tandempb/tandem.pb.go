@@ -5418,10 +5418,12 @@ type ArchivePartitionStatus struct {
 	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
 	// state: BASE (uploading a base), LOG (uploading the log), PAUSED,
 	// UNKNOWN (no leader answered).
-	State              string  `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
-	Leader             string  `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
-	BaseDecree         uint64  `protobuf:"varint,4,opt,name=base_decree,json=baseDecree,proto3" json:"base_decree,omitempty"`
-	ArchivedDecree     uint64  `protobuf:"varint,5,opt,name=archived_decree,json=archivedDecree,proto3" json:"archived_decree,omitempty"`
+	State          string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Leader         string `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	BaseDecree     uint64 `protobuf:"varint,4,opt,name=base_decree,json=baseDecree,proto3" json:"base_decree,omitempty"`
+	ArchivedDecree uint64 `protobuf:"varint,5,opt,name=archived_decree,json=archivedDecree,proto3" json:"archived_decree,omitempty"`
+	// archived_time_unix_ms: every write of the partition appended before it
+	// is archived (the time of the answer when the partition is caught up).
 	ArchivedTimeUnixMs int64   `protobuf:"varint,6,opt,name=archived_time_unix_ms,json=archivedTimeUnixMs,proto3" json:"archived_time_unix_ms,omitempty"`
 	AppliedDecree      uint64  `protobuf:"varint,7,opt,name=applied_decree,json=appliedDecree,proto3" json:"applied_decree,omitempty"`
 	LagDecrees         uint64  `protobuf:"varint,8,opt,name=lag_decrees,json=lagDecrees,proto3" json:"lag_decrees,omitempty"`
