@@ -20,6 +20,9 @@ import (
 // segments after it), so a new leader goes on where the old one stopped.
 type archiver struct {
 	cfg   *Config
+	// uploads bounds the node's concurrent base uploads (shared by its
+	// archivers).
+	uploads chan struct{}
 	lg    *zap.Logger
 	info  Info
 	r     Replica
@@ -42,9 +45,9 @@ type archiver struct {
 // after every base (file deletion needs two passes).
 const gcEvery = time.Minute
 
-func newArchiver(cfg *Config, info Info, r Replica) *archiver {
+func newArchiver(cfg *Config, uploads chan struct{}, info Info, r Replica) *archiver {
 	p := r.Info().Partition
-	a := &archiver{cfg: cfg, info: info, r: r, p: p, floor: FloorID(info.ID),
+	a := &archiver{cfg: cfg, uploads: uploads, info: info, r: r, p: p, floor: FloorID(info.ID),
 		lg:   cfg.Logger.With(zap.String("archive", info.ID), zap.String("table", info.Table), zap.Uint32("partition", p)),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	a.st.Partition, a.st.State = p, "BASE"
@@ -143,8 +146,14 @@ func (a *archiver) takeBase(ctx context.Context, s *Store, jump bool) error {
 	if !ok {
 		at = m.CreatedAt
 	}
+	select {
+	case a.uploads <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	start := time.Now()
 	st, err := s.UploadBase(ctx, a.p, a.r.Catalog().Dir(m.ID), m, at, a.cfg.Now())
+	<-a.uploads
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,9 @@ type Node struct {
 
 	mu        sync.Mutex
 	archivers map[archKey]*archiver
+	// uploads lets one base upload run at a time on this node: parallel
+	// multipart uploads only contend for the same link and store.
+	uploads chan struct{}
 
 	wake      chan struct{}
 	stop      chan struct{}
@@ -38,7 +41,7 @@ func NewNode(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, lg: cfg.Logger, archivers: map[archKey]*archiver{},
+	return &Node{cfg: cfg, lg: cfg.Logger, archivers: map[archKey]*archiver{}, uploads: make(chan struct{}, 1),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
@@ -124,7 +127,7 @@ func (n *Node) sync() {
 	}
 	for k, r := range want {
 		if _, ok := n.archivers[k]; !ok {
-			a := newArchiver(&n.cfg, infos[k], r)
+			a := newArchiver(&n.cfg, n.uploads, infos[k], r)
 			n.archivers[k] = a
 			go a.run()
 		}

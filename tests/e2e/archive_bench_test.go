@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/s3blob"
 
 	"github.com/tandem-kv/tandem/client"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
@@ -26,8 +28,26 @@ import (
 // the records changed, the archive's lag under a steady write load, and
 // restore throughput. Figures are reported as metrics; nothing is asserted.
 func BenchmarkArchive(b *testing.B) {
-	src := StartCluster(b, "east", 1)
-	dst := StartCluster(b, "west", 1)
+	dir := b.TempDir()
+	benchArchive(b, benchBucket{archiveURL: "file://" + dir, blobURL: "file://" + dir + "?metadata=skip"}, ClusterOptions{})
+}
+
+// BenchmarkArchiveS3 is BenchmarkArchive against SeaweedFS's S3 gateway
+// (make test-s3 builds weed; TANDEM_WEED names it).
+func BenchmarkArchiveS3(b *testing.B) {
+	w := startSeaweed(b)
+	for _, kv := range s3Env(nil) {
+		k, v, _ := strings.Cut(kv, "=")
+		b.Setenv(k, v)
+	}
+	bb := benchBucket{archiveURL: w.url("bench"),
+		blobURL: "s3://tandem?endpoint=http://" + w.s3 + "&region=us-east-1&use_path_style=true&prefix=bench/"}
+	benchArchive(b, bb, ClusterOptions{Env: s3Env})
+}
+
+func benchArchive(b *testing.B, bb benchBucket, opts ClusterOptions) {
+	src := StartClusterWith(b, "east", 1, opts)
+	dst := StartClusterWith(b, "west", 1, opts)
 	c := dialB(b, src.Addrs())
 	const records, valueSize = 32768, 1024 // 32 MiB of incompressible values
 	mustShell(b, src, "config set archive.segment_age 1s; create big --partitions 4 --replicas 1")
@@ -36,11 +56,40 @@ func BenchmarkArchive(b *testing.B) {
 		b.Fatal(err)
 	}
 	loadRecords(b, tbl, records, valueSize, "v1")
-	bucket := b.TempDir()
-	b.Run("base-upload-vs-blob-copy", func(b *testing.B) { benchBaseUpload(b, src, c, bucket) })
-	b.Run("second-base-after-5pct-change", func(b *testing.B) { benchSecondBase(b, src, c, tbl, bucket, records/20, valueSize) })
+	b.Run("base-upload-vs-blob-copy", func(b *testing.B) { benchBaseUpload(b, src, c, bb) })
+	b.Run("second-base-after-5pct-change", func(b *testing.B) { benchSecondBase(b, src, c, tbl, bb, records/20, valueSize) })
 	b.Run("lag-under-steady-load", func(b *testing.B) { benchArchiveLag(b, c, tbl) })
-	b.Run("restore", func(b *testing.B) { benchRestore(b, dst, "file://"+bucket) })
+	b.Run("restore", func(b *testing.B) { benchRestore(b, dst, bb) })
+}
+
+// benchBucket is where a benchmark archives: the archive's URL, and the
+// same place as the blob library opens it.
+type benchBucket struct{ archiveURL, blobURL string }
+
+func (bb benchBucket) open(b testing.TB) *blob.Bucket {
+	bk, err := blob.OpenBucket(context.Background(), bb.blobURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bk
+}
+
+// size is the bytes stored under prefix.
+func (bb benchBucket) size(b testing.TB, prefix string) int64 {
+	bk := bb.open(b)
+	defer bk.Close()
+	var n int64
+	it := bk.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		o, err := it.Next(context.Background())
+		if err == io.EOF {
+			return n
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += o.Size
+	}
 }
 
 // loadRecords writes n records of size bytes with 64 writers.
@@ -88,9 +137,9 @@ func waitBases(b testing.TB, c *client.Client, n uint64) *tpb.ShowArchiveRespons
 	}
 }
 
-func benchBaseUpload(b *testing.B, src *Cluster, c *client.Client, bucket string) {
+func benchBaseUpload(b *testing.B, src *Cluster, c *client.Client, bb benchBucket) {
 	start := time.Now()
-	mustShell(b, src, "archive add big file://"+bucket)
+	mustShell(b, src, "archive add big '"+bb.archiveURL+"'")
 	resp := waitBases(b, c, 1)
 	took := time.Since(start)
 	var uploaded uint64
@@ -99,7 +148,7 @@ func benchBaseUpload(b *testing.B, src *Cluster, c *client.Client, bucket string
 		uploaded += p.GetBaseBytesUploaded()
 		upload += p.GetLastBaseUploadSeconds()
 	}
-	copyTook := blobCopy(b, filepath.Join(bucket, "big", "files"), b.TempDir())
+	copyTook := blobCopy(b, bb)
 	mib := float64(uploaded) / (1 << 20)
 	b.ReportMetric(mib, "MiB")
 	b.ReportMetric(mib/upload, "base-MiB/s")
@@ -109,26 +158,41 @@ func benchBaseUpload(b *testing.B, src *Cluster, c *client.Client, bucket string
 		mib, upload, took.Round(time.Millisecond), copyTook.Round(time.Millisecond))
 }
 
-// blobCopy copies every file of dir into a new file:// bucket at to with
-// the blob library alone, as the archive uploads them.
-func blobCopy(b testing.TB, dir, to string) time.Duration {
+// blobCopy copies the base's files (fetched to local files first, not
+// timed) back into the bucket under copy/ with the blob library alone, as
+// the archive uploads them, and returns how long the uploads took.
+func blobCopy(b testing.TB, bb benchBucket) time.Duration {
 	ctx := context.Background()
-	bk, err := blob.OpenBucket(ctx, "file://"+to+"?metadata=skip")
-	if err != nil {
-		b.Fatal(err)
-	}
+	bk := bb.open(b)
 	defer bk.Close()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	start := time.Now()
-	for _, e := range ents {
-		f, err := os.Open(filepath.Join(dir, e.Name()))
+	dir := b.TempDir()
+	var names []string
+	it := bk.List(&blob.ListOptions{Prefix: "big/files/"})
+	for {
+		o, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
-		w, err := bk.NewWriter(ctx, "copy/"+e.Name(), nil)
+		data, err := bk.ReadAll(ctx, o.Key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := filepath.Base(o.Key)
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	start := time.Now()
+	for _, name := range names {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		w, err := bk.NewWriter(ctx, "copy/"+name, nil)
 		if err == nil {
 			_, err = io.Copy(w, f)
 			if cerr := w.Close(); err == nil {
@@ -143,15 +207,14 @@ func blobCopy(b testing.TB, dir, to string) time.Duration {
 	return time.Since(start)
 }
 
-func benchSecondBase(b *testing.B, src *Cluster, c *client.Client, tbl *client.Table, bucket string, changed, size int) {
+func benchSecondBase(b *testing.B, src *Cluster, c *client.Client, tbl *client.Table, bb benchBucket, changed, size int) {
 	waitBases(b, c, 1)
-	files := filepath.Join(bucket, "big", "files")
-	before := dirSize(files)
+	before := bb.size(b, "big/files/")
 	loadRecords(b, tbl, changed, size, "v2") // k000000.. overwritten: 5% of the records
 	mustShell(b, src, "config set archive.base_interval 1s")
 	waitBases(b, c, 2)
 	mustShell(b, src, "config set archive.base_interval 6h")
-	added := dirSize(files) - before // content-addressed: only files no earlier base had
+	added := bb.size(b, "big/files/") - before // content-addressed: only files no earlier base had
 	b.ReportMetric(float64(added)/(1<<20), "second-base-new-MiB")
 	b.ReportMetric(float64(added)/float64(before), "new/first")
 	b.Logf("first base: %.2f MiB of files; after 5%% of the records changed, the next base added %.2f MiB (%.1f%%) to the bucket",
@@ -195,10 +258,10 @@ func benchArchiveLag(b *testing.B, c *client.Client, tbl *client.Table) {
 	b.Logf("archive lag under ~200 writes/s, archive.segment_age 1s: p50 %.3fs p99 %.3fs max %.3fs (%d samples)", p(0.5), p(0.99), lags[len(lags)-1], len(lags))
 }
 
-func benchRestore(b *testing.B, dst *Cluster, url string) {
+func benchRestore(b *testing.B, dst *Cluster, bb benchBucket) {
 	c := dialB(b, dst.Addrs())
 	start := time.Now()
-	resp, err := c.Restore(context.Background(), "big", url, "", client.RestorePoint{})
+	resp, err := c.Restore(context.Background(), "big", bb.archiveURL, "", client.RestorePoint{})
 	took := time.Since(start)
 	if err != nil {
 		b.Fatal(err)
@@ -207,23 +270,12 @@ func benchRestore(b *testing.B, dst *Cluster, url string) {
 	for _, p := range resp.GetPartitions() {
 		logBytes += p.GetBytes()
 	}
-	size := dirSize(filepath.Join(url[len("file://"):], "big", "files"))
+	size := bb.size(b, "big/files/")
 	mib := float64(size+int64(logBytes)) / (1 << 20)
 	b.ReportMetric(mib/took.Seconds(), "restore-MiB/s")
 	b.ReportMetric(took.Seconds(), "restore-s")
 	b.Logf("restored big (4 partitions, %.1f MiB of base files in the bucket, %.2f MiB of log replayed) in %s: %.1f MiB/s",
 		float64(size)/(1<<20), float64(logBytes)/(1<<20), took.Round(time.Millisecond), mib/took.Seconds())
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		if fi, err := e.Info(); err == nil {
-			n += fi.Size()
-		}
-	}
-	return n
 }
 
 // randomBytes returns n incompressible bytes, so the table's size on disk

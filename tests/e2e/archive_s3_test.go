@@ -19,7 +19,7 @@ import (
 
 // seaweed is one `weed server -s3` process on 127.0.0.1.
 type seaweed struct {
-	t    *testing.T
+	t    testing.TB
 	bin  string
 	dir  string
 	s3   string // host:port of the S3 gateway
@@ -27,7 +27,7 @@ type seaweed struct {
 	cmd  *exec.Cmd
 }
 
-func startSeaweed(t *testing.T) *seaweed {
+func startSeaweed(t testing.TB) *seaweed {
 	t.Helper()
 	bin := os.Getenv("TANDEM_WEED")
 	if bin == "" {
@@ -44,7 +44,7 @@ func startSeaweed(t *testing.T) *seaweed {
 	w := &seaweed{t: t, bin: bin, dir: t.TempDir(), s3: fmt.Sprintf("127.0.0.1:%d", ports[3])}
 	w.args = []string{"server", "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1", "-dir", w.dir, "-s3",
 		"-master.port", fmt.Sprint(ports[0]), "-volume.port", fmt.Sprint(ports[1]), "-filer.port", fmt.Sprint(ports[2]),
-		"-s3.port", fmt.Sprint(ports[3]), "-s3.port.iceberg", "0", "-s3.port.lance", "0", "-master.volumeSizeLimitMB", "64"}
+		"-s3.port", fmt.Sprint(ports[3]), "-s3.port.iceberg", "0", "-s3.port.lance", "0", "-master.volumeSizeLimitMB", "64", "-volume.max", "64"}
 	w.start()
 	t.Cleanup(w.stop)
 	return w
