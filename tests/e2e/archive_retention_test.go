@@ -64,6 +64,10 @@ func TestArchiveFloorHoldsLogAndGapStartsNewBase(t *testing.T) {
 	tbl := openTable(t, c, "t")
 	writeRound(t, tbl, "one", 30)
 	archiveCaughtUp(t, c, "t")
+	if _, body := src.Nodes[0].httpGet("/metrics"); !strings.Contains(body, `tandem_archive_lag_seconds{partition="0",table="t"}`) ||
+		!strings.Contains(body, `tandem_archive_uploaded_bytes{partition="0",table="t"}`) {
+		t.Fatalf("/metrics has no archive lag of t/0:\n%s", body)
+	}
 
 	mustShell(t, src, "archive pause t")
 	writeRound(t, tbl, "two", 60)
