@@ -19,15 +19,15 @@ import (
 // it. Everything it needs to resume is in the bucket (the newest base, the
 // segments after it), so a new leader goes on where the old one stopped.
 type archiver struct {
-	cfg   *Config
+	cfg *Config
 	// uploads bounds the node's concurrent base uploads (shared by its
 	// archivers).
 	uploads chan struct{}
-	lg    *zap.Logger
-	info  Info
-	r     Replica
-	p     uint32
-	floor string
+	lg      *zap.Logger
+	info    Info
+	r       Replica
+	p       uint32
+	floor   string
 
 	stop chan struct{}
 	done chan struct{}
