@@ -64,9 +64,10 @@ func TestUploadBaseSendsOnlyNewFiles(t *testing.T) {
 	}
 }
 
-// A restore plan reads every object it needs: a base file changed in the
-// bucket is found before anything is created.
-func TestPlanFindsCorruptedBaseFile(t *testing.T) {
+// A base file missing from the bucket is found by the plan, before
+// anything is created; one whose bytes changed is found by the download
+// that precedes its install.
+func TestCorruptedBaseFileIsFoundBeforeInstall(t *testing.T) {
 	ctx := context.Background()
 	s, root := mustOpen(t)
 	if err := s.PutTableInfo(ctx, TableInfo{Table: "t", Partitions: 1}); err != nil {
@@ -80,14 +81,24 @@ func TestPlanFindsCorruptedBaseFile(t *testing.T) {
 	if _, plans, err := Plan(ctx, s, Point{}); err != nil || plans[0].Base != 10 {
 		t.Fatalf("plan of an intact archive: %+v %v", plans, err)
 	}
-	path := filepath.Join(root, "t", fileKey(m.Files[0]))
+	f := m.Files[0]
+	if err := download(ctx, s, f, filepath.Join(t.TempDir(), f.Name)); err != nil {
+		t.Fatalf("download of an intact file: %v", err)
+	}
+	path := filepath.Join(root, "t", fileKey(f))
 	b, _ := os.ReadFile(path)
 	b[100] ^= 1
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := download(ctx, s, f, filepath.Join(t.TempDir(), f.Name)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("download of a changed file: %v, want ErrCorrupt", err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := Plan(ctx, s, Point{}); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("plan of a corrupted archive: %v, want ErrCorrupt", err)
+		t.Fatalf("plan with a base file missing: %v, want ErrCorrupt", err)
 	}
 }
 

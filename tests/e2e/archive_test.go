@@ -155,32 +155,64 @@ func checkUnreachablePoint(t *testing.T, cl *Cluster, url string) {
 	}
 }
 
-// checkCorruptedObject flips a byte of an archived log segment: the
-// restore is refused as corrupted and leaves no table.
+// checkCorruptedObject flips a byte of an archived log segment, then of
+// the largest base file: each restore is refused as corrupted (the segment
+// by the plan, the base file by the download before its install) and
+// leaves no table.
 func checkCorruptedObject(t *testing.T, cl *Cluster, bucket, url string) {
 	t.Helper()
 	segs, _ := filepath.Glob(filepath.Join(bucket, "t", "p00000", "wal", "*.seg"))
-	if len(segs) == 0 {
-		t.Fatal("no segment archived for partition 0")
+	files, _ := filepath.Glob(filepath.Join(bucket, "t", "files", "*"))
+	if len(segs) == 0 || len(files) == 0 {
+		t.Fatalf("nothing archived: segments %v, files %v", segs, files)
 	}
-	b, err := os.ReadFile(segs[0])
+	largest := files[0]
+	for _, f := range files {
+		if a, b := fileSize(f), fileSize(largest); a > b {
+			largest = f
+		}
+	}
+	for _, path := range []string{segs[0], largest} {
+		restore := flipByte(t, path)
+		c := dial(t, cl.Addrs())
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err := c.Restore(ctx, "t", url, "damaged", client.RestorePoint{})
+		if !errors.Is(err, client.ErrArchiveCorrupt) {
+			t.Fatalf("restore with %s corrupted: %v, want ErrArchiveCorrupt", path, err)
+		}
+		t.Logf("corrupted object: %v", err)
+		if _, err := c.Table(ctx, "damaged"); !errors.Is(err, client.ErrTableNotFound) {
+			t.Fatalf("a corrupted restore left a table: %v", err)
+		}
+		cancel()
+		restore()
+	}
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// flipByte changes a byte in the middle of a file and returns the undo.
+func flipByte(t *testing.T, path string) func() {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b[len(b)/2] ^= 0x20
-	if err := os.WriteFile(segs[0], b, 0o644); err != nil {
+	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := dial(t, cl.Addrs())
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	_, err = c.Restore(ctx, "t", url, "damaged", client.RestorePoint{})
-	if !errors.Is(err, client.ErrArchiveCorrupt) {
-		t.Fatalf("restore from a corrupted archive: %v, want ErrArchiveCorrupt", err)
-	}
-	t.Logf("corrupted object: %v", err)
-	if _, err := c.Table(ctx, "damaged"); !errors.Is(err, client.ErrTableNotFound) {
-		t.Fatalf("a corrupted restore left a table: %v", err)
+	return func() {
+		b[len(b)/2] ^= 0x20
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
