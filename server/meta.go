@@ -95,10 +95,16 @@ type MetaState struct {
 	// RemovedDupRemotes keeps the remote address of removed duplications,
 	// so a repeated `dup rm` can still detach the remote's table.
 	RemovedDupRemotes map[string]string `json:"removed_dup_remotes,omitempty"`
+	// Archives are the tables' archives to object storage, by table.
+	Archives map[string]*ArchiveMeta `json:"archives,omitempty"`
+	// RemovedArchives lists removed archive ids (with removal time), so
+	// nodes release their floors (see RemovedDups).
+	RemovedArchives map[string]int64 `json:"removed_archives,omitempty"`
 }
 
 func newMetaState() *MetaState {
-	return &MetaState{Tables: map[string]*TableMeta{}, NextTableID: 1, Config: map[string]string{}, Dups: map[string]*DupMeta{}, RemovedDups: map[string]int64{}, RemovedDupRemotes: map[string]string{}}
+	return &MetaState{Tables: map[string]*TableMeta{}, NextTableID: 1, Config: map[string]string{}, Dups: map[string]*DupMeta{}, RemovedDups: map[string]int64{}, RemovedDupRemotes: map[string]string{},
+		Archives: map[string]*ArchiveMeta{}, RemovedArchives: map[string]int64{}}
 }
 
 func (s *MetaState) clone() *MetaState {
@@ -133,9 +139,10 @@ func (s *MetaState) sortedTables() []*TableMeta {
 
 // metaResult is what applying a metaCommand returns to the proposer.
 type metaResult struct {
-	Table *TableMeta
-	Dup   *DupMeta
-	Err   error
+	Table   *TableMeta
+	Dup     *DupMeta
+	Archive *ArchiveMeta
+	Err     error
 }
 
 // metaFSM applies metaCommands to an in-memory MetaState; the meta log and
@@ -282,6 +289,9 @@ func decodeMetaState(r io.Reader) (*MetaState, error) {
 	}
 	if s.RemovedDupRemotes == nil {
 		s.RemovedDupRemotes = map[string]string{}
+	}
+	if err := s.fillArchives(); err != nil {
+		return nil, err
 	}
 	for name, t := range s.Tables {
 		if t == nil || t.Name != name {

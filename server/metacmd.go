@@ -223,6 +223,9 @@ func (c *dropTableCmd) apply(s *MetaState) metaResult {
 			return metaResult{Err: fmt.Errorf("%w: table %q is duplicated to %s (duplication %s); dup rm it first", ErrInvalidArgument, c.Name, d.RemoteAddr, d.ID)}
 		}
 	}
+	if a, ok := s.Archives[c.Name]; ok {
+		return metaResult{Err: fmt.Errorf("%w: table %q is archived to %s (archive %s); archive rm it first", ErrInvalidArgument, c.Name, a.URL, a.ID)}
+	}
 	delete(s.Tables, c.Name)
 	return metaResult{Table: t}
 }

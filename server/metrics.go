@@ -35,6 +35,7 @@ func newMetrics(n *Node) *metrics {
 	}
 	m.reg.MustRegister(n.sched.Metrics().Collectors()...)
 	m.reg.MustRegister(n.dup.Collectors()...)
+	m.reg.MustRegister(n.archive.Collectors()...)
 	m.reg.MustRegister(n.hub.Collectors()...)
 	m.reg.MustRegister(m.requests, m.latency, &replicaCollector{n: n},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

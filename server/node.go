@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
+	"github.com/tandem-kv/tandem/archive"
 	"github.com/tandem-kv/tandem/checkpoint"
 	"github.com/tandem-kv/tandem/duplication"
 	"github.com/tandem-kv/tandem/logdb"
@@ -50,6 +51,8 @@ type Node struct {
 	sched  *checkpoint.Scheduler
 
 	dup *duplication.Node
+	// archive is the node's archive work (issue 16).
+	archive *archive.Node
 
 	mu       sync.RWMutex
 	replicas map[uint64]*replica.Replica
@@ -128,6 +131,9 @@ func (n *Node) open() error {
 	if n.dup, err = n.newDuplication(); err != nil {
 		return err
 	}
+	if n.archive, err = n.newArchive(); err != nil {
+		return err
+	}
 	n.met = newMetrics(n)
 	n.conns = newConnPool(n.dialOptions()...)
 	if n.meta, err = openMetaGroup(n.cfg, n.peers, n.mux, n.logDB, n.lg); err != nil {
@@ -142,6 +148,7 @@ func (n *Node) open() error {
 	n.loops.Add(1)
 	go n.reconcileLoop()
 	n.startDuplication()
+	n.startArchive()
 	return nil
 }
 
@@ -311,6 +318,9 @@ func (n *Node) Close() error {
 		n.loops.Wait()
 		if n.dup != nil {
 			n.dup.Close()
+		}
+		if n.archive != nil {
+			n.archive.Close()
 		}
 		for _, r := range n.localReplicas() {
 			errs = append(errs, r.Close())

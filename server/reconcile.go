@@ -143,7 +143,7 @@ func (n *Node) openReplica(t *TableMeta, p uint32, nodes []string, rc runtimeCon
 		Heartbeats: n.hub,
 		Metrics:    n.met.ops.raft,
 		// Pullers of follower partitions start and stop with leadership.
-		OnLeaderChange: func(string) { n.dup.LeaderChanged() },
+		OnLeaderChange: func(string) { n.dup.LeaderChanged(); n.archive.Changed() },
 		// One member starts the first election as soon as a majority has the
 		// group open; the first in the placement list spreads leaders.
 		Campaign: nodes[0] == n.cfg.NodeID,

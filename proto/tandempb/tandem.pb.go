@@ -5296,6 +5296,988 @@ func (*CheckFollowerResponse) Descriptor() ([]byte, []int) {
 	return file_tandem_proto_rawDescGZIP(), []int{82}
 }
 
+// ArchiveInfo is a table's continuous archive to object storage.
+type ArchiveInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Table string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	// url is the archive's root (file:///path, s3://bucket/prefix?...); the
+	// table's objects live under url/TABLE/.
+	Url string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	// state: active or paused.
+	State           string `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	CreatedAtUnixMs int64  `protobuf:"varint,5,opt,name=created_at_unix_ms,json=createdAtUnixMs,proto3" json:"created_at_unix_ms,omitempty"`
+	// Summary over partitions (filled by ListArchives / ShowArchive).
+	MaxLagDecrees uint64  `protobuf:"varint,6,opt,name=max_lag_decrees,json=maxLagDecrees,proto3" json:"max_lag_decrees,omitempty"`
+	MaxLagSeconds float64 `protobuf:"fixed64,7,opt,name=max_lag_seconds,json=maxLagSeconds,proto3" json:"max_lag_seconds,omitempty"`
+	UploadedBytes uint64  `protobuf:"varint,8,opt,name=uploaded_bytes,json=uploadedBytes,proto3" json:"uploaded_bytes,omitempty"`
+	// archived_time_unix_ms: every write appended before it is archived on
+	// every partition (0 when a partition has nothing archived yet).
+	ArchivedTimeUnixMs int64 `protobuf:"varint,9,opt,name=archived_time_unix_ms,json=archivedTimeUnixMs,proto3" json:"archived_time_unix_ms,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ArchiveInfo) Reset() {
+	*x = ArchiveInfo{}
+	mi := &file_tandem_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveInfo) ProtoMessage() {}
+
+func (x *ArchiveInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveInfo.ProtoReflect.Descriptor instead.
+func (*ArchiveInfo) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *ArchiveInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ArchiveInfo) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *ArchiveInfo) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *ArchiveInfo) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ArchiveInfo) GetCreatedAtUnixMs() int64 {
+	if x != nil {
+		return x.CreatedAtUnixMs
+	}
+	return 0
+}
+
+func (x *ArchiveInfo) GetMaxLagDecrees() uint64 {
+	if x != nil {
+		return x.MaxLagDecrees
+	}
+	return 0
+}
+
+func (x *ArchiveInfo) GetMaxLagSeconds() float64 {
+	if x != nil {
+		return x.MaxLagSeconds
+	}
+	return 0
+}
+
+func (x *ArchiveInfo) GetUploadedBytes() uint64 {
+	if x != nil {
+		return x.UploadedBytes
+	}
+	return 0
+}
+
+func (x *ArchiveInfo) GetArchivedTimeUnixMs() int64 {
+	if x != nil {
+		return x.ArchivedTimeUnixMs
+	}
+	return 0
+}
+
+// ArchivePartitionStatus is one partition's archive progress, as its
+// leader reports it.
+type ArchivePartitionStatus struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// state: BASE (uploading a base), LOG (uploading the log), PAUSED,
+	// UNKNOWN (no leader answered).
+	State          string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Leader         string `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	BaseDecree     uint64 `protobuf:"varint,4,opt,name=base_decree,json=baseDecree,proto3" json:"base_decree,omitempty"`
+	ArchivedDecree uint64 `protobuf:"varint,5,opt,name=archived_decree,json=archivedDecree,proto3" json:"archived_decree,omitempty"`
+	// archived_time_unix_ms: every write of the partition appended before it
+	// is archived (the time of the answer when the partition is caught up).
+	ArchivedTimeUnixMs int64   `protobuf:"varint,6,opt,name=archived_time_unix_ms,json=archivedTimeUnixMs,proto3" json:"archived_time_unix_ms,omitempty"`
+	AppliedDecree      uint64  `protobuf:"varint,7,opt,name=applied_decree,json=appliedDecree,proto3" json:"applied_decree,omitempty"`
+	LagDecrees         uint64  `protobuf:"varint,8,opt,name=lag_decrees,json=lagDecrees,proto3" json:"lag_decrees,omitempty"`
+	LagSeconds         float64 `protobuf:"fixed64,9,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
+	UploadedBytes      uint64  `protobuf:"varint,10,opt,name=uploaded_bytes,json=uploadedBytes,proto3" json:"uploaded_bytes,omitempty"`
+	Segments           uint64  `protobuf:"varint,11,opt,name=segments,proto3" json:"segments,omitempty"`
+	Bases              uint64  `protobuf:"varint,12,opt,name=bases,proto3" json:"bases,omitempty"`
+	Gaps               uint32  `protobuf:"varint,13,opt,name=gaps,proto3" json:"gaps,omitempty"`
+	LastError          string  `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	BaseBytesUploaded  uint64  `protobuf:"varint,15,opt,name=base_bytes_uploaded,json=baseBytesUploaded,proto3" json:"base_bytes_uploaded,omitempty"`
+	BaseBytesReused    uint64  `protobuf:"varint,16,opt,name=base_bytes_reused,json=baseBytesReused,proto3" json:"base_bytes_reused,omitempty"`
+	// last_base_upload_seconds is how long the last base took to upload
+	// (its checkpoint not included).
+	LastBaseUploadSeconds float64 `protobuf:"fixed64,17,opt,name=last_base_upload_seconds,json=lastBaseUploadSeconds,proto3" json:"last_base_upload_seconds,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *ArchivePartitionStatus) Reset() {
+	*x = ArchivePartitionStatus{}
+	mi := &file_tandem_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchivePartitionStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchivePartitionStatus) ProtoMessage() {}
+
+func (x *ArchivePartitionStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchivePartitionStatus.ProtoReflect.Descriptor instead.
+func (*ArchivePartitionStatus) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *ArchivePartitionStatus) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ArchivePartitionStatus) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *ArchivePartitionStatus) GetBaseDecree() uint64 {
+	if x != nil {
+		return x.BaseDecree
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetArchivedDecree() uint64 {
+	if x != nil {
+		return x.ArchivedDecree
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetArchivedTimeUnixMs() int64 {
+	if x != nil {
+		return x.ArchivedTimeUnixMs
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetAppliedDecree() uint64 {
+	if x != nil {
+		return x.AppliedDecree
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetLagDecrees() uint64 {
+	if x != nil {
+		return x.LagDecrees
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetLagSeconds() float64 {
+	if x != nil {
+		return x.LagSeconds
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetUploadedBytes() uint64 {
+	if x != nil {
+		return x.UploadedBytes
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetSegments() uint64 {
+	if x != nil {
+		return x.Segments
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetBases() uint64 {
+	if x != nil {
+		return x.Bases
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetGaps() uint32 {
+	if x != nil {
+		return x.Gaps
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *ArchivePartitionStatus) GetBaseBytesUploaded() uint64 {
+	if x != nil {
+		return x.BaseBytesUploaded
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetBaseBytesReused() uint64 {
+	if x != nil {
+		return x.BaseBytesReused
+	}
+	return 0
+}
+
+func (x *ArchivePartitionStatus) GetLastBaseUploadSeconds() float64 {
+	if x != nil {
+		return x.LastBaseUploadSeconds
+	}
+	return 0
+}
+
+type AddArchiveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Url           string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddArchiveRequest) Reset() {
+	*x = AddArchiveRequest{}
+	mi := &file_tandem_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddArchiveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddArchiveRequest) ProtoMessage() {}
+
+func (x *AddArchiveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddArchiveRequest.ProtoReflect.Descriptor instead.
+func (*AddArchiveRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *AddArchiveRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *AddArchiveRequest) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+type ListArchivesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListArchivesRequest) Reset() {
+	*x = ListArchivesRequest{}
+	mi := &file_tandem_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListArchivesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListArchivesRequest) ProtoMessage() {}
+
+func (x *ListArchivesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListArchivesRequest.ProtoReflect.Descriptor instead.
+func (*ListArchivesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *ListArchivesRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+type ListArchivesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Archives      []*ArchiveInfo         `protobuf:"bytes,1,rep,name=archives,proto3" json:"archives,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListArchivesResponse) Reset() {
+	*x = ListArchivesResponse{}
+	mi := &file_tandem_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListArchivesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListArchivesResponse) ProtoMessage() {}
+
+func (x *ListArchivesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListArchivesResponse.ProtoReflect.Descriptor instead.
+func (*ListArchivesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *ListArchivesResponse) GetArchives() []*ArchiveInfo {
+	if x != nil {
+		return x.Archives
+	}
+	return nil
+}
+
+type ArchiveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveRequest) Reset() {
+	*x = ArchiveRequest{}
+	mi := &file_tandem_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveRequest) ProtoMessage() {}
+
+func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveRequest.ProtoReflect.Descriptor instead.
+func (*ArchiveRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *ArchiveRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+type ShowArchiveResponse struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Archive       *ArchiveInfo              `protobuf:"bytes,1,opt,name=archive,proto3" json:"archive,omitempty"`
+	Partitions    []*ArchivePartitionStatus `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShowArchiveResponse) Reset() {
+	*x = ShowArchiveResponse{}
+	mi := &file_tandem_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShowArchiveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShowArchiveResponse) ProtoMessage() {}
+
+func (x *ShowArchiveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShowArchiveResponse.ProtoReflect.Descriptor instead.
+func (*ShowArchiveResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *ShowArchiveResponse) GetArchive() *ArchiveInfo {
+	if x != nil {
+		return x.Archive
+	}
+	return nil
+}
+
+func (x *ShowArchiveResponse) GetPartitions() []*ArchivePartitionStatus {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type ArchiveResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Archive       *ArchiveInfo           `protobuf:"bytes,1,opt,name=archive,proto3" json:"archive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveResponse) Reset() {
+	*x = ArchiveResponse{}
+	mi := &file_tandem_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveResponse) ProtoMessage() {}
+
+func (x *ArchiveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveResponse.ProtoReflect.Descriptor instead.
+func (*ArchiveResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *ArchiveResponse) GetArchive() *ArchiveInfo {
+	if x != nil {
+		return x.Archive
+	}
+	return nil
+}
+
+type LocalArchiveStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	ArchiveId     string                 `protobuf:"bytes,2,opt,name=archive_id,json=archiveId,proto3" json:"archive_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalArchiveStatusRequest) Reset() {
+	*x = LocalArchiveStatusRequest{}
+	mi := &file_tandem_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalArchiveStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalArchiveStatusRequest) ProtoMessage() {}
+
+func (x *LocalArchiveStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalArchiveStatusRequest.ProtoReflect.Descriptor instead.
+func (*LocalArchiveStatusRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *LocalArchiveStatusRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *LocalArchiveStatusRequest) GetArchiveId() string {
+	if x != nil {
+		return x.ArchiveId
+	}
+	return ""
+}
+
+type LocalArchiveStatusResponse struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Partitions    []*ArchivePartitionStatus `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalArchiveStatusResponse) Reset() {
+	*x = LocalArchiveStatusResponse{}
+	mi := &file_tandem_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalArchiveStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalArchiveStatusResponse) ProtoMessage() {}
+
+func (x *LocalArchiveStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalArchiveStatusResponse.ProtoReflect.Descriptor instead.
+func (*LocalArchiveStatusResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *LocalArchiveStatusResponse) GetPartitions() []*ArchivePartitionStatus {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+// RestoreRequest creates table as_table (table when empty) from the
+// archive of table at url, at the newest point (neither to_* set), at a
+// decree of every partition's own log (to_decree, or per partition
+// to_partition_decrees), or at a time (to_time_unix_nanos).
+type RestoreRequest struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Table              string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Url                string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	AsTable            string                 `protobuf:"bytes,3,opt,name=as_table,json=asTable,proto3" json:"as_table,omitempty"`
+	ToDecree           uint64                 `protobuf:"varint,4,opt,name=to_decree,json=toDecree,proto3" json:"to_decree,omitempty"`
+	ToPartitionDecrees map[uint32]uint64      `protobuf:"bytes,5,rep,name=to_partition_decrees,json=toPartitionDecrees,proto3" json:"to_partition_decrees,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	ToTimeUnixNanos    int64                  `protobuf:"varint,6,opt,name=to_time_unix_nanos,json=toTimeUnixNanos,proto3" json:"to_time_unix_nanos,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *RestoreRequest) Reset() {
+	*x = RestoreRequest{}
+	mi := &file_tandem_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreRequest) ProtoMessage() {}
+
+func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreRequest.ProtoReflect.Descriptor instead.
+func (*RestoreRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *RestoreRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *RestoreRequest) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *RestoreRequest) GetAsTable() string {
+	if x != nil {
+		return x.AsTable
+	}
+	return ""
+}
+
+func (x *RestoreRequest) GetToDecree() uint64 {
+	if x != nil {
+		return x.ToDecree
+	}
+	return 0
+}
+
+func (x *RestoreRequest) GetToPartitionDecrees() map[uint32]uint64 {
+	if x != nil {
+		return x.ToPartitionDecrees
+	}
+	return nil
+}
+
+func (x *RestoreRequest) GetToTimeUnixNanos() int64 {
+	if x != nil {
+		return x.ToTimeUnixNanos
+	}
+	return 0
+}
+
+type RestorePartitionResult struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Partition          uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	BaseDecree         uint64                 `protobuf:"varint,2,opt,name=base_decree,json=baseDecree,proto3" json:"base_decree,omitempty"`
+	RestoredDecree     uint64                 `protobuf:"varint,3,opt,name=restored_decree,json=restoredDecree,proto3" json:"restored_decree,omitempty"`
+	RestoredTimeUnixMs int64                  `protobuf:"varint,4,opt,name=restored_time_unix_ms,json=restoredTimeUnixMs,proto3" json:"restored_time_unix_ms,omitempty"`
+	Entries            uint64                 `protobuf:"varint,5,opt,name=entries,proto3" json:"entries,omitempty"`
+	Bytes              uint64                 `protobuf:"varint,6,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *RestorePartitionResult) Reset() {
+	*x = RestorePartitionResult{}
+	mi := &file_tandem_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestorePartitionResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestorePartitionResult) ProtoMessage() {}
+
+func (x *RestorePartitionResult) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestorePartitionResult.ProtoReflect.Descriptor instead.
+func (*RestorePartitionResult) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *RestorePartitionResult) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *RestorePartitionResult) GetBaseDecree() uint64 {
+	if x != nil {
+		return x.BaseDecree
+	}
+	return 0
+}
+
+func (x *RestorePartitionResult) GetRestoredDecree() uint64 {
+	if x != nil {
+		return x.RestoredDecree
+	}
+	return 0
+}
+
+func (x *RestorePartitionResult) GetRestoredTimeUnixMs() int64 {
+	if x != nil {
+		return x.RestoredTimeUnixMs
+	}
+	return 0
+}
+
+func (x *RestorePartitionResult) GetEntries() uint64 {
+	if x != nil {
+		return x.Entries
+	}
+	return 0
+}
+
+func (x *RestorePartitionResult) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+type RestoreResponse struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Table         *TableInfo                `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partitions    []*RestorePartitionResult `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoreResponse) Reset() {
+	*x = RestoreResponse{}
+	mi := &file_tandem_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreResponse) ProtoMessage() {}
+
+func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
+func (*RestoreResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *RestoreResponse) GetTable() *TableInfo {
+	if x != nil {
+		return x.Table
+	}
+	return nil
+}
+
+func (x *RestoreResponse) GetPartitions() []*RestorePartitionResult {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+// RestorePartitionRequest is the restoring node's order to the leader of
+// one partition of the new table: install base_decree's base of the
+// archive, then replay the archived log up to to_decree.
+type RestorePartitionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partition     uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Url           string                 `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	SourceTable   string                 `protobuf:"bytes,4,opt,name=source_table,json=sourceTable,proto3" json:"source_table,omitempty"`
+	BaseDecree    uint64                 `protobuf:"varint,5,opt,name=base_decree,json=baseDecree,proto3" json:"base_decree,omitempty"`
+	ToDecree      uint64                 `protobuf:"varint,6,opt,name=to_decree,json=toDecree,proto3" json:"to_decree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestorePartitionRequest) Reset() {
+	*x = RestorePartitionRequest{}
+	mi := &file_tandem_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestorePartitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestorePartitionRequest) ProtoMessage() {}
+
+func (x *RestorePartitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestorePartitionRequest.ProtoReflect.Descriptor instead.
+func (*RestorePartitionRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *RestorePartitionRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *RestorePartitionRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *RestorePartitionRequest) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *RestorePartitionRequest) GetSourceTable() string {
+	if x != nil {
+		return x.SourceTable
+	}
+	return ""
+}
+
+func (x *RestorePartitionRequest) GetBaseDecree() uint64 {
+	if x != nil {
+		return x.BaseDecree
+	}
+	return 0
+}
+
+func (x *RestorePartitionRequest) GetToDecree() uint64 {
+	if x != nil {
+		return x.ToDecree
+	}
+	return 0
+}
+
 // FollowerReport is what the remote partition leader says of itself with
 // every call, so the source can show progress without asking.
 type FollowerReport struct {
@@ -5320,7 +6302,7 @@ type FollowerReport struct {
 
 func (x *FollowerReport) Reset() {
 	*x = FollowerReport{}
-	mi := &file_tandem_proto_msgTypes[83]
+	mi := &file_tandem_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5332,7 +6314,7 @@ func (x *FollowerReport) String() string {
 func (*FollowerReport) ProtoMessage() {}
 
 func (x *FollowerReport) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[83]
+	mi := &file_tandem_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5345,7 +6327,7 @@ func (x *FollowerReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowerReport.ProtoReflect.Descriptor instead.
 func (*FollowerReport) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{83}
+	return file_tandem_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *FollowerReport) GetState() string {
@@ -5430,7 +6412,7 @@ type PrepareRequest struct {
 
 func (x *PrepareRequest) Reset() {
 	*x = PrepareRequest{}
-	mi := &file_tandem_proto_msgTypes[84]
+	mi := &file_tandem_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5442,7 +6424,7 @@ func (x *PrepareRequest) String() string {
 func (*PrepareRequest) ProtoMessage() {}
 
 func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[84]
+	mi := &file_tandem_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5455,7 +6437,7 @@ func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareRequest.ProtoReflect.Descriptor instead.
 func (*PrepareRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{84}
+	return file_tandem_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *PrepareRequest) GetDupId() string {
@@ -5500,7 +6482,7 @@ type PrepareResponse struct {
 
 func (x *PrepareResponse) Reset() {
 	*x = PrepareResponse{}
-	mi := &file_tandem_proto_msgTypes[85]
+	mi := &file_tandem_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5512,7 +6494,7 @@ func (x *PrepareResponse) String() string {
 func (*PrepareResponse) ProtoMessage() {}
 
 func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[85]
+	mi := &file_tandem_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5525,7 +6507,7 @@ func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareResponse.ProtoReflect.Descriptor instead.
 func (*PrepareResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{85}
+	return file_tandem_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *PrepareResponse) GetCheckpointId() string {
@@ -5571,7 +6553,7 @@ type FetchFileRequest struct {
 
 func (x *FetchFileRequest) Reset() {
 	*x = FetchFileRequest{}
-	mi := &file_tandem_proto_msgTypes[86]
+	mi := &file_tandem_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5583,7 +6565,7 @@ func (x *FetchFileRequest) String() string {
 func (*FetchFileRequest) ProtoMessage() {}
 
 func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[86]
+	mi := &file_tandem_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5596,7 +6578,7 @@ func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchFileRequest.ProtoReflect.Descriptor instead.
 func (*FetchFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{86}
+	return file_tandem_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *FetchFileRequest) GetDupId() string {
@@ -5658,7 +6640,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_tandem_proto_msgTypes[87]
+	mi := &file_tandem_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5670,7 +6652,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[87]
+	mi := &file_tandem_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5683,7 +6665,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{87}
+	return file_tandem_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *FileChunk) GetOffset() uint64 {
@@ -5719,7 +6701,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_tandem_proto_msgTypes[88]
+	mi := &file_tandem_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5731,7 +6713,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[88]
+	mi := &file_tandem_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5744,7 +6726,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{88}
+	return file_tandem_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *PullRequest) GetDupId() string {
@@ -5815,7 +6797,7 @@ type WalEntry struct {
 
 func (x *WalEntry) Reset() {
 	*x = WalEntry{}
-	mi := &file_tandem_proto_msgTypes[89]
+	mi := &file_tandem_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5827,7 +6809,7 @@ func (x *WalEntry) String() string {
 func (*WalEntry) ProtoMessage() {}
 
 func (x *WalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[89]
+	mi := &file_tandem_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5840,7 +6822,7 @@ func (x *WalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
 func (*WalEntry) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{89}
+	return file_tandem_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *WalEntry) GetDecree() uint64 {
@@ -5889,7 +6871,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_tandem_proto_msgTypes[90]
+	mi := &file_tandem_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5901,7 +6883,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[90]
+	mi := &file_tandem_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5914,7 +6896,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{90}
+	return file_tandem_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *PullResponse) GetEntries() []*WalEntry {
@@ -6347,7 +7329,95 @@ const file_tandem_proto_rawDesc = "" +
 	"\x17replicated_time_unix_ms\x18\x04 \x01(\x03R\x14replicatedTimeUnixMs\x12-\n" +
 	"\x13promoted_at_unix_ms\x18\x05 \x01(\x03R\x10promotedAtUnixMs\x12%\n" +
 	"\x0esource_decrees\x18\x06 \x03(\x04R\rsourceDecrees\"\x17\n" +
-	"\x15CheckFollowerResponse\"\x9e\x03\n" +
+	"\x15CheckFollowerResponse\"\xb2\x02\n" +
+	"\vArchiveInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x10\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12+\n" +
+	"\x12created_at_unix_ms\x18\x05 \x01(\x03R\x0fcreatedAtUnixMs\x12&\n" +
+	"\x0fmax_lag_decrees\x18\x06 \x01(\x04R\rmaxLagDecrees\x12&\n" +
+	"\x0fmax_lag_seconds\x18\a \x01(\x01R\rmaxLagSeconds\x12%\n" +
+	"\x0euploaded_bytes\x18\b \x01(\x04R\ruploadedBytes\x121\n" +
+	"\x15archived_time_unix_ms\x18\t \x01(\x03R\x12archivedTimeUnixMs\"\xeb\x04\n" +
+	"\x16ArchivePartitionStatus\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\tR\x06leader\x12\x1f\n" +
+	"\vbase_decree\x18\x04 \x01(\x04R\n" +
+	"baseDecree\x12'\n" +
+	"\x0farchived_decree\x18\x05 \x01(\x04R\x0earchivedDecree\x121\n" +
+	"\x15archived_time_unix_ms\x18\x06 \x01(\x03R\x12archivedTimeUnixMs\x12%\n" +
+	"\x0eapplied_decree\x18\a \x01(\x04R\rappliedDecree\x12\x1f\n" +
+	"\vlag_decrees\x18\b \x01(\x04R\n" +
+	"lagDecrees\x12\x1f\n" +
+	"\vlag_seconds\x18\t \x01(\x01R\n" +
+	"lagSeconds\x12%\n" +
+	"\x0euploaded_bytes\x18\n" +
+	" \x01(\x04R\ruploadedBytes\x12\x1a\n" +
+	"\bsegments\x18\v \x01(\x04R\bsegments\x12\x14\n" +
+	"\x05bases\x18\f \x01(\x04R\x05bases\x12\x12\n" +
+	"\x04gaps\x18\r \x01(\rR\x04gaps\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x0e \x01(\tR\tlastError\x12.\n" +
+	"\x13base_bytes_uploaded\x18\x0f \x01(\x04R\x11baseBytesUploaded\x12*\n" +
+	"\x11base_bytes_reused\x18\x10 \x01(\x04R\x0fbaseBytesReused\x127\n" +
+	"\x18last_base_upload_seconds\x18\x11 \x01(\x01R\x15lastBaseUploadSeconds\";\n" +
+	"\x11AddArchiveRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\"+\n" +
+	"\x13ListArchivesRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\"J\n" +
+	"\x14ListArchivesResponse\x122\n" +
+	"\barchives\x18\x01 \x03(\v2\x16.tandem.v1.ArchiveInfoR\barchives\"&\n" +
+	"\x0eArchiveRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\"\x8a\x01\n" +
+	"\x13ShowArchiveResponse\x120\n" +
+	"\aarchive\x18\x01 \x01(\v2\x16.tandem.v1.ArchiveInfoR\aarchive\x12A\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\v2!.tandem.v1.ArchivePartitionStatusR\n" +
+	"partitions\"C\n" +
+	"\x0fArchiveResponse\x120\n" +
+	"\aarchive\x18\x01 \x01(\v2\x16.tandem.v1.ArchiveInfoR\aarchive\"P\n" +
+	"\x19LocalArchiveStatusRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1d\n" +
+	"\n" +
+	"archive_id\x18\x02 \x01(\tR\tarchiveId\"_\n" +
+	"\x1aLocalArchiveStatusResponse\x12A\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2!.tandem.v1.ArchivePartitionStatusR\n" +
+	"partitions\"\xc9\x02\n" +
+	"\x0eRestoreRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x19\n" +
+	"\bas_table\x18\x03 \x01(\tR\aasTable\x12\x1b\n" +
+	"\tto_decree\x18\x04 \x01(\x04R\btoDecree\x12c\n" +
+	"\x14to_partition_decrees\x18\x05 \x03(\v21.tandem.v1.RestoreRequest.ToPartitionDecreesEntryR\x12toPartitionDecrees\x12+\n" +
+	"\x12to_time_unix_nanos\x18\x06 \x01(\x03R\x0ftoTimeUnixNanos\x1aE\n" +
+	"\x17ToPartitionDecreesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\rR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xe3\x01\n" +
+	"\x16RestorePartitionResult\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x1f\n" +
+	"\vbase_decree\x18\x02 \x01(\x04R\n" +
+	"baseDecree\x12'\n" +
+	"\x0frestored_decree\x18\x03 \x01(\x04R\x0erestoredDecree\x121\n" +
+	"\x15restored_time_unix_ms\x18\x04 \x01(\x03R\x12restoredTimeUnixMs\x12\x18\n" +
+	"\aentries\x18\x05 \x01(\x04R\aentries\x12\x14\n" +
+	"\x05bytes\x18\x06 \x01(\x04R\x05bytes\"\x80\x01\n" +
+	"\x0fRestoreResponse\x12*\n" +
+	"\x05table\x18\x01 \x01(\v2\x14.tandem.v1.TableInfoR\x05table\x12A\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\v2!.tandem.v1.RestorePartitionResultR\n" +
+	"partitions\"\xc0\x01\n" +
+	"\x17RestorePartitionRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x10\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x12!\n" +
+	"\fsource_table\x18\x04 \x01(\tR\vsourceTable\x12\x1f\n" +
+	"\vbase_decree\x18\x05 \x01(\x04R\n" +
+	"baseDecree\x12\x1b\n" +
+	"\tto_decree\x18\x06 \x01(\x04R\btoDecree\"\x9e\x03\n" +
 	"\x0eFollowerReport\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12&\n" +
 	"\x0fbase_bytes_done\x18\x02 \x01(\x04R\rbaseBytesDone\x12(\n" +
@@ -6438,7 +7508,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x05Count\x12\x17.tandem.v1.CountRequest\x1a\x18.tandem.v1.CountResponse\x12C\n" +
 	"\bBatchGet\x12\x1a.tandem.v1.BatchGetRequest\x1a\x1b.tandem.v1.BatchGetResponse\x12I\n" +
 	"\n" +
-	"BatchWrite\x12\x1c.tandem.v1.BatchWriteRequest\x1a\x1d.tandem.v1.BatchWriteResponse2\x87\x12\n" +
+	"BatchWrite\x12\x1c.tandem.v1.BatchWriteRequest\x1a\x1d.tandem.v1.BatchWriteResponse2\xc0\x17\n" +
 	"\x05Admin\x12:\n" +
 	"\x05Nodes\x12\x17.tandem.v1.NodesRequest\x1a\x18.tandem.v1.NodesResponse\x12L\n" +
 	"\vCreateTable\x12\x1d.tandem.v1.CreateTableRequest\x1a\x1e.tandem.v1.CreateTableResponse\x12F\n" +
@@ -6469,7 +7539,17 @@ const file_tandem_proto_rawDesc = "" +
 	"\x10AcceptSwitchover\x12\".tandem.v1.AcceptSwitchoverRequest\x1a#.tandem.v1.AcceptSwitchoverResponse\x12I\n" +
 	"\x10DupPartitionStep\x12\x19.tandem.v1.DupStepRequest\x1a\x1a.tandem.v1.DupStepResponse\x12H\n" +
 	"\x0fPromoteFollower\x12\x19.tandem.v1.PromoteRequest\x1a\x1a.tandem.v1.PromoteResponse\x12P\n" +
-	"\rCheckFollower\x12\x1d.tandem.v1.DuplicationRequest\x1a .tandem.v1.CheckFollowerResponse2\xca\x01\n" +
+	"\rCheckFollower\x12\x1d.tandem.v1.DuplicationRequest\x1a .tandem.v1.CheckFollowerResponse\x12F\n" +
+	"\n" +
+	"AddArchive\x12\x1c.tandem.v1.AddArchiveRequest\x1a\x1a.tandem.v1.ArchiveResponse\x12O\n" +
+	"\fListArchives\x12\x1e.tandem.v1.ListArchivesRequest\x1a\x1f.tandem.v1.ListArchivesResponse\x12H\n" +
+	"\vShowArchive\x12\x19.tandem.v1.ArchiveRequest\x1a\x1e.tandem.v1.ShowArchiveResponse\x12E\n" +
+	"\fPauseArchive\x12\x19.tandem.v1.ArchiveRequest\x1a\x1a.tandem.v1.ArchiveResponse\x12E\n" +
+	"\fStartArchive\x12\x19.tandem.v1.ArchiveRequest\x1a\x1a.tandem.v1.ArchiveResponse\x12F\n" +
+	"\rRemoveArchive\x12\x19.tandem.v1.ArchiveRequest\x1a\x1a.tandem.v1.ArchiveResponse\x12@\n" +
+	"\aRestore\x12\x19.tandem.v1.RestoreRequest\x1a\x1a.tandem.v1.RestoreResponse\x12a\n" +
+	"\x12LocalArchiveStatus\x12$.tandem.v1.LocalArchiveStatusRequest\x1a%.tandem.v1.LocalArchiveStatusResponse\x12Y\n" +
+	"\x10RestorePartition\x12\".tandem.v1.RestorePartitionRequest\x1a!.tandem.v1.RestorePartitionResult2\xca\x01\n" +
 	"\vDuplication\x12@\n" +
 	"\aPrepare\x12\x19.tandem.v1.PrepareRequest\x1a\x1a.tandem.v1.PrepareResponse\x12@\n" +
 	"\tFetchFile\x12\x1b.tandem.v1.FetchFileRequest\x1a\x14.tandem.v1.FileChunk0\x01\x127\n" +
@@ -6488,7 +7568,7 @@ func file_tandem_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 91)
+var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 106)
 var file_tandem_proto_goTypes = []any{
 	(DuplicationState)(0),                 // 0: tandem.v1.DuplicationState
 	(DupPartitionState)(0),                // 1: tandem.v1.DupPartitionState
@@ -6576,147 +7656,188 @@ var file_tandem_proto_goTypes = []any{
 	(*PromoteRequest)(nil),                // 83: tandem.v1.PromoteRequest
 	(*PromoteResponse)(nil),               // 84: tandem.v1.PromoteResponse
 	(*CheckFollowerResponse)(nil),         // 85: tandem.v1.CheckFollowerResponse
-	(*FollowerReport)(nil),                // 86: tandem.v1.FollowerReport
-	(*PrepareRequest)(nil),                // 87: tandem.v1.PrepareRequest
-	(*PrepareResponse)(nil),               // 88: tandem.v1.PrepareResponse
-	(*FetchFileRequest)(nil),              // 89: tandem.v1.FetchFileRequest
-	(*FileChunk)(nil),                     // 90: tandem.v1.FileChunk
-	(*PullRequest)(nil),                   // 91: tandem.v1.PullRequest
-	(*WalEntry)(nil),                      // 92: tandem.v1.WalEntry
-	(*PullResponse)(nil),                  // 93: tandem.v1.PullResponse
+	(*ArchiveInfo)(nil),                   // 86: tandem.v1.ArchiveInfo
+	(*ArchivePartitionStatus)(nil),        // 87: tandem.v1.ArchivePartitionStatus
+	(*AddArchiveRequest)(nil),             // 88: tandem.v1.AddArchiveRequest
+	(*ListArchivesRequest)(nil),           // 89: tandem.v1.ListArchivesRequest
+	(*ListArchivesResponse)(nil),          // 90: tandem.v1.ListArchivesResponse
+	(*ArchiveRequest)(nil),                // 91: tandem.v1.ArchiveRequest
+	(*ShowArchiveResponse)(nil),           // 92: tandem.v1.ShowArchiveResponse
+	(*ArchiveResponse)(nil),               // 93: tandem.v1.ArchiveResponse
+	(*LocalArchiveStatusRequest)(nil),     // 94: tandem.v1.LocalArchiveStatusRequest
+	(*LocalArchiveStatusResponse)(nil),    // 95: tandem.v1.LocalArchiveStatusResponse
+	(*RestoreRequest)(nil),                // 96: tandem.v1.RestoreRequest
+	(*RestorePartitionResult)(nil),        // 97: tandem.v1.RestorePartitionResult
+	(*RestoreResponse)(nil),               // 98: tandem.v1.RestoreResponse
+	(*RestorePartitionRequest)(nil),       // 99: tandem.v1.RestorePartitionRequest
+	(*FollowerReport)(nil),                // 100: tandem.v1.FollowerReport
+	(*PrepareRequest)(nil),                // 101: tandem.v1.PrepareRequest
+	(*PrepareResponse)(nil),               // 102: tandem.v1.PrepareResponse
+	(*FetchFileRequest)(nil),              // 103: tandem.v1.FetchFileRequest
+	(*FileChunk)(nil),                     // 104: tandem.v1.FileChunk
+	(*PullRequest)(nil),                   // 105: tandem.v1.PullRequest
+	(*WalEntry)(nil),                      // 106: tandem.v1.WalEntry
+	(*PullResponse)(nil),                  // 107: tandem.v1.PullResponse
+	nil,                                   // 108: tandem.v1.RestoreRequest.ToPartitionDecreesEntry
 }
 var file_tandem_proto_depIdxs = []int32{
-	3,  // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
-	4,  // 1: tandem.v1.MultiSetRequest.kvs:type_name -> tandem.v1.SortKeyValue
-	3,  // 2: tandem.v1.ScanResponse.records:type_name -> tandem.v1.Record
-	3,  // 3: tandem.v1.RecordsResult.records:type_name -> tandem.v1.Record
-	6,  // 4: tandem.v1.BatchGetRequest.gets:type_name -> tandem.v1.GetRequest
-	12, // 5: tandem.v1.BatchGetRequest.multi_gets:type_name -> tandem.v1.MultiGetRequest
-	16, // 6: tandem.v1.BatchGetRequest.scans:type_name -> tandem.v1.ScanRequest
-	20, // 7: tandem.v1.BatchGetResponse.results:type_name -> tandem.v1.BatchOpResult
-	21, // 8: tandem.v1.BatchGetResponse.multi_get_results:type_name -> tandem.v1.RecordsResult
-	21, // 9: tandem.v1.BatchGetResponse.scan_results:type_name -> tandem.v1.RecordsResult
-	24, // 10: tandem.v1.BatchWriteRequest.writes:type_name -> tandem.v1.BatchWrite
-	14, // 11: tandem.v1.BatchWriteRequest.multi_sets:type_name -> tandem.v1.MultiSetRequest
-	20, // 12: tandem.v1.BatchWriteResponse.results:type_name -> tandem.v1.BatchOpResult
-	20, // 13: tandem.v1.BatchWriteResponse.multi_set_results:type_name -> tandem.v1.BatchOpResult
-	27, // 14: tandem.v1.NodesResponse.nodes:type_name -> tandem.v1.NodeInfo
-	30, // 15: tandem.v1.TableInfo.placement:type_name -> tandem.v1.PartitionPlacement
-	31, // 16: tandem.v1.CreateTableResponse.table:type_name -> tandem.v1.TableInfo
-	31, // 17: tandem.v1.ListTablesResponse.tables:type_name -> tandem.v1.TableInfo
-	38, // 18: tandem.v1.PartitionInfo.replicas:type_name -> tandem.v1.ReplicaStatus
-	31, // 19: tandem.v1.PartitionsResponse.table:type_name -> tandem.v1.TableInfo
-	39, // 20: tandem.v1.PartitionsResponse.partitions:type_name -> tandem.v1.PartitionInfo
-	31, // 21: tandem.v1.RouteResponse.table:type_name -> tandem.v1.TableInfo
-	42, // 22: tandem.v1.RouteResponse.partitions:type_name -> tandem.v1.PartitionRoute
-	45, // 23: tandem.v1.GetConfigResponse.entries:type_name -> tandem.v1.ConfigEntry
-	45, // 24: tandem.v1.SetConfigResponse.entry:type_name -> tandem.v1.ConfigEntry
-	38, // 25: tandem.v1.LocalReplicasResponse.replicas:type_name -> tandem.v1.ReplicaStatus
-	54, // 26: tandem.v1.ListCheckpointsResponse.checkpoints:type_name -> tandem.v1.CheckpointInfo
-	54, // 27: tandem.v1.CheckpointResult.checkpoint:type_name -> tandem.v1.CheckpointInfo
-	58, // 28: tandem.v1.CreateCheckpointResponse.results:type_name -> tandem.v1.CheckpointResult
-	54, // 29: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
-	1,  // 30: tandem.v1.DupPartitionStatus.state_code:type_name -> tandem.v1.DupPartitionState
-	0,  // 31: tandem.v1.DuplicationInfo.state_code:type_name -> tandem.v1.DuplicationState
-	64, // 32: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	64, // 33: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
-	64, // 34: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	63, // 35: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
-	64, // 36: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	31, // 37: tandem.v1.CreateFollowerTableResponse.table:type_name -> tandem.v1.TableInfo
-	63, // 38: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
-	64, // 39: tandem.v1.SwitchoverResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	2,  // 40: tandem.v1.DupStepRequest.step:type_name -> tandem.v1.DupStep
-	1,  // 41: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
-	86, // 42: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
-	86, // 43: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
-	86, // 44: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
-	92, // 45: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
-	6,  // 46: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
-	8,  // 47: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
-	10, // 48: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
-	12, // 49: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
-	14, // 50: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
-	16, // 51: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
-	18, // 52: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
-	22, // 53: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
-	25, // 54: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
-	28, // 55: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
-	32, // 56: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
-	34, // 57: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
-	36, // 58: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
-	40, // 59: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
-	43, // 60: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
-	46, // 61: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
-	48, // 62: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
-	50, // 63: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
-	52, // 64: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
-	55, // 65: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
-	57, // 66: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
-	60, // 67: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
-	61, // 68: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
-	65, // 69: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
-	67, // 70: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
-	69, // 71: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
-	69, // 72: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
-	69, // 73: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
-	69, // 74: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
-	72, // 75: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
-	74, // 76: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
-	76, // 77: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
-	69, // 78: tandem.v1.Admin.SwitchoverDuplication:input_type -> tandem.v1.DuplicationRequest
-	79, // 79: tandem.v1.Admin.AcceptSwitchover:input_type -> tandem.v1.AcceptSwitchoverRequest
-	81, // 80: tandem.v1.Admin.DupPartitionStep:input_type -> tandem.v1.DupStepRequest
-	83, // 81: tandem.v1.Admin.PromoteFollower:input_type -> tandem.v1.PromoteRequest
-	69, // 82: tandem.v1.Admin.CheckFollower:input_type -> tandem.v1.DuplicationRequest
-	87, // 83: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
-	89, // 84: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
-	91, // 85: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
-	7,  // 86: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	9,  // 87: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	11, // 88: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	13, // 89: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	15, // 90: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	17, // 91: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	19, // 92: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	23, // 93: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
-	26, // 94: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
-	29, // 95: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	33, // 96: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	35, // 97: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	37, // 98: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	41, // 99: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	44, // 100: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	47, // 101: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	49, // 102: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	51, // 103: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	53, // 104: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
-	56, // 105: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	59, // 106: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
-	56, // 107: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	62, // 108: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
-	66, // 109: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
-	68, // 110: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
-	70, // 111: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
-	71, // 112: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
-	71, // 113: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
-	71, // 114: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
-	73, // 115: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
-	75, // 116: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
-	77, // 117: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
-	78, // 118: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
-	80, // 119: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
-	82, // 120: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
-	84, // 121: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
-	85, // 122: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
-	88, // 123: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
-	90, // 124: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
-	93, // 125: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
-	86, // [86:126] is the sub-list for method output_type
-	46, // [46:86] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	3,   // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
+	4,   // 1: tandem.v1.MultiSetRequest.kvs:type_name -> tandem.v1.SortKeyValue
+	3,   // 2: tandem.v1.ScanResponse.records:type_name -> tandem.v1.Record
+	3,   // 3: tandem.v1.RecordsResult.records:type_name -> tandem.v1.Record
+	6,   // 4: tandem.v1.BatchGetRequest.gets:type_name -> tandem.v1.GetRequest
+	12,  // 5: tandem.v1.BatchGetRequest.multi_gets:type_name -> tandem.v1.MultiGetRequest
+	16,  // 6: tandem.v1.BatchGetRequest.scans:type_name -> tandem.v1.ScanRequest
+	20,  // 7: tandem.v1.BatchGetResponse.results:type_name -> tandem.v1.BatchOpResult
+	21,  // 8: tandem.v1.BatchGetResponse.multi_get_results:type_name -> tandem.v1.RecordsResult
+	21,  // 9: tandem.v1.BatchGetResponse.scan_results:type_name -> tandem.v1.RecordsResult
+	24,  // 10: tandem.v1.BatchWriteRequest.writes:type_name -> tandem.v1.BatchWrite
+	14,  // 11: tandem.v1.BatchWriteRequest.multi_sets:type_name -> tandem.v1.MultiSetRequest
+	20,  // 12: tandem.v1.BatchWriteResponse.results:type_name -> tandem.v1.BatchOpResult
+	20,  // 13: tandem.v1.BatchWriteResponse.multi_set_results:type_name -> tandem.v1.BatchOpResult
+	27,  // 14: tandem.v1.NodesResponse.nodes:type_name -> tandem.v1.NodeInfo
+	30,  // 15: tandem.v1.TableInfo.placement:type_name -> tandem.v1.PartitionPlacement
+	31,  // 16: tandem.v1.CreateTableResponse.table:type_name -> tandem.v1.TableInfo
+	31,  // 17: tandem.v1.ListTablesResponse.tables:type_name -> tandem.v1.TableInfo
+	38,  // 18: tandem.v1.PartitionInfo.replicas:type_name -> tandem.v1.ReplicaStatus
+	31,  // 19: tandem.v1.PartitionsResponse.table:type_name -> tandem.v1.TableInfo
+	39,  // 20: tandem.v1.PartitionsResponse.partitions:type_name -> tandem.v1.PartitionInfo
+	31,  // 21: tandem.v1.RouteResponse.table:type_name -> tandem.v1.TableInfo
+	42,  // 22: tandem.v1.RouteResponse.partitions:type_name -> tandem.v1.PartitionRoute
+	45,  // 23: tandem.v1.GetConfigResponse.entries:type_name -> tandem.v1.ConfigEntry
+	45,  // 24: tandem.v1.SetConfigResponse.entry:type_name -> tandem.v1.ConfigEntry
+	38,  // 25: tandem.v1.LocalReplicasResponse.replicas:type_name -> tandem.v1.ReplicaStatus
+	54,  // 26: tandem.v1.ListCheckpointsResponse.checkpoints:type_name -> tandem.v1.CheckpointInfo
+	54,  // 27: tandem.v1.CheckpointResult.checkpoint:type_name -> tandem.v1.CheckpointInfo
+	58,  // 28: tandem.v1.CreateCheckpointResponse.results:type_name -> tandem.v1.CheckpointResult
+	54,  // 29: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
+	1,   // 30: tandem.v1.DupPartitionStatus.state_code:type_name -> tandem.v1.DupPartitionState
+	0,   // 31: tandem.v1.DuplicationInfo.state_code:type_name -> tandem.v1.DuplicationState
+	64,  // 32: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	64,  // 33: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
+	64,  // 34: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	63,  // 35: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	64,  // 36: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	31,  // 37: tandem.v1.CreateFollowerTableResponse.table:type_name -> tandem.v1.TableInfo
+	63,  // 38: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	64,  // 39: tandem.v1.SwitchoverResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	2,   // 40: tandem.v1.DupStepRequest.step:type_name -> tandem.v1.DupStep
+	86,  // 41: tandem.v1.ListArchivesResponse.archives:type_name -> tandem.v1.ArchiveInfo
+	86,  // 42: tandem.v1.ShowArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
+	87,  // 43: tandem.v1.ShowArchiveResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
+	86,  // 44: tandem.v1.ArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
+	87,  // 45: tandem.v1.LocalArchiveStatusResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
+	108, // 46: tandem.v1.RestoreRequest.to_partition_decrees:type_name -> tandem.v1.RestoreRequest.ToPartitionDecreesEntry
+	31,  // 47: tandem.v1.RestoreResponse.table:type_name -> tandem.v1.TableInfo
+	97,  // 48: tandem.v1.RestoreResponse.partitions:type_name -> tandem.v1.RestorePartitionResult
+	1,   // 49: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
+	100, // 50: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
+	100, // 51: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
+	100, // 52: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
+	106, // 53: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
+	6,   // 54: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
+	8,   // 55: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
+	10,  // 56: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
+	12,  // 57: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
+	14,  // 58: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
+	16,  // 59: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
+	18,  // 60: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
+	22,  // 61: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
+	25,  // 62: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
+	28,  // 63: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
+	32,  // 64: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
+	34,  // 65: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
+	36,  // 66: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
+	40,  // 67: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
+	43,  // 68: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
+	46,  // 69: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
+	48,  // 70: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
+	50,  // 71: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
+	52,  // 72: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
+	55,  // 73: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
+	57,  // 74: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
+	60,  // 75: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
+	61,  // 76: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
+	65,  // 77: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
+	67,  // 78: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
+	69,  // 79: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
+	69,  // 80: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
+	69,  // 81: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
+	69,  // 82: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
+	72,  // 83: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
+	74,  // 84: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
+	76,  // 85: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
+	69,  // 86: tandem.v1.Admin.SwitchoverDuplication:input_type -> tandem.v1.DuplicationRequest
+	79,  // 87: tandem.v1.Admin.AcceptSwitchover:input_type -> tandem.v1.AcceptSwitchoverRequest
+	81,  // 88: tandem.v1.Admin.DupPartitionStep:input_type -> tandem.v1.DupStepRequest
+	83,  // 89: tandem.v1.Admin.PromoteFollower:input_type -> tandem.v1.PromoteRequest
+	69,  // 90: tandem.v1.Admin.CheckFollower:input_type -> tandem.v1.DuplicationRequest
+	88,  // 91: tandem.v1.Admin.AddArchive:input_type -> tandem.v1.AddArchiveRequest
+	89,  // 92: tandem.v1.Admin.ListArchives:input_type -> tandem.v1.ListArchivesRequest
+	91,  // 93: tandem.v1.Admin.ShowArchive:input_type -> tandem.v1.ArchiveRequest
+	91,  // 94: tandem.v1.Admin.PauseArchive:input_type -> tandem.v1.ArchiveRequest
+	91,  // 95: tandem.v1.Admin.StartArchive:input_type -> tandem.v1.ArchiveRequest
+	91,  // 96: tandem.v1.Admin.RemoveArchive:input_type -> tandem.v1.ArchiveRequest
+	96,  // 97: tandem.v1.Admin.Restore:input_type -> tandem.v1.RestoreRequest
+	94,  // 98: tandem.v1.Admin.LocalArchiveStatus:input_type -> tandem.v1.LocalArchiveStatusRequest
+	99,  // 99: tandem.v1.Admin.RestorePartition:input_type -> tandem.v1.RestorePartitionRequest
+	101, // 100: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
+	103, // 101: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
+	105, // 102: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
+	7,   // 103: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	9,   // 104: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	11,  // 105: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	13,  // 106: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	15,  // 107: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	17,  // 108: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	19,  // 109: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	23,  // 110: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
+	26,  // 111: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
+	29,  // 112: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	33,  // 113: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	35,  // 114: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	37,  // 115: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	41,  // 116: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	44,  // 117: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	47,  // 118: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	49,  // 119: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	51,  // 120: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	53,  // 121: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
+	56,  // 122: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	59,  // 123: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	56,  // 124: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	62,  // 125: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	66,  // 126: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
+	68,  // 127: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
+	70,  // 128: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
+	71,  // 129: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
+	71,  // 130: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
+	71,  // 131: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
+	73,  // 132: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
+	75,  // 133: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
+	77,  // 134: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
+	78,  // 135: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
+	80,  // 136: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
+	82,  // 137: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
+	84,  // 138: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
+	85,  // 139: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
+	93,  // 140: tandem.v1.Admin.AddArchive:output_type -> tandem.v1.ArchiveResponse
+	90,  // 141: tandem.v1.Admin.ListArchives:output_type -> tandem.v1.ListArchivesResponse
+	92,  // 142: tandem.v1.Admin.ShowArchive:output_type -> tandem.v1.ShowArchiveResponse
+	93,  // 143: tandem.v1.Admin.PauseArchive:output_type -> tandem.v1.ArchiveResponse
+	93,  // 144: tandem.v1.Admin.StartArchive:output_type -> tandem.v1.ArchiveResponse
+	93,  // 145: tandem.v1.Admin.RemoveArchive:output_type -> tandem.v1.ArchiveResponse
+	98,  // 146: tandem.v1.Admin.Restore:output_type -> tandem.v1.RestoreResponse
+	95,  // 147: tandem.v1.Admin.LocalArchiveStatus:output_type -> tandem.v1.LocalArchiveStatusResponse
+	97,  // 148: tandem.v1.Admin.RestorePartition:output_type -> tandem.v1.RestorePartitionResult
+	102, // 149: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
+	104, // 150: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
+	107, // 151: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
+	103, // [103:152] is the sub-list for method output_type
+	54,  // [54:103] is the sub-list for method input_type
+	54,  // [54:54] is the sub-list for extension type_name
+	54,  // [54:54] is the sub-list for extension extendee
+	0,   // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_tandem_proto_init() }
@@ -6730,7 +7851,7 @@ func file_tandem_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   91,
+			NumMessages:   106,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -463,6 +463,15 @@ const (
 	Admin_DupPartitionStep_FullMethodName      = "/tandem.v1.Admin/DupPartitionStep"
 	Admin_PromoteFollower_FullMethodName       = "/tandem.v1.Admin/PromoteFollower"
 	Admin_CheckFollower_FullMethodName         = "/tandem.v1.Admin/CheckFollower"
+	Admin_AddArchive_FullMethodName            = "/tandem.v1.Admin/AddArchive"
+	Admin_ListArchives_FullMethodName          = "/tandem.v1.Admin/ListArchives"
+	Admin_ShowArchive_FullMethodName           = "/tandem.v1.Admin/ShowArchive"
+	Admin_PauseArchive_FullMethodName          = "/tandem.v1.Admin/PauseArchive"
+	Admin_StartArchive_FullMethodName          = "/tandem.v1.Admin/StartArchive"
+	Admin_RemoveArchive_FullMethodName         = "/tandem.v1.Admin/RemoveArchive"
+	Admin_Restore_FullMethodName               = "/tandem.v1.Admin/Restore"
+	Admin_LocalArchiveStatus_FullMethodName    = "/tandem.v1.Admin/LocalArchiveStatus"
+	Admin_RestorePartition_FullMethodName      = "/tandem.v1.Admin/RestorePartition"
 )
 
 // AdminClient is the client API for Admin service.
@@ -518,6 +527,17 @@ type AdminClient interface {
 	// the remote's follower table.
 	PromoteFollower(ctx context.Context, in *PromoteRequest, opts ...grpc.CallOption) (*PromoteResponse, error)
 	CheckFollower(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*CheckFollowerResponse, error)
+	AddArchive(ctx context.Context, in *AddArchiveRequest, opts ...grpc.CallOption) (*ArchiveResponse, error)
+	ListArchives(ctx context.Context, in *ListArchivesRequest, opts ...grpc.CallOption) (*ListArchivesResponse, error)
+	ShowArchive(ctx context.Context, in *ArchiveRequest, opts ...grpc.CallOption) (*ShowArchiveResponse, error)
+	PauseArchive(ctx context.Context, in *ArchiveRequest, opts ...grpc.CallOption) (*ArchiveResponse, error)
+	StartArchive(ctx context.Context, in *ArchiveRequest, opts ...grpc.CallOption) (*ArchiveResponse, error)
+	RemoveArchive(ctx context.Context, in *ArchiveRequest, opts ...grpc.CallOption) (*ArchiveResponse, error)
+	Restore(ctx context.Context, in *RestoreRequest, opts ...grpc.CallOption) (*RestoreResponse, error)
+	// Node to node: the partitions of an archive this node leads.
+	LocalArchiveStatus(ctx context.Context, in *LocalArchiveStatusRequest, opts ...grpc.CallOption) (*LocalArchiveStatusResponse, error)
+	// Node to node: restore one partition this node leads.
+	RestorePartition(ctx context.Context, in *RestorePartitionRequest, opts ...grpc.CallOption) (*RestorePartitionResult, error)
 }
 
 type adminClient struct {
@@ -808,6 +828,96 @@ func (c *adminClient) CheckFollower(ctx context.Context, in *DuplicationRequest,
 	return out, nil
 }
 
+func (c *adminClient) AddArchive(ctx context.Context, in *AddArchiveRequest, opts ...grpc.CallOption) (*ArchiveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ArchiveResponse)
+	err := c.cc.Invoke(ctx, Admin_AddArchive_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) ListArchives(ctx context.Context, in *ListArchivesRequest, opts ...grpc.CallOption) (*ListArchivesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListArchivesResponse)
+	err := c.cc.Invoke(ctx, Admin_ListArchives_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) ShowArchive(ctx context.Context, in *ArchiveRequest, opts ...grpc.CallOption) (*ShowArchiveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ShowArchiveResponse)
+	err := c.cc.Invoke(ctx, Admin_ShowArchive_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) PauseArchive(ctx context.Context, in *ArchiveRequest, opts ...grpc.CallOption) (*ArchiveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ArchiveResponse)
+	err := c.cc.Invoke(ctx, Admin_PauseArchive_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) StartArchive(ctx context.Context, in *ArchiveRequest, opts ...grpc.CallOption) (*ArchiveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ArchiveResponse)
+	err := c.cc.Invoke(ctx, Admin_StartArchive_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) RemoveArchive(ctx context.Context, in *ArchiveRequest, opts ...grpc.CallOption) (*ArchiveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ArchiveResponse)
+	err := c.cc.Invoke(ctx, Admin_RemoveArchive_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) Restore(ctx context.Context, in *RestoreRequest, opts ...grpc.CallOption) (*RestoreResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RestoreResponse)
+	err := c.cc.Invoke(ctx, Admin_Restore_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) LocalArchiveStatus(ctx context.Context, in *LocalArchiveStatusRequest, opts ...grpc.CallOption) (*LocalArchiveStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LocalArchiveStatusResponse)
+	err := c.cc.Invoke(ctx, Admin_LocalArchiveStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) RestorePartition(ctx context.Context, in *RestorePartitionRequest, opts ...grpc.CallOption) (*RestorePartitionResult, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RestorePartitionResult)
+	err := c.cc.Invoke(ctx, Admin_RestorePartition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -861,6 +971,17 @@ type AdminServer interface {
 	// the remote's follower table.
 	PromoteFollower(context.Context, *PromoteRequest) (*PromoteResponse, error)
 	CheckFollower(context.Context, *DuplicationRequest) (*CheckFollowerResponse, error)
+	AddArchive(context.Context, *AddArchiveRequest) (*ArchiveResponse, error)
+	ListArchives(context.Context, *ListArchivesRequest) (*ListArchivesResponse, error)
+	ShowArchive(context.Context, *ArchiveRequest) (*ShowArchiveResponse, error)
+	PauseArchive(context.Context, *ArchiveRequest) (*ArchiveResponse, error)
+	StartArchive(context.Context, *ArchiveRequest) (*ArchiveResponse, error)
+	RemoveArchive(context.Context, *ArchiveRequest) (*ArchiveResponse, error)
+	Restore(context.Context, *RestoreRequest) (*RestoreResponse, error)
+	// Node to node: the partitions of an archive this node leads.
+	LocalArchiveStatus(context.Context, *LocalArchiveStatusRequest) (*LocalArchiveStatusResponse, error)
+	// Node to node: restore one partition this node leads.
+	RestorePartition(context.Context, *RestorePartitionRequest) (*RestorePartitionResult, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -954,6 +1075,33 @@ func (UnimplementedAdminServer) PromoteFollower(context.Context, *PromoteRequest
 }
 func (UnimplementedAdminServer) CheckFollower(context.Context, *DuplicationRequest) (*CheckFollowerResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CheckFollower not implemented")
+}
+func (UnimplementedAdminServer) AddArchive(context.Context, *AddArchiveRequest) (*ArchiveResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AddArchive not implemented")
+}
+func (UnimplementedAdminServer) ListArchives(context.Context, *ListArchivesRequest) (*ListArchivesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListArchives not implemented")
+}
+func (UnimplementedAdminServer) ShowArchive(context.Context, *ArchiveRequest) (*ShowArchiveResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ShowArchive not implemented")
+}
+func (UnimplementedAdminServer) PauseArchive(context.Context, *ArchiveRequest) (*ArchiveResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PauseArchive not implemented")
+}
+func (UnimplementedAdminServer) StartArchive(context.Context, *ArchiveRequest) (*ArchiveResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method StartArchive not implemented")
+}
+func (UnimplementedAdminServer) RemoveArchive(context.Context, *ArchiveRequest) (*ArchiveResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RemoveArchive not implemented")
+}
+func (UnimplementedAdminServer) Restore(context.Context, *RestoreRequest) (*RestoreResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Restore not implemented")
+}
+func (UnimplementedAdminServer) LocalArchiveStatus(context.Context, *LocalArchiveStatusRequest) (*LocalArchiveStatusResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LocalArchiveStatus not implemented")
+}
+func (UnimplementedAdminServer) RestorePartition(context.Context, *RestorePartitionRequest) (*RestorePartitionResult, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RestorePartition not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -1480,6 +1628,168 @@ func _Admin_CheckFollower_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_AddArchive_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddArchiveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).AddArchive(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_AddArchive_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).AddArchive(ctx, req.(*AddArchiveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_ListArchives_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListArchivesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ListArchives(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ListArchives_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ListArchives(ctx, req.(*ListArchivesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_ShowArchive_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ArchiveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ShowArchive(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ShowArchive_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ShowArchive(ctx, req.(*ArchiveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_PauseArchive_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ArchiveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).PauseArchive(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_PauseArchive_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).PauseArchive(ctx, req.(*ArchiveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_StartArchive_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ArchiveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).StartArchive(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_StartArchive_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).StartArchive(ctx, req.(*ArchiveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_RemoveArchive_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ArchiveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).RemoveArchive(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_RemoveArchive_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).RemoveArchive(ctx, req.(*ArchiveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_Restore_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RestoreRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).Restore(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_Restore_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).Restore(ctx, req.(*RestoreRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_LocalArchiveStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LocalArchiveStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).LocalArchiveStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_LocalArchiveStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).LocalArchiveStatus(ctx, req.(*LocalArchiveStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_RestorePartition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RestorePartitionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).RestorePartition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_RestorePartition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).RestorePartition(ctx, req.(*RestorePartitionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1598,6 +1908,42 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckFollower",
 			Handler:    _Admin_CheckFollower_Handler,
+		},
+		{
+			MethodName: "AddArchive",
+			Handler:    _Admin_AddArchive_Handler,
+		},
+		{
+			MethodName: "ListArchives",
+			Handler:    _Admin_ListArchives_Handler,
+		},
+		{
+			MethodName: "ShowArchive",
+			Handler:    _Admin_ShowArchive_Handler,
+		},
+		{
+			MethodName: "PauseArchive",
+			Handler:    _Admin_PauseArchive_Handler,
+		},
+		{
+			MethodName: "StartArchive",
+			Handler:    _Admin_StartArchive_Handler,
+		},
+		{
+			MethodName: "RemoveArchive",
+			Handler:    _Admin_RemoveArchive_Handler,
+		},
+		{
+			MethodName: "Restore",
+			Handler:    _Admin_Restore_Handler,
+		},
+		{
+			MethodName: "LocalArchiveStatus",
+			Handler:    _Admin_LocalArchiveStatus_Handler,
+		},
+		{
+			MethodName: "RestorePartition",
+			Handler:    _Admin_RestorePartition_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

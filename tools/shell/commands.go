@@ -91,6 +91,8 @@ func commandTable() []*command {
 				change: adminChange("the change may have been applied", "config get $1")},
 		}},
 		{name: "dup", help: "cross-cluster duplication", subs: dupCommands()},
+		{name: "archive", help: "continuous archive to object storage", subs: archiveCommands()},
+		restoreCommand(),
 		{name: "help", usage: "[COMMAND]", help: "show this help, or one command's", maxArgs: 2, run: runHelp},
 		{name: "exit", help: "leave the shell", run: runExit},
 		{name: "quit", help: "leave the shell", run: runExit},
