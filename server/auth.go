@@ -95,6 +95,13 @@ var methodRoles = map[string]Role{
 	tpb.Admin_RemoveDuplication_FullMethodName:     RoleAdmin,
 	tpb.Admin_CreateFollowerTable_FullMethodName:   RoleAdmin,
 	tpb.Admin_DetachFollower_FullMethodName:        RoleAdmin,
+	// Disaster recovery (switchover, promote): operator commands and the
+	// calls between the clusters, which carry the duplication's credentials.
+	tpb.Admin_SwitchoverDuplication_FullMethodName: RoleAdmin,
+	tpb.Admin_AcceptSwitchover_FullMethodName:      RoleAdmin,
+	tpb.Admin_DupPartitionStep_FullMethodName:      RoleAdmin,
+	tpb.Admin_PromoteFollower_FullMethodName:       RoleAdmin,
+	tpb.Admin_CheckFollower_FullMethodName:         RoleAdmin,
 
 	// Cluster to cluster; a Pull's confirmations hold the source's log back.
 	tpb.Duplication_Prepare_FullMethodName:   RoleAdmin,

@@ -158,7 +158,7 @@ func TestRuntimeConfigValidatesAndAppliesLimits(t *testing.T) {
 	cl.CreateTable("t", 1, 1)
 	cli := mustDial(t, cl.Addrs()...)
 	c := ctx(t)
-	for _, bad := range [][2]string{{"kv.max_value_bytes", "banana"}, {"kv.max_value_bytes", "-5"}, {"checkpoint.interval", "-5s"}, {"checkpoint.retain", "0"}, {"checkpoint.interval", "banana"}, {"no.such.key", "1"}} {
+	for _, bad := range [][2]string{{"kv.max_value_bytes", "banana"}, {"kv.max_value_bytes", "-5"}, {"checkpoint.interval", "-5s"}, {"checkpoint.retain", "0"}, {"checkpoint.interval", "banana"}, {"raft.trailing_logs", "0"}, {"no.such.key", "1"}} {
 		if _, err := cli.SetConfig(c, bad[0], bad[1]); err == nil {
 			t.Fatalf("config set %s %s accepted", bad[0], bad[1])
 		}

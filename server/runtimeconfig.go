@@ -58,8 +58,11 @@ var configKeys = map[string]configKey{
 		help: "raft log entries since the last snapshot that trigger a new one",
 	},
 	"raft.trailing_logs": {
-		name: "raft.trailing_logs", def: "10240", check: intRange(0, 1<<30),
-		help: "raft log entries kept behind a snapshot for slow followers (duplication floors may keep more, up to dup.log_retain_*)",
+		// At least 1: with 0 raft compacts the whole log, a delete that
+		// the log store cannot tell from raft truncating a conflicting
+		// tail, so duplication and archive floors could not hold it.
+		name: "raft.trailing_logs", def: "10240", check: intRange(1, 1<<30),
+		help: "raft log entries kept behind a snapshot for slow followers, at least 1 (duplication and archive floors may keep more, up to dup.log_retain_*)",
 	},
 }
 
