@@ -74,7 +74,8 @@ func copyTree(t *testing.T, from, to string) {
 
 // A duplication seeded from the table's archive (dup add --from-archive)
 // takes every partition's base from the bucket: the source serves no base
-// file, the remote ends identical and follows new writes. A plain dup add
+// file, the remote ends identical (through a kill -9 while it seeds) and
+// follows new writes. A plain dup add
 // of the same table to a third cluster is the same run's baseline for the
 // bytes the source serves. An archive of another table, one without a
 // base, and an archive whose point the source's log no longer reaches are
@@ -102,6 +103,11 @@ func TestDupAddFromArchive(t *testing.T) {
 	writeRound(t, tbl, "four", 60) // after the archived point: the source ships it
 	out := mustShell(t, src, "dup add t "+seeded.Nodes[0].Addr+" --from-archive "+url)
 	id := strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
+	// kill -9 the remote while it seeds (or just after): the seed resumes
+	// from what its replicas stored, still without a base from the source.
+	seeded.Nodes[0].Kill()
+	seeded.Nodes[0].Start()
+	seeded.Nodes[0].WaitHealthy(30 * time.Second)
 	waitDupLog(t, src, id, 2)
 	writeRound(t, tbl, "five", 60) // the remote follows new writes
 	t.Logf("seeded: %s", lastLine(waitIdentical(t, src, seeded, "t", 60*time.Second)))
