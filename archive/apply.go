@@ -41,7 +41,7 @@ func (n *Node) RestorePartition(ctx context.Context, req *tpb.RestorePartitionRe
 			return nil, err
 		}
 	}
-	if err := n.replay(ctx, s, r, req, res); err != nil {
+	if err := replay(ctx, s, r, req, res); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -49,11 +49,26 @@ func (n *Node) RestorePartition(ctx context.Context, req *tpb.RestorePartitionRe
 
 // installBase downloads and checks the base's files, then installs them.
 func (n *Node) installBase(ctx context.Context, s *Store, r Replica, req *tpb.RestorePartitionRequest) error {
+	dir := filepath.Join(n.cfg.Replicas.Dir(r.Info().Group), fmt.Sprintf("archive-restore-%d", req.BaseDecree))
+	return installBaseIn(ctx, s, r, req, dir, n.lg)
+}
+
+// BaseReplica is what installing an archived base and replaying the
+// archived log need of a partition replica (a restore's, or a duplication
+// seeded from the archive).
+type BaseReplica interface {
+	SourceDecree() uint64
+	InstallBase(dir string, m *checkpoint.Manifest) error
+	ProposeDuplicated(ctx context.Context, entries []replica.DupEntry, upTo uint64) (uint64, error)
+}
+
+// installBaseIn downloads and checks the base's files into dir (removed
+// after), then installs them through r's group.
+func installBaseIn(ctx context.Context, s *Store, r BaseReplica, req *tpb.RestorePartitionRequest, dir string, lg *zap.Logger) error {
 	b, err := s.readBase(ctx, req.Partition, req.BaseDecree)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(n.cfg.Replicas.Dir(r.Info().Group), fmt.Sprintf("archive-restore-%d", req.BaseDecree))
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
@@ -82,7 +97,7 @@ func (n *Node) installBase(ctx context.Context, s *Store, r Replica, req *tpb.Re
 	if _, err := r.ProposeDuplicated(ctx, nil, req.BaseDecree); err != nil {
 		return err
 	}
-	n.lg.Info("archive base restored", zap.String("table", req.Table), zap.Uint32("partition", req.Partition),
+	lg.Info("archive base restored", zap.String("table", req.Table), zap.Uint32("partition", req.Partition),
 		zap.Uint64("decree", req.BaseDecree), zap.Int64("bytes", m.TotalBytes))
 	return nil
 }
@@ -111,7 +126,7 @@ func download(ctx context.Context, s *Store, f checkpoint.FileInfo, path string)
 // replay applies the archived log after the partition's source decree up
 // to req.ToDecree, segment by segment, each checked before any of it is
 // proposed.
-func (n *Node) replay(ctx context.Context, s *Store, r Replica, req *tpb.RestorePartitionRequest, res *tpb.RestorePartitionResult) error {
+func replay(ctx context.Context, s *Store, r BaseReplica, req *tpb.RestorePartitionRequest, res *tpb.RestorePartitionResult) error {
 	c, err := s.catalog(ctx, req.Partition)
 	if err != nil {
 		return err
@@ -145,7 +160,7 @@ func (n *Node) replay(ctx context.Context, s *Store, r Replica, req *tpb.Restore
 
 // proposeEntries proposes the entries in (after, upTo] in batches, the
 // last batch recording upTo as the partition's source decree.
-func proposeEntries(ctx context.Context, r Replica, entries []Entry, after, upTo uint64, res *tpb.RestorePartitionResult) error {
+func proposeEntries(ctx context.Context, r BaseReplica, entries []Entry, after, upTo uint64, res *tpb.RestorePartitionResult) error {
 	var batch []replica.DupEntry
 	size := 0
 	flush := func(to uint64) error {

@@ -150,11 +150,15 @@ func (c *Client) CreateCheckpoint(ctx context.Context, table string, partitions 
 }
 
 // AddDuplication starts duplicating table to the cluster at remoteAddr and
-// returns the duplication.
-func (c *Client) AddDuplication(ctx context.Context, table, remoteAddr string) (*tandempb.DuplicationInfo, error) {
+// returns the duplication (options: see DupAddOption).
+func (c *Client) AddDuplication(ctx context.Context, table, remoteAddr string, opts ...DupAddOption) (*tandempb.DuplicationInfo, error) {
 	ctx, cancel := withDefaultTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	resp, err := c.admin.AddDuplication(withRequestID(ctx), &tandempb.AddDuplicationRequest{Table: table, RemoteAddr: remoteAddr})
+	req := &tandempb.AddDuplicationRequest{Table: table, RemoteAddr: remoteAddr}
+	for _, o := range opts {
+		o(req)
+	}
+	resp, err := c.admin.AddDuplication(withRequestID(ctx), req)
 	if err != nil {
 		return nil, c.adminError(ctx, err, ErrTableNotFound)
 	}

@@ -26,6 +26,9 @@ const remoteCallTimeout = 15 * time.Second
 type Table struct {
 	Name       string
 	Partitions uint32
+	// ID is the cluster's id of the table (0: unknown); an archive seeds
+	// a duplication only of the table it was taken of.
+	ID uint64
 }
 
 // Find returns duplication id of table, or ErrDupNotFound.
@@ -43,6 +46,14 @@ func (n *Node) Find(table, id string) (Info, error) {
 // leaves nothing behind. A retry of the same request (Registry.Add) gets
 // the duplication its first attempt added.
 func (n *Node) Add(ctx context.Context, t Table, remoteAddr string) (*tpb.DuplicationInfo, error) {
+	return n.AddFromArchive(ctx, t, remoteAddr, "")
+}
+
+// AddFromArchive is Add with the remote's bases taken from the table's
+// archive at url (none when url is empty): the source checks the archive
+// and holds its log after each partition's archived point first, and
+// refuses with ErrRefused when it cannot.
+func (n *Node) AddFromArchive(ctx context.Context, t Table, remoteAddr, url string) (*tpb.DuplicationInfo, error) {
 	if err := CheckRemoteAddr(remoteAddr); err != nil {
 		return nil, err
 	}
@@ -51,7 +62,14 @@ func (n *Node) Add(ctx context.Context, t Table, remoteAddr string) (*tpb.Duplic
 	if err != nil {
 		return nil, err
 	}
-	cluster, err := n.createFollower(ctx, t, d)
+	var seed []uint64
+	if url != "" {
+		seed, err = n.planSeed(ctx, t, d.ID, url)
+	}
+	cluster := ""
+	if err == nil {
+		cluster, err = n.createFollower(ctx, t, d, url, seed)
+	}
 	if err == nil && d.State == StateAdding {
 		_, err = n.cfg.Registry.SetState(ctx, d.ID, StateActive)
 		d.State = StateActive
@@ -93,14 +111,15 @@ func remoteTimeout(ctx context.Context) time.Duration {
 
 // createFollower asks the remote cluster for the follower table of d and
 // records the remote cluster's name.
-func (n *Node) createFollower(ctx context.Context, t Table, d Info) (string, error) {
+func (n *Node) createFollower(ctx context.Context, t Table, d Info, seedURL string, seed []uint64) (string, error) {
 	conn, err := n.cfg.Dial(d.RemoteAddr)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %v", ErrRemoteUnreachable, d.RemoteAddr, err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, remoteTimeout(ctx))
 	defer cancel()
-	spec := &tpb.FollowerSpec{Table: t.Name, Partitions: t.Partitions, DupId: d.ID, SourceCluster: n.cfg.Cluster, SourceAddrs: n.cfg.SourceAddrs}
+	spec := &tpb.FollowerSpec{Table: t.Name, Partitions: t.Partitions, DupId: d.ID, SourceCluster: n.cfg.Cluster, SourceAddrs: n.cfg.SourceAddrs,
+		ArchiveUrl: seedURL, ArchiveDecrees: seed}
 	resp, err := tpb.NewAdminClient(conn).CreateFollowerTable(cctx, spec)
 	if err != nil {
 		st, _ := status.FromError(err)

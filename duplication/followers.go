@@ -66,10 +66,16 @@ func (f *followers) sync() {
 }
 
 func (f *followers) start(k pullerKey, r Replica, t Follower) *Puller {
+	p := r.Info().Partition
+	var seed uint64
+	if int(p) < len(t.SeedDecrees) {
+		seed = t.SeedDecrees[p]
+	}
 	return StartPuller(PullerConfig{
-		DupID: t.DupID, Table: t.Table, Partition: r.Info().Partition, SourceAddrs: t.SourceAddrs,
+		DupID: t.DupID, Table: t.Table, Partition: p, SourceAddrs: t.SourceAddrs,
 		Replica: r, WorkDir: filepath.Join(f.cfg.Replicas.Dir(k.group), "dup-base"),
 		Dial: f.cfg.Dial, NodeID: f.cfg.NodeID, Logger: f.cfg.Logger,
+		SeedURL: t.SeedURL, SeedDecree: seed,
 	})
 }
 

@@ -193,6 +193,10 @@ type Follower struct {
 	// SwitchedFrom is the duplication a switchover moved the primary away
 	// from (this table was its source): writes name the new primary.
 	SwitchedFrom string
+	// SeedURL is the archive each partition's first base comes from, with
+	// the archived log up to SeedDecrees[partition] (empty: from the source).
+	SeedURL     string
+	SeedDecrees []uint64
 }
 
 // Peer is a node of this cluster.

@@ -10,7 +10,10 @@ import (
 
 // Metrics are duplication's Prometheus metrics on a node.
 type Metrics struct {
-	shipped    *prometheus.CounterVec
+	shipped *prometheus.CounterVec
+	// baseServed counts base file bytes this node's FetchFile sent: what
+	// a remote's base costs the source (none for a seeded duplication).
+	baseServed *prometheus.CounterVec
 	lagSeconds *prometheus.GaugeVec
 	lagDecrees *prometheus.GaugeVec
 	retained   *prometheus.GaugeVec
@@ -27,6 +30,9 @@ func NewMetrics() *Metrics {
 	return &Metrics{
 		shipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tandem_duplication_shipped_entries_total", Help: "WAL entries shipped to remote clusters by this node.",
+		}, []string{"dup", "table"}),
+		baseServed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tandem_duplication_base_served_bytes_total", Help: "Base file bytes this node sent to remote clusters (FetchFile).",
 		}, []string{"dup", "table"}),
 		lagSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tandem_duplication_lag_seconds", Help: "Age of the oldest source entry the remote has not confirmed.",
@@ -53,7 +59,7 @@ func NewMetrics() *Metrics {
 
 // Collectors lists the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.shipped, m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes, m.replicated, m.replicatedAge}
+	return []prometheus.Collector{m.shipped, m.baseServed, m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes, m.replicated, m.replicatedAge}
 }
 
 // ResetGauges clears per-partition gauges before a refresh, so partitions
@@ -83,6 +89,7 @@ func (m *Metrics) Observe(dupID, table string, st *tpb.DupPartitionStatus) {
 // Forget drops the series of a removed duplication.
 func (m *Metrics) Forget(dupID string) {
 	m.shipped.DeletePartialMatch(prometheus.Labels{"dup": dupID})
+	m.baseServed.DeletePartialMatch(prometheus.Labels{"dup": dupID})
 	for _, g := range []*prometheus.GaugeVec{m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes, m.replicated, m.replicatedAge} {
 		g.DeletePartialMatch(prometheus.Labels{"dup": dupID})
 	}

@@ -28,6 +28,10 @@ type PullerConfig struct {
 	Dial    func(addr string) (*grpc.ClientConn, error)
 	NodeID  string
 	Logger  *zap.Logger
+	// SeedURL, when set, is the archive the first base comes from, with
+	// the archived log up to SeedDecree (dup add --from-archive).
+	SeedURL    string
+	SeedDecree uint64
 }
 
 // Puller keeps one remote partition in step with its source partition. It
@@ -84,7 +88,12 @@ func (p *Puller) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		var err error
 		if needBase {
-			if err = p.bootstrap(ctx); err == nil {
+			if p.seedable() {
+				err = p.seed(ctx)
+			} else {
+				err = p.bootstrap(ctx)
+			}
+			if err == nil {
 				needBase = false
 			}
 		} else {

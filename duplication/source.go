@@ -158,13 +158,16 @@ func (s *Source) FetchFile(req *tpb.FetchFileRequest, stream tpb.Duplication_Fet
 	}
 	defer release()
 	s.touch(req.DupId, req.Partition, req.Report)
-	return sendFile(filepath.Join(r.Catalog().Dir(req.CheckpointId), req.Name), int64(req.Offset), size, stream)
+	sent, err := sendFile(filepath.Join(r.Catalog().Dir(req.CheckpointId), req.Name), int64(req.Offset), size, stream)
+	s.met.baseServed.WithLabelValues(req.DupId, req.Table).Add(float64(sent))
+	return err
 }
 
-func sendFile(path string, offset, size int64, stream tpb.Duplication_FetchFileServer) error {
+// sendFile streams path from offset to size and returns the bytes sent.
+func sendFile(path string, offset, size int64, stream tpb.Duplication_FetchFileServer) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return status.Errorf(codes.Internal, "open %s: %v", filepath.Base(path), err)
+		return 0, status.Errorf(codes.Internal, "open %s: %v", filepath.Base(path), err)
 	}
 	defer f.Close()
 	buf := make([]byte, chunkBytes)
@@ -172,18 +175,18 @@ func sendFile(path string, offset, size int64, stream tpb.Duplication_FetchFileS
 		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
 		if n > 0 {
 			if serr := stream.Send(&tpb.FileChunk{Offset: uint64(off), Data: buf[:n]}); serr != nil {
-				return serr
+				return off - offset, serr
 			}
 			off += int64(n)
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return status.Errorf(codes.Internal, "read %s: %v", filepath.Base(path), err)
+			return off - offset, status.Errorf(codes.Internal, "read %s: %v", filepath.Base(path), err)
 		}
 		if n == 0 {
-			return status.Errorf(codes.Internal, "%s is shorter than its manifest says", filepath.Base(path))
+			return off - offset, status.Errorf(codes.Internal, "%s is shorter than its manifest says", filepath.Base(path))
 		}
 	}
-	return nil
+	return size - offset, nil
 }
 
 // Pull returns applied mutation entries from req.From on, long-polling up

@@ -32,7 +32,7 @@ func (a *adminService) AddDuplication(ctx context.Context, req *tpb.AddDuplicati
 		return nil, toStatus(err)
 	}
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.AddDuplication, func() (*tpb.AddDuplicationResponse, error) {
-		info, err := a.n.dup.Add(ctx, duplication.Table{Name: t.Name, Partitions: t.Partitions}, req.RemoteAddr)
+		info, err := a.n.dup.AddFromArchive(ctx, duplication.Table{Name: t.Name, Partitions: t.Partitions, ID: t.ID}, req.RemoteAddr, req.FromArchive)
 		if err != nil {
 			return nil, toStatus(err)
 		}
@@ -62,7 +62,8 @@ func (a *adminService) CreateFollowerTable(ctx context.Context, spec *tpb.Follow
 
 // createFollowerHere creates the follower table; it runs on the meta leader.
 func (a *adminService) createFollowerHere(ctx context.Context, spec *tpb.FollowerSpec) (*tpb.CreateFollowerTableResponse, error) {
-	follower := &FollowerMeta{DupID: spec.DupId, SourceCluster: spec.SourceCluster, SourceAddrs: spec.SourceAddrs}
+	follower := &FollowerMeta{DupID: spec.DupId, SourceCluster: spec.SourceCluster, SourceAddrs: spec.SourceAddrs,
+		SeedURL: spec.ArchiveUrl, SeedDecrees: spec.ArchiveDecrees}
 	t, index, err := a.n.createTableMeta(ctx, &tpb.CreateTableRequest{Name: spec.Table, Partitions: spec.Partitions}, follower)
 	if err != nil {
 		if errors.Is(err, ErrTableExists) {

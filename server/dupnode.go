@@ -96,7 +96,7 @@ func (d dupMeta) Followers() []duplication.Follower {
 	for _, t := range d.n.meta.followerTables() {
 		f := t.Follower
 		out = append(out, duplication.Follower{Table: t.Name, DupID: f.DupID, SourceCluster: f.SourceCluster, SourceAddrs: f.SourceAddrs,
-			Partitions: t.Partitions, SwitchedFrom: f.SwitchedFrom})
+			Partitions: t.Partitions, SwitchedFrom: f.SwitchedFrom, SeedURL: f.SeedURL, SeedDecrees: f.SeedDecrees})
 	}
 	return out
 }

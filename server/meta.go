@@ -56,6 +56,11 @@ type FollowerMeta struct {
 	// SwitchedFrom is the duplication a switchover moved this table's
 	// primary away from: writes are refused naming the new primary.
 	SwitchedFrom string `json:"switched_from,omitempty"`
+	// SeedURL and SeedDecrees: the archive each partition's first base
+	// comes from, with its log up to the partition's decree (dup add
+	// --from-archive).
+	SeedURL     string   `json:"seed_url,omitempty"`
+	SeedDecrees []uint64 `json:"seed_decrees,omitempty"`
 }
 
 // DupMeta is a duplication of a table of this cluster to a remote one.

@@ -4114,9 +4114,12 @@ func (x *DuplicationInfo) GetRemoteNote() string {
 }
 
 type AddDuplicationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
-	RemoteAddr    string                 `protobuf:"bytes,2,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Table      string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	RemoteAddr string                 `protobuf:"bytes,2,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
+	// from_archive seeds every remote partition's base from this archive URL
+	// (the table's archive) instead of the source.
+	FromArchive   string `protobuf:"bytes,3,opt,name=from_archive,json=fromArchive,proto3" json:"from_archive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4161,6 +4164,13 @@ func (x *AddDuplicationRequest) GetTable() string {
 func (x *AddDuplicationRequest) GetRemoteAddr() string {
 	if x != nil {
 		return x.RemoteAddr
+	}
+	return ""
+}
+
+func (x *AddDuplicationRequest) GetFromArchive() string {
+	if x != nil {
+		return x.FromArchive
 	}
 	return ""
 }
@@ -4454,8 +4464,12 @@ type FollowerSpec struct {
 	DupId         string                 `protobuf:"bytes,3,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
 	SourceCluster string                 `protobuf:"bytes,4,opt,name=source_cluster,json=sourceCluster,proto3" json:"source_cluster,omitempty"`
 	SourceAddrs   []string               `protobuf:"bytes,5,rep,name=source_addrs,json=sourceAddrs,proto3" json:"source_addrs,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// archive_url, when set, seeds each partition from the archive: its base
+	// and archived log up to archive_decrees[partition], then the source's log.
+	ArchiveUrl     string   `protobuf:"bytes,6,opt,name=archive_url,json=archiveUrl,proto3" json:"archive_url,omitempty"`
+	ArchiveDecrees []uint64 `protobuf:"varint,7,rep,packed,name=archive_decrees,json=archiveDecrees,proto3" json:"archive_decrees,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *FollowerSpec) Reset() {
@@ -4519,6 +4533,20 @@ func (x *FollowerSpec) GetSourceCluster() string {
 func (x *FollowerSpec) GetSourceAddrs() []string {
 	if x != nil {
 		return x.SourceAddrs
+	}
+	return nil
+}
+
+func (x *FollowerSpec) GetArchiveUrl() string {
+	if x != nil {
+		return x.ArchiveUrl
+	}
+	return ""
+}
+
+func (x *FollowerSpec) GetArchiveDecrees() []uint64 {
+	if x != nil {
+		return x.ArchiveDecrees
 	}
 	return nil
 }
@@ -7250,11 +7278,12 @@ const file_tandem_proto_rawDesc = "" +
 	"\x17replicated_time_unix_ms\x18\v \x01(\x03R\x14replicatedTimeUnixMs\x124\n" +
 	"\x16replicated_age_seconds\x18\f \x01(\x01R\x14replicatedAgeSeconds\x12\x1f\n" +
 	"\vremote_note\x18\r \x01(\tR\n" +
-	"remoteNote\"N\n" +
+	"remoteNote\"q\n" +
 	"\x15AddDuplicationRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1f\n" +
 	"\vremote_addr\x18\x02 \x01(\tR\n" +
-	"remoteAddr\"V\n" +
+	"remoteAddr\x12!\n" +
+	"\ffrom_archive\x18\x03 \x01(\tR\vfromArchive\"V\n" +
 	"\x16AddDuplicationResponse\x12<\n" +
 	"\vduplication\x18\x01 \x01(\v2\x1a.tandem.v1.DuplicationInfoR\vduplication\"/\n" +
 	"\x17ListDuplicationsRequest\x12\x14\n" +
@@ -7270,7 +7299,7 @@ const file_tandem_proto_rawDesc = "" +
 	"partitions\x18\x02 \x03(\v2\x1d.tandem.v1.DupPartitionStatusR\n" +
 	"partitions\"S\n" +
 	"\x13DuplicationResponse\x12<\n" +
-	"\vduplication\x18\x01 \x01(\v2\x1a.tandem.v1.DuplicationInfoR\vduplication\"\xa5\x01\n" +
+	"\vduplication\x18\x01 \x01(\v2\x1a.tandem.v1.DuplicationInfoR\vduplication\"\xef\x01\n" +
 	"\fFollowerSpec\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1e\n" +
 	"\n" +
@@ -7278,7 +7307,10 @@ const file_tandem_proto_rawDesc = "" +
 	"partitions\x12\x15\n" +
 	"\x06dup_id\x18\x03 \x01(\tR\x05dupId\x12%\n" +
 	"\x0esource_cluster\x18\x04 \x01(\tR\rsourceCluster\x12!\n" +
-	"\fsource_addrs\x18\x05 \x03(\tR\vsourceAddrs\"c\n" +
+	"\fsource_addrs\x18\x05 \x03(\tR\vsourceAddrs\x12\x1f\n" +
+	"\varchive_url\x18\x06 \x01(\tR\n" +
+	"archiveUrl\x12'\n" +
+	"\x0farchive_decrees\x18\a \x03(\x04R\x0earchiveDecrees\"c\n" +
 	"\x1bCreateFollowerTableResponse\x12*\n" +
 	"\x05table\x18\x01 \x01(\v2\x14.tandem.v1.TableInfoR\x05table\x12\x18\n" +
 	"\acluster\x18\x02 \x01(\tR\acluster\"D\n" +

@@ -103,9 +103,9 @@ func commandTable() []*command {
 // dr.go, at the end).
 func dupCommands() []*command {
 	return append([]*command{
-		{name: "add", usage: "TABLE REMOTE_ADDR [--wait]",
-			help:    "start duplicating TABLE to the cluster at REMOTE_ADDR; prints the duplication id; --wait: until every partition is in LOG, with each partition's base bytes as a bar",
-			minArgs: 2, maxArgs: 2, bools: []string{"wait"}, tableArgs: true, run: runDupAdd,
+		{name: "add", usage: "TABLE REMOTE_ADDR [--wait] [--from-archive URL]",
+			help:    "start duplicating TABLE to the cluster at REMOTE_ADDR; prints the duplication id; --wait: until every partition is in LOG, with each partition's base bytes as a bar; --from-archive: the remote takes its bases from TABLE's archive at URL, the source serves only the log after it",
+			minArgs: 2, maxArgs: 2, bools: []string{"wait"}, flags: []string{"from-archive"}, tableArgs: true, run: runDupAdd,
 			change: adminChange("a duplication may have been added", "dup ls $1")},
 		{name: "ls", usage: "[TABLE]", help: "list duplications with id, table, remote, state, lag (MAX-LAG: the worst partition's time/decrees behind)",
 			maxArgs: 1, tableArgs: true, run: runDupLs},

@@ -16,7 +16,11 @@ func runDupAdd(ctx context.Context, s *session, a args) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := c.AddDuplication(ctx, a.arg(0), a.arg(1))
+	var opts []client.DupAddOption
+	if url, ok := a.flags["from-archive"]; ok {
+		opts = append(opts, client.FromArchive(url))
+	}
+	info, err := c.AddDuplication(ctx, a.arg(0), a.arg(1), opts...)
 	if err != nil {
 		return nil, err
 	}
