@@ -31,7 +31,17 @@ func tableInfo(t *TableMeta) *tpb.TableInfo {
 	return ti
 }
 
-func (a *adminService) Nodes(ctx context.Context, _ *tpb.NodesRequest) (*tpb.NodesResponse, error) {
+func (a *adminService) Nodes(ctx context.Context, req *tpb.NodesRequest) (*tpb.NodesResponse, error) {
+	return onMetaLeaderOrLocal(a.n, ctx, req, tpb.AdminClient.Nodes, func() (*tpb.NodesResponse, error) {
+		if a.n.meta.isLeader() {
+			return a.n.nodesView(), nil
+		}
+		return a.nodesByFanout(ctx), nil
+	})
+}
+
+// nodesByFanout is Nodes without a meta leader: every node asked directly.
+func (a *adminService) nodesByFanout(ctx context.Context) *tpb.NodesResponse {
 	resp := &tpb.NodesResponse{Cluster: a.n.cfg.Cluster}
 	for _, nr := range a.n.gatherReplicas(ctx, "") {
 		state := "alive"
@@ -43,7 +53,7 @@ func (a *adminService) Nodes(ctx context.Context, _ *tpb.NodesRequest) (*tpb.Nod
 			MetaRole: a.n.meta.role(nr.peer.ID), Replicas: uint32(len(nr.replicas)),
 		})
 	}
-	return resp, nil
+	return resp
 }
 
 func (a *adminService) CreateTable(ctx context.Context, req *tpb.CreateTableRequest) (*tpb.CreateTableResponse, error) {
@@ -75,13 +85,13 @@ func (n *Node) createTable(ctx context.Context, req *tpb.CreateTableRequest) (*t
 		parts = n.cfg.DefaultPartitions
 	}
 	if reps == 0 {
-		reps = uint32(min(3, len(n.peers)))
+		reps = uint32(min(3, len(n.placeableNodes())))
 	}
 	if parts > maxPartitions {
 		return nil, 0, fmt.Errorf("%w: %d partitions; limit is %d", ErrInvalidArgument, parts, maxPartitions)
 	}
-	if int(reps) > len(n.peers) {
-		return nil, 0, fmt.Errorf("%w: %d replicas but the cluster has %d nodes", ErrInvalidArgument, reps, len(n.peers))
+	if nodes := len(n.placeableNodes()); int(reps) > nodes {
+		return nil, 0, fmt.Errorf("%w: %d replicas but the cluster has %d live nodes", ErrInvalidArgument, reps, nodes)
 	}
 	leader, fctx, err := n.metaLeaderAdmin(ctx)
 	if err != nil {
@@ -104,7 +114,7 @@ func (n *Node) createTableMeta(ctx context.Context, req *tpb.CreateTableRequest,
 		return nil, 0, fmt.Errorf("%w: %d partitions; want 1 to %d", ErrInvalidArgument, parts, maxPartitions)
 	}
 	if reps == 0 {
-		reps = uint32(min(3, len(n.peers)))
+		reps = uint32(min(3, len(n.placeableNodes())))
 	}
 	tm := &TableMeta{Name: req.Name, Partitions: parts, Replicas: reps, CreatedAtMs: n.cfg.Now().UnixMilli(),
 		Placement: place(n.peerIDs(), n.meta.replicaLoad(), parts, reps), Follower: follower, RequestID: requestID(ctx)}
@@ -117,13 +127,7 @@ func (n *Node) createTableMeta(ctx context.Context, req *tpb.CreateTableRequest,
 	return tableInfo(res.Table), index, nil
 }
 
-func (n *Node) peerIDs() []string {
-	ids := make([]string, len(n.peers))
-	for i, p := range n.peers {
-		ids[i] = p.ID
-	}
-	return ids
-}
+func (n *Node) peerIDs() []string { return n.placeableNodes() }
 
 func (a *adminService) DropTable(ctx context.Context, req *tpb.DropTableRequest) (*tpb.DropTableResponse, error) {
 	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.DropTable, func() (*tpb.DropTableResponse, error) {

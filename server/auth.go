@@ -103,6 +103,14 @@ var methodRoles = map[string]Role{
 	tpb.Admin_PromoteFollower_FullMethodName:       RoleAdmin,
 	tpb.Admin_CheckFollower_FullMethodName:         RoleAdmin,
 
+	// Membership: nodes call JoinCluster and NodeHeartbeat on each other
+	// (cluster identity, role admin); drain, rm and rebalance are operators'.
+	tpb.Admin_JoinCluster_FullMethodName:   RoleAdmin,
+	tpb.Admin_NodeHeartbeat_FullMethodName: RoleAdmin,
+	tpb.Admin_DrainNode_FullMethodName:     RoleAdmin,
+	tpb.Admin_RemoveNode_FullMethodName:    RoleAdmin,
+	tpb.Admin_Rebalance_FullMethodName:     RoleRead,
+
 	// Cluster to cluster; a Pull's confirmations hold the source's log back.
 	tpb.Duplication_Prepare_FullMethodName:   RoleAdmin,
 	tpb.Duplication_FetchFile_FullMethodName: RoleAdmin,

@@ -112,9 +112,10 @@ func leadersCheckpoints(perNode [][]*tpb.CheckpointInfo, leaders map[uint32]stri
 
 // gatherCheckpoints asks every node for its checkpoints of table.
 func (n *Node) gatherCheckpoints(ctx context.Context, table string) [][]*tpb.CheckpointInfo {
-	out := make([][]*tpb.CheckpointInfo, len(n.peers))
+	members := n.members()
+	out := make([][]*tpb.CheckpointInfo, len(members))
 	var wg sync.WaitGroup
-	for i, p := range n.peers {
+	for i, p := range members {
 		if p.ID == n.cfg.NodeID {
 			out[i] = n.localCheckpoints(table)
 			continue

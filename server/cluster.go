@@ -79,9 +79,10 @@ type nodeReplicas struct {
 
 // gatherReplicas asks every node (itself directly) for its replicas of table.
 func (n *Node) gatherReplicas(ctx context.Context, table string) []nodeReplicas {
-	out := make([]nodeReplicas, len(n.peers))
+	members := n.members()
+	out := make([]nodeReplicas, len(members))
 	var wg sync.WaitGroup
-	for i, p := range n.peers {
+	for i, p := range members {
 		out[i].peer = p
 		if p.ID == n.cfg.NodeID {
 			out[i].replicas = n.localStatus(table)

@@ -31,6 +31,9 @@ type Config struct {
 	// Peers lists every node of the cluster, this one included. Empty means
 	// a single-node cluster of this node alone.
 	Peers []Peer
+	// Join, when set, is the address of any member of a running cluster
+	// this node joins (instead of Peers).
+	Join string
 	// AdvertiseAddr is the address other nodes, remote clusters and clients
 	// are told to use for this node (routes, leader hints, duplication
 	// sources): set it when the node is reached through a load balancer, a
@@ -98,6 +101,9 @@ func (c Config) Validate() error {
 		}
 		seen[p.ID] = true
 		self = self || p.ID == c.NodeID
+	}
+	if c.Join != "" && (len(c.Peers) > 0 || !validHostPort(c.Join)) {
+		return fmt.Errorf("server config: --join %q: want HOST:PORT of a member, and no --peers", c.Join)
 	}
 	if len(c.Peers) > 0 && !self {
 		return fmt.Errorf("server config: --peers does not name this node %q", c.NodeID)

@@ -41,6 +41,20 @@ var (
 	// ErrNotReady is returned when a node that has just started cannot
 	// answer yet because its metadata has not caught up with the cluster.
 	ErrNotReady = errors.New("server: node not ready: metadata not caught up")
+
+	// Membership (issue 14).
+
+	// ErrUnknownNode is returned for a node id the registry does not have.
+	ErrUnknownNode = errors.New("server: unknown node")
+	// ErrNodeRemoved is returned when a removed node tries to join again
+	// under the same id, or is drained.
+	ErrNodeRemoved = errors.New("server: node was removed from the cluster")
+	// ErrLastCopy is returned by node rm while the node holds a replica no
+	// live node has (re-replication or a drain has not finished).
+	ErrLastCopy = errors.New("server: node holds the only copy of a partition")
+	// ErrLastVoter is returned when removing or draining a node would leave
+	// the meta group or a partition without a quorum of voters.
+	ErrLastVoter = errors.New("server: node is needed for a quorum")
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
@@ -80,6 +94,9 @@ func toStatus(err error) error {
 		return err
 	}
 	if st, ok := drStatus(err); ok {
+		return st
+	}
+	if st, ok := membershipStatus(err); ok {
 		return st
 	}
 	var nl *notLeaderError

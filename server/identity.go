@@ -27,6 +27,9 @@ type identity struct {
 	// Peers are the ids of the nodes the cluster was started with (their
 	// addresses may change with --peers; their ids may not).
 	Peers []string `json:"peers"`
+	// Joined is set for a node that joined a running cluster with --join:
+	// its peers are whoever the cluster has.
+	Joined bool `json:"joined,omitempty"`
 }
 
 // checkIdentity compares the data directory's identity with the flags and
@@ -44,7 +47,7 @@ func checkIdentity(dir string, want identity) error {
 	if err := json.Unmarshal(b, &have); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if have.Cluster == want.Cluster && have.NodeID == want.NodeID && slices.Equal(have.Peers, want.Peers) {
+	if have.Cluster == want.Cluster && have.NodeID == want.NodeID && have.Joined == want.Joined && (want.Joined || slices.Equal(have.Peers, want.Peers)) {
 		return nil
 	}
 	return fmt.Errorf("%w: %s holds node %s of cluster %q with peers [%s], but this node is started as %s of cluster %q with peers [%s]; start it with its original --id, --cluster and --peers, or give it another --data directory",
@@ -78,6 +81,10 @@ func syncDirOf(path string) error {
 // identityOf is the identity a node's configuration claims.
 func identityOf(cfg Config, peers []Peer) identity {
 	id := identity{Cluster: cfg.Cluster, NodeID: cfg.NodeID}
+	if cfg.Join != "" {
+		id.Joined = true
+		return id
+	}
 	for _, p := range peers {
 		id.Peers = append(id.Peers, p.ID)
 	}

@@ -105,11 +105,13 @@ type MetaState struct {
 	// RemovedArchives lists removed archive ids (with removal time), so
 	// nodes release their floors (see RemovedDups).
 	RemovedArchives map[string]int64 `json:"removed_archives,omitempty"`
+	// Nodes is the node registry (metacmd_nodes.go).
+	Nodes map[string]*NodeMeta `json:"nodes,omitempty"`
 }
 
 func newMetaState() *MetaState {
 	return &MetaState{Tables: map[string]*TableMeta{}, NextTableID: 1, Config: map[string]string{}, Dups: map[string]*DupMeta{}, RemovedDups: map[string]int64{}, RemovedDupRemotes: map[string]string{},
-		Archives: map[string]*ArchiveMeta{}, RemovedArchives: map[string]int64{}}
+		Archives: map[string]*ArchiveMeta{}, RemovedArchives: map[string]int64{}, Nodes: map[string]*NodeMeta{}}
 }
 
 func (s *MetaState) clone() *MetaState {
@@ -297,6 +299,14 @@ func decodeMetaState(r io.Reader) (*MetaState, error) {
 	}
 	if err := s.fillArchives(); err != nil {
 		return nil, err
+	}
+	if s.Nodes == nil {
+		s.Nodes = map[string]*NodeMeta{}
+	}
+	for id, nm := range s.Nodes {
+		if nm == nil || nm.ID != id {
+			return nil, fmt.Errorf("%w: node entry %q", errMalformedMeta, id)
+		}
 	}
 	for name, t := range s.Tables {
 		if t == nil || t.Name != name {

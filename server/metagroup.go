@@ -47,7 +47,7 @@ type metaGroup struct {
 	done         chan struct{}
 }
 
-func openMetaGroup(cfg Config, peers []Peer, mux *raftnet.Mux, logDB *logdb.DB, lg *zap.Logger) (*metaGroup, error) {
+func openMetaGroup(cfg Config, peers []Peer, book *addressBook, mux *raftnet.Mux, logDB *logdb.DB, lg *zap.Logger) (*metaGroup, error) {
 	dir := filepath.Join(cfg.DataDir, "meta")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -67,15 +67,18 @@ func openMetaGroup(cfg Config, peers []Peer, mux *raftnet.Mux, logDB *logdb.DB, 
 	}
 	m := &metaGroup{fsm: newMetaFSM(lg), glog: glog, snaps: snaps, lg: lg}
 	m.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl, ServerAddressProvider: peerAddresses(peers),
+		Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl, ServerAddressProvider: book,
 	})
 	timing := metaTiming(cfg.Raft)
 	rc := timing.RaftConfig(cfg.NodeID, hl)
 	rc.SnapshotThreshold = 1024
 	rc.TrailingLogs = 1024
-	if err := bootstrapMeta(rc, glog, snaps, m.trans, peers); err != nil {
-		m.trans.Close()
-		return nil, err
+	// A joining node starts without a configuration: the leader adds it.
+	if cfg.Join == "" {
+		if err := bootstrapMeta(rc, glog, snaps, m.trans, peers); err != nil {
+			m.trans.Close()
+			return nil, err
+		}
 	}
 	if m.raft, err = raft.NewRaft(rc, m.fsm, glog, glog, snaps, m.trans); err != nil {
 		m.trans.Close()
@@ -91,9 +94,9 @@ func openMetaGroup(cfg Config, peers []Peer, mux *raftnet.Mux, logDB *logdb.DB, 
 			m.tell() // followers learn the new term's first commit at once
 		}
 	})
-	if peers[0].ID == cfg.NodeID {
+	if cfg.Join == "" && peers[0].ID == cfg.NodeID {
 		c := raftnet.Campaigner{Raft: m.raft, Elect: m.elect.Campaign, Mux: mux, Group: metaGroupID, NodeID: cfg.NodeID,
-			Addresses: peerAddresses(peers), Logger: lg.With(zap.String("group", "meta"))}
+			Addresses: book, Logger: lg.With(zap.String("group", "meta"))}
 		go c.Run(m.done)
 	}
 	return m, nil

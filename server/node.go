@@ -34,6 +34,10 @@ type Node struct {
 	cfg   Config
 	lg    *zap.Logger
 	peers []Peer
+	// book resolves node ids to addresses (--peers, then the registry).
+	book *addressBook
+	// live is the meta leader's view of nodes' heartbeats.
+	live *liveness
 
 	shared *rocksdb.Shared
 	logDB  *logdb.DB
@@ -107,6 +111,8 @@ func (n *Node) open() error {
 	}
 	n.mux = n.newMux(ln)
 	n.peers = n.cfg.peers(n.Addr())
+	n.book = newAddressBook(n.peers)
+	n.live = newLiveness()
 	var err error
 	// Data groups' heartbeats to a node share one connection and frame
 	// (the meta group keeps its own transport).
@@ -136,17 +142,34 @@ func (n *Node) open() error {
 	}
 	n.met = newMetrics(n)
 	n.conns = newConnPool(n.dialOptions()...)
-	if n.meta, err = openMetaGroup(n.cfg, n.peers, n.mux, n.logDB, n.lg); err != nil {
+	if n.cfg.Join != "" {
+		// Ask to be registered before the meta group opens: the leader adds
+		// this node to it and catches it up.
+		_, statErr := os.Stat(filepath.Join(n.cfg.DataDir, "meta", "joined"))
+		if err := n.join(statErr == nil); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(n.cfg.DataDir, "meta"), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(n.cfg.DataDir, "meta", "joined"), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	if n.meta, err = openMetaGroup(n.cfg, n.peers, n.book, n.mux, n.logDB, n.lg); err != nil {
 		return fmt.Errorf("open meta group: %w", err)
 	}
+	n.meta.watch(n.onRegistryChange)
+	n.onRegistryChange()
 	// Serve only now: every KV and Admin call reads the meta group, and a
 	// client retrying against a restarting node must not find it nil.
 	n.startGRPC()
 	if err := n.startHTTP(); err != nil {
 		return err
 	}
-	n.loops.Add(1)
+	n.loops.Add(2)
 	go n.reconcileLoop()
+	go n.membershipLoop()
 	n.startDuplication()
 	n.startArchive()
 	return nil
@@ -203,14 +226,7 @@ func (n *Node) ID() string { return n.cfg.NodeID }
 func (n *Node) Ready() bool { return n.ready.Load() }
 
 // peerAddr returns the address of node id.
-func (n *Node) peerAddr(id string) string {
-	for _, p := range n.peers {
-		if p.ID == id {
-			return p.Addr
-		}
-	}
-	return ""
-}
+func (n *Node) peerAddr(id string) string { return n.book.addr(id) }
 
 // limits returns the runtime configuration in force.
 func (n *Node) limits() *runtimeConfig { return n.runtime.Load() }

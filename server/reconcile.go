@@ -138,7 +138,7 @@ func (n *Node) openReplica(t *TableMeta, p uint32, nodes []string, rc runtimeCon
 	r, err := replica.Open(replica.Config{
 		NodeID: n.cfg.NodeID, Group: g, Table: t.Name, Partition: p,
 		Dir:     n.replicaDir(g),
-		Servers: servers, Addresses: peerAddresses(n.peers), Raft: timing,
+		Servers: servers, Addresses: n.book, Raft: timing,
 		Shared: n.shared, LogDB: n.logDB, Mux: n.mux, Scheduler: n.sched, Now: n.cfg.Now, Logger: n.lg,
 		Heartbeats: n.hub,
 		Metrics:    n.met.ops.raft,

@@ -57,6 +57,18 @@ var configKeys = map[string]configKey{
 		name: "raft.snapshot_threshold", def: "8192", check: intRange(16, 1<<30),
 		help: "raft log entries since the last snapshot that trigger a new one",
 	},
+	"cluster.dead_node_timeout": {
+		name: "cluster.dead_node_timeout", def: "5m0s", check: durationRange(time.Second, 7*24*time.Hour),
+		help: "a node silent this long is dead: its replicas are re-created on live nodes",
+	},
+	"cluster.meta_voters": {
+		name: "cluster.meta_voters", def: "3", check: oddRange(1, 7),
+		help: "voters of the meta group (odd); other nodes follow it as non-voters",
+	},
+	"cluster.max_moves_per_node": {
+		name: "cluster.max_moves_per_node", def: "2", check: intRange(1, 64),
+		help: "replica moves (re-replication, drain, balance) a node takes part in at once",
+	},
 	"raft.trailing_logs": {
 		// At least 1: with 0 raft compacts the whole log, a delete that
 		// the log store cannot tell from raft truncating a conflicting
@@ -76,6 +88,18 @@ func intRange(lo, hi int64) func(string) (string, error) {
 			return "", fmt.Errorf("%d is outside [%d, %d]", n, lo, hi)
 		}
 		return strconv.FormatInt(n, 10), nil
+	}
+}
+
+// oddRange accepts odd integers in [lo, hi] (voter counts).
+func oddRange(lo, hi int64) func(string) (string, error) {
+	inRange := intRange(lo, hi)
+	return func(v string) (string, error) {
+		s, err := inRange(v)
+		if err == nil && (s[len(s)-1]-'0')%2 == 0 {
+			return "", fmt.Errorf("%s is even; want an odd count", s)
+		}
+		return s, err
 	}
 }
 
@@ -122,6 +146,10 @@ type runtimeConfig struct {
 	TrailingLogs      uint64
 	Checkpoint        checkpoint.Policy
 	Retention         logdb.RetentionCap
+	// Membership (issue 14).
+	DeadNodeTimeout time.Duration
+	MetaVoters      int
+	MaxMovesPerNode int
 }
 
 // effectiveConfig merges overrides over defaults; values were validated
@@ -140,6 +168,9 @@ func effectiveConfig(overrides map[string]string) runtimeConfig {
 		MaxValueBytes:     int(atoi("kv.max_value_bytes")),
 		SnapshotThreshold: uint64(atoi("raft.snapshot_threshold")),
 		TrailingLogs:      uint64(atoi("raft.trailing_logs")),
+		DeadNodeTimeout:   dur("cluster.dead_node_timeout"),
+		MetaVoters:        int(atoi("cluster.meta_voters")),
+		MaxMovesPerNode:   int(atoi("cluster.max_moves_per_node")),
 		Retention:         logdb.RetentionCap{MaxBytes: uint64(atoi("dup.log_retain_bytes")), MaxAge: dur("dup.log_retain_age")},
 		Checkpoint: checkpoint.Policy{
 			Interval:    dur("checkpoint.interval"),

@@ -14,3 +14,12 @@ const ErrorDomain = "tandem-kv"
 // ReasonRemoteUnreachable marks a node's answer that a remote cluster did
 // not answer it: final, not a reason to ask another node.
 const ReasonRemoteUnreachable = "REMOTE_UNREACHABLE"
+
+// Reasons of membership refusals (node add, drain, rm).
+const (
+	ReasonUnknownNode  = "UNKNOWN_NODE"
+	ReasonNodeRemoved  = "NODE_REMOVED"
+	ReasonLastCopy     = "LAST_COPY"
+	ReasonLastVoter    = "LAST_VOTER"
+	ReasonWrongCluster = "WRONG_CLUSTER"
+)

@@ -1759,10 +1759,20 @@ type NodeInfo struct {
 	// state is "alive" or "unreachable", as seen by the answering node.
 	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
 	// meta_role is "leader", "voter" or "nonvoter" in the meta group.
-	MetaRole      string `protobuf:"bytes,4,opt,name=meta_role,json=metaRole,proto3" json:"meta_role,omitempty"`
-	Replicas      uint32 `protobuf:"varint,5,opt,name=replicas,proto3" json:"replicas,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MetaRole string `protobuf:"bytes,4,opt,name=meta_role,json=metaRole,proto3" json:"meta_role,omitempty"`
+	Replicas uint32 `protobuf:"varint,5,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	// Membership (issue 14): state is then one of "alive", "suspect",
+	// "dead", "draining", "removed" as the meta leader sees it.
+	// last_contact_unix_ms is the node's last heartbeat to the meta leader
+	// (0: none since that leader was elected).
+	LastContactUnixMs int64 `protobuf:"varint,6,opt,name=last_contact_unix_ms,json=lastContactUnixMs,proto3" json:"last_contact_unix_ms,omitempty"`
+	// leaders counts the partitions the node reported leading.
+	Leaders uint32 `protobuf:"varint,7,opt,name=leaders,proto3" json:"leaders,omitempty"`
+	// moving counts replica moves to or from the node in progress.
+	Moving         uint32 `protobuf:"varint,8,opt,name=moving,proto3" json:"moving,omitempty"`
+	JoinedAtUnixMs int64  `protobuf:"varint,9,opt,name=joined_at_unix_ms,json=joinedAtUnixMs,proto3" json:"joined_at_unix_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *NodeInfo) Reset() {
@@ -1826,6 +1836,34 @@ func (x *NodeInfo) GetMetaRole() string {
 func (x *NodeInfo) GetReplicas() uint32 {
 	if x != nil {
 		return x.Replicas
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetLastContactUnixMs() int64 {
+	if x != nil {
+		return x.LastContactUnixMs
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetLeaders() uint32 {
+	if x != nil {
+		return x.Leaders
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetMoving() uint32 {
+	if x != nil {
+		return x.Moving
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetJoinedAtUnixMs() int64 {
+	if x != nil {
+		return x.JoinedAtUnixMs
 	}
 	return 0
 }
@@ -6306,6 +6344,596 @@ func (x *RestorePartitionRequest) GetToDecree() uint64 {
 	return 0
 }
 
+// JoinClusterRequest is sent by a node started with --join to any member.
+type JoinClusterRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// addr is the address the joining node advertises.
+	Addr string `protobuf:"bytes,2,opt,name=addr,proto3" json:"addr,omitempty"`
+	// cluster is the joining node's --cluster; a mismatch is refused.
+	Cluster       string `protobuf:"bytes,3,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinClusterRequest) Reset() {
+	*x = JoinClusterRequest{}
+	mi := &file_tandem_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinClusterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinClusterRequest) ProtoMessage() {}
+
+func (x *JoinClusterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinClusterRequest.ProtoReflect.Descriptor instead.
+func (*JoinClusterRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{97}
+}
+
+func (x *JoinClusterRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *JoinClusterRequest) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *JoinClusterRequest) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+type JoinClusterResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Cluster string                 `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// members are the registered nodes (the joining one included).
+	Members       []*NodeInfo `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinClusterResponse) Reset() {
+	*x = JoinClusterResponse{}
+	mi := &file_tandem_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinClusterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinClusterResponse) ProtoMessage() {}
+
+func (x *JoinClusterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinClusterResponse.ProtoReflect.Descriptor instead.
+func (*JoinClusterResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{98}
+}
+
+func (x *JoinClusterResponse) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *JoinClusterResponse) GetMembers() []*NodeInfo {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// NodeHeartbeatRequest is every node's report to the meta leader.
+type NodeHeartbeatRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Addr          string                 `protobuf:"bytes,2,opt,name=addr,proto3" json:"addr,omitempty"`
+	MetaApplied   uint64                 `protobuf:"varint,3,opt,name=meta_applied,json=metaApplied,proto3" json:"meta_applied,omitempty"`
+	Replicas      uint32                 `protobuf:"varint,4,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	Leaders       uint32                 `protobuf:"varint,5,opt,name=leaders,proto3" json:"leaders,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeHeartbeatRequest) Reset() {
+	*x = NodeHeartbeatRequest{}
+	mi := &file_tandem_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeHeartbeatRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeHeartbeatRequest) ProtoMessage() {}
+
+func (x *NodeHeartbeatRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeHeartbeatRequest.ProtoReflect.Descriptor instead.
+func (*NodeHeartbeatRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{99}
+}
+
+func (x *NodeHeartbeatRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeHeartbeatRequest) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *NodeHeartbeatRequest) GetMetaApplied() uint64 {
+	if x != nil {
+		return x.MetaApplied
+	}
+	return 0
+}
+
+func (x *NodeHeartbeatRequest) GetReplicas() uint32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
+func (x *NodeHeartbeatRequest) GetLeaders() uint32 {
+	if x != nil {
+		return x.Leaders
+	}
+	return 0
+}
+
+type NodeHeartbeatResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeHeartbeatResponse) Reset() {
+	*x = NodeHeartbeatResponse{}
+	mi := &file_tandem_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeHeartbeatResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeHeartbeatResponse) ProtoMessage() {}
+
+func (x *NodeHeartbeatResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeHeartbeatResponse.ProtoReflect.Descriptor instead.
+func (*NodeHeartbeatResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{100}
+}
+
+type DrainNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeRequest) Reset() {
+	*x = DrainNodeRequest{}
+	mi := &file_tandem_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeRequest) ProtoMessage() {}
+
+func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
+func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{101}
+}
+
+func (x *DrainNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type DrainNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *NodeInfo              `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeResponse) Reset() {
+	*x = DrainNodeResponse{}
+	mi := &file_tandem_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeResponse) ProtoMessage() {}
+
+func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
+func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{102}
+}
+
+func (x *DrainNodeResponse) GetNode() *NodeInfo {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+type RemoveNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeRequest) Reset() {
+	*x = RemoveNodeRequest{}
+	mi := &file_tandem_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeRequest) ProtoMessage() {}
+
+func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{103}
+}
+
+func (x *RemoveNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type RemoveNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *NodeInfo              `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeResponse) Reset() {
+	*x = RemoveNodeResponse{}
+	mi := &file_tandem_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeResponse) ProtoMessage() {}
+
+func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
+func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *RemoveNodeResponse) GetNode() *NodeInfo {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+// ReplicaMove is one partition replica moving between nodes.
+type ReplicaMove struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Table     string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partition uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	FromNode  string                 `protobuf:"bytes,3,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	ToNode    string                 `protobuf:"bytes,4,opt,name=to_node,json=toNode,proto3" json:"to_node,omitempty"`
+	// phase is "adding" (target catching up as a non-voter), "promoting",
+	// "removing".
+	Phase string `protobuf:"bytes,5,opt,name=phase,proto3" json:"phase,omitempty"`
+	// reason is "dead", "removed", "draining" or "balance".
+	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	StartedUnixMs int64  `protobuf:"varint,7,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaMove) Reset() {
+	*x = ReplicaMove{}
+	mi := &file_tandem_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaMove) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaMove) ProtoMessage() {}
+
+func (x *ReplicaMove) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaMove.ProtoReflect.Descriptor instead.
+func (*ReplicaMove) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{105}
+}
+
+func (x *ReplicaMove) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *ReplicaMove) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReplicaMove) GetFromNode() string {
+	if x != nil {
+		return x.FromNode
+	}
+	return ""
+}
+
+func (x *ReplicaMove) GetToNode() string {
+	if x != nil {
+		return x.ToNode
+	}
+	return ""
+}
+
+func (x *ReplicaMove) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *ReplicaMove) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReplicaMove) GetStartedUnixMs() int64 {
+	if x != nil {
+		return x.StartedUnixMs
+	}
+	return 0
+}
+
+type RebalanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebalanceRequest) Reset() {
+	*x = RebalanceRequest{}
+	mi := &file_tandem_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebalanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebalanceRequest) ProtoMessage() {}
+
+func (x *RebalanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebalanceRequest.ProtoReflect.Descriptor instead.
+func (*RebalanceRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{106}
+}
+
+type RebalanceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Moves []*ReplicaMove         `protobuf:"bytes,1,rep,name=moves,proto3" json:"moves,omitempty"`
+	// under_replicated counts partitions with fewer live replicas than wanted.
+	UnderReplicated uint32 `protobuf:"varint,2,opt,name=under_replicated,json=underReplicated,proto3" json:"under_replicated,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RebalanceResponse) Reset() {
+	*x = RebalanceResponse{}
+	mi := &file_tandem_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebalanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebalanceResponse) ProtoMessage() {}
+
+func (x *RebalanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebalanceResponse.ProtoReflect.Descriptor instead.
+func (*RebalanceResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *RebalanceResponse) GetMoves() []*ReplicaMove {
+	if x != nil {
+		return x.Moves
+	}
+	return nil
+}
+
+func (x *RebalanceResponse) GetUnderReplicated() uint32 {
+	if x != nil {
+		return x.UnderReplicated
+	}
+	return 0
+}
+
 // FollowerReport is what the remote partition leader says of itself with
 // every call, so the source can show progress without asking.
 type FollowerReport struct {
@@ -6330,7 +6958,7 @@ type FollowerReport struct {
 
 func (x *FollowerReport) Reset() {
 	*x = FollowerReport{}
-	mi := &file_tandem_proto_msgTypes[97]
+	mi := &file_tandem_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6342,7 +6970,7 @@ func (x *FollowerReport) String() string {
 func (*FollowerReport) ProtoMessage() {}
 
 func (x *FollowerReport) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[97]
+	mi := &file_tandem_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6355,7 +6983,7 @@ func (x *FollowerReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowerReport.ProtoReflect.Descriptor instead.
 func (*FollowerReport) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{97}
+	return file_tandem_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *FollowerReport) GetState() string {
@@ -6440,7 +7068,7 @@ type PrepareRequest struct {
 
 func (x *PrepareRequest) Reset() {
 	*x = PrepareRequest{}
-	mi := &file_tandem_proto_msgTypes[98]
+	mi := &file_tandem_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6452,7 +7080,7 @@ func (x *PrepareRequest) String() string {
 func (*PrepareRequest) ProtoMessage() {}
 
 func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[98]
+	mi := &file_tandem_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6465,7 +7093,7 @@ func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareRequest.ProtoReflect.Descriptor instead.
 func (*PrepareRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{98}
+	return file_tandem_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *PrepareRequest) GetDupId() string {
@@ -6510,7 +7138,7 @@ type PrepareResponse struct {
 
 func (x *PrepareResponse) Reset() {
 	*x = PrepareResponse{}
-	mi := &file_tandem_proto_msgTypes[99]
+	mi := &file_tandem_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6522,7 +7150,7 @@ func (x *PrepareResponse) String() string {
 func (*PrepareResponse) ProtoMessage() {}
 
 func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[99]
+	mi := &file_tandem_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6535,7 +7163,7 @@ func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareResponse.ProtoReflect.Descriptor instead.
 func (*PrepareResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{99}
+	return file_tandem_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *PrepareResponse) GetCheckpointId() string {
@@ -6581,7 +7209,7 @@ type FetchFileRequest struct {
 
 func (x *FetchFileRequest) Reset() {
 	*x = FetchFileRequest{}
-	mi := &file_tandem_proto_msgTypes[100]
+	mi := &file_tandem_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6593,7 +7221,7 @@ func (x *FetchFileRequest) String() string {
 func (*FetchFileRequest) ProtoMessage() {}
 
 func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[100]
+	mi := &file_tandem_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6606,7 +7234,7 @@ func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchFileRequest.ProtoReflect.Descriptor instead.
 func (*FetchFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{100}
+	return file_tandem_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *FetchFileRequest) GetDupId() string {
@@ -6668,7 +7296,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_tandem_proto_msgTypes[101]
+	mi := &file_tandem_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6680,7 +7308,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[101]
+	mi := &file_tandem_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6693,7 +7321,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{101}
+	return file_tandem_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *FileChunk) GetOffset() uint64 {
@@ -6729,7 +7357,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_tandem_proto_msgTypes[102]
+	mi := &file_tandem_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6741,7 +7369,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[102]
+	mi := &file_tandem_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6754,7 +7382,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{102}
+	return file_tandem_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *PullRequest) GetDupId() string {
@@ -6825,7 +7453,7 @@ type WalEntry struct {
 
 func (x *WalEntry) Reset() {
 	*x = WalEntry{}
-	mi := &file_tandem_proto_msgTypes[103]
+	mi := &file_tandem_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6837,7 +7465,7 @@ func (x *WalEntry) String() string {
 func (*WalEntry) ProtoMessage() {}
 
 func (x *WalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[103]
+	mi := &file_tandem_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6850,7 +7478,7 @@ func (x *WalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
 func (*WalEntry) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{103}
+	return file_tandem_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *WalEntry) GetDecree() uint64 {
@@ -6899,7 +7527,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_tandem_proto_msgTypes[104]
+	mi := &file_tandem_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6911,7 +7539,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[104]
+	mi := &file_tandem_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6924,7 +7552,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{104}
+	return file_tandem_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *PullResponse) GetEntries() []*WalEntry {
@@ -7090,13 +7718,17 @@ const file_tandem_proto_rawDesc = "" +
 	"multi_sets\x18\x04 \x03(\v2\x1a.tandem.v1.MultiSetRequestR\tmultiSets\"\x8e\x01\n" +
 	"\x12BatchWriteResponse\x122\n" +
 	"\aresults\x18\x01 \x03(\v2\x18.tandem.v1.BatchOpResultR\aresults\x12D\n" +
-	"\x11multi_set_results\x18\x02 \x03(\v2\x18.tandem.v1.BatchOpResultR\x0fmultiSetResults\"}\n" +
+	"\x11multi_set_results\x18\x02 \x03(\v2\x18.tandem.v1.BatchOpResultR\x0fmultiSetResults\"\x8b\x02\n" +
 	"\bNodeInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04addr\x18\x02 \x01(\tR\x04addr\x12\x14\n" +
 	"\x05state\x18\x03 \x01(\tR\x05state\x12\x1b\n" +
 	"\tmeta_role\x18\x04 \x01(\tR\bmetaRole\x12\x1a\n" +
-	"\breplicas\x18\x05 \x01(\rR\breplicas\"\x0e\n" +
+	"\breplicas\x18\x05 \x01(\rR\breplicas\x12/\n" +
+	"\x14last_contact_unix_ms\x18\x06 \x01(\x03R\x11lastContactUnixMs\x12\x18\n" +
+	"\aleaders\x18\a \x01(\rR\aleaders\x12\x16\n" +
+	"\x06moving\x18\b \x01(\rR\x06moving\x12)\n" +
+	"\x11joined_at_unix_ms\x18\t \x01(\x03R\x0ejoinedAtUnixMs\"\x0e\n" +
 	"\fNodesRequest\"T\n" +
 	"\rNodesResponse\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12)\n" +
@@ -7449,7 +8081,41 @@ const file_tandem_proto_rawDesc = "" +
 	"\fsource_table\x18\x04 \x01(\tR\vsourceTable\x12\x1f\n" +
 	"\vbase_decree\x18\x05 \x01(\x04R\n" +
 	"baseDecree\x12\x1b\n" +
-	"\tto_decree\x18\x06 \x01(\x04R\btoDecree\"\x9e\x03\n" +
+	"\tto_decree\x18\x06 \x01(\x04R\btoDecree\"[\n" +
+	"\x12JoinClusterRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
+	"\x04addr\x18\x02 \x01(\tR\x04addr\x12\x18\n" +
+	"\acluster\x18\x03 \x01(\tR\acluster\"^\n" +
+	"\x13JoinClusterResponse\x12\x18\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\x12-\n" +
+	"\amembers\x18\x02 \x03(\v2\x13.tandem.v1.NodeInfoR\amembers\"\x9c\x01\n" +
+	"\x14NodeHeartbeatRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
+	"\x04addr\x18\x02 \x01(\tR\x04addr\x12!\n" +
+	"\fmeta_applied\x18\x03 \x01(\x04R\vmetaApplied\x12\x1a\n" +
+	"\breplicas\x18\x04 \x01(\rR\breplicas\x12\x18\n" +
+	"\aleaders\x18\x05 \x01(\rR\aleaders\"\x17\n" +
+	"\x15NodeHeartbeatResponse\"+\n" +
+	"\x10DrainNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"<\n" +
+	"\x11DrainNodeResponse\x12'\n" +
+	"\x04node\x18\x01 \x01(\v2\x13.tandem.v1.NodeInfoR\x04node\",\n" +
+	"\x11RemoveNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"=\n" +
+	"\x12RemoveNodeResponse\x12'\n" +
+	"\x04node\x18\x01 \x01(\v2\x13.tandem.v1.NodeInfoR\x04node\"\xcd\x01\n" +
+	"\vReplicaMove\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x1b\n" +
+	"\tfrom_node\x18\x03 \x01(\tR\bfromNode\x12\x17\n" +
+	"\ato_node\x18\x04 \x01(\tR\x06toNode\x12\x14\n" +
+	"\x05phase\x18\x05 \x01(\tR\x05phase\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12&\n" +
+	"\x0fstarted_unix_ms\x18\a \x01(\x03R\rstartedUnixMs\"\x12\n" +
+	"\x10RebalanceRequest\"l\n" +
+	"\x11RebalanceResponse\x12,\n" +
+	"\x05moves\x18\x01 \x03(\v2\x16.tandem.v1.ReplicaMoveR\x05moves\x12)\n" +
+	"\x10under_replicated\x18\x02 \x01(\rR\x0funderReplicated\"\x9e\x03\n" +
 	"\x0eFollowerReport\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12&\n" +
 	"\x0fbase_bytes_done\x18\x02 \x01(\x04R\rbaseBytesDone\x12(\n" +
@@ -7540,7 +8206,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x05Count\x12\x17.tandem.v1.CountRequest\x1a\x18.tandem.v1.CountResponse\x12C\n" +
 	"\bBatchGet\x12\x1a.tandem.v1.BatchGetRequest\x1a\x1b.tandem.v1.BatchGetResponse\x12I\n" +
 	"\n" +
-	"BatchWrite\x12\x1c.tandem.v1.BatchWriteRequest\x1a\x1d.tandem.v1.BatchWriteResponse2\xc0\x17\n" +
+	"BatchWrite\x12\x1c.tandem.v1.BatchWriteRequest\x1a\x1d.tandem.v1.BatchWriteResponse2\xbd\x1a\n" +
 	"\x05Admin\x12:\n" +
 	"\x05Nodes\x12\x17.tandem.v1.NodesRequest\x1a\x18.tandem.v1.NodesResponse\x12L\n" +
 	"\vCreateTable\x12\x1d.tandem.v1.CreateTableRequest\x1a\x1e.tandem.v1.CreateTableResponse\x12F\n" +
@@ -7581,7 +8247,13 @@ const file_tandem_proto_rawDesc = "" +
 	"\rRemoveArchive\x12\x19.tandem.v1.ArchiveRequest\x1a\x1a.tandem.v1.ArchiveResponse\x12@\n" +
 	"\aRestore\x12\x19.tandem.v1.RestoreRequest\x1a\x1a.tandem.v1.RestoreResponse\x12a\n" +
 	"\x12LocalArchiveStatus\x12$.tandem.v1.LocalArchiveStatusRequest\x1a%.tandem.v1.LocalArchiveStatusResponse\x12Y\n" +
-	"\x10RestorePartition\x12\".tandem.v1.RestorePartitionRequest\x1a!.tandem.v1.RestorePartitionResult2\xca\x01\n" +
+	"\x10RestorePartition\x12\".tandem.v1.RestorePartitionRequest\x1a!.tandem.v1.RestorePartitionResult\x12L\n" +
+	"\vJoinCluster\x12\x1d.tandem.v1.JoinClusterRequest\x1a\x1e.tandem.v1.JoinClusterResponse\x12R\n" +
+	"\rNodeHeartbeat\x12\x1f.tandem.v1.NodeHeartbeatRequest\x1a .tandem.v1.NodeHeartbeatResponse\x12F\n" +
+	"\tDrainNode\x12\x1b.tandem.v1.DrainNodeRequest\x1a\x1c.tandem.v1.DrainNodeResponse\x12I\n" +
+	"\n" +
+	"RemoveNode\x12\x1c.tandem.v1.RemoveNodeRequest\x1a\x1d.tandem.v1.RemoveNodeResponse\x12F\n" +
+	"\tRebalance\x12\x1b.tandem.v1.RebalanceRequest\x1a\x1c.tandem.v1.RebalanceResponse2\xca\x01\n" +
 	"\vDuplication\x12@\n" +
 	"\aPrepare\x12\x19.tandem.v1.PrepareRequest\x1a\x1a.tandem.v1.PrepareResponse\x12@\n" +
 	"\tFetchFile\x12\x1b.tandem.v1.FetchFileRequest\x1a\x14.tandem.v1.FileChunk0\x01\x127\n" +
@@ -7600,7 +8272,7 @@ func file_tandem_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 106)
+var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 117)
 var file_tandem_proto_goTypes = []any{
 	(DuplicationState)(0),                 // 0: tandem.v1.DuplicationState
 	(DupPartitionState)(0),                // 1: tandem.v1.DupPartitionState
@@ -7702,15 +8374,26 @@ var file_tandem_proto_goTypes = []any{
 	(*RestorePartitionResult)(nil),        // 97: tandem.v1.RestorePartitionResult
 	(*RestoreResponse)(nil),               // 98: tandem.v1.RestoreResponse
 	(*RestorePartitionRequest)(nil),       // 99: tandem.v1.RestorePartitionRequest
-	(*FollowerReport)(nil),                // 100: tandem.v1.FollowerReport
-	(*PrepareRequest)(nil),                // 101: tandem.v1.PrepareRequest
-	(*PrepareResponse)(nil),               // 102: tandem.v1.PrepareResponse
-	(*FetchFileRequest)(nil),              // 103: tandem.v1.FetchFileRequest
-	(*FileChunk)(nil),                     // 104: tandem.v1.FileChunk
-	(*PullRequest)(nil),                   // 105: tandem.v1.PullRequest
-	(*WalEntry)(nil),                      // 106: tandem.v1.WalEntry
-	(*PullResponse)(nil),                  // 107: tandem.v1.PullResponse
-	nil,                                   // 108: tandem.v1.RestoreRequest.ToPartitionDecreesEntry
+	(*JoinClusterRequest)(nil),            // 100: tandem.v1.JoinClusterRequest
+	(*JoinClusterResponse)(nil),           // 101: tandem.v1.JoinClusterResponse
+	(*NodeHeartbeatRequest)(nil),          // 102: tandem.v1.NodeHeartbeatRequest
+	(*NodeHeartbeatResponse)(nil),         // 103: tandem.v1.NodeHeartbeatResponse
+	(*DrainNodeRequest)(nil),              // 104: tandem.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),             // 105: tandem.v1.DrainNodeResponse
+	(*RemoveNodeRequest)(nil),             // 106: tandem.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),            // 107: tandem.v1.RemoveNodeResponse
+	(*ReplicaMove)(nil),                   // 108: tandem.v1.ReplicaMove
+	(*RebalanceRequest)(nil),              // 109: tandem.v1.RebalanceRequest
+	(*RebalanceResponse)(nil),             // 110: tandem.v1.RebalanceResponse
+	(*FollowerReport)(nil),                // 111: tandem.v1.FollowerReport
+	(*PrepareRequest)(nil),                // 112: tandem.v1.PrepareRequest
+	(*PrepareResponse)(nil),               // 113: tandem.v1.PrepareResponse
+	(*FetchFileRequest)(nil),              // 114: tandem.v1.FetchFileRequest
+	(*FileChunk)(nil),                     // 115: tandem.v1.FileChunk
+	(*PullRequest)(nil),                   // 116: tandem.v1.PullRequest
+	(*WalEntry)(nil),                      // 117: tandem.v1.WalEntry
+	(*PullResponse)(nil),                  // 118: tandem.v1.PullResponse
+	nil,                                   // 119: tandem.v1.RestoreRequest.ToPartitionDecreesEntry
 }
 var file_tandem_proto_depIdxs = []int32{
 	3,   // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
@@ -7759,117 +8442,131 @@ var file_tandem_proto_depIdxs = []int32{
 	87,  // 43: tandem.v1.ShowArchiveResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
 	86,  // 44: tandem.v1.ArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
 	87,  // 45: tandem.v1.LocalArchiveStatusResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
-	108, // 46: tandem.v1.RestoreRequest.to_partition_decrees:type_name -> tandem.v1.RestoreRequest.ToPartitionDecreesEntry
+	119, // 46: tandem.v1.RestoreRequest.to_partition_decrees:type_name -> tandem.v1.RestoreRequest.ToPartitionDecreesEntry
 	31,  // 47: tandem.v1.RestoreResponse.table:type_name -> tandem.v1.TableInfo
 	97,  // 48: tandem.v1.RestoreResponse.partitions:type_name -> tandem.v1.RestorePartitionResult
-	1,   // 49: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
-	100, // 50: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
-	100, // 51: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
-	100, // 52: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
-	106, // 53: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
-	6,   // 54: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
-	8,   // 55: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
-	10,  // 56: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
-	12,  // 57: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
-	14,  // 58: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
-	16,  // 59: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
-	18,  // 60: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
-	22,  // 61: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
-	25,  // 62: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
-	28,  // 63: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
-	32,  // 64: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
-	34,  // 65: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
-	36,  // 66: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
-	40,  // 67: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
-	43,  // 68: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
-	46,  // 69: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
-	48,  // 70: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
-	50,  // 71: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
-	52,  // 72: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
-	55,  // 73: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
-	57,  // 74: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
-	60,  // 75: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
-	61,  // 76: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
-	65,  // 77: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
-	67,  // 78: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
-	69,  // 79: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
-	69,  // 80: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
-	69,  // 81: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
-	69,  // 82: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
-	72,  // 83: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
-	74,  // 84: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
-	76,  // 85: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
-	69,  // 86: tandem.v1.Admin.SwitchoverDuplication:input_type -> tandem.v1.DuplicationRequest
-	79,  // 87: tandem.v1.Admin.AcceptSwitchover:input_type -> tandem.v1.AcceptSwitchoverRequest
-	81,  // 88: tandem.v1.Admin.DupPartitionStep:input_type -> tandem.v1.DupStepRequest
-	83,  // 89: tandem.v1.Admin.PromoteFollower:input_type -> tandem.v1.PromoteRequest
-	69,  // 90: tandem.v1.Admin.CheckFollower:input_type -> tandem.v1.DuplicationRequest
-	88,  // 91: tandem.v1.Admin.AddArchive:input_type -> tandem.v1.AddArchiveRequest
-	89,  // 92: tandem.v1.Admin.ListArchives:input_type -> tandem.v1.ListArchivesRequest
-	91,  // 93: tandem.v1.Admin.ShowArchive:input_type -> tandem.v1.ArchiveRequest
-	91,  // 94: tandem.v1.Admin.PauseArchive:input_type -> tandem.v1.ArchiveRequest
-	91,  // 95: tandem.v1.Admin.StartArchive:input_type -> tandem.v1.ArchiveRequest
-	91,  // 96: tandem.v1.Admin.RemoveArchive:input_type -> tandem.v1.ArchiveRequest
-	96,  // 97: tandem.v1.Admin.Restore:input_type -> tandem.v1.RestoreRequest
-	94,  // 98: tandem.v1.Admin.LocalArchiveStatus:input_type -> tandem.v1.LocalArchiveStatusRequest
-	99,  // 99: tandem.v1.Admin.RestorePartition:input_type -> tandem.v1.RestorePartitionRequest
-	101, // 100: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
-	103, // 101: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
-	105, // 102: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
-	7,   // 103: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	9,   // 104: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	11,  // 105: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	13,  // 106: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	15,  // 107: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	17,  // 108: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	19,  // 109: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	23,  // 110: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
-	26,  // 111: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
-	29,  // 112: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	33,  // 113: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	35,  // 114: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	37,  // 115: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	41,  // 116: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	44,  // 117: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	47,  // 118: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	49,  // 119: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	51,  // 120: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	53,  // 121: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
-	56,  // 122: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	59,  // 123: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
-	56,  // 124: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	62,  // 125: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
-	66,  // 126: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
-	68,  // 127: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
-	70,  // 128: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
-	71,  // 129: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
-	71,  // 130: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
-	71,  // 131: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
-	73,  // 132: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
-	75,  // 133: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
-	77,  // 134: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
-	78,  // 135: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
-	80,  // 136: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
-	82,  // 137: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
-	84,  // 138: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
-	85,  // 139: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
-	93,  // 140: tandem.v1.Admin.AddArchive:output_type -> tandem.v1.ArchiveResponse
-	90,  // 141: tandem.v1.Admin.ListArchives:output_type -> tandem.v1.ListArchivesResponse
-	92,  // 142: tandem.v1.Admin.ShowArchive:output_type -> tandem.v1.ShowArchiveResponse
-	93,  // 143: tandem.v1.Admin.PauseArchive:output_type -> tandem.v1.ArchiveResponse
-	93,  // 144: tandem.v1.Admin.StartArchive:output_type -> tandem.v1.ArchiveResponse
-	93,  // 145: tandem.v1.Admin.RemoveArchive:output_type -> tandem.v1.ArchiveResponse
-	98,  // 146: tandem.v1.Admin.Restore:output_type -> tandem.v1.RestoreResponse
-	95,  // 147: tandem.v1.Admin.LocalArchiveStatus:output_type -> tandem.v1.LocalArchiveStatusResponse
-	97,  // 148: tandem.v1.Admin.RestorePartition:output_type -> tandem.v1.RestorePartitionResult
-	102, // 149: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
-	104, // 150: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
-	107, // 151: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
-	103, // [103:152] is the sub-list for method output_type
-	54,  // [54:103] is the sub-list for method input_type
-	54,  // [54:54] is the sub-list for extension type_name
-	54,  // [54:54] is the sub-list for extension extendee
-	0,   // [0:54] is the sub-list for field type_name
+	27,  // 49: tandem.v1.JoinClusterResponse.members:type_name -> tandem.v1.NodeInfo
+	27,  // 50: tandem.v1.DrainNodeResponse.node:type_name -> tandem.v1.NodeInfo
+	27,  // 51: tandem.v1.RemoveNodeResponse.node:type_name -> tandem.v1.NodeInfo
+	108, // 52: tandem.v1.RebalanceResponse.moves:type_name -> tandem.v1.ReplicaMove
+	1,   // 53: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
+	111, // 54: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
+	111, // 55: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
+	111, // 56: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
+	117, // 57: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
+	6,   // 58: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
+	8,   // 59: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
+	10,  // 60: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
+	12,  // 61: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
+	14,  // 62: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
+	16,  // 63: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
+	18,  // 64: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
+	22,  // 65: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
+	25,  // 66: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
+	28,  // 67: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
+	32,  // 68: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
+	34,  // 69: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
+	36,  // 70: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
+	40,  // 71: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
+	43,  // 72: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
+	46,  // 73: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
+	48,  // 74: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
+	50,  // 75: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
+	52,  // 76: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
+	55,  // 77: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
+	57,  // 78: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
+	60,  // 79: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
+	61,  // 80: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
+	65,  // 81: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
+	67,  // 82: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
+	69,  // 83: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
+	69,  // 84: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
+	69,  // 85: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
+	69,  // 86: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
+	72,  // 87: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
+	74,  // 88: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
+	76,  // 89: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
+	69,  // 90: tandem.v1.Admin.SwitchoverDuplication:input_type -> tandem.v1.DuplicationRequest
+	79,  // 91: tandem.v1.Admin.AcceptSwitchover:input_type -> tandem.v1.AcceptSwitchoverRequest
+	81,  // 92: tandem.v1.Admin.DupPartitionStep:input_type -> tandem.v1.DupStepRequest
+	83,  // 93: tandem.v1.Admin.PromoteFollower:input_type -> tandem.v1.PromoteRequest
+	69,  // 94: tandem.v1.Admin.CheckFollower:input_type -> tandem.v1.DuplicationRequest
+	88,  // 95: tandem.v1.Admin.AddArchive:input_type -> tandem.v1.AddArchiveRequest
+	89,  // 96: tandem.v1.Admin.ListArchives:input_type -> tandem.v1.ListArchivesRequest
+	91,  // 97: tandem.v1.Admin.ShowArchive:input_type -> tandem.v1.ArchiveRequest
+	91,  // 98: tandem.v1.Admin.PauseArchive:input_type -> tandem.v1.ArchiveRequest
+	91,  // 99: tandem.v1.Admin.StartArchive:input_type -> tandem.v1.ArchiveRequest
+	91,  // 100: tandem.v1.Admin.RemoveArchive:input_type -> tandem.v1.ArchiveRequest
+	96,  // 101: tandem.v1.Admin.Restore:input_type -> tandem.v1.RestoreRequest
+	94,  // 102: tandem.v1.Admin.LocalArchiveStatus:input_type -> tandem.v1.LocalArchiveStatusRequest
+	99,  // 103: tandem.v1.Admin.RestorePartition:input_type -> tandem.v1.RestorePartitionRequest
+	100, // 104: tandem.v1.Admin.JoinCluster:input_type -> tandem.v1.JoinClusterRequest
+	102, // 105: tandem.v1.Admin.NodeHeartbeat:input_type -> tandem.v1.NodeHeartbeatRequest
+	104, // 106: tandem.v1.Admin.DrainNode:input_type -> tandem.v1.DrainNodeRequest
+	106, // 107: tandem.v1.Admin.RemoveNode:input_type -> tandem.v1.RemoveNodeRequest
+	109, // 108: tandem.v1.Admin.Rebalance:input_type -> tandem.v1.RebalanceRequest
+	112, // 109: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
+	114, // 110: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
+	116, // 111: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
+	7,   // 112: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	9,   // 113: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	11,  // 114: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	13,  // 115: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	15,  // 116: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	17,  // 117: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	19,  // 118: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	23,  // 119: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
+	26,  // 120: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
+	29,  // 121: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	33,  // 122: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	35,  // 123: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	37,  // 124: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	41,  // 125: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	44,  // 126: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	47,  // 127: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	49,  // 128: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	51,  // 129: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	53,  // 130: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
+	56,  // 131: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	59,  // 132: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	56,  // 133: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	62,  // 134: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	66,  // 135: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
+	68,  // 136: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
+	70,  // 137: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
+	71,  // 138: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
+	71,  // 139: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
+	71,  // 140: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
+	73,  // 141: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
+	75,  // 142: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
+	77,  // 143: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
+	78,  // 144: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
+	80,  // 145: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
+	82,  // 146: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
+	84,  // 147: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
+	85,  // 148: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
+	93,  // 149: tandem.v1.Admin.AddArchive:output_type -> tandem.v1.ArchiveResponse
+	90,  // 150: tandem.v1.Admin.ListArchives:output_type -> tandem.v1.ListArchivesResponse
+	92,  // 151: tandem.v1.Admin.ShowArchive:output_type -> tandem.v1.ShowArchiveResponse
+	93,  // 152: tandem.v1.Admin.PauseArchive:output_type -> tandem.v1.ArchiveResponse
+	93,  // 153: tandem.v1.Admin.StartArchive:output_type -> tandem.v1.ArchiveResponse
+	93,  // 154: tandem.v1.Admin.RemoveArchive:output_type -> tandem.v1.ArchiveResponse
+	98,  // 155: tandem.v1.Admin.Restore:output_type -> tandem.v1.RestoreResponse
+	95,  // 156: tandem.v1.Admin.LocalArchiveStatus:output_type -> tandem.v1.LocalArchiveStatusResponse
+	97,  // 157: tandem.v1.Admin.RestorePartition:output_type -> tandem.v1.RestorePartitionResult
+	101, // 158: tandem.v1.Admin.JoinCluster:output_type -> tandem.v1.JoinClusterResponse
+	103, // 159: tandem.v1.Admin.NodeHeartbeat:output_type -> tandem.v1.NodeHeartbeatResponse
+	105, // 160: tandem.v1.Admin.DrainNode:output_type -> tandem.v1.DrainNodeResponse
+	107, // 161: tandem.v1.Admin.RemoveNode:output_type -> tandem.v1.RemoveNodeResponse
+	110, // 162: tandem.v1.Admin.Rebalance:output_type -> tandem.v1.RebalanceResponse
+	113, // 163: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
+	115, // 164: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
+	118, // 165: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
+	112, // [112:166] is the sub-list for method output_type
+	58,  // [58:112] is the sub-list for method input_type
+	58,  // [58:58] is the sub-list for extension type_name
+	58,  // [58:58] is the sub-list for extension extendee
+	0,   // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_tandem_proto_init() }
@@ -7883,7 +8580,7 @@ func file_tandem_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   106,
+			NumMessages:   117,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tandem-kv/tandem/client"
 )
@@ -204,7 +205,7 @@ func runNodes(ctx context.Context, s *session, _ args) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nodesResult{resp}, nil
+	return nodesResult{resp, time.Now()}, nil
 }
 
 func runDrop(ctx context.Context, s *session, a args) (result, error) {

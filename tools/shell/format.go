@@ -84,18 +84,32 @@ func (r scanResult) json() any {
 	return docs
 }
 
-// nodesResult is nodes' answer.
-type nodesResult struct{ resp *tandempb.NodesResponse }
+// nodesResult is nodes' answer; now is when it was taken, for the age
+// of each node's last contact.
+type nodesResult struct {
+	resp *tandempb.NodesResponse
+	now  time.Time
+}
 
 func (r nodesResult) human(w io.Writer) error {
-	rows := [][]string{{"ID", "ADDRESS", "STATE", "META", "REPLICAS"}}
+	rows := [][]string{{"ID", "ADDRESS", "STATE", "META", "REPLICAS", "LEADERS", "MOVING", "LAST CONTACT"}}
 	for _, n := range r.resp.GetNodes() {
-		rows = append(rows, []string{n.GetId(), n.GetAddr(), n.GetState(), dash(n.GetMetaRole()), strconv.Itoa(int(n.GetReplicas()))})
+		rows = append(rows, []string{n.GetId(), n.GetAddr(), n.GetState(), dash(n.GetMetaRole()), strconv.Itoa(int(n.GetReplicas())),
+			strconv.Itoa(int(n.GetLeaders())), strconv.Itoa(int(n.GetMoving())), contactAge(n.GetLastContactUnixMs(), r.now)})
 	}
 	if err := table(w, rows); err != nil {
 		return err
 	}
 	return line(w, fmt.Sprintf("(cluster %s, %s)", dash(r.resp.GetCluster()), plural(len(r.resp.GetNodes()), "node")))
+}
+
+// contactAge shows a last contact as its age ("-": none known).
+func contactAge(ms int64, now time.Time) string {
+	if ms == 0 {
+		return "-"
+	}
+	d := now.Sub(time.UnixMilli(ms)).Round(100 * time.Millisecond)
+	return max(d, 0).String() + " ago"
 }
 
 func (r nodesResult) json() any {
@@ -104,6 +118,7 @@ func (r nodesResult) json() any {
 		docs = append(docs, map[string]any{
 			"id": n.GetId(), "addr": n.GetAddr(), "state": n.GetState(),
 			"meta_role": n.GetMetaRole(), "replicas": n.GetReplicas(), "cluster": r.resp.GetCluster(),
+			"leaders": n.GetLeaders(), "moving": n.GetMoving(), "last_contact_unix_ms": n.GetLastContactUnixMs(),
 		})
 	}
 	return docs

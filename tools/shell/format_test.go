@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,12 +41,15 @@ func TestFormat(t *testing.T) {
 			"NAME  ID  PARTITIONS  REPLICAS  CREATED\ndemo  1   8           3         2030-01-02T03:04:05Z\n",
 			`[{"created_at":"2030-01-02T03:04:05Z","id":1,"name":"demo","partitions":8,"replicas":3}]`},
 		{"nodes", nodesResult{&tandempb.NodesResponse{Cluster: "east", Nodes: []*tandempb.NodeInfo{
-			{Id: "n1", Addr: "127.0.0.1:7100", State: "alive", MetaRole: "leader", Replicas: 8},
-			{Id: "n2", Addr: "127.0.0.1:7101", State: "unreachable"},
-		}}},
-			"ID  ADDRESS         STATE        META    REPLICAS\nn1  127.0.0.1:7100  alive        leader  8\nn2  127.0.0.1:7101  unreachable  -       0\n(cluster east, 2 nodes)\n",
-			`[{"addr":"127.0.0.1:7100","cluster":"east","id":"n1","meta_role":"leader","replicas":8,"state":"alive"},` +
-				`{"addr":"127.0.0.1:7101","cluster":"east","id":"n2","meta_role":"","replicas":0,"state":"unreachable"}]`},
+			{Id: "n1", Addr: "127.0.0.1:7100", State: "alive", MetaRole: "leader", Replicas: 8, Leaders: 3, Moving: 1, LastContactUnixMs: expire.Add(-1500 * time.Millisecond).UnixMilli()},
+			{Id: "n2", Addr: "127.0.0.1:7101", State: "dead"},
+		}}, expire},
+			"ID  ADDRESS         STATE  META    REPLICAS  LEADERS  MOVING  LAST CONTACT\n" +
+				"n1  127.0.0.1:7100  alive  leader  8         3        1       1.5s ago\n" +
+				"n2  127.0.0.1:7101  dead   -       0         0        0       -\n(cluster east, 2 nodes)\n",
+			`[{"addr":"127.0.0.1:7100","cluster":"east","id":"n1","last_contact_unix_ms":` + strconv.FormatInt(expire.Add(-1500*time.Millisecond).UnixMilli(), 10) +
+				`,"leaders":3,"meta_role":"leader","moving":1,"replicas":8,"state":"alive"},` +
+				`{"addr":"127.0.0.1:7101","cluster":"east","id":"n2","last_contact_unix_ms":0,"leaders":0,"meta_role":"","moving":0,"replicas":0,"state":"dead"}]`},
 		{"partitions", partitionsResult{&tandempb.PartitionsResponse{Partitions: []*tandempb.PartitionInfo{
 			{Index: 0, LeaderId: "n1", LeaderAddr: "a:1", AppliedDecree: 7, SizeBytes: 3 << 20,
 				Replicas: []*tandempb.ReplicaStatus{{NodeId: "n1", State: "leader"}, {NodeId: "n2", State: "follower"}}},

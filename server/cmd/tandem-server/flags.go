@@ -53,6 +53,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.cfg.DataDir, "data", o.cfg.DataDir, "data directory")
 	fs.StringVar(&o.cfg.Cluster, "cluster", o.cfg.Cluster, "cluster name")
 	fs.Var(&o.peers, "peers", "every node of the cluster: n1=HOST:PORT,n2=HOST:PORT,... (empty: single node)")
+	fs.StringVar(&o.cfg.Join, "join", "", "HOST:PORT of any member of a running cluster to join as a new node (instead of --peers)")
 	fs.Var(&choice{&o.logLevel, []string{"debug", "info", "warn", "error"}}, "log-level", "debug, info, warn or error")
 	fs.Var(&choice{&o.logFormat, []string{"", "console", "json"}}, "log-format", "console or json (default: console when stderr is a terminal, json otherwise)")
 	fs.Uint64Var(&o.cacheMiB, "block-cache-mib", o.cacheMiB, "block cache shared by every replica, MiB")

@@ -1,0 +1,23 @@
+package server
+
+import (
+	"context"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+)
+
+// Membership calls of the Admin service (membership*.go does the work).
+
+func (a *adminService) JoinCluster(ctx context.Context, req *tpb.JoinClusterRequest) (*tpb.JoinClusterResponse, error) {
+	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.JoinCluster, func() (*tpb.JoinClusterResponse, error) {
+		resp, err := a.n.joinCluster(ctx, req)
+		return resp, toStatus(err)
+	})
+}
+
+func (a *adminService) NodeHeartbeat(_ context.Context, req *tpb.NodeHeartbeatRequest) (*tpb.NodeHeartbeatResponse, error) {
+	if err := a.n.nodeHeartbeat(req); err != nil {
+		return nil, toStatus(err)
+	}
+	return &tpb.NodeHeartbeatResponse{}, nil
+}

@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-kv/tandem/client"
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+)
+
+// joinNode starts a new node that joins cluster c through via (--join);
+// it does not wait for it.
+func joinNode(c *Cluster, id, cluster, via string) *Node {
+	c.t.Helper()
+	nd := &Node{ID: id, Addr: FreeAddr(c.t), HTTP: FreeAddr(c.t), t: c.t, bin: c.bin}
+	nd.Data = filepath.Join(c.base, id)
+	nd.args = []string{"--id", id, "--addr", nd.Addr, "--http", nd.HTTP, "--data", nd.Data, "--cluster", cluster,
+		"--raft-election-timeout", "1s", "--join", via}
+	c.Nodes = append(c.Nodes, nd)
+	nd.Start()
+	return nd
+}
+
+// nodesOf returns the cluster's nodes by id, as the SDK gets them.
+func nodesOf(t *testing.T, c *client.Client) map[string]*tpb.NodeInfo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := c.Nodes(ctx)
+	if err != nil {
+		return nil
+	}
+	out := map[string]*tpb.NodeInfo{}
+	for _, n := range resp.Nodes {
+		out[n.Id] = n
+	}
+	return out
+}
+
+// waitNodes polls the nodes view until ok accepts it.
+func waitNodes(t *testing.T, c *client.Client, timeout time.Duration, what string, ok func(map[string]*tpb.NodeInfo) bool) map[string]*tpb.NodeInfo {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last map[string]*tpb.NodeInfo
+	for time.Now().Before(deadline) {
+		if last = nodesOf(t, c); last != nil && ok(last) {
+			return last
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("nodes never showed %s; last view: %s", what, describeNodes(last))
+	return nil
+}
+
+func describeNodes(ns map[string]*tpb.NodeInfo) string {
+	var parts []string
+	for _, n := range ns {
+		parts = append(parts, fmt.Sprintf("%s:%s/%s/r%d/l%d/m%d", n.Id, n.State, n.MetaRole, n.Replicas, n.Leaders, n.Moving))
+	}
+	return strings.Join(parts, " ")
+}
+
+func isVoter(role string) bool { return role == "voter" || role == "leader" }
+
+// TestJoinAndLiveness: a fourth node joins a running cluster with --join
+// (nobody restarts), gets replicas of a new table, survives its own
+// restart; a node killed for good turns suspect, then dead after
+// cluster.dead_node_timeout, and the joined node takes its meta vote.
+func TestJoinAndLiveness(t *testing.T) {
+	cl := StartCluster(t, "east", 3)
+	c := dial(t, cl.Addrs())
+	if out, err := cl.Shell("config set cluster.dead_node_timeout 4s"); err != nil {
+		t.Fatal(out, err)
+	}
+	n4 := joinNode(cl, "n4", "east", cl.Nodes[1].Addr)
+	n4.WaitHealthy(60 * time.Second)
+	waitNodes(t, c, 30*time.Second, "n4 alive as a meta member", func(ns map[string]*tpb.NodeInfo) bool {
+		n := ns["n4"]
+		return len(ns) == 4 && n != nil && n.State == "alive" && n.MetaRole != "none" && n.LastContactUnixMs > 0
+	})
+
+	// A node of another cluster is refused, typed, and stops.
+	west := joinNode(cl, "w1", "west", cl.Nodes[0].Addr)
+	select {
+	case <-west.Exited():
+	case <-time.After(30 * time.Second):
+		t.Fatal("a node of cluster west joined cluster east")
+	}
+	if !strings.Contains(west.logTail(), "another cluster") {
+		t.Fatalf("refusal does not say why:\n%s", west.logTail())
+	}
+	cl.Nodes = cl.Nodes[:4]
+
+	cl.Node("n3").Kill()
+	ns := waitNodes(t, c, 30*time.Second, "n3 dead and n4 voting", func(ns map[string]*tpb.NodeInfo) bool {
+		return ns["n3"].GetState() == "dead" && isVoter(ns["n4"].GetMetaRole()) && !isVoter(ns["n3"].GetMetaRole())
+	})
+	t.Logf("after kill -9 of n3: %s", describeNodes(ns))
+
+	// New tables go to live nodes only, the joined one included.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	info, err := c.CreateTable(ctx, "after", 6, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onN4 := 0
+	for _, p := range info.Placement {
+		for _, id := range p.NodeIds {
+			if id == "n3" {
+				t.Fatalf("partition %d placed on dead n3: %v", p.Index, p.NodeIds)
+			}
+			if id == "n4" {
+				onN4++
+			}
+		}
+	}
+	if onN4 != 6 {
+		t.Fatalf("n4 holds %d of 6 partitions of a 3-replica table on 3 live nodes", onN4)
+	}
+	tbl := openTable(t, c, "after")
+	w := startWriters(tbl, 4)
+	w.waitAcked(t, 200)
+
+	// The joined node restarts like any other (its --join is kept).
+	n4.Terminate()
+	n4.Start()
+	n4.WaitHealthy(60 * time.Second)
+	w.waitAcked(t, w.count()+200)
+	acked := w.halt()
+	verifyAcked(t, tbl, acked)
+	waitNodes(t, c, 30*time.Second, "n4 alive after its restart", func(ns map[string]*tpb.NodeInfo) bool {
+		return ns["n4"].GetState() == "alive" && ns["n4"].GetReplicas() == 6
+	})
+}
