@@ -21,3 +21,14 @@ func (a *adminService) NodeHeartbeat(_ context.Context, req *tpb.NodeHeartbeatRe
 	}
 	return &tpb.NodeHeartbeatResponse{}, nil
 }
+
+func (a *adminService) MoveStep(ctx context.Context, req *tpb.MoveStepRequest) (*tpb.MoveStepResponse, error) {
+	resp, err := a.n.moveStep(ctx, req)
+	return resp, toStatus(err)
+}
+
+func (a *adminService) Rebalance(ctx context.Context, req *tpb.RebalanceRequest) (*tpb.RebalanceResponse, error) {
+	return onMetaLeaderOrLocal(a.n, ctx, req, tpb.AdminClient.Rebalance, func() (*tpb.RebalanceResponse, error) {
+		return a.n.rebalanceView(), nil
+	})
+}

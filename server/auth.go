@@ -110,6 +110,7 @@ var methodRoles = map[string]Role{
 	tpb.Admin_DrainNode_FullMethodName:     RoleAdmin,
 	tpb.Admin_RemoveNode_FullMethodName:    RoleAdmin,
 	tpb.Admin_Rebalance_FullMethodName:     RoleRead,
+	tpb.Admin_MoveStep_FullMethodName:      RoleAdmin,
 
 	// Cluster to cluster; a Pull's confirmations hold the source's log back.
 	tpb.Duplication_Prepare_FullMethodName:   RoleAdmin,

@@ -153,6 +153,7 @@ func (n *Node) partitionsInfo(ctx context.Context, t *TableMeta) []*tpb.Partitio
 		}
 	}
 	for _, p := range parts {
+		p.Move = n.meta.moveText(t, p.Index)
 		if p.LeaderId == "" {
 			// No reachable leader: show the most recent follower's view.
 			for _, rs := range p.Replicas {

@@ -169,6 +169,7 @@ func (n *Node) leaderMembership() {
 	n.registerPeers(ctx)
 	n.writeVerdicts(ctx)
 	n.convergeMetaVoters()
+	n.runMoves(ctx)
 }
 
 // writeVerdicts writes alive <-> dead changes of registered nodes.
@@ -228,9 +229,10 @@ func (n *Node) nodesView() *tpb.NodesResponse {
 			}
 		}
 	}
+	moving := movingCounts(st)
 	resp := &tpb.NodesResponse{Cluster: n.cfg.Cluster}
 	for _, p := range n.members() {
-		info := &tpb.NodeInfo{Id: p.ID, Addr: p.Addr, State: nodeAlive, MetaRole: n.meta.role(p.ID), Replicas: placed[p.ID]}
+		info := &tpb.NodeInfo{Id: p.ID, Addr: p.Addr, State: nodeAlive, MetaRole: n.meta.role(p.ID), Replicas: placed[p.ID], Moving: moving[p.ID]}
 		if nm, ok := st.Nodes[p.ID]; ok {
 			info.State, info.JoinedAtUnixMs = n.live.verdict(nm, now, dead), nm.JoinedAtMs
 		}

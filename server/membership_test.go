@@ -112,3 +112,77 @@ func TestNodeCommands(t *testing.T) {
 		t.Fatalf("bad state decoded: %v", err)
 	}
 }
+
+func movesState() *MetaState {
+	s := newMetaState()
+	for _, id := range []string{"n1", "n2", "n3", "n4"} {
+		s.Nodes[id] = &NodeMeta{ID: id, State: nodeAlive}
+	}
+	s.Tables["t"] = &TableMeta{Name: "t", ID: 1, Partitions: 4, Replicas: 3,
+		Placement: [][]string{{"n1", "n2", "n3"}, {"n2", "n3", "n4"}, {"n3", "n4", "n1"}, {"n4", "n1", "n2"}}}
+	return s
+}
+
+func TestPlanMovesReplacesDeadReplicasWithinBounds(t *testing.T) {
+	s := movesState()
+	if got := planMoves(s, 2, time.Unix(0, 0)); len(got) != 0 {
+		t.Fatalf("moves with every node alive: %+v", got)
+	}
+	s.Nodes["n2"].State = nodeDead
+	got := planMoves(s, 8, time.Unix(0, 0))
+	if len(got) != 3 {
+		t.Fatalf("%d moves, want one per partition n2 had (3): %+v", len(got), got)
+	}
+	for _, mv := range got {
+		p := s.Tables["t"].Placement[mv.Partition]
+		if mv.From != "n2" || contains(p, mv.To) || mv.To == "n2" || mv.Reason != reasonDead {
+			t.Fatalf("bad move %+v for placement %v", mv, p)
+		}
+	}
+	// Bounded: one move per target node at a time.
+	got = planMoves(s, 1, time.Unix(0, 0))
+	targets := map[string]bool{}
+	for _, mv := range got {
+		if targets[mv.To] {
+			t.Fatalf("with 1 move per node, %s is the target of two moves", mv.To)
+		}
+		targets[mv.To] = true
+	}
+	// Recorded moves are not planned again, and count against the bound.
+	for _, mv := range got {
+		if r := (&startMoveCmd{Move: mv}).apply(s); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if again := planMoves(s, 1, time.Unix(0, 0)); len(again) != 0 {
+		t.Fatalf("planned while targets are busy: %+v", again)
+	}
+	// Finishing a move puts the target in the placement.
+	for k := range s.Moves {
+		mv := *s.Moves[k]
+		(&finishMoveCmd{Key: k}).apply(s)
+		if p := s.Tables["t"].Placement[mv.Partition]; contains(p, "n2") || !contains(p, mv.To) {
+			t.Fatalf("placement after the move: %v", p)
+		}
+	}
+	if !s.Reconfigured[groupID(1, got[0].Partition)] {
+		t.Fatal("a moved group may bootstrap again")
+	}
+}
+
+func TestStartMoveRefusesMovesThatDoNotFit(t *testing.T) {
+	s := movesState()
+	for _, mv := range []*MoveMeta{
+		{Table: "t", TableID: 1, Partition: 0, From: "n4", To: "n2"}, // from is no replica
+		{Table: "t", TableID: 1, Partition: 0, From: "n1", To: "n2"}, // to is one already
+		{Table: "t", TableID: 1, Partition: 9, From: "n1", To: "n4"}, // no partition 9
+		{Table: "t", TableID: 7, Partition: 0, From: "n1", To: "n4"}, // another table of that name
+	} {
+		if r := (&startMoveCmd{Move: mv}).apply(s); r.Err == nil {
+			t.Fatalf("move %+v accepted", mv)
+		}
+	}
+	if len(s.Moves) != 0 || len(s.Reconfigured) != 0 {
+		t.Fatalf("refused moves changed the state: %+v %+v", s.Moves, s.Reconfigured)
+	}
+}

@@ -107,11 +107,17 @@ type MetaState struct {
 	RemovedArchives map[string]int64 `json:"removed_archives,omitempty"`
 	// Nodes is the node registry (metacmd_nodes.go).
 	Nodes map[string]*NodeMeta `json:"nodes,omitempty"`
+	// Moves are the replica moves in progress, by moveKey.
+	Moves map[string]*MoveMeta `json:"moves,omitempty"`
+	// Reconfigured lists the groups whose membership a move has changed:
+	// their replicas never bootstrap (metacmd_nodes.go).
+	Reconfigured map[uint64]bool `json:"reconfigured,omitempty"`
 }
 
 func newMetaState() *MetaState {
 	return &MetaState{Tables: map[string]*TableMeta{}, NextTableID: 1, Config: map[string]string{}, Dups: map[string]*DupMeta{}, RemovedDups: map[string]int64{}, RemovedDupRemotes: map[string]string{},
-		Archives: map[string]*ArchiveMeta{}, RemovedArchives: map[string]int64{}, Nodes: map[string]*NodeMeta{}}
+		Archives: map[string]*ArchiveMeta{}, RemovedArchives: map[string]int64{}, Nodes: map[string]*NodeMeta{},
+		Moves: map[string]*MoveMeta{}, Reconfigured: map[uint64]bool{}}
 }
 
 func (s *MetaState) clone() *MetaState {
@@ -302,6 +308,17 @@ func decodeMetaState(r io.Reader) (*MetaState, error) {
 	}
 	if s.Nodes == nil {
 		s.Nodes = map[string]*NodeMeta{}
+	}
+	if s.Moves == nil {
+		s.Moves = map[string]*MoveMeta{}
+	}
+	if s.Reconfigured == nil {
+		s.Reconfigured = map[uint64]bool{}
+	}
+	for k, mv := range s.Moves {
+		if mv == nil || k != moveKey(mv.Table, mv.Partition) {
+			return nil, fmt.Errorf("%w: move entry %q", errMalformedMeta, k)
+		}
 	}
 	for id, nm := range s.Nodes {
 		if nm == nil || nm.ID != id {

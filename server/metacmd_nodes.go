@@ -121,3 +121,139 @@ func (s *MetaState) sortedNodes() []*NodeMeta {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// Move phases and reasons.
+const (
+	phaseAdding    = "adding"
+	phasePromoting = "promoting"
+	phaseRemoving  = "removing"
+	phaseDone      = "done"
+
+	reasonDead     = "dead"
+	reasonRemoved  = "removed"
+	reasonDraining = "draining"
+	reasonBalance  = "balance"
+)
+
+// MoveMeta is one replica of a partition moving from one node to another.
+type MoveMeta struct {
+	Table     string `json:"table"`
+	TableID   uint64 `json:"table_id"`
+	Partition uint32 `json:"partition"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Phase     string `json:"phase"`
+	Reason    string `json:"reason"`
+	StartedMs int64  `json:"started_ms"`
+}
+
+// moveKey names a partition's move: one move per partition at a time.
+func moveKey(table string, partition uint32) string { return fmt.Sprintf("%s/%d", table, partition) }
+
+// movingCounts counts the moves each node takes part in.
+func movingCounts(s *MetaState) map[string]uint32 {
+	out := map[string]uint32{}
+	for _, mv := range s.Moves {
+		out[mv.From]++
+		out[mv.To]++
+	}
+	return out
+}
+
+// Meta log operations of replica moves.
+const (
+	opStartMove  = "start_move"
+	opMovePhase  = "move_phase"
+	opFinishMove = "finish_move"
+)
+
+func init() {
+	metaCommands[opStartMove] = func() metaCommand { return &startMoveCmd{} }
+	metaCommands[opMovePhase] = func() metaCommand { return &movePhaseCmd{} }
+	metaCommands[opFinishMove] = func() metaCommand { return &finishMoveCmd{} }
+	for _, op := range []string{opStartMove, opMovePhase, opFinishMove} {
+		membershipOps[op] = true
+	}
+}
+
+// startMoveCmd records a move: From is a replica of the partition, To is
+// not, and the partition has no other move.
+type startMoveCmd struct {
+	Move *MoveMeta `json:"move"`
+}
+
+func (*startMoveCmd) op() string { return opStartMove }
+
+func (c *startMoveCmd) check() error {
+	if c.Move == nil || c.Move.Table == "" || c.Move.From == "" || c.Move.To == "" {
+		return fmt.Errorf("%w: %s without a table, from and to", errMalformedMeta, opStartMove)
+	}
+	return nil
+}
+
+func (c *startMoveCmd) apply(s *MetaState) metaResult {
+	mv := *c.Move
+	t, ok := s.Tables[mv.Table]
+	switch {
+	case !ok || t.ID != mv.TableID:
+		return metaResult{Err: fmt.Errorf("move of %s/%d: table %q: %w", mv.Table, mv.Partition, mv.Table, ErrTableNotFound)}
+	case mv.Partition >= t.Partitions:
+		return metaResult{Err: fmt.Errorf("%w: move of %s/%d: no such partition", ErrInvalidArgument, mv.Table, mv.Partition)}
+	case s.Moves[moveKey(mv.Table, mv.Partition)] != nil:
+		return metaResult{Err: fmt.Errorf("%w: %s/%d is moving already", ErrInvalidArgument, mv.Table, mv.Partition)}
+	case !contains(t.Placement[mv.Partition], mv.From) || contains(t.Placement[mv.Partition], mv.To):
+		return metaResult{Err: fmt.Errorf("%w: move of %s/%d from %s to %s does not fit placement %v", ErrInvalidArgument, mv.Table, mv.Partition, mv.From, mv.To, t.Placement[mv.Partition])}
+	}
+	if mv.Phase == "" {
+		mv.Phase = phaseAdding
+	}
+	s.Moves[moveKey(mv.Table, mv.Partition)] = &mv
+	s.Reconfigured[groupID(t.ID, mv.Partition)] = true
+	return metaResult{}
+}
+
+// movePhaseCmd records the phase a move reached (for people: the phase
+// itself is the partition's raft configuration).
+type movePhaseCmd struct {
+	Key   string `json:"key"`
+	Phase string `json:"phase"`
+}
+
+func (*movePhaseCmd) op() string   { return opMovePhase }
+func (*movePhaseCmd) check() error { return nil }
+
+func (c *movePhaseCmd) apply(s *MetaState) metaResult {
+	if mv := s.Moves[c.Key]; mv != nil {
+		mv.Phase = c.Phase
+	}
+	return metaResult{}
+}
+
+// finishMoveCmd ends a move whose raft changes are done: To replaces From
+// in the placement.
+type finishMoveCmd struct {
+	Key string `json:"key"`
+}
+
+func (*finishMoveCmd) op() string   { return opFinishMove }
+func (*finishMoveCmd) check() error { return nil }
+
+func (c *finishMoveCmd) apply(s *MetaState) metaResult {
+	mv := s.Moves[c.Key]
+	if mv == nil {
+		return metaResult{}
+	}
+	delete(s.Moves, c.Key)
+	t, ok := s.Tables[mv.Table]
+	if !ok || t.ID != mv.TableID {
+		return metaResult{}
+	}
+	nodes := append([]string(nil), t.Placement[mv.Partition]...)
+	for i, id := range nodes {
+		if id == mv.From {
+			nodes[i] = mv.To
+		}
+	}
+	t.Placement[mv.Partition] = nodes
+	return metaResult{}
+}

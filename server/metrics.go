@@ -37,6 +37,7 @@ func newMetrics(n *Node) *metrics {
 	m.reg.MustRegister(n.dup.Collectors()...)
 	m.reg.MustRegister(n.archive.Collectors()...)
 	m.reg.MustRegister(n.hub.Collectors()...)
+	m.reg.MustRegister(&membershipCollector{n: n})
 	m.reg.MustRegister(m.requests, m.latency, &replicaCollector{n: n},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(append(m.ops.collectors(), &opsCollector{n: n})...)

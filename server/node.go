@@ -38,6 +38,8 @@ type Node struct {
 	book *addressBook
 	// live is the meta leader's view of nodes' heartbeats.
 	live *liveness
+	// movesDone counts the replica moves this node finished as meta leader.
+	movesDone atomic.Int64
 
 	shared *rocksdb.Shared
 	logDB  *logdb.DB

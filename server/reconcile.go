@@ -60,9 +60,11 @@ func (n *Node) reconcile() {
 	n.sched.Update(rc.Checkpoint)
 	wanted := map[uint64]bool{}
 	var open []func()
+	targets := n.moveTargets(state)
 	for _, t := range state.sortedTables() {
 		for p, nodes := range t.Placement {
-			if !contains(nodes, n.cfg.NodeID) {
+			mv := targets[groupID(t.ID, uint32(p))]
+			if !contains(nodes, n.cfg.NodeID) && mv == nil {
 				continue
 			}
 			g := groupID(t.ID, uint32(p))
@@ -72,8 +74,11 @@ func (n *Node) reconcile() {
 				continue
 			}
 			t, p, nodes := t, uint32(p), nodes
+			// A group a move has changed is never bootstrapped: its members
+			// learn the configuration from its leader.
+			bootstrap := mv == nil && !state.Reconfigured[g]
 			open = append(open, func() {
-				if err := n.openReplica(t, p, nodes, rc); err != nil {
+				if err := n.openReplica(t, p, nodes, bootstrap, rc); err != nil {
 					n.lg.Warn("open replica", zap.String("table", t.Name), zap.Uint32("partition", p), zap.Error(err))
 				}
 			})
@@ -81,6 +86,7 @@ func (n *Node) reconcile() {
 	}
 	runParallel(open, openConcurrency)
 	n.dropReplicas(state, wanted)
+	n.dropMovedAway(state, wanted)
 }
 
 // openConcurrency bounds replicas opened at once: opening is mostly
@@ -127,11 +133,13 @@ func (n *Node) checkReady() bool {
 }
 
 // openReplica opens this node's replica of partition p of table t.
-func (n *Node) openReplica(t *TableMeta, p uint32, nodes []string, rc runtimeConfig) error {
+func (n *Node) openReplica(t *TableMeta, p uint32, nodes []string, bootstrap bool, rc runtimeConfig) error {
 	g := groupID(t.ID, p)
 	var servers []raft.Server
 	for _, id := range nodes {
-		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(n.peerAddr(id))})
+		if bootstrap {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(n.peerAddr(id))})
+		}
 	}
 	timing := n.cfg.Raft
 	timing.SnapshotInterval, timing.SnapshotThreshold, timing.TrailingLogs = rc.Checkpoint.Interval, rc.SnapshotThreshold, rc.TrailingLogs
@@ -146,7 +154,7 @@ func (n *Node) openReplica(t *TableMeta, p uint32, nodes []string, rc runtimeCon
 		OnLeaderChange: func(string) { n.dup.LeaderChanged(); n.archive.Changed() },
 		// One member starts the first election as soon as a majority has the
 		// group open; the first in the placement list spreads leaders.
-		Campaign: nodes[0] == n.cfg.NodeID,
+		Campaign: bootstrap && nodes[0] == n.cfg.NodeID,
 	})
 	if err != nil {
 		return err

@@ -477,6 +477,7 @@ const (
 	Admin_DrainNode_FullMethodName             = "/tandem.v1.Admin/DrainNode"
 	Admin_RemoveNode_FullMethodName            = "/tandem.v1.Admin/RemoveNode"
 	Admin_Rebalance_FullMethodName             = "/tandem.v1.Admin/Rebalance"
+	Admin_MoveStep_FullMethodName              = "/tandem.v1.Admin/MoveStep"
 )
 
 // AdminClient is the client API for Admin service.
@@ -551,6 +552,9 @@ type AdminClient interface {
 	RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error)
 	// Rebalance reports the replica moves in progress.
 	Rebalance(ctx context.Context, in *RebalanceRequest, opts ...grpc.CallOption) (*RebalanceResponse, error)
+	// MoveStep is called by the meta leader on a partition's leader: it
+	// makes the next raft membership change of a move, idempotently.
+	MoveStep(ctx context.Context, in *MoveStepRequest, opts ...grpc.CallOption) (*MoveStepResponse, error)
 }
 
 type adminClient struct {
@@ -981,6 +985,16 @@ func (c *adminClient) Rebalance(ctx context.Context, in *RebalanceRequest, opts 
 	return out, nil
 }
 
+func (c *adminClient) MoveStep(ctx context.Context, in *MoveStepRequest, opts ...grpc.CallOption) (*MoveStepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MoveStepResponse)
+	err := c.cc.Invoke(ctx, Admin_MoveStep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -1053,6 +1067,9 @@ type AdminServer interface {
 	RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error)
 	// Rebalance reports the replica moves in progress.
 	Rebalance(context.Context, *RebalanceRequest) (*RebalanceResponse, error)
+	// MoveStep is called by the meta leader on a partition's leader: it
+	// makes the next raft membership change of a move, idempotently.
+	MoveStep(context.Context, *MoveStepRequest) (*MoveStepResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -1188,6 +1205,9 @@ func (UnimplementedAdminServer) RemoveNode(context.Context, *RemoveNodeRequest) 
 }
 func (UnimplementedAdminServer) Rebalance(context.Context, *RebalanceRequest) (*RebalanceResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Rebalance not implemented")
+}
+func (UnimplementedAdminServer) MoveStep(context.Context, *MoveStepRequest) (*MoveStepResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method MoveStep not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -1966,6 +1986,24 @@ func _Admin_Rebalance_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_MoveStep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MoveStepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).MoveStep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_MoveStep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).MoveStep(ctx, req.(*MoveStepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2140,6 +2178,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Rebalance",
 			Handler:    _Admin_Rebalance_Handler,
+		},
+		{
+			MethodName: "MoveStep",
+			Handler:    _Admin_MoveStep_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -137,3 +137,106 @@ func TestJoinAndLiveness(t *testing.T) {
 		return ns["n4"].GetState() == "alive" && ns["n4"].GetReplicas() == 6
 	})
 }
+
+// fullyReplicated reports whether every partition has a leader and
+// `replicas` live replicas (leader or follower), none on a node of gone,
+// and no move in progress; it says what is missing otherwise.
+func fullyReplicated(parts []*tpb.PartitionInfo, replicas int, gone ...string) (bool, string) {
+	for _, p := range parts {
+		live := 0
+		for _, rs := range p.Replicas {
+			for _, g := range gone {
+				if rs.NodeId == g {
+					return false, fmt.Sprintf("partition %d still has a replica on %s (%s)", p.Index, g, rs.State)
+				}
+			}
+			if rs.State == "leader" || rs.State == "follower" {
+				live++
+			}
+		}
+		if p.LeaderId == "" || live != replicas || p.Move != "" {
+			return false, fmt.Sprintf("partition %d: leader %q, %d live replicas, move %q", p.Index, p.LeaderId, live, p.Move)
+		}
+	}
+	return true, ""
+}
+
+// waitReplicated waits until fullyReplicated holds and returns how long
+// it took.
+func waitReplicated(t *testing.T, c *client.Client, table string, replicas int, timeout time.Duration, gone ...string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	why := "no answer"
+	for time.Since(start) < timeout {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := c.Partitions(ctx, table)
+		cancel()
+		if err == nil {
+			var ok bool
+			if ok, why = fullyReplicated(resp.Partitions, replicas, gone...); ok {
+				return time.Since(start)
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("%s not back to %d live replicas per partition after %s: %s", table, replicas, timeout, why)
+	return 0
+}
+
+// checkCount compares count with the acknowledged writes: every acked
+// write is there, and at most the failed (ambiguous) ones more.
+func checkCount(t *testing.T, tbl *client.Table, acked map[string]string, failed int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n, err := tbl.Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(n) < len(acked) || int(n) > len(acked)+failed {
+		t.Fatalf("count = %d, want %d acknowledged writes (+ up to %d ambiguous)", n, len(acked), failed)
+	}
+}
+
+// TestDeadNodesReplicasAreRecreated: 4 nodes, a 16x3 table under steady
+// writes; one node is killed for good. After cluster.dead_node_timeout
+// every partition it had gets a new replica on a live node (non-voter,
+// caught up, promoted, the dead member removed) while the writes go on;
+// count and every acknowledged write are intact.
+func TestDeadNodesReplicasAreRecreated(t *testing.T) {
+	cl := StartCluster(t, "east", 4)
+	if out, err := cl.Shell("config set cluster.dead_node_timeout 3s; config set raft.snapshot_threshold 64; config set raft.trailing_logs 16"); err != nil {
+		t.Fatal(out, err)
+	}
+	c := dial(t, cl.Addrs())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := c.CreateTable(ctx, "t", 16, 3); err != nil {
+		t.Fatal(err)
+	}
+	tbl := openTable(t, c, "t")
+	w := startWriters(tbl, 8)
+	w.waitAcked(t, 1000)
+
+	victim := cl.Node("n2")
+	victim.Kill()
+	killed := time.Now()
+	took := waitReplicated(t, c, "t", 3, 3*time.Minute, "n2")
+	t.Logf("FIGURE re-replication: every partition back to 3 live replicas %.1fs after kill -9 (dead_node_timeout 3s)", took.Seconds())
+	ns := waitNodes(t, c, 30*time.Second, "n2 dead with nothing placed on it", func(ns map[string]*tpb.NodeInfo) bool {
+		return ns["n2"].GetState() == "dead" && ns["n2"].GetReplicas() == 0 && ns["n2"].GetMoving() == 0
+	})
+	t.Logf("nodes %.1fs after the kill: %s", time.Since(killed).Seconds(), describeNodes(ns))
+	for _, id := range []string{"n1", "n3", "n4"} {
+		if ns[id].GetReplicas() != 16 {
+			t.Fatalf("%s holds %d replicas, want 16 (48 over 3 live nodes)", id, ns[id].GetReplicas())
+		}
+	}
+
+	// Writes go on, to every partition, through the moved replicas.
+	w.waitAcked(t, w.count()+500)
+	acked := w.halt()
+	verifyAcked(t, tbl, acked)
+	checkCount(t, tbl, acked, w.failed)
+	t.Logf("%d writes acknowledged, %d failed (ambiguous or timed out)", len(acked), w.failed)
+}
