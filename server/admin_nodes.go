@@ -22,6 +22,26 @@ func (a *adminService) NodeHeartbeat(_ context.Context, req *tpb.NodeHeartbeatRe
 	return &tpb.NodeHeartbeatResponse{}, nil
 }
 
+func (a *adminService) DrainNode(ctx context.Context, req *tpb.DrainNodeRequest) (*tpb.DrainNodeResponse, error) {
+	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.DrainNode, func() (*tpb.DrainNodeResponse, error) {
+		ni, err := a.n.drainNode(ctx, req.NodeId)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &tpb.DrainNodeResponse{Node: ni}, nil
+	})
+}
+
+func (a *adminService) RemoveNode(ctx context.Context, req *tpb.RemoveNodeRequest) (*tpb.RemoveNodeResponse, error) {
+	return onMetaLeader(a.n, ctx, req, tpb.AdminClient.RemoveNode, func() (*tpb.RemoveNodeResponse, error) {
+		ni, err := a.n.removeNode(ctx, req.NodeId)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &tpb.RemoveNodeResponse{Node: ni}, nil
+	})
+}
+
 func (a *adminService) MoveStep(ctx context.Context, req *tpb.MoveStepRequest) (*tpb.MoveStepResponse, error) {
 	resp, err := a.n.moveStep(ctx, req)
 	return resp, toStatus(err)

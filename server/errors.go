@@ -55,6 +55,9 @@ var (
 	// ErrLastVoter is returned when removing or draining a node would leave
 	// the meta group or a partition without a quorum of voters.
 	ErrLastVoter = errors.New("server: node is needed for a quorum")
+	// ErrNotDrained is returned by node rm of a node that is alive and not
+	// draining: drain it first.
+	ErrNotDrained = errors.New("server: node is alive and not drained")
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)

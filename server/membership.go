@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -90,6 +91,9 @@ func (n *Node) onRegistryChange() {
 			nodes[id] = &c
 		}
 	})
+	if self := nodes[n.cfg.NodeID]; self != nil && self.State == nodeRemoved && !n.removed.Swap(true) {
+		n.lg.Error("this node was removed from the cluster: it no longer serves; stop it (its id cannot join again)")
+	}
 	added, gone := n.book.setRegistry(nodes)
 	for _, id := range added {
 		if id != n.cfg.NodeID {
@@ -270,10 +274,25 @@ func membershipStatus(err error) (error, bool) {
 		{ErrLastCopy, codes.FailedPrecondition, tpb.ReasonLastCopy},
 		{ErrLastVoter, codes.FailedPrecondition, tpb.ReasonLastVoter},
 		{ErrWrongCluster, codes.FailedPrecondition, tpb.ReasonWrongCluster},
+		{ErrNotDrained, codes.FailedPrecondition, tpb.ReasonNotDrained},
 	} {
 		if errors.Is(err, m.err) {
 			return withReason(m.code, err.Error(), m.reason), true
 		}
 	}
 	return nil, false
+}
+
+// refuseIfRemoved answers every call to a removed node with Unavailable
+// and an empty NotLeader detail: nothing was done, ask another node (its
+// metadata no longer follows the cluster's, so it must not answer).
+func (n *Node) refuseIfRemoved(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if !n.removed.Load() {
+		return h(ctx, req)
+	}
+	st := status.New(codes.Unavailable, fmt.Sprintf("node %s was removed from the cluster; ask another node", n.cfg.NodeID))
+	if d, err := st.WithDetails(&tpb.NotLeader{}); err == nil {
+		st = d
+	}
+	return nil, st.Err()
 }

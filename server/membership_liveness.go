@@ -170,6 +170,7 @@ func (n *Node) leaderMembership() {
 	n.writeVerdicts(ctx)
 	n.convergeMetaVoters()
 	n.runMoves(ctx)
+	n.handOffMetaLeadership()
 }
 
 // writeVerdicts writes alive <-> dead changes of registered nodes.

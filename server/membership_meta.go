@@ -51,8 +51,8 @@ type metaPlan struct {
 
 // planMetaVoters decides the next change of the meta group's membership:
 // add a missing member, promote a caught-up alive non-voter while alive
-// voters are fewer than want, demote a dead or surplus voter once enough
-// alive ones vote, drop removed nodes. Promotion comes before demotion, so
+// voters are fewer than want, demote a dead, draining or surplus voter
+// once enough alive ones vote, drop removed nodes. Promotion comes before demotion, so
 // the count of alive voters never falls. caughtUp says whether a node's
 // meta log is close enough to the leader's to vote.
 func planMetaVoters(servers []raft.Server, nodes map[string]string, leader string, want int, caughtUp func(string) bool) metaPlan {
@@ -73,7 +73,7 @@ func planMetaVoters(servers []raft.Server, nodes map[string]string, leader strin
 	}
 	aliveVoters := 0
 	for id, v := range voters {
-		if v && (nodes[id] == nodeAlive || nodes[id] == nodeDraining || id == leader) {
+		if v && (nodes[id] == nodeAlive || id == leader && nodes[id] == "") {
 			aliveVoters++
 		}
 	}
@@ -96,9 +96,9 @@ func planMetaVoters(servers []raft.Server, nodes map[string]string, leader strin
 			return metaPlan{demote: id}
 		case st == nodeRemoved:
 			return metaPlan{remove: id}
-		case voters[id] && st == nodeDead && aliveVoters >= want:
+		case voters[id] && (st == nodeDead || st == nodeDraining) && aliveVoters >= want:
 			return metaPlan{demote: id}
-		case voters[id] && st != nodeDead && (st == nodeDraining || nodes[surplus] != nodeDraining):
+		case voters[id] && st == nodeAlive:
 			surplus = id
 		}
 	}

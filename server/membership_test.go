@@ -50,6 +50,8 @@ func TestPlanMetaVoters(t *testing.T) {
 		{"removed voter demoted, then dropped", servers([]string{"n1", "n2", "n3"}), map[string]string{"n1": nodeAlive, "n2": nodeAlive, "n3": nodeRemoved}, 3, all, metaPlan{demote: "n3"}},
 		{"removed non-voter dropped", servers([]string{"n1", "n2"}, "n3"), map[string]string{"n1": nodeAlive, "n2": nodeAlive, "n3": nodeRemoved}, 3, all, metaPlan{remove: "n3"}},
 		{"surplus voter demoted, never the leader", servers([]string{"n1", "n2", "n3"}), map[string]string{"n1": nodeAlive, "n2": nodeAlive, "n3": nodeAlive}, 1, all, metaPlan{demote: "n3"}},
+		{"draining voter: replaced first", servers([]string{"n1", "n2", "n3"}, "n4"), map[string]string{"n1": nodeAlive, "n2": nodeDraining, "n3": nodeAlive, "n4": nodeAlive}, 3, all, metaPlan{promote: "n4"}},
+		{"draining voter: then demoted", servers([]string{"n1", "n2", "n3", "n4"}), map[string]string{"n1": nodeAlive, "n2": nodeDraining, "n3": nodeAlive, "n4": nodeAlive}, 3, all, metaPlan{demote: "n2"}},
 		{"five voters wanted", servers([]string{"n1", "n2", "n3"}, "n4", "n5"), map[string]string{"n1": nodeAlive, "n2": nodeAlive, "n3": nodeAlive, "n4": nodeAlive, "n5": nodeAlive}, 5, all, metaPlan{promote: "n4"}},
 	}
 	for _, tc := range cases {

@@ -40,6 +40,9 @@ type Node struct {
 	live *liveness
 	// movesDone counts the replica moves this node finished as meta leader.
 	movesDone atomic.Int64
+	// removed is set once the registry says this node was removed: it
+	// stops serving (refuseIfRemoved) and reports not ready.
+	removed atomic.Bool
 
 	shared *rocksdb.Shared
 	logDB  *logdb.DB
@@ -181,7 +184,7 @@ func (n *Node) startGRPC() {
 	n.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.MaxSendMsgSize(maxMessageBytes),
-		grpc.ChainUnaryInterceptor(n.met.unaryInterceptor),
+		grpc.ChainUnaryInterceptor(n.met.unaryInterceptor, n.refuseIfRemoved),
 		// Long-lived workers serve the calls: a fresh goroutine per call
 		// grows its stack on the way through the handlers (stack copying
 		// was a tenth of a node's CPU profile under a read load).
@@ -225,7 +228,7 @@ func (n *Node) ID() string { return n.cfg.NodeID }
 
 // Ready reports whether the node serves: the meta group has a leader and
 // this node has applied its metadata.
-func (n *Node) Ready() bool { return n.ready.Load() }
+func (n *Node) Ready() bool { return n.ready.Load() && !n.removed.Load() }
 
 // peerAddr returns the address of node id.
 func (n *Node) peerAddr(id string) string { return n.book.addr(id) }

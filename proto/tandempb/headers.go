@@ -22,4 +22,5 @@ const (
 	ReasonLastCopy     = "LAST_COPY"
 	ReasonLastVoter    = "LAST_VOTER"
 	ReasonWrongCluster = "WRONG_CLUSTER"
+	ReasonNotDrained   = "NOT_DRAINED"
 )

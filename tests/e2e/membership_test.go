@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -239,4 +240,126 @@ func TestDeadNodesReplicasAreRecreated(t *testing.T) {
 	verifyAcked(t, tbl, acked)
 	checkCount(t, tbl, acked, w.failed)
 	t.Logf("%d writes acknowledged, %d failed (ambiguous or timed out)", len(acked), w.failed)
+}
+
+// strictWriter writes unique keys until stopped and sorts its outcomes:
+// acknowledged, ambiguous (client.ErrAmbiguous: the write may have
+// applied) and any other error, which a drain must never cause.
+type strictWriter struct {
+	*writer
+	errs []error
+}
+
+func startStrictWriters(tbl *client.Table, n int) *strictWriter {
+	sw := &strictWriter{writer: &writer{tbl: tbl, acked: map[string]string{}, stop: make(chan struct{})}}
+	for i := 0; i < n; i++ {
+		sw.wg.Add(1)
+		go sw.loop()
+	}
+	return sw
+}
+
+func (sw *strictWriter) loop() {
+	defer sw.wg.Done()
+	for {
+		select {
+		case <-sw.stop:
+			return
+		default:
+		}
+		i := sw.next.Add(1)
+		hk, sk, v := fmt.Sprintf("user%d", i%97), fmt.Sprintf("k%07d", i), fmt.Sprintf("v%d", i)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := sw.tbl.Set(ctx, []byte(hk), []byte(sk), []byte(v))
+		cancel()
+		sw.mu.Lock()
+		switch {
+		case err == nil:
+			sw.acked[hk+"\x00"+sk] = v
+		case errors.Is(err, client.ErrAmbiguous):
+			sw.failed++
+		default:
+			sw.failed++
+			sw.errs = append(sw.errs, err)
+		}
+		sw.mu.Unlock()
+	}
+}
+
+// TestDrainAndRemoveUnderLoad: node drain moves every replica and
+// leadership off a running node while writes go on, with no client error
+// but ambiguous writes; node rm then removes it. Refusals are typed:
+// unknown node, rm of a node neither drained nor dead, rm of the only
+// copy of a partition, a drain that would leave too few nodes.
+func TestDrainAndRemoveUnderLoad(t *testing.T) {
+	cl := StartCluster(t, "east", 4)
+	if out, err := cl.Shell("config set cluster.dead_node_timeout 3s"); err != nil {
+		t.Fatal(out, err)
+	}
+	c := dial(t, cl.Addrs())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := c.CreateTable(ctx, "t", 16, 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DrainNode(ctx, "n9"); !errors.Is(err, client.ErrUnknownNode) {
+		t.Fatalf("drain of an unknown node: %v", err)
+	}
+	if _, err := c.RemoveNode(ctx, "n2"); !errors.Is(err, client.ErrNotDrained) {
+		t.Fatalf("rm of a live node that is not drained: %v", err)
+	}
+	tbl := openTable(t, c, "t")
+	w := startStrictWriters(tbl, 8)
+	w.waitAcked(t, 1000)
+
+	out, err := cl.Shell("node drain n2")
+	if err != nil || !strings.Contains(out, "node n2 draining") {
+		t.Fatalf("node drain: %q %v", out, err)
+	}
+	start := time.Now()
+	took := waitReplicated(t, c, "t", 3, 3*time.Minute, "n2")
+	ns := waitNodes(t, c, 30*time.Second, "n2 drained: no replica, no leader, no vote", func(ns map[string]*tpb.NodeInfo) bool {
+		n2 := ns["n2"]
+		return n2.GetState() == "draining" && n2.GetReplicas() == 0 && n2.GetLeaders() == 0 && n2.GetMoving() == 0 && !isVoter(n2.GetMetaRole())
+	})
+	t.Logf("FIGURE drain: 12 replicas moved off n2 in %.1fs (%.1fs to a drained nodes view); %s", took.Seconds(), time.Since(start).Seconds(), describeNodes(ns))
+	w.waitAcked(t, w.count()+300)
+	out, err = cl.Shell("node rm n2; nodes")
+	if err != nil || !strings.Contains(out, "node n2 removed") {
+		t.Fatalf("node rm: %q %v", out, err)
+	}
+	t.Logf("after node rm:\n%s", out)
+	w.waitAcked(t, w.count()+300)
+	acked := w.halt()
+	if len(w.errs) > 0 {
+		t.Fatalf("%d client errors besides ambiguous writes during drain and rm, first: %v", len(w.errs), w.errs[0])
+	}
+	verifyAcked(t, tbl, acked)
+	checkCount(t, tbl, acked, w.failed)
+	t.Logf("%d writes acknowledged, %d ambiguous, 0 other errors", len(acked), w.failed)
+
+	// The only copy of a one-replica table is on a node that died: rm is
+	// refused; with two of four nodes gone a drain is refused too.
+	info, err := c.CreateTable(ctx, "single", 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := info.Placement[0].NodeIds[0]
+	cl.Node(holder).Kill()
+	waitNodes(t, c, time.Minute, holder+" dead", func(ns map[string]*tpb.NodeInfo) bool { return ns[holder].GetState() == "dead" })
+	if _, err := c.RemoveNode(ctx, holder); !errors.Is(err, client.ErrLastCopy) {
+		t.Fatalf("rm of the node with the only copy: %v", err)
+	}
+	var other string
+	for _, id := range []string{"n1", "n3", "n4"} {
+		if id != holder {
+			other = id
+		}
+	}
+	if _, err := c.DrainNode(ctx, other); !errors.Is(err, client.ErrLastVoter) {
+		t.Fatalf("drain leaving 1 live node for 3-replica tables: %v", err)
+	}
+	if _, err := c.RemoveNode(ctx, "n2"); err != nil {
+		t.Fatalf("rm of a removed node again: %v", err)
+	}
 }

@@ -59,7 +59,9 @@ func (c *command) allowsFlag(name string) bool {
 // commandTable returns the shell's commands, in the order help lists them.
 func commandTable() []*command {
 	return []*command{
-		{name: "nodes", help: "list the nodes with id, address and state", run: runNodes},
+		{name: "nodes", help: "list the nodes with id, address, state, meta role, replicas, leaders, moves and last contact", run: runNodes},
+		nodeCommand(),
+		rebalanceCommand(),
 		{name: "create", usage: "TABLE [--partitions N] [--replicas R]",
 			help:    "create a table (defaults: 8 partitions, min(3, nodes) replicas); one that exists exactly as asked is left as it is",
 			minArgs: 1, maxArgs: 1, flags: []string{"partitions", "replicas"}, run: runCreate,

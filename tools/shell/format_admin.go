@@ -14,9 +14,17 @@ type partitionsResult struct{ resp *tandempb.PartitionsResponse }
 
 func (r partitionsResult) human(w io.Writer) error {
 	rows := [][]string{{"PARTITION", "LEADER", "ADDRESS", "REPLICAS", "APPLIED", "SIZE"}}
+	moving := false
 	for _, p := range r.resp.GetPartitions() {
 		rows = append(rows, []string{strconv.Itoa(int(p.GetIndex())), dash(p.GetLeaderId()), dash(p.GetLeaderAddr()),
 			replicaList(p), strconv.FormatUint(p.GetAppliedDecree(), 10), humanBytes(p.GetSizeBytes())})
+		moving = moving || p.GetMove() != ""
+	}
+	if moving { // a MOVE column only while replicas move (membership)
+		rows[0] = append(rows[0], "MOVE")
+		for i, p := range r.resp.GetPartitions() {
+			rows[i+1] = append(rows[i+1], dash(p.GetMove()))
+		}
 	}
 	return table(w, rows)
 }
@@ -31,6 +39,9 @@ func (r partitionsResult) json() any {
 		}
 		docs[i] = map[string]any{"index": p.GetIndex(), "leader_id": p.GetLeaderId(), "leader_addr": p.GetLeaderAddr(),
 			"applied_decree": p.GetAppliedDecree(), "size_bytes": p.GetSizeBytes(), "replicas": replicas}
+		if p.GetMove() != "" {
+			docs[i]["move"] = p.GetMove()
+		}
 	}
 	return docs
 }
