@@ -42,6 +42,13 @@ func (a *adminService) RemoveNode(ctx context.Context, req *tpb.RemoveNodeReques
 	})
 }
 
+func (a *adminService) TransferLeader(_ context.Context, req *tpb.TransferLeaderRequest) (*tpb.TransferLeaderResponse, error) {
+	if err := a.n.transferLeader(req); err != nil {
+		return nil, toStatus(err)
+	}
+	return &tpb.TransferLeaderResponse{}, nil
+}
+
 func (a *adminService) MoveStep(ctx context.Context, req *tpb.MoveStepRequest) (*tpb.MoveStepResponse, error) {
 	resp, err := a.n.moveStep(ctx, req)
 	return resp, toStatus(err)

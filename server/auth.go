@@ -105,12 +105,13 @@ var methodRoles = map[string]Role{
 
 	// Membership: nodes call JoinCluster and NodeHeartbeat on each other
 	// (cluster identity, role admin); drain, rm and rebalance are operators'.
-	tpb.Admin_JoinCluster_FullMethodName:   RoleAdmin,
-	tpb.Admin_NodeHeartbeat_FullMethodName: RoleAdmin,
-	tpb.Admin_DrainNode_FullMethodName:     RoleAdmin,
-	tpb.Admin_RemoveNode_FullMethodName:    RoleAdmin,
-	tpb.Admin_Rebalance_FullMethodName:     RoleRead,
-	tpb.Admin_MoveStep_FullMethodName:      RoleAdmin,
+	tpb.Admin_JoinCluster_FullMethodName:    RoleAdmin,
+	tpb.Admin_NodeHeartbeat_FullMethodName:  RoleAdmin,
+	tpb.Admin_DrainNode_FullMethodName:      RoleAdmin,
+	tpb.Admin_RemoveNode_FullMethodName:     RoleAdmin,
+	tpb.Admin_Rebalance_FullMethodName:      RoleRead,
+	tpb.Admin_MoveStep_FullMethodName:       RoleAdmin,
+	tpb.Admin_TransferLeader_FullMethodName: RoleAdmin,
 
 	// Cluster to cluster; a Pull's confirmations hold the source's log back.
 	tpb.Duplication_Prepare_FullMethodName:   RoleAdmin,

@@ -170,6 +170,11 @@ func (n *Node) leaderMembership() {
 	n.writeVerdicts(ctx)
 	n.convergeMetaVoters()
 	n.runMoves(ctx)
+	if n.rounds.Add(1)%leaderBalanceRounds == 0 {
+		bctx, bcancel := context.WithTimeout(context.Background(), leaderBalanceTimeout)
+		n.balanceLeaders(bctx, n.meta.state())
+		bcancel()
+	}
 	n.handOffMetaLeadership()
 }
 

@@ -33,14 +33,16 @@ const moveStepTimeout = 15 * time.Second
 
 // planMoves decides new moves: every replica on a dead, removed or
 // draining node moves to the live node (not already a replica of the
-// partition) with the fewest replicas, ties by id; no node takes part in
-// more than maxPerNode moves at once (a dead node does no work: it is not
-// counted). Partitions already moving wait.
-func planMoves(s *MetaState, maxPerNode int, now time.Time) []*MoveMeta {
+// partition, not suspect) with the fewest replicas, ties by id; no node
+// takes part in more than maxPerNode moves at once (a dead node does no
+// work: it is not counted). Partitions already moving wait. When nothing
+// needs re-replication, replicas move from the fullest to the emptiest
+// live node while their counts differ by more than one (planBalance).
+func planMoves(s *MetaState, suspect map[string]bool, maxPerNode int, now time.Time) []*MoveMeta {
 	load, busy := map[string]int{}, movingCounts(s)
 	var live []string
 	for _, nm := range s.sortedNodes() {
-		if nm.placeable() {
+		if nm.placeable() && !suspect[nm.ID] {
 			live = append(live, nm.ID)
 			load[nm.ID] = 0
 		}
@@ -81,7 +83,66 @@ func planMoves(s *MetaState, maxPerNode int, now time.Time) []*MoveMeta {
 			}
 		}
 	}
+	if len(out) == 0 && len(s.Moves) == 0 && len(live) == len(s.aliveNodes()) {
+		out = planBalance(s, live, load, busy, maxPerNode, now)
+	}
 	return out
+}
+
+// aliveNodes lists the registered nodes in state alive.
+func (s *MetaState) aliveNodes() []string {
+	var out []string
+	for _, nm := range s.sortedNodes() {
+		if nm.State == nodeAlive {
+			out = append(out, nm.ID)
+		}
+	}
+	return out
+}
+
+// planBalance moves replicas from the live node with the most to the one
+// with the fewest while they differ by more than one: the end state
+// (every count within one of even) is stable, so nothing flaps. It runs
+// only when every registered node is alive and nothing else moves.
+func planBalance(s *MetaState, live []string, load map[string]int, busy map[string]uint32, maxPerNode int, now time.Time) []*MoveMeta {
+	var out []*MoveMeta
+	for len(live) > 1 {
+		sorted := append([]string(nil), live...)
+		sort.SliceStable(sorted, func(i, j int) bool { return load[sorted[i]] < load[sorted[j]] })
+		lo, hi := sorted[0], sorted[len(sorted)-1]
+		if load[hi]-load[lo] <= 1 || int(busy[lo]) >= maxPerNode || int(busy[hi]) >= maxPerNode {
+			return out
+		}
+		mv := balanceCandidate(s, hi, lo, out)
+		if mv == nil {
+			return out
+		}
+		mv.Reason, mv.Phase, mv.StartedMs = reasonBalance, phaseAdding, now.UnixMilli()
+		out = append(out, mv)
+		load[hi]--
+		load[lo]++
+		busy[hi]++
+		busy[lo]++
+	}
+	return out
+}
+
+// balanceCandidate is a partition with a replica on from and none on to,
+// not moving and not in planned.
+func balanceCandidate(s *MetaState, from, to string, planned []*MoveMeta) *MoveMeta {
+	taken := map[string]bool{}
+	for _, mv := range planned {
+		taken[moveKey(mv.Table, mv.Partition)] = true
+	}
+	for _, t := range s.sortedTables() {
+		for p, nodes := range t.Placement {
+			key := moveKey(t.Name, uint32(p))
+			if contains(nodes, from) && !contains(nodes, to) && s.Moves[key] == nil && !taken[key] {
+				return &MoveMeta{Table: t.Name, TableID: t.ID, Partition: uint32(p), From: from, To: to}
+			}
+		}
+	}
+	return nil
 }
 
 // moveReason is why a replica on node nm must move, "" when it stays.
@@ -119,7 +180,7 @@ func pickTarget(live, replicas []string, load map[string]int, busy map[string]ui
 // state needs, then advance every move in progress.
 func (n *Node) runMoves(ctx context.Context) {
 	st := n.meta.state()
-	for _, mv := range planMoves(st, n.limits().MaxMovesPerNode, n.cfg.Now()) {
+	for _, mv := range planMoves(st, n.suspects(st), n.limits().MaxMovesPerNode, n.cfg.Now()) {
 		if _, _, err := n.meta.apply(ctx, &startMoveCmd{Move: mv}); err != nil {
 			n.lg.Warn("start replica move", zap.String("table", mv.Table), zap.Uint32("partition", mv.Partition), zap.Error(err))
 			return
@@ -341,4 +402,17 @@ func (n *Node) rebalanceView() *tpb.RebalanceResponse {
 		}
 	}
 	return resp
+}
+
+// suspects lists the nodes the leader has not heard from lately: no new
+// replica goes to them.
+func (n *Node) suspects(st *MetaState) map[string]bool {
+	out := map[string]bool{}
+	now, dead := n.cfg.Now(), n.limits().DeadNodeTimeout
+	for _, nm := range st.Nodes {
+		if n.live.verdict(nm, now, dead) == nodeSuspect {
+			out[nm.ID] = true
+		}
+	}
+	return out
 }

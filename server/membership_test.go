@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -127,11 +128,11 @@ func movesState() *MetaState {
 
 func TestPlanMovesReplacesDeadReplicasWithinBounds(t *testing.T) {
 	s := movesState()
-	if got := planMoves(s, 2, time.Unix(0, 0)); len(got) != 0 {
+	if got := planMoves(s, nil, 2, time.Unix(0, 0)); len(got) != 0 {
 		t.Fatalf("moves with every node alive: %+v", got)
 	}
 	s.Nodes["n2"].State = nodeDead
-	got := planMoves(s, 8, time.Unix(0, 0))
+	got := planMoves(s, nil, 8, time.Unix(0, 0))
 	if len(got) != 3 {
 		t.Fatalf("%d moves, want one per partition n2 had (3): %+v", len(got), got)
 	}
@@ -142,7 +143,7 @@ func TestPlanMovesReplacesDeadReplicasWithinBounds(t *testing.T) {
 		}
 	}
 	// Bounded: one move per target node at a time.
-	got = planMoves(s, 1, time.Unix(0, 0))
+	got = planMoves(s, nil, 1, time.Unix(0, 0))
 	targets := map[string]bool{}
 	for _, mv := range got {
 		if targets[mv.To] {
@@ -156,7 +157,7 @@ func TestPlanMovesReplacesDeadReplicasWithinBounds(t *testing.T) {
 			t.Fatal(r.Err)
 		}
 	}
-	if again := planMoves(s, 1, time.Unix(0, 0)); len(again) != 0 {
+	if again := planMoves(s, nil, 1, time.Unix(0, 0)); len(again) != 0 {
 		t.Fatalf("planned while targets are busy: %+v", again)
 	}
 	// Finishing a move puts the target in the placement.
@@ -186,5 +187,96 @@ func TestStartMoveRefusesMovesThatDoNotFit(t *testing.T) {
 	}
 	if len(s.Moves) != 0 || len(s.Reconfigured) != 0 {
 		t.Fatalf("refused moves changed the state: %+v %+v", s.Moves, s.Reconfigured)
+	}
+}
+
+// A joined node gets replicas until every count is within one of even,
+// in bounded batches, and then nothing moves: the plan is stable.
+func TestBalanceConvergesAndStops(t *testing.T) {
+	s := newMetaState()
+	nodes := []string{"n1", "n2", "n3", "n4"}
+	for _, id := range nodes {
+		s.Nodes[id] = &NodeMeta{ID: id, State: nodeAlive}
+	}
+	s.Tables["t"] = &TableMeta{Name: "t", ID: 1, Partitions: 16, Replicas: 3, Placement: place(nodes, nil, 16, 3)}
+	if got := planMoves(s, nil, 2, time.Unix(0, 0)); len(got) != 0 {
+		t.Fatalf("balanced cluster plans moves: %+v", got)
+	}
+	s.Nodes["n5"] = &NodeMeta{ID: "n5", State: nodeAlive}
+	rounds := 0
+	for ; rounds < 100; rounds++ {
+		plan := planMoves(s, nil, 2, time.Unix(0, 0))
+		if len(plan) == 0 {
+			break
+		}
+		perNode := map[string]int{}
+		for _, mv := range plan {
+			perNode[mv.To]++
+			perNode[mv.From]++
+		}
+		for id, k := range perNode {
+			if k > 2 {
+				t.Fatalf("%s in %d moves at once (max 2)", id, k)
+			}
+		}
+		for _, mv := range plan {
+			if mv.Reason != reasonBalance {
+				t.Fatalf("move %+v is not a balance move", mv)
+			}
+			if r := (&startMoveCmd{Move: mv}).apply(s); r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+		for k := range s.Moves {
+			(&finishMoveCmd{Key: k}).apply(s)
+		}
+	}
+	load := map[string]int{}
+	for _, p := range s.Tables["t"].Placement {
+		seen := map[string]bool{}
+		for _, id := range p {
+			if seen[id] {
+				t.Fatalf("two replicas of a partition on %s: %v", id, p)
+			}
+			seen[id] = true
+			load[id]++
+		}
+	}
+	lo, hi := 48, 0
+	for _, id := range append(nodes, "n5") {
+		lo, hi = min(lo, load[id]), max(hi, load[id])
+	}
+	if hi-lo > 1 || rounds == 100 {
+		t.Fatalf("after %d rounds counts %v are not within one", rounds, load)
+	}
+}
+
+func TestPlanLeaderTransferEvensOutAndStops(t *testing.T) {
+	parts := []partLeaders{}
+	for p := 0; p < 8; p++ {
+		parts = append(parts, partLeaders{table: "t", partition: uint32(p), leader: "n1", followers: []string{"n2", "n3"}})
+	}
+	nodes := []string{"n1", "n2", "n3"}
+	for moves := 0; ; moves++ {
+		i, to, ok := planLeaderTransfer(parts, nodes)
+		if !ok {
+			break
+		}
+		if moves > 8 {
+			t.Fatal("leader transfers do not stop")
+		}
+		pl := &parts[i]
+		if !contains(pl.followers, to) {
+			t.Fatalf("transfer of %d to %s, not a follower", pl.partition, to)
+		}
+		pl.followers = append(slices.DeleteFunc(pl.followers, func(id string) bool { return id == to }), pl.leader)
+		pl.leader = to
+	}
+	count := map[string]int{}
+	for _, pl := range parts {
+		count[pl.leader]++
+	}
+	if count["n1"] > 3 || count["n2"] < 2 || count["n3"] < 2 {
+		t.Fatalf("leaders not within one of even: %v", count)
 	}
 }

@@ -40,6 +40,8 @@ type Node struct {
 	live *liveness
 	// movesDone counts the replica moves this node finished as meta leader.
 	movesDone atomic.Int64
+	// rounds counts the membership rounds this node ran as meta leader.
+	rounds atomic.Int64
 	// removed is set once the registry says this node was removed: it
 	// stops serving (refuseIfRemoved) and reports not ready.
 	removed atomic.Bool

@@ -6977,6 +6977,104 @@ func (x *MoveStepResponse) GetPhase() string {
 	return ""
 }
 
+// TransferLeaderRequest asks a partition's leader to hand leadership to
+// another member (leader balancing).
+type TransferLeaderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partition     uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	ToNode        string                 `protobuf:"bytes,3,opt,name=to_node,json=toNode,proto3" json:"to_node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderRequest) Reset() {
+	*x = TransferLeaderRequest{}
+	mi := &file_tandem_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderRequest) ProtoMessage() {}
+
+func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
+func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *TransferLeaderRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *TransferLeaderRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *TransferLeaderRequest) GetToNode() string {
+	if x != nil {
+		return x.ToNode
+	}
+	return ""
+}
+
+type TransferLeaderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderResponse) Reset() {
+	*x = TransferLeaderResponse{}
+	mi := &file_tandem_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderResponse) ProtoMessage() {}
+
+func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
+func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{109}
+}
+
 type RebalanceRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -6985,7 +7083,7 @@ type RebalanceRequest struct {
 
 func (x *RebalanceRequest) Reset() {
 	*x = RebalanceRequest{}
-	mi := &file_tandem_proto_msgTypes[108]
+	mi := &file_tandem_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6997,7 +7095,7 @@ func (x *RebalanceRequest) String() string {
 func (*RebalanceRequest) ProtoMessage() {}
 
 func (x *RebalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[108]
+	mi := &file_tandem_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7010,7 +7108,7 @@ func (x *RebalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebalanceRequest.ProtoReflect.Descriptor instead.
 func (*RebalanceRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{108}
+	return file_tandem_proto_rawDescGZIP(), []int{110}
 }
 
 type RebalanceResponse struct {
@@ -7024,7 +7122,7 @@ type RebalanceResponse struct {
 
 func (x *RebalanceResponse) Reset() {
 	*x = RebalanceResponse{}
-	mi := &file_tandem_proto_msgTypes[109]
+	mi := &file_tandem_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7036,7 +7134,7 @@ func (x *RebalanceResponse) String() string {
 func (*RebalanceResponse) ProtoMessage() {}
 
 func (x *RebalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[109]
+	mi := &file_tandem_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7049,7 +7147,7 @@ func (x *RebalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebalanceResponse.ProtoReflect.Descriptor instead.
 func (*RebalanceResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{109}
+	return file_tandem_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *RebalanceResponse) GetMoves() []*ReplicaMove {
@@ -7090,7 +7188,7 @@ type FollowerReport struct {
 
 func (x *FollowerReport) Reset() {
 	*x = FollowerReport{}
-	mi := &file_tandem_proto_msgTypes[110]
+	mi := &file_tandem_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7102,7 +7200,7 @@ func (x *FollowerReport) String() string {
 func (*FollowerReport) ProtoMessage() {}
 
 func (x *FollowerReport) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[110]
+	mi := &file_tandem_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7115,7 +7213,7 @@ func (x *FollowerReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowerReport.ProtoReflect.Descriptor instead.
 func (*FollowerReport) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{110}
+	return file_tandem_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *FollowerReport) GetState() string {
@@ -7200,7 +7298,7 @@ type PrepareRequest struct {
 
 func (x *PrepareRequest) Reset() {
 	*x = PrepareRequest{}
-	mi := &file_tandem_proto_msgTypes[111]
+	mi := &file_tandem_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7212,7 +7310,7 @@ func (x *PrepareRequest) String() string {
 func (*PrepareRequest) ProtoMessage() {}
 
 func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[111]
+	mi := &file_tandem_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7225,7 +7323,7 @@ func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareRequest.ProtoReflect.Descriptor instead.
 func (*PrepareRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{111}
+	return file_tandem_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *PrepareRequest) GetDupId() string {
@@ -7270,7 +7368,7 @@ type PrepareResponse struct {
 
 func (x *PrepareResponse) Reset() {
 	*x = PrepareResponse{}
-	mi := &file_tandem_proto_msgTypes[112]
+	mi := &file_tandem_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7282,7 +7380,7 @@ func (x *PrepareResponse) String() string {
 func (*PrepareResponse) ProtoMessage() {}
 
 func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[112]
+	mi := &file_tandem_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7295,7 +7393,7 @@ func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareResponse.ProtoReflect.Descriptor instead.
 func (*PrepareResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{112}
+	return file_tandem_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *PrepareResponse) GetCheckpointId() string {
@@ -7341,7 +7439,7 @@ type FetchFileRequest struct {
 
 func (x *FetchFileRequest) Reset() {
 	*x = FetchFileRequest{}
-	mi := &file_tandem_proto_msgTypes[113]
+	mi := &file_tandem_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7353,7 +7451,7 @@ func (x *FetchFileRequest) String() string {
 func (*FetchFileRequest) ProtoMessage() {}
 
 func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[113]
+	mi := &file_tandem_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7366,7 +7464,7 @@ func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchFileRequest.ProtoReflect.Descriptor instead.
 func (*FetchFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{113}
+	return file_tandem_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *FetchFileRequest) GetDupId() string {
@@ -7428,7 +7526,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_tandem_proto_msgTypes[114]
+	mi := &file_tandem_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7440,7 +7538,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[114]
+	mi := &file_tandem_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7453,7 +7551,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{114}
+	return file_tandem_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *FileChunk) GetOffset() uint64 {
@@ -7489,7 +7587,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_tandem_proto_msgTypes[115]
+	mi := &file_tandem_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7501,7 +7599,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[115]
+	mi := &file_tandem_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7514,7 +7612,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{115}
+	return file_tandem_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *PullRequest) GetDupId() string {
@@ -7585,7 +7683,7 @@ type WalEntry struct {
 
 func (x *WalEntry) Reset() {
 	*x = WalEntry{}
-	mi := &file_tandem_proto_msgTypes[116]
+	mi := &file_tandem_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7597,7 +7695,7 @@ func (x *WalEntry) String() string {
 func (*WalEntry) ProtoMessage() {}
 
 func (x *WalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[116]
+	mi := &file_tandem_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7610,7 +7708,7 @@ func (x *WalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
 func (*WalEntry) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{116}
+	return file_tandem_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *WalEntry) GetDecree() uint64 {
@@ -7659,7 +7757,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_tandem_proto_msgTypes[117]
+	mi := &file_tandem_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7671,7 +7769,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[117]
+	mi := &file_tandem_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7684,7 +7782,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{117}
+	return file_tandem_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *PullResponse) GetEntries() []*WalEntry {
@@ -8252,7 +8350,12 @@ const file_tandem_proto_rawDesc = "" +
 	"\ato_node\x18\x04 \x01(\tR\x06toNode\x12\x17\n" +
 	"\ato_addr\x18\x05 \x01(\tR\x06toAddr\"(\n" +
 	"\x10MoveStepResponse\x12\x14\n" +
-	"\x05phase\x18\x01 \x01(\tR\x05phase\"\x12\n" +
+	"\x05phase\x18\x01 \x01(\tR\x05phase\"d\n" +
+	"\x15TransferLeaderRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x17\n" +
+	"\ato_node\x18\x03 \x01(\tR\x06toNode\"\x18\n" +
+	"\x16TransferLeaderResponse\"\x12\n" +
 	"\x10RebalanceRequest\"l\n" +
 	"\x11RebalanceResponse\x12,\n" +
 	"\x05moves\x18\x01 \x03(\v2\x16.tandem.v1.ReplicaMoveR\x05moves\x12)\n" +
@@ -8347,7 +8450,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x05Count\x12\x17.tandem.v1.CountRequest\x1a\x18.tandem.v1.CountResponse\x12C\n" +
 	"\bBatchGet\x12\x1a.tandem.v1.BatchGetRequest\x1a\x1b.tandem.v1.BatchGetResponse\x12I\n" +
 	"\n" +
-	"BatchWrite\x12\x1c.tandem.v1.BatchWriteRequest\x1a\x1d.tandem.v1.BatchWriteResponse2\x82\x1b\n" +
+	"BatchWrite\x12\x1c.tandem.v1.BatchWriteRequest\x1a\x1d.tandem.v1.BatchWriteResponse2\xd9\x1b\n" +
 	"\x05Admin\x12:\n" +
 	"\x05Nodes\x12\x17.tandem.v1.NodesRequest\x1a\x18.tandem.v1.NodesResponse\x12L\n" +
 	"\vCreateTable\x12\x1d.tandem.v1.CreateTableRequest\x1a\x1e.tandem.v1.CreateTableResponse\x12F\n" +
@@ -8395,7 +8498,8 @@ const file_tandem_proto_rawDesc = "" +
 	"\n" +
 	"RemoveNode\x12\x1c.tandem.v1.RemoveNodeRequest\x1a\x1d.tandem.v1.RemoveNodeResponse\x12F\n" +
 	"\tRebalance\x12\x1b.tandem.v1.RebalanceRequest\x1a\x1c.tandem.v1.RebalanceResponse\x12C\n" +
-	"\bMoveStep\x12\x1a.tandem.v1.MoveStepRequest\x1a\x1b.tandem.v1.MoveStepResponse2\xca\x01\n" +
+	"\bMoveStep\x12\x1a.tandem.v1.MoveStepRequest\x1a\x1b.tandem.v1.MoveStepResponse\x12U\n" +
+	"\x0eTransferLeader\x12 .tandem.v1.TransferLeaderRequest\x1a!.tandem.v1.TransferLeaderResponse2\xca\x01\n" +
 	"\vDuplication\x12@\n" +
 	"\aPrepare\x12\x19.tandem.v1.PrepareRequest\x1a\x1a.tandem.v1.PrepareResponse\x12@\n" +
 	"\tFetchFile\x12\x1b.tandem.v1.FetchFileRequest\x1a\x14.tandem.v1.FileChunk0\x01\x127\n" +
@@ -8414,7 +8518,7 @@ func file_tandem_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 119)
+var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 121)
 var file_tandem_proto_goTypes = []any{
 	(DuplicationState)(0),                 // 0: tandem.v1.DuplicationState
 	(DupPartitionState)(0),                // 1: tandem.v1.DupPartitionState
@@ -8527,17 +8631,19 @@ var file_tandem_proto_goTypes = []any{
 	(*ReplicaMove)(nil),                   // 108: tandem.v1.ReplicaMove
 	(*MoveStepRequest)(nil),               // 109: tandem.v1.MoveStepRequest
 	(*MoveStepResponse)(nil),              // 110: tandem.v1.MoveStepResponse
-	(*RebalanceRequest)(nil),              // 111: tandem.v1.RebalanceRequest
-	(*RebalanceResponse)(nil),             // 112: tandem.v1.RebalanceResponse
-	(*FollowerReport)(nil),                // 113: tandem.v1.FollowerReport
-	(*PrepareRequest)(nil),                // 114: tandem.v1.PrepareRequest
-	(*PrepareResponse)(nil),               // 115: tandem.v1.PrepareResponse
-	(*FetchFileRequest)(nil),              // 116: tandem.v1.FetchFileRequest
-	(*FileChunk)(nil),                     // 117: tandem.v1.FileChunk
-	(*PullRequest)(nil),                   // 118: tandem.v1.PullRequest
-	(*WalEntry)(nil),                      // 119: tandem.v1.WalEntry
-	(*PullResponse)(nil),                  // 120: tandem.v1.PullResponse
-	nil,                                   // 121: tandem.v1.RestoreRequest.ToPartitionDecreesEntry
+	(*TransferLeaderRequest)(nil),         // 111: tandem.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),        // 112: tandem.v1.TransferLeaderResponse
+	(*RebalanceRequest)(nil),              // 113: tandem.v1.RebalanceRequest
+	(*RebalanceResponse)(nil),             // 114: tandem.v1.RebalanceResponse
+	(*FollowerReport)(nil),                // 115: tandem.v1.FollowerReport
+	(*PrepareRequest)(nil),                // 116: tandem.v1.PrepareRequest
+	(*PrepareResponse)(nil),               // 117: tandem.v1.PrepareResponse
+	(*FetchFileRequest)(nil),              // 118: tandem.v1.FetchFileRequest
+	(*FileChunk)(nil),                     // 119: tandem.v1.FileChunk
+	(*PullRequest)(nil),                   // 120: tandem.v1.PullRequest
+	(*WalEntry)(nil),                      // 121: tandem.v1.WalEntry
+	(*PullResponse)(nil),                  // 122: tandem.v1.PullResponse
+	nil,                                   // 123: tandem.v1.RestoreRequest.ToPartitionDecreesEntry
 }
 var file_tandem_proto_depIdxs = []int32{
 	3,   // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
@@ -8586,7 +8692,7 @@ var file_tandem_proto_depIdxs = []int32{
 	87,  // 43: tandem.v1.ShowArchiveResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
 	86,  // 44: tandem.v1.ArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
 	87,  // 45: tandem.v1.LocalArchiveStatusResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
-	121, // 46: tandem.v1.RestoreRequest.to_partition_decrees:type_name -> tandem.v1.RestoreRequest.ToPartitionDecreesEntry
+	123, // 46: tandem.v1.RestoreRequest.to_partition_decrees:type_name -> tandem.v1.RestoreRequest.ToPartitionDecreesEntry
 	31,  // 47: tandem.v1.RestoreResponse.table:type_name -> tandem.v1.TableInfo
 	97,  // 48: tandem.v1.RestoreResponse.partitions:type_name -> tandem.v1.RestorePartitionResult
 	27,  // 49: tandem.v1.JoinClusterResponse.members:type_name -> tandem.v1.NodeInfo
@@ -8594,10 +8700,10 @@ var file_tandem_proto_depIdxs = []int32{
 	27,  // 51: tandem.v1.RemoveNodeResponse.node:type_name -> tandem.v1.NodeInfo
 	108, // 52: tandem.v1.RebalanceResponse.moves:type_name -> tandem.v1.ReplicaMove
 	1,   // 53: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
-	113, // 54: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
-	113, // 55: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
-	113, // 56: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
-	119, // 57: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
+	115, // 54: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
+	115, // 55: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
+	115, // 56: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
+	121, // 57: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
 	6,   // 58: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
 	8,   // 59: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
 	10,  // 60: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
@@ -8648,68 +8754,70 @@ var file_tandem_proto_depIdxs = []int32{
 	102, // 105: tandem.v1.Admin.NodeHeartbeat:input_type -> tandem.v1.NodeHeartbeatRequest
 	104, // 106: tandem.v1.Admin.DrainNode:input_type -> tandem.v1.DrainNodeRequest
 	106, // 107: tandem.v1.Admin.RemoveNode:input_type -> tandem.v1.RemoveNodeRequest
-	111, // 108: tandem.v1.Admin.Rebalance:input_type -> tandem.v1.RebalanceRequest
+	113, // 108: tandem.v1.Admin.Rebalance:input_type -> tandem.v1.RebalanceRequest
 	109, // 109: tandem.v1.Admin.MoveStep:input_type -> tandem.v1.MoveStepRequest
-	114, // 110: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
-	116, // 111: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
-	118, // 112: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
-	7,   // 113: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	9,   // 114: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	11,  // 115: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	13,  // 116: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	15,  // 117: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	17,  // 118: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	19,  // 119: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	23,  // 120: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
-	26,  // 121: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
-	29,  // 122: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	33,  // 123: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	35,  // 124: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	37,  // 125: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	41,  // 126: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	44,  // 127: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	47,  // 128: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	49,  // 129: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	51,  // 130: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	53,  // 131: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
-	56,  // 132: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	59,  // 133: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
-	56,  // 134: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	62,  // 135: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
-	66,  // 136: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
-	68,  // 137: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
-	70,  // 138: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
-	71,  // 139: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
-	71,  // 140: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
-	71,  // 141: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
-	73,  // 142: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
-	75,  // 143: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
-	77,  // 144: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
-	78,  // 145: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
-	80,  // 146: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
-	82,  // 147: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
-	84,  // 148: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
-	85,  // 149: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
-	93,  // 150: tandem.v1.Admin.AddArchive:output_type -> tandem.v1.ArchiveResponse
-	90,  // 151: tandem.v1.Admin.ListArchives:output_type -> tandem.v1.ListArchivesResponse
-	92,  // 152: tandem.v1.Admin.ShowArchive:output_type -> tandem.v1.ShowArchiveResponse
-	93,  // 153: tandem.v1.Admin.PauseArchive:output_type -> tandem.v1.ArchiveResponse
-	93,  // 154: tandem.v1.Admin.StartArchive:output_type -> tandem.v1.ArchiveResponse
-	93,  // 155: tandem.v1.Admin.RemoveArchive:output_type -> tandem.v1.ArchiveResponse
-	98,  // 156: tandem.v1.Admin.Restore:output_type -> tandem.v1.RestoreResponse
-	95,  // 157: tandem.v1.Admin.LocalArchiveStatus:output_type -> tandem.v1.LocalArchiveStatusResponse
-	97,  // 158: tandem.v1.Admin.RestorePartition:output_type -> tandem.v1.RestorePartitionResult
-	101, // 159: tandem.v1.Admin.JoinCluster:output_type -> tandem.v1.JoinClusterResponse
-	103, // 160: tandem.v1.Admin.NodeHeartbeat:output_type -> tandem.v1.NodeHeartbeatResponse
-	105, // 161: tandem.v1.Admin.DrainNode:output_type -> tandem.v1.DrainNodeResponse
-	107, // 162: tandem.v1.Admin.RemoveNode:output_type -> tandem.v1.RemoveNodeResponse
-	112, // 163: tandem.v1.Admin.Rebalance:output_type -> tandem.v1.RebalanceResponse
-	110, // 164: tandem.v1.Admin.MoveStep:output_type -> tandem.v1.MoveStepResponse
-	115, // 165: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
-	117, // 166: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
-	120, // 167: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
-	113, // [113:168] is the sub-list for method output_type
-	58,  // [58:113] is the sub-list for method input_type
+	111, // 110: tandem.v1.Admin.TransferLeader:input_type -> tandem.v1.TransferLeaderRequest
+	116, // 111: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
+	118, // 112: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
+	120, // 113: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
+	7,   // 114: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	9,   // 115: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	11,  // 116: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	13,  // 117: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	15,  // 118: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	17,  // 119: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	19,  // 120: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	23,  // 121: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
+	26,  // 122: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
+	29,  // 123: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	33,  // 124: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	35,  // 125: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	37,  // 126: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	41,  // 127: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	44,  // 128: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	47,  // 129: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	49,  // 130: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	51,  // 131: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	53,  // 132: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
+	56,  // 133: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	59,  // 134: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	56,  // 135: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	62,  // 136: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	66,  // 137: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
+	68,  // 138: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
+	70,  // 139: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
+	71,  // 140: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
+	71,  // 141: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
+	71,  // 142: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
+	73,  // 143: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
+	75,  // 144: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
+	77,  // 145: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
+	78,  // 146: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
+	80,  // 147: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
+	82,  // 148: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
+	84,  // 149: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
+	85,  // 150: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
+	93,  // 151: tandem.v1.Admin.AddArchive:output_type -> tandem.v1.ArchiveResponse
+	90,  // 152: tandem.v1.Admin.ListArchives:output_type -> tandem.v1.ListArchivesResponse
+	92,  // 153: tandem.v1.Admin.ShowArchive:output_type -> tandem.v1.ShowArchiveResponse
+	93,  // 154: tandem.v1.Admin.PauseArchive:output_type -> tandem.v1.ArchiveResponse
+	93,  // 155: tandem.v1.Admin.StartArchive:output_type -> tandem.v1.ArchiveResponse
+	93,  // 156: tandem.v1.Admin.RemoveArchive:output_type -> tandem.v1.ArchiveResponse
+	98,  // 157: tandem.v1.Admin.Restore:output_type -> tandem.v1.RestoreResponse
+	95,  // 158: tandem.v1.Admin.LocalArchiveStatus:output_type -> tandem.v1.LocalArchiveStatusResponse
+	97,  // 159: tandem.v1.Admin.RestorePartition:output_type -> tandem.v1.RestorePartitionResult
+	101, // 160: tandem.v1.Admin.JoinCluster:output_type -> tandem.v1.JoinClusterResponse
+	103, // 161: tandem.v1.Admin.NodeHeartbeat:output_type -> tandem.v1.NodeHeartbeatResponse
+	105, // 162: tandem.v1.Admin.DrainNode:output_type -> tandem.v1.DrainNodeResponse
+	107, // 163: tandem.v1.Admin.RemoveNode:output_type -> tandem.v1.RemoveNodeResponse
+	114, // 164: tandem.v1.Admin.Rebalance:output_type -> tandem.v1.RebalanceResponse
+	110, // 165: tandem.v1.Admin.MoveStep:output_type -> tandem.v1.MoveStepResponse
+	112, // 166: tandem.v1.Admin.TransferLeader:output_type -> tandem.v1.TransferLeaderResponse
+	117, // 167: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
+	119, // 168: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
+	122, // 169: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
+	114, // [114:170] is the sub-list for method output_type
+	58,  // [58:114] is the sub-list for method input_type
 	58,  // [58:58] is the sub-list for extension type_name
 	58,  // [58:58] is the sub-list for extension extendee
 	0,   // [0:58] is the sub-list for field type_name
@@ -8726,7 +8834,7 @@ func file_tandem_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   119,
+			NumMessages:   121,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -478,6 +478,7 @@ const (
 	Admin_RemoveNode_FullMethodName            = "/tandem.v1.Admin/RemoveNode"
 	Admin_Rebalance_FullMethodName             = "/tandem.v1.Admin/Rebalance"
 	Admin_MoveStep_FullMethodName              = "/tandem.v1.Admin/MoveStep"
+	Admin_TransferLeader_FullMethodName        = "/tandem.v1.Admin/TransferLeader"
 )
 
 // AdminClient is the client API for Admin service.
@@ -555,6 +556,9 @@ type AdminClient interface {
 	// MoveStep is called by the meta leader on a partition's leader: it
 	// makes the next raft membership change of a move, idempotently.
 	MoveStep(ctx context.Context, in *MoveStepRequest, opts ...grpc.CallOption) (*MoveStepResponse, error)
+	// TransferLeader is called by the meta leader on a partition's leader to
+	// spread leaders evenly.
+	TransferLeader(ctx context.Context, in *TransferLeaderRequest, opts ...grpc.CallOption) (*TransferLeaderResponse, error)
 }
 
 type adminClient struct {
@@ -995,6 +999,16 @@ func (c *adminClient) MoveStep(ctx context.Context, in *MoveStepRequest, opts ..
 	return out, nil
 }
 
+func (c *adminClient) TransferLeader(ctx context.Context, in *TransferLeaderRequest, opts ...grpc.CallOption) (*TransferLeaderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransferLeaderResponse)
+	err := c.cc.Invoke(ctx, Admin_TransferLeader_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -1070,6 +1084,9 @@ type AdminServer interface {
 	// MoveStep is called by the meta leader on a partition's leader: it
 	// makes the next raft membership change of a move, idempotently.
 	MoveStep(context.Context, *MoveStepRequest) (*MoveStepResponse, error)
+	// TransferLeader is called by the meta leader on a partition's leader to
+	// spread leaders evenly.
+	TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -1208,6 +1225,9 @@ func (UnimplementedAdminServer) Rebalance(context.Context, *RebalanceRequest) (*
 }
 func (UnimplementedAdminServer) MoveStep(context.Context, *MoveStepRequest) (*MoveStepResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method MoveStep not implemented")
+}
+func (UnimplementedAdminServer) TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method TransferLeader not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -2004,6 +2024,24 @@ func _Admin_MoveStep_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_TransferLeader_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferLeaderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).TransferLeader(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_TransferLeader_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).TransferLeader(ctx, req.(*TransferLeaderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2182,6 +2220,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MoveStep",
 			Handler:    _Admin_MoveStep_Handler,
+		},
+		{
+			MethodName: "TransferLeader",
+			Handler:    _Admin_TransferLeader_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

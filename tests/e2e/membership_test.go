@@ -363,3 +363,68 @@ func TestDrainAndRemoveUnderLoad(t *testing.T) {
 		t.Fatalf("rm of a removed node again: %v", err)
 	}
 }
+
+// withinOne reports whether the values of ids in counts differ by at most
+// one.
+func withinOne(ns map[string]*tpb.NodeInfo, ids []string, get func(*tpb.NodeInfo) uint32) bool {
+	lo, hi := ^uint32(0), uint32(0)
+	for _, id := range ids {
+		v := get(ns[id])
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return hi-lo <= 1
+}
+
+// TestJoinedNodeGetsItsShare: a fifth node joins a loaded 4-node cluster
+// with --join; replicas move to it until every node holds within one of
+// even, leaders spread the same way, then nothing moves any more. The
+// writes never fail but ambiguously; count and acknowledged writes hold.
+func TestJoinedNodeGetsItsShare(t *testing.T) {
+	cl := StartCluster(t, "east", 4)
+	c := dial(t, cl.Addrs())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := c.CreateTable(ctx, "t", 16, 3); err != nil {
+		t.Fatal(err)
+	}
+	tbl := openTable(t, c, "t")
+	w := startStrictWriters(tbl, 8)
+	w.waitAcked(t, 1000)
+
+	n5 := joinNode(cl, "n5", "east", cl.Nodes[0].Addr)
+	n5.WaitHealthy(60 * time.Second)
+	start := time.Now()
+	ids := []string{"n1", "n2", "n3", "n4", "n5"}
+	balanced := func(ns map[string]*tpb.NodeInfo) bool {
+		var total uint32
+		for _, id := range ids {
+			if ns[id].GetState() != "alive" || ns[id].GetMoving() != 0 {
+				return false
+			}
+			total += ns[id].GetReplicas()
+		}
+		return total == 48 && withinOne(ns, ids, (*tpb.NodeInfo).GetReplicas) && withinOne(ns, ids, (*tpb.NodeInfo).GetLeaders)
+	}
+	ns := waitNodes(t, c, 4*time.Minute, "replicas and leaders within one of even", balanced)
+	t.Logf("FIGURE balance: 5 nodes within one of even (replicas and leaders) %.1fs after n5 joined: %s", time.Since(start).Seconds(), describeNodes(ns))
+	// No flapping: a while later the same placement, still balanced.
+	w.waitAcked(t, w.count()+2000)
+	again := waitNodes(t, c, 30*time.Second, "a balanced view again", balanced)
+	for _, id := range ids {
+		if again[id].GetReplicas() != ns[id].GetReplicas() {
+			t.Fatalf("replicas moved after balancing: %s then %s", describeNodes(ns), describeNodes(again))
+		}
+	}
+	reb, err := c.Rebalance(ctx)
+	if err != nil || len(reb.Moves) != 0 || reb.UnderReplicated != 0 {
+		t.Fatalf("rebalance after balancing: %v %v", reb, err)
+	}
+	acked := w.halt()
+	if len(w.errs) > 0 {
+		t.Fatalf("%d client errors besides ambiguous writes while balancing, first: %v", len(w.errs), w.errs[0])
+	}
+	verifyAcked(t, tbl, acked)
+	checkCount(t, tbl, acked, w.failed)
+	waitReplicated(t, c, "t", 3, time.Minute)
+	t.Logf("%d writes acknowledged, %d ambiguous, 0 other errors", len(acked), w.failed)
+}
