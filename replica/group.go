@@ -115,7 +115,7 @@ func (r *Replica) LastIndex() uint64 { return r.raft.LastIndex() }
 // leases count on followers voting for nobody while they hear from a
 // leader, which a transfer breaks on purpose, so this replica first stops
 // serving reads from its lease (until it leads again in a later term).
-// Tandem itself never transfers leadership; tests and tools do.
+// The node transfers leadership to balance leaders and to drain a node.
 func (r *Replica) TransferLeadership(id string) error {
 	addr, ok := r.memberAddr(id)
 	if !ok {

@@ -21,8 +21,13 @@ import (
 // rate drift, and count from when a heartbeat was handed to the transport,
 // before it left. A restarted follower knows no leader and would vote at
 // once, so a node with raft state waits a lease timeout before it starts
-// raft (server.Node). Tandem never transfers leadership, the one case in
-// which followers vote despite a known leader.
+// raft (server.Node). A leadership transfer is the one case in which
+// followers vote despite a known leader (the target campaigns with raft's
+// transfer flag): Tandem transfers leadership to balance leaders and to
+// drain a node, and TransferLeadership ends the leader's lease before it
+// starts, so from then on every read of that term goes through a
+// VerifyLeader round; a read that passed the lease check earlier was
+// served while no other leader could exist yet.
 
 // readLeaseFraction is the part of the leader lease timeout a lease lasts.
 const readLeaseFraction = 0.9

@@ -25,10 +25,14 @@ const (
 	// one node (a panic there is a crash at that point) and restarts the
 	// node once it crashed.
 	FaultFailpoint FaultKind = "failpoint"
+	// FaultTransfer moves the leadership of every partition the target
+	// node follows to it (what leader balancing and node drain do), while
+	// reads and writes run: leases must not serve stale reads across it.
+	FaultTransfer FaultKind = "transfer"
 )
 
 // AllFaults lists every fault kind.
-var AllFaults = []FaultKind{FaultKill, FaultPause, FaultPartition, FaultDelay, FaultFailpoint}
+var AllFaults = []FaultKind{FaultKill, FaultPause, FaultPartition, FaultDelay, FaultFailpoint, FaultTransfer}
 
 // ParseFaults parses a comma-separated list of fault kinds.
 func ParseFaults(s string) ([]FaultKind, error) {

@@ -16,7 +16,7 @@ var (
 	flagRuns     = flag.Int("robust.runs", 1, "number of runs (seeds seed, seed+1, ...)")
 	flagDuration = flag.Duration("robust.duration", 40*time.Second, "client load per run, faults included")
 	flagSeed     = flag.Uint64("robust.seed", 1, "seed of the first run")
-	flagFaults   = flag.String("robust.faults", "kill,pause,partition,delay,failpoint", "fault kinds to inject, comma-separated")
+	flagFaults   = flag.String("robust.faults", "kill,pause,partition,delay,failpoint,transfer", "fault kinds to inject, comma-separated")
 	flagBudget   = flag.Int64("robust.budget", lincheck.DefaultBudget, "porcupine's budget per hash key, in model steps (0: none)")
 )
 

@@ -340,6 +340,9 @@ func (r *run) inject(f fault) {
 		r.fc.healNetwork()
 	case FaultFailpoint:
 		r.failpoint(nd, f)
+	case FaultTransfer:
+		r.transferTo(nd)
+		time.Sleep(f.hold)
 	}
 	for _, nd := range r.fc.Nodes {
 		nd.WaitHealthy(time.Minute)
