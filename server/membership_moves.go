@@ -19,7 +19,10 @@ import (
 // add the target as a non-voter (raft catches it up, by snapshot when the
 // log it needs is compacted), promote it once its applied decree is close
 // to the leader's, remove the replaced member (after handing leadership
-// on, if the leader is the one leaving). Every step is idempotent, so a
+// on, if the leader is the one leaving). A move whose target dies or
+// leaves before its promotion is aborted (the target taken back out) and
+// planned again elsewhere; once promoted it completes, and the target's
+// own replicas are then moved like any dead node's. Every step is idempotent, so a
 // move resumes after either leader changes. When the configuration is
 // done, the meta leader replaces the member in the placement; the node
 // that left destroys its replica.
@@ -203,7 +206,8 @@ func (n *Node) runMoves(ctx context.Context) {
 		parts := n.partitionsInfo(ctx, t)
 		for _, mv := range moves {
 			mv, leader := mv, parts[mv.Partition]
-			steps = append(steps, func() { n.advanceMove(ctx, mv, leader.LeaderId, leader.LeaderAddr) })
+			abort := st.Nodes[mv.To] == nil || st.Nodes[mv.To].State != nodeAlive
+			steps = append(steps, func() { n.advanceMove(ctx, mv, leader.LeaderId, leader.LeaderAddr, abort) })
 		}
 	}
 	for key, mv := range st.Moves {
@@ -216,11 +220,11 @@ func (n *Node) runMoves(ctx context.Context) {
 
 // advanceMove asks the partition's leader for the move's next step and
 // records what it reports.
-func (n *Node) advanceMove(ctx context.Context, mv *MoveMeta, leaderID, leaderAddr string) {
+func (n *Node) advanceMove(ctx context.Context, mv *MoveMeta, leaderID, leaderAddr string, abort bool) {
 	if leaderAddr == "" {
 		return // no leader now: the next round tries again
 	}
-	req := &tpb.MoveStepRequest{Table: mv.Table, Partition: mv.Partition, FromNode: mv.From, ToNode: mv.To, ToAddr: n.book.addr(mv.To)}
+	req := &tpb.MoveStepRequest{Table: mv.Table, Partition: mv.Partition, FromNode: mv.From, ToNode: mv.To, ToAddr: n.book.addr(mv.To), Abort: abort}
 	sctx, cancel := context.WithTimeout(ctx, moveStepTimeout)
 	defer cancel()
 	var resp *tpb.MoveStepResponse
@@ -238,6 +242,11 @@ func (n *Node) advanceMove(ctx context.Context, mv *MoveMeta, leaderID, leaderAd
 	}
 	key := moveKey(mv.Table, mv.Partition)
 	switch {
+	case resp.Phase == phaseAborted:
+		if _, _, err := n.meta.apply(ctx, &abortMoveCmd{Key: key}); err == nil {
+			n.lg.Warn("replica move aborted: its target left", zap.String("table", mv.Table), zap.Uint32("partition", mv.Partition),
+				zap.String("from", mv.From), zap.String("to", mv.To))
+		}
 	case resp.Phase == phaseDone:
 		if _, _, err := n.meta.apply(ctx, &finishMoveCmd{Key: key}); err == nil {
 			n.movesDone.Add(1)
@@ -272,6 +281,11 @@ func (n *Node) moveStep(ctx context.Context, req *tpb.MoveStepRequest) (*tpb.Mov
 		addr = n.book.addr(req.ToNode)
 	}
 	switch {
+	case req.Abort && !hasTo:
+		return phase(phaseAborted, nil)
+	case req.Abort && !to.Voter:
+		// Not promoted yet: the group never counted on it.
+		return phase(phaseAborted, r.RemoveMember(req.ToNode))
 	case !hasTo:
 		return phase(phaseAdding, r.AddNonvoter(req.ToNode, addr))
 	case !to.Voter:

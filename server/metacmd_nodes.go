@@ -128,6 +128,7 @@ const (
 	phasePromoting = "promoting"
 	phaseRemoving  = "removing"
 	phaseDone      = "done"
+	phaseAborted   = "aborted"
 
 	reasonDead     = "dead"
 	reasonRemoved  = "removed"
@@ -165,13 +166,15 @@ const (
 	opStartMove  = "start_move"
 	opMovePhase  = "move_phase"
 	opFinishMove = "finish_move"
+	opAbortMove  = "abort_move"
 )
 
 func init() {
 	metaCommands[opStartMove] = func() metaCommand { return &startMoveCmd{} }
 	metaCommands[opMovePhase] = func() metaCommand { return &movePhaseCmd{} }
 	metaCommands[opFinishMove] = func() metaCommand { return &finishMoveCmd{} }
-	for _, op := range []string{opStartMove, opMovePhase, opFinishMove} {
+	metaCommands[opAbortMove] = func() metaCommand { return &abortMoveCmd{} }
+	for _, op := range []string{opStartMove, opMovePhase, opFinishMove, opAbortMove} {
 		membershipOps[op] = true
 	}
 }
@@ -255,5 +258,20 @@ func (c *finishMoveCmd) apply(s *MetaState) metaResult {
 		}
 	}
 	t.Placement[mv.Partition] = nodes
+	return metaResult{}
+}
+
+// abortMoveCmd drops a move whose target left before it was promoted (the
+// partition's leader has taken it back out of the group); the placement
+// is unchanged, and the planner starts another move.
+type abortMoveCmd struct {
+	Key string `json:"key"`
+}
+
+func (*abortMoveCmd) op() string   { return opAbortMove }
+func (*abortMoveCmd) check() error { return nil }
+
+func (c *abortMoveCmd) apply(s *MetaState) metaResult {
+	delete(s.Moves, c.Key)
 	return metaResult{}
 }

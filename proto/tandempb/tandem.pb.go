@@ -6857,12 +6857,15 @@ func (x *ReplicaMove) GetStartedUnixMs() int64 {
 
 // MoveStepRequest asks the partition's leader for the next step of a move.
 type MoveStepRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
-	Partition     uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
-	FromNode      string                 `protobuf:"bytes,3,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
-	ToNode        string                 `protobuf:"bytes,4,opt,name=to_node,json=toNode,proto3" json:"to_node,omitempty"`
-	ToAddr        string                 `protobuf:"bytes,5,opt,name=to_addr,json=toAddr,proto3" json:"to_addr,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Table     string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partition uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	FromNode  string                 `protobuf:"bytes,3,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	ToNode    string                 `protobuf:"bytes,4,opt,name=to_node,json=toNode,proto3" json:"to_node,omitempty"`
+	ToAddr    string                 `protobuf:"bytes,5,opt,name=to_addr,json=toAddr,proto3" json:"to_addr,omitempty"`
+	// abort takes the target back out of the group while it is a
+	// non-voter (the target died or left); phase "aborted" then.
+	Abort         bool `protobuf:"varint,6,opt,name=abort,proto3" json:"abort,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6930,6 +6933,13 @@ func (x *MoveStepRequest) GetToAddr() string {
 		return x.ToAddr
 	}
 	return ""
+}
+
+func (x *MoveStepRequest) GetAbort() bool {
+	if x != nil {
+		return x.Abort
+	}
+	return false
 }
 
 type MoveStepResponse struct {
@@ -8342,13 +8352,14 @@ const file_tandem_proto_rawDesc = "" +
 	"\ato_node\x18\x04 \x01(\tR\x06toNode\x12\x14\n" +
 	"\x05phase\x18\x05 \x01(\tR\x05phase\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12&\n" +
-	"\x0fstarted_unix_ms\x18\a \x01(\x03R\rstartedUnixMs\"\x94\x01\n" +
+	"\x0fstarted_unix_ms\x18\a \x01(\x03R\rstartedUnixMs\"\xaa\x01\n" +
 	"\x0fMoveStepRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x1b\n" +
 	"\tfrom_node\x18\x03 \x01(\tR\bfromNode\x12\x17\n" +
 	"\ato_node\x18\x04 \x01(\tR\x06toNode\x12\x17\n" +
-	"\ato_addr\x18\x05 \x01(\tR\x06toAddr\"(\n" +
+	"\ato_addr\x18\x05 \x01(\tR\x06toAddr\x12\x14\n" +
+	"\x05abort\x18\x06 \x01(\bR\x05abort\"(\n" +
 	"\x10MoveStepResponse\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\"d\n" +
 	"\x15TransferLeaderRequest\x12\x14\n" +

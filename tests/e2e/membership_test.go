@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -427,4 +428,61 @@ func TestJoinedNodeGetsItsShare(t *testing.T) {
 	checkCount(t, tbl, acked, w.failed)
 	waitReplicated(t, c, "t", 3, time.Minute)
 	t.Logf("%d writes acknowledged, %d ambiguous, 0 other errors", len(acked), w.failed)
+}
+
+// TestMoveTargetLeavesMidMove: 5 nodes; one dies for good, and the target
+// of one of the moves that re-create its replicas is drained while that
+// move runs. (Killing it instead could take two replicas of a partition
+// placed on both dead nodes: a quorum lost, which nothing safe recovers.)
+// The move is aborted (or, promoted already, completed and its replicas
+// moved in turn); every partition ends with 3 live replicas on the 3
+// nodes left.
+func TestMoveTargetLeavesMidMove(t *testing.T) {
+	cl := StartCluster(t, "east", 5)
+	if out, err := cl.Shell("config set cluster.dead_node_timeout 3s; config set cluster.max_moves_per_node 1"); err != nil {
+		t.Fatal(out, err)
+	}
+	c := dial(t, cl.Addrs())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := c.CreateTable(ctx, "t", 16, 3); err != nil {
+		t.Fatal(err)
+	}
+	tbl := openTable(t, c, "t")
+	w := startWriters(tbl, 8)
+	w.waitAcked(t, 1000)
+
+	cl.Node("n2").Kill()
+	var target string
+	deadline := time.Now().Add(2 * time.Minute)
+	for target == "" && time.Now().Before(deadline) {
+		if reb, err := c.Rebalance(ctx); err == nil {
+			for _, mv := range reb.Moves {
+				if mv.Phase == "adding" && mv.ToNode != "" {
+					target = mv.ToNode
+					break
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if target == "" {
+		t.Fatal("no move of n2's replicas was seen adding its target")
+	}
+	if _, err := c.DrainNode(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("drained %s, target of a move in progress", target)
+	took := waitReplicated(t, c, "t", 3, 4*time.Minute, "n2", target)
+	aborted := 0
+	for _, nd := range cl.Nodes {
+		if b, err := os.ReadFile(nd.LogPath()); err == nil {
+			aborted += strings.Count(string(b), "replica move aborted")
+		}
+	}
+	t.Logf("back to 3 live replicas %.1fs after the target left; %d moves aborted (0: the move was promoted first)", took.Seconds(), aborted)
+	w.waitAcked(t, w.count()+300)
+	acked := w.halt()
+	verifyAcked(t, tbl, acked)
+	checkCount(t, tbl, acked, w.failed)
 }
