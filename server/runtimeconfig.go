@@ -66,7 +66,7 @@ var configKeys = map[string]configKey{
 		help: "voters of the meta group (odd); other nodes follow it as non-voters",
 	},
 	"cluster.max_moves_per_node": {
-		name: "cluster.max_moves_per_node", def: "2", check: intRange(1, 64),
+		name: "cluster.max_moves_per_node", def: "1", check: intRange(1, 64),
 		help: "replica moves (re-replication, drain, balance) a node takes part in at once",
 	},
 	"raft.trailing_logs": {
