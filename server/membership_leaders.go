@@ -18,7 +18,10 @@ import (
 // partitions to the one leading the fewest (among the partition's
 // followers), while the counts differ by more than one. The end state is
 // stable, so leaders do not flap; a round runs every leaderBalanceRounds
-// membership rounds.
+// membership rounds, and transfers start only once the leaders have been
+// uneven for cluster.leader_balance_after: a transfer makes the writes in
+// flight at the old leader ambiguous, which is worth it for a lasting
+// imbalance, not for one a failover made a moment ago.
 
 // leaderBalanceRounds is how many membership rounds pass between two
 // leader balancing rounds (each looks at every partition).
@@ -80,6 +83,17 @@ func (n *Node) balanceLeaders(ctx context.Context, st *MetaState) {
 			}
 			parts = append(parts, pl)
 		}
+	}
+	if _, _, ok := planLeaderTransfer(parts, eligible); !ok {
+		n.unevenSince = time.Time{}
+		return
+	}
+	now, term := n.cfg.Now(), n.meta.raft.CurrentTerm()
+	if n.unevenSince.IsZero() || n.unevenTerm != term { // a new leader looks afresh
+		n.unevenSince, n.unevenTerm = now, term
+	}
+	if now.Sub(n.unevenSince) < n.limits().LeaderBalance {
+		return
 	}
 	for range maxTransfersPerRound {
 		i, to, ok := planLeaderTransfer(parts, eligible)

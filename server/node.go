@@ -42,6 +42,10 @@ type Node struct {
 	movesDone atomic.Int64
 	// rounds counts the membership rounds this node ran as meta leader.
 	rounds atomic.Int64
+	// unevenSince is when the leader balancer first saw the leaders
+	// uneven (zero: even); only the membership loop uses it.
+	unevenSince time.Time
+	unevenTerm  uint64
 	// removed is set once the registry says this node was removed: it
 	// stops serving (refuseIfRemoved) and reports not ready.
 	removed atomic.Bool

@@ -65,6 +65,10 @@ var configKeys = map[string]configKey{
 		name: "cluster.meta_voters", def: "3", check: oddRange(1, 7),
 		help: "voters of the meta group (odd); other nodes follow it as non-voters",
 	},
+	"cluster.leader_balance_after": {
+		name: "cluster.leader_balance_after", def: "30s", check: durationRange(time.Second, 24*time.Hour),
+		help: "leaders are moved to spread them evenly only after they stayed uneven this long (a failover is not undone at once)",
+	},
 	"cluster.max_moves_per_node": {
 		name: "cluster.max_moves_per_node", def: "1", check: intRange(1, 64),
 		help: "replica moves (re-replication, drain, balance) a node takes part in at once",
@@ -150,6 +154,7 @@ type runtimeConfig struct {
 	DeadNodeTimeout time.Duration
 	MetaVoters      int
 	MaxMovesPerNode int
+	LeaderBalance   time.Duration
 }
 
 // effectiveConfig merges overrides over defaults; values were validated
@@ -171,6 +176,7 @@ func effectiveConfig(overrides map[string]string) runtimeConfig {
 		DeadNodeTimeout:   dur("cluster.dead_node_timeout"),
 		MetaVoters:        int(atoi("cluster.meta_voters")),
 		MaxMovesPerNode:   int(atoi("cluster.max_moves_per_node")),
+		LeaderBalance:     dur("cluster.leader_balance_after"),
 		Retention:         logdb.RetentionCap{MaxBytes: uint64(atoi("dup.log_retain_bytes")), MaxAge: dur("dup.log_retain_age")},
 		Checkpoint: checkpoint.Policy{
 			Interval:    dur("checkpoint.interval"),

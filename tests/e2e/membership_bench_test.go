@@ -113,8 +113,9 @@ func load(b *testing.B, tbl *client.Table, mib int) {
 }
 
 // BenchmarkReReplication measures what a node loss costs: a 4-node
-// cluster holds a 16x3 table of -rerep.mib MiB; one node (not the meta
-// leader) is killed for good; the bench reports the time until every
+// cluster holds a 16x3 table of -rerep.mib MiB (raft logs compacted
+// behind snapshots, so new replicas are sent checkpoints); one node (not
+// the meta leader) is killed for good; the bench reports the time until every
 // partition has 3 live replicas again (after cluster.dead_node_timeout,
 // 5s here), the move throughput (bytes of the re-created replicas over the
 // time from the first move to the last), and the p99 of a foreground
@@ -131,7 +132,11 @@ func BenchmarkReReplication(b *testing.B) {
 func reReplicateOnce(b *testing.B, mib int) {
 	cl := StartCluster(b, "bench", 4)
 	defer cl.Destroy()
-	if out, err := cl.Shell(fmt.Sprintf("config set cluster.dead_node_timeout 5s; config set cluster.max_moves_per_node %d", *rerepMoves)); err != nil {
+	// A short raft log behind each snapshot, so new replicas come from
+	// the checkpoint stream, as they do for any table past its first
+	// thousands of writes.
+	if out, err := cl.Shell(fmt.Sprintf("config set cluster.dead_node_timeout 5s; config set cluster.max_moves_per_node %d; "+
+		"config set raft.snapshot_threshold 512; config set raft.trailing_logs 128", *rerepMoves)); err != nil {
 		b.Fatal(out, err)
 	}
 	ctx := context.Background()

@@ -61,12 +61,45 @@ func waitNodes(t *testing.T, c *client.Client, timeout time.Duration, what strin
 func describeNodes(ns map[string]*tpb.NodeInfo) string {
 	var parts []string
 	for _, n := range ns {
-		parts = append(parts, fmt.Sprintf("%s:%s/%s/r%d/l%d/m%d", n.Id, n.State, n.MetaRole, n.Replicas, n.Leaders, n.Moving))
+		seen := "-"
+		if n.LastContactUnixMs > 0 {
+			seen = time.Since(time.UnixMilli(n.LastContactUnixMs)).Round(100 * time.Millisecond).String()
+		}
+		parts = append(parts, fmt.Sprintf("%s:%s/%s/r%d/l%d/m%d/%s", n.Id, n.State, n.MetaRole, n.Replicas, n.Leaders, n.Moving, seen))
 	}
 	return strings.Join(parts, " ")
 }
 
 func isVoter(role string) bool { return role == "voter" || role == "leader" }
+
+// keepMembershipLogs logs, when t fails, each node's membership lines (the
+// node logs go with the test's temporary directory).
+func keepMembershipLogs(t *testing.T, cl *Cluster) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, nd := range cl.Nodes {
+			b, err := os.ReadFile(nd.LogPath())
+			if err != nil {
+				continue
+			}
+			var keep []string
+			for _, l := range strings.Split(string(b), "\n") {
+				for _, w := range []string{"node state", "meta group membership", "joined", "replica move", "registered", "register peer", "membership", "leader balancing", "node ready", "runtime config changed"} {
+					if strings.Contains(l, w) {
+						keep = append(keep, l)
+						break
+					}
+				}
+			}
+			if len(keep) > 60 {
+				keep = keep[len(keep)-60:]
+			}
+			t.Logf("%s membership log:\n%s", nd.ID, strings.Join(keep, "\n"))
+		}
+	})
+}
 
 // TestJoinAndLiveness: a fourth node joins a running cluster with --join
 // (nobody restarts), gets replicas of a new table, survives its own
@@ -74,6 +107,7 @@ func isVoter(role string) bool { return role == "voter" || role == "leader" }
 // cluster.dead_node_timeout, and the joined node takes its meta vote.
 func TestJoinAndLiveness(t *testing.T) {
 	cl := StartCluster(t, "east", 3)
+	keepMembershipLogs(t, cl)
 	c := dial(t, cl.Addrs())
 	if out, err := cl.Shell("config set cluster.dead_node_timeout 4s"); err != nil {
 		t.Fatal(out, err)
@@ -207,6 +241,7 @@ func checkCount(t *testing.T, tbl *client.Table, acked map[string]string, failed
 // count and every acknowledged write are intact.
 func TestDeadNodesReplicasAreRecreated(t *testing.T) {
 	cl := StartCluster(t, "east", 4)
+	keepMembershipLogs(t, cl)
 	if out, err := cl.Shell("config set cluster.dead_node_timeout 3s; config set raft.snapshot_threshold 64; config set raft.trailing_logs 16"); err != nil {
 		t.Fatal(out, err)
 	}
@@ -294,6 +329,7 @@ func (sw *strictWriter) loop() {
 // copy of a partition, a drain that would leave too few nodes.
 func TestDrainAndRemoveUnderLoad(t *testing.T) {
 	cl := StartCluster(t, "east", 4)
+	keepMembershipLogs(t, cl)
 	if out, err := cl.Shell("config set cluster.dead_node_timeout 3s"); err != nil {
 		t.Fatal(out, err)
 	}
@@ -382,6 +418,7 @@ func withinOne(ns map[string]*tpb.NodeInfo, ids []string, get func(*tpb.NodeInfo
 // writes never fail but ambiguously; count and acknowledged writes hold.
 func TestJoinedNodeGetsItsShare(t *testing.T) {
 	cl := StartCluster(t, "east", 4)
+	keepMembershipLogs(t, cl)
 	c := dial(t, cl.Addrs())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -439,6 +476,7 @@ func TestJoinedNodeGetsItsShare(t *testing.T) {
 // nodes left.
 func TestMoveTargetLeavesMidMove(t *testing.T) {
 	cl := StartCluster(t, "east", 5)
+	keepMembershipLogs(t, cl)
 	if out, err := cl.Shell("config set cluster.dead_node_timeout 3s; config set cluster.max_moves_per_node 1"); err != nil {
 		t.Fatal(out, err)
 	}
