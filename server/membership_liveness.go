@@ -239,9 +239,11 @@ func (n *Node) nodesView() *tpb.NodesResponse {
 	resp := &tpb.NodesResponse{Cluster: n.cfg.Cluster}
 	for _, p := range n.members() {
 		info := &tpb.NodeInfo{Id: p.ID, Addr: p.Addr, State: nodeAlive, MetaRole: n.meta.role(p.ID), Replicas: placed[p.ID], Moving: moving[p.ID]}
-		if nm, ok := st.Nodes[p.ID]; ok {
-			info.State, info.JoinedAtUnixMs = n.live.verdict(nm, now, dead), nm.JoinedAtMs
+		nm, ok := st.Nodes[p.ID]
+		if !ok { // a --peers node the leader has not registered yet
+			nm = &NodeMeta{ID: p.ID, State: nodeAlive}
 		}
+		info.State, info.JoinedAtUnixMs = n.live.verdict(nm, now, dead), nm.JoinedAtMs
 		at, r := n.live.last(p.ID)
 		if r != nil {
 			info.LastContactUnixMs, info.Leaders = at.UnixMilli(), r.Leaders

@@ -132,7 +132,7 @@ func TestJoinAndLiveness(t *testing.T) {
 	cl.Nodes = cl.Nodes[:4]
 
 	cl.Node("n3").Kill()
-	ns := waitNodes(t, c, 30*time.Second, "n3 dead and n4 voting", func(ns map[string]*tpb.NodeInfo) bool {
+	ns := waitNodes(t, c, 60*time.Second, "n3 dead and n4 voting", func(ns map[string]*tpb.NodeInfo) bool {
 		return ns["n3"].GetState() == "dead" && isVoter(ns["n4"].GetMetaRole()) && !isVoter(ns["n3"].GetMetaRole())
 	})
 	t.Logf("after kill -9 of n3: %s", describeNodes(ns))
