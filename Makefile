@@ -79,7 +79,7 @@ test: deps lint test-tools
 RUNS     ?= 5
 DURATION ?= 60s
 SEED     ?= 1
-FAULTS   ?= kill,pause,partition,delay,failpoint
+FAULTS   ?= kill,pause,partition,delay,failpoint,transfer
 DUP_RUNS ?= 2
 test-robustness: deps
 	$(GO) test -count=1 -timeout 30m -v -run '^TestRobustness$$' ./tests/robustness/ \

@@ -50,7 +50,7 @@ import (
 // SIGINT (Ctrl-C) at the end.
 
 // readmeWalkthroughs lists the walkthroughs README.md must have.
-var readmeWalkthroughs = []string{"start-here", "three-nodes", "duplicate", "disaster-recovery", "backup", "security"}
+var readmeWalkthroughs = []string{"start-here", "three-nodes", "membership", "duplicate", "disaster-recovery", "backup", "security"}
 
 // walkthroughLimit bounds one walkthrough's script; far above what it needs.
 const walkthroughLimit = 5 * time.Minute
