@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -170,8 +171,20 @@ func checkSeedRefusals(t *testing.T, src, dst *Cluster, bucket, url string) {
 func checkSeedLogGone(t *testing.T, src, dst *Cluster, c *client.Client, tbl *client.Table, url string) {
 	t.Helper()
 	mustShell(t, src, "archive pause t; config set dup.log_retain_bytes 1")
-	writeRound(t, tbl, "two", 60)
-	waitSnapshotAtLeast(t, src.Nodes[0], "t", appliedDecree(t, c, "t"))
+	// The cap reaches the log store with the next settings push (each
+	// second): a snapshot taken before it leaves the log in place, so write
+	// and snapshot again until every partition's log is down to its
+	// trailing entries.
+	for round := 0; ; round++ {
+		writeRound(t, tbl, fmt.Sprintf("two-%d", round), 60)
+		waitSnapshotAtLeast(t, src.Nodes[0], "t", appliedDecree(t, c, "t"))
+		if logsCompacted(t, src.Nodes[0], "t", 2) {
+			break
+		}
+		if round == 20 {
+			t.Fatal("the source's log of t was never compacted past the archived point")
+		}
+	}
 	out, err := src.Shell("dup add t " + dst.Nodes[0].Addr + " --from-archive " + url)
 	if err == nil || !strings.Contains(err.Error(), "no longer holds its log") {
 		t.Fatalf("dup add --from-archive past the source's log: %q %v", out, err)
@@ -179,4 +192,26 @@ func checkSeedLogGone(t *testing.T, src, dst *Cluster, c *client.Client, tbl *cl
 	t.Logf("log gone: %v", err)
 	mustShell(t, src, "config set dup.log_retain_bytes 1073741824; archive start t")
 	archiveCaughtUp(t, c, "t")
+}
+
+// logsCompacted reports whether every partition of table on nd keeps at
+// most max raft log entries (tandem_raft_log_entries).
+func logsCompacted(t *testing.T, nd *Node, table string, max float64) bool {
+	t.Helper()
+	_, body := nd.httpGet("/metrics")
+	seen := 0
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, `tandem_raft_log_entries{`) || !strings.Contains(line, `table="`+table+`"`) {
+			continue
+		}
+		seen++
+		v, err := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		if v > max {
+			return false
+		}
+	}
+	return seen > 0
 }
