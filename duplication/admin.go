@@ -118,7 +118,7 @@ func (n *Node) createFollower(ctx context.Context, t Table, d Info, seedURL stri
 	}
 	cctx, cancel := context.WithTimeout(ctx, remoteTimeout(ctx))
 	defer cancel()
-	spec := &tpb.FollowerSpec{Table: t.Name, Partitions: t.Partitions, DupId: d.ID, SourceCluster: n.cfg.Cluster, SourceAddrs: n.cfg.SourceAddrs,
+	spec := &tpb.FollowerSpec{Table: t.Name, Partitions: t.Partitions, DupId: d.ID, SourceCluster: n.cfg.Cluster, SourceAddrs: n.sourceAddrs(),
 		ArchiveUrl: seedURL, ArchiveDecrees: seed}
 	resp, err := tpb.NewAdminClient(conn).CreateFollowerTable(cctx, spec)
 	if err != nil {

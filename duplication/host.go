@@ -215,9 +215,14 @@ type Config struct {
 	// SourceAddrs are the addresses remote clusters reach this cluster's
 	// nodes at (its pullers ask them for the source leaders).
 	SourceAddrs []string
-	Replicas    Replicas
-	Meta        Meta
-	Registry    Registry
+	// Members, when set, lists this cluster's nodes now, with the
+	// addresses remote clusters reach them at: nodes join and leave a
+	// running cluster, so Peers and SourceAddrs are then only the nodes it
+	// started with.
+	Members  func() []Peer
+	Replicas Replicas
+	Meta     Meta
+	Registry Registry
 	// Dial returns a connection to a node of this or another cluster.
 	Dial func(addr string) (*grpc.ClientConn, error)
 	// Ready reports whether the node serves (its metadata caught up);

@@ -28,6 +28,30 @@ type Node struct {
 	closeOnce sync.Once
 }
 
+// peers lists this cluster's nodes now (Config.Members), or the nodes it
+// started with.
+func (n *Node) peers() []Peer {
+	if n.cfg.Members != nil {
+		if m := n.cfg.Members(); len(m) > 0 {
+			return m
+		}
+	}
+	return n.cfg.Peers
+}
+
+// sourceAddrs lists the addresses remote clusters reach this cluster's
+// nodes at now.
+func (n *Node) sourceAddrs() []string {
+	if n.cfg.Members == nil {
+		return n.cfg.SourceAddrs
+	}
+	var out []string
+	for _, p := range n.peers() {
+		out = append(out, p.Addr)
+	}
+	return out
+}
+
 // NewNode returns a node's duplication work; Start runs it.
 func NewNode(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {

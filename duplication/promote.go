@@ -40,7 +40,7 @@ func (n *Node) Promote(ctx context.Context, table string, force bool) (*tpb.Prom
 				ErrRefused, f.SourceCluster, addr)
 		}
 	}
-	resps, err := n.stepAllResp(ctx, n.cfg.SourceAddrs, table, f.Partitions, tpb.DupStep_DUP_STEP_UNFOLLOW, "", nil)
+	resps, err := n.stepAllResp(ctx, n.sourceAddrs(), table, f.Partitions, tpb.DupStep_DUP_STEP_UNFOLLOW, "", nil)
 	if err != nil {
 		return nil, fmt.Errorf("promote %s: stop following: %w", table, err)
 	}

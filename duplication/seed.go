@@ -60,7 +60,7 @@ func (n *Node) planSeed(ctx context.Context, t Table, id, url string) ([]uint64,
 // log is still there, and the pull raises the duplication's floor to d,
 // so it stays there while the remote seeds.
 func (n *Node) holdLogAfter(ctx context.Context, table, id string, p uint32, d uint64) error {
-	l := &sourceLeader{table: table, partition: p, addrs: n.cfg.SourceAddrs, dial: n.cfg.Dial}
+	l := &sourceLeader{table: table, partition: p, addrs: n.sourceAddrs(), dial: n.cfg.Dial}
 	hctx, cancel := context.WithTimeout(ctx, seedHoldTimeout)
 	defer cancel()
 	for {

@@ -97,7 +97,7 @@ func (n *Node) Status(ctx context.Context, info Info) []*tpb.DupPartitionStatus 
 	byPart := map[uint32]*tpb.DupPartitionStatus{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, p := range n.cfg.Peers {
+	for _, p := range n.peers() {
 		wg.Add(1)
 		go func(p Peer) {
 			defer wg.Done()

@@ -55,7 +55,7 @@ func (n *Node) Switchover(ctx context.Context, table, id string) (*tpb.Switchove
 		}
 		n.lg.Info("switchover: table fenced in the metadata", zap.String("dup", id), zap.String("table", table))
 	}
-	fences, err := n.stepAll(ctx, n.cfg.SourceAddrs, table, d.Partitions, tpb.DupStep_DUP_STEP_FENCE, "", nil)
+	fences, err := n.stepAll(ctx, n.sourceAddrs(), table, d.Partitions, tpb.DupStep_DUP_STEP_FENCE, "", nil)
 	if err != nil {
 		return nil, fmt.Errorf("switchover %s: fence: %w", id, err)
 	}
@@ -66,7 +66,7 @@ func (n *Node) Switchover(ctx context.Context, table, id string) (*tpb.Switchove
 	if err != nil {
 		return nil, err
 	}
-	if _, err := n.stepAll(ctx, n.cfg.SourceAddrs, table, d.Partitions, tpb.DupStep_DUP_STEP_FOLLOW, "", acc.StartDecrees); err != nil {
+	if _, err := n.stepAll(ctx, n.sourceAddrs(), table, d.Partitions, tpb.DupStep_DUP_STEP_FOLLOW, "", acc.StartDecrees); err != nil {
 		return nil, fmt.Errorf("switchover %s: follow the reversed duplication: %w", id, err)
 	}
 	f := Follower{Table: table, DupID: acc.ReverseDupId, SourceCluster: acc.Cluster, SourceAddrs: acc.Addrs, Partitions: d.Partitions, SwitchedFrom: id}
@@ -132,7 +132,7 @@ func (n *Node) waitConfirmed(ctx context.Context, d Info, fences []uint64) error
 // acceptRemote asks the remote to become the primary, at each of its
 // nodes it knows in turn while they do not answer.
 func (n *Node) acceptRemote(ctx context.Context, d Info) (*tpb.AcceptSwitchoverResponse, error) {
-	req := &tpb.AcceptSwitchoverRequest{Table: d.Table, DupId: d.ID, SourceCluster: n.cfg.Cluster, SourceAddrs: n.cfg.SourceAddrs}
+	req := &tpb.AcceptSwitchoverRequest{Table: d.Table, DupId: d.ID, SourceCluster: n.cfg.Cluster, SourceAddrs: n.sourceAddrs()}
 	var last error
 	for _, addr := range append([]string{d.RemoteAddr}, d.RemoteAddrs...) {
 		resp, err := n.acceptAt(ctx, addr, req)
@@ -187,7 +187,7 @@ func (n *Node) AcceptSwitchover(ctx context.Context, req *tpb.AcceptSwitchoverRe
 		return nil, fmt.Errorf("%w: cluster %s has no table %q following duplication %s", ErrRefused, n.cfg.Cluster, req.Table, req.DupId)
 	}
 	rid := reverseID(req.DupId)
-	starts, err := n.stepAll(ctx, n.cfg.SourceAddrs, req.Table, f.Partitions, tpb.DupStep_DUP_STEP_CUT, rid, nil)
+	starts, err := n.stepAll(ctx, n.sourceAddrs(), req.Table, f.Partitions, tpb.DupStep_DUP_STEP_CUT, rid, nil)
 	if err != nil {
 		return nil, fmt.Errorf("switchover %s: cut the new primary's log: %w", req.DupId, err)
 	}
@@ -203,7 +203,7 @@ func (n *Node) AcceptSwitchover(ctx context.Context, req *tpb.AcceptSwitchoverRe
 }
 
 func (n *Node) acceptedResponse(d Info) *tpb.AcceptSwitchoverResponse {
-	return &tpb.AcceptSwitchoverResponse{ReverseDupId: d.ID, Cluster: n.cfg.Cluster, Addrs: n.cfg.SourceAddrs, StartDecrees: d.Starts}
+	return &tpb.AcceptSwitchoverResponse{ReverseDupId: d.ID, Cluster: n.cfg.Cluster, Addrs: n.sourceAddrs(), StartDecrees: d.Starts}
 }
 
 // reverseID names the reversed duplication after the one it reverses, so

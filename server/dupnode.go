@@ -22,6 +22,16 @@ func (n *Node) newDuplication() (*duplication.Node, error) {
 		cfg.Peers = append(cfg.Peers, duplication.Peer{ID: p.ID, Addr: p.Addr})
 	}
 	cfg.SourceAddrs = n.peerAddrs()
+	cfg.Members = func() []duplication.Peer {
+		var out []duplication.Peer
+		for _, p := range n.members() {
+			if p.ID == n.cfg.NodeID {
+				p.Addr = n.Addr()
+			}
+			out = append(out, duplication.Peer{ID: p.ID, Addr: p.Addr})
+		}
+		return out
+	}
 	cfg.Replicas, cfg.Meta, cfg.Registry = dupReplicas{n}, dupMeta{n}, dupRegistry{n}
 	cfg.Dial = n.dial
 	cfg.Ready = n.Ready

@@ -562,3 +562,40 @@ func TestDuplicationThroughReReplication(t *testing.T) {
 	t.Logf("%d acknowledged source writes; tandem-verify: %s", len(acked), lastLine(out))
 	verifyAcked(t, openTable(t, dial(t, dst.Addrs()), "t"), acked)
 }
+
+// Duplication sees nodes that joined after it started: `dup show` asks a
+// joined node for the partitions it leads (they showed UNKNOWN: the node
+// list was the one the source started with), and the remote keeps pulling
+// from it.
+func TestDuplicationSeesJoinedNodes(t *testing.T) {
+	src := StartCluster(t, "east", 3)
+	dst := StartCluster(t, "west", 1)
+	if out, err := src.Shell("config set cluster.leader_balance_after 1s; create t --partitions 8 --replicas 3"); err != nil {
+		t.Fatal(out, err)
+	}
+	c := dial(t, src.Addrs())
+	tbl := openTable(t, c, "t")
+	w := startWriters(tbl, 2)
+	w.waitAcked(t, 100)
+	id := dupAdd(t, src, dst, "t")
+	n4 := joinNode(src, "n4", "east", src.Nodes[0].Addr)
+	n4.WaitHealthy(60 * time.Second)
+	waitNodes(t, c, 3*time.Minute, "n4 leading partitions", func(ns map[string]*tpb.NodeInfo) bool {
+		return ns["n4"].GetLeaders() > 0 && ns["n4"].GetMoving() == 0
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, err := src.Shell("dup show t " + id)
+		if err == nil && strings.Count(out, " LOG ") == 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dup show does not see every partition in LOG with n4 leading some: %s %v", out, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	w.waitAcked(t, w.count()+100)
+	acked := w.halt()
+	out := waitIdentical(t, src, dst, "t", 2*time.Minute)
+	t.Logf("%d acknowledged source writes; tandem-verify: %s", len(acked), lastLine(out))
+}
