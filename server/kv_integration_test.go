@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,9 +85,12 @@ func TestSingleNodeRecordOperations(t *testing.T) {
 }
 
 func TestTTLExpiresRecords(t *testing.T) {
-	now := time.Now()
-	clock := func() time.Time { return now }
-	cl := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Now = func() time.Time { return clock() } })
+	// The node reads its clock from other goroutines (TTL checks, the
+	// status sampler): the test moves it atomically.
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := time.Unix(0, clock.Load())
+	cl := servertest.MakeCluster(t, 1, func(c *server.Config) { c.Now = func() time.Time { return time.Unix(0, clock.Load()) } })
 	cl.CreateTable("ttl", 1, 1)
 	tbl := mustTable(t, mustDial(t, cl.Addrs()...), "ttl")
 	c := ctx(t)
@@ -99,8 +103,7 @@ func TestTTLExpiresRecords(t *testing.T) {
 	if _, err := tbl.Get(c, []byte("h"), []byte("short")); err != nil {
 		t.Fatalf("fresh ttl record: %v", err)
 	}
-	later := now.Add(11 * time.Second)
-	clock = func() time.Time { return later }
+	clock.Store(now.Add(11 * time.Second).UnixNano())
 	if _, err := tbl.Get(c, []byte("h"), []byte("short")); !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("expired record: %v, want ErrNotFound", err)
 	}
