@@ -60,6 +60,9 @@ type SwitchReplica interface {
 	Unfence(ctx context.Context) error
 	FollowFrom(ctx context.Context, d uint64) error
 	Unfollow(ctx context.Context) (uint64, time.Time, error)
+	// FollowAnew forgets the source decree, so the partition loads a base
+	// from its next source (dup resync).
+	FollowAnew(ctx context.Context) error
 }
 
 // Replica is one partition replica of this node, on either side.
@@ -133,6 +136,11 @@ type Registry interface {
 	// Promote makes follower table p.Table of duplication p.DupID writable
 	// and records p, in one change; done already, it returns the record.
 	Promote(ctx context.Context, p Promotion) (Promotion, error)
+	// AcceptResync, on the new primary of failed-over duplication fromDup,
+	// records d (the duplication back to the old source, ReverseOf
+	// fromDup) and ends the table's promotion record, in one change; done
+	// already, it returns the duplication recorded then.
+	AcceptResync(ctx context.Context, table, fromDup string, d Info) (Info, error)
 }
 
 // Promotion is a follower table dup promote made writable: the
@@ -239,6 +247,9 @@ type Config struct {
 	Refresh time.Duration
 	Now     func() time.Time
 	Logger  *zap.Logger
+	// DataDir is the node's data directory: dup resync writes its
+	// divergence file under it ("" refuses a resync here).
+	DataDir string
 }
 
 // DefaultConfig returns a Config with the defaults filled in; the node

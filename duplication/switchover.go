@@ -307,6 +307,10 @@ func (n *Node) PartitionStep(ctx context.Context, req *tpb.DupStepRequest) (*tpb
 		d, err = req.Decree, r.FollowFrom(ctx, req.Decree)
 	case tpb.DupStep_DUP_STEP_UNFOLLOW:
 		return n.unfollow(ctx, r)
+	case tpb.DupStep_DUP_STEP_DIVERGE:
+		return n.diverge(ctx, r, req.Decree)
+	case tpb.DupStep_DUP_STEP_REBASE:
+		err = r.FollowAnew(ctx)
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "unknown duplication step %v", req.Step)
 	}

@@ -38,6 +38,7 @@ func (n *Node) newDuplication() (*duplication.Node, error) {
 	cfg.RetentionCap = func() logdb.RetentionCap { return n.limits().Retention }
 	cfg.ToStatus = toStatus
 	cfg.Now, cfg.Logger = n.cfg.Now, n.lg
+	cfg.DataDir = n.cfg.DataDir
 	return duplication.NewNode(cfg)
 }
 

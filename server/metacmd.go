@@ -34,6 +34,8 @@ const (
 	opAcceptSwitchover   = "accept_switchover"
 	opCompleteSwitchover = "complete_switchover"
 	opPromoteFollower    = "promote_follower"
+	// Failback (metacmd_resync.go).
+	opAcceptResync = "accept_resync"
 )
 
 // metaCommands makes an empty command of each operation, for decoding.
@@ -50,6 +52,8 @@ var metaCommands = map[string]func() metaCommand{
 	opAcceptSwitchover:   func() metaCommand { return &acceptSwitchoverCmd{} },
 	opCompleteSwitchover: func() metaCommand { return &completeSwitchoverCmd{} },
 	opPromoteFollower:    func() metaCommand { return &promoteFollowerCmd{} },
+	// Failback (metacmd_resync.go).
+	opAcceptResync: func() metaCommand { return &acceptResyncCmd{} },
 }
 
 // metaEntry is a meta log entry: {"cmd": op, "args": the command's fields}.

@@ -182,6 +182,13 @@ const (
 	// UNFOLLOW: on a promoted follower, apply no shipped entry from here on;
 	// returns the source decree it ends at and its replicated time.
 	DupStep_DUP_STEP_UNFOLLOW DupStep = 4
+	// DIVERGE (dup resync, on the old source): fence, then return the client
+	// mutations in the log after decree (the new primary's source decree);
+	// returns the fence decree.
+	DupStep_DUP_STEP_DIVERGE DupStep = 5
+	// REBASE (dup resync): forget the source decree, so the partition loads
+	// a base from its new source.
+	DupStep_DUP_STEP_REBASE DupStep = 6
 )
 
 // Enum value maps for DupStep.
@@ -192,6 +199,8 @@ var (
 		2: "DUP_STEP_CUT",
 		3: "DUP_STEP_FOLLOW",
 		4: "DUP_STEP_UNFOLLOW",
+		5: "DUP_STEP_DIVERGE",
+		6: "DUP_STEP_REBASE",
 	}
 	DupStep_value = map[string]int32{
 		"DUP_STEP_UNSPECIFIED": 0,
@@ -199,6 +208,8 @@ var (
 		"DUP_STEP_CUT":         2,
 		"DUP_STEP_FOLLOW":      3,
 		"DUP_STEP_UNFOLLOW":    4,
+		"DUP_STEP_DIVERGE":     5,
+		"DUP_STEP_REBASE":      6,
 	}
 )
 
@@ -5145,8 +5156,10 @@ type DupStepResponse struct {
 	state                protoimpl.MessageState `protogen:"open.v1"`
 	Decree               uint64                 `protobuf:"varint,1,opt,name=decree,proto3" json:"decree,omitempty"`
 	ReplicatedTimeUnixMs int64                  `protobuf:"varint,2,opt,name=replicated_time_unix_ms,json=replicatedTimeUnixMs,proto3" json:"replicated_time_unix_ms,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// entries: DIVERGE's log entries after the requested decree.
+	Entries       []*WalEntry `protobuf:"bytes,3,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DupStepResponse) Reset() {
@@ -5191,6 +5204,13 @@ func (x *DupStepResponse) GetReplicatedTimeUnixMs() int64 {
 		return x.ReplicatedTimeUnixMs
 	}
 	return 0
+}
+
+func (x *DupStepResponse) GetEntries() []*WalEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
 }
 
 // PromoteRequest: dup promote, run on the remote cluster.
@@ -5372,6 +5392,343 @@ func (*CheckFollowerResponse) Descriptor() ([]byte, []int) {
 	return file_tandem_proto_rawDescGZIP(), []int{82}
 }
 
+// Failback (issue 13): dup resync, run on the old source after its remote
+// was promoted, and the new primary's part of it.
+type ResyncRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	// dup_id: the failed-over duplication (this cluster's, to the remote).
+	DupId         string `protobuf:"bytes,2,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResyncRequest) Reset() {
+	*x = ResyncRequest{}
+	mi := &file_tandem_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResyncRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResyncRequest) ProtoMessage() {}
+
+func (x *ResyncRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResyncRequest.ProtoReflect.Descriptor instead.
+func (*ResyncRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *ResyncRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *ResyncRequest) GetDupId() string {
+	if x != nil {
+		return x.DupId
+	}
+	return ""
+}
+
+type ResyncResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Table    string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	OldDupId string                 `protobuf:"bytes,2,opt,name=old_dup_id,json=oldDupId,proto3" json:"old_dup_id,omitempty"`
+	// new_dup_id: the duplication from the new primary to this cluster.
+	NewDupId          string   `protobuf:"bytes,3,opt,name=new_dup_id,json=newDupId,proto3" json:"new_dup_id,omitempty"`
+	NewPrimaryCluster string   `protobuf:"bytes,4,opt,name=new_primary_cluster,json=newPrimaryCluster,proto3" json:"new_primary_cluster,omitempty"`
+	NewPrimaryAddrs   []string `protobuf:"bytes,5,rep,name=new_primary_addrs,json=newPrimaryAddrs,proto3" json:"new_primary_addrs,omitempty"`
+	// divergence_file: JSON lines of the writes this cluster acknowledged
+	// that the new primary never applied, on node divergence_node.
+	DivergenceFile     string `protobuf:"bytes,6,opt,name=divergence_file,json=divergenceFile,proto3" json:"divergence_file,omitempty"`
+	DivergenceNode     string `protobuf:"bytes,7,opt,name=divergence_node,json=divergenceNode,proto3" json:"divergence_node,omitempty"`
+	DivergentEntries   uint64 `protobuf:"varint,8,opt,name=divergent_entries,json=divergentEntries,proto3" json:"divergent_entries,omitempty"`
+	DivergentMutations uint64 `protobuf:"varint,9,opt,name=divergent_mutations,json=divergentMutations,proto3" json:"divergent_mutations,omitempty"`
+	DivergenceBytes    uint64 `protobuf:"varint,10,opt,name=divergence_bytes,json=divergenceBytes,proto3" json:"divergence_bytes,omitempty"`
+	// source_decrees: each partition's decree the new primary applied up to;
+	// fence_decrees: where this cluster's partitions stopped taking writes.
+	SourceDecrees []uint64 `protobuf:"varint,11,rep,packed,name=source_decrees,json=sourceDecrees,proto3" json:"source_decrees,omitempty"`
+	FenceDecrees  []uint64 `protobuf:"varint,12,rep,packed,name=fence_decrees,json=fenceDecrees,proto3" json:"fence_decrees,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResyncResponse) Reset() {
+	*x = ResyncResponse{}
+	mi := &file_tandem_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResyncResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResyncResponse) ProtoMessage() {}
+
+func (x *ResyncResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResyncResponse.ProtoReflect.Descriptor instead.
+func (*ResyncResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *ResyncResponse) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *ResyncResponse) GetOldDupId() string {
+	if x != nil {
+		return x.OldDupId
+	}
+	return ""
+}
+
+func (x *ResyncResponse) GetNewDupId() string {
+	if x != nil {
+		return x.NewDupId
+	}
+	return ""
+}
+
+func (x *ResyncResponse) GetNewPrimaryCluster() string {
+	if x != nil {
+		return x.NewPrimaryCluster
+	}
+	return ""
+}
+
+func (x *ResyncResponse) GetNewPrimaryAddrs() []string {
+	if x != nil {
+		return x.NewPrimaryAddrs
+	}
+	return nil
+}
+
+func (x *ResyncResponse) GetDivergenceFile() string {
+	if x != nil {
+		return x.DivergenceFile
+	}
+	return ""
+}
+
+func (x *ResyncResponse) GetDivergenceNode() string {
+	if x != nil {
+		return x.DivergenceNode
+	}
+	return ""
+}
+
+func (x *ResyncResponse) GetDivergentEntries() uint64 {
+	if x != nil {
+		return x.DivergentEntries
+	}
+	return 0
+}
+
+func (x *ResyncResponse) GetDivergentMutations() uint64 {
+	if x != nil {
+		return x.DivergentMutations
+	}
+	return 0
+}
+
+func (x *ResyncResponse) GetDivergenceBytes() uint64 {
+	if x != nil {
+		return x.DivergenceBytes
+	}
+	return 0
+}
+
+func (x *ResyncResponse) GetSourceDecrees() []uint64 {
+	if x != nil {
+		return x.SourceDecrees
+	}
+	return nil
+}
+
+func (x *ResyncResponse) GetFenceDecrees() []uint64 {
+	if x != nil {
+		return x.FenceDecrees
+	}
+	return nil
+}
+
+// AcceptResyncRequest is sent by the old source to the new primary.
+type AcceptResyncRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	DupId         string                 `protobuf:"bytes,2,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	Cluster       string                 `protobuf:"bytes,3,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Addrs         []string               `protobuf:"bytes,4,rep,name=addrs,proto3" json:"addrs,omitempty"`
+	Partitions    uint32                 `protobuf:"varint,5,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptResyncRequest) Reset() {
+	*x = AcceptResyncRequest{}
+	mi := &file_tandem_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptResyncRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptResyncRequest) ProtoMessage() {}
+
+func (x *AcceptResyncRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptResyncRequest.ProtoReflect.Descriptor instead.
+func (*AcceptResyncRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *AcceptResyncRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *AcceptResyncRequest) GetDupId() string {
+	if x != nil {
+		return x.DupId
+	}
+	return ""
+}
+
+func (x *AcceptResyncRequest) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *AcceptResyncRequest) GetAddrs() []string {
+	if x != nil {
+		return x.Addrs
+	}
+	return nil
+}
+
+func (x *AcceptResyncRequest) GetPartitions() uint32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+type AcceptResyncResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NewDupId      string                 `protobuf:"bytes,1,opt,name=new_dup_id,json=newDupId,proto3" json:"new_dup_id,omitempty"`
+	Cluster       string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Addrs         []string               `protobuf:"bytes,3,rep,name=addrs,proto3" json:"addrs,omitempty"`
+	SourceDecrees []uint64               `protobuf:"varint,4,rep,packed,name=source_decrees,json=sourceDecrees,proto3" json:"source_decrees,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptResyncResponse) Reset() {
+	*x = AcceptResyncResponse{}
+	mi := &file_tandem_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptResyncResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptResyncResponse) ProtoMessage() {}
+
+func (x *AcceptResyncResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptResyncResponse.ProtoReflect.Descriptor instead.
+func (*AcceptResyncResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *AcceptResyncResponse) GetNewDupId() string {
+	if x != nil {
+		return x.NewDupId
+	}
+	return ""
+}
+
+func (x *AcceptResyncResponse) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *AcceptResyncResponse) GetAddrs() []string {
+	if x != nil {
+		return x.Addrs
+	}
+	return nil
+}
+
+func (x *AcceptResyncResponse) GetSourceDecrees() []uint64 {
+	if x != nil {
+		return x.SourceDecrees
+	}
+	return nil
+}
+
 // ArchiveInfo is a table's continuous archive to object storage.
 type ArchiveInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -5396,7 +5753,7 @@ type ArchiveInfo struct {
 
 func (x *ArchiveInfo) Reset() {
 	*x = ArchiveInfo{}
-	mi := &file_tandem_proto_msgTypes[83]
+	mi := &file_tandem_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5408,7 +5765,7 @@ func (x *ArchiveInfo) String() string {
 func (*ArchiveInfo) ProtoMessage() {}
 
 func (x *ArchiveInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[83]
+	mi := &file_tandem_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5421,7 +5778,7 @@ func (x *ArchiveInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveInfo.ProtoReflect.Descriptor instead.
 func (*ArchiveInfo) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{83}
+	return file_tandem_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ArchiveInfo) GetId() string {
@@ -5520,7 +5877,7 @@ type ArchivePartitionStatus struct {
 
 func (x *ArchivePartitionStatus) Reset() {
 	*x = ArchivePartitionStatus{}
-	mi := &file_tandem_proto_msgTypes[84]
+	mi := &file_tandem_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5532,7 +5889,7 @@ func (x *ArchivePartitionStatus) String() string {
 func (*ArchivePartitionStatus) ProtoMessage() {}
 
 func (x *ArchivePartitionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[84]
+	mi := &file_tandem_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5545,7 +5902,7 @@ func (x *ArchivePartitionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchivePartitionStatus.ProtoReflect.Descriptor instead.
 func (*ArchivePartitionStatus) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{84}
+	return file_tandem_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *ArchivePartitionStatus) GetPartition() uint32 {
@@ -5677,7 +6034,7 @@ type AddArchiveRequest struct {
 
 func (x *AddArchiveRequest) Reset() {
 	*x = AddArchiveRequest{}
-	mi := &file_tandem_proto_msgTypes[85]
+	mi := &file_tandem_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5689,7 +6046,7 @@ func (x *AddArchiveRequest) String() string {
 func (*AddArchiveRequest) ProtoMessage() {}
 
 func (x *AddArchiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[85]
+	mi := &file_tandem_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5702,7 +6059,7 @@ func (x *AddArchiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddArchiveRequest.ProtoReflect.Descriptor instead.
 func (*AddArchiveRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{85}
+	return file_tandem_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *AddArchiveRequest) GetTable() string {
@@ -5728,7 +6085,7 @@ type ListArchivesRequest struct {
 
 func (x *ListArchivesRequest) Reset() {
 	*x = ListArchivesRequest{}
-	mi := &file_tandem_proto_msgTypes[86]
+	mi := &file_tandem_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5740,7 +6097,7 @@ func (x *ListArchivesRequest) String() string {
 func (*ListArchivesRequest) ProtoMessage() {}
 
 func (x *ListArchivesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[86]
+	mi := &file_tandem_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5753,7 +6110,7 @@ func (x *ListArchivesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListArchivesRequest.ProtoReflect.Descriptor instead.
 func (*ListArchivesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{86}
+	return file_tandem_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *ListArchivesRequest) GetTable() string {
@@ -5772,7 +6129,7 @@ type ListArchivesResponse struct {
 
 func (x *ListArchivesResponse) Reset() {
 	*x = ListArchivesResponse{}
-	mi := &file_tandem_proto_msgTypes[87]
+	mi := &file_tandem_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5784,7 +6141,7 @@ func (x *ListArchivesResponse) String() string {
 func (*ListArchivesResponse) ProtoMessage() {}
 
 func (x *ListArchivesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[87]
+	mi := &file_tandem_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5797,7 +6154,7 @@ func (x *ListArchivesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListArchivesResponse.ProtoReflect.Descriptor instead.
 func (*ListArchivesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{87}
+	return file_tandem_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *ListArchivesResponse) GetArchives() []*ArchiveInfo {
@@ -5816,7 +6173,7 @@ type ArchiveRequest struct {
 
 func (x *ArchiveRequest) Reset() {
 	*x = ArchiveRequest{}
-	mi := &file_tandem_proto_msgTypes[88]
+	mi := &file_tandem_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5828,7 +6185,7 @@ func (x *ArchiveRequest) String() string {
 func (*ArchiveRequest) ProtoMessage() {}
 
 func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[88]
+	mi := &file_tandem_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5841,7 +6198,7 @@ func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRequest.ProtoReflect.Descriptor instead.
 func (*ArchiveRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{88}
+	return file_tandem_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ArchiveRequest) GetTable() string {
@@ -5861,7 +6218,7 @@ type ShowArchiveResponse struct {
 
 func (x *ShowArchiveResponse) Reset() {
 	*x = ShowArchiveResponse{}
-	mi := &file_tandem_proto_msgTypes[89]
+	mi := &file_tandem_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5873,7 +6230,7 @@ func (x *ShowArchiveResponse) String() string {
 func (*ShowArchiveResponse) ProtoMessage() {}
 
 func (x *ShowArchiveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[89]
+	mi := &file_tandem_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5886,7 +6243,7 @@ func (x *ShowArchiveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowArchiveResponse.ProtoReflect.Descriptor instead.
 func (*ShowArchiveResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{89}
+	return file_tandem_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ShowArchiveResponse) GetArchive() *ArchiveInfo {
@@ -5912,7 +6269,7 @@ type ArchiveResponse struct {
 
 func (x *ArchiveResponse) Reset() {
 	*x = ArchiveResponse{}
-	mi := &file_tandem_proto_msgTypes[90]
+	mi := &file_tandem_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5924,7 +6281,7 @@ func (x *ArchiveResponse) String() string {
 func (*ArchiveResponse) ProtoMessage() {}
 
 func (x *ArchiveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[90]
+	mi := &file_tandem_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5937,7 +6294,7 @@ func (x *ArchiveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveResponse.ProtoReflect.Descriptor instead.
 func (*ArchiveResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{90}
+	return file_tandem_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ArchiveResponse) GetArchive() *ArchiveInfo {
@@ -5957,7 +6314,7 @@ type LocalArchiveStatusRequest struct {
 
 func (x *LocalArchiveStatusRequest) Reset() {
 	*x = LocalArchiveStatusRequest{}
-	mi := &file_tandem_proto_msgTypes[91]
+	mi := &file_tandem_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5969,7 +6326,7 @@ func (x *LocalArchiveStatusRequest) String() string {
 func (*LocalArchiveStatusRequest) ProtoMessage() {}
 
 func (x *LocalArchiveStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[91]
+	mi := &file_tandem_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5982,7 +6339,7 @@ func (x *LocalArchiveStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalArchiveStatusRequest.ProtoReflect.Descriptor instead.
 func (*LocalArchiveStatusRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{91}
+	return file_tandem_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *LocalArchiveStatusRequest) GetTable() string {
@@ -6008,7 +6365,7 @@ type LocalArchiveStatusResponse struct {
 
 func (x *LocalArchiveStatusResponse) Reset() {
 	*x = LocalArchiveStatusResponse{}
-	mi := &file_tandem_proto_msgTypes[92]
+	mi := &file_tandem_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6020,7 +6377,7 @@ func (x *LocalArchiveStatusResponse) String() string {
 func (*LocalArchiveStatusResponse) ProtoMessage() {}
 
 func (x *LocalArchiveStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[92]
+	mi := &file_tandem_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6033,7 +6390,7 @@ func (x *LocalArchiveStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalArchiveStatusResponse.ProtoReflect.Descriptor instead.
 func (*LocalArchiveStatusResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{92}
+	return file_tandem_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *LocalArchiveStatusResponse) GetPartitions() []*ArchivePartitionStatus {
@@ -6061,7 +6418,7 @@ type RestoreRequest struct {
 
 func (x *RestoreRequest) Reset() {
 	*x = RestoreRequest{}
-	mi := &file_tandem_proto_msgTypes[93]
+	mi := &file_tandem_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6073,7 +6430,7 @@ func (x *RestoreRequest) String() string {
 func (*RestoreRequest) ProtoMessage() {}
 
 func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[93]
+	mi := &file_tandem_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6086,7 +6443,7 @@ func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreRequest.ProtoReflect.Descriptor instead.
 func (*RestoreRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{93}
+	return file_tandem_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *RestoreRequest) GetTable() string {
@@ -6145,7 +6502,7 @@ type RestorePartitionResult struct {
 
 func (x *RestorePartitionResult) Reset() {
 	*x = RestorePartitionResult{}
-	mi := &file_tandem_proto_msgTypes[94]
+	mi := &file_tandem_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6157,7 +6514,7 @@ func (x *RestorePartitionResult) String() string {
 func (*RestorePartitionResult) ProtoMessage() {}
 
 func (x *RestorePartitionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[94]
+	mi := &file_tandem_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6170,7 +6527,7 @@ func (x *RestorePartitionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestorePartitionResult.ProtoReflect.Descriptor instead.
 func (*RestorePartitionResult) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{94}
+	return file_tandem_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *RestorePartitionResult) GetPartition() uint32 {
@@ -6225,7 +6582,7 @@ type RestoreResponse struct {
 
 func (x *RestoreResponse) Reset() {
 	*x = RestoreResponse{}
-	mi := &file_tandem_proto_msgTypes[95]
+	mi := &file_tandem_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6237,7 +6594,7 @@ func (x *RestoreResponse) String() string {
 func (*RestoreResponse) ProtoMessage() {}
 
 func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[95]
+	mi := &file_tandem_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6250,7 +6607,7 @@ func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
 func (*RestoreResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{95}
+	return file_tandem_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *RestoreResponse) GetTable() *TableInfo {
@@ -6284,7 +6641,7 @@ type RestorePartitionRequest struct {
 
 func (x *RestorePartitionRequest) Reset() {
 	*x = RestorePartitionRequest{}
-	mi := &file_tandem_proto_msgTypes[96]
+	mi := &file_tandem_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6296,7 +6653,7 @@ func (x *RestorePartitionRequest) String() string {
 func (*RestorePartitionRequest) ProtoMessage() {}
 
 func (x *RestorePartitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[96]
+	mi := &file_tandem_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6309,7 +6666,7 @@ func (x *RestorePartitionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestorePartitionRequest.ProtoReflect.Descriptor instead.
 func (*RestorePartitionRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{96}
+	return file_tandem_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *RestorePartitionRequest) GetTable() string {
@@ -6368,7 +6725,7 @@ type JoinClusterRequest struct {
 
 func (x *JoinClusterRequest) Reset() {
 	*x = JoinClusterRequest{}
-	mi := &file_tandem_proto_msgTypes[97]
+	mi := &file_tandem_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6380,7 +6737,7 @@ func (x *JoinClusterRequest) String() string {
 func (*JoinClusterRequest) ProtoMessage() {}
 
 func (x *JoinClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[97]
+	mi := &file_tandem_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6393,7 +6750,7 @@ func (x *JoinClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinClusterRequest.ProtoReflect.Descriptor instead.
 func (*JoinClusterRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{97}
+	return file_tandem_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *JoinClusterRequest) GetNodeId() string {
@@ -6428,7 +6785,7 @@ type JoinClusterResponse struct {
 
 func (x *JoinClusterResponse) Reset() {
 	*x = JoinClusterResponse{}
-	mi := &file_tandem_proto_msgTypes[98]
+	mi := &file_tandem_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6440,7 +6797,7 @@ func (x *JoinClusterResponse) String() string {
 func (*JoinClusterResponse) ProtoMessage() {}
 
 func (x *JoinClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[98]
+	mi := &file_tandem_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6453,7 +6810,7 @@ func (x *JoinClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinClusterResponse.ProtoReflect.Descriptor instead.
 func (*JoinClusterResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{98}
+	return file_tandem_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *JoinClusterResponse) GetCluster() string {
@@ -6484,7 +6841,7 @@ type NodeHeartbeatRequest struct {
 
 func (x *NodeHeartbeatRequest) Reset() {
 	*x = NodeHeartbeatRequest{}
-	mi := &file_tandem_proto_msgTypes[99]
+	mi := &file_tandem_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6496,7 +6853,7 @@ func (x *NodeHeartbeatRequest) String() string {
 func (*NodeHeartbeatRequest) ProtoMessage() {}
 
 func (x *NodeHeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[99]
+	mi := &file_tandem_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6509,7 +6866,7 @@ func (x *NodeHeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*NodeHeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{99}
+	return file_tandem_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *NodeHeartbeatRequest) GetNodeId() string {
@@ -6555,7 +6912,7 @@ type NodeHeartbeatResponse struct {
 
 func (x *NodeHeartbeatResponse) Reset() {
 	*x = NodeHeartbeatResponse{}
-	mi := &file_tandem_proto_msgTypes[100]
+	mi := &file_tandem_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6567,7 +6924,7 @@ func (x *NodeHeartbeatResponse) String() string {
 func (*NodeHeartbeatResponse) ProtoMessage() {}
 
 func (x *NodeHeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[100]
+	mi := &file_tandem_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6580,7 +6937,7 @@ func (x *NodeHeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*NodeHeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{100}
+	return file_tandem_proto_rawDescGZIP(), []int{104}
 }
 
 type DrainNodeRequest struct {
@@ -6592,7 +6949,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_tandem_proto_msgTypes[101]
+	mi := &file_tandem_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6604,7 +6961,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[101]
+	mi := &file_tandem_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6617,7 +6974,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{101}
+	return file_tandem_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *DrainNodeRequest) GetNodeId() string {
@@ -6636,7 +6993,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_tandem_proto_msgTypes[102]
+	mi := &file_tandem_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6648,7 +7005,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[102]
+	mi := &file_tandem_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6661,7 +7018,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{102}
+	return file_tandem_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *DrainNodeResponse) GetNode() *NodeInfo {
@@ -6680,7 +7037,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_tandem_proto_msgTypes[103]
+	mi := &file_tandem_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6692,7 +7049,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[103]
+	mi := &file_tandem_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6705,7 +7062,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{103}
+	return file_tandem_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -6724,7 +7081,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_tandem_proto_msgTypes[104]
+	mi := &file_tandem_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6736,7 +7093,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[104]
+	mi := &file_tandem_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6749,7 +7106,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{104}
+	return file_tandem_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *RemoveNodeResponse) GetNode() *NodeInfo {
@@ -6778,7 +7135,7 @@ type ReplicaMove struct {
 
 func (x *ReplicaMove) Reset() {
 	*x = ReplicaMove{}
-	mi := &file_tandem_proto_msgTypes[105]
+	mi := &file_tandem_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6790,7 +7147,7 @@ func (x *ReplicaMove) String() string {
 func (*ReplicaMove) ProtoMessage() {}
 
 func (x *ReplicaMove) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[105]
+	mi := &file_tandem_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6803,7 +7160,7 @@ func (x *ReplicaMove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaMove.ProtoReflect.Descriptor instead.
 func (*ReplicaMove) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{105}
+	return file_tandem_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *ReplicaMove) GetTable() string {
@@ -6872,7 +7229,7 @@ type MoveStepRequest struct {
 
 func (x *MoveStepRequest) Reset() {
 	*x = MoveStepRequest{}
-	mi := &file_tandem_proto_msgTypes[106]
+	mi := &file_tandem_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6884,7 +7241,7 @@ func (x *MoveStepRequest) String() string {
 func (*MoveStepRequest) ProtoMessage() {}
 
 func (x *MoveStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[106]
+	mi := &file_tandem_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6897,7 +7254,7 @@ func (x *MoveStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveStepRequest.ProtoReflect.Descriptor instead.
 func (*MoveStepRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{106}
+	return file_tandem_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *MoveStepRequest) GetTable() string {
@@ -6952,7 +7309,7 @@ type MoveStepResponse struct {
 
 func (x *MoveStepResponse) Reset() {
 	*x = MoveStepResponse{}
-	mi := &file_tandem_proto_msgTypes[107]
+	mi := &file_tandem_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6964,7 +7321,7 @@ func (x *MoveStepResponse) String() string {
 func (*MoveStepResponse) ProtoMessage() {}
 
 func (x *MoveStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[107]
+	mi := &file_tandem_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6977,7 +7334,7 @@ func (x *MoveStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveStepResponse.ProtoReflect.Descriptor instead.
 func (*MoveStepResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{107}
+	return file_tandem_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *MoveStepResponse) GetPhase() string {
@@ -7000,7 +7357,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_tandem_proto_msgTypes[108]
+	mi := &file_tandem_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7012,7 +7369,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[108]
+	mi := &file_tandem_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7025,7 +7382,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{108}
+	return file_tandem_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *TransferLeaderRequest) GetTable() string {
@@ -7057,7 +7414,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_tandem_proto_msgTypes[109]
+	mi := &file_tandem_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7069,7 +7426,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[109]
+	mi := &file_tandem_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7082,7 +7439,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{109}
+	return file_tandem_proto_rawDescGZIP(), []int{113}
 }
 
 type RebalanceRequest struct {
@@ -7093,7 +7450,7 @@ type RebalanceRequest struct {
 
 func (x *RebalanceRequest) Reset() {
 	*x = RebalanceRequest{}
-	mi := &file_tandem_proto_msgTypes[110]
+	mi := &file_tandem_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7105,7 +7462,7 @@ func (x *RebalanceRequest) String() string {
 func (*RebalanceRequest) ProtoMessage() {}
 
 func (x *RebalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[110]
+	mi := &file_tandem_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7118,7 +7475,7 @@ func (x *RebalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebalanceRequest.ProtoReflect.Descriptor instead.
 func (*RebalanceRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{110}
+	return file_tandem_proto_rawDescGZIP(), []int{114}
 }
 
 type RebalanceResponse struct {
@@ -7132,7 +7489,7 @@ type RebalanceResponse struct {
 
 func (x *RebalanceResponse) Reset() {
 	*x = RebalanceResponse{}
-	mi := &file_tandem_proto_msgTypes[111]
+	mi := &file_tandem_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7144,7 +7501,7 @@ func (x *RebalanceResponse) String() string {
 func (*RebalanceResponse) ProtoMessage() {}
 
 func (x *RebalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[111]
+	mi := &file_tandem_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7157,7 +7514,7 @@ func (x *RebalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebalanceResponse.ProtoReflect.Descriptor instead.
 func (*RebalanceResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{111}
+	return file_tandem_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *RebalanceResponse) GetMoves() []*ReplicaMove {
@@ -7198,7 +7555,7 @@ type FollowerReport struct {
 
 func (x *FollowerReport) Reset() {
 	*x = FollowerReport{}
-	mi := &file_tandem_proto_msgTypes[112]
+	mi := &file_tandem_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7210,7 +7567,7 @@ func (x *FollowerReport) String() string {
 func (*FollowerReport) ProtoMessage() {}
 
 func (x *FollowerReport) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[112]
+	mi := &file_tandem_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7223,7 +7580,7 @@ func (x *FollowerReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowerReport.ProtoReflect.Descriptor instead.
 func (*FollowerReport) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{112}
+	return file_tandem_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *FollowerReport) GetState() string {
@@ -7308,7 +7665,7 @@ type PrepareRequest struct {
 
 func (x *PrepareRequest) Reset() {
 	*x = PrepareRequest{}
-	mi := &file_tandem_proto_msgTypes[113]
+	mi := &file_tandem_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7320,7 +7677,7 @@ func (x *PrepareRequest) String() string {
 func (*PrepareRequest) ProtoMessage() {}
 
 func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[113]
+	mi := &file_tandem_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7333,7 +7690,7 @@ func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareRequest.ProtoReflect.Descriptor instead.
 func (*PrepareRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{113}
+	return file_tandem_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *PrepareRequest) GetDupId() string {
@@ -7378,7 +7735,7 @@ type PrepareResponse struct {
 
 func (x *PrepareResponse) Reset() {
 	*x = PrepareResponse{}
-	mi := &file_tandem_proto_msgTypes[114]
+	mi := &file_tandem_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7390,7 +7747,7 @@ func (x *PrepareResponse) String() string {
 func (*PrepareResponse) ProtoMessage() {}
 
 func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[114]
+	mi := &file_tandem_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7403,7 +7760,7 @@ func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareResponse.ProtoReflect.Descriptor instead.
 func (*PrepareResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{114}
+	return file_tandem_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *PrepareResponse) GetCheckpointId() string {
@@ -7449,7 +7806,7 @@ type FetchFileRequest struct {
 
 func (x *FetchFileRequest) Reset() {
 	*x = FetchFileRequest{}
-	mi := &file_tandem_proto_msgTypes[115]
+	mi := &file_tandem_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7461,7 +7818,7 @@ func (x *FetchFileRequest) String() string {
 func (*FetchFileRequest) ProtoMessage() {}
 
 func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[115]
+	mi := &file_tandem_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7474,7 +7831,7 @@ func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchFileRequest.ProtoReflect.Descriptor instead.
 func (*FetchFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{115}
+	return file_tandem_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *FetchFileRequest) GetDupId() string {
@@ -7536,7 +7893,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_tandem_proto_msgTypes[116]
+	mi := &file_tandem_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7548,7 +7905,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[116]
+	mi := &file_tandem_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7561,7 +7918,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{116}
+	return file_tandem_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *FileChunk) GetOffset() uint64 {
@@ -7597,7 +7954,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_tandem_proto_msgTypes[117]
+	mi := &file_tandem_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7609,7 +7966,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[117]
+	mi := &file_tandem_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7622,7 +7979,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{117}
+	return file_tandem_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *PullRequest) GetDupId() string {
@@ -7693,7 +8050,7 @@ type WalEntry struct {
 
 func (x *WalEntry) Reset() {
 	*x = WalEntry{}
-	mi := &file_tandem_proto_msgTypes[118]
+	mi := &file_tandem_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7705,7 +8062,7 @@ func (x *WalEntry) String() string {
 func (*WalEntry) ProtoMessage() {}
 
 func (x *WalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[118]
+	mi := &file_tandem_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7718,7 +8075,7 @@ func (x *WalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
 func (*WalEntry) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{118}
+	return file_tandem_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *WalEntry) GetDecree() uint64 {
@@ -7767,7 +8124,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_tandem_proto_msgTypes[119]
+	mi := &file_tandem_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7779,7 +8136,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[119]
+	mi := &file_tandem_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7792,7 +8149,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{119}
+	return file_tandem_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *PullResponse) GetEntries() []*WalEntry {
@@ -8220,10 +8577,11 @@ const file_tandem_proto_rawDesc = "" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12&\n" +
 	"\x04step\x18\x03 \x01(\x0e2\x12.tandem.v1.DupStepR\x04step\x12\x15\n" +
 	"\x06dup_id\x18\x04 \x01(\tR\x05dupId\x12\x16\n" +
-	"\x06decree\x18\x05 \x01(\x04R\x06decree\"`\n" +
+	"\x06decree\x18\x05 \x01(\x04R\x06decree\"\x8f\x01\n" +
 	"\x0fDupStepResponse\x12\x16\n" +
 	"\x06decree\x18\x01 \x01(\x04R\x06decree\x125\n" +
-	"\x17replicated_time_unix_ms\x18\x02 \x01(\x03R\x14replicatedTimeUnixMs\"<\n" +
+	"\x17replicated_time_unix_ms\x18\x02 \x01(\x03R\x14replicatedTimeUnixMs\x12-\n" +
+	"\aentries\x18\x03 \x03(\v2\x13.tandem.v1.WalEntryR\aentries\"<\n" +
 	"\x0ePromoteRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"\xf2\x01\n" +
@@ -8234,7 +8592,40 @@ const file_tandem_proto_rawDesc = "" +
 	"\x17replicated_time_unix_ms\x18\x04 \x01(\x03R\x14replicatedTimeUnixMs\x12-\n" +
 	"\x13promoted_at_unix_ms\x18\x05 \x01(\x03R\x10promotedAtUnixMs\x12%\n" +
 	"\x0esource_decrees\x18\x06 \x03(\x04R\rsourceDecrees\"\x17\n" +
-	"\x15CheckFollowerResponse\"\xb2\x02\n" +
+	"\x15CheckFollowerResponse\"<\n" +
+	"\rResyncRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x15\n" +
+	"\x06dup_id\x18\x02 \x01(\tR\x05dupId\"\xe5\x03\n" +
+	"\x0eResyncResponse\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1c\n" +
+	"\n" +
+	"old_dup_id\x18\x02 \x01(\tR\boldDupId\x12\x1c\n" +
+	"\n" +
+	"new_dup_id\x18\x03 \x01(\tR\bnewDupId\x12.\n" +
+	"\x13new_primary_cluster\x18\x04 \x01(\tR\x11newPrimaryCluster\x12*\n" +
+	"\x11new_primary_addrs\x18\x05 \x03(\tR\x0fnewPrimaryAddrs\x12'\n" +
+	"\x0fdivergence_file\x18\x06 \x01(\tR\x0edivergenceFile\x12'\n" +
+	"\x0fdivergence_node\x18\a \x01(\tR\x0edivergenceNode\x12+\n" +
+	"\x11divergent_entries\x18\b \x01(\x04R\x10divergentEntries\x12/\n" +
+	"\x13divergent_mutations\x18\t \x01(\x04R\x12divergentMutations\x12)\n" +
+	"\x10divergence_bytes\x18\n" +
+	" \x01(\x04R\x0fdivergenceBytes\x12%\n" +
+	"\x0esource_decrees\x18\v \x03(\x04R\rsourceDecrees\x12#\n" +
+	"\rfence_decrees\x18\f \x03(\x04R\ffenceDecrees\"\x92\x01\n" +
+	"\x13AcceptResyncRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x15\n" +
+	"\x06dup_id\x18\x02 \x01(\tR\x05dupId\x12\x18\n" +
+	"\acluster\x18\x03 \x01(\tR\acluster\x12\x14\n" +
+	"\x05addrs\x18\x04 \x03(\tR\x05addrs\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x05 \x01(\rR\n" +
+	"partitions\"\x8b\x01\n" +
+	"\x14AcceptResyncResponse\x12\x1c\n" +
+	"\n" +
+	"new_dup_id\x18\x01 \x01(\tR\bnewDupId\x12\x18\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\x12\x14\n" +
+	"\x05addrs\x18\x03 \x03(\tR\x05addrs\x12%\n" +
+	"\x0esource_decrees\x18\x04 \x03(\x04R\rsourceDecrees\"\xb2\x02\n" +
 	"\vArchiveInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x10\n" +
@@ -8444,13 +8835,15 @@ const file_tandem_proto_rawDesc = "" +
 	"\x17DUP_PARTITION_STATE_APP\x10\x03\x12\x1b\n" +
 	"\x17DUP_PARTITION_STATE_LOG\x10\x04\x12\x1e\n" +
 	"\x1aDUP_PARTITION_STATE_PAUSED\x10\x05\x12\x1f\n" +
-	"\x1bDUP_PARTITION_STATE_UNKNOWN\x10\x06*u\n" +
+	"\x1bDUP_PARTITION_STATE_UNKNOWN\x10\x06*\xa0\x01\n" +
 	"\aDupStep\x12\x18\n" +
 	"\x14DUP_STEP_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eDUP_STEP_FENCE\x10\x01\x12\x10\n" +
 	"\fDUP_STEP_CUT\x10\x02\x12\x13\n" +
 	"\x0fDUP_STEP_FOLLOW\x10\x03\x12\x15\n" +
-	"\x11DUP_STEP_UNFOLLOW\x10\x042\xb5\x04\n" +
+	"\x11DUP_STEP_UNFOLLOW\x10\x04\x12\x14\n" +
+	"\x10DUP_STEP_DIVERGE\x10\x05\x12\x13\n" +
+	"\x0fDUP_STEP_REBASE\x10\x062\xb5\x04\n" +
 	"\x02KV\x124\n" +
 	"\x03Get\x12\x15.tandem.v1.GetRequest\x1a\x16.tandem.v1.GetResponse\x124\n" +
 	"\x03Set\x12\x15.tandem.v1.SetRequest\x1a\x16.tandem.v1.SetResponse\x124\n" +
@@ -8461,7 +8854,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x05Count\x12\x17.tandem.v1.CountRequest\x1a\x18.tandem.v1.CountResponse\x12C\n" +
 	"\bBatchGet\x12\x1a.tandem.v1.BatchGetRequest\x1a\x1b.tandem.v1.BatchGetResponse\x12I\n" +
 	"\n" +
-	"BatchWrite\x12\x1c.tandem.v1.BatchWriteRequest\x1a\x1d.tandem.v1.BatchWriteResponse2\xd9\x1b\n" +
+	"BatchWrite\x12\x1c.tandem.v1.BatchWriteRequest\x1a\x1d.tandem.v1.BatchWriteResponse2\xf4\x1c\n" +
 	"\x05Admin\x12:\n" +
 	"\x05Nodes\x12\x17.tandem.v1.NodesRequest\x1a\x18.tandem.v1.NodesResponse\x12L\n" +
 	"\vCreateTable\x12\x1d.tandem.v1.CreateTableRequest\x1a\x1e.tandem.v1.CreateTableResponse\x12F\n" +
@@ -8492,7 +8885,9 @@ const file_tandem_proto_rawDesc = "" +
 	"\x10AcceptSwitchover\x12\".tandem.v1.AcceptSwitchoverRequest\x1a#.tandem.v1.AcceptSwitchoverResponse\x12I\n" +
 	"\x10DupPartitionStep\x12\x19.tandem.v1.DupStepRequest\x1a\x1a.tandem.v1.DupStepResponse\x12H\n" +
 	"\x0fPromoteFollower\x12\x19.tandem.v1.PromoteRequest\x1a\x1a.tandem.v1.PromoteResponse\x12P\n" +
-	"\rCheckFollower\x12\x1d.tandem.v1.DuplicationRequest\x1a .tandem.v1.CheckFollowerResponse\x12F\n" +
+	"\rCheckFollower\x12\x1d.tandem.v1.DuplicationRequest\x1a .tandem.v1.CheckFollowerResponse\x12H\n" +
+	"\x11ResyncDuplication\x12\x18.tandem.v1.ResyncRequest\x1a\x19.tandem.v1.ResyncResponse\x12O\n" +
+	"\fAcceptResync\x12\x1e.tandem.v1.AcceptResyncRequest\x1a\x1f.tandem.v1.AcceptResyncResponse\x12F\n" +
 	"\n" +
 	"AddArchive\x12\x1c.tandem.v1.AddArchiveRequest\x1a\x1a.tandem.v1.ArchiveResponse\x12O\n" +
 	"\fListArchives\x12\x1e.tandem.v1.ListArchivesRequest\x1a\x1f.tandem.v1.ListArchivesResponse\x12H\n" +
@@ -8529,7 +8924,7 @@ func file_tandem_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 121)
+var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 125)
 var file_tandem_proto_goTypes = []any{
 	(DuplicationState)(0),                 // 0: tandem.v1.DuplicationState
 	(DupPartitionState)(0),                // 1: tandem.v1.DupPartitionState
@@ -8617,44 +9012,48 @@ var file_tandem_proto_goTypes = []any{
 	(*PromoteRequest)(nil),                // 83: tandem.v1.PromoteRequest
 	(*PromoteResponse)(nil),               // 84: tandem.v1.PromoteResponse
 	(*CheckFollowerResponse)(nil),         // 85: tandem.v1.CheckFollowerResponse
-	(*ArchiveInfo)(nil),                   // 86: tandem.v1.ArchiveInfo
-	(*ArchivePartitionStatus)(nil),        // 87: tandem.v1.ArchivePartitionStatus
-	(*AddArchiveRequest)(nil),             // 88: tandem.v1.AddArchiveRequest
-	(*ListArchivesRequest)(nil),           // 89: tandem.v1.ListArchivesRequest
-	(*ListArchivesResponse)(nil),          // 90: tandem.v1.ListArchivesResponse
-	(*ArchiveRequest)(nil),                // 91: tandem.v1.ArchiveRequest
-	(*ShowArchiveResponse)(nil),           // 92: tandem.v1.ShowArchiveResponse
-	(*ArchiveResponse)(nil),               // 93: tandem.v1.ArchiveResponse
-	(*LocalArchiveStatusRequest)(nil),     // 94: tandem.v1.LocalArchiveStatusRequest
-	(*LocalArchiveStatusResponse)(nil),    // 95: tandem.v1.LocalArchiveStatusResponse
-	(*RestoreRequest)(nil),                // 96: tandem.v1.RestoreRequest
-	(*RestorePartitionResult)(nil),        // 97: tandem.v1.RestorePartitionResult
-	(*RestoreResponse)(nil),               // 98: tandem.v1.RestoreResponse
-	(*RestorePartitionRequest)(nil),       // 99: tandem.v1.RestorePartitionRequest
-	(*JoinClusterRequest)(nil),            // 100: tandem.v1.JoinClusterRequest
-	(*JoinClusterResponse)(nil),           // 101: tandem.v1.JoinClusterResponse
-	(*NodeHeartbeatRequest)(nil),          // 102: tandem.v1.NodeHeartbeatRequest
-	(*NodeHeartbeatResponse)(nil),         // 103: tandem.v1.NodeHeartbeatResponse
-	(*DrainNodeRequest)(nil),              // 104: tandem.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),             // 105: tandem.v1.DrainNodeResponse
-	(*RemoveNodeRequest)(nil),             // 106: tandem.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),            // 107: tandem.v1.RemoveNodeResponse
-	(*ReplicaMove)(nil),                   // 108: tandem.v1.ReplicaMove
-	(*MoveStepRequest)(nil),               // 109: tandem.v1.MoveStepRequest
-	(*MoveStepResponse)(nil),              // 110: tandem.v1.MoveStepResponse
-	(*TransferLeaderRequest)(nil),         // 111: tandem.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil),        // 112: tandem.v1.TransferLeaderResponse
-	(*RebalanceRequest)(nil),              // 113: tandem.v1.RebalanceRequest
-	(*RebalanceResponse)(nil),             // 114: tandem.v1.RebalanceResponse
-	(*FollowerReport)(nil),                // 115: tandem.v1.FollowerReport
-	(*PrepareRequest)(nil),                // 116: tandem.v1.PrepareRequest
-	(*PrepareResponse)(nil),               // 117: tandem.v1.PrepareResponse
-	(*FetchFileRequest)(nil),              // 118: tandem.v1.FetchFileRequest
-	(*FileChunk)(nil),                     // 119: tandem.v1.FileChunk
-	(*PullRequest)(nil),                   // 120: tandem.v1.PullRequest
-	(*WalEntry)(nil),                      // 121: tandem.v1.WalEntry
-	(*PullResponse)(nil),                  // 122: tandem.v1.PullResponse
-	nil,                                   // 123: tandem.v1.RestoreRequest.ToPartitionDecreesEntry
+	(*ResyncRequest)(nil),                 // 86: tandem.v1.ResyncRequest
+	(*ResyncResponse)(nil),                // 87: tandem.v1.ResyncResponse
+	(*AcceptResyncRequest)(nil),           // 88: tandem.v1.AcceptResyncRequest
+	(*AcceptResyncResponse)(nil),          // 89: tandem.v1.AcceptResyncResponse
+	(*ArchiveInfo)(nil),                   // 90: tandem.v1.ArchiveInfo
+	(*ArchivePartitionStatus)(nil),        // 91: tandem.v1.ArchivePartitionStatus
+	(*AddArchiveRequest)(nil),             // 92: tandem.v1.AddArchiveRequest
+	(*ListArchivesRequest)(nil),           // 93: tandem.v1.ListArchivesRequest
+	(*ListArchivesResponse)(nil),          // 94: tandem.v1.ListArchivesResponse
+	(*ArchiveRequest)(nil),                // 95: tandem.v1.ArchiveRequest
+	(*ShowArchiveResponse)(nil),           // 96: tandem.v1.ShowArchiveResponse
+	(*ArchiveResponse)(nil),               // 97: tandem.v1.ArchiveResponse
+	(*LocalArchiveStatusRequest)(nil),     // 98: tandem.v1.LocalArchiveStatusRequest
+	(*LocalArchiveStatusResponse)(nil),    // 99: tandem.v1.LocalArchiveStatusResponse
+	(*RestoreRequest)(nil),                // 100: tandem.v1.RestoreRequest
+	(*RestorePartitionResult)(nil),        // 101: tandem.v1.RestorePartitionResult
+	(*RestoreResponse)(nil),               // 102: tandem.v1.RestoreResponse
+	(*RestorePartitionRequest)(nil),       // 103: tandem.v1.RestorePartitionRequest
+	(*JoinClusterRequest)(nil),            // 104: tandem.v1.JoinClusterRequest
+	(*JoinClusterResponse)(nil),           // 105: tandem.v1.JoinClusterResponse
+	(*NodeHeartbeatRequest)(nil),          // 106: tandem.v1.NodeHeartbeatRequest
+	(*NodeHeartbeatResponse)(nil),         // 107: tandem.v1.NodeHeartbeatResponse
+	(*DrainNodeRequest)(nil),              // 108: tandem.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),             // 109: tandem.v1.DrainNodeResponse
+	(*RemoveNodeRequest)(nil),             // 110: tandem.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),            // 111: tandem.v1.RemoveNodeResponse
+	(*ReplicaMove)(nil),                   // 112: tandem.v1.ReplicaMove
+	(*MoveStepRequest)(nil),               // 113: tandem.v1.MoveStepRequest
+	(*MoveStepResponse)(nil),              // 114: tandem.v1.MoveStepResponse
+	(*TransferLeaderRequest)(nil),         // 115: tandem.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),        // 116: tandem.v1.TransferLeaderResponse
+	(*RebalanceRequest)(nil),              // 117: tandem.v1.RebalanceRequest
+	(*RebalanceResponse)(nil),             // 118: tandem.v1.RebalanceResponse
+	(*FollowerReport)(nil),                // 119: tandem.v1.FollowerReport
+	(*PrepareRequest)(nil),                // 120: tandem.v1.PrepareRequest
+	(*PrepareResponse)(nil),               // 121: tandem.v1.PrepareResponse
+	(*FetchFileRequest)(nil),              // 122: tandem.v1.FetchFileRequest
+	(*FileChunk)(nil),                     // 123: tandem.v1.FileChunk
+	(*PullRequest)(nil),                   // 124: tandem.v1.PullRequest
+	(*WalEntry)(nil),                      // 125: tandem.v1.WalEntry
+	(*PullResponse)(nil),                  // 126: tandem.v1.PullResponse
+	nil,                                   // 127: tandem.v1.RestoreRequest.ToPartitionDecreesEntry
 }
 var file_tandem_proto_depIdxs = []int32{
 	3,   // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
@@ -8698,140 +9097,145 @@ var file_tandem_proto_depIdxs = []int32{
 	63,  // 38: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
 	64,  // 39: tandem.v1.SwitchoverResponse.duplication:type_name -> tandem.v1.DuplicationInfo
 	2,   // 40: tandem.v1.DupStepRequest.step:type_name -> tandem.v1.DupStep
-	86,  // 41: tandem.v1.ListArchivesResponse.archives:type_name -> tandem.v1.ArchiveInfo
-	86,  // 42: tandem.v1.ShowArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
-	87,  // 43: tandem.v1.ShowArchiveResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
-	86,  // 44: tandem.v1.ArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
-	87,  // 45: tandem.v1.LocalArchiveStatusResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
-	123, // 46: tandem.v1.RestoreRequest.to_partition_decrees:type_name -> tandem.v1.RestoreRequest.ToPartitionDecreesEntry
-	31,  // 47: tandem.v1.RestoreResponse.table:type_name -> tandem.v1.TableInfo
-	97,  // 48: tandem.v1.RestoreResponse.partitions:type_name -> tandem.v1.RestorePartitionResult
-	27,  // 49: tandem.v1.JoinClusterResponse.members:type_name -> tandem.v1.NodeInfo
-	27,  // 50: tandem.v1.DrainNodeResponse.node:type_name -> tandem.v1.NodeInfo
-	27,  // 51: tandem.v1.RemoveNodeResponse.node:type_name -> tandem.v1.NodeInfo
-	108, // 52: tandem.v1.RebalanceResponse.moves:type_name -> tandem.v1.ReplicaMove
-	1,   // 53: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
-	115, // 54: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
-	115, // 55: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
-	115, // 56: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
-	121, // 57: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
-	6,   // 58: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
-	8,   // 59: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
-	10,  // 60: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
-	12,  // 61: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
-	14,  // 62: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
-	16,  // 63: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
-	18,  // 64: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
-	22,  // 65: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
-	25,  // 66: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
-	28,  // 67: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
-	32,  // 68: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
-	34,  // 69: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
-	36,  // 70: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
-	40,  // 71: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
-	43,  // 72: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
-	46,  // 73: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
-	48,  // 74: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
-	50,  // 75: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
-	52,  // 76: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
-	55,  // 77: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
-	57,  // 78: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
-	60,  // 79: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
-	61,  // 80: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
-	65,  // 81: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
-	67,  // 82: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
-	69,  // 83: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
-	69,  // 84: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
-	69,  // 85: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
-	69,  // 86: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
-	72,  // 87: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
-	74,  // 88: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
-	76,  // 89: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
-	69,  // 90: tandem.v1.Admin.SwitchoverDuplication:input_type -> tandem.v1.DuplicationRequest
-	79,  // 91: tandem.v1.Admin.AcceptSwitchover:input_type -> tandem.v1.AcceptSwitchoverRequest
-	81,  // 92: tandem.v1.Admin.DupPartitionStep:input_type -> tandem.v1.DupStepRequest
-	83,  // 93: tandem.v1.Admin.PromoteFollower:input_type -> tandem.v1.PromoteRequest
-	69,  // 94: tandem.v1.Admin.CheckFollower:input_type -> tandem.v1.DuplicationRequest
-	88,  // 95: tandem.v1.Admin.AddArchive:input_type -> tandem.v1.AddArchiveRequest
-	89,  // 96: tandem.v1.Admin.ListArchives:input_type -> tandem.v1.ListArchivesRequest
-	91,  // 97: tandem.v1.Admin.ShowArchive:input_type -> tandem.v1.ArchiveRequest
-	91,  // 98: tandem.v1.Admin.PauseArchive:input_type -> tandem.v1.ArchiveRequest
-	91,  // 99: tandem.v1.Admin.StartArchive:input_type -> tandem.v1.ArchiveRequest
-	91,  // 100: tandem.v1.Admin.RemoveArchive:input_type -> tandem.v1.ArchiveRequest
-	96,  // 101: tandem.v1.Admin.Restore:input_type -> tandem.v1.RestoreRequest
-	94,  // 102: tandem.v1.Admin.LocalArchiveStatus:input_type -> tandem.v1.LocalArchiveStatusRequest
-	99,  // 103: tandem.v1.Admin.RestorePartition:input_type -> tandem.v1.RestorePartitionRequest
-	100, // 104: tandem.v1.Admin.JoinCluster:input_type -> tandem.v1.JoinClusterRequest
-	102, // 105: tandem.v1.Admin.NodeHeartbeat:input_type -> tandem.v1.NodeHeartbeatRequest
-	104, // 106: tandem.v1.Admin.DrainNode:input_type -> tandem.v1.DrainNodeRequest
-	106, // 107: tandem.v1.Admin.RemoveNode:input_type -> tandem.v1.RemoveNodeRequest
-	113, // 108: tandem.v1.Admin.Rebalance:input_type -> tandem.v1.RebalanceRequest
-	109, // 109: tandem.v1.Admin.MoveStep:input_type -> tandem.v1.MoveStepRequest
-	111, // 110: tandem.v1.Admin.TransferLeader:input_type -> tandem.v1.TransferLeaderRequest
-	116, // 111: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
-	118, // 112: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
-	120, // 113: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
-	7,   // 114: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	9,   // 115: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	11,  // 116: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	13,  // 117: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	15,  // 118: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	17,  // 119: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	19,  // 120: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	23,  // 121: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
-	26,  // 122: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
-	29,  // 123: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	33,  // 124: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	35,  // 125: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	37,  // 126: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	41,  // 127: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	44,  // 128: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	47,  // 129: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	49,  // 130: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	51,  // 131: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	53,  // 132: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
-	56,  // 133: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	59,  // 134: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
-	56,  // 135: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	62,  // 136: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
-	66,  // 137: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
-	68,  // 138: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
-	70,  // 139: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
-	71,  // 140: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
-	71,  // 141: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
-	71,  // 142: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
-	73,  // 143: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
-	75,  // 144: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
-	77,  // 145: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
-	78,  // 146: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
-	80,  // 147: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
-	82,  // 148: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
-	84,  // 149: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
-	85,  // 150: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
-	93,  // 151: tandem.v1.Admin.AddArchive:output_type -> tandem.v1.ArchiveResponse
-	90,  // 152: tandem.v1.Admin.ListArchives:output_type -> tandem.v1.ListArchivesResponse
-	92,  // 153: tandem.v1.Admin.ShowArchive:output_type -> tandem.v1.ShowArchiveResponse
-	93,  // 154: tandem.v1.Admin.PauseArchive:output_type -> tandem.v1.ArchiveResponse
-	93,  // 155: tandem.v1.Admin.StartArchive:output_type -> tandem.v1.ArchiveResponse
-	93,  // 156: tandem.v1.Admin.RemoveArchive:output_type -> tandem.v1.ArchiveResponse
-	98,  // 157: tandem.v1.Admin.Restore:output_type -> tandem.v1.RestoreResponse
-	95,  // 158: tandem.v1.Admin.LocalArchiveStatus:output_type -> tandem.v1.LocalArchiveStatusResponse
-	97,  // 159: tandem.v1.Admin.RestorePartition:output_type -> tandem.v1.RestorePartitionResult
-	101, // 160: tandem.v1.Admin.JoinCluster:output_type -> tandem.v1.JoinClusterResponse
-	103, // 161: tandem.v1.Admin.NodeHeartbeat:output_type -> tandem.v1.NodeHeartbeatResponse
-	105, // 162: tandem.v1.Admin.DrainNode:output_type -> tandem.v1.DrainNodeResponse
-	107, // 163: tandem.v1.Admin.RemoveNode:output_type -> tandem.v1.RemoveNodeResponse
-	114, // 164: tandem.v1.Admin.Rebalance:output_type -> tandem.v1.RebalanceResponse
-	110, // 165: tandem.v1.Admin.MoveStep:output_type -> tandem.v1.MoveStepResponse
-	112, // 166: tandem.v1.Admin.TransferLeader:output_type -> tandem.v1.TransferLeaderResponse
-	117, // 167: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
-	119, // 168: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
-	122, // 169: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
-	114, // [114:170] is the sub-list for method output_type
-	58,  // [58:114] is the sub-list for method input_type
-	58,  // [58:58] is the sub-list for extension type_name
-	58,  // [58:58] is the sub-list for extension extendee
-	0,   // [0:58] is the sub-list for field type_name
+	125, // 41: tandem.v1.DupStepResponse.entries:type_name -> tandem.v1.WalEntry
+	90,  // 42: tandem.v1.ListArchivesResponse.archives:type_name -> tandem.v1.ArchiveInfo
+	90,  // 43: tandem.v1.ShowArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
+	91,  // 44: tandem.v1.ShowArchiveResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
+	90,  // 45: tandem.v1.ArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
+	91,  // 46: tandem.v1.LocalArchiveStatusResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
+	127, // 47: tandem.v1.RestoreRequest.to_partition_decrees:type_name -> tandem.v1.RestoreRequest.ToPartitionDecreesEntry
+	31,  // 48: tandem.v1.RestoreResponse.table:type_name -> tandem.v1.TableInfo
+	101, // 49: tandem.v1.RestoreResponse.partitions:type_name -> tandem.v1.RestorePartitionResult
+	27,  // 50: tandem.v1.JoinClusterResponse.members:type_name -> tandem.v1.NodeInfo
+	27,  // 51: tandem.v1.DrainNodeResponse.node:type_name -> tandem.v1.NodeInfo
+	27,  // 52: tandem.v1.RemoveNodeResponse.node:type_name -> tandem.v1.NodeInfo
+	112, // 53: tandem.v1.RebalanceResponse.moves:type_name -> tandem.v1.ReplicaMove
+	1,   // 54: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
+	119, // 55: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
+	119, // 56: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
+	119, // 57: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
+	125, // 58: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
+	6,   // 59: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
+	8,   // 60: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
+	10,  // 61: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
+	12,  // 62: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
+	14,  // 63: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
+	16,  // 64: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
+	18,  // 65: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
+	22,  // 66: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
+	25,  // 67: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
+	28,  // 68: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
+	32,  // 69: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
+	34,  // 70: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
+	36,  // 71: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
+	40,  // 72: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
+	43,  // 73: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
+	46,  // 74: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
+	48,  // 75: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
+	50,  // 76: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
+	52,  // 77: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
+	55,  // 78: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
+	57,  // 79: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
+	60,  // 80: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
+	61,  // 81: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
+	65,  // 82: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
+	67,  // 83: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
+	69,  // 84: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
+	69,  // 85: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
+	69,  // 86: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
+	69,  // 87: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
+	72,  // 88: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
+	74,  // 89: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
+	76,  // 90: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
+	69,  // 91: tandem.v1.Admin.SwitchoverDuplication:input_type -> tandem.v1.DuplicationRequest
+	79,  // 92: tandem.v1.Admin.AcceptSwitchover:input_type -> tandem.v1.AcceptSwitchoverRequest
+	81,  // 93: tandem.v1.Admin.DupPartitionStep:input_type -> tandem.v1.DupStepRequest
+	83,  // 94: tandem.v1.Admin.PromoteFollower:input_type -> tandem.v1.PromoteRequest
+	69,  // 95: tandem.v1.Admin.CheckFollower:input_type -> tandem.v1.DuplicationRequest
+	86,  // 96: tandem.v1.Admin.ResyncDuplication:input_type -> tandem.v1.ResyncRequest
+	88,  // 97: tandem.v1.Admin.AcceptResync:input_type -> tandem.v1.AcceptResyncRequest
+	92,  // 98: tandem.v1.Admin.AddArchive:input_type -> tandem.v1.AddArchiveRequest
+	93,  // 99: tandem.v1.Admin.ListArchives:input_type -> tandem.v1.ListArchivesRequest
+	95,  // 100: tandem.v1.Admin.ShowArchive:input_type -> tandem.v1.ArchiveRequest
+	95,  // 101: tandem.v1.Admin.PauseArchive:input_type -> tandem.v1.ArchiveRequest
+	95,  // 102: tandem.v1.Admin.StartArchive:input_type -> tandem.v1.ArchiveRequest
+	95,  // 103: tandem.v1.Admin.RemoveArchive:input_type -> tandem.v1.ArchiveRequest
+	100, // 104: tandem.v1.Admin.Restore:input_type -> tandem.v1.RestoreRequest
+	98,  // 105: tandem.v1.Admin.LocalArchiveStatus:input_type -> tandem.v1.LocalArchiveStatusRequest
+	103, // 106: tandem.v1.Admin.RestorePartition:input_type -> tandem.v1.RestorePartitionRequest
+	104, // 107: tandem.v1.Admin.JoinCluster:input_type -> tandem.v1.JoinClusterRequest
+	106, // 108: tandem.v1.Admin.NodeHeartbeat:input_type -> tandem.v1.NodeHeartbeatRequest
+	108, // 109: tandem.v1.Admin.DrainNode:input_type -> tandem.v1.DrainNodeRequest
+	110, // 110: tandem.v1.Admin.RemoveNode:input_type -> tandem.v1.RemoveNodeRequest
+	117, // 111: tandem.v1.Admin.Rebalance:input_type -> tandem.v1.RebalanceRequest
+	113, // 112: tandem.v1.Admin.MoveStep:input_type -> tandem.v1.MoveStepRequest
+	115, // 113: tandem.v1.Admin.TransferLeader:input_type -> tandem.v1.TransferLeaderRequest
+	120, // 114: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
+	122, // 115: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
+	124, // 116: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
+	7,   // 117: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	9,   // 118: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	11,  // 119: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	13,  // 120: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	15,  // 121: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	17,  // 122: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	19,  // 123: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	23,  // 124: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
+	26,  // 125: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
+	29,  // 126: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	33,  // 127: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	35,  // 128: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	37,  // 129: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	41,  // 130: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	44,  // 131: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	47,  // 132: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	49,  // 133: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	51,  // 134: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	53,  // 135: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
+	56,  // 136: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	59,  // 137: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	56,  // 138: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	62,  // 139: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	66,  // 140: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
+	68,  // 141: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
+	70,  // 142: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
+	71,  // 143: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
+	71,  // 144: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
+	71,  // 145: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
+	73,  // 146: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
+	75,  // 147: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
+	77,  // 148: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
+	78,  // 149: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
+	80,  // 150: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
+	82,  // 151: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
+	84,  // 152: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
+	85,  // 153: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
+	87,  // 154: tandem.v1.Admin.ResyncDuplication:output_type -> tandem.v1.ResyncResponse
+	89,  // 155: tandem.v1.Admin.AcceptResync:output_type -> tandem.v1.AcceptResyncResponse
+	97,  // 156: tandem.v1.Admin.AddArchive:output_type -> tandem.v1.ArchiveResponse
+	94,  // 157: tandem.v1.Admin.ListArchives:output_type -> tandem.v1.ListArchivesResponse
+	96,  // 158: tandem.v1.Admin.ShowArchive:output_type -> tandem.v1.ShowArchiveResponse
+	97,  // 159: tandem.v1.Admin.PauseArchive:output_type -> tandem.v1.ArchiveResponse
+	97,  // 160: tandem.v1.Admin.StartArchive:output_type -> tandem.v1.ArchiveResponse
+	97,  // 161: tandem.v1.Admin.RemoveArchive:output_type -> tandem.v1.ArchiveResponse
+	102, // 162: tandem.v1.Admin.Restore:output_type -> tandem.v1.RestoreResponse
+	99,  // 163: tandem.v1.Admin.LocalArchiveStatus:output_type -> tandem.v1.LocalArchiveStatusResponse
+	101, // 164: tandem.v1.Admin.RestorePartition:output_type -> tandem.v1.RestorePartitionResult
+	105, // 165: tandem.v1.Admin.JoinCluster:output_type -> tandem.v1.JoinClusterResponse
+	107, // 166: tandem.v1.Admin.NodeHeartbeat:output_type -> tandem.v1.NodeHeartbeatResponse
+	109, // 167: tandem.v1.Admin.DrainNode:output_type -> tandem.v1.DrainNodeResponse
+	111, // 168: tandem.v1.Admin.RemoveNode:output_type -> tandem.v1.RemoveNodeResponse
+	118, // 169: tandem.v1.Admin.Rebalance:output_type -> tandem.v1.RebalanceResponse
+	114, // 170: tandem.v1.Admin.MoveStep:output_type -> tandem.v1.MoveStepResponse
+	116, // 171: tandem.v1.Admin.TransferLeader:output_type -> tandem.v1.TransferLeaderResponse
+	121, // 172: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
+	123, // 173: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
+	126, // 174: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
+	117, // [117:175] is the sub-list for method output_type
+	59,  // [59:117] is the sub-list for method input_type
+	59,  // [59:59] is the sub-list for extension type_name
+	59,  // [59:59] is the sub-list for extension extendee
+	0,   // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_tandem_proto_init() }
@@ -8845,7 +9249,7 @@ func file_tandem_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   121,
+			NumMessages:   125,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -463,6 +463,8 @@ const (
 	Admin_DupPartitionStep_FullMethodName      = "/tandem.v1.Admin/DupPartitionStep"
 	Admin_PromoteFollower_FullMethodName       = "/tandem.v1.Admin/PromoteFollower"
 	Admin_CheckFollower_FullMethodName         = "/tandem.v1.Admin/CheckFollower"
+	Admin_ResyncDuplication_FullMethodName     = "/tandem.v1.Admin/ResyncDuplication"
+	Admin_AcceptResync_FullMethodName          = "/tandem.v1.Admin/AcceptResync"
 	Admin_AddArchive_FullMethodName            = "/tandem.v1.Admin/AddArchive"
 	Admin_ListArchives_FullMethodName          = "/tandem.v1.Admin/ListArchives"
 	Admin_ShowArchive_FullMethodName           = "/tandem.v1.Admin/ShowArchive"
@@ -534,6 +536,10 @@ type AdminClient interface {
 	// the remote's follower table.
 	PromoteFollower(ctx context.Context, in *PromoteRequest, opts ...grpc.CallOption) (*PromoteResponse, error)
 	CheckFollower(ctx context.Context, in *DuplicationRequest, opts ...grpc.CallOption) (*CheckFollowerResponse, error)
+	// Failback (issue 13): dup resync on the old source; the new primary's
+	// part of it.
+	ResyncDuplication(ctx context.Context, in *ResyncRequest, opts ...grpc.CallOption) (*ResyncResponse, error)
+	AcceptResync(ctx context.Context, in *AcceptResyncRequest, opts ...grpc.CallOption) (*AcceptResyncResponse, error)
 	AddArchive(ctx context.Context, in *AddArchiveRequest, opts ...grpc.CallOption) (*ArchiveResponse, error)
 	ListArchives(ctx context.Context, in *ListArchivesRequest, opts ...grpc.CallOption) (*ListArchivesResponse, error)
 	ShowArchive(ctx context.Context, in *ArchiveRequest, opts ...grpc.CallOption) (*ShowArchiveResponse, error)
@@ -849,6 +855,26 @@ func (c *adminClient) CheckFollower(ctx context.Context, in *DuplicationRequest,
 	return out, nil
 }
 
+func (c *adminClient) ResyncDuplication(ctx context.Context, in *ResyncRequest, opts ...grpc.CallOption) (*ResyncResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResyncResponse)
+	err := c.cc.Invoke(ctx, Admin_ResyncDuplication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) AcceptResync(ctx context.Context, in *AcceptResyncRequest, opts ...grpc.CallOption) (*AcceptResyncResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcceptResyncResponse)
+	err := c.cc.Invoke(ctx, Admin_AcceptResync_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminClient) AddArchive(ctx context.Context, in *AddArchiveRequest, opts ...grpc.CallOption) (*ArchiveResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ArchiveResponse)
@@ -1062,6 +1088,10 @@ type AdminServer interface {
 	// the remote's follower table.
 	PromoteFollower(context.Context, *PromoteRequest) (*PromoteResponse, error)
 	CheckFollower(context.Context, *DuplicationRequest) (*CheckFollowerResponse, error)
+	// Failback (issue 13): dup resync on the old source; the new primary's
+	// part of it.
+	ResyncDuplication(context.Context, *ResyncRequest) (*ResyncResponse, error)
+	AcceptResync(context.Context, *AcceptResyncRequest) (*AcceptResyncResponse, error)
 	AddArchive(context.Context, *AddArchiveRequest) (*ArchiveResponse, error)
 	ListArchives(context.Context, *ListArchivesRequest) (*ListArchivesResponse, error)
 	ShowArchive(context.Context, *ArchiveRequest) (*ShowArchiveResponse, error)
@@ -1180,6 +1210,12 @@ func (UnimplementedAdminServer) PromoteFollower(context.Context, *PromoteRequest
 }
 func (UnimplementedAdminServer) CheckFollower(context.Context, *DuplicationRequest) (*CheckFollowerResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CheckFollower not implemented")
+}
+func (UnimplementedAdminServer) ResyncDuplication(context.Context, *ResyncRequest) (*ResyncResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ResyncDuplication not implemented")
+}
+func (UnimplementedAdminServer) AcceptResync(context.Context, *AcceptResyncRequest) (*AcceptResyncResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AcceptResync not implemented")
 }
 func (UnimplementedAdminServer) AddArchive(context.Context, *AddArchiveRequest) (*ArchiveResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method AddArchive not implemented")
@@ -1754,6 +1790,42 @@ func _Admin_CheckFollower_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_ResyncDuplication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResyncRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ResyncDuplication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ResyncDuplication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ResyncDuplication(ctx, req.(*ResyncRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_AcceptResync_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptResyncRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).AcceptResync(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_AcceptResync_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).AcceptResync(ctx, req.(*AcceptResyncRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Admin_AddArchive_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AddArchiveRequest)
 	if err := dec(in); err != nil {
@@ -2160,6 +2232,14 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckFollower",
 			Handler:    _Admin_CheckFollower_Handler,
+		},
+		{
+			MethodName: "ResyncDuplication",
+			Handler:    _Admin_ResyncDuplication_Handler,
+		},
+		{
+			MethodName: "AcceptResync",
+			Handler:    _Admin_AcceptResync_Handler,
 		},
 		{
 			MethodName: "AddArchive",

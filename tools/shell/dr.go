@@ -22,6 +22,7 @@ func drCommands() []*command {
 			help:    "on the remote, when the source is lost: make follower TABLE writable; prints the replicated time it starts from (--force: even while the source answers)",
 			minArgs: 1, maxArgs: 1, bools: []string{"force"}, tableArgs: true, run: runDupPromote,
 			change: adminChange("the table may have been promoted; run it again to see", "dup ls $1")},
+		resyncCommand(),
 	}
 }
 

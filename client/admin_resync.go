@@ -1,0 +1,53 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc/status"
+
+	"github.com/tandem-kv/tandem/proto/tandempb"
+)
+
+// Failback on the admin API (dup resync). Kept apart from admin.go and
+// admin_dr.go, which other areas extend.
+
+// ErrRemoteUnreachable is returned when a command needs the remote cluster
+// (for Resync: the new primary) and none of its nodes answered; nothing
+// changed here. It also matches ErrUnavailable.
+var ErrRemoteUnreachable = errors.New("client: remote cluster unreachable")
+
+// Resync makes this (the old source) cluster's table the follower of the
+// cluster that was promoted from duplication id (dup promote) and gives
+// up the table's own state, run on the old source once it is back. The
+// writes this cluster acknowledged that the new primary never applied are
+// written first to the divergence file the answer names (JSON lines on
+// node DivergenceNode); then the table loads a full base from the new
+// primary and follows it (NewDupId), read-only. Refusals are
+// ErrDupRefused with the reason (the new primary's table is not failed
+// over from id, the table has other remotes, the divergent log is gone);
+// an unknown table ErrTableNotFound, an unknown duplication ErrNotFound;
+// a new primary that does not answer ErrRemoteUnreachable. Run again after
+// an error, it resumes. Without a deadline on ctx it waits a minute.
+func (c *Client) Resync(ctx context.Context, table, id string) (*tandempb.ResyncResponse, error) {
+	ctx, cancel := withDefaultTimeout(ctx, switchoverTimeout)
+	defer cancel()
+	resp, err := c.admin.ResyncDuplication(ctx, &tandempb.ResyncRequest{Table: table, DupId: id})
+	if err != nil {
+		if st, ok := status.FromError(err); ok && tandempb.HasReason(st, tandempb.ReasonRemoteUnreachable) {
+			return nil, fmt.Errorf("%w: %w: %s", ErrRemoteUnreachable, ErrUnavailable, st.Message())
+		}
+		notFound := ErrNotFound
+		if st, ok := status.FromError(err); ok && strings.Contains(st.Message(), serverTableNotFound) {
+			notFound = ErrTableNotFound
+		}
+		return nil, c.adminError(ctx, err, notFound)
+	}
+	return resp, nil
+}
+
+// serverTableNotFound is the text of the server's unknown-table error: a
+// resync's NotFound is either the table's or the duplication's.
+const serverTableNotFound = "table not found"

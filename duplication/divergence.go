@@ -1,0 +1,150 @@
+package duplication
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"unicode/utf8"
+
+	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/replica"
+)
+
+// The divergence file of a resync: one JSON object a line for each log
+// entry the old source acknowledged after the new primary's source decree,
+// in partition then decree order. Keys and values are text when they are
+// valid UTF-8, else base64 in the *_base64 field, so no byte is lost.
+
+// DivergentEntry is one line of a divergence file.
+type DivergentEntry struct {
+	Table     string `json:"table"`
+	Partition uint32 `json:"partition"`
+	Decree    uint64 `json:"decree"`
+	// CommitTime is when the old source's leader appended the entry (RFC
+	// 3339, UTC, ms); CommitUnixMs the same in unix milliseconds.
+	CommitTime   string              `json:"commit_time"`
+	CommitUnixMs int64               `json:"commit_unix_ms"`
+	Mutations    []DivergentMutation `json:"mutations"`
+}
+
+// DivergentMutation is one record change of a divergent entry: op "set"
+// (with value and, when the record expires, expire_ts in unix seconds) or
+// "del".
+type DivergentMutation struct {
+	Op            string `json:"op"`
+	HashKey       string `json:"hash_key,omitempty"`
+	HashKeyBase64 string `json:"hash_key_base64,omitempty"`
+	SortKey       string `json:"sort_key,omitempty"`
+	SortKeyBase64 string `json:"sort_key_base64,omitempty"`
+	Value         string `json:"value,omitempty"`
+	ValueBase64   string `json:"value_base64,omitempty"`
+	ExpireTS      uint32 `json:"expire_ts,omitempty"`
+}
+
+// divergence is what writeDivergence wrote.
+type divergence struct {
+	path                      string
+	entries, mutations, bytes uint64
+}
+
+// DivergencePath is where a resync of duplication id of table writes its
+// divergence file under a node's data directory.
+func DivergencePath(dataDir, table, id string) string {
+	return filepath.Join(dataDir, "resync", fmt.Sprintf("%s-%s.jsonl", table, id))
+}
+
+// writeDivergence writes the partitions' divergent entries (resps, by
+// partition) and syncs them before it returns: a resync replaces the data
+// only once they are safe. The file is written whole under a temporary
+// name and renamed, so a crash leaves the old file or the new one.
+func writeDivergence(dataDir, table, id string, resps []*tpb.DupStepResponse) (divergence, error) {
+	d := divergence{path: DivergencePath(dataDir, table, id)}
+	if err := os.MkdirAll(filepath.Dir(d.path), 0o755); err != nil {
+		return d, fmt.Errorf("divergence file: %w", err)
+	}
+	tmp := d.path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return d, fmt.Errorf("divergence file: %w", err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for p, r := range resps {
+		for _, e := range r.GetEntries() {
+			line, err := divergentEntry(table, uint32(p), e)
+			if err != nil {
+				return d, fmt.Errorf("divergence file: partition %d decree %d: %w", p, e.GetDecree(), err)
+			}
+			if err := enc.Encode(line); err != nil {
+				return d, fmt.Errorf("divergence file: %w", err)
+			}
+			d.entries++
+			d.mutations += uint64(len(line.Mutations))
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return d, fmt.Errorf("divergence file: %w", err)
+	}
+	if err := syncClose(f); err != nil {
+		return d, fmt.Errorf("divergence file: %w", err)
+	}
+	if err := os.Rename(tmp, d.path); err != nil {
+		return d, fmt.Errorf("divergence file: %w", err)
+	}
+	if st, err := os.Stat(d.path); err == nil {
+		d.bytes = uint64(st.Size())
+	}
+	return d, syncDir(filepath.Dir(d.path))
+}
+
+func syncClose(f *os.File) error {
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("divergence file: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("divergence file: %w", err)
+	}
+	return nil
+}
+
+// divergentEntry decodes one shipped log entry into its line.
+func divergentEntry(table string, p uint32, e *tpb.WalEntry) (DivergentEntry, error) {
+	muts, err := replica.DecodeMutations(e.GetCommand())
+	if err != nil {
+		return DivergentEntry{}, err
+	}
+	out := DivergentEntry{Table: table, Partition: p, Decree: e.GetDecree(), CommitUnixMs: e.GetAppendedAtUnixMs(), Mutations: make([]DivergentMutation, 0, len(muts))}
+	out.CommitTime = msText(e.GetAppendedAtUnixMs())
+	for _, m := range muts {
+		dm := DivergentMutation{Op: "del"}
+		if m.Op == replica.OpPut {
+			dm.Op, dm.ExpireTS = "set", m.ExpireTS
+			dm.Value, dm.ValueBase64 = textOrBase64(m.Value)
+		}
+		dm.HashKey, dm.HashKeyBase64 = textOrBase64(m.HashKey)
+		dm.SortKey, dm.SortKeyBase64 = textOrBase64(m.SortKey)
+		out.Mutations = append(out.Mutations, dm)
+	}
+	return out, nil
+}
+
+// textOrBase64 returns b as text when it is valid UTF-8, else as base64.
+func textOrBase64(b []byte) (string, string) {
+	if utf8.Valid(b) {
+		return string(b), ""
+	}
+	return "", base64.StdEncoding.EncodeToString(b)
+}
