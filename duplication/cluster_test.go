@@ -96,6 +96,7 @@ func (c *testCluster) mustNewNode(refresh time.Duration) *Node {
 	cfg.ToStatus = testToStatus
 	cfg.Now = c.clock
 	cfg.Logger = zap.NewNop()
+	cfg.DataDir = c.dir
 	if refresh > 0 {
 		cfg.Refresh = refresh
 	}

@@ -2,7 +2,12 @@ package duplication
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"strings"
+	"testing"
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 )
@@ -11,6 +16,10 @@ import (
 
 func (a *testAdmin) AcceptResync(ctx context.Context, req *tpb.AcceptResyncRequest) (*tpb.AcceptResyncResponse, error) {
 	resp, err := a.c.node.AcceptResync(ctx, req)
+	if errors.Is(err, ErrRefused) {
+		st, _ := statusWithReason(err, tpb.ReasonDupRefused)
+		return nil, st
+	}
 	if err != nil {
 		return nil, testToStatus(err)
 	}
@@ -35,4 +44,98 @@ func (r testRegistry) AcceptResync(_ context.Context, table, fromDup string, d I
 		m.dups[d.ID], out = d, d
 	})
 	return out, err
+}
+
+// dup resync on the old source after its remote was promoted: refused
+// while the remote follows; then the writes only the old source took are
+// in the divergence file, and the old source loads a base from the new
+// primary and follows it, even where an earlier direction left a source
+// decree stored (it must not resume the new primary's log from it).
+func TestResyncMakesTheOldSourceAFollower(t *testing.T) {
+	d := mustNewDupPair(t, 2, clusterOptions{}, clusterOptions{})
+	write(t, d.srcReps[0], 0, 10)
+	write(t, d.srcReps[1], 0, 10)
+	d.follow()
+	d.dstReps = d.dst.mustOpenTable("t", 2)
+	waitFor(t, "caught up", d.caughtUp)
+	ctx := context.Background()
+	if _, err := d.src.node.Resync(ctx, "t", d.id); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "still follows") {
+		t.Fatalf("resync while the remote follows: %v, want ErrRefused", err)
+	}
+	if _, err := d.src.node.Resync(ctx, "t", "99"); !errors.Is(err, ErrDupNotFound) {
+		t.Fatalf("resync of an unknown duplication: %v, want ErrDupNotFound", err)
+	}
+	if _, err := d.dst.node.Promote(ctx, "t", true); err != nil {
+		t.Fatal(err)
+	}
+	// A source decree an earlier direction left that names a decree of the
+	// new primary's log, which a resumed puller would ship from.
+	if err := d.srcReps[1].FollowFrom(ctx, d.dstReps[1].Applied()); err != nil {
+		t.Fatal(err)
+	}
+	write(t, d.srcReps[0], 100, 5) // acknowledged by the old source only
+	write(t, d.srcReps[1], 150, 2)
+	write(t, d.dstReps[1], 200, 3) // the new primary's own writes
+	resp, err := d.src.node.Resync(ctx, "t", d.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDivergenceFile(t, resp, map[uint32][]int{0: {100, 101, 102, 103, 104}, 1: {150, 151}})
+	if f, ok := d.src.meta.follower("t"); !ok || f.DupID != resp.NewDupId || f.SourceCluster != "west" {
+		t.Fatalf("the old source's table follows %+v (%v), want duplication %s from west", f, ok, resp.NewDupId)
+	}
+	if nd, ok := d.dst.meta.Duplication(resp.NewDupId); !ok || nd.ReverseOf != d.id || len(d.dst.meta.Promotions()) != 0 {
+		t.Fatalf("the new primary records %+v (%v), promotions %v", nd, ok, d.dst.meta.Promotions())
+	}
+	identical := func() bool { return sameData(d.dstReps[0], d.srcReps[0]) && sameData(d.dstReps[1], d.srcReps[1]) }
+	waitFor(t, "the old source identical to the new primary", identical)
+	write(t, d.dstReps[0], 300, 2)
+	waitFor(t, "the new primary's next writes shipped", identical)
+	if _, err := d.src.node.Resync(ctx, "t", d.id); !errors.Is(err, ErrDupNotFound) || !strings.Contains(err.Error(), "removed") {
+		t.Fatalf("resync after it finished: %v, want ErrDupNotFound (removed)", err)
+	}
+	again, err := d.dst.node.AcceptResync(ctx, &tpb.AcceptResyncRequest{Table: "t", DupId: d.id, Cluster: "east", Addrs: []string{d.src.addr()}, Partitions: 2})
+	if err != nil || again.NewDupId != resp.NewDupId {
+		t.Fatalf("the new primary's part run again: %+v %v, want duplication %s", again, err, resp.NewDupId)
+	}
+}
+
+// checkDivergenceFile checks that resp's file holds exactly the writes of
+// keys want[p] to each partition p, in order, above its source decree.
+func checkDivergenceFile(t *testing.T, resp *tpb.ResyncResponse, want map[uint32][]int) {
+	t.Helper()
+	b, err := os.ReadFile(resp.DivergenceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	n := len(want[0]) + len(want[1])
+	if len(lines) != n || resp.DivergentEntries != uint64(n) || resp.DivergentMutations != uint64(n) || resp.DivergenceBytes != uint64(len(b)) {
+		t.Fatalf("divergence file of %d lines, answer %+v:\n%s", len(lines), resp, b)
+	}
+	for i, l := range lines {
+		var e DivergentEntry
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		p := uint32(0)
+		if i >= len(want[0]) {
+			p = 1
+		}
+		w := DivergentMutation{Op: "set", HashKey: fmt.Sprintf("k%06d", want[p][i-int(p)*len(want[0])]), SortKey: "s", Value: "v"}
+		if e.Table != "t" || e.Partition != p || e.Decree <= resp.SourceDecrees[p] || e.CommitUnixMs == 0 || len(e.Mutations) != 1 || e.Mutations[0] != w {
+			t.Fatalf("divergence line %d: %s, want %+v on partition %d above decree %d", i, l, w, p, resp.SourceDecrees[p])
+		}
+	}
+}
+
+// Keys and values that are not UTF-8 travel as base64; deletes carry no
+// value.
+func TestDivergentEntryKeepsBinaryKeys(t *testing.T) {
+	if txt, b64 := textOrBase64([]byte{0xff, 0x00}); txt != "" || b64 != "/wA=" {
+		t.Fatalf("binary key: %q %q", txt, b64)
+	}
+	if txt, b64 := textOrBase64([]byte("u1")); txt != "u1" || b64 != "" {
+		t.Fatalf("text key: %q %q", txt, b64)
+	}
 }

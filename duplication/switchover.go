@@ -269,8 +269,8 @@ func (n *Node) stepPartition(ctx context.Context, addrs []string, req *tpb.DupSt
 			if err == nil {
 				return resp, nil
 			}
-			if st, ok := status.FromError(err); ok && (st.Code() == codes.InvalidArgument || st.Code() == codes.NotFound) {
-				return nil, err
+			if st, ok := status.FromError(err); ok && (st.Code() == codes.InvalidArgument || st.Code() == codes.NotFound || tpb.HasReason(st, tpb.ReasonDupRefused)) {
+				return nil, err // a refusal is final (resync's divergent log gone)
 			}
 			if l.follow(err) {
 				continue

@@ -102,6 +102,8 @@ var methodRoles = map[string]Role{
 	tpb.Admin_DupPartitionStep_FullMethodName:      RoleAdmin,
 	tpb.Admin_PromoteFollower_FullMethodName:       RoleAdmin,
 	tpb.Admin_CheckFollower_FullMethodName:         RoleAdmin,
+	tpb.Admin_ResyncDuplication_FullMethodName:     RoleAdmin,
+	tpb.Admin_AcceptResync_FullMethodName:          RoleAdmin,
 
 	// Membership: nodes call JoinCluster and NodeHeartbeat on each other
 	// (cluster identity, role admin); drain, rm and rebalance are operators'.
