@@ -25,6 +25,8 @@
 // base.go (the follower side), leader.go (finding the source leader),
 // status.go (dup show), state.go (typed states), metrics.go, and disaster
 // recovery: switchover.go (dup switchover, the partition steps) and
-// promote.go (dup promote, the source's check of a promoted remote).
+// promote.go (dup promote, the source's check of a promoted remote);
+// failback: resync.go (dup resync, on the old source) and divergence.go
+// (the divergence file it writes).
 // DESIGN.md says why it is built this way.
 package duplication
