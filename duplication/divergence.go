@@ -61,7 +61,11 @@ func DivergencePath(dataDir, table, id string) string {
 // only once they are safe. The file is written whole under a temporary
 // name and renamed, so a crash leaves the old file or the new one.
 func writeDivergence(dataDir, table, id string, resps []*tpb.DupStepResponse) (divergence, error) {
-	d := divergence{path: DivergencePath(dataDir, table, id)}
+	path, err := filepath.Abs(DivergencePath(dataDir, table, id))
+	if err != nil {
+		return divergence{}, fmt.Errorf("divergence file: %w", err)
+	}
+	d := divergence{path: path} // absolute: the operator reads it elsewhere
 	if err := os.MkdirAll(filepath.Dir(d.path), 0o755); err != nil {
 		return d, fmt.Errorf("divergence file: %w", err)
 	}
