@@ -39,9 +39,14 @@ import (
 // after an error, it resumes (the fence and the floor keep the divergent
 // log exactly as it was, so the file is rewritten identical).
 
-// divergeMaxBytes bounds one partition's divergent log (it travels in one
-// answer); a larger one is refused, saying so.
-const divergeMaxBytes = 3 << 20
+// divergeMaxBytes bounds one partition's divergent log, which travels in
+// one answer (under tpb.MaxMessageBytes, with room for each entry's
+// framing); a larger one is refused, saying so.
+const divergeMaxBytes = 64 << 20
+
+// divergeEntryOverhead is what an entry adds to the answer besides its
+// command (decree, time, field tags).
+const divergeEntryOverhead = 32
 
 // Resync runs dup resync on the old source's meta leader.
 func (n *Node) Resync(ctx context.Context, table, id string) (*tpb.ResyncResponse, error) {
@@ -231,7 +236,7 @@ func (n *Node) diverge(ctx context.Context, r Replica, after uint64) (*tpb.DupSt
 			return nil, n.cfg.ToStatus(err)
 		}
 		for _, e := range entries {
-			size += len(e.Command)
+			size += len(e.Command) + divergeEntryOverhead
 			resp.Entries = append(resp.Entries, &tpb.WalEntry{Decree: e.Decree, Command: e.Command, AppendedAtUnixMs: e.AppendedAt.UnixMilli()})
 		}
 		if size > divergeMaxBytes {
