@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"go.uber.org/zap"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -17,20 +18,21 @@ import (
 // the old source once it is back and its remote was promoted:
 //
 //  1. the new primary (AcceptResync) checks that its table is failed over
-//     from duplication DUPID, reads each partition's source decree S_p (the
-//     last decree of this cluster it applied, kept by its replicas) and
-//     records a duplication from itself back to this cluster, in one
-//     metadata change that also ends the promotion record;
+//     from duplication DUPID and reads each partition's source decree S_p
+//     (the last decree of this cluster it applied, kept by its replicas);
 //  2. every partition leader here fences its partition (no client write
 //     applies after the fence) and returns the client mutations of its log
 //     after S_p: writes this cluster acknowledged that the new primary
-//     never applied. The duplication's floor kept that log;
+//     never applied. The duplication's floor kept that log; if it is gone
+//     (or too large to carry) the resync is refused and the partitions
+//     are unfenced, leaving everything as it was;
 //  3. they are written, synced, to a JSON lines file under this (the meta
-//     leader's) data directory before anything here is replaced;
-//  4. every partition forgets its source decree, and in one metadata
-//     change duplication DUPID is removed and the table becomes the
-//     new duplication's follower: its pullers load a full base from the
-//     new primary and then follow its log.
+//     leader's) data directory before anything is given up;
+//  4. every partition forgets its source decree; the new primary records a
+//     duplication from itself back to this cluster (ending its promotion
+//     record), and in one metadata change duplication DUPID is removed
+//     and the table becomes the new duplication's follower: its pullers
+//     load a full base from the new primary and then follow its log.
 //
 // It runs here, not on the new primary, because everything it must save
 // lives here (the log after S_p, the data directory the file goes to) and
@@ -41,8 +43,9 @@ import (
 
 // divergeMaxBytes bounds one partition's divergent log, which travels in
 // one answer (under tpb.MaxMessageBytes, with room for each entry's
-// framing); a larger one is refused, saying so.
-const divergeMaxBytes = 64 << 20
+// framing); a larger one is refused, saying so. A variable so that tests
+// can reach it.
+var divergeMaxBytes = 64 << 20
 
 // divergeEntryOverhead is what an entry adds to the answer besides its
 // command (decree, time, field tags).
@@ -54,20 +57,23 @@ func (n *Node) Resync(ctx context.Context, table, id string) (*tpb.ResyncRespons
 	if err != nil {
 		return nil, err
 	}
-	acc, err := n.acceptResyncRemote(ctx, d)
+	acc, err := n.acceptResyncRemote(ctx, d, false)
 	if err != nil {
 		return nil, err
 	}
-	resps, err := n.stepAllResp(ctx, n.cfg.SourceAddrs, table, d.Partitions, tpb.DupStep_DUP_STEP_DIVERGE, "", acc.SourceDecrees)
+	resps, err := n.divergeAll(ctx, d, acc.SourceDecrees)
 	if err != nil {
-		return nil, fmt.Errorf("resync %s: read the divergent log: %w", id, err)
+		return nil, err
 	}
 	div, err := writeDivergence(n.cfg.DataDir, table, id, resps)
 	if err != nil {
-		return nil, fmt.Errorf("resync %s: %w", id, err)
+		return nil, fmt.Errorf("resync %s: %w (run dup resync again to resume)", id, err)
 	}
 	if _, err := n.stepAll(ctx, n.cfg.SourceAddrs, table, d.Partitions, tpb.DupStep_DUP_STEP_REBASE, "", nil); err != nil {
 		return nil, fmt.Errorf("resync %s: rebase: %w (run dup resync again to resume)", id, err)
+	}
+	if acc, err = n.acceptResyncRemote(ctx, d, true); err != nil {
+		return nil, err
 	}
 	f := Follower{Table: table, DupID: acc.NewDupId, SourceCluster: acc.Cluster, SourceAddrs: acc.Addrs, Partitions: d.Partitions}
 	if err := n.cfg.Registry.CompleteSwitchover(ctx, id, f); err != nil {
@@ -83,6 +89,25 @@ func (n *Node) Resync(ctx context.Context, table, id string) (*tpb.ResyncRespons
 		resp.FenceDecrees = append(resp.FenceDecrees, r.Decree)
 	}
 	return resp, nil
+}
+
+// divergeAll fences every partition and reads its divergent log. When a
+// partition refuses (its log after the source decree is gone, or too
+// large to carry), every partition takes writes again: the refused resync
+// leaves the table as it found it (nothing was recorded anywhere yet).
+func (n *Node) divergeAll(ctx context.Context, d Info, after []uint64) ([]*tpb.DupStepResponse, error) {
+	resps, err := n.stepAllResp(ctx, n.cfg.SourceAddrs, d.Table, d.Partitions, tpb.DupStep_DUP_STEP_DIVERGE, "", after)
+	if err == nil {
+		return resps, nil
+	}
+	st, _ := status.FromError(errors.Unwrap(err))
+	if !errors.Is(err, ErrRefused) && !tpb.HasReason(st, tpb.ReasonDupRefused) {
+		return nil, fmt.Errorf("resync %s: read the divergent log: %w (run dup resync again to resume)", d.ID, err)
+	}
+	if _, uerr := n.stepAll(ctx, n.cfg.SourceAddrs, d.Table, d.Partitions, tpb.DupStep_DUP_STEP_UNFENCE, "", nil); uerr != nil {
+		n.lg.Warn("resync refused, and the table's partitions could not all be unfenced", zap.String("dup", d.ID), zap.Error(uerr))
+	}
+	return nil, fmt.Errorf("%w: resync %s: %s", ErrRefused, d.ID, trimSentinel(st.Message(), ErrRefused))
 }
 
 // resyncable returns duplication id of table when a resync may run: it
@@ -108,10 +133,11 @@ func (n *Node) resyncable(table, id string) (Info, error) {
 	return d, nil
 }
 
-// acceptResyncRemote asks the new primary for its part, at each of its
-// nodes in turn while they do not answer.
-func (n *Node) acceptResyncRemote(ctx context.Context, d Info) (*tpb.AcceptResyncResponse, error) {
-	req := &tpb.AcceptResyncRequest{Table: d.Table, DupId: d.ID, Cluster: n.cfg.Cluster, Addrs: n.cfg.SourceAddrs, Partitions: d.Partitions}
+// acceptResyncRemote asks the new primary for its part (record false: the
+// check and the source decrees only), at each of its nodes in turn while
+// they do not answer.
+func (n *Node) acceptResyncRemote(ctx context.Context, d Info, record bool) (*tpb.AcceptResyncResponse, error) {
+	req := &tpb.AcceptResyncRequest{Table: d.Table, DupId: d.ID, Cluster: n.cfg.Cluster, Addrs: n.cfg.SourceAddrs, Partitions: d.Partitions, Record: record}
 	var last error
 	for _, addr := range append([]string{d.RemoteAddr}, d.RemoteAddrs...) {
 		resp, err := n.acceptResyncAt(ctx, addr, req)
@@ -161,9 +187,10 @@ func trimSentinel(msg string, sentinel error) string {
 	return msg
 }
 
-// AcceptResync runs on the new primary's meta leader: its table promoted
-// from duplication req.DupId duplicates back to the old source, which
-// asked. Done already, it answers the same.
+// AcceptResync runs on the new primary's meta leader: it checks that its
+// table is promoted from duplication req.DupId and reads the source
+// decrees; with req.Record, the table duplicates back to the old source,
+// which asked. Done already, it answers the same.
 func (n *Node) AcceptResync(ctx context.Context, req *tpb.AcceptResyncRequest) (*tpb.AcceptResyncResponse, error) {
 	d, done := n.resyncedDup(req.Table, req.DupId)
 	if !done {
@@ -176,7 +203,7 @@ func (n *Node) AcceptResync(ctx context.Context, req *tpb.AcceptResyncRequest) (
 	if err != nil {
 		return nil, fmt.Errorf("resync %s: read the source decrees: %w", req.DupId, err)
 	}
-	if !done {
+	if !done && req.Record {
 		now := n.cfg.Now().UnixMilli()
 		d = Info{ID: fmt.Sprintf("%d", now), Table: req.Table, RemoteAddr: req.Addrs[0], RemoteAddrs: req.Addrs[1:], RemoteCluster: req.Cluster,
 			State: StateActive, CreatedAtMs: now, ReverseOf: req.DupId, Partitions: req.Partitions}
@@ -229,7 +256,7 @@ func (n *Node) diverge(ctx context.Context, r Replica, after uint64) (*tpb.DupSt
 	for from := after + 1; from <= r.Applied(); {
 		entries, upTo, err := r.ReadLog(from, 1<<20)
 		if errors.Is(err, replica.ErrLogGone) {
-			return nil, n.cfg.ToStatus(fmt.Errorf("%w: partition %d: the log after decree %d is gone (%v): the divergent writes cannot be read out (comparing the data instead is not built)",
+			return nil, refusedStatus(fmt.Errorf("%w: partition %d: the log after decree %d is gone (%v): the divergent writes cannot be read out (comparing the data instead is not built)",
 				ErrRefused, r.Info().Partition, after, err))
 		}
 		if err != nil {
@@ -240,7 +267,7 @@ func (n *Node) diverge(ctx context.Context, r Replica, after uint64) (*tpb.DupSt
 			resp.Entries = append(resp.Entries, &tpb.WalEntry{Decree: e.Decree, Command: e.Command, AppendedAtUnixMs: e.AppendedAt.UnixMilli()})
 		}
 		if size > divergeMaxBytes {
-			return nil, n.cfg.ToStatus(fmt.Errorf("%w: partition %d: over %d bytes of divergent writes (paging them is not built)", ErrRefused, r.Info().Partition, divergeMaxBytes))
+			return nil, refusedStatus(fmt.Errorf("%w: partition %d: over %d bytes of divergent writes (paging them is not built)", ErrRefused, r.Info().Partition, divergeMaxBytes))
 		}
 		if upTo < from {
 			break
@@ -248,4 +275,15 @@ func (n *Node) diverge(ctx context.Context, r Replica, after uint64) (*tpb.DupSt
 		from = upTo + 1
 	}
 	return resp, nil
+}
+
+// refusedStatus is a partition step's refusal as the meta leader reads
+// it: final (stepPartition does not retry it) and typed, whatever the
+// node's own translation of errors.
+func refusedStatus(err error) error {
+	st := status.New(codes.FailedPrecondition, err.Error())
+	if d, derr := st.WithDetails(&errdetails.ErrorInfo{Domain: tpb.ErrorDomain, Reason: tpb.ReasonDupRefused}); derr == nil {
+		st = d
+	}
+	return st.Err()
 }

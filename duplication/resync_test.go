@@ -100,6 +100,56 @@ func TestResyncMakesTheOldSourceAFollower(t *testing.T) {
 	}
 }
 
+// A resync refused after the fence (a partition's divergent log too
+// large to carry) leaves everything as it was: the old source takes writes
+// and still has its duplication, the new primary is still promoted; run
+// again once it can be, it completes.
+func TestResyncRefusedLeavesTheTableAsItWas(t *testing.T) {
+	d := mustNewDupPair(t, 2, clusterOptions{}, clusterOptions{})
+	write(t, d.srcReps[0], 0, 10)
+	d.follow()
+	d.dstReps = d.dst.mustOpenTable("t", 2)
+	waitFor(t, "caught up", d.caughtUp)
+	ctx := context.Background()
+	if _, err := d.dst.node.Promote(ctx, "t", true); err != nil {
+		t.Fatal(err)
+	}
+	write(t, d.srcReps[1], 100, 20)
+	defer func(max int) { divergeMaxBytes = max }(divergeMaxBytes)
+	divergeMaxBytes = 200
+	if _, err := d.src.node.Resync(ctx, "t", d.id); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "over 200 bytes") {
+		t.Fatalf("resync of a divergent log over the bound: %v, want ErrRefused", err)
+	}
+	write(t, d.srcReps[0], 200, 1) // unfenced: the old source takes writes again
+	write(t, d.srcReps[1], 200, 1)
+	if _, err := d.src.node.Find("t", d.id); err != nil || len(d.dst.meta.Promotions()) != 1 || len(d.dst.meta.Duplications()) != 0 {
+		t.Fatalf("after a refused resync: source dup %v, remote promotions %v, remote dups %v", err, d.dst.meta.Promotions(), d.dst.meta.Duplications())
+	}
+	if _, ok := d.src.meta.follower("t"); ok {
+		t.Fatal("a refused resync made the table a follower")
+	}
+	divergeMaxBytes = 64 << 20
+	resp, err := d.src.node.Resync(ctx, "t", d.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.DivergentEntries != 22 {
+		t.Fatalf("divergent entries %d, want 22", resp.DivergentEntries)
+	}
+	waitFor(t, "the old source identical to the new primary", d.caughtUpReverse)
+}
+
+// caughtUpReverse reports whether every old-source partition holds the
+// new primary's data.
+func (d *dupPair) caughtUpReverse() bool {
+	for p, s := range d.dstReps {
+		if !sameData(s, d.srcReps[p]) {
+			return false
+		}
+	}
+	return true
+}
+
 // checkDivergenceFile checks that resp's file holds exactly the writes of
 // keys want[p] to each partition p, in order, above its source decree.
 func checkDivergenceFile(t *testing.T, resp *tpb.ResyncResponse, want map[uint32][]int) {

@@ -311,6 +311,8 @@ func (n *Node) PartitionStep(ctx context.Context, req *tpb.DupStepRequest) (*tpb
 		return n.diverge(ctx, r, req.Decree)
 	case tpb.DupStep_DUP_STEP_REBASE:
 		err = r.FollowAnew(ctx)
+	case tpb.DupStep_DUP_STEP_UNFENCE:
+		err = r.Unfence(ctx)
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "unknown duplication step %v", req.Step)
 	}

@@ -189,6 +189,8 @@ const (
 	// REBASE (dup resync): forget the source decree, so the partition loads
 	// a base from its new source.
 	DupStep_DUP_STEP_REBASE DupStep = 6
+	// UNFENCE (dup resync refused after DIVERGE): take client writes again.
+	DupStep_DUP_STEP_UNFENCE DupStep = 7
 )
 
 // Enum value maps for DupStep.
@@ -201,6 +203,7 @@ var (
 		4: "DUP_STEP_UNFOLLOW",
 		5: "DUP_STEP_DIVERGE",
 		6: "DUP_STEP_REBASE",
+		7: "DUP_STEP_UNFENCE",
 	}
 	DupStep_value = map[string]int32{
 		"DUP_STEP_UNSPECIFIED": 0,
@@ -210,6 +213,7 @@ var (
 		"DUP_STEP_UNFOLLOW":    4,
 		"DUP_STEP_DIVERGE":     5,
 		"DUP_STEP_REBASE":      6,
+		"DUP_STEP_UNFENCE":     7,
 	}
 )
 
@@ -5586,12 +5590,15 @@ func (x *ResyncResponse) GetFenceDecrees() []uint64 {
 
 // AcceptResyncRequest is sent by the old source to the new primary.
 type AcceptResyncRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
-	DupId         string                 `protobuf:"bytes,2,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
-	Cluster       string                 `protobuf:"bytes,3,opt,name=cluster,proto3" json:"cluster,omitempty"`
-	Addrs         []string               `protobuf:"bytes,4,rep,name=addrs,proto3" json:"addrs,omitempty"`
-	Partitions    uint32                 `protobuf:"varint,5,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Table      string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	DupId      string                 `protobuf:"bytes,2,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	Cluster    string                 `protobuf:"bytes,3,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Addrs      []string               `protobuf:"bytes,4,rep,name=addrs,proto3" json:"addrs,omitempty"`
+	Partitions uint32                 `protobuf:"varint,5,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	// record: false only checks and reads the source decrees; true (once the
+	// divergence is saved) also records the duplication back.
+	Record        bool `protobuf:"varint,6,opt,name=record,proto3" json:"record,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5659,6 +5666,13 @@ func (x *AcceptResyncRequest) GetPartitions() uint32 {
 		return x.Partitions
 	}
 	return 0
+}
+
+func (x *AcceptResyncRequest) GetRecord() bool {
+	if x != nil {
+		return x.Record
+	}
+	return false
 }
 
 type AcceptResyncResponse struct {
@@ -8611,7 +8625,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x10divergence_bytes\x18\n" +
 	" \x01(\x04R\x0fdivergenceBytes\x12%\n" +
 	"\x0esource_decrees\x18\v \x03(\x04R\rsourceDecrees\x12#\n" +
-	"\rfence_decrees\x18\f \x03(\x04R\ffenceDecrees\"\x92\x01\n" +
+	"\rfence_decrees\x18\f \x03(\x04R\ffenceDecrees\"\xaa\x01\n" +
 	"\x13AcceptResyncRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x15\n" +
 	"\x06dup_id\x18\x02 \x01(\tR\x05dupId\x12\x18\n" +
@@ -8619,7 +8633,8 @@ const file_tandem_proto_rawDesc = "" +
 	"\x05addrs\x18\x04 \x03(\tR\x05addrs\x12\x1e\n" +
 	"\n" +
 	"partitions\x18\x05 \x01(\rR\n" +
-	"partitions\"\x8b\x01\n" +
+	"partitions\x12\x16\n" +
+	"\x06record\x18\x06 \x01(\bR\x06record\"\x8b\x01\n" +
 	"\x14AcceptResyncResponse\x12\x1c\n" +
 	"\n" +
 	"new_dup_id\x18\x01 \x01(\tR\bnewDupId\x12\x18\n" +
@@ -8835,7 +8850,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x17DUP_PARTITION_STATE_APP\x10\x03\x12\x1b\n" +
 	"\x17DUP_PARTITION_STATE_LOG\x10\x04\x12\x1e\n" +
 	"\x1aDUP_PARTITION_STATE_PAUSED\x10\x05\x12\x1f\n" +
-	"\x1bDUP_PARTITION_STATE_UNKNOWN\x10\x06*\xa0\x01\n" +
+	"\x1bDUP_PARTITION_STATE_UNKNOWN\x10\x06*\xb6\x01\n" +
 	"\aDupStep\x12\x18\n" +
 	"\x14DUP_STEP_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eDUP_STEP_FENCE\x10\x01\x12\x10\n" +
@@ -8843,7 +8858,8 @@ const file_tandem_proto_rawDesc = "" +
 	"\x0fDUP_STEP_FOLLOW\x10\x03\x12\x15\n" +
 	"\x11DUP_STEP_UNFOLLOW\x10\x04\x12\x14\n" +
 	"\x10DUP_STEP_DIVERGE\x10\x05\x12\x13\n" +
-	"\x0fDUP_STEP_REBASE\x10\x062\xb5\x04\n" +
+	"\x0fDUP_STEP_REBASE\x10\x06\x12\x14\n" +
+	"\x10DUP_STEP_UNFENCE\x10\a2\xb5\x04\n" +
 	"\x02KV\x124\n" +
 	"\x03Get\x12\x15.tandem.v1.GetRequest\x1a\x16.tandem.v1.GetResponse\x124\n" +
 	"\x03Set\x12\x15.tandem.v1.SetRequest\x1a\x16.tandem.v1.SetResponse\x124\n" +
