@@ -69,7 +69,7 @@ func (n *Node) Resync(ctx context.Context, table, id string) (*tpb.ResyncRespons
 	if err != nil {
 		return nil, fmt.Errorf("resync %s: %w (run dup resync again to resume)", id, err)
 	}
-	if _, err := n.stepAll(ctx, n.cfg.SourceAddrs, table, d.Partitions, tpb.DupStep_DUP_STEP_REBASE, "", nil); err != nil {
+	if _, err := n.stepAll(ctx, n.sourceAddrs(), table, d.Partitions, tpb.DupStep_DUP_STEP_REBASE, "", nil); err != nil {
 		return nil, fmt.Errorf("resync %s: rebase: %w (run dup resync again to resume)", id, err)
 	}
 	if acc, err = n.acceptResyncRemote(ctx, d, true); err != nil {
@@ -96,7 +96,7 @@ func (n *Node) Resync(ctx context.Context, table, id string) (*tpb.ResyncRespons
 // large to carry), every partition takes writes again: the refused resync
 // leaves the table as it found it (nothing was recorded anywhere yet).
 func (n *Node) divergeAll(ctx context.Context, d Info, after []uint64) ([]*tpb.DupStepResponse, error) {
-	resps, err := n.stepAllResp(ctx, n.cfg.SourceAddrs, d.Table, d.Partitions, tpb.DupStep_DUP_STEP_DIVERGE, "", after)
+	resps, err := n.stepAllResp(ctx, n.sourceAddrs(), d.Table, d.Partitions, tpb.DupStep_DUP_STEP_DIVERGE, "", after)
 	if err == nil {
 		return resps, nil
 	}
@@ -104,7 +104,7 @@ func (n *Node) divergeAll(ctx context.Context, d Info, after []uint64) ([]*tpb.D
 	if !errors.Is(err, ErrRefused) && !tpb.HasReason(st, tpb.ReasonDupRefused) {
 		return nil, fmt.Errorf("resync %s: read the divergent log: %w (run dup resync again to resume)", d.ID, err)
 	}
-	if _, uerr := n.stepAll(ctx, n.cfg.SourceAddrs, d.Table, d.Partitions, tpb.DupStep_DUP_STEP_UNFENCE, "", nil); uerr != nil {
+	if _, uerr := n.stepAll(ctx, n.sourceAddrs(), d.Table, d.Partitions, tpb.DupStep_DUP_STEP_UNFENCE, "", nil); uerr != nil {
 		n.lg.Warn("resync refused, and the table's partitions could not all be unfenced", zap.String("dup", d.ID), zap.Error(uerr))
 	}
 	return nil, fmt.Errorf("%w: resync %s: %s", ErrRefused, d.ID, trimSentinel(st.Message(), ErrRefused))
@@ -137,7 +137,7 @@ func (n *Node) resyncable(table, id string) (Info, error) {
 // check and the source decrees only), at each of its nodes in turn while
 // they do not answer.
 func (n *Node) acceptResyncRemote(ctx context.Context, d Info, record bool) (*tpb.AcceptResyncResponse, error) {
-	req := &tpb.AcceptResyncRequest{Table: d.Table, DupId: d.ID, Cluster: n.cfg.Cluster, Addrs: n.cfg.SourceAddrs, Partitions: d.Partitions, Record: record}
+	req := &tpb.AcceptResyncRequest{Table: d.Table, DupId: d.ID, Cluster: n.cfg.Cluster, Addrs: n.sourceAddrs(), Partitions: d.Partitions, Record: record}
 	var last error
 	for _, addr := range append([]string{d.RemoteAddr}, d.RemoteAddrs...) {
 		resp, err := n.acceptResyncAt(ctx, addr, req)
@@ -199,7 +199,7 @@ func (n *Node) AcceptResync(ctx context.Context, req *tpb.AcceptResyncRequest) (
 		}
 	}
 	// The promoted partitions keep the source decree they stopped at.
-	decrees, err := n.stepAll(ctx, n.cfg.SourceAddrs, req.Table, req.Partitions, tpb.DupStep_DUP_STEP_UNFOLLOW, "", nil)
+	decrees, err := n.stepAll(ctx, n.sourceAddrs(), req.Table, req.Partitions, tpb.DupStep_DUP_STEP_UNFOLLOW, "", nil)
 	if err != nil {
 		return nil, fmt.Errorf("resync %s: read the source decrees: %w", req.DupId, err)
 	}
@@ -213,7 +213,7 @@ func (n *Node) AcceptResync(ctx context.Context, req *tpb.AcceptResyncRequest) (
 		n.lg.Info("resync accepted: duplicating back to the old source", zap.String("table", req.Table), zap.String("from_dup", req.DupId),
 			zap.String("new_dup", d.ID), zap.String("old_source", req.Cluster))
 	}
-	return &tpb.AcceptResyncResponse{NewDupId: d.ID, Cluster: n.cfg.Cluster, Addrs: n.cfg.SourceAddrs, SourceDecrees: decrees}, nil
+	return &tpb.AcceptResyncResponse{NewDupId: d.ID, Cluster: n.cfg.Cluster, Addrs: n.sourceAddrs(), SourceDecrees: decrees}, nil
 }
 
 // resyncedDup finds the duplication an earlier AcceptResync recorded.
