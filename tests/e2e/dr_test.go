@@ -124,11 +124,12 @@ func (w *switchWriter) loop() {
 		}
 		w.mu.Lock()
 		cur := w.cur
+		tbl := w.tables[cur] // the test adds tables while writers run
 		w.mu.Unlock()
 		i := w.next.Add(1)
 		hk, sk, v := fmt.Sprintf("user%d", i%97), fmt.Sprintf("k%07d", i), fmt.Sprintf("v%d", i)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := w.tables[cur].Set(ctx, []byte(hk), []byte(sk), []byte(v))
+		err := tbl.Set(ctx, []byte(hk), []byte(sk), []byte(v))
 		cancel()
 		w.record(cur, hk+"\x00"+sk, v, err)
 		if errors.Is(err, client.ErrReadOnly) {
