@@ -18,9 +18,26 @@ import (
 // it leaves the meta group and the address book, and anything still placed
 // on it moves.
 
+// stateWithPeer returns the meta state, first registering the --peers
+// nodes when id is one the registry lacks: right after a start, before the
+// leader's membership round ran, a --peers node is not unknown.
+func (n *Node) stateWithPeer(ctx context.Context, id string) *MetaState {
+	st := n.meta.state()
+	if _, ok := st.Nodes[id]; ok {
+		return st
+	}
+	for _, p := range n.peers {
+		if p.ID == id {
+			n.registerPeers(ctx)
+			return n.meta.state()
+		}
+	}
+	return st
+}
+
 // drainNode marks node id draining.
 func (n *Node) drainNode(ctx context.Context, id string) (*tpb.NodeInfo, error) {
-	st := n.meta.state()
+	st := n.stateWithPeer(ctx, id)
 	nm, ok := st.Nodes[id]
 	switch {
 	case !ok:
@@ -45,7 +62,7 @@ func (n *Node) drainNode(ctx context.Context, id string) (*tpb.NodeInfo, error) 
 
 // removeNode marks a drained or dead node removed.
 func (n *Node) removeNode(ctx context.Context, id string) (*tpb.NodeInfo, error) {
-	st := n.meta.state()
+	st := n.stateWithPeer(ctx, id)
 	nm, ok := st.Nodes[id]
 	if !ok {
 		return nil, fmt.Errorf("node %q (known: %v): %w", id, nodeIDs(st), ErrUnknownNode)

@@ -76,6 +76,11 @@ func (l *liveness) last(id string) (time.Time, *tpb.NodeHeartbeatRequest) {
 func (l *liveness) verdict(nm *NodeMeta, now time.Time, dead time.Duration) string {
 	at, _ := l.last(nm.ID)
 	age := now.Sub(at)
+	if at.IsZero() {
+		// No term's view started yet (this node has not led a membership
+		// round): nobody is declared dead on that ignorance either.
+		age = 0
+	}
 	switch {
 	case nm.State == nodeRemoved || nm.State == nodeDraining:
 		return nm.State
