@@ -50,17 +50,56 @@ type divergence struct {
 	entries, mutations, bytes uint64
 }
 
+// Divergence is what a resync saved, as the new primary records it on the
+// duplication the resync created (dup show names it): the divergence file,
+// the node (of cluster) it lives on, and what it holds.
+type Divergence struct {
+	File      string `json:"file"`
+	Node      string `json:"node"`
+	Cluster   string `json:"cluster"`
+	Entries   uint64 `json:"entries"`
+	Mutations uint64 `json:"mutations"`
+	Bytes     uint64 `json:"bytes"`
+	AtMs      int64  `json:"at_ms"`
+	// FromDup is the failed-over duplication the resync ended.
+	FromDup string `json:"from_dup"`
+}
+
+// Proto is the divergence as the Admin service shows it (nil: none).
+func (d *Divergence) Proto() *tpb.Divergence {
+	if d == nil {
+		return nil
+	}
+	return &tpb.Divergence{File: d.File, Node: d.Node, Cluster: d.Cluster, Entries: d.Entries, Mutations: d.Mutations,
+		Bytes: d.Bytes, AtUnixMs: d.AtMs, FromDupId: d.FromDup}
+}
+
+// DivergenceFromProto is the inverse of Proto (nil: none).
+func DivergenceFromProto(p *tpb.Divergence) *Divergence {
+	if p == nil || p.GetFile() == "" {
+		return nil
+	}
+	return &Divergence{File: p.GetFile(), Node: p.GetNode(), Cluster: p.GetCluster(), Entries: p.GetEntries(),
+		Mutations: p.GetMutations(), Bytes: p.GetBytes(), AtMs: p.GetAtUnixMs(), FromDup: p.GetFromDupId()}
+}
+
 // DivergencePath is where a resync of duplication id of table writes its
 // divergence file under a node's data directory.
 func DivergencePath(dataDir, table, id string) string {
 	return filepath.Join(dataDir, "resync", fmt.Sprintf("%s-%s.jsonl", table, id))
 }
 
-// writeDivergence writes the partitions' divergent entries (resps, by
-// partition) and syncs them before it returns: a resync replaces the data
-// only once they are safe. The file is written whole under a temporary
-// name and renamed, so a crash leaves the old file or the new one.
-func writeDivergence(dataDir, table, id string, resps []*tpb.DupStepResponse) (divergence, error) {
+// pageFunc returns partition p's next page of divergent entries: those
+// after decree after (none left: an empty page).
+type pageFunc func(p uint32, after uint64) (*tpb.DupStepResponse, error)
+
+// writeDivergence writes the partitions' divergent entries (firsts, by
+// partition: each one's first page; next reads the pages after it) and
+// syncs them before it returns: a resync replaces the data only once they
+// are safe. The file is written whole under a temporary name and renamed,
+// so a crash leaves the old file or the new one. Pages keep any size of
+// divergence out of one message and out of memory.
+func writeDivergence(dataDir, table, id string, firsts []*tpb.DupStepResponse, next pageFunc) (divergence, error) {
 	path, err := filepath.Abs(DivergencePath(dataDir, table, id))
 	if err != nil {
 		return divergence{}, fmt.Errorf("divergence file: %w", err)
@@ -77,17 +116,9 @@ func writeDivergence(dataDir, table, id string, resps []*tpb.DupStepResponse) (d
 	defer f.Close()
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
-	for p, r := range resps {
-		for _, e := range r.GetEntries() {
-			line, err := divergentEntry(table, uint32(p), e)
-			if err != nil {
-				return d, fmt.Errorf("divergence file: partition %d decree %d: %w", p, e.GetDecree(), err)
-			}
-			if err := enc.Encode(line); err != nil {
-				return d, fmt.Errorf("divergence file: %w", err)
-			}
-			d.entries++
-			d.mutations += uint64(len(line.Mutations))
+	for p, page := range firsts {
+		if err := d.writePartition(enc, table, uint32(p), page, next); err != nil {
+			return d, err
 		}
 	}
 	if err := w.Flush(); err != nil {
@@ -103,6 +134,34 @@ func writeDivergence(dataDir, table, id string, resps []*tpb.DupStepResponse) (d
 		d.bytes = uint64(st.Size())
 	}
 	return d, syncDir(filepath.Dir(d.path))
+}
+
+// writePartition writes partition p's pages, from page on, until one is
+// empty.
+func (d *divergence) writePartition(enc *json.Encoder, table string, p uint32, page *tpb.DupStepResponse, next pageFunc) error {
+	for len(page.GetEntries()) > 0 {
+		var last uint64
+		for _, e := range page.GetEntries() {
+			line, err := divergentEntry(table, p, e)
+			if err != nil {
+				return fmt.Errorf("divergence file: partition %d decree %d: %w", p, e.GetDecree(), err)
+			}
+			if err := enc.Encode(line); err != nil {
+				return fmt.Errorf("divergence file: %w", err)
+			}
+			d.entries++
+			d.mutations += uint64(len(line.Mutations))
+			last = e.GetDecree()
+		}
+		var err error
+		if page, err = next(p, last); err != nil {
+			return fmt.Errorf("partition %d: divergent log after decree %d: %w", p, last, err)
+		}
+		if es := page.GetEntries(); len(es) > 0 && es[0].GetDecree() <= last {
+			return fmt.Errorf("partition %d: the page after decree %d starts at %d", p, last, es[0].GetDecree())
+		}
+	}
+	return nil
 }
 
 func syncClose(f *os.File) error {

@@ -3,6 +3,7 @@ package duplication
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -175,6 +176,9 @@ type Info struct {
 	// RemoteAddrs are more nodes of the remote (a reversed duplication
 	// knows them all), tried when RemoteAddr does not answer.
 	RemoteAddrs []string
+	// Divergence, on a duplication a resync created, is what the old
+	// source saved of its own writes (nil otherwise).
+	Divergence *Divergence
 }
 
 // Paused reports whether pulls get no entries.
@@ -184,7 +188,7 @@ func (i Info) Paused() bool { return i.State == StatePaused }
 // progress summary (Summarize adds it).
 func (i Info) Proto() *tpb.DuplicationInfo {
 	return &tpb.DuplicationInfo{Id: i.ID, Table: i.Table, RemoteAddr: i.RemoteAddr, RemoteCluster: i.RemoteCluster,
-		State: string(i.State), StateCode: i.State.Proto(), CreatedAtUnixMs: i.CreatedAtMs}
+		State: string(i.State), StateCode: i.State.Proto(), CreatedAtUnixMs: i.CreatedAtMs, Divergence: i.Divergence.Proto()}
 }
 
 // Follower is a table of this cluster that a duplication from another
@@ -250,12 +254,15 @@ type Config struct {
 	// DataDir is the node's data directory: dup resync writes its
 	// divergence file under it ("" refuses a resync here).
 	DataDir string
+	// DivergePageBytes bounds a page of a partition's divergent log that a
+	// resync reads (one answer, well under tpb.MaxMessageBytes).
+	DivergePageBytes int
 }
 
 // DefaultConfig returns a Config with the defaults filled in; the node
 // fills in the rest.
 func DefaultConfig() Config {
-	return Config{Refresh: time.Second, Now: time.Now, Logger: zap.NewNop()}
+	return Config{Refresh: time.Second, Now: time.Now, Logger: zap.NewNop(), DivergePageBytes: 4 << 20}
 }
 
 // Validate reports a missing field.
@@ -271,6 +278,8 @@ func (c Config) Validate() error {
 		return errors.New("duplication config: Refresh must be positive")
 	case c.Now == nil || c.Logger == nil:
 		return errors.New("duplication config: Now and Logger are required")
+	case c.DivergePageBytes <= 0 || c.DivergePageBytes > tpb.MaxMessageBytes/2:
+		return fmt.Errorf("duplication config: DivergePageBytes %d must be in (0, %d]", c.DivergePageBytes, tpb.MaxMessageBytes/2)
 	}
 	return nil
 }

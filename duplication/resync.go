@@ -22,12 +22,14 @@ import (
 //     (the last decree of this cluster it applied, kept by its replicas);
 //  2. every partition leader here fences its partition (no client write
 //     applies after the fence) and returns the client mutations of its log
-//     after S_p: writes this cluster acknowledged that the new primary
-//     never applied. The duplication's floor kept that log; if it is gone
-//     (or too large to carry) the resync is refused and the partitions
-//     are unfenced, leaving everything as it was;
+//     after S_p, a page at a time: writes this cluster acknowledged that
+//     the new primary never applied. The duplication's floor kept that
+//     log; if it is gone the resync is refused and the partitions are
+//     unfenced, leaving everything as it was;
 //  3. they are written, synced, to a JSON lines file under this (the meta
-//     leader's) data directory before anything is given up;
+//     leader's) data directory before anything is given up; the new
+//     primary records the file, its node and counts on the duplication
+//     back (dup show names them);
 //  4. every partition forgets its source decree; the new primary records a
 //     duplication from itself back to this cluster (ending its promotion
 //     record), and in one metadata change duplication DUPID is removed
@@ -41,13 +43,7 @@ import (
 // after an error, it resumes (the fence and the floor keep the divergent
 // log exactly as it was, so the file is rewritten identical).
 
-// divergeMaxBytes bounds one partition's divergent log, which travels in
-// one answer (under tpb.MaxMessageBytes, with room for each entry's
-// framing); a larger one is refused, saying so. A variable so that tests
-// can reach it.
-var divergeMaxBytes = 64 << 20
-
-// divergeEntryOverhead is what an entry adds to the answer besides its
+// divergeEntryOverhead is what an entry adds to a page besides its
 // command (decree, time, field tags).
 const divergeEntryOverhead = 32
 
@@ -57,7 +53,7 @@ func (n *Node) Resync(ctx context.Context, table, id string) (*tpb.ResyncRespons
 	if err != nil {
 		return nil, err
 	}
-	acc, err := n.acceptResyncRemote(ctx, d, false)
+	acc, err := n.acceptResyncRemote(ctx, d, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -65,14 +61,16 @@ func (n *Node) Resync(ctx context.Context, table, id string) (*tpb.ResyncRespons
 	if err != nil {
 		return nil, err
 	}
-	div, err := writeDivergence(n.cfg.DataDir, table, id, resps)
+	div, err := writeDivergence(n.cfg.DataDir, table, id, resps, n.divergePager(ctx, d))
 	if err != nil {
 		return nil, fmt.Errorf("resync %s: %w (run dup resync again to resume)", id, err)
 	}
 	if _, err := n.stepAll(ctx, n.sourceAddrs(), table, d.Partitions, tpb.DupStep_DUP_STEP_REBASE, "", nil); err != nil {
 		return nil, fmt.Errorf("resync %s: rebase: %w (run dup resync again to resume)", id, err)
 	}
-	if acc, err = n.acceptResyncRemote(ctx, d, true); err != nil {
+	saved := &Divergence{File: div.path, Node: n.cfg.NodeID, Cluster: n.cfg.Cluster, Entries: div.entries, Mutations: div.mutations,
+		Bytes: div.bytes, AtMs: n.cfg.Now().UnixMilli(), FromDup: id}
+	if acc, err = n.acceptResyncRemote(ctx, d, saved); err != nil {
 		return nil, err
 	}
 	f := Follower{Table: table, DupID: acc.NewDupId, SourceCluster: acc.Cluster, SourceAddrs: acc.Addrs, Partitions: d.Partitions}
@@ -91,9 +89,9 @@ func (n *Node) Resync(ctx context.Context, table, id string) (*tpb.ResyncRespons
 	return resp, nil
 }
 
-// divergeAll fences every partition and reads its divergent log. When a
-// partition refuses (its log after the source decree is gone, or too
-// large to carry), every partition takes writes again: the refused resync
+// divergeAll fences every partition and reads its divergent log's first
+// page. When a partition refuses (its log after the source decree is
+// gone), every partition takes writes again: the refused resync
 // leaves the table as it found it (nothing was recorded anywhere yet).
 func (n *Node) divergeAll(ctx context.Context, d Info, after []uint64) ([]*tpb.DupStepResponse, error) {
 	resps, err := n.stepAllResp(ctx, n.sourceAddrs(), d.Table, d.Partitions, tpb.DupStep_DUP_STEP_DIVERGE, "", after)
@@ -133,11 +131,21 @@ func (n *Node) resyncable(table, id string) (Info, error) {
 	return d, nil
 }
 
-// acceptResyncRemote asks the new primary for its part (record false: the
-// check and the source decrees only), at each of its nodes in turn while
-// they do not answer.
-func (n *Node) acceptResyncRemote(ctx context.Context, d Info, record bool) (*tpb.AcceptResyncResponse, error) {
-	req := &tpb.AcceptResyncRequest{Table: d.Table, DupId: d.ID, Cluster: n.cfg.Cluster, Addrs: n.sourceAddrs(), Partitions: d.Partitions, Record: record}
+// divergePager reads a partition's next page of divergent log (the fence
+// is in place: DIVERGE keeps it and reads after the decree given).
+func (n *Node) divergePager(ctx context.Context, d Info) pageFunc {
+	return func(p uint32, after uint64) (*tpb.DupStepResponse, error) {
+		return n.stepPartition(ctx, n.sourceAddrs(), &tpb.DupStepRequest{Table: d.Table, Partition: p, Step: tpb.DupStep_DUP_STEP_DIVERGE, Decree: after})
+	}
+}
+
+// acceptResyncRemote asks the new primary for its part (saved nil: the
+// check and the source decrees only; else record the duplication back,
+// naming the divergence saved), at each of its nodes in turn while they
+// do not answer.
+func (n *Node) acceptResyncRemote(ctx context.Context, d Info, saved *Divergence) (*tpb.AcceptResyncResponse, error) {
+	req := &tpb.AcceptResyncRequest{Table: d.Table, DupId: d.ID, Cluster: n.cfg.Cluster, Addrs: n.sourceAddrs(), Partitions: d.Partitions,
+		Record: saved != nil, Divergence: saved.Proto()}
 	var last error
 	for _, addr := range append([]string{d.RemoteAddr}, d.RemoteAddrs...) {
 		resp, err := n.acceptResyncAt(ctx, addr, req)
@@ -206,7 +214,7 @@ func (n *Node) AcceptResync(ctx context.Context, req *tpb.AcceptResyncRequest) (
 	if !done && req.Record {
 		now := n.cfg.Now().UnixMilli()
 		d = Info{ID: fmt.Sprintf("%d", now), Table: req.Table, RemoteAddr: req.Addrs[0], RemoteAddrs: req.Addrs[1:], RemoteCluster: req.Cluster,
-			State: StateActive, CreatedAtMs: now, ReverseOf: req.DupId, Partitions: req.Partitions}
+			State: StateActive, CreatedAtMs: now, ReverseOf: req.DupId, Partitions: req.Partitions, Divergence: DivergenceFromProto(req.Divergence)}
 		if d, err = n.cfg.Registry.AcceptResync(ctx, req.Table, req.DupId, d); err != nil {
 			return nil, err
 		}
@@ -243,9 +251,12 @@ func (n *Node) checkFailedOver(req *tpb.AcceptResyncRequest) error {
 	return nil
 }
 
-// diverge fences a partition of the old source and returns the client
-// mutations of its log after decree from-1: writes acknowledged here that
-// the new primary never applied. The fence decree is the answer's decree.
+// diverge fences a partition of the old source and returns a page of the
+// client mutations of its log after decree after: writes acknowledged here
+// that the new primary never applied. The fence decree is the answer's
+// decree. A page holds about DivergePageBytes (at least one entry when any
+// is left); the caller asks again after its last entry until a page is
+// empty, so a divergence of any size travels (the fence stays in place).
 func (n *Node) diverge(ctx context.Context, r Replica, after uint64) (*tpb.DupStepResponse, error) {
 	fence, err := r.Fence(ctx)
 	if err != nil {
@@ -253,8 +264,8 @@ func (n *Node) diverge(ctx context.Context, r Replica, after uint64) (*tpb.DupSt
 	}
 	resp := &tpb.DupStepResponse{Decree: fence}
 	size := 0
-	for from := after + 1; from <= r.Applied(); {
-		entries, upTo, err := r.ReadLog(from, 1<<20)
+	for from := after + 1; from <= r.Applied() && size < n.cfg.DivergePageBytes; {
+		entries, upTo, err := r.ReadLog(from, n.cfg.DivergePageBytes-size)
 		if errors.Is(err, replica.ErrLogGone) {
 			return nil, refusedStatus(fmt.Errorf("%w: partition %d: the log after decree %d is gone (%v): the divergent writes cannot be read out (comparing the data instead is not built)",
 				ErrRefused, r.Info().Partition, after, err))
@@ -265,9 +276,6 @@ func (n *Node) diverge(ctx context.Context, r Replica, after uint64) (*tpb.DupSt
 		for _, e := range entries {
 			size += len(e.Command) + divergeEntryOverhead
 			resp.Entries = append(resp.Entries, &tpb.WalEntry{Decree: e.Decree, Command: e.Command, AppendedAtUnixMs: e.AppendedAt.UnixMilli()})
-		}
-		if size > divergeMaxBytes {
-			return nil, refusedStatus(fmt.Errorf("%w: partition %d: over %d bytes of divergent writes (paging them is not built)", ErrRefused, r.Info().Partition, divergeMaxBytes))
 		}
 		if upTo < from {
 			break

@@ -8,8 +8,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tandem-kv/tandem/logdb"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
+	"github.com/tandem-kv/tandem/replica"
 )
 
 // The test clusters' side of a resync, as the server wires it.
@@ -100,12 +103,15 @@ func TestResyncMakesTheOldSourceAFollower(t *testing.T) {
 	}
 }
 
-// A resync refused after the fence (a partition's divergent log too
-// large to carry) leaves everything as it was: the old source takes writes
-// and still has its duplication, the new primary is still promoted; run
-// again once it can be, it completes.
+// A resync refused after the fence (a partition's divergent log is gone:
+// the retention cap, not the floor, bounded it) leaves everything as it
+// was: the old source takes writes and still has its duplication, the new
+// primary is still promoted.
 func TestResyncRefusedLeavesTheTableAsItWas(t *testing.T) {
-	d := mustNewDupPair(t, 2, clusterOptions{}, clusterOptions{})
+	compactFast := func(rt *replica.RaftTiming) {
+		rt.SnapshotThreshold, rt.TrailingLogs, rt.SnapshotInterval = 16, 0, 20*time.Millisecond
+	}
+	d := mustNewDupPair(t, 2, clusterOptions{refresh: 20 * time.Millisecond, timing: compactFast}, clusterOptions{})
 	write(t, d.srcReps[0], 0, 10)
 	d.follow()
 	d.dstReps = d.dst.mustOpenTable("t", 2)
@@ -114,11 +120,16 @@ func TestResyncRefusedLeavesTheTableAsItWas(t *testing.T) {
 	if _, err := d.dst.node.Promote(ctx, "t", true); err != nil {
 		t.Fatal(err)
 	}
-	write(t, d.srcReps[1], 100, 20)
-	defer func(max int) { divergeMaxBytes = max }(divergeMaxBytes)
-	divergeMaxBytes = 200
-	if _, err := d.src.node.Resync(ctx, "t", d.id); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "over 200 bytes") {
-		t.Fatalf("resync of a divergent log over the bound: %v, want ErrRefused", err)
+	d.src.mu.Lock()
+	d.src.retention = logdb.RetentionCap{MaxBytes: 1, MaxAge: time.Hour}
+	d.src.mu.Unlock()
+	waitFor(t, "the divergent log compacted away past the cap", func() bool {
+		write(t, d.srcReps[1], 100, 20)
+		_, _, err := d.srcReps[1].ReadLog(d.dstReps[1].SourceDecree()+1, 1)
+		return errors.Is(err, replica.ErrLogGone)
+	})
+	if _, err := d.src.node.Resync(ctx, "t", d.id); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "is gone") {
+		t.Fatalf("resync of a divergent log that is gone: %v, want ErrRefused", err)
 	}
 	write(t, d.srcReps[0], 200, 1) // unfenced: the old source takes writes again
 	write(t, d.srcReps[1], 200, 1)
@@ -128,13 +139,49 @@ func TestResyncRefusedLeavesTheTableAsItWas(t *testing.T) {
 	if _, ok := d.src.meta.follower("t"); ok {
 		t.Fatal("a refused resync made the table a follower")
 	}
-	divergeMaxBytes = 64 << 20
+}
+
+// A divergence larger than a page travels in pages: with pages of about
+// 100 bytes, 40 divergent writes on one partition and 7 on the other are
+// all in the file, once each, in order; the new primary records the file,
+// its node and its counts on the duplication back (dup show names them).
+func TestResyncPagesTheDivergence(t *testing.T) {
+	d := mustNewDupPair(t, 2, clusterOptions{}, clusterOptions{})
+	d.src.node.cfg.DivergePageBytes = 100
+	write(t, d.srcReps[0], 0, 10)
+	d.follow()
+	d.dstReps = d.dst.mustOpenTable("t", 2)
+	waitFor(t, "caught up", d.caughtUp)
+	ctx := context.Background()
+	if _, err := d.dst.node.Promote(ctx, "t", true); err != nil {
+		t.Fatal(err)
+	}
+	write(t, d.srcReps[0], 100, 40)
+	write(t, d.srcReps[1], 500, 7)
 	resp, err := d.src.node.Resync(ctx, "t", d.id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.DivergentEntries != 22 {
-		t.Fatalf("divergent entries %d, want 22", resp.DivergentEntries)
+	want := map[uint32][]int{}
+	for i := 0; i < 40; i++ {
+		want[0] = append(want[0], 100+i)
+	}
+	for i := 0; i < 7; i++ {
+		want[1] = append(want[1], 500+i)
+	}
+	checkDivergenceFile(t, resp, want)
+	nd, ok := d.dst.meta.Duplication(resp.NewDupId)
+	wantDiv := Divergence{File: resp.DivergenceFile, Node: "east-n1", Cluster: "east", Entries: 47, Mutations: 47, Bytes: resp.DivergenceBytes, FromDup: d.id}
+	if !ok || nd.Divergence == nil || nd.Divergence.AtMs == 0 {
+		t.Fatalf("the new primary's duplication back records no divergence: %+v (%v)", nd, ok)
+	}
+	got := *nd.Divergence
+	if got.AtMs = 0; got != wantDiv {
+		t.Fatalf("recorded divergence %+v, want %+v", got, wantDiv)
+	}
+	show, err := d.dst.node.Show(ctx, "t", resp.NewDupId)
+	if err != nil || show.Duplication.GetDivergence().GetFile() != resp.DivergenceFile || show.Duplication.GetDivergence().GetMutations() != 47 {
+		t.Fatalf("dup show on the new primary: %v %v", show, err)
 	}
 	waitFor(t, "the old source identical to the new primary", d.caughtUpReverse)
 }

@@ -119,7 +119,8 @@ func (d dupMeta) RemovedRemote(id string) (string, bool) { return d.n.meta.remov
 // info is a duplication as the duplication package sees it.
 func (d dupMeta) info(dm *DupMeta) duplication.Info {
 	info := duplication.Info{ID: dm.ID, Table: dm.Table, RemoteAddr: dm.RemoteAddr, RemoteCluster: dm.RemoteCluster,
-		State: dm.State, CreatedAtMs: dm.CreatedAtMs, ReverseOf: dm.ReverseOf, Starts: dm.Starts, RemoteAddrs: dm.RemoteAddrs}
+		State: dm.State, CreatedAtMs: dm.CreatedAtMs, ReverseOf: dm.ReverseOf, Starts: dm.Starts, RemoteAddrs: dm.RemoteAddrs,
+		Divergence: dm.Divergence}
 	if t, ok := d.n.meta.table(dm.Table); ok {
 		info.Partitions = t.Partitions
 	}

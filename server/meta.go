@@ -82,6 +82,9 @@ type DupMeta struct {
 	// RemoteAddrs are more nodes of the remote, tried when RemoteAddr
 	// does not answer.
 	RemoteAddrs []string `json:"remote_addrs,omitempty"`
+	// Divergence: on a duplication a resync created, the old source's
+	// divergence file (dup show names it).
+	Divergence *duplication.Divergence `json:"divergence,omitempty"`
 }
 
 // MetaState is the cluster metadata: tables and runtime config overrides.

@@ -53,7 +53,7 @@ func (c *acceptResyncCmd) apply(s *MetaState) metaResult {
 func (r dupRegistry) AcceptResync(ctx context.Context, table, fromDup string, d duplication.Info) (duplication.Info, error) {
 	res, _, err := r.n.meta.apply(ctx, &acceptResyncCmd{Table: table, FromDup: fromDup, Dup: &DupMeta{ID: d.ID, Table: d.Table,
 		RemoteAddr: d.RemoteAddr, RemoteCluster: d.RemoteCluster, State: d.State, CreatedAtMs: d.CreatedAtMs,
-		ReverseOf: d.ReverseOf, RemoteAddrs: d.RemoteAddrs}})
+		ReverseOf: d.ReverseOf, RemoteAddrs: d.RemoteAddrs, Divergence: d.Divergence}})
 	if err != nil {
 		return duplication.Info{}, err
 	}

@@ -4050,7 +4050,10 @@ type DuplicationInfo struct {
 	ReplicatedAgeSeconds float64 `protobuf:"fixed64,12,opt,name=replicated_age_seconds,json=replicatedAgeSeconds,proto3" json:"replicated_age_seconds,omitempty"`
 	// remote_note says what the remote reported about its table when it
 	// stopped pulling (e.g. promoted by dup promote: it will not pull again).
-	RemoteNote    string `protobuf:"bytes,13,opt,name=remote_note,json=remoteNote,proto3" json:"remote_note,omitempty"`
+	RemoteNote string `protobuf:"bytes,13,opt,name=remote_note,json=remoteNote,proto3" json:"remote_note,omitempty"`
+	// divergence: on the duplication a failback (dup resync) created, the
+	// old source's writes this cluster never applied, saved to a file there.
+	Divergence    *Divergence `protobuf:"bytes,20,opt,name=divergence,proto3" json:"divergence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4176,6 +4179,118 @@ func (x *DuplicationInfo) GetRemoteNote() string {
 	return ""
 }
 
+func (x *DuplicationInfo) GetDivergence() *Divergence {
+	if x != nil {
+		return x.Divergence
+	}
+	return nil
+}
+
+// Divergence is what a resync (failback) saved before the old source gave
+// its table up: the writes it acknowledged that the new primary never
+// applied, as JSON lines in file on node (of cluster), re-applied with
+// dup reapply.
+type Divergence struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	File      string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	Node      string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	Cluster   string                 `protobuf:"bytes,3,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Entries   uint64                 `protobuf:"varint,4,opt,name=entries,proto3" json:"entries,omitempty"`
+	Mutations uint64                 `protobuf:"varint,5,opt,name=mutations,proto3" json:"mutations,omitempty"`
+	Bytes     uint64                 `protobuf:"varint,6,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	AtUnixMs  int64                  `protobuf:"varint,7,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	// from_dup_id: the failed-over duplication the resync ended.
+	FromDupId     string `protobuf:"bytes,8,opt,name=from_dup_id,json=fromDupId,proto3" json:"from_dup_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Divergence) Reset() {
+	*x = Divergence{}
+	mi := &file_tandem_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Divergence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Divergence) ProtoMessage() {}
+
+func (x *Divergence) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Divergence.ProtoReflect.Descriptor instead.
+func (*Divergence) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *Divergence) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *Divergence) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *Divergence) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *Divergence) GetEntries() uint64 {
+	if x != nil {
+		return x.Entries
+	}
+	return 0
+}
+
+func (x *Divergence) GetMutations() uint64 {
+	if x != nil {
+		return x.Mutations
+	}
+	return 0
+}
+
+func (x *Divergence) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *Divergence) GetAtUnixMs() int64 {
+	if x != nil {
+		return x.AtUnixMs
+	}
+	return 0
+}
+
+func (x *Divergence) GetFromDupId() string {
+	if x != nil {
+		return x.FromDupId
+	}
+	return ""
+}
+
 type AddDuplicationRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Table      string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
@@ -4189,7 +4304,7 @@ type AddDuplicationRequest struct {
 
 func (x *AddDuplicationRequest) Reset() {
 	*x = AddDuplicationRequest{}
-	mi := &file_tandem_proto_msgTypes[62]
+	mi := &file_tandem_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4201,7 +4316,7 @@ func (x *AddDuplicationRequest) String() string {
 func (*AddDuplicationRequest) ProtoMessage() {}
 
 func (x *AddDuplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[62]
+	mi := &file_tandem_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4214,7 +4329,7 @@ func (x *AddDuplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddDuplicationRequest.ProtoReflect.Descriptor instead.
 func (*AddDuplicationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{62}
+	return file_tandem_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AddDuplicationRequest) GetTable() string {
@@ -4247,7 +4362,7 @@ type AddDuplicationResponse struct {
 
 func (x *AddDuplicationResponse) Reset() {
 	*x = AddDuplicationResponse{}
-	mi := &file_tandem_proto_msgTypes[63]
+	mi := &file_tandem_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4259,7 +4374,7 @@ func (x *AddDuplicationResponse) String() string {
 func (*AddDuplicationResponse) ProtoMessage() {}
 
 func (x *AddDuplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[63]
+	mi := &file_tandem_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4272,7 +4387,7 @@ func (x *AddDuplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddDuplicationResponse.ProtoReflect.Descriptor instead.
 func (*AddDuplicationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{63}
+	return file_tandem_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AddDuplicationResponse) GetDuplication() *DuplicationInfo {
@@ -4291,7 +4406,7 @@ type ListDuplicationsRequest struct {
 
 func (x *ListDuplicationsRequest) Reset() {
 	*x = ListDuplicationsRequest{}
-	mi := &file_tandem_proto_msgTypes[64]
+	mi := &file_tandem_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4303,7 +4418,7 @@ func (x *ListDuplicationsRequest) String() string {
 func (*ListDuplicationsRequest) ProtoMessage() {}
 
 func (x *ListDuplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[64]
+	mi := &file_tandem_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4316,7 +4431,7 @@ func (x *ListDuplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDuplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ListDuplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{64}
+	return file_tandem_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListDuplicationsRequest) GetTable() string {
@@ -4335,7 +4450,7 @@ type ListDuplicationsResponse struct {
 
 func (x *ListDuplicationsResponse) Reset() {
 	*x = ListDuplicationsResponse{}
-	mi := &file_tandem_proto_msgTypes[65]
+	mi := &file_tandem_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4347,7 +4462,7 @@ func (x *ListDuplicationsResponse) String() string {
 func (*ListDuplicationsResponse) ProtoMessage() {}
 
 func (x *ListDuplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[65]
+	mi := &file_tandem_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4360,7 +4475,7 @@ func (x *ListDuplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDuplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ListDuplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{65}
+	return file_tandem_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ListDuplicationsResponse) GetDuplications() []*DuplicationInfo {
@@ -4380,7 +4495,7 @@ type DuplicationRequest struct {
 
 func (x *DuplicationRequest) Reset() {
 	*x = DuplicationRequest{}
-	mi := &file_tandem_proto_msgTypes[66]
+	mi := &file_tandem_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4392,7 +4507,7 @@ func (x *DuplicationRequest) String() string {
 func (*DuplicationRequest) ProtoMessage() {}
 
 func (x *DuplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[66]
+	mi := &file_tandem_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4405,7 +4520,7 @@ func (x *DuplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DuplicationRequest.ProtoReflect.Descriptor instead.
 func (*DuplicationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{66}
+	return file_tandem_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *DuplicationRequest) GetTable() string {
@@ -4432,7 +4547,7 @@ type ShowDuplicationResponse struct {
 
 func (x *ShowDuplicationResponse) Reset() {
 	*x = ShowDuplicationResponse{}
-	mi := &file_tandem_proto_msgTypes[67]
+	mi := &file_tandem_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4444,7 +4559,7 @@ func (x *ShowDuplicationResponse) String() string {
 func (*ShowDuplicationResponse) ProtoMessage() {}
 
 func (x *ShowDuplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[67]
+	mi := &file_tandem_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4457,7 +4572,7 @@ func (x *ShowDuplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowDuplicationResponse.ProtoReflect.Descriptor instead.
 func (*ShowDuplicationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{67}
+	return file_tandem_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ShowDuplicationResponse) GetDuplication() *DuplicationInfo {
@@ -4483,7 +4598,7 @@ type DuplicationResponse struct {
 
 func (x *DuplicationResponse) Reset() {
 	*x = DuplicationResponse{}
-	mi := &file_tandem_proto_msgTypes[68]
+	mi := &file_tandem_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4495,7 +4610,7 @@ func (x *DuplicationResponse) String() string {
 func (*DuplicationResponse) ProtoMessage() {}
 
 func (x *DuplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[68]
+	mi := &file_tandem_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4508,7 +4623,7 @@ func (x *DuplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DuplicationResponse.ProtoReflect.Descriptor instead.
 func (*DuplicationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{68}
+	return file_tandem_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *DuplicationResponse) GetDuplication() *DuplicationInfo {
@@ -4537,7 +4652,7 @@ type FollowerSpec struct {
 
 func (x *FollowerSpec) Reset() {
 	*x = FollowerSpec{}
-	mi := &file_tandem_proto_msgTypes[69]
+	mi := &file_tandem_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4549,7 +4664,7 @@ func (x *FollowerSpec) String() string {
 func (*FollowerSpec) ProtoMessage() {}
 
 func (x *FollowerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[69]
+	mi := &file_tandem_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4562,7 +4677,7 @@ func (x *FollowerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowerSpec.ProtoReflect.Descriptor instead.
 func (*FollowerSpec) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{69}
+	return file_tandem_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *FollowerSpec) GetTable() string {
@@ -4624,7 +4739,7 @@ type CreateFollowerTableResponse struct {
 
 func (x *CreateFollowerTableResponse) Reset() {
 	*x = CreateFollowerTableResponse{}
-	mi := &file_tandem_proto_msgTypes[70]
+	mi := &file_tandem_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4636,7 +4751,7 @@ func (x *CreateFollowerTableResponse) String() string {
 func (*CreateFollowerTableResponse) ProtoMessage() {}
 
 func (x *CreateFollowerTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[70]
+	mi := &file_tandem_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4649,7 +4764,7 @@ func (x *CreateFollowerTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFollowerTableResponse.ProtoReflect.Descriptor instead.
 func (*CreateFollowerTableResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{70}
+	return file_tandem_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *CreateFollowerTableResponse) GetTable() *TableInfo {
@@ -4676,7 +4791,7 @@ type DetachFollowerRequest struct {
 
 func (x *DetachFollowerRequest) Reset() {
 	*x = DetachFollowerRequest{}
-	mi := &file_tandem_proto_msgTypes[71]
+	mi := &file_tandem_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4688,7 +4803,7 @@ func (x *DetachFollowerRequest) String() string {
 func (*DetachFollowerRequest) ProtoMessage() {}
 
 func (x *DetachFollowerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[71]
+	mi := &file_tandem_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4701,7 +4816,7 @@ func (x *DetachFollowerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachFollowerRequest.ProtoReflect.Descriptor instead.
 func (*DetachFollowerRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{71}
+	return file_tandem_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *DetachFollowerRequest) GetTable() string {
@@ -4726,7 +4841,7 @@ type DetachFollowerResponse struct {
 
 func (x *DetachFollowerResponse) Reset() {
 	*x = DetachFollowerResponse{}
-	mi := &file_tandem_proto_msgTypes[72]
+	mi := &file_tandem_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4738,7 +4853,7 @@ func (x *DetachFollowerResponse) String() string {
 func (*DetachFollowerResponse) ProtoMessage() {}
 
 func (x *DetachFollowerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[72]
+	mi := &file_tandem_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4751,7 +4866,7 @@ func (x *DetachFollowerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachFollowerResponse.ProtoReflect.Descriptor instead.
 func (*DetachFollowerResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{72}
+	return file_tandem_proto_rawDescGZIP(), []int{73}
 }
 
 type LocalDupStatusRequest struct {
@@ -4764,7 +4879,7 @@ type LocalDupStatusRequest struct {
 
 func (x *LocalDupStatusRequest) Reset() {
 	*x = LocalDupStatusRequest{}
-	mi := &file_tandem_proto_msgTypes[73]
+	mi := &file_tandem_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4776,7 +4891,7 @@ func (x *LocalDupStatusRequest) String() string {
 func (*LocalDupStatusRequest) ProtoMessage() {}
 
 func (x *LocalDupStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[73]
+	mi := &file_tandem_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4789,7 +4904,7 @@ func (x *LocalDupStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalDupStatusRequest.ProtoReflect.Descriptor instead.
 func (*LocalDupStatusRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{73}
+	return file_tandem_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *LocalDupStatusRequest) GetTable() string {
@@ -4815,7 +4930,7 @@ type LocalDupStatusResponse struct {
 
 func (x *LocalDupStatusResponse) Reset() {
 	*x = LocalDupStatusResponse{}
-	mi := &file_tandem_proto_msgTypes[74]
+	mi := &file_tandem_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4827,7 +4942,7 @@ func (x *LocalDupStatusResponse) String() string {
 func (*LocalDupStatusResponse) ProtoMessage() {}
 
 func (x *LocalDupStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[74]
+	mi := &file_tandem_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4840,7 +4955,7 @@ func (x *LocalDupStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalDupStatusResponse.ProtoReflect.Descriptor instead.
 func (*LocalDupStatusResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{74}
+	return file_tandem_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *LocalDupStatusResponse) GetPartitions() []*DupPartitionStatus {
@@ -4869,7 +4984,7 @@ type SwitchoverResponse struct {
 
 func (x *SwitchoverResponse) Reset() {
 	*x = SwitchoverResponse{}
-	mi := &file_tandem_proto_msgTypes[75]
+	mi := &file_tandem_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4881,7 +4996,7 @@ func (x *SwitchoverResponse) String() string {
 func (*SwitchoverResponse) ProtoMessage() {}
 
 func (x *SwitchoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[75]
+	mi := &file_tandem_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4894,7 +5009,7 @@ func (x *SwitchoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchoverResponse.ProtoReflect.Descriptor instead.
 func (*SwitchoverResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{75}
+	return file_tandem_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *SwitchoverResponse) GetDuplication() *DuplicationInfo {
@@ -4954,7 +5069,7 @@ type AcceptSwitchoverRequest struct {
 
 func (x *AcceptSwitchoverRequest) Reset() {
 	*x = AcceptSwitchoverRequest{}
-	mi := &file_tandem_proto_msgTypes[76]
+	mi := &file_tandem_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4966,7 +5081,7 @@ func (x *AcceptSwitchoverRequest) String() string {
 func (*AcceptSwitchoverRequest) ProtoMessage() {}
 
 func (x *AcceptSwitchoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[76]
+	mi := &file_tandem_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4979,7 +5094,7 @@ func (x *AcceptSwitchoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptSwitchoverRequest.ProtoReflect.Descriptor instead.
 func (*AcceptSwitchoverRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{76}
+	return file_tandem_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *AcceptSwitchoverRequest) GetTable() string {
@@ -5022,7 +5137,7 @@ type AcceptSwitchoverResponse struct {
 
 func (x *AcceptSwitchoverResponse) Reset() {
 	*x = AcceptSwitchoverResponse{}
-	mi := &file_tandem_proto_msgTypes[77]
+	mi := &file_tandem_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5034,7 +5149,7 @@ func (x *AcceptSwitchoverResponse) String() string {
 func (*AcceptSwitchoverResponse) ProtoMessage() {}
 
 func (x *AcceptSwitchoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[77]
+	mi := &file_tandem_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5047,7 +5162,7 @@ func (x *AcceptSwitchoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptSwitchoverResponse.ProtoReflect.Descriptor instead.
 func (*AcceptSwitchoverResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{77}
+	return file_tandem_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *AcceptSwitchoverResponse) GetReverseDupId() string {
@@ -5093,7 +5208,7 @@ type DupStepRequest struct {
 
 func (x *DupStepRequest) Reset() {
 	*x = DupStepRequest{}
-	mi := &file_tandem_proto_msgTypes[78]
+	mi := &file_tandem_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5105,7 +5220,7 @@ func (x *DupStepRequest) String() string {
 func (*DupStepRequest) ProtoMessage() {}
 
 func (x *DupStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[78]
+	mi := &file_tandem_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5118,7 +5233,7 @@ func (x *DupStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DupStepRequest.ProtoReflect.Descriptor instead.
 func (*DupStepRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{78}
+	return file_tandem_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *DupStepRequest) GetTable() string {
@@ -5168,7 +5283,7 @@ type DupStepResponse struct {
 
 func (x *DupStepResponse) Reset() {
 	*x = DupStepResponse{}
-	mi := &file_tandem_proto_msgTypes[79]
+	mi := &file_tandem_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5180,7 +5295,7 @@ func (x *DupStepResponse) String() string {
 func (*DupStepResponse) ProtoMessage() {}
 
 func (x *DupStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[79]
+	mi := &file_tandem_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5193,7 +5308,7 @@ func (x *DupStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DupStepResponse.ProtoReflect.Descriptor instead.
 func (*DupStepResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{79}
+	return file_tandem_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *DupStepResponse) GetDecree() uint64 {
@@ -5229,7 +5344,7 @@ type PromoteRequest struct {
 
 func (x *PromoteRequest) Reset() {
 	*x = PromoteRequest{}
-	mi := &file_tandem_proto_msgTypes[80]
+	mi := &file_tandem_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5241,7 +5356,7 @@ func (x *PromoteRequest) String() string {
 func (*PromoteRequest) ProtoMessage() {}
 
 func (x *PromoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[80]
+	mi := &file_tandem_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5254,7 +5369,7 @@ func (x *PromoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteRequest.ProtoReflect.Descriptor instead.
 func (*PromoteRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{80}
+	return file_tandem_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *PromoteRequest) GetTable() string {
@@ -5288,7 +5403,7 @@ type PromoteResponse struct {
 
 func (x *PromoteResponse) Reset() {
 	*x = PromoteResponse{}
-	mi := &file_tandem_proto_msgTypes[81]
+	mi := &file_tandem_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5300,7 +5415,7 @@ func (x *PromoteResponse) String() string {
 func (*PromoteResponse) ProtoMessage() {}
 
 func (x *PromoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[81]
+	mi := &file_tandem_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5313,7 +5428,7 @@ func (x *PromoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteResponse.ProtoReflect.Descriptor instead.
 func (*PromoteResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{81}
+	return file_tandem_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *PromoteResponse) GetTable() string {
@@ -5368,7 +5483,7 @@ type CheckFollowerResponse struct {
 
 func (x *CheckFollowerResponse) Reset() {
 	*x = CheckFollowerResponse{}
-	mi := &file_tandem_proto_msgTypes[82]
+	mi := &file_tandem_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5380,7 +5495,7 @@ func (x *CheckFollowerResponse) String() string {
 func (*CheckFollowerResponse) ProtoMessage() {}
 
 func (x *CheckFollowerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[82]
+	mi := &file_tandem_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5393,7 +5508,7 @@ func (x *CheckFollowerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckFollowerResponse.ProtoReflect.Descriptor instead.
 func (*CheckFollowerResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{82}
+	return file_tandem_proto_rawDescGZIP(), []int{83}
 }
 
 // Failback (issue 13): dup resync, run on the old source after its remote
@@ -5409,7 +5524,7 @@ type ResyncRequest struct {
 
 func (x *ResyncRequest) Reset() {
 	*x = ResyncRequest{}
-	mi := &file_tandem_proto_msgTypes[83]
+	mi := &file_tandem_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5421,7 +5536,7 @@ func (x *ResyncRequest) String() string {
 func (*ResyncRequest) ProtoMessage() {}
 
 func (x *ResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[83]
+	mi := &file_tandem_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5434,7 +5549,7 @@ func (x *ResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncRequest.ProtoReflect.Descriptor instead.
 func (*ResyncRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{83}
+	return file_tandem_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *ResyncRequest) GetTable() string {
@@ -5476,7 +5591,7 @@ type ResyncResponse struct {
 
 func (x *ResyncResponse) Reset() {
 	*x = ResyncResponse{}
-	mi := &file_tandem_proto_msgTypes[84]
+	mi := &file_tandem_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5488,7 +5603,7 @@ func (x *ResyncResponse) String() string {
 func (*ResyncResponse) ProtoMessage() {}
 
 func (x *ResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[84]
+	mi := &file_tandem_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5501,7 +5616,7 @@ func (x *ResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncResponse.ProtoReflect.Descriptor instead.
 func (*ResyncResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{84}
+	return file_tandem_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ResyncResponse) GetTable() string {
@@ -5598,14 +5713,16 @@ type AcceptResyncRequest struct {
 	Partitions uint32                 `protobuf:"varint,5,opt,name=partitions,proto3" json:"partitions,omitempty"`
 	// record: false only checks and reads the source decrees; true (once the
 	// divergence is saved) also records the duplication back.
-	Record        bool `protobuf:"varint,6,opt,name=record,proto3" json:"record,omitempty"`
+	Record bool `protobuf:"varint,6,opt,name=record,proto3" json:"record,omitempty"`
+	// divergence: with record, what the old source saved (dup show names it).
+	Divergence    *Divergence `protobuf:"bytes,7,opt,name=divergence,proto3" json:"divergence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AcceptResyncRequest) Reset() {
 	*x = AcceptResyncRequest{}
-	mi := &file_tandem_proto_msgTypes[85]
+	mi := &file_tandem_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5617,7 +5734,7 @@ func (x *AcceptResyncRequest) String() string {
 func (*AcceptResyncRequest) ProtoMessage() {}
 
 func (x *AcceptResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[85]
+	mi := &file_tandem_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5630,7 +5747,7 @@ func (x *AcceptResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptResyncRequest.ProtoReflect.Descriptor instead.
 func (*AcceptResyncRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{85}
+	return file_tandem_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *AcceptResyncRequest) GetTable() string {
@@ -5675,6 +5792,13 @@ func (x *AcceptResyncRequest) GetRecord() bool {
 	return false
 }
 
+func (x *AcceptResyncRequest) GetDivergence() *Divergence {
+	if x != nil {
+		return x.Divergence
+	}
+	return nil
+}
+
 type AcceptResyncResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NewDupId      string                 `protobuf:"bytes,1,opt,name=new_dup_id,json=newDupId,proto3" json:"new_dup_id,omitempty"`
@@ -5687,7 +5811,7 @@ type AcceptResyncResponse struct {
 
 func (x *AcceptResyncResponse) Reset() {
 	*x = AcceptResyncResponse{}
-	mi := &file_tandem_proto_msgTypes[86]
+	mi := &file_tandem_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5699,7 +5823,7 @@ func (x *AcceptResyncResponse) String() string {
 func (*AcceptResyncResponse) ProtoMessage() {}
 
 func (x *AcceptResyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[86]
+	mi := &file_tandem_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5712,7 +5836,7 @@ func (x *AcceptResyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptResyncResponse.ProtoReflect.Descriptor instead.
 func (*AcceptResyncResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{86}
+	return file_tandem_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *AcceptResyncResponse) GetNewDupId() string {
@@ -5767,7 +5891,7 @@ type ArchiveInfo struct {
 
 func (x *ArchiveInfo) Reset() {
 	*x = ArchiveInfo{}
-	mi := &file_tandem_proto_msgTypes[87]
+	mi := &file_tandem_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5779,7 +5903,7 @@ func (x *ArchiveInfo) String() string {
 func (*ArchiveInfo) ProtoMessage() {}
 
 func (x *ArchiveInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[87]
+	mi := &file_tandem_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5792,7 +5916,7 @@ func (x *ArchiveInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveInfo.ProtoReflect.Descriptor instead.
 func (*ArchiveInfo) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{87}
+	return file_tandem_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *ArchiveInfo) GetId() string {
@@ -5891,7 +6015,7 @@ type ArchivePartitionStatus struct {
 
 func (x *ArchivePartitionStatus) Reset() {
 	*x = ArchivePartitionStatus{}
-	mi := &file_tandem_proto_msgTypes[88]
+	mi := &file_tandem_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5903,7 +6027,7 @@ func (x *ArchivePartitionStatus) String() string {
 func (*ArchivePartitionStatus) ProtoMessage() {}
 
 func (x *ArchivePartitionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[88]
+	mi := &file_tandem_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5916,7 +6040,7 @@ func (x *ArchivePartitionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchivePartitionStatus.ProtoReflect.Descriptor instead.
 func (*ArchivePartitionStatus) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{88}
+	return file_tandem_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *ArchivePartitionStatus) GetPartition() uint32 {
@@ -6048,7 +6172,7 @@ type AddArchiveRequest struct {
 
 func (x *AddArchiveRequest) Reset() {
 	*x = AddArchiveRequest{}
-	mi := &file_tandem_proto_msgTypes[89]
+	mi := &file_tandem_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6060,7 +6184,7 @@ func (x *AddArchiveRequest) String() string {
 func (*AddArchiveRequest) ProtoMessage() {}
 
 func (x *AddArchiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[89]
+	mi := &file_tandem_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6073,7 +6197,7 @@ func (x *AddArchiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddArchiveRequest.ProtoReflect.Descriptor instead.
 func (*AddArchiveRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{89}
+	return file_tandem_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *AddArchiveRequest) GetTable() string {
@@ -6099,7 +6223,7 @@ type ListArchivesRequest struct {
 
 func (x *ListArchivesRequest) Reset() {
 	*x = ListArchivesRequest{}
-	mi := &file_tandem_proto_msgTypes[90]
+	mi := &file_tandem_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6111,7 +6235,7 @@ func (x *ListArchivesRequest) String() string {
 func (*ListArchivesRequest) ProtoMessage() {}
 
 func (x *ListArchivesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[90]
+	mi := &file_tandem_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6124,7 +6248,7 @@ func (x *ListArchivesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListArchivesRequest.ProtoReflect.Descriptor instead.
 func (*ListArchivesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{90}
+	return file_tandem_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *ListArchivesRequest) GetTable() string {
@@ -6143,7 +6267,7 @@ type ListArchivesResponse struct {
 
 func (x *ListArchivesResponse) Reset() {
 	*x = ListArchivesResponse{}
-	mi := &file_tandem_proto_msgTypes[91]
+	mi := &file_tandem_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6155,7 +6279,7 @@ func (x *ListArchivesResponse) String() string {
 func (*ListArchivesResponse) ProtoMessage() {}
 
 func (x *ListArchivesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[91]
+	mi := &file_tandem_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6168,7 +6292,7 @@ func (x *ListArchivesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListArchivesResponse.ProtoReflect.Descriptor instead.
 func (*ListArchivesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{91}
+	return file_tandem_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ListArchivesResponse) GetArchives() []*ArchiveInfo {
@@ -6187,7 +6311,7 @@ type ArchiveRequest struct {
 
 func (x *ArchiveRequest) Reset() {
 	*x = ArchiveRequest{}
-	mi := &file_tandem_proto_msgTypes[92]
+	mi := &file_tandem_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6199,7 +6323,7 @@ func (x *ArchiveRequest) String() string {
 func (*ArchiveRequest) ProtoMessage() {}
 
 func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[92]
+	mi := &file_tandem_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6212,7 +6336,7 @@ func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRequest.ProtoReflect.Descriptor instead.
 func (*ArchiveRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{92}
+	return file_tandem_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ArchiveRequest) GetTable() string {
@@ -6232,7 +6356,7 @@ type ShowArchiveResponse struct {
 
 func (x *ShowArchiveResponse) Reset() {
 	*x = ShowArchiveResponse{}
-	mi := &file_tandem_proto_msgTypes[93]
+	mi := &file_tandem_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6244,7 +6368,7 @@ func (x *ShowArchiveResponse) String() string {
 func (*ShowArchiveResponse) ProtoMessage() {}
 
 func (x *ShowArchiveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[93]
+	mi := &file_tandem_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6257,7 +6381,7 @@ func (x *ShowArchiveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowArchiveResponse.ProtoReflect.Descriptor instead.
 func (*ShowArchiveResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{93}
+	return file_tandem_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ShowArchiveResponse) GetArchive() *ArchiveInfo {
@@ -6283,7 +6407,7 @@ type ArchiveResponse struct {
 
 func (x *ArchiveResponse) Reset() {
 	*x = ArchiveResponse{}
-	mi := &file_tandem_proto_msgTypes[94]
+	mi := &file_tandem_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6295,7 +6419,7 @@ func (x *ArchiveResponse) String() string {
 func (*ArchiveResponse) ProtoMessage() {}
 
 func (x *ArchiveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[94]
+	mi := &file_tandem_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6308,7 +6432,7 @@ func (x *ArchiveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveResponse.ProtoReflect.Descriptor instead.
 func (*ArchiveResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{94}
+	return file_tandem_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ArchiveResponse) GetArchive() *ArchiveInfo {
@@ -6328,7 +6452,7 @@ type LocalArchiveStatusRequest struct {
 
 func (x *LocalArchiveStatusRequest) Reset() {
 	*x = LocalArchiveStatusRequest{}
-	mi := &file_tandem_proto_msgTypes[95]
+	mi := &file_tandem_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6340,7 +6464,7 @@ func (x *LocalArchiveStatusRequest) String() string {
 func (*LocalArchiveStatusRequest) ProtoMessage() {}
 
 func (x *LocalArchiveStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[95]
+	mi := &file_tandem_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6353,7 +6477,7 @@ func (x *LocalArchiveStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalArchiveStatusRequest.ProtoReflect.Descriptor instead.
 func (*LocalArchiveStatusRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{95}
+	return file_tandem_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *LocalArchiveStatusRequest) GetTable() string {
@@ -6379,7 +6503,7 @@ type LocalArchiveStatusResponse struct {
 
 func (x *LocalArchiveStatusResponse) Reset() {
 	*x = LocalArchiveStatusResponse{}
-	mi := &file_tandem_proto_msgTypes[96]
+	mi := &file_tandem_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6391,7 +6515,7 @@ func (x *LocalArchiveStatusResponse) String() string {
 func (*LocalArchiveStatusResponse) ProtoMessage() {}
 
 func (x *LocalArchiveStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[96]
+	mi := &file_tandem_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6404,7 +6528,7 @@ func (x *LocalArchiveStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalArchiveStatusResponse.ProtoReflect.Descriptor instead.
 func (*LocalArchiveStatusResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{96}
+	return file_tandem_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *LocalArchiveStatusResponse) GetPartitions() []*ArchivePartitionStatus {
@@ -6432,7 +6556,7 @@ type RestoreRequest struct {
 
 func (x *RestoreRequest) Reset() {
 	*x = RestoreRequest{}
-	mi := &file_tandem_proto_msgTypes[97]
+	mi := &file_tandem_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6444,7 +6568,7 @@ func (x *RestoreRequest) String() string {
 func (*RestoreRequest) ProtoMessage() {}
 
 func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[97]
+	mi := &file_tandem_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6457,7 +6581,7 @@ func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreRequest.ProtoReflect.Descriptor instead.
 func (*RestoreRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{97}
+	return file_tandem_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *RestoreRequest) GetTable() string {
@@ -6516,7 +6640,7 @@ type RestorePartitionResult struct {
 
 func (x *RestorePartitionResult) Reset() {
 	*x = RestorePartitionResult{}
-	mi := &file_tandem_proto_msgTypes[98]
+	mi := &file_tandem_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6528,7 +6652,7 @@ func (x *RestorePartitionResult) String() string {
 func (*RestorePartitionResult) ProtoMessage() {}
 
 func (x *RestorePartitionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[98]
+	mi := &file_tandem_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6541,7 +6665,7 @@ func (x *RestorePartitionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestorePartitionResult.ProtoReflect.Descriptor instead.
 func (*RestorePartitionResult) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{98}
+	return file_tandem_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *RestorePartitionResult) GetPartition() uint32 {
@@ -6596,7 +6720,7 @@ type RestoreResponse struct {
 
 func (x *RestoreResponse) Reset() {
 	*x = RestoreResponse{}
-	mi := &file_tandem_proto_msgTypes[99]
+	mi := &file_tandem_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6608,7 +6732,7 @@ func (x *RestoreResponse) String() string {
 func (*RestoreResponse) ProtoMessage() {}
 
 func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[99]
+	mi := &file_tandem_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6621,7 +6745,7 @@ func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
 func (*RestoreResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{99}
+	return file_tandem_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *RestoreResponse) GetTable() *TableInfo {
@@ -6655,7 +6779,7 @@ type RestorePartitionRequest struct {
 
 func (x *RestorePartitionRequest) Reset() {
 	*x = RestorePartitionRequest{}
-	mi := &file_tandem_proto_msgTypes[100]
+	mi := &file_tandem_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6667,7 +6791,7 @@ func (x *RestorePartitionRequest) String() string {
 func (*RestorePartitionRequest) ProtoMessage() {}
 
 func (x *RestorePartitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[100]
+	mi := &file_tandem_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6680,7 +6804,7 @@ func (x *RestorePartitionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestorePartitionRequest.ProtoReflect.Descriptor instead.
 func (*RestorePartitionRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{100}
+	return file_tandem_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *RestorePartitionRequest) GetTable() string {
@@ -6739,7 +6863,7 @@ type JoinClusterRequest struct {
 
 func (x *JoinClusterRequest) Reset() {
 	*x = JoinClusterRequest{}
-	mi := &file_tandem_proto_msgTypes[101]
+	mi := &file_tandem_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6751,7 +6875,7 @@ func (x *JoinClusterRequest) String() string {
 func (*JoinClusterRequest) ProtoMessage() {}
 
 func (x *JoinClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[101]
+	mi := &file_tandem_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6764,7 +6888,7 @@ func (x *JoinClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinClusterRequest.ProtoReflect.Descriptor instead.
 func (*JoinClusterRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{101}
+	return file_tandem_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *JoinClusterRequest) GetNodeId() string {
@@ -6799,7 +6923,7 @@ type JoinClusterResponse struct {
 
 func (x *JoinClusterResponse) Reset() {
 	*x = JoinClusterResponse{}
-	mi := &file_tandem_proto_msgTypes[102]
+	mi := &file_tandem_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6811,7 +6935,7 @@ func (x *JoinClusterResponse) String() string {
 func (*JoinClusterResponse) ProtoMessage() {}
 
 func (x *JoinClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[102]
+	mi := &file_tandem_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6824,7 +6948,7 @@ func (x *JoinClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinClusterResponse.ProtoReflect.Descriptor instead.
 func (*JoinClusterResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{102}
+	return file_tandem_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *JoinClusterResponse) GetCluster() string {
@@ -6855,7 +6979,7 @@ type NodeHeartbeatRequest struct {
 
 func (x *NodeHeartbeatRequest) Reset() {
 	*x = NodeHeartbeatRequest{}
-	mi := &file_tandem_proto_msgTypes[103]
+	mi := &file_tandem_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6867,7 +6991,7 @@ func (x *NodeHeartbeatRequest) String() string {
 func (*NodeHeartbeatRequest) ProtoMessage() {}
 
 func (x *NodeHeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[103]
+	mi := &file_tandem_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6880,7 +7004,7 @@ func (x *NodeHeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*NodeHeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{103}
+	return file_tandem_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *NodeHeartbeatRequest) GetNodeId() string {
@@ -6926,7 +7050,7 @@ type NodeHeartbeatResponse struct {
 
 func (x *NodeHeartbeatResponse) Reset() {
 	*x = NodeHeartbeatResponse{}
-	mi := &file_tandem_proto_msgTypes[104]
+	mi := &file_tandem_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6938,7 +7062,7 @@ func (x *NodeHeartbeatResponse) String() string {
 func (*NodeHeartbeatResponse) ProtoMessage() {}
 
 func (x *NodeHeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[104]
+	mi := &file_tandem_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6951,7 +7075,7 @@ func (x *NodeHeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*NodeHeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{104}
+	return file_tandem_proto_rawDescGZIP(), []int{105}
 }
 
 type DrainNodeRequest struct {
@@ -6963,7 +7087,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_tandem_proto_msgTypes[105]
+	mi := &file_tandem_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6975,7 +7099,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[105]
+	mi := &file_tandem_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6988,7 +7112,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{105}
+	return file_tandem_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *DrainNodeRequest) GetNodeId() string {
@@ -7007,7 +7131,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_tandem_proto_msgTypes[106]
+	mi := &file_tandem_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7019,7 +7143,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[106]
+	mi := &file_tandem_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7032,7 +7156,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{106}
+	return file_tandem_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *DrainNodeResponse) GetNode() *NodeInfo {
@@ -7051,7 +7175,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_tandem_proto_msgTypes[107]
+	mi := &file_tandem_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7063,7 +7187,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[107]
+	mi := &file_tandem_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7076,7 +7200,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{107}
+	return file_tandem_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -7095,7 +7219,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_tandem_proto_msgTypes[108]
+	mi := &file_tandem_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7107,7 +7231,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[108]
+	mi := &file_tandem_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7120,7 +7244,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{108}
+	return file_tandem_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *RemoveNodeResponse) GetNode() *NodeInfo {
@@ -7149,7 +7273,7 @@ type ReplicaMove struct {
 
 func (x *ReplicaMove) Reset() {
 	*x = ReplicaMove{}
-	mi := &file_tandem_proto_msgTypes[109]
+	mi := &file_tandem_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7161,7 +7285,7 @@ func (x *ReplicaMove) String() string {
 func (*ReplicaMove) ProtoMessage() {}
 
 func (x *ReplicaMove) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[109]
+	mi := &file_tandem_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7174,7 +7298,7 @@ func (x *ReplicaMove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaMove.ProtoReflect.Descriptor instead.
 func (*ReplicaMove) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{109}
+	return file_tandem_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *ReplicaMove) GetTable() string {
@@ -7243,7 +7367,7 @@ type MoveStepRequest struct {
 
 func (x *MoveStepRequest) Reset() {
 	*x = MoveStepRequest{}
-	mi := &file_tandem_proto_msgTypes[110]
+	mi := &file_tandem_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7255,7 +7379,7 @@ func (x *MoveStepRequest) String() string {
 func (*MoveStepRequest) ProtoMessage() {}
 
 func (x *MoveStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[110]
+	mi := &file_tandem_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7268,7 +7392,7 @@ func (x *MoveStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveStepRequest.ProtoReflect.Descriptor instead.
 func (*MoveStepRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{110}
+	return file_tandem_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *MoveStepRequest) GetTable() string {
@@ -7323,7 +7447,7 @@ type MoveStepResponse struct {
 
 func (x *MoveStepResponse) Reset() {
 	*x = MoveStepResponse{}
-	mi := &file_tandem_proto_msgTypes[111]
+	mi := &file_tandem_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7335,7 +7459,7 @@ func (x *MoveStepResponse) String() string {
 func (*MoveStepResponse) ProtoMessage() {}
 
 func (x *MoveStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[111]
+	mi := &file_tandem_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7348,7 +7472,7 @@ func (x *MoveStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveStepResponse.ProtoReflect.Descriptor instead.
 func (*MoveStepResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{111}
+	return file_tandem_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *MoveStepResponse) GetPhase() string {
@@ -7371,7 +7495,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_tandem_proto_msgTypes[112]
+	mi := &file_tandem_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7383,7 +7507,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[112]
+	mi := &file_tandem_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7396,7 +7520,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{112}
+	return file_tandem_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *TransferLeaderRequest) GetTable() string {
@@ -7428,7 +7552,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_tandem_proto_msgTypes[113]
+	mi := &file_tandem_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7440,7 +7564,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[113]
+	mi := &file_tandem_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7453,7 +7577,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{113}
+	return file_tandem_proto_rawDescGZIP(), []int{114}
 }
 
 type RebalanceRequest struct {
@@ -7464,7 +7588,7 @@ type RebalanceRequest struct {
 
 func (x *RebalanceRequest) Reset() {
 	*x = RebalanceRequest{}
-	mi := &file_tandem_proto_msgTypes[114]
+	mi := &file_tandem_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7476,7 +7600,7 @@ func (x *RebalanceRequest) String() string {
 func (*RebalanceRequest) ProtoMessage() {}
 
 func (x *RebalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[114]
+	mi := &file_tandem_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7489,7 +7613,7 @@ func (x *RebalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebalanceRequest.ProtoReflect.Descriptor instead.
 func (*RebalanceRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{114}
+	return file_tandem_proto_rawDescGZIP(), []int{115}
 }
 
 type RebalanceResponse struct {
@@ -7503,7 +7627,7 @@ type RebalanceResponse struct {
 
 func (x *RebalanceResponse) Reset() {
 	*x = RebalanceResponse{}
-	mi := &file_tandem_proto_msgTypes[115]
+	mi := &file_tandem_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7515,7 +7639,7 @@ func (x *RebalanceResponse) String() string {
 func (*RebalanceResponse) ProtoMessage() {}
 
 func (x *RebalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[115]
+	mi := &file_tandem_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7528,7 +7652,7 @@ func (x *RebalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebalanceResponse.ProtoReflect.Descriptor instead.
 func (*RebalanceResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{115}
+	return file_tandem_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *RebalanceResponse) GetMoves() []*ReplicaMove {
@@ -7569,7 +7693,7 @@ type FollowerReport struct {
 
 func (x *FollowerReport) Reset() {
 	*x = FollowerReport{}
-	mi := &file_tandem_proto_msgTypes[116]
+	mi := &file_tandem_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7581,7 +7705,7 @@ func (x *FollowerReport) String() string {
 func (*FollowerReport) ProtoMessage() {}
 
 func (x *FollowerReport) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[116]
+	mi := &file_tandem_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7594,7 +7718,7 @@ func (x *FollowerReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowerReport.ProtoReflect.Descriptor instead.
 func (*FollowerReport) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{116}
+	return file_tandem_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *FollowerReport) GetState() string {
@@ -7679,7 +7803,7 @@ type PrepareRequest struct {
 
 func (x *PrepareRequest) Reset() {
 	*x = PrepareRequest{}
-	mi := &file_tandem_proto_msgTypes[117]
+	mi := &file_tandem_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7691,7 +7815,7 @@ func (x *PrepareRequest) String() string {
 func (*PrepareRequest) ProtoMessage() {}
 
 func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[117]
+	mi := &file_tandem_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7704,7 +7828,7 @@ func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareRequest.ProtoReflect.Descriptor instead.
 func (*PrepareRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{117}
+	return file_tandem_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *PrepareRequest) GetDupId() string {
@@ -7749,7 +7873,7 @@ type PrepareResponse struct {
 
 func (x *PrepareResponse) Reset() {
 	*x = PrepareResponse{}
-	mi := &file_tandem_proto_msgTypes[118]
+	mi := &file_tandem_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7761,7 +7885,7 @@ func (x *PrepareResponse) String() string {
 func (*PrepareResponse) ProtoMessage() {}
 
 func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[118]
+	mi := &file_tandem_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7774,7 +7898,7 @@ func (x *PrepareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareResponse.ProtoReflect.Descriptor instead.
 func (*PrepareResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{118}
+	return file_tandem_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *PrepareResponse) GetCheckpointId() string {
@@ -7820,7 +7944,7 @@ type FetchFileRequest struct {
 
 func (x *FetchFileRequest) Reset() {
 	*x = FetchFileRequest{}
-	mi := &file_tandem_proto_msgTypes[119]
+	mi := &file_tandem_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7832,7 +7956,7 @@ func (x *FetchFileRequest) String() string {
 func (*FetchFileRequest) ProtoMessage() {}
 
 func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[119]
+	mi := &file_tandem_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7845,7 +7969,7 @@ func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchFileRequest.ProtoReflect.Descriptor instead.
 func (*FetchFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{119}
+	return file_tandem_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *FetchFileRequest) GetDupId() string {
@@ -7907,7 +8031,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_tandem_proto_msgTypes[120]
+	mi := &file_tandem_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7919,7 +8043,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[120]
+	mi := &file_tandem_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7932,7 +8056,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{120}
+	return file_tandem_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *FileChunk) GetOffset() uint64 {
@@ -7968,7 +8092,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_tandem_proto_msgTypes[121]
+	mi := &file_tandem_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7980,7 +8104,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[121]
+	mi := &file_tandem_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7993,7 +8117,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{121}
+	return file_tandem_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *PullRequest) GetDupId() string {
@@ -8064,7 +8188,7 @@ type WalEntry struct {
 
 func (x *WalEntry) Reset() {
 	*x = WalEntry{}
-	mi := &file_tandem_proto_msgTypes[122]
+	mi := &file_tandem_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8076,7 +8200,7 @@ func (x *WalEntry) String() string {
 func (*WalEntry) ProtoMessage() {}
 
 func (x *WalEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[122]
+	mi := &file_tandem_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8089,7 +8213,7 @@ func (x *WalEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WalEntry.ProtoReflect.Descriptor instead.
 func (*WalEntry) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{122}
+	return file_tandem_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *WalEntry) GetDecree() uint64 {
@@ -8138,7 +8262,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_tandem_proto_msgTypes[123]
+	mi := &file_tandem_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8150,7 +8274,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_proto_msgTypes[123]
+	mi := &file_tandem_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8163,7 +8287,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_proto_rawDescGZIP(), []int{123}
+	return file_tandem_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *PullResponse) GetEntries() []*WalEntry {
@@ -8504,7 +8628,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\n" +
 	"state_code\x18\x11 \x01(\x0e2\x1c.tandem.v1.DupPartitionStateR\tstateCode\x125\n" +
 	"\x17replicated_time_unix_ms\x18\x12 \x01(\x03R\x14replicatedTimeUnixMs\x124\n" +
-	"\x16replicated_age_seconds\x18\x13 \x01(\x01R\x14replicatedAgeSeconds\"\xf8\x03\n" +
+	"\x16replicated_age_seconds\x18\x13 \x01(\x01R\x14replicatedAgeSeconds\"\xaf\x04\n" +
 	"\x0fDuplicationInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1f\n" +
@@ -8522,7 +8646,21 @@ const file_tandem_proto_rawDesc = "" +
 	"\x17replicated_time_unix_ms\x18\v \x01(\x03R\x14replicatedTimeUnixMs\x124\n" +
 	"\x16replicated_age_seconds\x18\f \x01(\x01R\x14replicatedAgeSeconds\x12\x1f\n" +
 	"\vremote_note\x18\r \x01(\tR\n" +
-	"remoteNote\"q\n" +
+	"remoteNote\x125\n" +
+	"\n" +
+	"divergence\x18\x14 \x01(\v2\x15.tandem.v1.DivergenceR\n" +
+	"divergence\"\xda\x01\n" +
+	"\n" +
+	"Divergence\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x18\n" +
+	"\acluster\x18\x03 \x01(\tR\acluster\x12\x18\n" +
+	"\aentries\x18\x04 \x01(\x04R\aentries\x12\x1c\n" +
+	"\tmutations\x18\x05 \x01(\x04R\tmutations\x12\x14\n" +
+	"\x05bytes\x18\x06 \x01(\x04R\x05bytes\x12\x1c\n" +
+	"\n" +
+	"at_unix_ms\x18\a \x01(\x03R\batUnixMs\x12\x1e\n" +
+	"\vfrom_dup_id\x18\b \x01(\tR\tfromDupId\"q\n" +
 	"\x15AddDuplicationRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1f\n" +
 	"\vremote_addr\x18\x02 \x01(\tR\n" +
@@ -8625,7 +8763,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x10divergence_bytes\x18\n" +
 	" \x01(\x04R\x0fdivergenceBytes\x12%\n" +
 	"\x0esource_decrees\x18\v \x03(\x04R\rsourceDecrees\x12#\n" +
-	"\rfence_decrees\x18\f \x03(\x04R\ffenceDecrees\"\xaa\x01\n" +
+	"\rfence_decrees\x18\f \x03(\x04R\ffenceDecrees\"\xe1\x01\n" +
 	"\x13AcceptResyncRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x15\n" +
 	"\x06dup_id\x18\x02 \x01(\tR\x05dupId\x12\x18\n" +
@@ -8634,7 +8772,10 @@ const file_tandem_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\x05 \x01(\rR\n" +
 	"partitions\x12\x16\n" +
-	"\x06record\x18\x06 \x01(\bR\x06record\"\x8b\x01\n" +
+	"\x06record\x18\x06 \x01(\bR\x06record\x125\n" +
+	"\n" +
+	"divergence\x18\a \x01(\v2\x15.tandem.v1.DivergenceR\n" +
+	"divergence\"\x8b\x01\n" +
 	"\x14AcceptResyncResponse\x12\x1c\n" +
 	"\n" +
 	"new_dup_id\x18\x01 \x01(\tR\bnewDupId\x12\x18\n" +
@@ -8940,7 +9081,7 @@ func file_tandem_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 125)
+var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 126)
 var file_tandem_proto_goTypes = []any{
 	(DuplicationState)(0),                 // 0: tandem.v1.DuplicationState
 	(DupPartitionState)(0),                // 1: tandem.v1.DupPartitionState
@@ -9007,69 +9148,70 @@ var file_tandem_proto_goTypes = []any{
 	(*LocalCreateCheckpointResponse)(nil), // 62: tandem.v1.LocalCreateCheckpointResponse
 	(*DupPartitionStatus)(nil),            // 63: tandem.v1.DupPartitionStatus
 	(*DuplicationInfo)(nil),               // 64: tandem.v1.DuplicationInfo
-	(*AddDuplicationRequest)(nil),         // 65: tandem.v1.AddDuplicationRequest
-	(*AddDuplicationResponse)(nil),        // 66: tandem.v1.AddDuplicationResponse
-	(*ListDuplicationsRequest)(nil),       // 67: tandem.v1.ListDuplicationsRequest
-	(*ListDuplicationsResponse)(nil),      // 68: tandem.v1.ListDuplicationsResponse
-	(*DuplicationRequest)(nil),            // 69: tandem.v1.DuplicationRequest
-	(*ShowDuplicationResponse)(nil),       // 70: tandem.v1.ShowDuplicationResponse
-	(*DuplicationResponse)(nil),           // 71: tandem.v1.DuplicationResponse
-	(*FollowerSpec)(nil),                  // 72: tandem.v1.FollowerSpec
-	(*CreateFollowerTableResponse)(nil),   // 73: tandem.v1.CreateFollowerTableResponse
-	(*DetachFollowerRequest)(nil),         // 74: tandem.v1.DetachFollowerRequest
-	(*DetachFollowerResponse)(nil),        // 75: tandem.v1.DetachFollowerResponse
-	(*LocalDupStatusRequest)(nil),         // 76: tandem.v1.LocalDupStatusRequest
-	(*LocalDupStatusResponse)(nil),        // 77: tandem.v1.LocalDupStatusResponse
-	(*SwitchoverResponse)(nil),            // 78: tandem.v1.SwitchoverResponse
-	(*AcceptSwitchoverRequest)(nil),       // 79: tandem.v1.AcceptSwitchoverRequest
-	(*AcceptSwitchoverResponse)(nil),      // 80: tandem.v1.AcceptSwitchoverResponse
-	(*DupStepRequest)(nil),                // 81: tandem.v1.DupStepRequest
-	(*DupStepResponse)(nil),               // 82: tandem.v1.DupStepResponse
-	(*PromoteRequest)(nil),                // 83: tandem.v1.PromoteRequest
-	(*PromoteResponse)(nil),               // 84: tandem.v1.PromoteResponse
-	(*CheckFollowerResponse)(nil),         // 85: tandem.v1.CheckFollowerResponse
-	(*ResyncRequest)(nil),                 // 86: tandem.v1.ResyncRequest
-	(*ResyncResponse)(nil),                // 87: tandem.v1.ResyncResponse
-	(*AcceptResyncRequest)(nil),           // 88: tandem.v1.AcceptResyncRequest
-	(*AcceptResyncResponse)(nil),          // 89: tandem.v1.AcceptResyncResponse
-	(*ArchiveInfo)(nil),                   // 90: tandem.v1.ArchiveInfo
-	(*ArchivePartitionStatus)(nil),        // 91: tandem.v1.ArchivePartitionStatus
-	(*AddArchiveRequest)(nil),             // 92: tandem.v1.AddArchiveRequest
-	(*ListArchivesRequest)(nil),           // 93: tandem.v1.ListArchivesRequest
-	(*ListArchivesResponse)(nil),          // 94: tandem.v1.ListArchivesResponse
-	(*ArchiveRequest)(nil),                // 95: tandem.v1.ArchiveRequest
-	(*ShowArchiveResponse)(nil),           // 96: tandem.v1.ShowArchiveResponse
-	(*ArchiveResponse)(nil),               // 97: tandem.v1.ArchiveResponse
-	(*LocalArchiveStatusRequest)(nil),     // 98: tandem.v1.LocalArchiveStatusRequest
-	(*LocalArchiveStatusResponse)(nil),    // 99: tandem.v1.LocalArchiveStatusResponse
-	(*RestoreRequest)(nil),                // 100: tandem.v1.RestoreRequest
-	(*RestorePartitionResult)(nil),        // 101: tandem.v1.RestorePartitionResult
-	(*RestoreResponse)(nil),               // 102: tandem.v1.RestoreResponse
-	(*RestorePartitionRequest)(nil),       // 103: tandem.v1.RestorePartitionRequest
-	(*JoinClusterRequest)(nil),            // 104: tandem.v1.JoinClusterRequest
-	(*JoinClusterResponse)(nil),           // 105: tandem.v1.JoinClusterResponse
-	(*NodeHeartbeatRequest)(nil),          // 106: tandem.v1.NodeHeartbeatRequest
-	(*NodeHeartbeatResponse)(nil),         // 107: tandem.v1.NodeHeartbeatResponse
-	(*DrainNodeRequest)(nil),              // 108: tandem.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),             // 109: tandem.v1.DrainNodeResponse
-	(*RemoveNodeRequest)(nil),             // 110: tandem.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),            // 111: tandem.v1.RemoveNodeResponse
-	(*ReplicaMove)(nil),                   // 112: tandem.v1.ReplicaMove
-	(*MoveStepRequest)(nil),               // 113: tandem.v1.MoveStepRequest
-	(*MoveStepResponse)(nil),              // 114: tandem.v1.MoveStepResponse
-	(*TransferLeaderRequest)(nil),         // 115: tandem.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil),        // 116: tandem.v1.TransferLeaderResponse
-	(*RebalanceRequest)(nil),              // 117: tandem.v1.RebalanceRequest
-	(*RebalanceResponse)(nil),             // 118: tandem.v1.RebalanceResponse
-	(*FollowerReport)(nil),                // 119: tandem.v1.FollowerReport
-	(*PrepareRequest)(nil),                // 120: tandem.v1.PrepareRequest
-	(*PrepareResponse)(nil),               // 121: tandem.v1.PrepareResponse
-	(*FetchFileRequest)(nil),              // 122: tandem.v1.FetchFileRequest
-	(*FileChunk)(nil),                     // 123: tandem.v1.FileChunk
-	(*PullRequest)(nil),                   // 124: tandem.v1.PullRequest
-	(*WalEntry)(nil),                      // 125: tandem.v1.WalEntry
-	(*PullResponse)(nil),                  // 126: tandem.v1.PullResponse
-	nil,                                   // 127: tandem.v1.RestoreRequest.ToPartitionDecreesEntry
+	(*Divergence)(nil),                    // 65: tandem.v1.Divergence
+	(*AddDuplicationRequest)(nil),         // 66: tandem.v1.AddDuplicationRequest
+	(*AddDuplicationResponse)(nil),        // 67: tandem.v1.AddDuplicationResponse
+	(*ListDuplicationsRequest)(nil),       // 68: tandem.v1.ListDuplicationsRequest
+	(*ListDuplicationsResponse)(nil),      // 69: tandem.v1.ListDuplicationsResponse
+	(*DuplicationRequest)(nil),            // 70: tandem.v1.DuplicationRequest
+	(*ShowDuplicationResponse)(nil),       // 71: tandem.v1.ShowDuplicationResponse
+	(*DuplicationResponse)(nil),           // 72: tandem.v1.DuplicationResponse
+	(*FollowerSpec)(nil),                  // 73: tandem.v1.FollowerSpec
+	(*CreateFollowerTableResponse)(nil),   // 74: tandem.v1.CreateFollowerTableResponse
+	(*DetachFollowerRequest)(nil),         // 75: tandem.v1.DetachFollowerRequest
+	(*DetachFollowerResponse)(nil),        // 76: tandem.v1.DetachFollowerResponse
+	(*LocalDupStatusRequest)(nil),         // 77: tandem.v1.LocalDupStatusRequest
+	(*LocalDupStatusResponse)(nil),        // 78: tandem.v1.LocalDupStatusResponse
+	(*SwitchoverResponse)(nil),            // 79: tandem.v1.SwitchoverResponse
+	(*AcceptSwitchoverRequest)(nil),       // 80: tandem.v1.AcceptSwitchoverRequest
+	(*AcceptSwitchoverResponse)(nil),      // 81: tandem.v1.AcceptSwitchoverResponse
+	(*DupStepRequest)(nil),                // 82: tandem.v1.DupStepRequest
+	(*DupStepResponse)(nil),               // 83: tandem.v1.DupStepResponse
+	(*PromoteRequest)(nil),                // 84: tandem.v1.PromoteRequest
+	(*PromoteResponse)(nil),               // 85: tandem.v1.PromoteResponse
+	(*CheckFollowerResponse)(nil),         // 86: tandem.v1.CheckFollowerResponse
+	(*ResyncRequest)(nil),                 // 87: tandem.v1.ResyncRequest
+	(*ResyncResponse)(nil),                // 88: tandem.v1.ResyncResponse
+	(*AcceptResyncRequest)(nil),           // 89: tandem.v1.AcceptResyncRequest
+	(*AcceptResyncResponse)(nil),          // 90: tandem.v1.AcceptResyncResponse
+	(*ArchiveInfo)(nil),                   // 91: tandem.v1.ArchiveInfo
+	(*ArchivePartitionStatus)(nil),        // 92: tandem.v1.ArchivePartitionStatus
+	(*AddArchiveRequest)(nil),             // 93: tandem.v1.AddArchiveRequest
+	(*ListArchivesRequest)(nil),           // 94: tandem.v1.ListArchivesRequest
+	(*ListArchivesResponse)(nil),          // 95: tandem.v1.ListArchivesResponse
+	(*ArchiveRequest)(nil),                // 96: tandem.v1.ArchiveRequest
+	(*ShowArchiveResponse)(nil),           // 97: tandem.v1.ShowArchiveResponse
+	(*ArchiveResponse)(nil),               // 98: tandem.v1.ArchiveResponse
+	(*LocalArchiveStatusRequest)(nil),     // 99: tandem.v1.LocalArchiveStatusRequest
+	(*LocalArchiveStatusResponse)(nil),    // 100: tandem.v1.LocalArchiveStatusResponse
+	(*RestoreRequest)(nil),                // 101: tandem.v1.RestoreRequest
+	(*RestorePartitionResult)(nil),        // 102: tandem.v1.RestorePartitionResult
+	(*RestoreResponse)(nil),               // 103: tandem.v1.RestoreResponse
+	(*RestorePartitionRequest)(nil),       // 104: tandem.v1.RestorePartitionRequest
+	(*JoinClusterRequest)(nil),            // 105: tandem.v1.JoinClusterRequest
+	(*JoinClusterResponse)(nil),           // 106: tandem.v1.JoinClusterResponse
+	(*NodeHeartbeatRequest)(nil),          // 107: tandem.v1.NodeHeartbeatRequest
+	(*NodeHeartbeatResponse)(nil),         // 108: tandem.v1.NodeHeartbeatResponse
+	(*DrainNodeRequest)(nil),              // 109: tandem.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),             // 110: tandem.v1.DrainNodeResponse
+	(*RemoveNodeRequest)(nil),             // 111: tandem.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),            // 112: tandem.v1.RemoveNodeResponse
+	(*ReplicaMove)(nil),                   // 113: tandem.v1.ReplicaMove
+	(*MoveStepRequest)(nil),               // 114: tandem.v1.MoveStepRequest
+	(*MoveStepResponse)(nil),              // 115: tandem.v1.MoveStepResponse
+	(*TransferLeaderRequest)(nil),         // 116: tandem.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),        // 117: tandem.v1.TransferLeaderResponse
+	(*RebalanceRequest)(nil),              // 118: tandem.v1.RebalanceRequest
+	(*RebalanceResponse)(nil),             // 119: tandem.v1.RebalanceResponse
+	(*FollowerReport)(nil),                // 120: tandem.v1.FollowerReport
+	(*PrepareRequest)(nil),                // 121: tandem.v1.PrepareRequest
+	(*PrepareResponse)(nil),               // 122: tandem.v1.PrepareResponse
+	(*FetchFileRequest)(nil),              // 123: tandem.v1.FetchFileRequest
+	(*FileChunk)(nil),                     // 124: tandem.v1.FileChunk
+	(*PullRequest)(nil),                   // 125: tandem.v1.PullRequest
+	(*WalEntry)(nil),                      // 126: tandem.v1.WalEntry
+	(*PullResponse)(nil),                  // 127: tandem.v1.PullResponse
+	nil,                                   // 128: tandem.v1.RestoreRequest.ToPartitionDecreesEntry
 }
 var file_tandem_proto_depIdxs = []int32{
 	3,   // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
@@ -9104,154 +9246,156 @@ var file_tandem_proto_depIdxs = []int32{
 	54,  // 29: tandem.v1.LocalCreateCheckpointResponse.checkpoint:type_name -> tandem.v1.CheckpointInfo
 	1,   // 30: tandem.v1.DupPartitionStatus.state_code:type_name -> tandem.v1.DupPartitionState
 	0,   // 31: tandem.v1.DuplicationInfo.state_code:type_name -> tandem.v1.DuplicationState
-	64,  // 32: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	64,  // 33: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
-	64,  // 34: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	63,  // 35: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
-	64,  // 36: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	31,  // 37: tandem.v1.CreateFollowerTableResponse.table:type_name -> tandem.v1.TableInfo
-	63,  // 38: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
-	64,  // 39: tandem.v1.SwitchoverResponse.duplication:type_name -> tandem.v1.DuplicationInfo
-	2,   // 40: tandem.v1.DupStepRequest.step:type_name -> tandem.v1.DupStep
-	125, // 41: tandem.v1.DupStepResponse.entries:type_name -> tandem.v1.WalEntry
-	90,  // 42: tandem.v1.ListArchivesResponse.archives:type_name -> tandem.v1.ArchiveInfo
-	90,  // 43: tandem.v1.ShowArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
-	91,  // 44: tandem.v1.ShowArchiveResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
-	90,  // 45: tandem.v1.ArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
-	91,  // 46: tandem.v1.LocalArchiveStatusResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
-	127, // 47: tandem.v1.RestoreRequest.to_partition_decrees:type_name -> tandem.v1.RestoreRequest.ToPartitionDecreesEntry
-	31,  // 48: tandem.v1.RestoreResponse.table:type_name -> tandem.v1.TableInfo
-	101, // 49: tandem.v1.RestoreResponse.partitions:type_name -> tandem.v1.RestorePartitionResult
-	27,  // 50: tandem.v1.JoinClusterResponse.members:type_name -> tandem.v1.NodeInfo
-	27,  // 51: tandem.v1.DrainNodeResponse.node:type_name -> tandem.v1.NodeInfo
-	27,  // 52: tandem.v1.RemoveNodeResponse.node:type_name -> tandem.v1.NodeInfo
-	112, // 53: tandem.v1.RebalanceResponse.moves:type_name -> tandem.v1.ReplicaMove
-	1,   // 54: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
-	119, // 55: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
-	119, // 56: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
-	119, // 57: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
-	125, // 58: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
-	6,   // 59: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
-	8,   // 60: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
-	10,  // 61: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
-	12,  // 62: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
-	14,  // 63: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
-	16,  // 64: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
-	18,  // 65: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
-	22,  // 66: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
-	25,  // 67: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
-	28,  // 68: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
-	32,  // 69: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
-	34,  // 70: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
-	36,  // 71: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
-	40,  // 72: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
-	43,  // 73: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
-	46,  // 74: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
-	48,  // 75: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
-	50,  // 76: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
-	52,  // 77: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
-	55,  // 78: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
-	57,  // 79: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
-	60,  // 80: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
-	61,  // 81: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
-	65,  // 82: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
-	67,  // 83: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
-	69,  // 84: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
-	69,  // 85: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
-	69,  // 86: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
-	69,  // 87: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
-	72,  // 88: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
-	74,  // 89: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
-	76,  // 90: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
-	69,  // 91: tandem.v1.Admin.SwitchoverDuplication:input_type -> tandem.v1.DuplicationRequest
-	79,  // 92: tandem.v1.Admin.AcceptSwitchover:input_type -> tandem.v1.AcceptSwitchoverRequest
-	81,  // 93: tandem.v1.Admin.DupPartitionStep:input_type -> tandem.v1.DupStepRequest
-	83,  // 94: tandem.v1.Admin.PromoteFollower:input_type -> tandem.v1.PromoteRequest
-	69,  // 95: tandem.v1.Admin.CheckFollower:input_type -> tandem.v1.DuplicationRequest
-	86,  // 96: tandem.v1.Admin.ResyncDuplication:input_type -> tandem.v1.ResyncRequest
-	88,  // 97: tandem.v1.Admin.AcceptResync:input_type -> tandem.v1.AcceptResyncRequest
-	92,  // 98: tandem.v1.Admin.AddArchive:input_type -> tandem.v1.AddArchiveRequest
-	93,  // 99: tandem.v1.Admin.ListArchives:input_type -> tandem.v1.ListArchivesRequest
-	95,  // 100: tandem.v1.Admin.ShowArchive:input_type -> tandem.v1.ArchiveRequest
-	95,  // 101: tandem.v1.Admin.PauseArchive:input_type -> tandem.v1.ArchiveRequest
-	95,  // 102: tandem.v1.Admin.StartArchive:input_type -> tandem.v1.ArchiveRequest
-	95,  // 103: tandem.v1.Admin.RemoveArchive:input_type -> tandem.v1.ArchiveRequest
-	100, // 104: tandem.v1.Admin.Restore:input_type -> tandem.v1.RestoreRequest
-	98,  // 105: tandem.v1.Admin.LocalArchiveStatus:input_type -> tandem.v1.LocalArchiveStatusRequest
-	103, // 106: tandem.v1.Admin.RestorePartition:input_type -> tandem.v1.RestorePartitionRequest
-	104, // 107: tandem.v1.Admin.JoinCluster:input_type -> tandem.v1.JoinClusterRequest
-	106, // 108: tandem.v1.Admin.NodeHeartbeat:input_type -> tandem.v1.NodeHeartbeatRequest
-	108, // 109: tandem.v1.Admin.DrainNode:input_type -> tandem.v1.DrainNodeRequest
-	110, // 110: tandem.v1.Admin.RemoveNode:input_type -> tandem.v1.RemoveNodeRequest
-	117, // 111: tandem.v1.Admin.Rebalance:input_type -> tandem.v1.RebalanceRequest
-	113, // 112: tandem.v1.Admin.MoveStep:input_type -> tandem.v1.MoveStepRequest
-	115, // 113: tandem.v1.Admin.TransferLeader:input_type -> tandem.v1.TransferLeaderRequest
-	120, // 114: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
-	122, // 115: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
-	124, // 116: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
-	7,   // 117: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	9,   // 118: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	11,  // 119: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	13,  // 120: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	15,  // 121: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	17,  // 122: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	19,  // 123: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	23,  // 124: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
-	26,  // 125: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
-	29,  // 126: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	33,  // 127: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	35,  // 128: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	37,  // 129: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	41,  // 130: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	44,  // 131: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	47,  // 132: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	49,  // 133: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	51,  // 134: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	53,  // 135: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
-	56,  // 136: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	59,  // 137: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
-	56,  // 138: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	62,  // 139: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
-	66,  // 140: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
-	68,  // 141: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
-	70,  // 142: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
-	71,  // 143: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
-	71,  // 144: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
-	71,  // 145: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
-	73,  // 146: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
-	75,  // 147: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
-	77,  // 148: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
-	78,  // 149: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
-	80,  // 150: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
-	82,  // 151: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
-	84,  // 152: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
-	85,  // 153: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
-	87,  // 154: tandem.v1.Admin.ResyncDuplication:output_type -> tandem.v1.ResyncResponse
-	89,  // 155: tandem.v1.Admin.AcceptResync:output_type -> tandem.v1.AcceptResyncResponse
-	97,  // 156: tandem.v1.Admin.AddArchive:output_type -> tandem.v1.ArchiveResponse
-	94,  // 157: tandem.v1.Admin.ListArchives:output_type -> tandem.v1.ListArchivesResponse
-	96,  // 158: tandem.v1.Admin.ShowArchive:output_type -> tandem.v1.ShowArchiveResponse
-	97,  // 159: tandem.v1.Admin.PauseArchive:output_type -> tandem.v1.ArchiveResponse
-	97,  // 160: tandem.v1.Admin.StartArchive:output_type -> tandem.v1.ArchiveResponse
-	97,  // 161: tandem.v1.Admin.RemoveArchive:output_type -> tandem.v1.ArchiveResponse
-	102, // 162: tandem.v1.Admin.Restore:output_type -> tandem.v1.RestoreResponse
-	99,  // 163: tandem.v1.Admin.LocalArchiveStatus:output_type -> tandem.v1.LocalArchiveStatusResponse
-	101, // 164: tandem.v1.Admin.RestorePartition:output_type -> tandem.v1.RestorePartitionResult
-	105, // 165: tandem.v1.Admin.JoinCluster:output_type -> tandem.v1.JoinClusterResponse
-	107, // 166: tandem.v1.Admin.NodeHeartbeat:output_type -> tandem.v1.NodeHeartbeatResponse
-	109, // 167: tandem.v1.Admin.DrainNode:output_type -> tandem.v1.DrainNodeResponse
-	111, // 168: tandem.v1.Admin.RemoveNode:output_type -> tandem.v1.RemoveNodeResponse
-	118, // 169: tandem.v1.Admin.Rebalance:output_type -> tandem.v1.RebalanceResponse
-	114, // 170: tandem.v1.Admin.MoveStep:output_type -> tandem.v1.MoveStepResponse
-	116, // 171: tandem.v1.Admin.TransferLeader:output_type -> tandem.v1.TransferLeaderResponse
-	121, // 172: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
-	123, // 173: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
-	126, // 174: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
-	117, // [117:175] is the sub-list for method output_type
-	59,  // [59:117] is the sub-list for method input_type
-	59,  // [59:59] is the sub-list for extension type_name
-	59,  // [59:59] is the sub-list for extension extendee
-	0,   // [0:59] is the sub-list for field type_name
+	65,  // 32: tandem.v1.DuplicationInfo.divergence:type_name -> tandem.v1.Divergence
+	64,  // 33: tandem.v1.AddDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	64,  // 34: tandem.v1.ListDuplicationsResponse.duplications:type_name -> tandem.v1.DuplicationInfo
+	64,  // 35: tandem.v1.ShowDuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	63,  // 36: tandem.v1.ShowDuplicationResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	64,  // 37: tandem.v1.DuplicationResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	31,  // 38: tandem.v1.CreateFollowerTableResponse.table:type_name -> tandem.v1.TableInfo
+	63,  // 39: tandem.v1.LocalDupStatusResponse.partitions:type_name -> tandem.v1.DupPartitionStatus
+	64,  // 40: tandem.v1.SwitchoverResponse.duplication:type_name -> tandem.v1.DuplicationInfo
+	2,   // 41: tandem.v1.DupStepRequest.step:type_name -> tandem.v1.DupStep
+	126, // 42: tandem.v1.DupStepResponse.entries:type_name -> tandem.v1.WalEntry
+	65,  // 43: tandem.v1.AcceptResyncRequest.divergence:type_name -> tandem.v1.Divergence
+	91,  // 44: tandem.v1.ListArchivesResponse.archives:type_name -> tandem.v1.ArchiveInfo
+	91,  // 45: tandem.v1.ShowArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
+	92,  // 46: tandem.v1.ShowArchiveResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
+	91,  // 47: tandem.v1.ArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
+	92,  // 48: tandem.v1.LocalArchiveStatusResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
+	128, // 49: tandem.v1.RestoreRequest.to_partition_decrees:type_name -> tandem.v1.RestoreRequest.ToPartitionDecreesEntry
+	31,  // 50: tandem.v1.RestoreResponse.table:type_name -> tandem.v1.TableInfo
+	102, // 51: tandem.v1.RestoreResponse.partitions:type_name -> tandem.v1.RestorePartitionResult
+	27,  // 52: tandem.v1.JoinClusterResponse.members:type_name -> tandem.v1.NodeInfo
+	27,  // 53: tandem.v1.DrainNodeResponse.node:type_name -> tandem.v1.NodeInfo
+	27,  // 54: tandem.v1.RemoveNodeResponse.node:type_name -> tandem.v1.NodeInfo
+	113, // 55: tandem.v1.RebalanceResponse.moves:type_name -> tandem.v1.ReplicaMove
+	1,   // 56: tandem.v1.FollowerReport.state_code:type_name -> tandem.v1.DupPartitionState
+	120, // 57: tandem.v1.PrepareRequest.report:type_name -> tandem.v1.FollowerReport
+	120, // 58: tandem.v1.FetchFileRequest.report:type_name -> tandem.v1.FollowerReport
+	120, // 59: tandem.v1.PullRequest.report:type_name -> tandem.v1.FollowerReport
+	126, // 60: tandem.v1.PullResponse.entries:type_name -> tandem.v1.WalEntry
+	6,   // 61: tandem.v1.KV.Get:input_type -> tandem.v1.GetRequest
+	8,   // 62: tandem.v1.KV.Set:input_type -> tandem.v1.SetRequest
+	10,  // 63: tandem.v1.KV.Del:input_type -> tandem.v1.DelRequest
+	12,  // 64: tandem.v1.KV.MultiGet:input_type -> tandem.v1.MultiGetRequest
+	14,  // 65: tandem.v1.KV.MultiSet:input_type -> tandem.v1.MultiSetRequest
+	16,  // 66: tandem.v1.KV.Scan:input_type -> tandem.v1.ScanRequest
+	18,  // 67: tandem.v1.KV.Count:input_type -> tandem.v1.CountRequest
+	22,  // 68: tandem.v1.KV.BatchGet:input_type -> tandem.v1.BatchGetRequest
+	25,  // 69: tandem.v1.KV.BatchWrite:input_type -> tandem.v1.BatchWriteRequest
+	28,  // 70: tandem.v1.Admin.Nodes:input_type -> tandem.v1.NodesRequest
+	32,  // 71: tandem.v1.Admin.CreateTable:input_type -> tandem.v1.CreateTableRequest
+	34,  // 72: tandem.v1.Admin.DropTable:input_type -> tandem.v1.DropTableRequest
+	36,  // 73: tandem.v1.Admin.ListTables:input_type -> tandem.v1.ListTablesRequest
+	40,  // 74: tandem.v1.Admin.Partitions:input_type -> tandem.v1.PartitionsRequest
+	43,  // 75: tandem.v1.Admin.Route:input_type -> tandem.v1.RouteRequest
+	46,  // 76: tandem.v1.Admin.GetConfig:input_type -> tandem.v1.GetConfigRequest
+	48,  // 77: tandem.v1.Admin.SetConfig:input_type -> tandem.v1.SetConfigRequest
+	50,  // 78: tandem.v1.Admin.LocalReplicas:input_type -> tandem.v1.LocalReplicasRequest
+	52,  // 79: tandem.v1.Admin.LocalChecksum:input_type -> tandem.v1.LocalChecksumRequest
+	55,  // 80: tandem.v1.Admin.ListCheckpoints:input_type -> tandem.v1.ListCheckpointsRequest
+	57,  // 81: tandem.v1.Admin.CreateCheckpoint:input_type -> tandem.v1.CreateCheckpointRequest
+	60,  // 82: tandem.v1.Admin.LocalCheckpoints:input_type -> tandem.v1.LocalCheckpointsRequest
+	61,  // 83: tandem.v1.Admin.LocalCreateCheckpoint:input_type -> tandem.v1.LocalCreateCheckpointRequest
+	66,  // 84: tandem.v1.Admin.AddDuplication:input_type -> tandem.v1.AddDuplicationRequest
+	68,  // 85: tandem.v1.Admin.ListDuplications:input_type -> tandem.v1.ListDuplicationsRequest
+	70,  // 86: tandem.v1.Admin.ShowDuplication:input_type -> tandem.v1.DuplicationRequest
+	70,  // 87: tandem.v1.Admin.PauseDuplication:input_type -> tandem.v1.DuplicationRequest
+	70,  // 88: tandem.v1.Admin.StartDuplication:input_type -> tandem.v1.DuplicationRequest
+	70,  // 89: tandem.v1.Admin.RemoveDuplication:input_type -> tandem.v1.DuplicationRequest
+	73,  // 90: tandem.v1.Admin.CreateFollowerTable:input_type -> tandem.v1.FollowerSpec
+	75,  // 91: tandem.v1.Admin.DetachFollower:input_type -> tandem.v1.DetachFollowerRequest
+	77,  // 92: tandem.v1.Admin.LocalDupStatus:input_type -> tandem.v1.LocalDupStatusRequest
+	70,  // 93: tandem.v1.Admin.SwitchoverDuplication:input_type -> tandem.v1.DuplicationRequest
+	80,  // 94: tandem.v1.Admin.AcceptSwitchover:input_type -> tandem.v1.AcceptSwitchoverRequest
+	82,  // 95: tandem.v1.Admin.DupPartitionStep:input_type -> tandem.v1.DupStepRequest
+	84,  // 96: tandem.v1.Admin.PromoteFollower:input_type -> tandem.v1.PromoteRequest
+	70,  // 97: tandem.v1.Admin.CheckFollower:input_type -> tandem.v1.DuplicationRequest
+	87,  // 98: tandem.v1.Admin.ResyncDuplication:input_type -> tandem.v1.ResyncRequest
+	89,  // 99: tandem.v1.Admin.AcceptResync:input_type -> tandem.v1.AcceptResyncRequest
+	93,  // 100: tandem.v1.Admin.AddArchive:input_type -> tandem.v1.AddArchiveRequest
+	94,  // 101: tandem.v1.Admin.ListArchives:input_type -> tandem.v1.ListArchivesRequest
+	96,  // 102: tandem.v1.Admin.ShowArchive:input_type -> tandem.v1.ArchiveRequest
+	96,  // 103: tandem.v1.Admin.PauseArchive:input_type -> tandem.v1.ArchiveRequest
+	96,  // 104: tandem.v1.Admin.StartArchive:input_type -> tandem.v1.ArchiveRequest
+	96,  // 105: tandem.v1.Admin.RemoveArchive:input_type -> tandem.v1.ArchiveRequest
+	101, // 106: tandem.v1.Admin.Restore:input_type -> tandem.v1.RestoreRequest
+	99,  // 107: tandem.v1.Admin.LocalArchiveStatus:input_type -> tandem.v1.LocalArchiveStatusRequest
+	104, // 108: tandem.v1.Admin.RestorePartition:input_type -> tandem.v1.RestorePartitionRequest
+	105, // 109: tandem.v1.Admin.JoinCluster:input_type -> tandem.v1.JoinClusterRequest
+	107, // 110: tandem.v1.Admin.NodeHeartbeat:input_type -> tandem.v1.NodeHeartbeatRequest
+	109, // 111: tandem.v1.Admin.DrainNode:input_type -> tandem.v1.DrainNodeRequest
+	111, // 112: tandem.v1.Admin.RemoveNode:input_type -> tandem.v1.RemoveNodeRequest
+	118, // 113: tandem.v1.Admin.Rebalance:input_type -> tandem.v1.RebalanceRequest
+	114, // 114: tandem.v1.Admin.MoveStep:input_type -> tandem.v1.MoveStepRequest
+	116, // 115: tandem.v1.Admin.TransferLeader:input_type -> tandem.v1.TransferLeaderRequest
+	121, // 116: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
+	123, // 117: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
+	125, // 118: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
+	7,   // 119: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	9,   // 120: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	11,  // 121: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	13,  // 122: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	15,  // 123: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	17,  // 124: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	19,  // 125: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	23,  // 126: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
+	26,  // 127: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
+	29,  // 128: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	33,  // 129: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	35,  // 130: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	37,  // 131: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	41,  // 132: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	44,  // 133: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	47,  // 134: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	49,  // 135: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	51,  // 136: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	53,  // 137: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
+	56,  // 138: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	59,  // 139: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	56,  // 140: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	62,  // 141: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	67,  // 142: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
+	69,  // 143: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
+	71,  // 144: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
+	72,  // 145: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
+	72,  // 146: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
+	72,  // 147: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
+	74,  // 148: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
+	76,  // 149: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
+	78,  // 150: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
+	79,  // 151: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
+	81,  // 152: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
+	83,  // 153: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
+	85,  // 154: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
+	86,  // 155: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
+	88,  // 156: tandem.v1.Admin.ResyncDuplication:output_type -> tandem.v1.ResyncResponse
+	90,  // 157: tandem.v1.Admin.AcceptResync:output_type -> tandem.v1.AcceptResyncResponse
+	98,  // 158: tandem.v1.Admin.AddArchive:output_type -> tandem.v1.ArchiveResponse
+	95,  // 159: tandem.v1.Admin.ListArchives:output_type -> tandem.v1.ListArchivesResponse
+	97,  // 160: tandem.v1.Admin.ShowArchive:output_type -> tandem.v1.ShowArchiveResponse
+	98,  // 161: tandem.v1.Admin.PauseArchive:output_type -> tandem.v1.ArchiveResponse
+	98,  // 162: tandem.v1.Admin.StartArchive:output_type -> tandem.v1.ArchiveResponse
+	98,  // 163: tandem.v1.Admin.RemoveArchive:output_type -> tandem.v1.ArchiveResponse
+	103, // 164: tandem.v1.Admin.Restore:output_type -> tandem.v1.RestoreResponse
+	100, // 165: tandem.v1.Admin.LocalArchiveStatus:output_type -> tandem.v1.LocalArchiveStatusResponse
+	102, // 166: tandem.v1.Admin.RestorePartition:output_type -> tandem.v1.RestorePartitionResult
+	106, // 167: tandem.v1.Admin.JoinCluster:output_type -> tandem.v1.JoinClusterResponse
+	108, // 168: tandem.v1.Admin.NodeHeartbeat:output_type -> tandem.v1.NodeHeartbeatResponse
+	110, // 169: tandem.v1.Admin.DrainNode:output_type -> tandem.v1.DrainNodeResponse
+	112, // 170: tandem.v1.Admin.RemoveNode:output_type -> tandem.v1.RemoveNodeResponse
+	119, // 171: tandem.v1.Admin.Rebalance:output_type -> tandem.v1.RebalanceResponse
+	115, // 172: tandem.v1.Admin.MoveStep:output_type -> tandem.v1.MoveStepResponse
+	117, // 173: tandem.v1.Admin.TransferLeader:output_type -> tandem.v1.TransferLeaderResponse
+	122, // 174: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
+	124, // 175: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
+	127, // 176: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
+	119, // [119:177] is the sub-list for method output_type
+	61,  // [61:119] is the sub-list for method input_type
+	61,  // [61:61] is the sub-list for extension type_name
+	61,  // [61:61] is the sub-list for extension extendee
+	0,   // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_tandem_proto_init() }
@@ -9265,7 +9409,7 @@ func file_tandem_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   125,
+			NumMessages:   126,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

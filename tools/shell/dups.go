@@ -171,6 +171,11 @@ func (r dupShowResult) human(w io.Writer) error {
 			return err
 		}
 	}
+	if dv := d.GetDivergence(); dv != nil {
+		if err := line(w, divergenceText(d.GetTable(), dv)); err != nil {
+			return err
+		}
+	}
 	rows := [][]string{{"PARTITION", "STATE", "BASE", "CONFIRMED", "SOURCE", "LAG(decrees)", "LAG(s)",
 		"BASE-PROGRESS", "RETAINED", "REBOOTSTRAPS", "REPLICATED", "AGE", "LAST-ERROR"}}
 	for _, p := range r.resp.GetPartitions() {
@@ -265,11 +270,15 @@ func baseProgress(p *tandempb.DupPartitionStatus) string {
 
 // dupDoc is a duplication's JSON object.
 func dupDoc(d *tandempb.DuplicationInfo) map[string]any {
-	return map[string]any{"id": d.GetId(), "table": d.GetTable(), "remote_addr": d.GetRemoteAddr(),
+	doc := map[string]any{"id": d.GetId(), "table": d.GetTable(), "remote_addr": d.GetRemoteAddr(),
 		"remote_cluster": d.GetRemoteCluster(), "state": d.GetState(), "created_at_unix_ms": d.GetCreatedAtUnixMs(),
 		"progress": d.GetProgress(), "max_lag_decrees": d.GetMaxLagDecrees(), "max_lag_seconds": d.GetMaxLagSeconds(),
 		"replicated_time_unix_ms": d.GetReplicatedTimeUnixMs(), "replicated_age_seconds": d.GetReplicatedAgeSeconds(),
 		"remote_note": d.GetRemoteNote()}
+	if dv := d.GetDivergence(); dv != nil {
+		doc["divergence"] = divergenceDoc(dv)
+	}
+	return doc
 }
 
 // dupPartitionDoc is one partition's duplication progress as JSON.
