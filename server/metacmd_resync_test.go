@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -21,7 +22,8 @@ func TestAcceptResyncMetaCommand(t *testing.T) {
 	s.Tables["t"] = &TableMeta{Name: "t", Partitions: 2, Placement: [][]string{{"n1"}, {"n1"}},
 		Follower: &FollowerMeta{DupID: "17", SourceCluster: "east", SourceAddrs: []string{"e:1"}}}
 	accept := &acceptResyncCmd{Table: "t", FromDup: "17", Dup: &DupMeta{ID: "30", Table: "t", RemoteAddr: "e:1",
-		RemoteCluster: "east", State: duplication.StateActive, ReverseOf: "17", RemoteAddrs: []string{"e:2"}}}
+		RemoteCluster: "east", State: duplication.StateActive, ReverseOf: "17", RemoteAddrs: []string{"e:2"},
+		Divergence: &duplication.Divergence{File: "/d/resync/t-17.jsonl", Node: "e1", Cluster: "east", Entries: 3, Mutations: 4, Bytes: 500, AtMs: 9, FromDup: "17"}}}
 	if res := accept.apply(s); !errors.Is(res.Err, duplication.ErrRefused) || len(s.Dups) != 0 {
 		t.Fatalf("accept while the table still follows: %v", res.Err)
 	}
@@ -37,6 +39,15 @@ func TestAcceptResyncMetaCommand(t *testing.T) {
 	}
 	if s.Tables["t"].Promoted != nil || len(s.Dups) != 1 || s.Tables["t"].Follower != nil {
 		t.Fatalf("after accept: %+v %+v", s.Tables["t"], s.Dups)
+	}
+	// The divergence is part of the state a snapshot keeps (restarts).
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back MetaState
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back.Dups["30"].Divergence, accept.Dup.Divergence) {
+		t.Fatalf("divergence after a snapshot round trip: %+v %v", back.Dups["30"], err)
 	}
 	other := &acceptResyncCmd{Table: "t", FromDup: "99", Dup: &DupMeta{ID: "31", Table: "t"}}
 	if res := other.apply(s); !errors.Is(res.Err, duplication.ErrRefused) {

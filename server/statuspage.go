@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tandem-kv/tandem/duplication"
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
 )
 
@@ -108,6 +109,9 @@ type StatusDup struct {
 	ReplicatedUnixMs     int64       `json:"replicated_unix_ms"`
 	ReplicatedAgeSeconds float64     `json:"replicated_age_s"`
 	History              []DupSample `json:"history"`
+	// Divergence, on a duplication a resync created: the old source's
+	// writes never applied here, saved to a file there (dup reapply).
+	Divergence *duplication.Divergence `json:"divergence,omitempty"`
 }
 
 // StatusCheckpoints is this node's checkpoint activity.
@@ -286,7 +290,7 @@ func (n *Node) statusDups() []StatusDup {
 	for _, info := range infos {
 		d := info.Proto()
 		sd := StatusDup{ID: d.GetId(), Table: d.GetTable(), RemoteAddr: d.GetRemoteAddr(), RemoteCluster: d.GetRemoteCluster(),
-			State: d.GetState(), History: n.status.dupSeries(d.GetId())}
+			State: d.GetState(), History: n.status.dupSeries(d.GetId()), Divergence: info.Divergence}
 		if h := sd.History; len(h) > 0 {
 			last := h[len(h)-1]
 			sd.Progress, sd.MaxLagDecrees, sd.MaxLagSeconds = last.Progress, last.LagDecrees, last.LagSeconds

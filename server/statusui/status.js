@@ -142,6 +142,10 @@
       head.appendChild(el("span", { "class": "replicated" }, d.replicated_unix_ms > 0 ?
         new Date(d.replicated_unix_ms).toLocaleTimeString() + " (" + fmt(d.replicated_age_s) + "s ago)" : "unknown yet"));
       div.appendChild(head);
+      if (d.divergence) {
+        div.appendChild(el("p", { "class": "note divergence" }, "divergence: " + d.divergence.mutations + " writes of cluster " +
+          d.divergence.cluster + " never applied here, in " + d.divergence.file + " on node " + d.divergence.node + " (dup reapply)"));
+      }
       var svg = svgEl("svg", { "class": "plot dup-plot", viewBox: "0 0 640 140", role: "img", "aria-label": "lag of " + d.id });
       var series = [{ name: "lag_s", value: function (p) { return p.lag_s; } }];
       if ((d.history || []).some(function (p) { return p.replicated_unix_ms > 0; })) {
