@@ -195,11 +195,47 @@ func (n *Node) AcceptSwitchover(ctx context.Context, req *tpb.AcceptSwitchoverRe
 		CreatedAtMs: n.cfg.Now().UnixMilli(), ReverseOf: req.DupId, Starts: starts, Partitions: f.Partitions}
 	d, err := n.cfg.Registry.AcceptSwitchover(ctx, req.Table, req.DupId, rev)
 	if err != nil {
-		return nil, err
+		return nil, n.unownedCut(ctx, req, f.Partitions, rid, err)
 	}
 	n.lg.Info("switchover accepted: table is primary here", zap.String("table", req.Table), zap.String("from_dup", req.DupId),
 		zap.String("reverse_dup", d.ID), zap.String("old_primary", req.SourceCluster))
 	return n.acceptedResponse(d), nil
+}
+
+// unownedCut handles a refused metadata step of AcceptSwitchover (err):
+// the floors CUT raised for rid hold the log for a duplication the
+// metadata never recorded, which nothing would ever release (floors are
+// released for removed duplications only). A refusal is final, so they are
+// dropped; a re-run raises its own. After an error whose outcome is
+// unknown the record may yet apply, so they stay: the re-run, finding the
+// duplication or recording it, owns them. err is returned either way.
+func (n *Node) unownedCut(ctx context.Context, req *tpb.AcceptSwitchoverRequest, parts uint32, rid string, err error) error {
+	if !errors.Is(err, ErrRefused) && !errors.Is(err, ErrDupExists) {
+		return err
+	}
+	if _, ok := n.cfg.Meta.Duplication(rid); ok {
+		return err
+	}
+	if _, rerr := n.stepAll(ctx, n.sourceAddrs(), req.Table, parts, tpb.DupStep_DUP_STEP_RELEASE, rid, nil); rerr != nil {
+		n.lg.Warn("switchover refused, and the floors its cut raised could not all be released", zap.String("dup", req.DupId),
+			zap.String("reverse_dup", rid), zap.Error(rerr))
+	}
+	return err
+}
+
+// releaseCut drops the floor a cut raised for duplication id on r, unless
+// the metadata records id (then the floor is its own).
+func (n *Node) releaseCut(ctx context.Context, r Replica, id string) error {
+	if id == "" {
+		return status.Error(codes.InvalidArgument, "release step without a duplication id")
+	}
+	if _, ok := n.cfg.Meta.Duplication(id); ok {
+		return refusedStatus(fmt.Errorf("%w: duplication %s exists: its floor is not released", ErrRefused, id))
+	}
+	if _, held := r.Confirmed()[id]; !held {
+		return nil
+	}
+	return r.ProposeDupRelease(ctx, id)
 }
 
 func (n *Node) acceptedResponse(d Info) *tpb.AcceptSwitchoverResponse {
@@ -313,6 +349,12 @@ func (n *Node) PartitionStep(ctx context.Context, req *tpb.DupStepRequest) (*tpb
 		err = r.FollowAnew(ctx)
 	case tpb.DupStep_DUP_STEP_UNFENCE:
 		err = r.Unfence(ctx)
+	case tpb.DupStep_DUP_STEP_RELEASE:
+		if err = n.releaseCut(ctx, r, req.DupId); err != nil {
+			if _, typed := status.FromError(err); typed {
+				return nil, err // a refusal, final
+			}
+		}
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "unknown duplication step %v", req.Step)
 	}

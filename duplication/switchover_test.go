@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,4 +201,68 @@ func statusWithReason(err error, reason string) (error, bool) {
 		return err, false
 	}
 	return st.Err(), true
+}
+
+// refusingRegistry refuses the first n AcceptSwitchover metadata steps.
+type refusingRegistry struct {
+	testRegistry
+	n *atomic.Int32
+}
+
+func (r refusingRegistry) AcceptSwitchover(ctx context.Context, table, fromDup string, rev Info) (Info, error) {
+	if r.n.Add(-1) >= 0 {
+		return Info{}, fmt.Errorf("%w: injected refusal of the metadata step", ErrRefused)
+	}
+	return r.testRegistry.AcceptSwitchover(ctx, table, fromDup, rev)
+}
+
+// A switchover whose metadata step on the new primary is refused leaves no
+// floor there that no duplication owns (the cut raised one for the
+// reversed duplication, which was never recorded): it would hold the log
+// up to the retention cap forever. Run again, the switchover completes and
+// the reversed duplication owns its floors.
+func TestSwitchoverRefusedMetadataStepReleasesItsFloors(t *testing.T) {
+	d := mustNewDupPair(t, 2, clusterOptions{}, clusterOptions{})
+	write(t, d.srcReps[0], 0, 10)
+	write(t, d.srcReps[1], 100, 10)
+	d.follow()
+	d.dstReps = d.dst.mustOpenTable("t", 2)
+	waitFor(t, "caught up", d.caughtUp)
+	info, _ := d.src.meta.Duplication(d.id)
+	waitFor(t, "every partition in LOG", func() bool {
+		for _, st := range d.src.node.Status(context.Background(), info) {
+			if st.State != string(PartitionLog) {
+				return false
+			}
+		}
+		return true
+	})
+	refusals := &atomic.Int32{}
+	refusals.Store(1)
+	d.dst.node.cfg.Registry = refusingRegistry{testRegistry{d.dst.meta}, refusals}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := d.src.node.Switchover(ctx, "t", d.id); err == nil || !strings.Contains(err.Error(), "injected") {
+		t.Fatalf("switchover with its metadata step refused: %v", err)
+	}
+	rid := reverseID(d.id)
+	for p, r := range d.dstReps {
+		if c, held := r.Confirmed()[rid]; held {
+			t.Fatalf("partition %d of the new primary holds a floor %d for duplication %s, which the metadata never recorded", p, c, rid)
+		}
+	}
+	resp, err := d.src.node.Switchover(ctx, "t", d.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ReverseDupId != rid {
+		t.Fatalf("reversed duplication %s, want %s", resp.ReverseDupId, rid)
+	}
+	for p, r := range d.dstReps {
+		if c := r.Confirmed()[rid]; c < resp.StartDecrees[p] {
+			t.Fatalf("partition %d: the reversed duplication's floor %d is below its start %d", p, c, resp.StartDecrees[p])
+		}
+	}
+	write(t, d.dstReps[0], 1000, 5)
+	waitFor(t, "the old primary follows the new one", d.caughtUp)
 }

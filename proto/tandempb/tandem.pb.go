@@ -191,6 +191,9 @@ const (
 	DupStep_DUP_STEP_REBASE DupStep = 6
 	// UNFENCE (dup resync refused after DIVERGE): take client writes again.
 	DupStep_DUP_STEP_UNFENCE DupStep = 7
+	// RELEASE (switchover whose metadata step was refused, on the remote):
+	// drop the floor CUT raised for dup_id, which no duplication owns.
+	DupStep_DUP_STEP_RELEASE DupStep = 8
 )
 
 // Enum value maps for DupStep.
@@ -204,6 +207,7 @@ var (
 		5: "DUP_STEP_DIVERGE",
 		6: "DUP_STEP_REBASE",
 		7: "DUP_STEP_UNFENCE",
+		8: "DUP_STEP_RELEASE",
 	}
 	DupStep_value = map[string]int32{
 		"DUP_STEP_UNSPECIFIED": 0,
@@ -214,6 +218,7 @@ var (
 		"DUP_STEP_DIVERGE":     5,
 		"DUP_STEP_REBASE":      6,
 		"DUP_STEP_UNFENCE":     7,
+		"DUP_STEP_RELEASE":     8,
 	}
 )
 
@@ -8991,7 +8996,7 @@ const file_tandem_proto_rawDesc = "" +
 	"\x17DUP_PARTITION_STATE_APP\x10\x03\x12\x1b\n" +
 	"\x17DUP_PARTITION_STATE_LOG\x10\x04\x12\x1e\n" +
 	"\x1aDUP_PARTITION_STATE_PAUSED\x10\x05\x12\x1f\n" +
-	"\x1bDUP_PARTITION_STATE_UNKNOWN\x10\x06*\xb6\x01\n" +
+	"\x1bDUP_PARTITION_STATE_UNKNOWN\x10\x06*\xcc\x01\n" +
 	"\aDupStep\x12\x18\n" +
 	"\x14DUP_STEP_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eDUP_STEP_FENCE\x10\x01\x12\x10\n" +
@@ -9000,7 +9005,8 @@ const file_tandem_proto_rawDesc = "" +
 	"\x11DUP_STEP_UNFOLLOW\x10\x04\x12\x14\n" +
 	"\x10DUP_STEP_DIVERGE\x10\x05\x12\x13\n" +
 	"\x0fDUP_STEP_REBASE\x10\x06\x12\x14\n" +
-	"\x10DUP_STEP_UNFENCE\x10\a2\xb5\x04\n" +
+	"\x10DUP_STEP_UNFENCE\x10\a\x12\x14\n" +
+	"\x10DUP_STEP_RELEASE\x10\b2\xb5\x04\n" +
 	"\x02KV\x124\n" +
 	"\x03Get\x12\x15.tandem.v1.GetRequest\x1a\x16.tandem.v1.GetResponse\x124\n" +
 	"\x03Set\x12\x15.tandem.v1.SetRequest\x1a\x16.tandem.v1.SetResponse\x124\n" +
