@@ -23,6 +23,7 @@ func drCommands() []*command {
 			minArgs: 1, maxArgs: 1, bools: []string{"force"}, tableArgs: true, run: runDupPromote,
 			change: adminChange("the table may have been promoted; run it again to see", "dup ls $1")},
 		resyncCommand(),
+		reapplyCommand(),
 	}
 }
 
