@@ -31,7 +31,8 @@ const dupChaosRetainBytes = 16 << 10
 // remote down past the retention cap, and a network cut between the
 // clusters (the remote's connections to the source blackholed by proxies
 // the source nodes are reached through, their own traffic untouched), and
-// a switchover to the remote and back (dupchaos_dr_test.go). Each
+// a switchover to the remote and back (dupchaos_dr_test.go), a failover
+// with the source lost and a resync (dupchaos_resync_test.go). Each
 // run ends with tandem-verify saying identical and every acknowledged
 // source write read back on the remote. Waits are on progress (see
 // stallPatience), not on totals of time, so a loaded machine is slower, not
@@ -93,6 +94,7 @@ func dupChaosRun(t *testing.T, seed int64, duration time.Duration) {
 
 	counts := map[dupFault]int{}
 	faults := []dupFault{faultKillSourceLeader, faultKillRemoteLeader, faultRemoteDownLong, faultClusterCut, faultSwitchover}
+	faults = onlyFaults(append(faults, faultFailoverResync)) // dupchaos_resync_test.go
 	end := time.Now().Add(duration)
 	for i := 0; time.Now().Before(end); i++ {
 		f := faults[rng.Intn(len(faults))]
@@ -104,6 +106,8 @@ func dupChaosRun(t *testing.T, seed int64, duration time.Duration) {
 		r.note("fault %d: %s", i, f)
 		if f == faultSwitchover {
 			id = r.switchoverAndBack(id, w, src, dst, c, rng)
+		} else if f == faultFailoverResync {
+			id = r.failoverAndResync(id, w, src, dst, rng)
 		} else {
 			r.inject(f, w, src, dst, c, front, rng)
 		}
