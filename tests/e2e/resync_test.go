@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -98,22 +96,16 @@ func TestResyncAfterFailover(t *testing.T) {
 	reapplyDivergence(t, east, openTable(t, ce, "t"), path, acked)
 }
 
-// reapplyRecipe is the README's shell pipeline that re-applies a
-// divergence file's text records (%s: the file, the table, the address).
-const reapplyRecipe = `jq -r '.mutations[] | if .op == "set" then "set %[2]s \(.hash_key|@sh) \(.sort_key|@sh) \(.value|@sh)" else "del %[2]s \(.hash_key|@sh) \(.sort_key|@sh)" end' %[1]s | %[3]s --addr %[4]s`
-
 // reapplyDivergence re-applies the divergence file on east, primary again,
-// with the README's pipeline: the divergent writes east acknowledged are
-// then all there.
+// with dup reapply (the README's command): the divergent writes east
+// acknowledged are then all there.
 func reapplyDivergence(t *testing.T, east *Cluster, te *client.Table, path string, acked map[string]string) {
 	t.Helper()
-	if _, err := exec.LookPath("jq"); err != nil {
-		t.Fatalf("jq is needed to run the README's re-apply pipeline: %v", err)
-	}
-	script := fmt.Sprintf(reapplyRecipe, path, "t", filepath.Join(Binaries(t), "tandem-shell"), east.Nodes[0].Addr)
-	if out, err := exec.Command("bash", "-o", "pipefail", "-c", script).CombinedOutput(); err != nil {
+	out, err := east.Shell("dup reapply t " + path)
+	if err != nil {
 		t.Fatalf("re-apply the divergence file: %v\n%s", err, out)
 	}
+	t.Logf("dup reapply: %s", strings.TrimSpace(out))
 	for _, e := range readDivergence(t, path) {
 		for _, m := range e.Mutations {
 			want, ok := acked[m.HashKey+"\x00"+m.SortKey]

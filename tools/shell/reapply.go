@@ -227,8 +227,8 @@ func (r reapplyResult) human(w io.Writer) error {
 	if r.dryRun {
 		verb = "would re-apply (dry run, nothing written)"
 	}
-	return line(w, fmt.Sprintf("%s %d of %d writes (%d lines) of %s to table %s; skipped %d expired, %d before --from",
-		verb, r.applied, r.mutations, r.entries, r.file, r.table, r.expired, r.before))
+	return line(w, fmt.Sprintf("%s %d of %s (%s) of %s to table %s; skipped %d expired, %d before --from",
+		verb, r.applied, plural(r.mutations, "write"), plural(r.entries, "line"), r.file, r.table, r.expired, r.before))
 }
 
 func (r reapplyResult) json() any {
