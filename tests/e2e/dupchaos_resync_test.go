@@ -99,7 +99,7 @@ func (r *chaosRun) failoverAndResync(id string, w *writer, src, dst *Cluster, rn
 	r.setStep("dup reapply on the new primary")
 	out, err = dst.Shell("dup reapply t " + path)
 	r.require("dup reapply", err)
-	if want := fmt.Sprintf("re-applied %d of %d writes", muts, muts); !strings.HasPrefix(out, want) {
+	if want := fmt.Sprintf("re-applied %d of %d write", muts, muts); !strings.HasPrefix(out, want) {
 		r.require("dup reapply applied every write", fmt.Errorf("%q, want %q", out, want))
 	}
 	r.setStep("resync: waiting for the old source identical to the new primary")
