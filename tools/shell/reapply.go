@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -23,7 +24,8 @@ import (
 // old source applied them), each as its own write; a set overwrites what
 // the new primary holds now (the file keeps no earlier value to compare
 // with, so a record written on the new primary since the failover is
-// overwritten: --dry-run counts first). A set whose expire_ts has passed is
+// overwritten: --dry-run reads each record and counts the writes that
+// would overwrite or delete one held now with another value). A set whose expire_ts has passed is
 // skipped (it would be gone already); a later one keeps its expiry time,
 // rounded up to a whole second. The first write whose outcome is unknown
 // stops the command, naming its line: it is never retried blindly; the
@@ -43,7 +45,7 @@ var (
 func reapplyCommand() *command {
 	return &command{name: "reapply", usage: "TABLE FILE [--dry-run] [--from LINE]",
 		help: "write the divergence file of a dup resync (FILE, a path on this machine) to TABLE on the current primary, in the file's order; " +
-			"a set overwrites the record's current value, an expired one is skipped; --dry-run checks and counts only; " +
+			"a set overwrites the record's current value, an expired one is skipped; --dry-run checks and counts only (with how many would overwrite another value); " +
 			"--from LINE resumes at that line; a write whose outcome is unknown stops it, naming the line",
 		minArgs: 2, maxArgs: 2, bools: []string{"dry-run"}, flags: []string{"from"}, tableArgs: true, run: runDupReapply,
 		change: adminChange("some of the file's writes may have been applied (the error names the line to resume from with --from)")}
@@ -97,6 +99,9 @@ func runDupReapply(ctx context.Context, s *session, a args) (result, error) {
 		case w.expireTS != 0 && int64(w.expireTS) <= now.Unix():
 			res.expired++
 		case res.dryRun:
+			if err := res.preview(ctx, tbl, w); err != nil {
+				return nil, err
+			}
 			res.applied++
 		default:
 			if err := applyDivergent(ctx, tbl, w, now); err != nil {
@@ -106,6 +111,22 @@ func runDupReapply(ctx context.Context, s *session, a args) (result, error) {
 		}
 	}
 	return res, nil
+}
+
+// preview counts, for --dry-run, a write that would overwrite (or delete)
+// a record the table holds now with another value: one the new primary
+// wrote since the failover, or that an earlier line of the file changes.
+func (r *reapplyResult) preview(ctx context.Context, tbl *client.Table, w reapplyWrite) error {
+	v, err := tbl.Get(ctx, w.hashKey, w.sortKey)
+	switch {
+	case errors.Is(err, client.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("dry run: read %s/%s at line %d: %w", w.hashKey, w.sortKey, w.line, err)
+	case w.del || !bytes.Equal(v, w.value):
+		r.overwrites++
+	}
+	return nil
 }
 
 // applyDivergent writes w once.
@@ -203,6 +224,7 @@ type reapplyResult struct {
 	table, file              string
 	entries, mutations       int
 	applied, expired, before int
+	overwrites               int // --dry-run: records held now with another value
 	dryRun                   bool
 }
 
@@ -223,15 +245,17 @@ func (r reapplyResult) stopped(w reapplyWrite, err error) error {
 }
 
 func (r reapplyResult) human(w io.Writer) error {
-	verb := "re-applied"
+	verb, over := "re-applied", ""
 	if r.dryRun {
 		verb = "would re-apply (dry run, nothing written)"
+		over = fmt.Sprintf("; %d would overwrite or delete a record the table holds now with another value", r.overwrites)
 	}
-	return line(w, fmt.Sprintf("%s %d of %s (%s) of %s to table %s; skipped %d expired, %d before --from",
-		verb, r.applied, plural(r.mutations, "write"), plural(r.entries, "line"), r.file, r.table, r.expired, r.before))
+	return line(w, fmt.Sprintf("%s %d of %s (%s) of %s to table %s; skipped %d expired, %d before --from%s",
+		verb, r.applied, plural(r.mutations, "write"), plural(r.entries, "line"), r.file, r.table, r.expired, r.before, over))
 }
 
 func (r reapplyResult) json() any {
 	return map[string]any{"ok": true, "table": r.table, "file": r.file, "lines": r.entries, "writes": r.mutations,
-		"applied": r.applied, "skipped_expired": r.expired, "skipped_before_from": r.before, "dry_run": r.dryRun}
+		"applied": r.applied, "skipped_expired": r.expired, "skipped_before_from": r.before, "dry_run": r.dryRun,
+		"would_overwrite": r.overwrites}
 }

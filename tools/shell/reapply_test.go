@@ -113,7 +113,9 @@ func TestReapplyAfterResync(t *testing.T) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q, want %q", c.cmd, code, stdout, stderr, c.want)
 		}
 	}
-	if out := mustShell(t, "--addr", w, "-e", "dup reapply t "+rs.File+" --dry-run"); !strings.HasPrefix(out, "would re-apply (dry run, nothing written) 5 of 5 writes (5 lines)") {
+	sdkSet(t, west.Addrs(), "t", "d4", "west") // the new primary changed d4 since
+	if out := mustShell(t, "--addr", w, "-e", "dup reapply t "+rs.File+" --dry-run"); !strings.HasPrefix(out, "would re-apply (dry run, nothing written) 5 of 5 writes (5 lines)") ||
+		!strings.HasSuffix(out, "; 1 would overwrite or delete a record the table holds now with another value\n") {
 		t.Fatalf("dry run: %q", out)
 	}
 	if _, err := sdkGet(t, west.Addrs(), "t", "d0", "s"); !errors.Is(err, client.ErrNotFound) {
