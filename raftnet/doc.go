@@ -23,7 +23,11 @@
 // Dead peers are noticed at once. PeerWatch holds an idle connection to
 // every peer; when it ends and a new one is refused, the peer's process is
 // gone, and followers of the groups it led elect after the lease timeout
-// instead of the failure-detection timeout (peerwatch.go).
+// instead of the failure-detection timeout (peerwatch.go). The
+// VoteTransport under every group makes that election take one round: a
+// vote lost to a connection pooled to a dead process is resent, and a
+// voter still naming the dead leader answers on the merits of the log once
+// its own lease has passed (votes.go; the turns are replica.Elections').
 //
 // New groups elect at once. ProbeGroup asks a peer whether it has a group
 // open; the Campaigner of a group's designated member starts the first

@@ -169,7 +169,7 @@ func (h *HeartbeatHub) Transport(group uint64, nt *raft.NetworkTransport, addrs 
 	if _, ok := h.groups[group]; ok {
 		return nil, fmt.Errorf("heartbeat hub: group %d: %w", group, ErrGroupExists)
 	}
-	t := &HeartbeatTransport{NetworkTransport: nt, hub: h, group: group, addrs: addrs}
+	t := &HeartbeatTransport{VoteTransport: NewVoteTransport(nt), hub: h, group: group, addrs: addrs}
 	h.groups[group] = t
 	return t, nil
 }

@@ -9,13 +9,13 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// HeartbeatTransport is a group's raft transport: its NetworkTransport for
-// everything but heartbeats, which go through the node's HeartbeatHub.
+// HeartbeatTransport is a group's raft transport: its NetworkTransport (as
+// a VoteTransport) for everything but heartbeats, which go through the node's HeartbeatHub.
 // Embedding forwards every optional interface the NetworkTransport has
 // (raft.WithClose, raft.WithPreVote): raft checks for them by type
 // assertion, and a wrapper without them would silently turn off pre-vote.
 type HeartbeatTransport struct {
-	*raft.NetworkTransport
+	*VoteTransport
 	hub   *HeartbeatHub
 	group uint64
 	addrs raft.ServerAddressProvider
@@ -100,5 +100,5 @@ func (t *HeartbeatTransport) SetHeartbeatHandler(cb func(raft.RPC)) {
 // Close leaves the hub and closes the NetworkTransport; it is idempotent.
 func (t *HeartbeatTransport) Close() error {
 	t.closeOnce.Do(func() { t.hub.unregister(t) })
-	return t.NetworkTransport.Close()
+	return t.VoteTransport.Close()
 }

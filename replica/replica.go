@@ -112,9 +112,9 @@ func (r *Replica) start() error {
 		return err
 	}
 	nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl, ServerAddressProvider: r.cfg.Addresses,
+		Stream: sl, MaxPool: raftnet.PoolSize, Timeout: 10 * time.Second, Logger: hl, ServerAddressProvider: r.cfg.Addresses,
 	})
-	r.trans = nt
+	r.trans = raftnet.NewVoteTransport(nt)
 	if r.cfg.Heartbeats != nil {
 		if r.trans, err = r.cfg.Heartbeats.Transport(r.cfg.Group, nt, r.cfg.Addresses); err != nil {
 			nt.Close()
@@ -137,6 +137,8 @@ func (r *Replica) start() error {
 	r.elect = NewElections(r.raft, r.cfg.Raft.HeartbeatTimeout, r.cfg.Raft.LeaderLeaseTimeout, r.lg)
 	r.leaderCh = make(chan struct{})
 	r.elect.WatchLeader(r.done, r.leaderChanged)
+	r.elect.Identify(r.cfg.NodeID, r.cfg.Group)
+	r.trans.SetVoteGate(r.elect)
 	if r.cfg.Campaign {
 		c := raftnet.Campaigner{Raft: r.raft, Elect: r.elect.Campaign, Mux: r.cfg.Mux, Group: r.cfg.Group, NodeID: r.cfg.NodeID, Addresses: r.cfg.Addresses, Logger: r.lg}
 		go c.Run(r.done)
@@ -145,10 +147,11 @@ func (r *Replica) start() error {
 }
 
 // groupTransport is what a replica needs of its raft transport: a
-// NetworkTransport, or a raftnet.HeartbeatTransport around one.
+// raftnet.VoteTransport, or a raftnet.HeartbeatTransport around one.
 type groupTransport interface {
 	raft.Transport
 	raft.WithClose
+	SetVoteGate(raftnet.VoteGate)
 }
 
 var _ groupTransport = (*raftnet.HeartbeatTransport)(nil)

@@ -34,7 +34,7 @@ type metaGroup struct {
 	glog  *logdb.GroupLog
 	snaps raft.SnapshotStore
 	raft  *raft.Raft
-	trans *raft.NetworkTransport
+	trans *raftnet.VoteTransport
 	lg    *zap.Logger
 
 	// openCommit is raft's commit index right after opening: on a
@@ -66,9 +66,9 @@ func openMetaGroup(cfg Config, peers []Peer, book *addressBook, mux *raftnet.Mux
 		return nil, err
 	}
 	m := &metaGroup{fsm: newMetaFSM(lg), glog: glog, snaps: snaps, lg: lg}
-	m.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: sl, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl, ServerAddressProvider: book,
-	})
+	m.trans = raftnet.NewVoteTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: sl, MaxPool: raftnet.PoolSize, Timeout: 10 * time.Second, Logger: hl, ServerAddressProvider: book,
+	}))
 	timing := metaTiming(cfg.Raft)
 	rc := timing.RaftConfig(cfg.NodeID, hl)
 	rc.SnapshotThreshold = 1024
@@ -86,6 +86,8 @@ func openMetaGroup(cfg Config, peers []Peer, book *addressBook, mux *raftnet.Mux
 	}
 	m.openCommit, m.openedAt = m.raft.CommitIndex(), time.Now()
 	m.elect = replica.NewElections(m.raft, timing.HeartbeatTimeout, timing.LeaderLeaseTimeout, lg)
+	m.elect.Identify(cfg.NodeID, metaGroupID)
+	m.trans.SetVoteGate(m.elect)
 	m.done = make(chan struct{})
 	// A new leader is worth a look at readiness at once (reconcileLoop).
 	m.elect.WatchLeader(m.done, func(id string) {
