@@ -40,62 +40,70 @@ const maxReadEntries = 4096
 // applied here, up to maxBytes of commands; upTo is the last decree looked
 // at (entries without mutations are skipped but count as shipped).
 func (r *Replica) ReadLog(from uint64, maxBytes int) (entries []WalEntry, upTo uint64, err error) {
+	lb, err := r.ReadLogBatch(from, maxBytes)
+	return lb.Entries, lb.UpTo, err
+}
+
+// LogBatch is a read of the partition's log for duplication.
+type LogBatch struct {
+	Entries []WalEntry
+	// UpTo is the last decree looked at.
+	UpTo uint64
+	// ReplicatedMs is the highest replicated time (unix ms, 0 none) the
+	// applied shipped entries in the range established: once a remote
+	// applied through UpTo, every write this partition's own source
+	// acknowledged before it is there too (a chain's time).
+	ReplicatedMs uint64
+}
+
+// ReadLogBatch is ReadLog that also says the replicated time the range
+// carries. Each entry ships exactly the mutations the FSM applied from it:
+// client mutations the fence did not refuse, and shipped ones (this
+// partition follows another cluster's) it did not skip (dupchain.go).
+func (r *Replica) ReadLogBatch(from uint64, maxBytes int) (LogBatch, error) {
 	applied := r.Applied()
-	upTo = from - 1
+	lb := LogBatch{UpTo: from - 1}
 	if from > applied {
-		return nil, upTo, nil
+		return lb, nil
 	}
 	first, _ := r.glog.FirstIndex()
 	ds := r.fsm.dupState()
 	trusted := ds.trustedFrom
-	if first == 0 || from < first || from < trusted {
-		return nil, upTo, fmt.Errorf("%w: decree %d wanted, log starts at %d (trusted from %d)", ErrLogGone, from, first, trusted)
+	if first == 0 || from < first || from < trusted || from < ds.skips.from {
+		return lb, fmt.Errorf("%w: decree %d wanted, log starts at %d (trusted from %d, skip records from %d)", ErrLogGone, from, first, trusted, ds.skips.from)
 	}
 	size := 0
 	var l raft.Log
-	for i := from; i <= applied && size < maxBytes && len(entries) < maxReadEntries; i++ {
+	for i := from; i <= applied && size < maxBytes && len(lb.Entries) < maxReadEntries; i++ {
 		if err := r.glog.GetLog(i, &l); err != nil {
 			if errors.Is(err, raft.ErrLogNotFound) {
-				return nil, from - 1, fmt.Errorf("%w: decree %d compacted meanwhile", ErrLogGone, i)
+				return LogBatch{UpTo: from - 1}, fmt.Errorf("%w: decree %d compacted meanwhile", ErrLogGone, i)
 			}
-			return nil, from - 1, err
+			return LogBatch{UpTo: from - 1}, err
 		}
-		upTo = i
-		if l.Type != raft.LogCommand || ds.fenced(i) {
-			continue // a fenced partition's refused writes never applied
+		lb.UpTo = i
+		if l.Type != raft.LogCommand {
+			continue
 		}
-		if cmd := shippable(l.Data); cmd != nil {
-			entries = append(entries, WalEntry{Decree: i, Command: cmd, AppendedAt: l.AppendedAt})
+		if isMutation(l.Data) { // the common entry, shipped as it is
+			if !ds.fenced(i) {
+				lb.Entries = append(lb.Entries, WalEntry{Decree: i, Command: l.Data, AppendedAt: l.AppendedAt})
+				size += len(l.Data)
+			}
+			continue
+		}
+		muts, atMs, err := appliedMutations(l.Data, i, ds)
+		if err != nil {
+			return LogBatch{UpTo: from - 1}, fmt.Errorf("decree %d: %w", i, err)
+		}
+		lb.ReplicatedMs = max(lb.ReplicatedMs, atMs)
+		if len(muts) > 0 {
+			cmd := encodeCommand(muts)
+			lb.Entries = append(lb.Entries, WalEntry{Decree: i, Command: cmd, AppendedAt: l.AppendedAt})
 			size += len(cmd)
 		}
 	}
-	return entries, upTo, nil
-}
-
-// shippable returns the client mutations of a raft command as one mutation
-// command (a batched entry's mutations, in order, were committed together),
-// or nil when it carries none.
-func shippable(data []byte) []byte {
-	if isMutation(data) {
-		return data
-	}
-	if len(data) < 2 || data[1] != commandKindBatch {
-		return nil
-	}
-	c, err := decode(data)
-	if err != nil {
-		return nil
-	}
-	var muts []Mutation
-	for _, sub := range c.Batch {
-		if sub.Kind == commandKindMutation {
-			muts = append(muts, sub.Mutations...)
-		}
-	}
-	if len(muts) == 0 {
-		return nil
-	}
-	return encodeCommand(muts)
+	return lb, nil
 }
 
 // WaitDecree waits until decree d is applied or timeout passes; it returns

@@ -43,6 +43,9 @@ type dupState struct {
 	// unfollowed: a promote ended following; shipped entries are ignored
 	// until a follow step (fence.go).
 	unfollowed bool
+	// skips records the entries of which the FSM skipped shipped parts
+	// (dupchain.go).
+	skips skipLog
 }
 
 func (s *dataStore) loadDupState() (dupState, error) {
@@ -77,6 +80,13 @@ func (s *dataStore) loadDupState() (dupState, error) {
 			return err
 		} else if ok && len(v) == 8 {
 			ds.trustedFrom = binary.BigEndian.Uint64(v)
+		}
+		if v, ok, err = db.GetMeta(skipsKey); err != nil {
+			return err
+		} else if ok {
+			if ds.skips, err = decodeSkipLog(v); err != nil {
+				return err
+			}
 		}
 		v, ok, err = db.GetMeta(confirmedKey)
 		if err != nil || !ok {

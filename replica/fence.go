@@ -151,5 +151,7 @@ func (r *Replica) Unfollow(ctx context.Context) (uint64, time.Time, error) {
 // base writes over the source's: the fence and unfollow state and the
 // replicated time belong to the source's own log and role.
 func foreignResets() map[string][]byte {
-	return map[string][]byte{string(fenceKey): make([]byte, 16), string(unfollowedKey): {0}, string(replicatedKey): u64(0)}
+	// The source's skip records name decrees of its log, not this one's.
+	return map[string][]byte{string(fenceKey): make([]byte, 16), string(unfollowedKey): {0}, string(replicatedKey): u64(0),
+		string(skipsKey): skipLog{}.encode()}
 }

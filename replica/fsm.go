@@ -100,6 +100,7 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 	from := a.Applied()
 	st := a.dupState()
 	b := batchState{src: st.source, confirmed: st.confirmed, replicatedMs: st.replicatedMs, fencedAt: st.fencedAt, unfencedAt: st.unfencedAt, unfollowed: st.unfollowed}
+	skips := st.skips
 	last := from
 	for i, l := range logs {
 		results[i] = l.Index
@@ -115,21 +116,24 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 			a.lg.Fatal("undecodable committed command", zap.Uint64("decree", l.Index), zap.Error(err))
 		}
 		b.index = l.Index
-		if b.add(cmd, a.lg) {
+		if b.addLogged(cmd, a.lg) {
 			results[i] = fmt.Errorf("%w (fenced at decree %d)", ErrFenced, b.fencedAt)
 		}
 	}
 	if last == from {
 		return results
 	}
+	if len(b.skips) > 0 {
+		skips = skips.with(b.skips)
+	}
 	// gofail: var fsmBeforeApply struct{}
-	err := a.store.with(func(db *rocksdb.DB) error { return writeBatch(db, b, st, last) })
+	err := a.store.with(func(db *rocksdb.DB) error { return writeBatch(db, b, st, last, skips) })
 	if err != nil {
 		a.lg.Fatal("apply to rocksdb failed", zap.Uint64("decree", last), zap.Error(err))
 	}
 	// gofail: var fsmAfterApply struct{}
 	a.setDupState(dupState{source: b.src, confirmed: b.confirmed, trustedFrom: st.trustedFrom, replicatedMs: b.replicatedMs,
-		fencedAt: b.fencedAt, unfencedAt: b.unfencedAt, unfollowed: b.unfollowed})
+		fencedAt: b.fencedAt, unfencedAt: b.unfencedAt, unfollowed: b.unfollowed, skips: skips})
 	a.advance(last)
 	if b.confirmedChanged && a.onConfirmed != nil {
 		a.onConfirmed()
@@ -151,6 +155,11 @@ type batchState struct {
 	fencedAt, unfencedAt uint64
 	srcReset             bool
 	unfollowed           bool
+	// skipped is set when add skipped a shipped entry (or a whole
+	// Duplicated command after a promote); skips are the records the
+	// batch adds for such entries (dupchain.go).
+	skipped bool
+	skips   []skipRecord
 }
 
 // add adds one command to the batch; it reports whether client mutations
@@ -165,10 +174,12 @@ func (b *batchState) add(cmd command, lg *zap.Logger) (refused bool) {
 		b.muts = append(b.muts, cmd.Mutations...)
 	case commandKindDuplicated:
 		if b.unfollowed {
+			b.skipped = b.skipped || len(cmd.Duplicated) > 0
 			return false // promoted: shipped entries no longer apply
 		}
 		for _, e := range cmd.Duplicated {
 			if e.SourceDecree <= b.src {
+				b.skipped = true
 				continue // already applied: a re-shipped batch changes nothing
 			}
 			muts, _ := decodeCommand(e.Command)
@@ -213,8 +224,11 @@ func (b *batchState) setConfirmed(id string, d uint64, keep bool) {
 	}
 }
 
-func writeBatch(db *rocksdb.DB, b batchState, prev dupState, decree uint64) error {
+func writeBatch(db *rocksdb.DB, b batchState, prev dupState, decree uint64, skips skipLog) error {
 	meta := map[string][]byte{}
+	if len(b.skips) > 0 {
+		meta[string(skipsKey)] = skips.encode()
+	}
 	if b.src != prev.source || b.srcReset {
 		meta[string(sourceDecreeKey)] = u64(b.src)
 	}
