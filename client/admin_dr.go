@@ -73,6 +73,8 @@ func drError(st *status.Status) error {
 			return e
 		case tandempb.ReasonDupRefused:
 			return fmt.Errorf("%w: %s", ErrDupRefused, st.Message())
+		case tandempb.ReasonDupCycle:
+			return fmt.Errorf("%w: %s", ErrDupCycle, st.Message())
 		}
 	}
 	return nil

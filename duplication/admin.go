@@ -125,6 +125,9 @@ func (n *Node) createFollower(ctx context.Context, t Table, d Info, seedURL stri
 		st, _ := status.FromError(err)
 		switch st.Code() {
 		case codes.AlreadyExists:
+			if tpb.HasReason(st, tpb.ReasonDupCycle) {
+				return "", fmt.Errorf("%w: %s", ErrCycle, strings.TrimPrefix(st.Message(), ErrCycle.Error()+": "))
+			}
 			return "", fmt.Errorf("%w: %s", ErrRemoteConflict, st.Message())
 		case codes.Unavailable, codes.DeadlineExceeded:
 			return "", fmt.Errorf("%w: no answer from %s within %s: %s", ErrRemoteUnreachable, d.RemoteAddr, remoteTimeout(ctx).Round(time.Second), st.Message())
@@ -211,7 +214,7 @@ func (n *Node) List(ctx context.Context, table string) []*tpb.DuplicationInfo {
 			out = append(out, n.failedOverInfo(p))
 		}
 	}
-	return out
+	return append(out, n.incomingRows(table)...)
 }
 
 // Show describes duplication id of table with every partition's progress.
@@ -220,6 +223,9 @@ func (n *Node) Show(ctx context.Context, table, id string) (*tpb.ShowDuplication
 	if err != nil {
 		if p, ok := n.promotion(table); ok && p.DupID == id {
 			return &tpb.ShowDuplicationResponse{Duplication: n.failedOverInfo(p)}, nil
+		}
+		if f, ok := n.follower(table); ok && f.DupID == id {
+			return &tpb.ShowDuplicationResponse{Duplication: n.incomingInfo(f)}, nil
 		}
 		return nil, err
 	}

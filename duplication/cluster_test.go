@@ -313,6 +313,9 @@ func (a *testAdmin) CreateFollowerTable(_ context.Context, spec *tpb.FollowerSpe
 	switch {
 	case following && f.DupID == spec.DupId:
 	case exists:
+		if err := a.c.node.CheckCycle(context.Background(), spec.Table, spec.SourceCluster); err != nil {
+			return nil, cycleStatus(err)
+		}
 		return nil, status.Errorf(codes.AlreadyExists, "cluster %s already has a table %q", a.c.name, spec.Table)
 	default:
 		a.c.meta.change(func(m *testMeta) {

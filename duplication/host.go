@@ -31,6 +31,9 @@ type SourceReplica interface {
 	Checkpoint(ctx context.Context, p checkpoint.Purpose) (*checkpoint.Manifest, error)
 	Catalog() *checkpoint.Catalog
 	ReadLog(from uint64, maxBytes int) ([]replica.WalEntry, uint64, error)
+	// ReadLogBatch is ReadLog with the replicated time the shipped
+	// entries in the range carry (a chain's middle ships its source's).
+	ReadLogBatch(from uint64, maxBytes int) (replica.LogBatch, error)
 	WaitDecree(ctx context.Context, d uint64, timeout time.Duration) uint64
 	EntryTime(d uint64) (time.Time, bool)
 	Confirmed() map[string]uint64

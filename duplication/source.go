@@ -263,7 +263,7 @@ func (s *Source) readLog(r SourceReplica, req *tpb.PullRequest, pr *progress, st
 	if maxBytes <= 0 || maxBytes > maxPullBytes {
 		maxBytes = maxPullBytes
 	}
-	entries, upTo, err := r.ReadLog(req.From, maxBytes)
+	lb, err := r.ReadLogBatch(req.From, maxBytes)
 	if errors.Is(err, replica.ErrLogGone) {
 		s.lg.Warn("duplication needs log that is gone", zap.String("dup", req.DupId), zap.Uint32("partition", req.Partition), zap.Error(err))
 		return &tpb.PullResponse{LogGone: true, GoneReason: err.Error(), SourceDecree: r.Applied()}, nil
@@ -271,13 +271,37 @@ func (s *Source) readLog(r SourceReplica, req *tpb.PullRequest, pr *progress, st
 	if err != nil {
 		return nil, s.cfg.ToStatus(err)
 	}
-	resp := &tpb.PullResponse{SourceDecree: r.Applied(), UpTo: upTo, SourceTimeUnixMs: sourceTime(r, st, upTo)}
-	for _, e := range entries {
+	resp := &tpb.PullResponse{SourceDecree: r.Applied(), UpTo: lb.UpTo, SourceTimeUnixMs: s.answerTime(r, req.Table, st, lb)}
+	for _, e := range lb.Entries {
 		resp.Entries = append(resp.Entries, &tpb.WalEntry{Decree: e.Decree, Command: e.Command, AppendedAtUnixMs: e.AppendedAt.UnixMilli()})
 	}
 	s.mu.Lock()
-	pr.shipped += uint64(len(entries))
+	pr.shipped += uint64(len(lb.Entries))
 	s.mu.Unlock()
-	s.met.shipped.WithLabelValues(req.DupId, req.Table).Add(float64(len(entries)))
+	s.met.shipped.WithLabelValues(req.DupId, req.Table).Add(float64(len(lb.Entries)))
 	return resp, nil
+}
+
+// answerTime is the replicated time an answer establishes. A table that
+// follows another cluster's (the middle of a chain) takes no writes of its
+// own: what its remote can claim is its own source's time, carried by the
+// shipped entries in the range (sound: every write acknowledged on the
+// head before it is applied here through the entry, so at the remote once
+// it applied through UpTo). A primary's is its stamp.
+func (s *Source) answerTime(r SourceReplica, table string, st stamp, lb replica.LogBatch) int64 {
+	if s.following(table) {
+		return int64(lb.ReplicatedMs)
+	}
+	return sourceTime(r, st, lb.UpTo)
+}
+
+// following reports whether this cluster's table follows a duplication
+// from another cluster.
+func (s *Source) following(table string) bool {
+	for _, f := range s.cfg.Meta.Followers() {
+		if f.Table == table {
+			return true
+		}
+	}
+	return false
 }

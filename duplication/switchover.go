@@ -93,11 +93,19 @@ func (n *Node) switchoverReady(ctx context.Context, d Info) error {
 	}
 	for _, o := range n.cfg.Meta.Duplications() {
 		if o.Table == d.Table && o.ID != d.ID {
-			// The table would become a follower, and a follower does not
-			// ship onward (no chains yet): the other remote would starve.
+			// The table would become a follower feeding the other remote:
+			// a chain would work (followers ship onward), but a switch
+			// back from there is refused; kept simple: remove it first.
 			return fmt.Errorf("%w: table %q also duplicates to %s (duplication %s); remove it first: a switched-over table cannot feed it",
 				ErrRefused, d.Table, o.RemoteAddr, o.ID)
 		}
+	}
+	if f, ok := n.follower(d.Table); ok {
+		return fmt.Errorf("%w: table %q is itself the follower of duplication %s from cluster %s (the middle of a chain); switch over from the head of the chain",
+			ErrRefused, d.Table, f.DupID, f.SourceCluster)
+	}
+	if err := n.onwardRefusal(ctx, d); err != nil {
+		return err
 	}
 	for _, st := range n.Status(ctx, d) {
 		if partitionStateOf(&tpb.FollowerReport{State: st.State, StateCode: st.StateCode}) != PartitionLog {

@@ -84,6 +84,8 @@ func drStatus(err error) (error, bool) {
 			st = d
 		}
 		return st.Err(), true
+	case errors.Is(err, duplication.ErrCycle):
+		return withReason(codes.AlreadyExists, err.Error(), tpb.ReasonDupCycle), true
 	case errors.Is(err, duplication.ErrFailedOver):
 		return withReason(codes.FailedPrecondition, err.Error(), tpb.ReasonFailedOver), true
 	case errors.Is(err, duplication.ErrRefused):
@@ -114,14 +116,11 @@ func (a *adminService) CheckFollower(ctx context.Context, req *tpb.DuplicationRe
 }
 
 // cycleRefusal refuses a follower table that would close a cycle: this
-// cluster's table duplicates to the cluster asking already. Only a
-// switchover reverses a duplication.
-func (n *Node) cycleRefusal(t *TableMeta, spec *tpb.FollowerSpec) error {
-	for _, d := range n.meta.dups(t.Name) {
-		if d.RemoteCluster != "" && d.RemoteCluster == spec.SourceCluster {
-			return status.Errorf(codes.AlreadyExists, "cycle: table %q of cluster %s duplicates to cluster %s already (duplication %s); a table cannot duplicate back into its own source (dup switchover reverses a duplication)",
-				t.Name, n.cfg.Cluster, d.RemoteCluster, d.ID)
-		}
+// cluster's table reaches the cluster asking already, directly or along a
+// chain (duplication.CheckCycle). Only a switchover reverses a duplication.
+func (n *Node) cycleRefusal(ctx context.Context, t *TableMeta, spec *tpb.FollowerSpec) error {
+	if err := n.dup.CheckCycle(ctx, t.Name, spec.SourceCluster); err != nil {
+		return toStatus(err)
 	}
 	return nil
 }

@@ -25,9 +25,8 @@ func (a *adminService) AddDuplication(ctx context.Context, req *tpb.AddDuplicati
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if t.Follower != nil {
-		return nil, toStatus(fmt.Errorf("%w: table %q is itself the follower of duplication %s; chained duplication is not supported", ErrInvalidArgument, t.Name, t.Follower.DupID))
-	}
+	// A follower table may duplicate onward (a chain): its source side
+	// ships what it applied of the shipped entries (duplication/chain.go).
 	if err := duplication.CheckRemoteAddr(req.RemoteAddr); err != nil {
 		return nil, toStatus(err)
 	}
@@ -47,7 +46,10 @@ func (a *adminService) CreateFollowerTable(ctx context.Context, spec *tpb.Follow
 		return nil, toStatus(fmt.Errorf("%w: follower spec needs a duplication id and source addresses", ErrInvalidArgument))
 	}
 	if t, ok := a.n.table(spec.Table); ok {
-		if err := a.n.cycleRefusal(t, spec); err != nil {
+		if t.Follower != nil && t.Follower.DupID == spec.DupId {
+			return &tpb.CreateFollowerTableResponse{Table: tableInfo(t), Cluster: a.n.cfg.Cluster}, nil
+		}
+		if err := a.n.cycleRefusal(ctx, t, spec); err != nil {
 			return nil, err
 		}
 		if t.Follower == nil || t.Follower.DupID != spec.DupId {
