@@ -125,6 +125,8 @@ func (a *applier) applyBatch(logs []*raft.Log) []interface{} {
 	}
 	if len(b.skips) > 0 {
 		skips = skips.with(b.skips)
+		a.lg.Info("shipped entries skipped: a re-shipped batch", zap.Uint64("decree", b.skips[0].decree),
+			zap.Uint64("source_decree_before", b.skips[0].src), zap.Int("entries", len(b.skips)))
 	}
 	// gofail: var fsmBeforeApply struct{}
 	err := a.store.with(func(db *rocksdb.DB) error { return writeBatch(db, b, st, last, skips) })
