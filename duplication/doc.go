@@ -27,6 +27,8 @@
 // recovery: switchover.go (dup switchover, the partition steps) and
 // promote.go (dup promote, the source's check of a promoted remote);
 // failback: resync.go (dup resync, on the old source) and divergence.go
-// (the divergence file it writes).
+// (the divergence file it writes); chains: chain.go (cycle refusal along a
+// chain, the switchover's check of the remote's onward duplications, the
+// incoming row of dup ls).
 // DESIGN.md says why it is built this way.
 package duplication

@@ -32,7 +32,8 @@ const dupChaosRetainBytes = 16 << 10
 // clusters (the remote's connections to the source blackholed by proxies
 // the source nodes are reached through, their own traffic untouched), and
 // a switchover to the remote and back (dupchaos_dr_test.go), a failover
-// with the source lost and a resync (dupchaos_resync_test.go). Each
+// with the source lost and a resync (dupchaos_resync_test.go), and a chain
+// to a third cluster with a kill -9 of the middle (dupchaos_chain_test.go). Each
 // run ends with tandem-verify saying identical and every acknowledged
 // source write read back on the remote. Waits are on progress (see
 // stallPatience), not on totals of time, so a loaded machine is slower, not
@@ -93,8 +94,9 @@ func dupChaosRun(t *testing.T, seed int64, duration time.Duration) {
 	id := dupAdd(t, src, dst, "t")
 
 	counts := map[dupFault]int{}
+	chain := &chaosChain{} // dupchaos_chain_test.go
 	faults := []dupFault{faultKillSourceLeader, faultKillRemoteLeader, faultRemoteDownLong, faultClusterCut, faultSwitchover}
-	faults = onlyFaults(append(faults, faultFailoverResync)) // dupchaos_resync_test.go
+	faults = onlyFaults(append(faults, faultFailoverResync, faultChain)) // dupchaos_resync_test.go, dupchaos_chain_test.go
 	end := time.Now().Add(duration)
 	for i := 0; time.Now().Before(end); i++ {
 		f := faults[rng.Intn(len(faults))]
@@ -104,11 +106,15 @@ func dupChaosRun(t *testing.T, seed int64, duration time.Duration) {
 		counts[f]++
 		r.setStep("fault %d: %s (acked so far %d)", i, f, w.count())
 		r.note("fault %d: %s", i, f)
-		if f == faultSwitchover {
+		chain.before(r, f)
+		switch f {
+		case faultSwitchover:
 			id = r.switchoverAndBack(id, w, src, dst, c, rng)
-		} else if f == faultFailoverResync {
+		case faultFailoverResync:
 			id = r.failoverAndResync(id, w, src, dst, rng)
-		} else {
+		case faultChain:
+			chain.inject(r, w, rng)
+		default:
 			r.inject(f, w, src, dst, c, front, rng)
 		}
 		// Let the duplication make progress between faults.
@@ -123,6 +129,7 @@ func dupChaosRun(t *testing.T, seed int64, duration time.Duration) {
 	out := r.waitIdentical("t")
 	r.setStep("reading %d acknowledged writes on the remote", len(acked))
 	r.require("every acknowledged source write on the remote", verifyAckedOn(openTable(t, dial(t, dst.Addrs()), "t"), acked))
+	chainOut := chain.verify(r)
 	// The remote fetched a new base because the log it needed was gone:
 	// the source says so in its logs each time.
 	gone := countInLogs(t, src, "duplication needs log that is gone")
@@ -133,8 +140,8 @@ func dupChaosRun(t *testing.T, seed int64, duration time.Duration) {
 	if show, err := src.Shell("dup show t " + id); err == nil {
 		t.Logf("dup show t %s:\n%s", id, show)
 	}
-	t.Logf("DUPCHAOS seed=%d faults=%v acked_writes=%d log_gone_answers=%d verify=%q: identical, no acknowledged write missing",
-		seed, counts, len(acked), gone, lastLine(out))
+	t.Logf("DUPCHAOS seed=%d faults=%v acked_writes=%d log_gone_answers=%d verify=%q chain_verify=%q: identical, no acknowledged write missing",
+		seed, counts, len(acked), gone, lastLine(out), chainOut)
 }
 
 // inject applies fault f, holds it while the writers go on, and heals it.
