@@ -161,8 +161,8 @@ type dupShowResult struct {
 
 func (r dupShowResult) human(w io.Writer) error {
 	d := r.resp.GetDuplication()
-	if err := line(w, fmt.Sprintf("duplication %s: table %s to %s, state %s, max lag %s, %s",
-		d.GetId(), d.GetTable(), remoteText(d), dash(d.GetState()), lagText(d.GetMaxLagDecrees(), d.GetMaxLagSeconds()),
+	if err := line(w, fmt.Sprintf("duplication %s: table %s %s %s, state %s, max lag %s, %s",
+		d.GetId(), d.GetTable(), direction(d), remoteText(d), dash(d.GetState()), lagText(d.GetMaxLagDecrees(), d.GetMaxLagSeconds()),
 		replicatedText(d.GetReplicatedTimeUnixMs(), d.GetReplicatedAgeSeconds()))); err != nil {
 		return err
 	}
