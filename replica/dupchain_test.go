@@ -64,10 +64,15 @@ func TestOnwardShippingSkipsWhatTheFSMSkipped(t *testing.T) {
 		t.Fatalf("after reopen shipped onward %s, want %s", got, want)
 	}
 	late := []*raft.Log{{Index: 6, Type: raft.LogCommand, Data: encodeDupStep(stepUnfollow, 0)},
-		dupLog(7, 10, 400, DupEntry{SourceDecree: 10, Command: put("late", "z")})}
+		dupLog(7, 10, 400, DupEntry{SourceDecree: 10, Command: put("late", "z")}), dupLog(8, 10, 500)}
 	ap.applyBatch(late)
 	if got := shipped(t, ap, late); len(got) != 0 {
 		t.Fatalf("entries ignored after the unfollow shipped onward: %v", got)
+	}
+	for _, l := range late[1:] {
+		if _, atMs, _ := appliedMutations(l.Data, l.Index, ap.dupState()); atMs != 0 {
+			t.Fatalf("entry %d ignored after the unfollow carries replicated time %d onward", l.Index, atMs)
+		}
 	}
 	st.close()
 	// A base taken of this partition (for the next cluster in the chain)

@@ -176,8 +176,8 @@ func (b *batchState) add(cmd command, lg *zap.Logger) (refused bool) {
 		b.muts = append(b.muts, cmd.Mutations...)
 	case commandKindDuplicated:
 		if b.unfollowed {
-			b.skipped = b.skipped || len(cmd.Duplicated) > 0
-			return false // promoted: shipped entries no longer apply
+			b.skipped = true // recorded, so ReadLog ships none of it nor its time
+			return false     // promoted: shipped entries no longer apply
 		}
 		for _, e := range cmd.Duplicated {
 			if e.SourceDecree <= b.src {
