@@ -11,10 +11,12 @@ import (
 	"github.com/tandem-kv/tandem/client"
 )
 
-// hotWriter overwrites a few keys again and again (one writer, so each
-// key's values come in order): a batch a chain's middle re-ships onward
-// after it skipped it would put an old value back on the last cluster,
-// which tandem-verify then finds. Unique-key writers cannot show that.
+// hotWriter overwrites each key 20 times in a row, then moves on to the
+// next (one writer, so each key's values come in order): a batch a chain's
+// middle re-shipped onward after it skipped it would put an old value back
+// on the last cluster, where no later write of the key corrects it, and
+// tandem-verify finds it. Unique-key writers cannot show that, nor keys
+// overwritten for ever.
 type hotWriter struct {
 	tbl  *client.Table
 	stop chan struct{}
@@ -34,7 +36,7 @@ func startHotWriter(tbl *client.Table) *hotWriter {
 			default:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if h.tbl.Set(ctx, []byte("hot"), []byte(fmt.Sprintf("k%02d", i%16)), []byte(fmt.Sprintf("v%07d", i))) == nil {
+			if h.tbl.Set(ctx, []byte(fmt.Sprintf("hot%d", i/20%7)), []byte(fmt.Sprintf("k%06d", i/20)), []byte(fmt.Sprintf("v%07d", i))) == nil {
 				h.n++
 			}
 			cancel()
