@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"math/rand"
 	"strings"
 	"time"
@@ -29,17 +30,45 @@ type chaosChain struct {
 var keepsChain = map[dupFault]bool{faultChain: true, faultKillSourceLeader: true, faultKillRemoteLeader: true,
 	faultRemoteDownLong: true, faultClusterCut: true}
 
-// before runs before fault f.
-func (ch *chaosChain) before(r *chaosRun, f dupFault) {
+// before runs before fault f: south must have every write acknowledged
+// so far before its duplication goes.
+func (ch *chaosChain) before(r *chaosRun, f dupFault, w *writer) {
 	if ch.south == nil || keepsChain[f] {
 		return
 	}
+	ch.caughtUp(r, w)
 	r.setStep("chain: dup rm %s (remote → south) before %s", ch.id, f)
 	_, err := r.dst.Shell("dup rm t " + ch.id)
 	r.require("chain: dup rm of the onward duplication", err)
 	ch.south.Destroy()
 	r.note("chain: onward duplication %s removed before %s", ch.id, f)
 	ch.south, ch.id = nil, ""
+}
+
+// caughtUp waits until south has every write acknowledged when it is
+// called, failing only when what is missing stops changing for
+// stallPatience.
+func (ch *chaosChain) caughtUp(r *chaosRun, w *writer) {
+	w.mu.Lock()
+	acked := maps.Clone(w.acked)
+	w.mu.Unlock()
+	r.setStep("chain: south has the %d writes acknowledged so far", len(acked))
+	tbl := openTable(r.t, dial(r.t, ch.south.Addrs()), "t")
+	var prev string
+	since := time.Now()
+	for {
+		err := verifyAckedOn(tbl, acked)
+		if err == nil {
+			r.note("chain: south had all %d writes acknowledged before its duplication was removed", len(acked))
+			return
+		}
+		if msg := err.Error(); msg != prev {
+			prev, since = msg, time.Now()
+		} else if time.Since(since) > stallPatience {
+			r.require("chain: south has every acknowledged write", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // inject adds south when it is not on, then kills a remote leader (the

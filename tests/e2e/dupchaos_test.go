@@ -106,7 +106,7 @@ func dupChaosRun(t *testing.T, seed int64, duration time.Duration) {
 		counts[f]++
 		r.setStep("fault %d: %s (acked so far %d)", i, f, w.count())
 		r.note("fault %d: %s", i, f)
-		chain.before(r, f)
+		chain.before(r, f, w)
 		switch f {
 		case faultSwitchover:
 			id = r.switchoverAndBack(id, w, src, dst, c, rng)
