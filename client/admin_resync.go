@@ -36,16 +36,41 @@ func (c *Client) Resync(ctx context.Context, table, id string) (*tandempb.Resync
 	defer cancel()
 	resp, err := c.admin.ResyncDuplication(ctx, &tandempb.ResyncRequest{Table: table, DupId: id})
 	if err != nil {
-		if st, ok := status.FromError(err); ok && tandempb.HasReason(st, tandempb.ReasonRemoteUnreachable) {
-			return nil, fmt.Errorf("%w: %w: %s", ErrRemoteUnreachable, ErrUnavailable, st.Message())
-		}
-		notFound := ErrNotFound
-		if st, ok := status.FromError(err); ok && strings.Contains(st.Message(), serverTableNotFound) {
-			notFound = ErrTableNotFound
-		}
-		return nil, c.adminError(ctx, err, notFound)
+		return nil, c.resyncError(ctx, err)
 	}
 	return resp, nil
+}
+
+// ResyncFrom is Resync run on the other side: on the cluster whose table
+// was promoted (dup promote), it makes the old source at oldSourceAddr
+// (any of its nodes) fail back, as dup resync TABLE OLD_SOURCE_ADDR. The
+// duplication is the one the table was promoted from; the answer and the
+// errors are Resync's, plus ErrDupRefused when this cluster's table was
+// not promoted and ErrRemoteUnreachable when the old source does not
+// answer (nothing changed).
+func (c *Client) ResyncFrom(ctx context.Context, table, oldSourceAddr string) (*tandempb.ResyncResponse, error) {
+	if oldSourceAddr == "" {
+		return nil, fmt.Errorf("%w: the old source's address is empty", ErrInvalidArgument)
+	}
+	ctx, cancel := withDefaultTimeout(ctx, switchoverTimeout)
+	defer cancel()
+	resp, err := c.admin.ResyncDuplication(ctx, &tandempb.ResyncRequest{Table: table, OldSourceAddr: oldSourceAddr})
+	if err != nil {
+		return nil, c.resyncError(ctx, err)
+	}
+	return resp, nil
+}
+
+// resyncError maps a resync's status to the SDK's errors.
+func (c *Client) resyncError(ctx context.Context, err error) error {
+	if st, ok := status.FromError(err); ok && tandempb.HasReason(st, tandempb.ReasonRemoteUnreachable) {
+		return fmt.Errorf("%w: %w: %s", ErrRemoteUnreachable, ErrUnavailable, st.Message())
+	}
+	notFound := ErrNotFound
+	if st, ok := status.FromError(err); ok && strings.Contains(st.Message(), serverTableNotFound) {
+		notFound = ErrTableNotFound
+	}
+	return c.adminError(ctx, err, notFound)
 }
 
 // serverTableNotFound is the text of the server's unknown-table error: a

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
 	tpb "github.com/tandem-kv/tandem/proto/tandempb"
@@ -294,4 +297,64 @@ func refusedStatus(err error) error {
 		st = d
 	}
 	return st.Err()
+}
+
+// ResyncFrom runs dup resync TABLE OLD_SOURCE_ADDR on the promoted table's
+// cluster (its meta leader): the duplication is the one the table was
+// promoted from, and the old source at addr runs the resync (Resync), which
+// calls back here (AcceptResync). Refused (ErrRefused) when the table was
+// not promoted; an old source that does not answer is ErrRemoteUnreachable
+// with nothing changed; its own refusals come back as it gave them.
+func (n *Node) ResyncFrom(ctx context.Context, table, addr string) (*tpb.ResyncResponse, error) {
+	p, ok := n.promotion(table)
+	if !ok {
+		return nil, fmt.Errorf("%w: table %q of cluster %s was not promoted (dup promote): there is no old source to fail back", ErrRefused, table, n.cfg.Cluster)
+	}
+	conn, err := n.cfg.Dial(addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrRemoteUnreachable, addr, err)
+	}
+	if !connected(ctx, conn, oldSourceWait) {
+		return nil, fmt.Errorf("%w: the old source at %s does not answer (nothing changed; run dup resync again when it does)", ErrRemoteUnreachable, addr)
+	}
+	n.lg.Info("resync asked of the old source", zap.String("table", table), zap.String("dup", p.DupID), zap.String("old_source", addr))
+	resp, err := tpb.NewAdminClient(conn).ResyncDuplication(ctx, &tpb.ResyncRequest{Table: table, DupId: p.DupID})
+	if err == nil {
+		return resp, nil
+	}
+	if st, _ := status.FromError(err); st.Code() == codes.Unavailable || st.Code() == codes.DeadlineExceeded {
+		return nil, fmt.Errorf("%w: the old source at %s does not answer: %s (nothing changed; run dup resync again when it does)", ErrRemoteUnreachable, addr, st.Message())
+	}
+	return nil, err
+}
+
+// oldSourceWait bounds how long ResyncFrom waits for the old source's
+// node to accept a connection.
+const oldSourceWait = 5 * time.Second
+
+// connected waits at most d until conn is connected. The old source was
+// down (that is why the table was promoted): gRPC backs off from a node it
+// failed to reach, up to minutes, and a call in the backoff fails at once,
+// so a node that is back is dialed again now rather than then.
+func connected(ctx context.Context, conn *grpc.ClientConn, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	conn.Connect()
+	for {
+		s := conn.GetState()
+		switch s {
+		case connectivity.Ready:
+			return true
+		case connectivity.TransientFailure:
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-ctx.Done():
+				return false
+			}
+			conn.ResetConnectBackoff()
+		}
+		if !conn.WaitForStateChange(ctx, s) {
+			return false
+		}
+	}
 }

@@ -29,6 +29,18 @@ func (a *testAdmin) AcceptResync(ctx context.Context, req *tpb.AcceptResyncReque
 	return resp, nil
 }
 
+func (a *testAdmin) ResyncDuplication(ctx context.Context, req *tpb.ResyncRequest) (*tpb.ResyncResponse, error) {
+	resp, err := a.c.node.Resync(ctx, req.Table, req.DupId)
+	if errors.Is(err, ErrRefused) {
+		st, _ := statusWithReason(err, tpb.ReasonDupRefused)
+		return nil, st
+	}
+	if err != nil {
+		return nil, testToStatus(err)
+	}
+	return resp, nil
+}
+
 func (r testRegistry) AcceptResync(_ context.Context, table, fromDup string, d Info) (Info, error) {
 	var out Info
 	var err error
@@ -235,4 +247,41 @@ func TestDivergentEntryKeepsBinaryKeys(t *testing.T) {
 	if txt, b64 := textOrBase64([]byte("u1")); txt != "u1" || b64 != "" {
 		t.Fatalf("text key: %q %q", txt, b64)
 	}
+}
+
+// dup resync TABLE OLD_SOURCE_ADDR on the promoted side (INTERFACE.md's
+// spelling) is refused before a promote, says an old source that does not
+// answer is unreachable with nothing changed, and otherwise has the old
+// source run the resync: it follows the new primary, its divergence saved.
+func TestResyncFromThePromotedSide(t *testing.T) {
+	d := mustNewDupPair(t, 2, clusterOptions{}, clusterOptions{})
+	write(t, d.srcReps[0], 0, 10)
+	d.follow()
+	d.dstReps = d.dst.mustOpenTable("t", 2)
+	waitFor(t, "caught up", d.caughtUp)
+	ctx := context.Background()
+	if _, err := d.dst.node.ResyncFrom(ctx, "t", d.src.addr()); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "not promoted") {
+		t.Fatalf("resync of a table that was not promoted: %v, want ErrRefused", err)
+	}
+	if _, err := d.dst.node.Promote(ctx, "t", true); err != nil {
+		t.Fatal(err)
+	}
+	write(t, d.srcReps[0], 100, 3) // acknowledged by the old source only
+	if _, err := d.dst.node.ResyncFrom(ctx, "t", "127.0.0.1:1"); !errors.Is(err, ErrRemoteUnreachable) {
+		t.Fatalf("resync from an old source that does not answer: %v, want ErrRemoteUnreachable", err)
+	}
+	if _, ok := d.src.meta.follower("t"); ok || len(d.dst.meta.Promotions()) != 1 {
+		t.Fatal("a resync that reached nobody changed something")
+	}
+	resp, err := d.dst.node.ResyncFrom(ctx, "t", d.src.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDivergenceFile(t, resp, map[uint32][]int{0: {100, 101, 102}})
+	if f, ok := d.src.meta.follower("t"); !ok || f.DupID != resp.NewDupId {
+		t.Fatalf("the old source's table follows %+v (%v), want duplication %s", f, ok, resp.NewDupId)
+	}
+	waitFor(t, "the old source identical to the new primary", func() bool {
+		return sameData(d.dstReps[0], d.srcReps[0]) && sameData(d.dstReps[1], d.srcReps[1])
+	})
 }

@@ -5522,7 +5522,12 @@ type ResyncRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
 	// dup_id: the failed-over duplication (this cluster's, to the remote).
-	DupId         string `protobuf:"bytes,2,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	DupId string `protobuf:"bytes,2,opt,name=dup_id,json=dupId,proto3" json:"dup_id,omitempty"`
+	// old_source_addr: run on the promoted table's cluster instead (dup
+	// resync TABLE OLD_SOURCE_ADDR): the old source's address; the
+	// duplication is the one the table was promoted from, and the old
+	// source runs the resync.
+	OldSourceAddr string `protobuf:"bytes,3,opt,name=old_source_addr,json=oldSourceAddr,proto3" json:"old_source_addr,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5567,6 +5572,13 @@ func (x *ResyncRequest) GetTable() string {
 func (x *ResyncRequest) GetDupId() string {
 	if x != nil {
 		return x.DupId
+	}
+	return ""
+}
+
+func (x *ResyncRequest) GetOldSourceAddr() string {
+	if x != nil {
+		return x.OldSourceAddr
 	}
 	return ""
 }
@@ -8749,10 +8761,11 @@ const file_tandem_proto_rawDesc = "" +
 	"\x17replicated_time_unix_ms\x18\x04 \x01(\x03R\x14replicatedTimeUnixMs\x12-\n" +
 	"\x13promoted_at_unix_ms\x18\x05 \x01(\x03R\x10promotedAtUnixMs\x12%\n" +
 	"\x0esource_decrees\x18\x06 \x03(\x04R\rsourceDecrees\"\x17\n" +
-	"\x15CheckFollowerResponse\"<\n" +
+	"\x15CheckFollowerResponse\"d\n" +
 	"\rResyncRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x15\n" +
-	"\x06dup_id\x18\x02 \x01(\tR\x05dupId\"\xe5\x03\n" +
+	"\x06dup_id\x18\x02 \x01(\tR\x05dupId\x12&\n" +
+	"\x0fold_source_addr\x18\x03 \x01(\tR\roldSourceAddr\"\xe5\x03\n" +
 	"\x0eResyncResponse\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1c\n" +
 	"\n" +

@@ -11,24 +11,30 @@ import (
 
 // Failback's shell command (issue 13): dup resync.
 
-// resyncCommand is dup resync, run on the old source.
+// resyncCommand is dup resync: TABLE OLD_SOURCE_ADDR on the promoted
+// table's cluster, or TABLE DUPID on the old source.
 func resyncCommand() *command {
-	return &command{name: "resync", usage: "TABLE DUPID",
-		help: "on the old source, after its remote was promoted (dup promote): save the writes acknowledged here that the new primary never applied " +
-			"to a divergence file, then make TABLE the read-only follower of the new primary (full base transfer); run again to resume",
+	return &command{name: "resync", usage: "TABLE OLD_SOURCE_ADDR|DUPID",
+		help: "fail back after dup promote: on the promoted table's cluster with the old source's address (HOST:PORT of any of its nodes), " +
+			"or on the old source with the failed-over duplication's id. The old source saves the writes it acknowledged that the new primary never applied " +
+			"to a divergence file, then its TABLE becomes the read-only follower of the new primary (full base transfer); run again to resume",
 		minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupResync,
 		change: adminChange("the resync may have started (writes to the table are refused); run it again to finish it", "dup ls $1")}
 }
 
 func runDupResync(ctx context.Context, s *session, a args) (result, error) {
 	if a.arg(1) == "" {
-		return nil, fmt.Errorf("%w: DUPID is empty", errUsage)
+		return nil, fmt.Errorf("%w: OLD_SOURCE_ADDR or DUPID is empty", errUsage)
 	}
 	c, err := s.client(ctx)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.Resync(ctx, a.arg(0), a.arg(1))
+	resync := c.Resync
+	if strings.Contains(a.arg(1), ":") { // an address; duplication ids are numbers
+		resync = c.ResyncFrom
+	}
+	resp, err := resync(ctx, a.arg(0), a.arg(1))
 	if err != nil {
 		return nil, err
 	}
