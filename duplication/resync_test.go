@@ -18,25 +18,23 @@ import (
 // The test clusters' side of a resync, as the server wires it.
 
 func (a *testAdmin) AcceptResync(ctx context.Context, req *tpb.AcceptResyncRequest) (*tpb.AcceptResyncResponse, error) {
-	resp, err := a.c.node.AcceptResync(ctx, req)
-	if errors.Is(err, ErrRefused) {
-		st, _ := statusWithReason(err, tpb.ReasonDupRefused)
-		return nil, st
-	}
-	if err != nil {
-		return nil, testToStatus(err)
-	}
-	return resp, nil
+	return resyncAnswer(a.c.node.AcceptResync(ctx, req))
 }
 
 func (a *testAdmin) ResyncDuplication(ctx context.Context, req *tpb.ResyncRequest) (*tpb.ResyncResponse, error) {
-	resp, err := a.c.node.Resync(ctx, req.Table, req.DupId)
+	return resyncAnswer(a.c.node.Resync(ctx, req.Table, req.DupId))
+}
+
+// resyncAnswer is a node's answer as the server's edge sends it: a refusal
+// with its reason.
+func resyncAnswer[T any](resp T, err error) (T, error) {
+	var none T
 	if errors.Is(err, ErrRefused) {
 		st, _ := statusWithReason(err, tpb.ReasonDupRefused)
-		return nil, st
+		return none, st
 	}
 	if err != nil {
-		return nil, testToStatus(err)
+		return none, testToStatus(err)
 	}
 	return resp, nil
 }

@@ -137,7 +137,7 @@ func (r *chaosRun) writeOnPrimary(w *writer, cl *Cluster, hk string, n int) int 
 	return ok
 }
 
-// accountDivergence checks, like TestResyncAfterFailover, that every
+// accountDivergence checks (TestResyncAfterFailover, the chaos run) that every
 // acknowledged write is on the new primary (tw) or in the divergence file
 // with its value, never both, and that nothing in the file is on the new
 // primary; it returns how many are where.
