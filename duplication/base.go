@@ -35,7 +35,8 @@ func (p *Puller) bootstrap(ctx context.Context) error {
 	}
 	p.setState(PartitionApp)
 	dir := filepath.Join(p.cfg.WorkDir, m.ID)
-	if err := p.download(ctx, src, m, dir); err != nil {
+	b := &baseFetch{src: src, ckpt: m.ID, down: map[string]bool{}}
+	if err := p.download(ctx, b, m, dir); err != nil {
 		return err
 	}
 	if err := p.cfg.Replica.InstallBase(dir, m); err != nil {
@@ -51,13 +52,15 @@ func (p *Puller) bootstrap(ctx context.Context) error {
 	p.clearTransientLocked()
 	p.mu.Unlock()
 	os.RemoveAll(p.cfg.WorkDir)
-	p.lg.Info("duplication base loaded", zap.String("checkpoint", m.ID), zap.Uint64("source_decree", m.Decree), zap.Int64("bytes", m.TotalBytes))
+	p.lg.Info("duplication base loaded", zap.String("checkpoint", m.ID), zap.Uint64("source_decree", m.Decree), zap.Int64("bytes", m.TotalBytes),
+		zap.Int64("remote_bytes", b.remote), zap.Int64("local_bytes", b.local), zap.Int64("peer_bytes", b.peer), zap.Int64("present_bytes", b.present))
 	return nil
 }
 
-// download fetches every file of m into dir, skipping files already there
-// with the right checksum and resuming partial ones.
-func (p *Puller) download(ctx context.Context, src tpb.DuplicationClient, m *checkpoint.Manifest, dir string) error {
+// download puts every file of m into dir, skipping files already there
+// with the right checksum, reusing SST files this cluster holds (reuse.go)
+// and fetching the rest from the remote, resuming partial ones.
+func (p *Puller) download(ctx context.Context, b *baseFetch, m *checkpoint.Manifest, dir string) error {
 	if err := p.keepOnly(m.ID); err != nil {
 		return err
 	}
@@ -69,7 +72,7 @@ func (p *Puller) download(ctx context.Context, src tpb.DuplicationClient, m *che
 	p.baseDecree, p.baseID = m.Decree, m.ID
 	p.mu.Unlock()
 	for _, f := range m.Files {
-		if err := p.fetchFile(ctx, src, m.ID, f, filepath.Join(dir, f.Name)); err != nil {
+		if err := p.obtain(ctx, b, f, filepath.Join(dir, f.Name)); err != nil {
 			return fmt.Errorf("fetch %s of base %s: %w", f.Name, m.ID, err)
 		}
 	}
@@ -96,33 +99,33 @@ func (p *Puller) addDone(n int64) {
 	p.mu.Unlock()
 }
 
-func (p *Puller) fetchFile(ctx context.Context, src tpb.DuplicationClient, ckpt string, f checkpoint.FileInfo, path string) error {
+// fetchFile fetches f from the remote into path, resuming a partial file
+// (obtain removed one that cannot be a prefix of f), and returns the bytes
+// it received.
+func (p *Puller) fetchFile(ctx context.Context, src tpb.DuplicationClient, ckpt string, f checkpoint.FileInfo, path string) (int64, error) {
 	offset := int64(0)
-	if st, err := os.Stat(path); err == nil {
-		switch {
-		case st.Size() == f.Size && fileCRC(path) == f.CRC32C:
-			p.addDone(f.Size)
-			return nil
-		case st.Size() < f.Size:
-			offset = st.Size() // resume after a break
-		default:
-			os.Remove(path)
-		}
+	if st, err := os.Stat(path); err == nil && st.Size() <= f.Size {
+		offset = st.Size() // resume after a break
 	}
 	p.addDone(offset)
 	stream, err := src.FetchFile(ctx, &tpb.FetchFileRequest{DupId: p.cfg.DupID, Table: p.cfg.Table, Partition: p.cfg.Partition,
 		CheckpointId: ckpt, Name: f.Name, Offset: uint64(offset), Report: p.report()})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if err := p.receive(stream, path, offset, f.Size); err != nil {
-		return err
+	err = p.receive(stream, path, offset, f.Size)
+	got := int64(0)
+	if st, serr := os.Stat(path); serr == nil {
+		got = st.Size() - offset
+	}
+	if err != nil {
+		return got, err
 	}
 	if crc := fileCRC(path); crc != f.CRC32C {
 		os.Remove(path)
-		return fmt.Errorf("%w: %s: crc %08x, manifest says %08x; removed, will fetch again", checkpoint.ErrInvalid, f.Name, crc, f.CRC32C)
+		return got, fmt.Errorf("%w: %s: crc %08x, manifest says %08x; removed, will fetch again", checkpoint.ErrInvalid, f.Name, crc, f.CRC32C)
 	}
-	return nil
+	return got, nil
 }
 
 func (p *Puller) receive(stream tpb.Duplication_FetchFileClient, path string, offset, size int64) error {

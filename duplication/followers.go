@@ -11,6 +11,7 @@ import (
 // leading or its table stops being a follower (the duplication removed).
 type followers struct {
 	cfg *Config
+	met *Metrics
 
 	mu      sync.Mutex
 	pullers map[pullerKey]*Puller
@@ -23,8 +24,8 @@ type pullerKey struct {
 	dupID string
 }
 
-func newFollowers(cfg *Config) *followers {
-	return &followers{cfg: cfg, pullers: map[pullerKey]*Puller{}}
+func newFollowers(cfg *Config, met *Metrics) *followers {
+	return &followers{cfg: cfg, met: met, pullers: map[pullerKey]*Puller{}}
 }
 
 // sync starts and stops pullers to match leadership and the metadata.
@@ -76,6 +77,7 @@ func (f *followers) start(k pullerKey, r Replica, t Follower) *Puller {
 		Replica: r, WorkDir: filepath.Join(f.cfg.Replicas.Dir(k.group), "dup-base"),
 		Dial: f.cfg.Dial, NodeID: f.cfg.NodeID, Logger: f.cfg.Logger,
 		SeedURL: t.SeedURL, SeedDecree: seed,
+		Reuse: Reuse{Holder: r, Peers: f.otherNodes, Metrics: f.met},
 	})
 }
 

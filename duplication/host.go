@@ -73,6 +73,7 @@ type SwitchReplica interface {
 type Replica interface {
 	Info() replica.Info
 	IsLeader() bool
+	FileHolder
 	SourceReplica
 	FollowerReplica
 	SwitchReplica

@@ -14,6 +14,9 @@ type Metrics struct {
 	// baseServed counts base file bytes this node's FetchFile sent: what
 	// a remote's base costs the source (none for a seeded duplication).
 	baseServed *prometheus.CounterVec
+	// baseLoaded counts the bytes of bases this node's pullers loaded, by
+	// where they came from: the remote cluster, or reused (reuse.go).
+	baseLoaded *prometheus.CounterVec
 	lagSeconds *prometheus.GaugeVec
 	lagDecrees *prometheus.GaugeVec
 	retained   *prometheus.GaugeVec
@@ -34,6 +37,10 @@ func NewMetrics() *Metrics {
 		baseServed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tandem_duplication_base_served_bytes_total", Help: "Base file bytes this node sent to remote clusters (FetchFile).",
 		}, []string{"dup", "table"}),
+		baseLoaded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tandem_duplication_base_bytes_total",
+			Help: "Base file bytes this node's pullers loaded, by source: remote (fetched from the source cluster), local (hard-linked from the replica's own files), peer (from another node of this cluster).",
+		}, []string{"dup", "table", "source"}),
 		lagSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tandem_duplication_lag_seconds", Help: "Age of the oldest source entry the remote has not confirmed.",
 		}, labels),
@@ -59,7 +66,7 @@ func NewMetrics() *Metrics {
 
 // Collectors lists the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.shipped, m.baseServed, m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes, m.replicated, m.replicatedAge}
+	return []prometheus.Collector{m.shipped, m.baseServed, m.baseLoaded, m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes, m.replicated, m.replicatedAge}
 }
 
 // ResetGauges clears per-partition gauges before a refresh, so partitions
@@ -90,6 +97,7 @@ func (m *Metrics) Observe(dupID, table string, st *tpb.DupPartitionStatus) {
 func (m *Metrics) Forget(dupID string) {
 	m.shipped.DeletePartialMatch(prometheus.Labels{"dup": dupID})
 	m.baseServed.DeletePartialMatch(prometheus.Labels{"dup": dupID})
+	m.baseLoaded.DeletePartialMatch(prometheus.Labels{"dup": dupID})
 	for _, g := range []*prometheus.GaugeVec{m.lagSeconds, m.lagDecrees, m.retained, m.baseBytes, m.replicated, m.replicatedAge} {
 		g.DeletePartialMatch(prometheus.Labels{"dup": dupID})
 	}

@@ -30,14 +30,7 @@ type Node struct {
 
 // peers lists this cluster's nodes now (Config.Members), or the nodes it
 // started with.
-func (n *Node) peers() []Peer {
-	if n.cfg.Members != nil {
-		if m := n.cfg.Members(); len(m) > 0 {
-			return m
-		}
-	}
-	return n.cfg.Peers
-}
+func (n *Node) peers() []Peer { return peersOf(&n.cfg) }
 
 // sourceAddrs lists the addresses remote clusters reach this cluster's
 // nodes at now.
@@ -60,7 +53,7 @@ func NewNode(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, lg: cfg.Logger, met: NewMetrics(), reboots: newRebootstrapGauge(),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	n.source = newSource(&n.cfg, n.met)
-	n.followers = newFollowers(&n.cfg)
+	n.followers = newFollowers(&n.cfg, n.met)
 	return n, nil
 }
 

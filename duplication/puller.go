@@ -32,6 +32,8 @@ type PullerConfig struct {
 	// the archived log up to SeedDecree (dup add --from-archive).
 	SeedURL    string
 	SeedDecree uint64
+	// Reuse is where base files may come from besides the remote.
+	Reuse Reuse
 }
 
 // Puller keeps one remote partition in step with its source partition. It

@@ -170,6 +170,12 @@ func sendFile(path string, offset, size int64, stream tpb.Duplication_FetchFileS
 		return 0, status.Errorf(codes.Internal, "open %s: %v", filepath.Base(path), err)
 	}
 	defer f.Close()
+	return sendOpen(f, offset, size, stream)
+}
+
+// sendOpen streams the open file f from offset to size and returns the
+// bytes sent.
+func sendOpen(f *os.File, offset, size int64, stream tpb.Duplication_FetchFileServer) (int64, error) {
 	buf := make([]byte, chunkBytes)
 	for off := offset; off < size; {
 		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
@@ -180,10 +186,10 @@ func sendFile(path string, offset, size int64, stream tpb.Duplication_FetchFileS
 			off += int64(n)
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return off - offset, status.Errorf(codes.Internal, "read %s: %v", filepath.Base(path), err)
+			return off - offset, status.Errorf(codes.Internal, "read %s: %v", filepath.Base(f.Name()), err)
 		}
 		if n == 0 {
-			return off - offset, status.Errorf(codes.Internal, "%s is shorter than its manifest says", filepath.Base(path))
+			return off - offset, status.Errorf(codes.Internal, "%s is shorter than its manifest says", filepath.Base(f.Name()))
 		}
 	}
 	return size - offset, nil

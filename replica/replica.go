@@ -366,6 +366,11 @@ func (r *Replica) CheckpointKey() string {
 // Catalog is the replica's checkpoint catalog.
 func (r *Replica) Catalog() *checkpoint.Catalog { return r.catalog }
 
+// DataDir is the directory of the replica's live RocksDB instance. Its SST
+// files are immutable, so a duplication base that lists one of them (same
+// name, size and checksum) may hard-link it instead of fetching it.
+func (r *Replica) DataDir() string { return r.store.live() }
+
 // DataSize is the replica's approximate data size in bytes.
 func (r *Replica) DataSize() uint64 { return r.ckpt.size() }
 

@@ -119,6 +119,8 @@ var methodRoles = map[string]Role{
 	tpb.Duplication_Prepare_FullMethodName:   RoleAdmin,
 	tpb.Duplication_FetchFile_FullMethodName: RoleAdmin,
 	tpb.Duplication_Pull_FullMethodName:      RoleAdmin,
+	// Between the nodes of one cluster: a puller reusing a peer's base files.
+	tpb.Duplication_FetchPeerFile_FullMethodName: RoleAdmin,
 
 	// Load balancers and Kubernetes probes ask without credentials; the
 	// answer says only whether the node serves (grpcops.go).

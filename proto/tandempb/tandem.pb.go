@@ -8356,6 +8356,92 @@ func (x *PullResponse) GetSourceTimeUnixMs() int64 {
 	return 0
 }
 
+// FetchPeerFileRequest names a base file by what the base's manifest says
+// of it; the peer serves it from offset on.
+type FetchPeerFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partition     uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Size          int64                  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	Crc32C        uint32                 `protobuf:"varint,5,opt,name=crc32c,proto3" json:"crc32c,omitempty"`
+	Offset        int64                  `protobuf:"varint,6,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchPeerFileRequest) Reset() {
+	*x = FetchPeerFileRequest{}
+	mi := &file_tandem_proto_msgTypes[125]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchPeerFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchPeerFileRequest) ProtoMessage() {}
+
+func (x *FetchPeerFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_proto_msgTypes[125]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchPeerFileRequest.ProtoReflect.Descriptor instead.
+func (*FetchPeerFileRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_proto_rawDescGZIP(), []int{125}
+}
+
+func (x *FetchPeerFileRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *FetchPeerFileRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *FetchPeerFileRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FetchPeerFileRequest) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *FetchPeerFileRequest) GetCrc32C() uint32 {
+	if x != nil {
+		return x.Crc32C
+	}
+	return 0
+}
+
+func (x *FetchPeerFileRequest) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
 var File_tandem_proto protoreflect.FileDescriptor
 
 const file_tandem_proto_rawDesc = "" +
@@ -8993,7 +9079,14 @@ const file_tandem_proto_rawDesc = "" +
 	"goneReason\x12\x16\n" +
 	"\x06paused\x18\x05 \x01(\bR\x06paused\x12\x13\n" +
 	"\x05up_to\x18\x06 \x01(\x04R\x04upTo\x12-\n" +
-	"\x13source_time_unix_ms\x18\a \x01(\x03R\x10sourceTimeUnixMs*\xf2\x01\n" +
+	"\x13source_time_unix_ms\x18\a \x01(\x03R\x10sourceTimeUnixMs\"\xa2\x01\n" +
+	"\x14FetchPeerFileRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06crc32c\x18\x05 \x01(\rR\x06crc32c\x12\x16\n" +
+	"\x06offset\x18\x06 \x01(\x03R\x06offset*\xf2\x01\n" +
 	"\x10DuplicationState\x12!\n" +
 	"\x1dDUPLICATION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18DUPLICATION_STATE_ADDING\x10\x01\x12\x1c\n" +
@@ -9081,11 +9174,12 @@ const file_tandem_proto_rawDesc = "" +
 	"RemoveNode\x12\x1c.tandem.v1.RemoveNodeRequest\x1a\x1d.tandem.v1.RemoveNodeResponse\x12F\n" +
 	"\tRebalance\x12\x1b.tandem.v1.RebalanceRequest\x1a\x1c.tandem.v1.RebalanceResponse\x12C\n" +
 	"\bMoveStep\x12\x1a.tandem.v1.MoveStepRequest\x1a\x1b.tandem.v1.MoveStepResponse\x12U\n" +
-	"\x0eTransferLeader\x12 .tandem.v1.TransferLeaderRequest\x1a!.tandem.v1.TransferLeaderResponse2\xca\x01\n" +
+	"\x0eTransferLeader\x12 .tandem.v1.TransferLeaderRequest\x1a!.tandem.v1.TransferLeaderResponse2\x94\x02\n" +
 	"\vDuplication\x12@\n" +
 	"\aPrepare\x12\x19.tandem.v1.PrepareRequest\x1a\x1a.tandem.v1.PrepareResponse\x12@\n" +
 	"\tFetchFile\x12\x1b.tandem.v1.FetchFileRequest\x1a\x14.tandem.v1.FileChunk0\x01\x127\n" +
-	"\x04Pull\x12\x16.tandem.v1.PullRequest\x1a\x17.tandem.v1.PullResponseB,Z*github.com/tandem-kv/tandem/proto/tandempbb\x06proto3"
+	"\x04Pull\x12\x16.tandem.v1.PullRequest\x1a\x17.tandem.v1.PullResponse\x12H\n" +
+	"\rFetchPeerFile\x12\x1f.tandem.v1.FetchPeerFileRequest\x1a\x14.tandem.v1.FileChunk0\x01B,Z*github.com/tandem-kv/tandem/proto/tandempbb\x06proto3"
 
 var (
 	file_tandem_proto_rawDescOnce sync.Once
@@ -9100,7 +9194,7 @@ func file_tandem_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 126)
+var file_tandem_proto_msgTypes = make([]protoimpl.MessageInfo, 127)
 var file_tandem_proto_goTypes = []any{
 	(DuplicationState)(0),                 // 0: tandem.v1.DuplicationState
 	(DupPartitionState)(0),                // 1: tandem.v1.DupPartitionState
@@ -9230,7 +9324,8 @@ var file_tandem_proto_goTypes = []any{
 	(*PullRequest)(nil),                   // 125: tandem.v1.PullRequest
 	(*WalEntry)(nil),                      // 126: tandem.v1.WalEntry
 	(*PullResponse)(nil),                  // 127: tandem.v1.PullResponse
-	nil,                                   // 128: tandem.v1.RestoreRequest.ToPartitionDecreesEntry
+	(*FetchPeerFileRequest)(nil),          // 128: tandem.v1.FetchPeerFileRequest
+	nil,                                   // 129: tandem.v1.RestoreRequest.ToPartitionDecreesEntry
 }
 var file_tandem_proto_depIdxs = []int32{
 	3,   // 0: tandem.v1.MultiGetResponse.records:type_name -> tandem.v1.Record
@@ -9282,7 +9377,7 @@ var file_tandem_proto_depIdxs = []int32{
 	92,  // 46: tandem.v1.ShowArchiveResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
 	91,  // 47: tandem.v1.ArchiveResponse.archive:type_name -> tandem.v1.ArchiveInfo
 	92,  // 48: tandem.v1.LocalArchiveStatusResponse.partitions:type_name -> tandem.v1.ArchivePartitionStatus
-	128, // 49: tandem.v1.RestoreRequest.to_partition_decrees:type_name -> tandem.v1.RestoreRequest.ToPartitionDecreesEntry
+	129, // 49: tandem.v1.RestoreRequest.to_partition_decrees:type_name -> tandem.v1.RestoreRequest.ToPartitionDecreesEntry
 	31,  // 50: tandem.v1.RestoreResponse.table:type_name -> tandem.v1.TableInfo
 	102, // 51: tandem.v1.RestoreResponse.partitions:type_name -> tandem.v1.RestorePartitionResult
 	27,  // 52: tandem.v1.JoinClusterResponse.members:type_name -> tandem.v1.NodeInfo
@@ -9352,66 +9447,68 @@ var file_tandem_proto_depIdxs = []int32{
 	121, // 116: tandem.v1.Duplication.Prepare:input_type -> tandem.v1.PrepareRequest
 	123, // 117: tandem.v1.Duplication.FetchFile:input_type -> tandem.v1.FetchFileRequest
 	125, // 118: tandem.v1.Duplication.Pull:input_type -> tandem.v1.PullRequest
-	7,   // 119: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
-	9,   // 120: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
-	11,  // 121: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
-	13,  // 122: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
-	15,  // 123: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
-	17,  // 124: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
-	19,  // 125: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
-	23,  // 126: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
-	26,  // 127: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
-	29,  // 128: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
-	33,  // 129: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
-	35,  // 130: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
-	37,  // 131: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
-	41,  // 132: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
-	44,  // 133: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
-	47,  // 134: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
-	49,  // 135: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
-	51,  // 136: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
-	53,  // 137: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
-	56,  // 138: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	59,  // 139: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
-	56,  // 140: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
-	62,  // 141: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
-	67,  // 142: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
-	69,  // 143: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
-	71,  // 144: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
-	72,  // 145: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
-	72,  // 146: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
-	72,  // 147: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
-	74,  // 148: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
-	76,  // 149: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
-	78,  // 150: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
-	79,  // 151: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
-	81,  // 152: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
-	83,  // 153: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
-	85,  // 154: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
-	86,  // 155: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
-	88,  // 156: tandem.v1.Admin.ResyncDuplication:output_type -> tandem.v1.ResyncResponse
-	90,  // 157: tandem.v1.Admin.AcceptResync:output_type -> tandem.v1.AcceptResyncResponse
-	98,  // 158: tandem.v1.Admin.AddArchive:output_type -> tandem.v1.ArchiveResponse
-	95,  // 159: tandem.v1.Admin.ListArchives:output_type -> tandem.v1.ListArchivesResponse
-	97,  // 160: tandem.v1.Admin.ShowArchive:output_type -> tandem.v1.ShowArchiveResponse
-	98,  // 161: tandem.v1.Admin.PauseArchive:output_type -> tandem.v1.ArchiveResponse
-	98,  // 162: tandem.v1.Admin.StartArchive:output_type -> tandem.v1.ArchiveResponse
-	98,  // 163: tandem.v1.Admin.RemoveArchive:output_type -> tandem.v1.ArchiveResponse
-	103, // 164: tandem.v1.Admin.Restore:output_type -> tandem.v1.RestoreResponse
-	100, // 165: tandem.v1.Admin.LocalArchiveStatus:output_type -> tandem.v1.LocalArchiveStatusResponse
-	102, // 166: tandem.v1.Admin.RestorePartition:output_type -> tandem.v1.RestorePartitionResult
-	106, // 167: tandem.v1.Admin.JoinCluster:output_type -> tandem.v1.JoinClusterResponse
-	108, // 168: tandem.v1.Admin.NodeHeartbeat:output_type -> tandem.v1.NodeHeartbeatResponse
-	110, // 169: tandem.v1.Admin.DrainNode:output_type -> tandem.v1.DrainNodeResponse
-	112, // 170: tandem.v1.Admin.RemoveNode:output_type -> tandem.v1.RemoveNodeResponse
-	119, // 171: tandem.v1.Admin.Rebalance:output_type -> tandem.v1.RebalanceResponse
-	115, // 172: tandem.v1.Admin.MoveStep:output_type -> tandem.v1.MoveStepResponse
-	117, // 173: tandem.v1.Admin.TransferLeader:output_type -> tandem.v1.TransferLeaderResponse
-	122, // 174: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
-	124, // 175: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
-	127, // 176: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
-	119, // [119:177] is the sub-list for method output_type
-	61,  // [61:119] is the sub-list for method input_type
+	128, // 119: tandem.v1.Duplication.FetchPeerFile:input_type -> tandem.v1.FetchPeerFileRequest
+	7,   // 120: tandem.v1.KV.Get:output_type -> tandem.v1.GetResponse
+	9,   // 121: tandem.v1.KV.Set:output_type -> tandem.v1.SetResponse
+	11,  // 122: tandem.v1.KV.Del:output_type -> tandem.v1.DelResponse
+	13,  // 123: tandem.v1.KV.MultiGet:output_type -> tandem.v1.MultiGetResponse
+	15,  // 124: tandem.v1.KV.MultiSet:output_type -> tandem.v1.MultiSetResponse
+	17,  // 125: tandem.v1.KV.Scan:output_type -> tandem.v1.ScanResponse
+	19,  // 126: tandem.v1.KV.Count:output_type -> tandem.v1.CountResponse
+	23,  // 127: tandem.v1.KV.BatchGet:output_type -> tandem.v1.BatchGetResponse
+	26,  // 128: tandem.v1.KV.BatchWrite:output_type -> tandem.v1.BatchWriteResponse
+	29,  // 129: tandem.v1.Admin.Nodes:output_type -> tandem.v1.NodesResponse
+	33,  // 130: tandem.v1.Admin.CreateTable:output_type -> tandem.v1.CreateTableResponse
+	35,  // 131: tandem.v1.Admin.DropTable:output_type -> tandem.v1.DropTableResponse
+	37,  // 132: tandem.v1.Admin.ListTables:output_type -> tandem.v1.ListTablesResponse
+	41,  // 133: tandem.v1.Admin.Partitions:output_type -> tandem.v1.PartitionsResponse
+	44,  // 134: tandem.v1.Admin.Route:output_type -> tandem.v1.RouteResponse
+	47,  // 135: tandem.v1.Admin.GetConfig:output_type -> tandem.v1.GetConfigResponse
+	49,  // 136: tandem.v1.Admin.SetConfig:output_type -> tandem.v1.SetConfigResponse
+	51,  // 137: tandem.v1.Admin.LocalReplicas:output_type -> tandem.v1.LocalReplicasResponse
+	53,  // 138: tandem.v1.Admin.LocalChecksum:output_type -> tandem.v1.LocalChecksumResponse
+	56,  // 139: tandem.v1.Admin.ListCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	59,  // 140: tandem.v1.Admin.CreateCheckpoint:output_type -> tandem.v1.CreateCheckpointResponse
+	56,  // 141: tandem.v1.Admin.LocalCheckpoints:output_type -> tandem.v1.ListCheckpointsResponse
+	62,  // 142: tandem.v1.Admin.LocalCreateCheckpoint:output_type -> tandem.v1.LocalCreateCheckpointResponse
+	67,  // 143: tandem.v1.Admin.AddDuplication:output_type -> tandem.v1.AddDuplicationResponse
+	69,  // 144: tandem.v1.Admin.ListDuplications:output_type -> tandem.v1.ListDuplicationsResponse
+	71,  // 145: tandem.v1.Admin.ShowDuplication:output_type -> tandem.v1.ShowDuplicationResponse
+	72,  // 146: tandem.v1.Admin.PauseDuplication:output_type -> tandem.v1.DuplicationResponse
+	72,  // 147: tandem.v1.Admin.StartDuplication:output_type -> tandem.v1.DuplicationResponse
+	72,  // 148: tandem.v1.Admin.RemoveDuplication:output_type -> tandem.v1.DuplicationResponse
+	74,  // 149: tandem.v1.Admin.CreateFollowerTable:output_type -> tandem.v1.CreateFollowerTableResponse
+	76,  // 150: tandem.v1.Admin.DetachFollower:output_type -> tandem.v1.DetachFollowerResponse
+	78,  // 151: tandem.v1.Admin.LocalDupStatus:output_type -> tandem.v1.LocalDupStatusResponse
+	79,  // 152: tandem.v1.Admin.SwitchoverDuplication:output_type -> tandem.v1.SwitchoverResponse
+	81,  // 153: tandem.v1.Admin.AcceptSwitchover:output_type -> tandem.v1.AcceptSwitchoverResponse
+	83,  // 154: tandem.v1.Admin.DupPartitionStep:output_type -> tandem.v1.DupStepResponse
+	85,  // 155: tandem.v1.Admin.PromoteFollower:output_type -> tandem.v1.PromoteResponse
+	86,  // 156: tandem.v1.Admin.CheckFollower:output_type -> tandem.v1.CheckFollowerResponse
+	88,  // 157: tandem.v1.Admin.ResyncDuplication:output_type -> tandem.v1.ResyncResponse
+	90,  // 158: tandem.v1.Admin.AcceptResync:output_type -> tandem.v1.AcceptResyncResponse
+	98,  // 159: tandem.v1.Admin.AddArchive:output_type -> tandem.v1.ArchiveResponse
+	95,  // 160: tandem.v1.Admin.ListArchives:output_type -> tandem.v1.ListArchivesResponse
+	97,  // 161: tandem.v1.Admin.ShowArchive:output_type -> tandem.v1.ShowArchiveResponse
+	98,  // 162: tandem.v1.Admin.PauseArchive:output_type -> tandem.v1.ArchiveResponse
+	98,  // 163: tandem.v1.Admin.StartArchive:output_type -> tandem.v1.ArchiveResponse
+	98,  // 164: tandem.v1.Admin.RemoveArchive:output_type -> tandem.v1.ArchiveResponse
+	103, // 165: tandem.v1.Admin.Restore:output_type -> tandem.v1.RestoreResponse
+	100, // 166: tandem.v1.Admin.LocalArchiveStatus:output_type -> tandem.v1.LocalArchiveStatusResponse
+	102, // 167: tandem.v1.Admin.RestorePartition:output_type -> tandem.v1.RestorePartitionResult
+	106, // 168: tandem.v1.Admin.JoinCluster:output_type -> tandem.v1.JoinClusterResponse
+	108, // 169: tandem.v1.Admin.NodeHeartbeat:output_type -> tandem.v1.NodeHeartbeatResponse
+	110, // 170: tandem.v1.Admin.DrainNode:output_type -> tandem.v1.DrainNodeResponse
+	112, // 171: tandem.v1.Admin.RemoveNode:output_type -> tandem.v1.RemoveNodeResponse
+	119, // 172: tandem.v1.Admin.Rebalance:output_type -> tandem.v1.RebalanceResponse
+	115, // 173: tandem.v1.Admin.MoveStep:output_type -> tandem.v1.MoveStepResponse
+	117, // 174: tandem.v1.Admin.TransferLeader:output_type -> tandem.v1.TransferLeaderResponse
+	122, // 175: tandem.v1.Duplication.Prepare:output_type -> tandem.v1.PrepareResponse
+	124, // 176: tandem.v1.Duplication.FetchFile:output_type -> tandem.v1.FileChunk
+	127, // 177: tandem.v1.Duplication.Pull:output_type -> tandem.v1.PullResponse
+	124, // 178: tandem.v1.Duplication.FetchPeerFile:output_type -> tandem.v1.FileChunk
+	120, // [120:179] is the sub-list for method output_type
+	61,  // [61:120] is the sub-list for method input_type
 	61,  // [61:61] is the sub-list for extension type_name
 	61,  // [61:61] is the sub-list for extension extendee
 	0,   // [0:61] is the sub-list for field type_name
@@ -9428,7 +9525,7 @@ func file_tandem_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_proto_rawDesc), len(file_tandem_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   126,
+			NumMessages:   127,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

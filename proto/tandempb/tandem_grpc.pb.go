@@ -2311,9 +2311,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Duplication_Prepare_FullMethodName   = "/tandem.v1.Duplication/Prepare"
-	Duplication_FetchFile_FullMethodName = "/tandem.v1.Duplication/FetchFile"
-	Duplication_Pull_FullMethodName      = "/tandem.v1.Duplication/Pull"
+	Duplication_Prepare_FullMethodName       = "/tandem.v1.Duplication/Prepare"
+	Duplication_FetchFile_FullMethodName     = "/tandem.v1.Duplication/FetchFile"
+	Duplication_Pull_FullMethodName          = "/tandem.v1.Duplication/Pull"
+	Duplication_FetchPeerFile_FullMethodName = "/tandem.v1.Duplication/FetchPeerFile"
 )
 
 // DuplicationClient is the client API for Duplication service.
@@ -2325,6 +2326,12 @@ type DuplicationClient interface {
 	Prepare(ctx context.Context, in *PrepareRequest, opts ...grpc.CallOption) (*PrepareResponse, error)
 	FetchFile(ctx context.Context, in *FetchFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FileChunk], error)
 	Pull(ctx context.Context, in *PullRequest, opts ...grpc.CallOption) (*PullResponse, error)
+	// FetchPeerFile is asked by a puller of the same cluster, not a remote
+	// one: it streams a file of this node's replica of the partition (its
+	// live data or a retained checkpoint) only when name, size and CRC32C
+	// all match, so a base reuses it instead of fetching it from the remote
+	// cluster. NOT_FOUND when this node holds no such file.
+	FetchPeerFile(ctx context.Context, in *FetchPeerFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FileChunk], error)
 }
 
 type duplicationClient struct {
@@ -2374,6 +2381,25 @@ func (c *duplicationClient) Pull(ctx context.Context, in *PullRequest, opts ...g
 	return out, nil
 }
 
+func (c *duplicationClient) FetchPeerFile(ctx context.Context, in *FetchPeerFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FileChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Duplication_ServiceDesc.Streams[1], Duplication_FetchPeerFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[FetchPeerFileRequest, FileChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Duplication_FetchPeerFileClient = grpc.ServerStreamingClient[FileChunk]
+
 // DuplicationServer is the server API for Duplication service.
 // All implementations must embed UnimplementedDuplicationServer
 // for forward compatibility.
@@ -2383,6 +2409,12 @@ type DuplicationServer interface {
 	Prepare(context.Context, *PrepareRequest) (*PrepareResponse, error)
 	FetchFile(*FetchFileRequest, grpc.ServerStreamingServer[FileChunk]) error
 	Pull(context.Context, *PullRequest) (*PullResponse, error)
+	// FetchPeerFile is asked by a puller of the same cluster, not a remote
+	// one: it streams a file of this node's replica of the partition (its
+	// live data or a retained checkpoint) only when name, size and CRC32C
+	// all match, so a base reuses it instead of fetching it from the remote
+	// cluster. NOT_FOUND when this node holds no such file.
+	FetchPeerFile(*FetchPeerFileRequest, grpc.ServerStreamingServer[FileChunk]) error
 	mustEmbedUnimplementedDuplicationServer()
 }
 
@@ -2401,6 +2433,9 @@ func (UnimplementedDuplicationServer) FetchFile(*FetchFileRequest, grpc.ServerSt
 }
 func (UnimplementedDuplicationServer) Pull(context.Context, *PullRequest) (*PullResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Pull not implemented")
+}
+func (UnimplementedDuplicationServer) FetchPeerFile(*FetchPeerFileRequest, grpc.ServerStreamingServer[FileChunk]) error {
+	return status.Errorf(codes.Unimplemented, "method FetchPeerFile not implemented")
 }
 func (UnimplementedDuplicationServer) mustEmbedUnimplementedDuplicationServer() {}
 func (UnimplementedDuplicationServer) testEmbeddedByValue()                     {}
@@ -2470,6 +2505,17 @@ func _Duplication_Pull_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Duplication_FetchPeerFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(FetchPeerFileRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DuplicationServer).FetchPeerFile(m, &grpc.GenericServerStream[FetchPeerFileRequest, FileChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Duplication_FetchPeerFileServer = grpc.ServerStreamingServer[FileChunk]
+
 // Duplication_ServiceDesc is the grpc.ServiceDesc for Duplication service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2490,6 +2536,11 @@ var Duplication_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "FetchFile",
 			Handler:       _Duplication_FetchFile_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "FetchPeerFile",
+			Handler:       _Duplication_FetchPeerFile_Handler,
 			ServerStreams: true,
 		},
 	},
