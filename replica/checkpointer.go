@@ -58,6 +58,9 @@ func (c *checkpointer) size() uint64 {
 func (c *checkpointer) create(purpose checkpoint.Purpose) (*checkpoint.Manifest, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if purpose == checkpoint.PurposeDuplication {
+		c.settle(settleMax)
+	}
 	if empty, err := c.isEmpty(); err != nil {
 		return nil, err
 	} else if !empty {
@@ -102,4 +105,31 @@ func (c *checkpointer) snapshotLocked(purpose checkpoint.Purpose) (*checkpoint.M
 		return nil, fmt.Errorf("rocksdb checkpoint at decree %d: %w", m.Decree, err)
 	}
 	return m, nil
+}
+
+// settleMax bounds how long a duplication base waits for compactions.
+const settleMax = 10 * time.Second
+
+// settle waits, at most max, until no compaction is pending or running. A
+// duplication base taken with L0 files a compaction is about to merge is
+// merged again on the remote right after its restore, into files only
+// the remote holds: a failback from it could then reuse none of the
+// source's files (duplication/reuse.go). Settled, the remote keeps the
+// base's files as they are until its own writes compact them. It runs
+// before the checkpoint's flush, not after: a compaction that flush
+// starts would replace files a failback base could reuse (the old
+// source holds them) with ones only this side holds.
+func (c *checkpointer) settle(max time.Duration) {
+	timeout := time.NewTimer(max) // real time: it bounds a wait, whatever the replica's clock
+	defer timeout.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for c.store.compacting() {
+		select {
+		case <-timeout.C:
+			c.lg.Info("duplication base taken with compactions still pending", zap.Duration("waited", max))
+			return
+		case <-tick.C:
+		}
+	}
 }

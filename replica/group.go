@@ -127,16 +127,4 @@ func (r *Replica) TransferLeadership(id string) error {
 
 // Compacting reports whether RocksDB has a flush or compaction of this
 // replica's data running or pending.
-func (r *Replica) Compacting() bool {
-	db, err := r.store.acquire()
-	if err != nil {
-		return false
-	}
-	defer r.store.release()
-	for _, p := range []string{"rocksdb.num-running-compactions", "rocksdb.num-running-flushes", "rocksdb.compaction-pending"} {
-		if v, _ := db.Property(p); v > 0 {
-			return true
-		}
-	}
-	return false
-}
+func (r *Replica) Compacting() bool { return r.store.compacting() }

@@ -135,6 +135,21 @@ func (s *dataStore) swapIn() error {
 	return os.RemoveAll(s.old())
 }
 
+// compacting reports whether RocksDB has a flush or compaction of the
+// live instance running or pending.
+func (s *dataStore) compacting() bool {
+	busy := false
+	_ = s.with(func(db *rocksdb.DB) error {
+		for _, p := range []string{"rocksdb.num-running-compactions", "rocksdb.num-running-flushes", "rocksdb.compaction-pending"} {
+			if v, _ := db.Property(p); v > 0 {
+				busy = true
+			}
+		}
+		return nil
+	})
+	return busy
+}
+
 func (s *dataStore) gen() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
