@@ -115,14 +115,7 @@ func benchFailback(b *testing.B, moveLeaders bool) {
 	b.ReportMetric(took.Seconds(), "resync-to-identical-s")
 	b.Logf("base of %d bytes over %d partitions: %.0f fetched from west (west served %.0f), %.0f reused locally, %.0f from east's other nodes; identical %v after dup resync; %s",
 		table, len(show.GetPartitions()), loaded["remote"], served, loaded["local"], loaded["peer"], took.Round(time.Millisecond), lastLine(verify))
-	var lines []string
-	for _, nd := range east.Nodes {
-		lines = append(lines, logLines(nd, "duplication base loaded", "peer did not serve", "compactions still pending")...)
-	}
-	for _, nd := range west.Nodes {
-		lines = append(lines, logLines(nd, "compactions still pending")...)
-	}
-	b.Logf("east's pullers and what the nodes logged:\n%s", strings.Join(lines, "\n"))
+	b.Logf("partitions mostly fetched from west, and what both clusters logged of them:\n%s", strings.Join(mostlyRemote(east, west), "\n"))
 }
 
 // loadHashKeys writes perKey records of size bytes (random, tagged) under
@@ -225,18 +218,49 @@ func scrapeCounter(nd *Node, metric string, labels ...string) float64 {
 	return sum
 }
 
-// logLines returns, shortened, the lines of nd's log that contain one of
-// msgs.
-func logLines(nd *Node, msgs ...string) []string {
+// mostlyRemote describes the partitions whose base east fetched mostly
+// from west (their files were not the ones east holds), with the
+// checkpoints and raft snapshots west logged of them, and any peer
+// refusal or unsettled base.
+func mostlyRemote(east, west *Cluster) []string {
+	var out []string
+	for _, nd := range east.Nodes {
+		for _, f := range logFields(nd, "duplication base loaded", "peer did not serve", "compactions still pending") {
+			if f["msg"] != "duplication base loaded" {
+				out = append(out, fmt.Sprintf("%s: %v", nd.ID, f))
+				continue
+			}
+			remote, _ := f["remote_bytes"].(float64)
+			total, _ := f["bytes"].(float64)
+			if remote <= total/5 {
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s partition %v: %.0f bytes, %.0f from west, %.0f local, %.0f peer",
+				nd.ID, f["partition"], total, remote, f["local_bytes"], f["peer_bytes"]))
+			for _, w := range west.Nodes {
+				for _, g := range logFields(w, "checkpoint created", "raft snapshot persisted", "compactions still pending") {
+					if g["target"] == fmt.Sprintf("t/%v", f["partition"]) || (g["table"] == "t" && g["partition"] == f["partition"]) {
+						out = append(out, fmt.Sprintf("  west %s %v %v %v %v", w.ID, g["time"], g["msg"], g["purpose"], g["id"]))
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// logFields returns the log lines of nd that contain one of msgs, parsed.
+func logFields(nd *Node, msgs ...string) []map[string]any {
 	raw, err := os.ReadFile(nd.LogPath())
 	if err != nil {
-		return []string{err.Error()}
+		return nil
 	}
-	var out []string
+	var out []map[string]any
 	for _, line := range strings.Split(string(raw), "\n") {
 		for _, m := range msgs {
-			if strings.Contains(line, m) {
-				out = append(out, shortLine(nd.ID, line))
+			var f map[string]any
+			if strings.Contains(line, m) && json.Unmarshal([]byte(line), &f) == nil {
+				out = append(out, f)
 				break
 			}
 		}
@@ -296,17 +320,4 @@ func transferLeader(addr string, p uint32, to string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _ = tpb.NewAdminClient(conn).TransferLeader(ctx, &tpb.TransferLeaderRequest{Table: "t", Partition: p, ToNode: to})
-}
-
-// shortLine keeps the fields of a log line that tell where base bytes
-// came from.
-func shortLine(node, line string) string {
-	var f map[string]any
-	if json.Unmarshal([]byte(line), &f) != nil {
-		return node + ": " + line
-	}
-	if f["msg"] == "duplication base loaded" {
-		return fmt.Sprintf("%s partition %v: %v bytes, %v remote, %v local, %v peer", node, f["partition"], f["bytes"], f["remote_bytes"], f["local_bytes"], f["peer_bytes"])
-	}
-	return fmt.Sprintf("%s partition %v: %v %v", node, f["partition"], f["msg"], f["error"])
 }
