@@ -374,7 +374,7 @@ func (s *Scheduler) updateQueueGaugeLocked() {
 	for _, j := range s.queue {
 		counts[j.purpose]++
 	}
-	for _, p := range []Purpose{PurposeManual, PurposeDuplication, PurposeRaftSnapshot, PurposePeriodic} {
+	for _, p := range []Purpose{PurposeManual, PurposeDuplication, PurposeFailback, PurposeRaftSnapshot, PurposePeriodic} {
 		s.met.queue.WithLabelValues(string(p)).Set(float64(counts[p]))
 	}
 }

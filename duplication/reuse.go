@@ -294,3 +294,14 @@ func (f *followers) otherNodes() []string {
 	}
 	return out
 }
+
+// basePurpose is the checkpoint purpose of a base for duplication d. A
+// duplication back to this table's old source (dup resync) takes its base
+// as the data is (PurposeFailback): the old source holds many of its
+// files, and settling compactions first would replace them.
+func basePurpose(d Info) checkpoint.Purpose {
+	if d.ReverseOf != "" {
+		return checkpoint.PurposeFailback
+	}
+	return checkpoint.PurposeDuplication
+}

@@ -242,6 +242,9 @@ func TestResyncReusesTheOldSourcesFiles(t *testing.T) {
 		}
 		return loaded != nil
 	})
+	if loaded.Purpose != checkpoint.PurposeFailback {
+		t.Fatalf("the failback base is a %q checkpoint, want %q (taken as the data is)", loaded.Purpose, checkpoint.PurposeFailback)
+	}
 	local, remote := loadedBytes(d.src, resp.NewDupId, fromLocal), loadedBytes(d.src, resp.NewDupId, fromRemote)
 	if local == 0 || local+remote != loaded.TotalBytes {
 		t.Fatalf("failback base of %d bytes: %d reused locally, %d from the remote; want most reused", loaded.TotalBytes, local, remote)

@@ -98,14 +98,15 @@ func (s *Source) touch(id string, p uint32, report *tpb.FollowerReport) *progres
 // once for a small partition), pinned for this duplication, and raises the
 // retention floor to its decree so the log after it is kept.
 func (s *Source) Prepare(ctx context.Context, req *tpb.PrepareRequest) (*tpb.PrepareResponse, error) {
-	if _, err := s.check(req.DupId, req.Table); err != nil {
+	info, err := s.check(req.DupId, req.Table)
+	if err != nil {
 		return nil, err
 	}
 	r, err := s.cfg.Replicas.Leader(req.Table, req.Partition)
 	if err != nil {
 		return nil, s.cfg.ToStatus(err)
 	}
-	m, err := r.Checkpoint(ctx, checkpoint.PurposeDuplication)
+	m, err := r.Checkpoint(ctx, basePurpose(info))
 	if err != nil {
 		return nil, s.cfg.ToStatus(err)
 	}

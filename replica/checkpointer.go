@@ -58,15 +58,15 @@ func (c *checkpointer) size() uint64 {
 func (c *checkpointer) create(purpose checkpoint.Purpose) (*checkpoint.Manifest, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if purpose == checkpoint.PurposeDuplication {
-		c.settle(settleMax)
-	}
 	if empty, err := c.isEmpty(); err != nil {
 		return nil, err
 	} else if !empty {
 		if err := c.store.with(func(db *rocksdb.DB) error { return db.Flush() }); err != nil {
 			return nil, fmt.Errorf("flush before checkpoint: %w", err)
 		}
+	}
+	if purpose == checkpoint.PurposeDuplication {
+		c.settle(settleMax)
 	}
 	m, err := c.snapshotLocked(purpose)
 	if err != nil {
@@ -116,9 +116,10 @@ const settleMax = 10 * time.Second
 // the remote holds: a failback from it could then reuse none of the
 // source's files (duplication/reuse.go). Settled, the remote keeps the
 // base's files as they are until its own writes compact them. It runs
-// before the checkpoint's flush, not after: a compaction that flush
-// starts would replace files a failback base could reuse (the old
-// source holds them) with ones only this side holds.
+// after the checkpoint's flush, which may be what makes a compaction due.
+// A failback base (PurposeFailback) does not wait: the compaction its
+// flush starts would replace files the old source holds with ones only
+// this side holds.
 func (c *checkpointer) settle(max time.Duration) {
 	timeout := time.NewTimer(max) // real time: it bounds a wait, whatever the replica's clock
 	defer timeout.Stop()
