@@ -37,7 +37,8 @@ import (
 //     duplication from itself back to this cluster (ending its promotion
 //     record), and in one metadata change duplication DUPID is removed
 //     and the table becomes the new duplication's follower: its pullers
-//     load a full base from the new primary and then follow its log.
+//     load a base from the new primary (reusing the SST files this
+//     cluster still holds, reuse.go) and then follow its log.
 //
 // It runs here, not on the new primary, because everything it must save
 // lives here (the log after S_p, the data directory the file goes to) and

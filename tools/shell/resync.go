@@ -17,7 +17,7 @@ func resyncCommand() *command {
 	return &command{name: "resync", usage: "TABLE OLD_SOURCE_ADDR|DUPID",
 		help: "fail back after dup promote: on the promoted table's cluster with the old source's address (HOST:PORT of any of its nodes), " +
 			"or on the old source with the failed-over duplication's id. The old source saves the writes it acknowledged that the new primary never applied " +
-			"to a divergence file, then its TABLE becomes the read-only follower of the new primary (full base transfer); run again to resume",
+			"to a divergence file, then its TABLE becomes the read-only follower of the new primary (a base that reuses the SST files the old source holds, then the log); run again to resume",
 		minArgs: 2, maxArgs: 2, tableArgs: true, run: runDupResync,
 		change: adminChange("the resync may have started (writes to the table are refused); run it again to finish it", "dup ls $1")}
 }
@@ -50,7 +50,7 @@ func (r resyncResult) human(w io.Writer) error {
 		p.GetDivergenceFile(), p.GetDivergenceNode(), p.GetDivergentEntries(), p.GetDivergentMutations(), p.GetDivergenceBytes(), p.GetNewPrimaryCluster())); err != nil {
 		return err
 	}
-	return line(w, fmt.Sprintf("table %s follows cluster %s (%s) as duplication %s (full base, then log); duplication %s removed",
+	return line(w, fmt.Sprintf("table %s follows cluster %s (%s) as duplication %s (a base reusing the SST files held here, then the log); duplication %s removed",
 		p.GetTable(), p.GetNewPrimaryCluster(), strings.Join(p.GetNewPrimaryAddrs(), ","), p.GetNewDupId(), p.GetOldDupId()))
 }
 
