@@ -98,7 +98,7 @@ func TestReadmeWalkthroughsParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks := readmeBlocks(t, filepath.Join(root, "README.md"))
-	ports := portMap{"710": "2010", "718": "2011", "720": "2012", "728": "2013"}
+	ports := portMap{"710": "2010", "718": "2011", "720": "2012", "728": "2013", "730": "2014", "738": "2015"}
 	for _, name := range readmeWalkthroughs {
 		cmds, err := splitCommands(blocks[name])
 		if err != nil {
