@@ -4,8 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,10 +21,11 @@ import (
 )
 
 var (
-	fanoutRounds = flag.Int("fanout.rounds", 6, "BenchmarkFanOutCPU: rounds of 0, 1 and 2 remotes (interleaved)")
-	fanoutWindow = flag.Duration("fanout.window", 15*time.Second, "BenchmarkFanOutCPU: CPU measurement window per state")
-	fanoutRate   = flag.Int("fanout.rate", 300, "BenchmarkFanOutCPU: paced writes per second on the source")
-	fanoutDetach = flag.String("fanout.detach", "stop", "BenchmarkFanOutCPU: how a remote is detached: stop (SIGSTOP its process: no pulls at all) or pause (dup pause)")
+	fanoutRounds  = flag.Int("fanout.rounds", 6, "BenchmarkFanOutCPU: rounds of 0, 1 and 2 remotes (interleaved)")
+	fanoutWindow  = flag.Duration("fanout.window", 15*time.Second, "BenchmarkFanOutCPU: CPU measurement window per state")
+	fanoutRate    = flag.Int("fanout.rate", 300, "BenchmarkFanOutCPU: paced writes per second on the source")
+	fanoutProfile = flag.String("fanout.profile", "", "BenchmarkFanOutCPU: after the rounds, save a CPU profile of every source node with 0 and with 2 remotes in this directory")
+	fanoutDetach  = flag.String("fanout.detach", "stop", "BenchmarkFanOutCPU: how a remote is detached: stop (SIGSTOP its process: no pulls at all) or pause (dup pause)")
 )
 
 // The source's CPU cost of each extra remote (fan-out), on real processes
@@ -35,7 +39,7 @@ var (
 //
 //	go test -run '^$' -bench '^BenchmarkFanOutCPU$' -benchtime 1x ./tests/e2e/
 //
-// The per-window table is in the log (source CPU, CPU per acknowledged
+// The per-window table is printed (source CPU, CPU per acknowledged
 // write, entries shipped to each attached remote per acknowledged write and
 // its replicated age at the window's end: ~1.00 and < 1 s mean it kept up).
 // extra-1v0-pct and extra-2v1-pct are the rounds' median increase of the
@@ -59,8 +63,50 @@ func BenchmarkFanOutCPU(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	rig.logTable(ref, windows)
+	rig.printTable(ref, windows)
 	reportFanout(b, windows)
+	if *fanoutProfile != "" {
+		for _, n := range []int{0, 2} {
+			rig.attach(n)
+			rig.settle()
+			rig.profile(n)
+		}
+	}
+}
+
+// profile saves a CPU profile of every source node over a window, taken at
+// once on all of them (pprof endpoint of the HTTP server), for go tool pprof.
+func (rig *fanoutRig) profile(n int) {
+	var wg sync.WaitGroup
+	for _, nd := range rig.east.Nodes {
+		wg.Add(1)
+		go func(nd *Node) {
+			defer wg.Done()
+			path := filepath.Join(*fanoutProfile, fmt.Sprintf("%d-remotes-%s.pprof", n, nd.ID))
+			if err := saveProfile(nd, *fanoutWindow, path); err != nil {
+				rig.b.Errorf("profile %s: %v", nd.ID, err)
+			}
+		}(nd)
+	}
+	wg.Wait()
+}
+
+// saveProfile writes nd's CPU profile over d to path.
+func saveProfile(nd *Node, d time.Duration, path string) error {
+	hc := &http.Client{Timeout: d + time.Minute}
+	resp, err := hc.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", nd.HTTP, int(d.Seconds())))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, raw, 0o644)
 }
 
 // fanoutRig is the benchmark's clusters, client and load.
@@ -265,8 +311,8 @@ func loadAvg1() string {
 	return strings.Fields(string(raw))[0]
 }
 
-// logTable prints every window and the per-round ratios.
-func (rig *fanoutRig) logTable(ref fanoutSample, ws []fanoutSample) {
+// printTable prints every window and the per-round ratios.
+func (rig *fanoutRig) printTable(ref fanoutSample, ws []fanoutSample) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "detach=%s rate=%d/s window=%s; shipped = entries shipped to each attached remote per acknowledged write, age = its replicated age at the end (s)\n",
 		*fanoutDetach, *fanoutRate, *fanoutWindow)
@@ -282,7 +328,9 @@ func (rig *fanoutRig) logTable(ref fanoutSample, ws []fanoutSample) {
 	r10, r21 := fanoutRatios(ws)
 	fmt.Fprintf(&sb, "per round, 1 remote / 0 (ms/write): %s\n", floats(r10, "%.3f"))
 	fmt.Fprintf(&sb, "per round, 2 remotes / 1 (ms/write): %s\n", floats(r21, "%.3f"))
-	rig.b.Log("\n" + sb.String())
+	// Printed, not logged: the testing package keeps only 10 lines of a
+	// benchmark's log.
+	fmt.Print(sb.String())
 }
 
 func floats(xs []float64, format string) string {
