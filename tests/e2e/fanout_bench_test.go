@@ -66,11 +66,23 @@ func BenchmarkFanOutCPU(b *testing.B) {
 	rig.printTable(ref, windows)
 	reportFanout(b, windows)
 	if *fanoutProfile != "" {
-		for _, n := range []int{0, 2} {
-			rig.attach(n)
-			rig.settle()
-			rig.profile(n)
-		}
+		rig.profiles()
+	}
+}
+
+// profiles takes the source's CPU profiles with 0 and with 2 remotes and
+// prints the write rate during each (to compare them per write).
+func (rig *fanoutRig) profiles() {
+	if err := os.MkdirAll(*fanoutProfile, 0o755); err != nil {
+		rig.b.Fatal(err)
+	}
+	for _, n := range []int{0, 2} {
+		rig.attach(n)
+		rig.settle()
+		acked, start := rig.load.acked.Load(), time.Now()
+		rig.profile(n)
+		fmt.Printf("profile with %d remotes: %.1f writes/s acknowledged, load %s\n", n,
+			float64(rig.load.acked.Load()-acked)/time.Since(start).Seconds(), loadAvg1())
 	}
 }
 
@@ -129,6 +141,7 @@ type fanoutRemote struct {
 type fanoutSample struct {
 	round, remotes int
 	cpu, secs      float64
+	pulls          float64 // Pull RPCs served per acknowledged write
 	acked          int64
 	load1          string
 	shipped, age   []float64 // per attached remote
@@ -256,12 +269,13 @@ func (rig *fanoutRig) ages() ([]float64, error) {
 // it, and (read outside it, so their cost is not counted) the entries
 // shipped to each attached remote and its replicated age at the end.
 func (rig *fanoutRig) measure(n int) fanoutSample {
-	shippedBefore := rig.shipped()
+	before := rig.counters()
 	acked0, cpu0, start := rig.load.acked.Load(), clusterCPU(rig.b, rig.east), time.Now()
 	time.Sleep(*fanoutWindow)
 	cpu1, acked1, secs := clusterCPU(rig.b, rig.east), rig.load.acked.Load(), time.Since(start).Seconds()
 	w := fanoutSample{remotes: n, cpu: cpu1 - cpu0, secs: secs, acked: acked1 - acked0, load1: loadAvg1()}
-	shippedAfter := rig.shipped()
+	after := rig.counters()
+	w.pulls = (after[""] - before[""]) / float64(w.acked)
 	ages, err := rig.ages()
 	if err != nil {
 		rig.b.Fatalf("replicated ages: %v", err)
@@ -269,15 +283,16 @@ func (rig *fanoutRig) measure(n int) fanoutSample {
 	w.age = ages
 	for _, rm := range rig.remotes {
 		if rm.attached {
-			w.shipped = append(w.shipped, (shippedAfter[rm.id]-shippedBefore[rm.id])/float64(w.acked))
+			w.shipped = append(w.shipped, (after[rm.id]-before[rm.id])/float64(w.acked))
 		}
 	}
 	return w
 }
 
-// shipped sums tandem_duplication_shipped_entries_total per duplication
-// over the source's nodes.
-func (rig *fanoutRig) shipped() map[string]float64 {
+// counters sums, over the source's nodes, the entries shipped per
+// duplication (tandem_duplication_shipped_entries_total) and, under "", the
+// Pull RPCs served (tandem_rpc_requests_total{method="Pull"}).
+func (rig *fanoutRig) counters() map[string]float64 {
 	out := map[string]float64{}
 	for _, nd := range rig.east.Nodes {
 		code, body := nd.httpGet("/metrics")
@@ -288,14 +303,17 @@ func (rig *fanoutRig) shipped() map[string]float64 {
 			rig.b.Fatalf("%s /metrics: status %d", nd.ID, code)
 		}
 		for _, line := range strings.Split(body, "\n") {
-			if !strings.HasPrefix(line, "tandem_duplication_shipped_entries_total{") {
-				continue
+			key, ok := "", false
+			switch {
+			case strings.HasPrefix(line, "tandem_duplication_shipped_entries_total{"):
+				_, rest, _ := strings.Cut(line, `dup="`)
+				key, _, _ = strings.Cut(rest, `"`)
+				ok = true
+			case strings.HasPrefix(line, "tandem_rpc_requests_total{") && strings.Contains(line, `method="Pull"`):
+				ok = true
 			}
-			_, rest, _ := strings.Cut(line, `dup="`)
-			id, _, _ := strings.Cut(rest, `"`)
-			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-			if err == nil {
-				out[id] += v
+			if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); ok && err == nil {
+				out[key] += v
 			}
 		}
 	}
@@ -314,12 +332,12 @@ func loadAvg1() string {
 // printTable prints every window and the per-round ratios.
 func (rig *fanoutRig) printTable(ref fanoutSample, ws []fanoutSample) {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "detach=%s rate=%d/s window=%s; shipped = entries shipped to each attached remote per acknowledged write, age = its replicated age at the end (s)\n",
+	fmt.Fprintf(&sb, "detach=%s rate=%d/s window=%s; shipped = entries shipped to each attached remote per acknowledged write, age = its replicated age at the end (s), pulls = Pull RPCs per acknowledged write\n",
 		*fanoutDetach, *fanoutRate, *fanoutWindow)
-	fmt.Fprintf(&sb, "%-5s %-7s %-8s %-9s %-8s %-6s %-12s %s\n", "round", "remotes", "cpu-s/s", "ms/write", "writes/s", "load1", "shipped", "age")
+	fmt.Fprintf(&sb, "%-5s %-7s %-8s %-9s %-8s %-6s %-6s %-12s %s\n", "round", "remotes", "cpu-s/s", "ms/write", "writes/s", "load1", "pulls", "shipped", "age")
 	row := func(round string, w fanoutSample) {
-		fmt.Fprintf(&sb, "%-5s %-7d %-8.3f %-9.4f %-8.1f %-6s %-12s %s\n", round, w.remotes, w.cpuPerSec(), w.msPerWrite(),
-			float64(w.acked)/w.secs, w.load1, floats(w.shipped, "%.2f"), floats(w.age, "%.2f"))
+		fmt.Fprintf(&sb, "%-5s %-7d %-8.3f %-9.4f %-8.1f %-6s %-6.2f %-12s %s\n", round, w.remotes, w.cpuPerSec(), w.msPerWrite(),
+			float64(w.acked)/w.secs, w.load1, w.pulls, floats(w.shipped, "%.2f"), floats(w.age, "%.2f"))
 	}
 	row("ref", ref)
 	for _, w := range ws {
@@ -407,14 +425,19 @@ func startPacedLoad(tbl *client.Table, rate int) *pacedLoad {
 		defer l.wg.Done()
 		tick := time.NewTicker(time.Second / time.Duration(rate))
 		defer tick.Stop()
-		for i := 0; ; i++ {
+		start, i := time.Now(), 0
+		for {
 			select {
 			case <-l.stop:
 				return
 			case <-tick.C:
 			}
-			l.wg.Add(1)
-			go l.write(tbl, i)
+			// Issue every write due by now: a tick dropped while this
+			// goroutine waited for a core must not lower the rate.
+			for due := int(time.Since(start).Seconds() * float64(rate)); i < due; i++ {
+				l.wg.Add(1)
+				go l.write(tbl, i)
+			}
 		}
 	}()
 	return l
