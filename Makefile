@@ -135,7 +135,7 @@ bench: build
 	$(GO) test -run '^$$' -bench BenchmarkDuplication -benchtime 1x ./tests/e2e/
 	$(GO) test -run '^$$' -bench '^BenchmarkDefaults$$' -benchtime 1x -timeout 180m ./tests/e2e/ -defaults.tries 20
 	$(GO) test -run '^$$' -bench '^BenchmarkSwitchover$$' -benchtime 1x ./tests/e2e/
-	$(GO) test -run '^$$' -bench '^BenchmarkFanOutCPU$$' -benchtime 1x ./tests/e2e/
+	$(GO) test -run '^$$' -bench '^BenchmarkFanOutCPU$$' -benchtime 1x -timeout 30m ./tests/e2e/
 	$(GO) test -run '^$$' -bench '^BenchmarkFailbackBytes$$' -benchtime 1x -timeout 60m ./tests/e2e/
 	$(GO) test -run '^$$' -bench '^BenchmarkArchive$$' -benchtime 1x ./tests/e2e/
 	@command -v etcd >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null) || echo "etcd-server not installed: the etcd comparison is skipped"
