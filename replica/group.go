@@ -42,7 +42,14 @@ func (r *Replica) UpdateRaft(fn func(*raft.ReloadableConfig)) error {
 	if r.elect == nil {
 		return errors.New("replica: not started")
 	}
-	return r.elect.Update(fn)
+	before := r.raft.ReloadableConfig().SnapshotInterval
+	if err := r.elect.Update(fn); err != nil {
+		return err
+	}
+	if r.raft.ReloadableConfig().SnapshotInterval < before {
+		r.rearmSnapshots() // raft's timer still runs with the old interval (snaptimer.go)
+	}
+	return nil
 }
 
 // RaftSettings returns the group's reloadable raft settings in force.

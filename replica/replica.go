@@ -39,6 +39,10 @@ type Replica struct {
 	// leaderCh is closed and replaced whenever raft sees the leader change.
 	leaderCh chan struct{}
 
+	// snapMu guards snapGen, which supersedes pending rearmSnapshots.
+	snapMu  sync.Mutex
+	snapGen uint64
+
 	closeOnce sync.Once
 	closeErr  error
 	done      chan struct{}
