@@ -26,7 +26,9 @@ import (
 // it loaded its first base has nothing to fall behind from (it takes its
 // first base when it is back, without any "log gone"), and raft compacts
 // only when it snapshots (every checkpoint.interval), so a number of writes
-// says nothing about whether the log was compacted yet.
+// says nothing about whether the log was compacted yet. The cap is lowered
+// only while the remote is down: at the run's cap a base can load under
+// load (see dupChaosRetainBytes).
 
 // remoteDownPastRetention injects faultRemoteDownLong and checks that the
 // remote re-bootstraps every partition the source compacted past it.
@@ -38,12 +40,15 @@ func (r *chaosRun) remoteDownPastRetention(id string, w *writer, src, dst *Clust
 	}
 	// Dead, the remote got no further than what the source applied.
 	reached := r.sourceApplied(c)
-	// A write is ~50 bytes of log: this many is more than the retention
-	// cap on each of the 4 partitions.
+	r.setRetainBytes(src, dupChaosDownRetainBytes)
+	// A write is ~50 bytes of log: this many is more than the lowered cap
+	// on each of the 4 partitions.
 	r.waitAcked(w, w.count()+3000)
 	r.setStep("remote down: waiting for the source to compact its log past the remote (applied %v) on every replica", reached)
 	gone := r.waitCompactedPast(src, c, reached)
 	r.note("remote down: the source's log starts after %v (the remote got at most to %v)", gone, reached)
+	// The new base must load under load: the run's cap again.
+	r.setRetainBytes(src, dupChaosRetainBytes)
 	from := logSizes(r, src)
 	for _, nd := range dst.Nodes {
 		nd.Start()
@@ -54,6 +59,17 @@ func (r *chaosRun) remoteDownPastRetention(id string, w *writer, src, dst *Clust
 	r.setStep("remote back: waiting for every partition to confirm past the compacted log %v", gone)
 	r.waitConfirmedPast(c, id, gone)
 	r.require("the remote re-bootstraps after being down past retention", rebootstrapped(r, src, from, id, len(gone)))
+}
+
+// dupChaosDownRetainBytes is the source's dup.log_retain_bytes while the
+// remote is down: small, so a few thousand writes are past it.
+const dupChaosDownRetainBytes = 16 << 10
+
+// setRetainBytes sets the source's dup.log_retain_bytes.
+func (r *chaosRun) setRetainBytes(src *Cluster, n int) {
+	r.t.Helper()
+	_, err := src.Shell("config set dup.log_retain_bytes " + strconv.Itoa(n))
+	r.require("set the source's retention cap", err)
 }
 
 // sourceApplied returns, per partition of t, the highest decree any of its
@@ -108,7 +124,7 @@ func (r *chaosRun) waitCompactedPast(src *Cluster, c *client.Client, reached []u
 			done, since = n, time.Now()
 		} else if time.Since(since) > stallPatience {
 			r.require("the source compacts its log past the retention cap",
-				fmt.Errorf("for %s the log of some partition still held the remote's decrees %v (cap %d bytes); replicas: %s", stallPatience, reached, dupChaosRetainBytes, detail))
+				fmt.Errorf("for %s the log of some partition still held the remote's decrees %v (cap %d bytes); replicas: %s", stallPatience, reached, dupChaosDownRetainBytes, detail))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -19,10 +19,14 @@ var (
 )
 
 // dupChaosRetainBytes is the source's dup.log_retain_bytes during the runs
-// (with raft.trailing_logs 16 and frequent snapshots): small, so a remote
-// that is down for a few thousand writes falls behind the retained log and
-// must re-bootstrap from a new base.
-const dupChaosRetainBytes = 16 << 10
+// (with raft.trailing_logs 16 and frequent snapshots): room for a few
+// seconds of the writers' log per partition, more than a base takes to
+// load here under load (4-6 s), so that a (re-)bootstrap under load reaches
+// LOG. With 16 KiB, about as much log as the writers append while a base
+// loads, every base arrived with the log after it gone and the remote
+// re-bootstrapped over and over. The remote-down fault lowers it to
+// dupChaosDownRetainBytes while the remote is down (dupchaos_retention_test.go).
+const dupChaosRetainBytes = 256 << 10
 
 // TestDuplicationChaos runs a source and a remote cluster (3 real nodes
 // each) with a steady write load on the source and one fault at a time on
