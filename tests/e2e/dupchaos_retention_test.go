@@ -210,22 +210,26 @@ func (r *chaosRun) waitConfirmedPast(c *client.Client, id string, gone []uint64)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		resp, err := c.ShowDuplication(ctx, "t", id)
 		cancel()
-		var state []string
+		// Progress is the remote moving through the log or a base, not
+		// its state or re-bootstrap count (a remote told "log gone" over
+		// and over changes those without getting anywhere).
+		var state, moved []string
 		ok := err == nil && len(resp.Partitions) == len(gone)
 		if err == nil {
 			for _, p := range resp.Partitions {
-				state = append(state, fmt.Sprintf("p%d %s confirmed %d rebootstraps %d %s", p.Partition, p.State, p.ConfirmedDecree, p.Rebootstraps, p.LastError))
+				state = append(state, fmt.Sprintf("p%d %s confirmed %d base %d rebootstraps %d %s", p.Partition, p.State, p.ConfirmedDecree, p.BaseDecree, p.Rebootstraps, p.LastError))
+				moved = append(moved, fmt.Sprint(p.ConfirmedDecree, p.BaseDecree, p.BaseBytesDone))
 				ok = ok && p.State == "LOG" && int(p.Partition) < len(gone) && p.ConfirmedDecree > gone[p.Partition]
 			}
 		}
 		if ok {
 			return
 		}
-		if s := fmt.Sprint(state, err); s != prev {
-			prev, since = s, time.Now()
+		if m := fmt.Sprint(moved); m != prev {
+			prev, since = m, time.Now()
 		} else if time.Since(since) > stallPatience {
 			r.require("the remote catches up after being down past retention",
-				fmt.Errorf("no progress for %s past the compacted log %v: %s", stallPatience, gone, s))
+				fmt.Errorf("no progress for %s past the compacted log %v: %s", stallPatience, gone, strings.Join(state, "; ")))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
