@@ -113,7 +113,14 @@ func (p *Puller) fetchFile(ctx context.Context, src tpb.DuplicationClient, ckpt 
 	if err != nil {
 		return 0, err
 	}
-	err = p.receive(stream, path, offset, f.Size)
+	return p.receiveChecked(stream, path, offset, f, "")
+}
+
+// receiveChecked receives f's bytes from offset on into path and checks
+// the whole file's CRC32C against the manifest (a mismatch removes it);
+// it returns the bytes received. from names a peer the file came from.
+func (p *Puller) receiveChecked(stream tpb.Duplication_FetchFileClient, path string, offset int64, f checkpoint.FileInfo, from string) (int64, error) {
+	err := p.receive(stream, path, offset, f.Size)
 	got := int64(0)
 	if st, serr := os.Stat(path); serr == nil {
 		got = st.Size() - offset
@@ -123,7 +130,10 @@ func (p *Puller) fetchFile(ctx context.Context, src tpb.DuplicationClient, ckpt 
 	}
 	if crc := fileCRC(path); crc != f.CRC32C {
 		os.Remove(path)
-		return got, fmt.Errorf("%w: %s: crc %08x, manifest says %08x; removed, will fetch again", checkpoint.ErrInvalid, f.Name, crc, f.CRC32C)
+		if from != "" {
+			from = " from peer " + from
+		}
+		return got, fmt.Errorf("%w: %s%s: crc %08x, manifest says %08x; removed, will fetch again", checkpoint.ErrInvalid, f.Name, from, crc, f.CRC32C)
 	}
 	return got, nil
 }

@@ -2,7 +2,6 @@ package duplication
 
 import (
 	"context"
-	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
@@ -235,19 +234,7 @@ func (p *Puller) fetchFromPeer(ctx context.Context, addr string, f checkpoint.Fi
 	if err != nil {
 		return 0, err
 	}
-	err = p.receive(stream, path, offset, f.Size)
-	var got int64
-	if st, serr := os.Stat(path); serr == nil {
-		got = st.Size() - offset
-	}
-	if err != nil {
-		return got, err
-	}
-	if crc := fileCRC(path); crc != f.CRC32C {
-		os.Remove(path)
-		return got, fmt.Errorf("%w: %s from peer %s: crc %08x, manifest says %08x", checkpoint.ErrInvalid, f.Name, addr, crc, f.CRC32C)
-	}
-	return got, nil
+	return p.receiveChecked(stream, path, offset, f, addr)
 }
 
 // FetchPeerFile serves a puller of this cluster a file of this node's
