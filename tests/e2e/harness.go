@@ -345,23 +345,52 @@ func (nd *Node) WaitHealthy(timeout time.Duration) {
 	nd.t.Fatalf("node %s not healthy after %s", nd.ID, timeout)
 }
 
-// FreeAddr returns a 127.0.0.1 address nothing listens on right now. The
-// port comes from below Linux's ephemeral range (32768 and up), so the
-// outgoing connections of this and other tests cannot take it between now
-// and the moment a node binds it.
+// FreeAddr returns a 127.0.0.1 address nothing listens on right now and
+// that this process has not handed out before. The port comes from below
+// Linux's ephemeral range (32768 and up), so the outgoing connections of
+// this and other tests cannot take it between now and the moment a node
+// binds it, and from this test binary's share of that range (portShare),
+// so a concurrent suite's pick cannot either.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	lo, n := portShare()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	if len(portsGiven) > n/2 {
+		portsGiven = map[int]bool{} // long runs: the first ports are long closed
+	}
 	for range 1000 {
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		port := lo + rand.IntN(n)
+		if portsGiven[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
 		}
 		addr := ln.Addr().String()
 		ln.Close()
+		portsGiven[port] = true
 		return addr
 	}
-	t.Fatal("no free port in 20000-31999")
+	t.Fatalf("no free port in %d-%d", lo, lo+n-1)
 	return ""
+}
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// portShare is this test binary's part of ports 20000-31999: `go test
+// ./...` runs the e2e and robustness suites as concurrent processes that
+// both start real servers, each picking ports at random, and one took a
+// port the other had picked but not yet bound ("address already in use").
+func portShare() (lo, n int) {
+	if strings.HasPrefix(filepath.Base(os.Args[0]), "robustness") {
+		return 26000, 6000
+	}
+	return 20000, 6000
 }
 
 // Destroy stops every node and removes their data directories and logs, for

@@ -449,7 +449,8 @@ func walkthroughScript(cmds []shellCmd, ports portMap) string {
 }
 
 // freePortMap gives each port prefix 7NN the script uses a decade of ports
-// (20000-31999, below the ephemeral range) where nothing listens now.
+// (in this binary's share of 20000-31999, below the ephemeral range) where
+// nothing listens now.
 func freePortMap(t *testing.T, cmds []shellCmd) portMap {
 	t.Helper()
 	ports := portMap{}
@@ -466,13 +467,15 @@ func freePortMap(t *testing.T, cmds []shellCmd) portMap {
 	return ports
 }
 
-// freeDecade returns d in 2000-3199 such that ports d*10 to d*10+9 are free
-// and d is not in used.
+// freeDecade returns d such that ports d*10 to d*10+9 are free, in this
+// binary's share of ports (portShare), and d is not in used.
 func freeDecade(t *testing.T, used map[int]bool) int {
 	t.Helper()
-	for d := 2000 + int(time.Now().UnixNano()%1200); ; d++ {
-		if d >= 3200 {
-			d = 2000
+	lo, n := portShare()
+	first, decades := lo/10, n/10
+	for d := first + int(time.Now().UnixNano()%int64(decades)); ; d++ {
+		if d >= first+decades {
+			d = first
 		}
 		if used[d] {
 			continue
@@ -488,6 +491,11 @@ func freeDecade(t *testing.T, used map[int]bool) int {
 		}
 		if free {
 			used[d] = true
+			portsMu.Lock()
+			for p := d * 10; p < d*10+10; p++ {
+				portsGiven[p] = true // FreeAddr must not hand these out too
+			}
+			portsMu.Unlock()
 			return d
 		}
 	}
