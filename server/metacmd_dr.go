@@ -30,26 +30,43 @@ func (c *acceptSwitchoverCmd) check() error {
 }
 
 func (c *acceptSwitchoverCmd) apply(s *MetaState) metaResult {
+	return recordReverse(s, c.Table, c.FromDup, c.Reverse,
+		func(t *TableMeta) bool { return t.Follower != nil && t.Follower.DupID == c.FromDup },
+		func(t *TableMeta) { t.Follower = nil }, "is not the follower of duplication")
+}
+
+// recordReverse records rev, the duplication from table back to where
+// duplication fromDup came from, when the table is on fromDup's far side
+// (on: its follower, or promoted from it), which it then stops being
+// (release); refusal says what the table is not. Applied again it finds
+// rev and changes nothing (the switchover's and the resync's new primary).
+func recordReverse(s *MetaState, table, fromDup string, rev *DupMeta, on func(*TableMeta) bool, release func(*TableMeta), refusal string) metaResult {
 	for _, d := range s.Dups {
-		if d.ReverseOf == c.FromDup && d.Table == c.Table {
+		if d.ReverseOf == fromDup && d.Table == table {
 			cp := *d
 			return metaResult{Dup: &cp}
 		}
 	}
-	t, ok := s.Tables[c.Table]
+	t, ok := s.Tables[table]
 	if !ok {
-		return metaResult{Err: fmt.Errorf("table %q: %w", c.Table, ErrTableNotFound)}
+		return metaResult{Err: fmt.Errorf("table %q: %w", table, ErrTableNotFound)}
 	}
-	if t.Follower == nil || t.Follower.DupID != c.FromDup {
-		return metaResult{Err: fmt.Errorf("%w: table %q is not the follower of duplication %s", duplication.ErrRefused, c.Table, c.FromDup)}
+	if !on(t) {
+		return metaResult{Err: fmt.Errorf("%w: table %q %s %s", duplication.ErrRefused, table, refusal, fromDup)}
 	}
-	if _, ok := s.Dups[c.Reverse.ID]; ok {
-		return metaResult{Err: fmt.Errorf("duplication id %s: %w", c.Reverse.ID, duplication.ErrDupExists)}
+	if _, ok := s.Dups[rev.ID]; ok {
+		return metaResult{Err: fmt.Errorf("duplication id %s: %w", rev.ID, duplication.ErrDupExists)}
 	}
-	t.Follower = nil
-	d := *c.Reverse
+	release(t)
+	d := *rev
 	s.Dups[d.ID] = &d
 	return metaResult{Dup: &d, Table: t}
+}
+
+// reverseMeta is the metadata of rev, a duplication back to an old source.
+func reverseMeta(rev duplication.Info) *DupMeta {
+	return &DupMeta{ID: rev.ID, Table: rev.Table, RemoteAddr: rev.RemoteAddr, RemoteCluster: rev.RemoteCluster, State: rev.State,
+		CreatedAtMs: rev.CreatedAtMs, ReverseOf: rev.ReverseOf, Starts: rev.Starts, RemoteAddrs: rev.RemoteAddrs, Divergence: rev.Divergence}
 }
 
 // completeSwitchoverCmd runs on the old source: duplication ID is removed
@@ -86,9 +103,7 @@ func (c *completeSwitchoverCmd) apply(s *MetaState) metaResult {
 
 // AcceptSwitchover records the remote's part of a switchover.
 func (r dupRegistry) AcceptSwitchover(ctx context.Context, table, fromDup string, rev duplication.Info) (duplication.Info, error) {
-	res, _, err := r.n.meta.apply(ctx, &acceptSwitchoverCmd{Table: table, FromDup: fromDup, Reverse: &DupMeta{ID: rev.ID, Table: rev.Table,
-		RemoteAddr: rev.RemoteAddr, RemoteCluster: rev.RemoteCluster, State: rev.State, CreatedAtMs: rev.CreatedAtMs,
-		ReverseOf: rev.ReverseOf, Starts: rev.Starts, RemoteAddrs: rev.RemoteAddrs}})
+	res, _, err := r.n.meta.apply(ctx, &acceptSwitchoverCmd{Table: table, FromDup: fromDup, Reverse: reverseMeta(rev)})
 	if err != nil {
 		return duplication.Info{}, err
 	}
