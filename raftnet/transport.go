@@ -49,7 +49,7 @@ func isHeartbeat(req *raft.AppendEntriesRequest) bool {
 // the group's own connections.
 func (t *HeartbeatTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, req *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
 	if !isHeartbeat(req) {
-		return t.NetworkTransport.AppendEntries(id, target, req, resp)
+		return t.VoteTransport.AppendEntries(id, target, req, resp)
 	}
 	sent := time.Now()
 	err := t.heartbeat(id, target, req, resp, sent)
@@ -62,7 +62,7 @@ func (t *HeartbeatTransport) AppendEntries(id raft.ServerID, target raft.ServerA
 // heartbeat sends one heartbeat through the hub when it can.
 func (t *HeartbeatTransport) heartbeat(id raft.ServerID, target raft.ServerAddress, req *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse, now time.Time) error {
 	if !fitsFrame(req) {
-		return t.NetworkTransport.AppendEntries(id, target, req, resp)
+		return t.VoteTransport.AppendEntries(id, target, req, resp)
 	}
 	addr := target
 	if t.addrs != nil {
@@ -75,7 +75,7 @@ func (t *HeartbeatTransport) heartbeat(id raft.ServerID, target raft.ServerAddre
 	if errors.Is(err, ErrUnknownGroup) {
 		// The destination runs no hub (an older node): heartbeat the
 		// plain way.
-		return t.NetworkTransport.AppendEntries(id, target, req, resp)
+		return t.VoteTransport.AppendEntries(id, target, req, resp)
 	}
 	return err
 }

@@ -94,6 +94,15 @@ func (t *VoteTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddre
 	return retryStale(func() error { return t.NetworkTransport.RequestPreVote(id, target, args, resp) })
 }
 
+// AppendEntries sends entries, again on another connection when a pooled
+// one was stale. raft would retry a failed one only at its next trigger or
+// after its commit timeout, so the first entries a restarted follower is
+// sent (a nudge when it comes back) would wait that long; entries are
+// safe to resend (a follower applies an index once).
+func (t *VoteTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	return retryStale(func() error { return t.NetworkTransport.AppendEntries(id, target, args, resp) })
+}
+
 // TimeoutNow asks a peer to campaign (leadership transfer), again on
 // another connection when a pooled one was stale.
 func (t *VoteTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, args *raft.TimeoutNowRequest, resp *raft.TimeoutNowResponse) error {

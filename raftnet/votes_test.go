@@ -40,7 +40,8 @@ func (l *trackedListener) kill() {
 	}
 }
 
-// voter is a peer process's group 1 that grants every pre-vote.
+// voter is a peer process's group 1 that grants every pre-vote and
+// accepts every entry.
 type voter struct {
 	ln    *trackedListener
 	mux   *Mux
@@ -63,6 +64,10 @@ func startVoter(t *testing.T, addr string) *voter {
 	v.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: sl, MaxPool: PoolSize, Timeout: time.Second, Logger: raftlog.New(zap.NewNop())})
 	go func() {
 		for rpc := range v.trans.Consumer() {
+			if _, ok := rpc.Command.(*raft.AppendEntriesRequest); ok {
+				rpc.Respond(&raft.AppendEntriesResponse{Term: 2, Success: true}, nil)
+				continue
+			}
 			rpc.Respond(&raft.RequestPreVoteResponse{Term: 2, Granted: true}, nil)
 		}
 	}()
@@ -203,5 +208,42 @@ func TestVoteGateAnswersOnMeritsOnceTheLeasePassed(t *testing.T) {
 	plain := receiveVote(t, v, addr, &raft.RequestVoteRequest{RPCHeader: hdr, Term: 6, LastLogIndex: 42}).(*raft.RequestVoteRequest)
 	if plain.LeadershipTransfer {
 		t.Fatal("a vote request was changed although the voter's leader is alive")
+	}
+}
+
+// Entries sent to a peer whose process was restarted go through on the
+// first try too: raft retries a failed send only at its next trigger or
+// commit timeout, so a follower nudged when it comes back would wait.
+func TestAppendEntriesSurvivesAPeerRestart(t *testing.T) {
+	v := startVoter(t, "127.0.0.1:0")
+	addr := v.ln.Addr().String()
+	mux := mustNewMux(t)
+	sl, err := mux.StreamLayer(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := NewVoteTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: sl, MaxPool: PoolSize, Timeout: time.Second, Logger: raftlog.New(zap.NewNop())}))
+	defer leader.Close()
+	req := &raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("n1"), Addr: []byte(mux.Addr().String())},
+		Term: 2, PrevLogEntry: 1, PrevLogTerm: 1, Entries: []*raft.Log{{Index: 2, Term: 2, Type: raft.LogCommand, Data: []byte("x")}}}
+	send := func() error {
+		return leader.AppendEntries("n2", raft.ServerAddress(addr), req, &raft.AppendEntriesResponse{})
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < PoolSize; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := send(); err != nil {
+				t.Errorf("entries before the restart: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	v.kill()
+	v = startVoter(t, addr)
+	defer v.kill()
+	if err := send(); err != nil {
+		t.Fatalf("entries after the peer's restart: %v (a stale pooled connection failed the send)", err)
 	}
 }
